@@ -1253,24 +1253,29 @@ int ps_write_sample(ps_writer *w, const ps_sample *s)
     return ps_write_sample_end(w);
 }
 
-/* Writes s escaped (flags as ps_escape). */
+#define ESC_LINE 0x100   /* control characters only: keeps tabs and backslashes */
+
+static inline int needs_escape(unsigned char c, int flags)
+{
+    if (flags & ESC_LINE)
+        return (c < 0x20 && c != '\t') || c == 0x7f;
+    return c < 0x20 || c == 0x7f || c == '\\' || (c == ' ' && (flags & PS_ESC_SPACE));
+}
+
+/* Writes s escaped (flags as ps_escape, or ESC_LINE). */
 static int write_escaped(ps_writer *w, ps_str s, int flags)
 {
     size_t i = 0;
     while (i < s.len) {
         /* runs of bytes that need no escape go through as they are */
         size_t j = i;
-        while (j < s.len) {
-            unsigned char c = (unsigned char)s.p[j];
-            if (c < 0x20 || c == 0x7f || c == '\\' || (c == ' ' && (flags & PS_ESC_SPACE)))
-                break;
+        while (j < s.len && !needs_escape((unsigned char)s.p[j], flags))
             j++;
-        }
         if (j > i)
             ps_write_raw(w, s.p + i, j - i);
         if (j < s.len) {
             char e[8];
-            size_t n = ps_escape((ps_str){ s.p + j, 1 }, e, sizeof(e), flags);
+            size_t n = ps_escape((ps_str){ s.p + j, 1 }, e, sizeof(e), flags & PS_ESC_SPACE);
             ps_write_raw(w, e, n);
             j++;
         }
@@ -1353,26 +1358,7 @@ int ps_write_header_line(ps_writer *w, ps_str line)
 {
     if (!line.len || line.p[0] != '#')
         ps_write_raw(w, "#", 1);
-    /* control characters only: a copied line keeps its backslashes */
-    size_t i = 0;
-    while (i < line.len) {
-        size_t j = i;
-        while (j < line.len) {
-            unsigned char c = (unsigned char)line.p[j];
-            if ((c < 0x20 && c != '\t') || c == 0x7f)
-                break;
-            j++;
-        }
-        if (j > i)
-            ps_write_raw(w, line.p + i, j - i);
-        if (j < line.len) {
-            char e[8];
-            size_t n = ps_escape((ps_str){ line.p + j, 1 }, e, sizeof(e), 0);
-            ps_write_raw(w, e, n);
-            j++;
-        }
-        i = j;
-    }
+    write_escaped(w, line, ESC_LINE);   /* a copied line keeps its backslashes */
     return ps_write_raw(w, "\n", 1);
 }
 
