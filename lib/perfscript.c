@@ -773,10 +773,12 @@ static int compact(ps_parser *p, size_t keep, size_t resume)
         char *nb = malloc(cap);
         if (!nb)
             return -ENOMEM;
-        if (n)
-            memcpy(nb, p->buf + keep, n);
-        rebase(p, p->buf + keep, nb);
-        free(p->buf);
+        if (p->buf) {
+            if (n)
+                memcpy(nb, p->buf + keep, n);
+            rebase(p, p->buf + keep, nb);
+            free(p->buf);
+        }
         p->buf = nb;
         p->bcap = cap;
     } else if (keep) {
@@ -983,7 +985,7 @@ struct out {
 
 static void out_put(struct out *o, const void *data, size_t len)
 {
-    if (o->n < o->cap) {
+    if (len && o->n < o->cap) {
         size_t room = o->cap - o->n;
         memcpy(o->p + o->n, data, len < room ? len : room);
     }
@@ -1169,7 +1171,7 @@ uint64_t ps_writer_bytes(const ps_writer *w)
 
 int ps_write_raw(ps_writer *w, const void *data, size_t len)
 {
-    if (w->err)
+    if (w->err || !len)
         return w->err;
     const char *d = data;
     w->total += len;

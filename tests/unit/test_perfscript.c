@@ -41,7 +41,8 @@ static void mb_put(membuf *m, const void *d, size_t n)
         assert_non_null(m->p);
         m->cap = cap;
     }
-    memcpy(m->p + m->len, d, n);
+    if (n)
+        memcpy(m->p + m->len, d, n);
     m->len += n;
     m->p[m->len] = '\0';
 }
