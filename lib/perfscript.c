@@ -37,7 +37,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define READ_CHUNK       (1u << 20)         /* bytes per read in streaming mode */
+#define READ_CHUNK       (1u << 20)         /* bytes per read from a file */
+#define FEED_CHUNK       (64u * 1024u)      /* buffer room kept free for feeds */
 #define MAX_SAMPLE_TEXT  (4u << 20)         /* open-sample text kept while streaming */
 #define WRITER_BUF       (64u * 1024u)
 
@@ -510,6 +511,7 @@ struct ps_parser {
     char *buf;
     size_t blen, bcap;
     size_t bpos;              /* where parsing resumes: buf[0..bpos) is kept text */
+    size_t room;              /* free space compact() leaves: READ_CHUNK or FEED_CHUNK */
     /* one-entry cache for module interning */
     const char *last_mod;
     size_t last_mod_len;
@@ -555,6 +557,7 @@ static void stream_reset(ps_parser *p)
     p->fed = 0;
     p->blen = 0;
     p->bpos = 0;
+    p->room = 0;
     p->last_mod = NULL;
 }
 
@@ -761,13 +764,13 @@ static void rebase(ps_parser *p, const char *from, const char *to)
     p->last_mod = NULL;
 }
 
-/* Makes room for READ_CHUNK more bytes after keeping p->buf[keep..blen); parsing
+/* Makes room for p->room more bytes after keeping p->buf[keep..blen); parsing
  * resumes at `resume` (>= keep). */
 static int compact(ps_parser *p, size_t keep, size_t resume)
 {
     size_t n = p->blen - keep;
-    size_t cap = p->bcap ? p->bcap : 2 * READ_CHUNK;
-    while (cap - n < READ_CHUNK)
+    size_t cap = p->bcap ? p->bcap : 2 * p->room;
+    while (cap - n < p->room)
         cap *= 2;
     if (cap != p->bcap) {
         char *nb = malloc(cap);
@@ -815,8 +818,9 @@ static int stream_process(ps_parser *p, int final)
         return rc;
     }
     size_t keep = used, resume = used;
-    if (p->blen - used > p->o.max_line) {
-        /* an over-long incomplete line: count it now, drop the rest as it comes */
+    if (p->blen - used > p->o.max_line + 1) {
+        /* an over-long incomplete line (even without a final '\r'): count it now,
+         * drop the rest as it comes */
         p->st.lines++;
         p->lineno++;
         p->st.long_lines++;
@@ -843,6 +847,8 @@ static int stream_process(ps_parser *p, int final)
 int ps_parser_feed(ps_parser *p, const void *data, size_t len)
 {
     const char *d = data;
+    if (!p->room)
+        p->room = FEED_CHUNK;
     if (!p->buf) {
         int rc = compact(p, 0, 0);
         if (rc)
@@ -858,7 +864,7 @@ int ps_parser_feed(ps_parser *p, const void *data, size_t len)
         p->fed += n;
         d += n;
         len -= n;
-        if (p->bcap - p->blen < READ_CHUNK / 2 || !len) {
+        if (p->bcap - p->blen < p->room / 2 || !len) {
             int rc = stream_process(p, 0);
             if (rc)
                 return rc;
@@ -891,7 +897,8 @@ static int parse_gz(ps_parser *p, gzFile gz, char *err, size_t errlen)
 {
     stream_reset(p);
     int rc = 0;
-    if (!p->buf && (rc = compact(p, 0, 0)) != 0) {
+    p->room = READ_CHUNK;
+    if ((rc = compact(p, 0, 0)) != 0) {
         gzclose(gz);
         return rc;
     }
