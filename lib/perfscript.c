@@ -208,7 +208,7 @@ static int parse_event_head(const char *b, const char *e, ps_sample *s)
     const char *cb = b;
     while (cb < ce && is_ws(*cb))
         cb++;
-    if (cb == ce)
+    if (cb == ce || *cb == '#')         /* a `#` line is a header, whatever follows */
         return 0;
     s->comm = (ps_str){ cb, (size_t)(ce - cb) };
     s->pid = pid;

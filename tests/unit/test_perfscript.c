@@ -500,6 +500,7 @@ static void test_event_lines(void **state)
         "worker 1 1.5: 99999999999999999999999 cpu-clock: ", /* period overflow */
         "worker 99999999999 1.5: cpu-clock: ",              /* tid overflow */
         "\t            1217 hash_block+0x27 (/srv/fn/worker)",
+        "   # comm 1 1.000000: cpu-clock: ",                /* `#` comm: a header */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (ps_parse_event_line(S(bad[i]), &s))
