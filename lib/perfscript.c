@@ -34,6 +34,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -654,8 +656,6 @@ static int add_frame(ps_parser *p, ps_str line)
 /* One line [b, e) without its '\n'. Returns 0 or a stop value. */
 static int parse_line(ps_parser *p, const char *b, const char *e)
 {
-    if (e > b && e[-1] == '\r')
-        e--;
     p->st.lines++;
     p->lineno++;
     if ((size_t)(e - b) > p->o.max_line) {
@@ -663,6 +663,8 @@ static int parse_line(ps_parser *p, const char *b, const char *e)
         p->st.skipped++;
         return 0;
     }
+    while (e > b && e[-1] == '\r')     /* CRLF (and stray CRs) end the line */
+        e--;
     if (b == e)
         return close_sample(p);
     char c0 = *b;
@@ -818,9 +820,8 @@ static int stream_process(ps_parser *p, int final)
         return rc;
     }
     size_t keep = used, resume = used;
-    if (p->blen - used > p->o.max_line + 1) {
-        /* an over-long incomplete line (even without a final '\r'): count it now,
-         * drop the rest as it comes */
+    if (p->blen - used > p->o.max_line) {
+        /* an over-long incomplete line: count it now, drop the rest as it comes */
         p->st.lines++;
         p->lineno++;
         p->st.long_lines++;
@@ -1363,6 +1364,34 @@ int ps_write_header_times(ps_writer *w, uint64_t first_ns, uint64_t last_ns)
                                us / 1000, us % 1000);
 }
 
+int ps_write_header_perf(ps_writer *w, const ps_header_info *h)
+{
+    struct utsname u;
+    if (uname(&u) != 0)
+        memset(&u, 0, sizeof(u));
+    time_t when = h->captured_on ? h->captured_on : time(NULL);
+    struct tm tm;
+    char date[64] = "";
+    if (localtime_r(&when, &tm))
+        strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+    long online = h->nrcpus_online ? h->nrcpus_online : sysconf(_SC_NPROCESSORS_ONLN);
+    long avail = h->nrcpus_avail ? h->nrcpus_avail : sysconf(_SC_NPROCESSORS_CONF);
+    ps_write_header_begin(w);
+    ps_write_header_kv(w, "captured on", date);
+    ps_write_header_kv(w, "hostname", h->hostname ? h->hostname : u.nodename);
+    ps_write_header_kv(w, "os release", h->os_release ? h->os_release : u.release);
+    ps_write_header_kv(w, "arch", h->arch ? h->arch : u.machine);
+    ps_write_header_kvf(w, "nrcpus online", "%ld", online);
+    ps_write_header_kvf(w, "nrcpus avail", "%ld", avail);
+    if (h->cmdline)
+        ps_write_header_kv(w, "cmdline", h->cmdline);
+    if (h->freq_hz)
+        ps_write_header_event(w, h->event ? h->event : "cpu-clock", h->freq_hz);
+    if (h->first_ns || h->last_ns)
+        ps_write_header_times(w, h->first_ns, h->last_ns);
+    return ps_write_header_end(w);
+}
+
 int ps_write_header_line(ps_writer *w, ps_str line)
 {
     if (!line.len || line.p[0] != '#')
@@ -1511,4 +1540,13 @@ long ps_gunzip_prefix(const void *gz, size_t len, void *out, size_t outcap)
         rc = (long)(outcap - z.avail_out);
     inflateEnd(&z);
     return rc;
+}
+
+int ps_sniff_body(const void *buf, size_t len)
+{
+    if (!ps_is_gzip(buf, len))
+        return ps_sniff(buf, len);
+    char text[PS_SNIFF_MAX];
+    long n = ps_gunzip_prefix(buf, len, text, sizeof(text));
+    return n > 0 && ps_sniff(text, (size_t)n);
 }

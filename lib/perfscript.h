@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "strtab.h"
 
@@ -254,6 +255,22 @@ int ps_write_header_event(ps_writer *w, const char *name, unsigned freq_hz);
  * "# sample duration : %10.3f ms" (as perf). */
 int ps_write_header_times(ps_writer *w, uint64_t first_ns, uint64_t last_ns);
 int ps_write_header_end(ps_writer *w);
+/* The whole perf-style header block, begin to end, in perf's order. Fields left 0 or
+ * NULL are filled from the running system (uname, sysconf, time) or left out. */
+typedef struct {
+    time_t captured_on;       /* 0: now */
+    const char *hostname;     /* NULL: uname */
+    const char *os_release;   /* NULL: uname */
+    const char *arch;         /* NULL: uname */
+    int nrcpus_online;        /* 0: sysconf */
+    int nrcpus_avail;         /* 0: sysconf */
+    const char *cmdline;      /* NULL: left out; newlines are escaped */
+    const char *event;        /* NULL: "cpu-clock" */
+    unsigned freq_hz;         /* 0: the event line is left out */
+    uint64_t first_ns;        /* first_ns == last_ns == 0: the time lines are left out */
+    uint64_t last_ns;
+} ps_header_info;
+int ps_write_header_perf(ps_writer *w, const ps_header_info *h);
 /* A header line as is ("#" is added when line does not start with it; the line end
  * is added; embedded newlines are escaped). For copying parsed headers through. */
 int ps_write_header_line(ps_writer *w, ps_str line);
@@ -304,5 +321,8 @@ int ps_is_gzip(const void *buf, size_t len);
  * a prefix cut anywhere is fine. Returns the number of bytes produced (>= 0) or
  * -EBADMSG when the data is not valid gzip. */
 long ps_gunzip_prefix(const void *gz, size_t len, void *out, size_t outcap);
+/* ps_sniff on a body that may be gzip: a gzip prefix is inflated (up to PS_SNIFF_MAX
+ * bytes of text) and sniffed. Returns 1 or 0. */
+int ps_sniff_body(const void *buf, size_t len);
 
 #endif

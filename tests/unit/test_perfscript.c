@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -721,6 +723,56 @@ static void test_header_writer_and_parser(void **state)
     mb_free(&h.all);
 }
 
+static void test_header_perf_block(void **state)
+{
+    membuf out = { 0 };
+    ps_writer *w = ps_writer_new(sink_mem, &out);
+    ps_header_info h = { .captured_on = 1, .hostname = "fn-host", .os_release = "6.1.0",
+                         .arch = "x86_64", .nrcpus_online = 2, .nrcpus_avail = 4,
+                         .cmdline = "fntrace record -- sh -c 'x\ny'", .freq_hz = 200,
+                         .first_ns = 1500000, .last_ns = 2001500000 };
+    assert_int_equal(ps_write_header_perf(w, &h), 0);
+    ps_header_info dflt = { 0 };
+    assert_int_equal(ps_write_header_perf(w, &dflt), 0);
+    assert_int_equal(ps_writer_close(w), 0);
+    const char *second = strstr(out.p + 1, "# ========\n# captured on");
+    assert_non_null(second);
+    char date[64];
+    struct tm tm;
+    time_t one = 1;
+    localtime_r(&one, &tm);
+    strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+    membuf want = { 0 };
+    mb_printf(&want,
+              "# ========\n# captured on : %s\n# hostname : fn-host\n# os release : 6.1.0\n"
+              "# arch : x86_64\n# nrcpus online : 2\n# nrcpus avail : 4\n"
+              "# cmdline : fntrace record -- sh -c 'x\\ny'\n",
+              date);
+    assert_memory_equal(out.p, want.p, want.len);
+    assert_non_null(strstr(out.p, "# event : name = cpu-clock, , type = 1"));
+    assert_non_null(strstr(out.p, "# time of first sample : 0.001500\n"
+                                  "# time of last sample : 2.001500\n"
+                                  "# sample duration :   2000.000 ms\n# ========\n#\n"));
+    /* defaults come from the system; no cmdline, event or time lines */
+    struct utsname u;
+    assert_int_equal(uname(&u), 0);
+    membuf host = { 0 };
+    mb_printf(&host, "# hostname : %s\n", u.nodename);
+    assert_non_null(strstr(second, host.p));
+    assert_null(strstr(second, "# cmdline"));
+    assert_null(strstr(second, "# event"));
+    assert_null(strstr(second, "# time of"));
+    /* all of it is header lines only */
+    ps_parser *p = ps_parser_new(NULL);
+    assert_int_equal(ps_parse_mem(p, out.p, out.len), 0);
+    assert_int_equal(ps_parser_stats(p)->header_lines, ps_parser_stats(p)->lines);
+    assert_int_equal(ps_parser_stats(p)->skipped, 0);
+    ps_parser_free(p);
+    mb_free(&out);
+    mb_free(&want);
+    mb_free(&host);
+}
+
 static void test_escape(void **state)
 {
     char out[64];
@@ -853,6 +905,28 @@ static void test_feed_pieces(void **state)
     free(buf);
 }
 
+/* a profile that went through a CRLF conversion reads the same */
+static void test_crlf(void **state)
+{
+    size_t len;
+    struct collect lf = { 0 };
+    char *buf = read_profile("perf-threads.stacks", &len, &lf);
+    membuf crlf = { 0 };
+    for (size_t i = 0; i < len; i++)
+        mb_put(&crlf, buf[i] == '\n' ? "\r\n" : &buf[i], buf[i] == '\n' ? 2 : 1);
+    struct collect c = { 0 };
+    ps_parser *p = new_parser(&c, NULL);
+    assert_int_equal(ps_parse_mem(p, crlf.p, crlf.len), 0);
+    assert_int_equal(ps_parser_stats(p)->skipped, 0);
+    assert_string_equal(lf.digest.p, c.digest.p);
+    assert_string_equal(lf.headers.p, c.headers.p);
+    ps_parser_free(p);
+    collect_free(&lf);
+    collect_free(&c);
+    mb_free(&crlf);
+    free(buf);
+}
+
 static void test_callback_stops(void **state)
 {
     char path[4096];
@@ -977,6 +1051,10 @@ static void check_sniff(const char *name, const char *path, const char *buf, siz
     assert_true(got > 0);
     assert_memory_equal(plain, buf, (size_t)got);
     assert_true(ps_sniff(plain, (size_t)got));
+    /* the collector's one call, on a gzip body cut anywhere */
+    assert_true(ps_sniff_body(gz, gzlen));
+    assert_true(ps_sniff_body(gz, gzlen > 400 ? 400 : gzlen));
+    assert_true(ps_sniff_body(buf, len));
     free(gz);
 }
 
@@ -1009,6 +1087,16 @@ static void test_sniff(void **state)
         if (!ps_sniff(yes[i], strlen(yes[i])))
             fail_msg("not sniffed as perf script: '%s'", yes[i]);
     assert_int_equal(ps_gunzip_prefix("not gzip at all", 15, (char[64]){ 0 }, 64), -EBADMSG);
+    /* gzip of something else is not perf script, nor is a bare gzip magic */
+    const char *json = "{\"a\": 1}\n";
+    char tmpl[] = "/tmp/test_perfscript_XXXXXX";
+    write_gzip(json, strlen(json), 0, tmpl);
+    size_t gzlen;
+    char *gz = read_file(tmpl, &gzlen);
+    unlink(tmpl);
+    assert_false(ps_sniff_body(gz, gzlen));
+    assert_false(ps_sniff_body("\x1f\x8b\x08", 3));
+    free(gz);
 }
 
 int main(void)
@@ -1021,10 +1109,12 @@ int main(void)
         cmocka_unit_test(test_frame_lines),
         cmocka_unit_test(test_writer_format),
         cmocka_unit_test(test_header_writer_and_parser),
+        cmocka_unit_test(test_header_perf_block),
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_malformed_lines_counted),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_feed_pieces),
+        cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_interner),
         cmocka_unit_test(test_strtab),
