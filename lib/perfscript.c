@@ -607,7 +607,7 @@ static int intern_frame(ps_parser *p, ps_frame *f)
     strtab *t = p->o.strtab;
     f->sym_id = strtab_intern(t, f->sym.p, f->sym.len);
     if (p->last_mod && f->module.len == p->last_mod_len &&
-        memcmp(f->module.p, p->last_mod, f->module.len) == 0) {
+        (f->module.len == 0 || memcmp(f->module.p, p->last_mod, f->module.len) == 0)) {
         f->module_id = p->last_mod_id;
     } else {
         f->module_id = strtab_intern(t, f->module.p ? f->module.p : "", f->module.len);
@@ -735,6 +735,8 @@ static int parse_text(ps_parser *p, const char *buf, size_t len, int final, size
 
 int ps_parse_mem(ps_parser *p, const void *buf, size_t len)
 {
+    if (!len)
+        buf = "";
     stream_reset(p);
     size_t used;
     int rc = parse_text(p, buf, len, 1, &used);
@@ -847,6 +849,8 @@ static int stream_process(ps_parser *p, int final)
 
 int ps_parser_feed(ps_parser *p, const void *data, size_t len)
 {
+    if (!len)
+        return 0;
     const char *d = data;
     if (!p->room)
         p->room = FEED_CHUNK;
@@ -1458,6 +1462,8 @@ static int starts_with(const char *b, const char *e, const char *lit)
 
 int ps_sniff(const void *data, size_t len)
 {
+    if (!data || !len)
+        return 0;
     const char *b = data;
     if (len > PS_SNIFF_MAX)
         len = PS_SNIFF_MAX;
