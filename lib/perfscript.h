@@ -34,11 +34,45 @@
  *
  * WRITER. Formats samples and header lines exactly as perf 6.1's `perf script --header`
  * prints them (byte-compatible), into a sink callback through an internal buffer.
- * Header values are kept on one line: control characters (newline…) and backslashes
- * are escaped as C-style `\n`, `\\`, `\xHH`; ps_unescape() reverses it.
+ * Times are printed with 6 decimals, truncated to the microsecond (as perf does).
+ * Header values are kept on one line: in ps_write_header_kv values, control characters
+ * (newline…) and backslashes are escaped as C-style `\n`, `\\`, `\xHH` (ps_unescape()
+ * reverses it); ps_write_header_line (copying parsed lines through) escapes only
+ * control characters.
  *
  * SNIFFER. ps_sniff() tells from the first bytes (possibly cut mid-line) whether a body
- * looks like perf-script text; ps_gunzip_prefix() inflates the start of a gzip body.
+ * looks like perf-script text; ps_sniff_body() does the same for a body that may be
+ * gzip; ps_gunzip_prefix() inflates the start of a gzip body.
+ *
+ * Example — flamescope's index (timestamps + interned stack ids):
+ *
+ *   static int on_sample(void *ctx, const ps_sample *s) {
+ *       struct index *ix = ctx;                  // ix->names: the parser's strtab
+ *       uint32_t key[1 + PS_DEFAULT_MAX_FRAMES];
+ *       key[0] = s->comm_id;
+ *       for (uint32_t i = 0; i < s->nframes; i++)
+ *           key[1 + i] = s->frames[i].sym_id;    // or a frame id from (sym, module)
+ *       uint32_t stack = strtab_intern(ix->stacks, key, (1 + s->nframes) * 4);
+ *       return index_add(ix, s->time_ns, stack); // non-zero stops the parse
+ *   }
+ *   ps_parse_opts o = { .on_sample = on_sample, .ctx = ix, .strtab = ix->names };
+ *   ps_parser *p = ps_parser_new(&o);
+ *   int rc = ps_parse_file(p, path, err, sizeof(err));   // plain or .gz
+ *   ... ps_parser_stats(p)->skipped ...; ps_parser_free(p);
+ *
+ * Example — the tracer's output:
+ *
+ *   ps_writer *w = ps_writer_new_fd(fd);
+ *   ps_write_header_perf(w, &(ps_header_info){ .cmdline = cmd, .freq_hz = 200 });
+ *   ps_write_fntrace_version(w, FNTRACE_VERSION);
+ *   ps_write_fntrace_backend(w, "perf");
+ *   ps_write_fntrace_frames(w, kernel_ok);
+ *   for each sample: fill a ps_sample (comm, pid, tid, cpu, time_ns, period,
+ *       event = PS_STR("cpu-clock"), flags = PS_SAMPLE_PID|PS_SAMPLE_CPU|PS_SAMPLE_PERIOD,
+ *       frames/nframes: leaf first, each with addr, sym, off, module and
+ *       PS_FRAME_OFF|PS_FRAME_MODULE) and call ps_write_sample(w, &s);
+ *   ps_write_fntrace_lost(w, lost); ps_write_invocation(w, &inv);  // any time
+ *   rc = ps_writer_close(w);                  // flushes; first error or 0
  *
  * Thread-safety: a ps_parser or ps_writer is used by one thread at a time; different
  * objects are independent. The free functions (ps_sniff, ps_header_*, ps_unescape, …)
@@ -55,13 +89,14 @@
 
 /* ---------------------------------------------------------------- common types */
 
-/* A string view: len bytes at p, NOT NUL-terminated. {NULL, 0} when absent. */
+/* A string view: len bytes at p, NOT NUL-terminated. An absent field is {NULL, 0}
+ * (so test len, not p). */
 typedef struct {
     const char *p;
     size_t len;
 } ps_str;
 
-#define PS_STR(lit) ((ps_str){ (lit), sizeof(lit) - 1 })
+#define PS_STR(lit) ((ps_str){ (lit), sizeof(lit) - 1 })   /* string literals only */
 ps_str ps_cstr(const char *s);                  /* view of a C string (NULL -> empty) */
 int ps_str_eq(ps_str a, ps_str b);              /* same bytes? */
 int ps_str_eqc(ps_str a, const char *s);        /* equal to C string s? */
