@@ -171,7 +171,14 @@ static const char *testdata_dir(void)
     return dir;
 }
 
-/* The profiles in the testdata directory (regular files but README.md). */
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The profiles in the testdata directory: its regular files but documents (.md) and
+ * FlameScope's answers (.json). */
 static int list_profiles(char names[][256], int max)
 {
     DIR *d = opendir(testdata_dir());
@@ -184,7 +191,8 @@ static int list_profiles(char names[][256], int max)
         char path[4096];
         struct stat st;
         int len = snprintf(path, sizeof(path), "%s/%s", testdata_dir(), e->d_name);
-        if (len < 0 || (size_t)len >= sizeof(path) || e->d_name[0] == '.' || strcmp(e->d_name, "README.md") == 0 ||
+        if (len < 0 || (size_t)len >= sizeof(path) || e->d_name[0] == '.' ||
+            has_suffix(e->d_name, ".md") || has_suffix(e->d_name, ".json") ||
             stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
         snprintf(names[n++], 256, "%s", e->d_name);
@@ -866,6 +874,38 @@ static void test_limits(void **state)
     assert_int_equal(st->frames_dropped, 1990);
     assert_int_equal(st->long_lines, 1);
     assert_int_equal(st->bytes, t.len);
+
+    /* a sample whose text outgrows what streaming keeps (4 MiB) is delivered early;
+     * its remaining frames are counted as dropped, the next sample is intact */
+    membuf big = { 0 };
+    char sym[5001];
+    memset(sym, 'q', sizeof(sym) - 1);
+    sym[sizeof(sym) - 1] = '\0';
+    mb_printf(&big, "huge 1 1.000000: 1 cpu-clock: \n");
+    for (int i = 0; i < 1000; i++) {
+        mb_put(&big, "\t1 ", 3);
+        mb_put(&big, sym, sizeof(sym) - 1);
+        mb_put(&big, " (/bin/x)\n", 10);
+    }
+    mb_printf(&big, "\nnext 2 2.000000: 1 cpu-clock: \n\t2 b (/bin/y)\n\n");
+    struct collect c3 = { 0 };
+    ps_parse_opts o3 = { .on_sample = on_sample, .ctx = &c3 };
+    ps_parser *p4 = ps_parser_new(&o3);
+    for (size_t off = 0; off < big.len; off += 100000) {
+        size_t n = big.len - off < 100000 ? big.len - off : 100000;
+        assert_int_equal(ps_parser_feed(p4, big.p + off, n), 0);
+    }
+    assert_int_equal(ps_parser_finish(p4), 0);
+    st = ps_parser_stats(p4);
+    assert_int_equal(st->samples, 2);
+    assert_int_equal(st->frames + st->frames_dropped, 1001);
+    assert_true(st->frames_dropped > 0 && st->frames > 500);
+    assert_int_equal(st->skipped, 0);
+    assert_int_equal(c3.last.time_ns, 2000000000ull);
+    assert_int_equal(c3.last.nframes, 1);
+    ps_parser_free(p4);
+    collect_free(&c3);
+    mb_free(&big);
 
     /* max_bytes */
     ps_parse_opts ob = { .max_bytes = 100 };
