@@ -254,6 +254,16 @@ static char *read_profile(const char *name, size_t *len, struct collect *c)
     return buf;
 }
 
+/* Feeds text[0..len) to p in pieces of `piece` bytes, then finishes. */
+static void feed_all(ps_parser *p, const char *text, size_t len, size_t piece)
+{
+    for (size_t off = 0; off < len; off += piece) {
+        size_t n = len - off < piece ? len - off : piece;
+        assert_int_equal(ps_parser_feed(p, text + off, n), 0);
+    }
+    assert_int_equal(ps_parser_finish(p), 0);
+}
+
 /* Runs check(name, path, text, len) on every shared profile. */
 static void for_each_profile(void (*check)(const char *, const char *, const char *, size_t))
 {
@@ -863,11 +873,7 @@ static void test_limits(void **state)
     ps_parse_opts o = { .on_sample = on_sample, .ctx = &c2, .max_frames = 10,
                         .max_line = 1000 };
     ps_parser *p2 = ps_parser_new(&o);
-    for (size_t off = 0; off < t.len; off += 777) {
-        size_t n = t.len - off < 777 ? t.len - off : 777;
-        assert_int_equal(ps_parser_feed(p2, t.p + off, n), 0);
-    }
-    assert_int_equal(ps_parser_finish(p2), 0);
+    feed_all(p2, t.p, t.len, 777);
     st = ps_parser_stats(p2);
     assert_int_equal(st->samples, 3);
     assert_int_equal(st->frames, 10 + 1 + 1);
@@ -891,11 +897,7 @@ static void test_limits(void **state)
     struct collect c3 = { 0 };
     ps_parse_opts o3 = { .on_sample = on_sample, .ctx = &c3 };
     ps_parser *p4 = ps_parser_new(&o3);
-    for (size_t off = 0; off < big.len; off += 100000) {
-        size_t n = big.len - off < 100000 ? big.len - off : 100000;
-        assert_int_equal(ps_parser_feed(p4, big.p + off, n), 0);
-    }
-    assert_int_equal(ps_parser_finish(p4), 0);
+    feed_all(p4, big.p, big.len, 100000);
     st = ps_parser_stats(p4);
     assert_int_equal(st->samples, 2);
     assert_int_equal(st->frames + st->frames_dropped, 1001);
@@ -930,11 +932,7 @@ static void test_feed_pieces(void **state)
     for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
         struct collect c = { 0 };
         ps_parser *pf = new_parser(&c, NULL);
-        for (size_t off = 0; off < len; off += sizes[k]) {
-            size_t n = len - off < sizes[k] ? len - off : sizes[k];
-            assert_int_equal(ps_parser_feed(pf, buf + off, n), 0);
-        }
-        assert_int_equal(ps_parser_finish(pf), 0);
+        feed_all(pf, buf, len, sizes[k]);
         assert_string_equal(whole.digest.p, c.digest.p);
         assert_string_equal(whole.headers.p, c.headers.p);
         assert_int_equal(ps_parser_stats(pf)->skipped, 0);
