@@ -497,6 +497,15 @@ size_t ps_unescape(ps_str s, char *out, size_t outcap)
     return n;
 }
 
+#define ESC_LINE 0x100   /* control characters only: keeps tabs and backslashes */
+
+static inline int needs_escape(unsigned char c, int flags)
+{
+    if (flags & ESC_LINE)
+        return (c < 0x20 && c != '\t') || c == 0x7f;
+    return c < 0x20 || c == 0x7f || c == '\\' || (c == ' ' && (flags & PS_ESC_SPACE));
+}
+
 /* ------------------------------------------------------------------ parser */
 
 struct ps_parser {
@@ -1023,9 +1032,31 @@ static size_t out_end(struct out *o)
     return o->n;
 }
 
+/* A field of a sample line: control characters (a newline in a comm or a file name)
+ * are escaped so that the sample keeps its lines; everything else goes as it is. */
+static void out_field(struct out *o, ps_str f)
+{
+    size_t i = 0;
+    while (i < f.len) {
+        size_t j = i;
+        while (j < f.len && !needs_escape((unsigned char)f.p[j], ESC_LINE))
+            j++;
+        out_put(o, f.p + i, j - i);
+        if (j < f.len) {
+            char e[8];
+            out_put(o, e, ps_escape((ps_str){ f.p + j, 1 }, e, sizeof(e), 0));
+            j++;
+        }
+        i = j;
+    }
+}
+
 static void fmt_event(struct out *o, const ps_sample *s)
 {
-    out_put(o, s->comm.p, s->comm.len);
+    if (s->comm.len)
+        out_field(o, s->comm);
+    else
+        out_put(o, ":-1", 3);       /* perf's name for an unknown thread */
     out_put(o, " ", 1);
     if (s->flags & PS_SAMPLE_PID)
         out_printf(o, "%5d/%-5d ", s->pid, s->tid);
@@ -1039,22 +1070,21 @@ static void fmt_event(struct out *o, const ps_sample *s)
     out_printf(o, "%12s: ", t);
     if (s->flags & PS_SAMPLE_PERIOD)
         out_printf(o, "%10" PRIu64 " ", s->period);
-    out_put(o, s->event.p, s->event.len);
+    out_field(o, s->event);
     out_put(o, ": ", 2);
-    if (s->extra.len)
-        out_put(o, s->extra.p, s->extra.len);
+    out_field(o, s->extra);
     out_put(o, "\n", 1);
 }
 
 static void fmt_frame(struct out *o, const ps_frame *f)
 {
     out_printf(o, "\t%16" PRIx64 " ", f->addr);
-    out_put(o, f->sym.p, f->sym.len);
+    out_field(o, f->sym);
     if (f->flags & PS_FRAME_OFF)
         out_printf(o, "+0x%" PRIx64, f->off);
     if (f->flags & PS_FRAME_MODULE) {
         out_put(o, " (", 2);
-        out_put(o, f->module.p, f->module.len);
+        out_field(o, f->module);
         out_put(o, ")", 1);
     }
     out_put(o, "\n", 1);
@@ -1265,15 +1295,6 @@ int ps_write_sample(ps_writer *w, const ps_sample *s)
     for (uint32_t i = 0; i < s->nframes; i++)
         ps_write_frame(w, &s->frames[i]);
     return ps_write_sample_end(w);
-}
-
-#define ESC_LINE 0x100   /* control characters only: keeps tabs and backslashes */
-
-static inline int needs_escape(unsigned char c, int flags)
-{
-    if (flags & ESC_LINE)
-        return (c < 0x20 && c != '\t') || c == 0x7f;
-    return c < 0x20 || c == 0x7f || c == '\\' || (c == ' ' && (flags & PS_ESC_SPACE));
 }
 
 /* Writes s escaped (flags as ps_escape, or ESC_LINE). */

@@ -638,6 +638,32 @@ static void test_writer_format(void **state)
                         "\n"
                         "swapper     0 [007]   716.253785: cpu-clock: \n"
                         "\n");
+
+    /* hostile names (a newline in a comm or a file name) keep the sample's lines */
+    membuf out2 = { 0 };
+    w = ps_writer_new(sink_mem, &out2);
+    ps_frame bad = { .addr = 1, .sym = PS_STR("evil\nsym"), .module = PS_STR("/tmp/a\r\nb"),
+                     .flags = PS_FRAME_MODULE };
+    ps_sample hs = { .comm = PS_STR("x\ny"), .tid = 5, .time_ns = 1000,
+                     .event = PS_STR("cpu-clock"), .nframes = 1, .frames = &bad };
+    assert_int_equal(ps_write_sample(w, &hs), 0);
+    hs.comm = (ps_str){ NULL, 0 };
+    hs.nframes = 0;
+    assert_int_equal(ps_write_sample(w, &hs), 0);
+    assert_int_equal(ps_writer_close(w), 0);
+    assert_string_equal(out2.p, "x\\ny     5     0.000001: cpu-clock: \n"
+                                "\t               1 evil\\nsym (/tmp/a\\r\\nb)\n"
+                                "\n"
+                                ":-1     5     0.000001: cpu-clock: \n"
+                                "\n");
+    struct collect c = { 0 };
+    ps_parser *p = new_parser(&c, NULL);
+    assert_int_equal(ps_parse_mem(p, out2.p, out2.len), 0);
+    assert_int_equal(ps_parser_stats(p)->samples, 2);
+    assert_int_equal(ps_parser_stats(p)->skipped, 0);
+    ps_parser_free(p);
+    collect_free(&c);
+    mb_free(&out2);
     mb_free(&out);
 }
 
