@@ -173,8 +173,9 @@ static int parse_event_head(const char *b, const char *e, ps_sample *s)
     int32_t cpu = -1;
     uint32_t flags = 0;
     if (e > b && e[-1] == ']') {
-        const char *lb = e - 1;
-        while (lb > b && *lb != '[')
+        /* "[cpu]" is short: a bounded search keeps hostile lines linear */
+        const char *lb = e - 1, *lim = (size_t)(e - b) > 16 ? e - 16 : b;
+        while (lb > lim && *lb != '[')
             lb--;
         if (*lb != '[' || !parse_i32(lb + 1, e - 1, &cpu))
             return 0;
@@ -208,9 +209,7 @@ static int parse_event_head(const char *b, const char *e, ps_sample *s)
     while (ce > b && is_ws(ce[-1]))
         ce--;
     const char *cb = b;
-    while (cb < ce && is_ws(*cb))
-        cb++;
-    if (cb == ce || *cb == '#')         /* a `#` line is a header, whatever follows */
+    if (cb == ce)
         return 0;
     s->comm = (ps_str){ cb, (size_t)(ce - cb) };
     s->pid = pid;
@@ -255,6 +254,10 @@ int ps_parse_event_line(ps_str line, ps_sample *s)
 {
     const char *b = line.p, *e = line.p + line.len;
     if (!b)
+        return 0;
+    while (b < e && is_ws(*b))          /* perf right-aligns comms with %16s */
+        b++;
+    if (b == e || *b == '#')            /* a `#` line is a header, whatever follows */
         return 0;
     /* candidates: ':' followed by whitespace or the line end, preceded by the time */
     for (const char *c = b; c < e; c++) {
