@@ -185,6 +185,27 @@ const char *httpd_req_header(const httpd_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+static const char *value_n(const httpd_req *req, enum MHD_ValueKind kind, const char *key,
+                           size_t *len)
+{
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(req->conn, kind, key, strlen(key), &v, &n) != MHD_YES)
+        return NULL;
+    if (len) *len = n;
+    return v;
+}
+
+const char *httpd_req_query_n(const httpd_req *req, const char *key, size_t *len)
+{
+    return value_n(req, MHD_GET_ARGUMENT_KIND, key, len);
+}
+
+const char *httpd_req_header_n(const httpd_req *req, const char *name, size_t *len)
+{
+    return value_n(req, MHD_HEADER_KIND, name, len);
+}
+
 struct each_ctx {
     int (*fn)(void *, const char *, const char *);
     void *ctx;

@@ -93,6 +93,10 @@ const char *httpd_req_url(const httpd_req *req);        /* path as requested, wi
 /* Query argument / header (case-insensitive) or NULL. */
 const char *httpd_req_query(const httpd_req *req, const char *key);
 const char *httpd_req_header(const httpd_req *req, const char *name);
+/* The same with the value's length: a value with a NUL byte inside (a query argument
+ * "a%00b" decodes to 3 bytes) is longer than its strlen(), so callers can refuse it. */
+const char *httpd_req_query_n(const httpd_req *req, const char *key, size_t *len);
+const char *httpd_req_header_n(const httpd_req *req, const char *name, size_t *len);
 /* Calls fn for every header or every query argument in order; fn returns non-zero to stop. */
 enum httpd_kind { HTTPD_HEADERS, HTTPD_QUERY };
 void httpd_req_each(const httpd_req *req, enum httpd_kind kind,
