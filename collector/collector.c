@@ -14,6 +14,7 @@
 
 #define RETAIN_EVERY_MS 5000
 #define DEFAULT_THREADS 8
+#define CONN_MEMORY (256 * 1024)   /* body chunks up to ~256 KB: fewer writes per upload */
 
 static int64_t now_ms(void)
 {
@@ -101,6 +102,7 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
         .port = c->opts.port,
         .threads = c->opts.threads ? c->opts.threads : DEFAULT_THREADS,
         .max_conns = c->opts.max_conns,
+        .conn_memory = CONN_MEMORY,
         .flags = c->opts.quiet ? HTTPD_QUIET : 0,
         .tls_cert_pem = c->opts.tls_cert_pem,
         .tls_key_pem = c->opts.tls_key_pem,

@@ -62,6 +62,9 @@ struct httpd_opts {
     unsigned max_conns;          /* default 1024 */
     unsigned max_conns_per_ip;   /* 0: no per-address limit */
     unsigned timeout_s;          /* idle connection timeout, default 30 s */
+    size_t conn_memory;          /* per-connection buffer (headers + body chunks), default
+                                    libmicrohttpd's 32 KB; bigger means fewer, larger
+                                    body chunks for streaming uploads */
     unsigned flags;
     const char *tls_cert_pem;    /* both set: serve HTTPS (contents, not file names) */
     const char *tls_key_pem;
