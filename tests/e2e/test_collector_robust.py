@@ -1,5 +1,6 @@
 """fntrace-collector under stress and failure: 50 concurrent uploads of one name, kill -9
-in the middle of a large upload, a full filesystem, 200 idle connections (slowloris)."""
+in the middle of a large upload, a client hanging up mid-body, a full filesystem, 200 idle
+connections (slowloris)."""
 import concurrent.futures
 import os
 import signal
@@ -138,3 +139,23 @@ def test_200_idle_connections_do_not_starve_uploads(daemon, tmp_path):
         for s in idle:
             s.close()
     assert len(traces(store)) == 20
+
+
+def test_client_gone_mid_upload_leaves_nothing(daemon, tmp_path):
+    store = tmp_path / "traces"
+    d = start_collector(daemon, store)
+    before = snapshot(store)
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-name: gone\r\nContent-Length: 5000000\r\n\r\n")
+    s.sendall(TEXT)                                   # a quarter of the body, then hang up
+    deadline = time.monotonic() + 20
+    while not tmp_files(store) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert tmp_files(store), "the upload never reached the temporary area"
+    s.close()
+    deadline = time.monotonic() + 20
+    while snapshot(store) != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert snapshot(store) == before
+    m = http("GET", d.url + "/metrics")[2].decode()
+    assert 'fntrace_collector_rejects_total{reason="aborted"} 1' in m
