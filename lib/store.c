@@ -10,8 +10,9 @@
  * collector, or flamescope opening the same directory) stay.
  *
  * All paths are resolved relative to the store's directory fd with ids checked by
- * store_id_valid() first; the last component is opened with O_NOFOLLOW and must be a
- * regular file.  Usage totals are counters under a mutex, updated by commits and
+ * store_id_valid() first, opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
+ * (O_NOFOLLOW on the last component where openat2 is unavailable), and must be regular
+ * files: a symlink put into the store by hand never leads outside it.  Usage totals are counters under a mutex, updated by commits and
  * deletes and recounted from a full walk at open. */
 #define _GNU_SOURCE
 #include "store.h"
@@ -25,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -146,6 +149,33 @@ static void tmp_cleanup(int tmpfd)
         close(f);
     }
     closedir(d);
+}
+
+/* Opens path below dirfd without following any symlink on the way (openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS); where openat2 is missing or filtered (older
+ * kernels, seccomp), only the last component is protected (O_NOFOLLOW). */
+static int open_beneath(int dirfd, const char *path, int flags)
+{
+#ifdef SYS_openat2
+    struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
+                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                       RESOLVE_NO_MAGICLINKS };
+    int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM && errno != E2BIG)) return fd;
+#endif
+    return openat(dirfd, path, flags | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* The directory holding id's last component (below dirfd, no symlinks) and that
+ * component's name within id. */
+static int open_parent(int dirfd, const char *id, const char **base)
+{
+    const char *slash = strrchr(id, '/');
+    if (!slash) { *base = id; return dup(dirfd); }
+    *base = slash + 1;
+    char dir[STORE_ID_MAX + 1];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - id), id);
+    return open_beneath(dirfd, dir, O_RDONLY | O_DIRECTORY);
 }
 
 /* --- walking ---------------------------------------------------------------------- */
@@ -398,6 +428,10 @@ int store_put_commit(store_put *p, struct store_entry *out)
             if (st->fsync && fsync(st->dirfd)) r = -errno;    /* the new NAME directory */
         } else if (errno != EEXIST) {
             r = -errno;
+        } else {
+            struct stat sb;          /* NAME must be a directory, not a symlink to one */
+            if (fstatat(st->dirfd, p->name, &sb, AT_SYMLINK_NOFOLLOW)) r = -errno;
+            else if (!S_ISDIR(sb.st_mode)) r = -ENOTDIR;
         }
     }
     char file[STORE_ID_MAX + 1];
@@ -445,8 +479,8 @@ int store_put_commit(store_put *p, struct store_entry *out)
 int store_open(store *st, const char *id, int *fd, struct store_entry *out)
 {
     if (!store_id_valid(id)) return -EINVAL;
-    int f = openat(st->dirfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (f < 0) return errno == ELOOP ? -ENOENT : -errno;
+    int f = open_beneath(st->dirfd, id, O_RDONLY | O_NONBLOCK);
+    if (f < 0) return errno == ELOOP || errno == EXDEV ? -ENOENT : -errno;
     struct stat sb;
     if (fstat(f, &sb)) { int e = -errno; close(f); return e; }
     if (!S_ISREG(sb.st_mode)) { close(f); return -ENOENT; }
@@ -466,10 +500,16 @@ int store_stat(store *st, const char *id, struct store_entry *out)
 int store_delete(store *st, const char *id)
 {
     if (!store_id_valid(id)) return -EINVAL;
+    const char *base;
+    int pfd = open_parent(st->dirfd, id, &base);
+    if (pfd < 0) return errno == ELOOP || errno == EXDEV || errno == ENOTDIR ? -ENOENT : -errno;
     struct stat sb;
-    if (fstatat(st->dirfd, id, &sb, AT_SYMLINK_NOFOLLOW)) return -errno;
-    if (!S_ISREG(sb.st_mode)) return -ENOENT;
-    if (unlinkat(st->dirfd, id, 0)) return -errno;
+    int r = 0;
+    if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW)) r = -errno;
+    else if (!S_ISREG(sb.st_mode)) r = -ENOENT;
+    else if (unlinkat(pfd, base, 0)) r = -errno;
+    close(pfd);
+    if (r) return r;
     usage_add(st, -(int64_t)sb.st_size, -1);
     return 0;
 }

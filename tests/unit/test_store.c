@@ -38,6 +38,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    char outside[300];
+    snprintf(outside, sizeof outside, "%s.outside", dir);
+    nftw(outside, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
 }
 
@@ -206,7 +209,8 @@ static void test_list_walks_any_depth_skips_dotfiles(void **state)
     char p[4096];
     snprintf(p, sizeof p, "mkdir -p '%s/a/b/c' '%s/.hidden' && echo x > '%s/a/b/c/deep.perf' && "
              "echo y > '%s/top.perf' && echo z > '%s/.hidden/h.perf' && echo w > '%s/a/.dot' && "
-             "ln -s /etc/passwd '%s/a/link.perf'", dir, dir, dir, dir, dir, dir, dir);
+             "ln -s /etc/passwd '%s/a/link.perf' && mkdir -p '%s.outside' && echo s > '%s.outside/passwd' && "
+             "ln -s '%s.outside' '%s/etc'", dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
     assert_int_equal(system(p), 0);
     struct store_entry *v;
     size_t n;
@@ -222,6 +226,21 @@ static void test_list_walks_any_depth_skips_dotfiles(void **state)
     int fd;
     struct store_entry e;
     assert_int_equal(store_open(st, "a/link.perf", &fd, &e), -ENOENT);  /* no symlinks */
+    assert_int_equal(store_open(st, "etc/passwd", &fd, &e), -ENOENT);   /* on the way either */
+    assert_int_equal(store_delete(st, "etc/passwd"), -ENOENT);
+    assert_int_equal(store_delete(st, "a/link.perf"), -ENOENT);
+    assert_int_equal(access("/etc/passwd", F_OK), 0);
+    char err[256], outside[300];
+    store_put *pp = store_put_begin(st, "etc", 0, err, sizeof err);     /* NAME is a symlink */
+    assert_non_null(pp);
+    assert_int_equal(store_put_write(pp, "x\n", 2), 0);
+    struct store_entry pe;
+    assert_int_equal(store_put_commit(pp, &pe), -ENOTDIR);
+    snprintf(outside, sizeof outside, "%s.outside/passwd", dir);
+    assert_int_equal(access(outside, F_OK), 0);                          /* not deleted */
+    snprintf(outside, sizeof outside, "find '%s.outside' -type f | wc -l | grep -qx 1", dir);
+    assert_int_equal(system(outside), 0);                                /* nothing added */
+    assert_int_equal(count_dir(".tmp"), 0);
     assert_int_equal(store_open(st, "a/b/c/deep.perf", &fd, &e), 0);
     close(fd);
     store_close(st);
