@@ -27,7 +27,10 @@ def snapshot(store):
             out[os.path.relpath(os.path.join(root, d), store) + "/"] = None
         for f in files:
             p = os.path.join(root, f)
-            out[os.path.relpath(p, store)] = os.path.getsize(p)
+            try:
+                out[os.path.relpath(p, store)] = os.path.getsize(p)
+            except FileNotFoundError:      # a temporary file going away meanwhile
+                pass
     return out
 
 
