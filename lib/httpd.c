@@ -479,7 +479,10 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (opts->flags & HTTPD_THREAD_PER_CONNECTION) flags |= MHD_USE_THREAD_PER_CONNECTION;
-    else flags |= MHD_USE_EPOLL;
+    /* poll, not epoll: libmicrohttpd 0.9.75's edge-triggered epoll loop sometimes misses a
+     * client that hangs up mid-body, and the request then lingers (its `done`, temporary
+     * files and connection slot) until the idle timeout; poll sees the hang-up at once. */
+    else flags |= MHD_USE_POLL;
     if (v6) flags |= MHD_USE_IPv6;
     int tls = opts->tls_cert_pem && opts->tls_key_pem;
     if (tls) flags |= MHD_USE_TLS;

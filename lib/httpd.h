@@ -14,7 +14,7 @@
  *      always cleaned up; then writes one access-log line.
  * Replies are JSON through cJSON, errors are {"error": "..."} with the status.
  *
- * Threading: callbacks run on libmicrohttpd's threads — a thread pool over epoll by
+ * Threading: callbacks run on libmicrohttpd's threads — a thread pool over poll(2) by
  * default, one thread per connection with HTTPD_THREAD_PER_CONNECTION (for handlers that
  * block, like user functions).  Callbacks for one request never run concurrently; different
  * requests do.  Route args are shared between threads: their owners lock what they mutate.
