@@ -1,10 +1,10 @@
 /* bodycheck — see bodycheck.h.  The body goes through take_text() as text: directly when
- * plain, through inflate() into a fixed buffer when gzip.  The first SNIFF_MAX bytes of
- * text are kept and sniffed once there are that many (or at the end).  A gzip body is
- * complete when its last member ended (Z_STREAM_END) and no partial member follows;
- * several members back to back (what `cat a.gz b.gz` makes) are fine. */
+ * plain, through inflate() into a fixed buffer when gzip.  The first PS_SNIFF_MAX bytes of
+ * text are kept and given to ps_sniff() (lib/perfscript) once there are that many (or at
+ * the end).  A gzip body is complete when its last member ended (Z_STREAM_END) and no
+ * partial member follows; several members back to back (`cat a.gz b.gz`) are fine. */
 #include "bodycheck.h"
-#include "sniff.h"
+#include "perfscript.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@ struct bodycheck {
     uint64_t text_bytes;
     int sniffed;
     size_t sniff_len;
-    char sniff[SNIFF_MAX];
+    char sniff[PS_SNIFF_MAX];
     unsigned char out[OUT_SIZE];
 };
 
@@ -68,13 +68,13 @@ static int take_text(struct bodycheck *bc, const void *data, size_t len, char *e
 {
     bc->text_bytes += len;
     if (bc->sniffed || !len) return BODY_OK;
-    size_t n = SNIFF_MAX - bc->sniff_len;
+    size_t n = PS_SNIFF_MAX - bc->sniff_len;
     if (n > len) n = len;
     memcpy(bc->sniff + bc->sniff_len, data, n);
     bc->sniff_len += n;
-    if (bc->sniff_len < SNIFF_MAX) return BODY_OK;
+    if (bc->sniff_len < PS_SNIFF_MAX) return BODY_OK;
     bc->sniffed = 1;
-    return sniff_perfscript(bc->sniff, bc->sniff_len) ? BODY_OK : not_perf(bc, err, errlen);
+    return ps_sniff(bc->sniff, bc->sniff_len) ? BODY_OK : not_perf(bc, err, errlen);
 }
 
 static int bad_gzip(struct bodycheck *bc, char *err, size_t errlen)
@@ -176,7 +176,7 @@ int bodycheck_finish(struct bodycheck *bc, char *err, size_t errlen)
         return fail(bc, BODY_EMPTY, err, errlen, "empty body: expected perf script text");
     if (!bc->sniffed) {
         bc->sniffed = 1;
-        if (!sniff_perfscript(bc->sniff, bc->sniff_len)) return not_perf(bc, err, errlen);
+        if (!ps_sniff(bc->sniff, bc->sniff_len)) return not_perf(bc, err, errlen);
     }
     return BODY_OK;
 }
