@@ -1,6 +1,6 @@
 /* collector — see collector.h.  Wires the store, the metrics and the routes of upload.c
  * and api.c into a lib/httpd server; runs retention (on upload when over --max-bytes,
- * from collector_tick every few seconds for --max-age). */
+ * and from collector_tick for --max-age). */
 #include "collector.h"
 #include "api.h"
 #include "log.h"
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RETAIN_EVERY_MS 5000
+#define RETAIN_MAX_PERIOD_MS 60000
 #define DEFAULT_THREADS 8
 #define CONN_MEMORY (256 * 1024)   /* body chunks up to ~256 KB: fewer writes per upload */
 
@@ -55,10 +55,20 @@ void collector_retain(struct collector *c)
     atomic_store(&c->retaining, 0);
 }
 
+/* A quarter of --max-age (so traces go at most 25% late), between 1 s and 1 min; each
+ * pass walks the whole store.  --max-bytes alone is enforced on upload, and checked here
+ * once a minute for files put into the directory by other means. */
+static int64_t retain_period_ms(const struct collector *c)
+{
+    if (c->opts.max_age_s <= 0) return RETAIN_MAX_PERIOD_MS;
+    int64_t p = c->opts.max_age_s * 250;
+    return p < 1000 ? 1000 : p > RETAIN_MAX_PERIOD_MS ? RETAIN_MAX_PERIOD_MS : p;
+}
+
 void collector_tick(struct collector *c)
 {
     int64_t t = now_ms();
-    if (t - c->last_retain_ms < RETAIN_EVERY_MS) return;
+    if (t - c->last_retain_ms < retain_period_ms(c)) return;
     c->last_retain_ms = t;
     collector_retain(c);
 }
