@@ -72,15 +72,16 @@ start_collector() {   # $1: extra args; sets cport, cpid
     wait_port "$cport" || { echo "bench: collector did not start"; cat "$tmp/collector.log"; exit 1; }
 }
 
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 result() {   # label size n secs ok nsecs nok
     local label=$1 name=$2 n=$3 cs=$4 cok=$5 ns=$6 nok=$7 bytes
     bytes=$(stat -c %s "$tmp/body.$name")
     local cups cmbs nups nmbs ratio
-    cups=$(echo "$cok / $cs" | bc -l); cmbs=$(echo "$cok * $bytes / $cs / 1048576" | bc -l)
-    nups=$(echo "$nok / $ns" | bc -l); nmbs=$(echo "$nok * $bytes / $ns / 1048576" | bc -l)
-    ratio=$(echo "$cups / $nups" | bc -l)
+    cups=$(calc "$cok / $cs"); cmbs=$(calc "$cok * $bytes / $cs / 1048576")
+    nups=$(calc "$nok / $ns"); nmbs=$(calc "$nok * $bytes / $ns / 1048576")
+    ratio=$(calc "$cups / $nups")
     printf 'bench: collector_upload size=%s clients=%d uploads=%d %s collector_uploads_per_s=%.0f collector_mb_per_s=%.1f nginx_uploads_per_s=%.0f nginx_mb_per_s=%.1f collector_ok=%d nginx_ok=%d ratio=%.2f (vs nginx WebDAV PUT)\n' \
         "$name" "$CLIENTS" "$n" "$label" "$cups" "$cmbs" "$nups" "$nmbs" "$cok" "$nok" "$ratio"
 }
@@ -92,7 +93,7 @@ load_collector() {   # size n -> "secs ok"
     local t0 t1; t0=$(date +%s.%N)
     curl "${curl_args[@]}" > "$tmp/codes" 2>/dev/null
     t1=$(date +%s.%N)
-    echo "$(echo "$t1 - $t0" | bc -l) $(grep -c '^201$' "$tmp/codes")"
+    echo "$(calc "$t1 - $t0") $(grep -c '^201$' "$tmp/codes")"
 }
 
 load_nginx() {   # size n -> "secs ok"
@@ -101,7 +102,7 @@ load_nginx() {   # size n -> "secs ok"
     curl -s --parallel --parallel-max "$CLIENTS" -T "$tmp/body.$1" -o /dev/null -w '%{http_code}\n' \
         "http://127.0.0.1:$nport/up/t[1-$2].perf" > "$tmp/codes" 2>/dev/null
     t1=$(date +%s.%N)
-    echo "$(echo "$t1 - $t0" | bc -l) $(grep -cE '^(201|204)$' "$tmp/codes")"
+    echo "$(calc "$t1 - $t0") $(grep -cE '^(201|204)$' "$tmp/codes")"
 }
 
 best() {   # "secs ok" lines on stdin -> the fastest run that completed every upload
