@@ -413,6 +413,21 @@ static int fsync_dirat(int dirfd, const char *name)
     return r;
 }
 
+/* Makes sure DIR/NAME is a directory (not a symlink to one); *created says it was made
+ * here.  ENOENT from a rename afterwards means a failed put of the same name removed it
+ * meanwhile: the caller makes it again. */
+static int name_dir(store *st, const char *name, int *created)
+{
+    if (mkdirat(st->dirfd, name, 0755) == 0) {
+        *created = 1;
+        return st->fsync && fsync(st->dirfd) ? -errno : 0;
+    }
+    if (errno != EEXIST) return -errno;
+    struct stat sb;
+    if (fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW)) return -errno;
+    return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+}
+
 int store_put_commit(store_put *p, struct store_entry *out)
 {
     store *st = p->st;
@@ -423,21 +438,13 @@ int store_put_commit(store_put *p, struct store_entry *out)
         p->fd = -1;
         if (close(fd)) r = -errno;     /* NFS and friends report write errors here */
     }
-    if (!r) {
-        if (mkdirat(st->dirfd, p->name, 0755) == 0) {
-            if (st->fsync && fsync(st->dirfd)) r = -errno;    /* the new NAME directory */
-        } else if (errno != EEXIST) {
-            r = -errno;
-        } else {
-            struct stat sb;          /* NAME must be a directory, not a symlink to one */
-            if (fstatat(st->dirfd, p->name, &sb, AT_SYMLINK_NOFOLLOW)) r = -errno;
-            else if (!S_ISDIR(sb.st_mode)) r = -ENOTDIR;
-        }
-    }
+    int created = 0;
+    if (!r) r = name_dir(st, p->name, &created);
     char file[STORE_ID_MAX + 1];
     if (!r) {
         r = -EEXIST;
-        for (int tries = 0; tries < 16 && r == -EEXIST; tries++) {
+        for (int tries = 0; tries < 16 && (r == -EEXIST || r == -ENOENT); tries++) {
+            if (r == -ENOENT && (r = name_dir(st, p->name, &created))) break;
             char stamp[48];
             utc_stamp(stamp, sizeof stamp);
             snprintf(file, sizeof file, "%s/%s-%08x.perf%s", p->name, stamp, random32(),
@@ -449,11 +456,17 @@ int store_put_commit(store_put *p, struct store_entry *out)
             }
         }
     }
-    if (r) { put_free(p, 1); return r; }
+    if (r) {
+        /* a NAME directory made for this trace goes too (unless another trace is in it) */
+        if (created) unlinkat(st->dirfd, p->name, AT_REMOVEDIR);
+        put_free(p, 1);
+        return r;
+    }
     if (st->fsync) {
         int d = fsync_dirat(st->dirfd, p->name);
         if (d) {                      /* not durable: take it back rather than lie */
             unlinkat(st->dirfd, file, 0);
+            if (created) unlinkat(st->dirfd, p->name, AT_REMOVEDIR);
             put_free(p, 0);
             return d;
         }

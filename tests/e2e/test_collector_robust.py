@@ -82,7 +82,10 @@ def test_full_filesystem_is_507_and_leaves_nothing(daemon, tmp_path):
         assert upload(d.url, TEXT)[0] == 201           # 267 KB fits
         before = snapshot(store)
         big = TEXT * 12                                # 3.2 MB does not
-        status, doc = upload(d.url, big)
+        status, doc = upload(d.url, big)                 # an existing name
+        assert status == 507, doc
+        assert snapshot(store) == before
+        status, doc = upload(d.url, big, name="newname")  # a new one: no directory left
         assert status == 507, doc
         assert "disk is full" in doc["error"]
         assert snapshot(store) == before               # nothing left, temp area included
@@ -91,7 +94,7 @@ def test_full_filesystem_is_507_and_leaves_nothing(daemon, tmp_path):
         status, doc = upload(d.url, TEXT[:100000])            # and space came back
         assert status == 201, doc
         m = http("GET", d.url + "/metrics")[2].decode()
-        assert 'fntrace_collector_rejects_total{reason="disk_full"} 1' in m
+        assert 'fntrace_collector_rejects_total{reason="disk_full"} 2' in m
         d.stop()
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
