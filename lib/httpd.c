@@ -498,7 +498,9 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
                                         opts->timeout_s ? opts->timeout_s : 30, NULL };
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, srv };
-    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
+    /* no MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 means SO_REUSEPORT, which let a second
+     * daemon bind the same port silently and take half the connections; libmicrohttpd's
+     * default (SO_REUSEADDR) already allows a restart while old connections linger. */
     if (opts->conn_memory)
         ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                             (intptr_t)opts->conn_memory, NULL };

@@ -295,3 +295,14 @@ def test_tls(daemon, tmp_path):
     assert (store / doc["id"]).read_bytes() == TEXT
     rc, _ = curl("--data-binary", f"@{f}", "-H", "X-name: plain", f"http://127.0.0.1:{d.port}/")
     assert traces(store) == [doc["id"]]
+
+
+def test_second_collector_on_the_same_port_fails(coll, tmp_path):
+    from conftest import binary
+    r = subprocess.run([binary("fntrace-collector"), "--port", str(coll.port),
+                        "--dir", str(tmp_path / "other")], capture_output=True, timeout=30)
+    assert r.returncode != 0 and b"cannot listen" in r.stderr
+    # the first one still gets every upload
+    for _ in range(5):
+        assert upload(coll.url, TEXT)[0] == 201
+    assert len(traces(coll.store)) == 5
