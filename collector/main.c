@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -134,6 +135,13 @@ int main(int argc, char **argv)
         log_warn("--max-body is over --max-bytes: a trace that large evicts everything", "max_body=%llu max_bytes=%llu",
                  (unsigned long long)o.max_body, (unsigned long long)o.max_bytes);
 
+    /* each upload in flight holds a socket and a temporary file: allow what the hard
+     * limit allows (the soft default, 1024, is less than --max-conns' default times 2) */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     httpd_block_signals();
     struct collector *c = collector_start(&o, err, sizeof err);
     if (!c) goto fail;

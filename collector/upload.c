@@ -133,16 +133,23 @@ int upload_begin(httpd_req *req, void *arg)
     return u->bc ? 0 : -1;
 }
 
-/* Opens the put once the body's kind is known and writes what waited in head. */
+/* Opens the put once the body's kind is known and writes what waited in head.
+ * Returns 0, or 1 after replying with the error. */
 static int put_open(httpd_req *req, struct collector *c, struct upload *u)
 {
     char err[256];
     u->put = store_put_begin(c->st, u->name, bodycheck_mode(u->bc) == BODY_GZIP,
                              err, sizeof err);
-    if (!u->put) return store_error(req, c, -errno, "temporary file");
+    if (!u->put) {
+        store_error(req, c, -errno, "temporary file");
+        return 1;
+    }
     if (u->head_len) {
         int r = store_put_write(u->put, u->head, u->head_len);
-        if (r) return store_error(req, c, r, "write");
+        if (r) {
+            store_error(req, c, r, "write");
+            return 1;
+        }
         u->head_len = 0;
     }
     return 0;

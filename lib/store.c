@@ -324,7 +324,7 @@ store_put *store_put_begin(store *st, const char *name, int gzip, char *err, siz
 {
     if (!store_name_valid(name)) {
         seterr(err, errlen, "invalid trace name");
-        errno = EINVAL;
+        errno = EINVAL;           /* set after seterr: snprintf may touch errno */
         return NULL;
     }
     if (st->tmpfd < 0) {
@@ -333,7 +333,7 @@ store_put *store_put_begin(store *st, const char *name, int gzip, char *err, siz
         return NULL;
     }
     store_put *p = calloc(1, sizeof *p);
-    if (!p) { errno = ENOMEM; seterr(err, errlen, "out of memory"); return NULL; }
+    if (!p) { seterr(err, errlen, "out of memory"); errno = ENOMEM; return NULL; }
     p->st = st;
     p->gzip = gzip;
     snprintf(p->name, sizeof p->name, "%s", name);

@@ -162,3 +162,39 @@ def test_client_gone_mid_upload_leaves_nothing(daemon, tmp_path):
     assert snapshot(store) == before
     m = http("GET", d.url + "/metrics")[2].decode()
     assert 'fntrace_collector_rejects_total{reason="aborted"} 1' in m
+
+
+def test_no_inodes_left_is_507(daemon, tmp_path):
+    """The temporary file itself cannot be created (a filesystem out of inodes)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mnt = tmp_path / "few-inodes"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,nr_inodes=16", "tmpfs", str(mnt)],
+                       capture_output=True)
+    if r.returncode:
+        pytest.skip("cannot mount a tmpfs here: " + r.stderr.decode().strip())
+    try:
+        store = mnt / "traces"
+        d = start_collector(daemon, store)
+        assert upload(d.url, TEXT[:5000], name="fill")[0] == 201
+        n = 0
+        while True:                                   # use up every inode left
+            try:
+                (store / "fill" / f"x{n}.perf").write_bytes(b"")
+                n += 1
+            except OSError:
+                break
+        before = snapshot(store)
+        for _ in range(3):
+            status, doc = upload(d.url, TEXT[:5000], name="fill")
+            assert status == 507, doc
+        assert snapshot(store) == before
+        for p in (store / "fill").glob("x*.perf"):
+            p.unlink()
+        assert upload(d.url, TEXT[:5000], name="fill")[0] == 201    # and it recovers
+        d.stop()
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+        if os.path.ismount(mnt):
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
