@@ -88,11 +88,13 @@ int api_get(httpd_req *req, void *arg)
     if (r) return not_found_or_error(req, r);
     const char *base = strrchr(e.id, '/');
     base = base ? base + 1 : e.id;
-    char disp[STORE_ID_MAX + 64];
     /* the stored file as it is; Content-Encoding tells clients how to read a .gz */
-    size_t bl = strlen(base);
-    snprintf(disp, sizeof disp, "attachment; filename=\"%.*s\"",
-             (int)(e.gzip ? bl - 3 : bl), base);
+    char disp[STORE_ID_MAX + 64], fname[STORE_ID_MAX + 1];
+    size_t bl = strlen(base) - (e.gzip ? 3 : 0);
+    for (size_t i = 0; i < bl; i++)           /* ids are printable ASCII; quotes aside */
+        fname[i] = base[i] == '"' || base[i] == '\\' ? '_' : base[i];
+    fname[bl] = 0;
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", fname);
     httpd_add_header(req, "Content-Disposition", disp);
     if (e.gzip) httpd_add_header(req, "Content-Encoding", "gzip");
     return httpd_reply_fd(req, 200, "text/plain; charset=utf-8", fd, e.bytes);
