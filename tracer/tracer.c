@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_FRAMES 512
@@ -40,6 +42,7 @@ struct tracer {
     int freq;
     int stopped;
     uint64_t samples;
+    uint64_t lost_written;  /* lost samples already reported in a flushed file */
     size_t added;           /* samples added by the current tracer_poll */
 };
 
@@ -277,6 +280,84 @@ void tracer_foreach(tracer *t, int (*fn)(void *arg, const tracer_sample *s), voi
         };
         if (fn(arg, &s)) break;
     }
+}
+
+static int write_header(tracer *t, ps_writer *w, const tracer_header *h)
+{
+    char buf[128];
+    time_t now = time(NULL);
+    struct tm tm;
+    struct utsname u;
+    int have_uts = uname(&u) == 0;
+    localtime_r(&now, &tm);
+    strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);   /* ctime(3), as perf */
+    ps_write_header_begin(w);
+    ps_write_header_kv(w, "captured on", buf);
+    if (have_uts) {
+        ps_write_header_kv(w, "hostname", u.nodename);
+        ps_write_header_kv(w, "os release", u.release);
+    }
+    ps_write_header_kvf(w, "perf version", "fntrace %s", FNTRACE_VERSION);
+    if (have_uts) ps_write_header_kv(w, "arch", u.machine);
+    ps_write_header_kvf(w, "nrcpus online", "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+    ps_write_header_kvf(w, "nrcpus avail", "%ld", sysconf(_SC_NPROCESSORS_CONF));
+    ps_write_header_kv(w, "cmdline", t->cmdline ? t->cmdline : "");
+    ps_write_header_event(w, "cpu-clock", (unsigned)t->freq);
+    if (t->nrecs) ps_write_header_times(w, t->recs[0].time, t->recs[t->nrecs - 1].time);
+    ps_write_header_end(w);
+    uint64_t lost = sampler_lost(t->smp);
+    ps_write_fntrace_version(w, FNTRACE_VERSION);
+    ps_write_fntrace_backend(w, "perf");
+    ps_write_fntrace_frames(w, sampler_kernel_frames(t->smp));
+    ps_write_fntrace_lost(w, lost - t->lost_written);
+    t->lost_written = lost;
+    for (size_t i = 0; h && i < h->ninvocations; i++) ps_write_invocation(w, &h->invocations[i]);
+    for (size_t i = 0; h && i < h->nlines; i++) ps_write_header_line(w, ps_cstr(h->lines[i]));
+    return ps_writer_error(w);
+}
+
+static const ps_str unknown = PS_STR("[unknown]");
+
+int tracer_write(tracer *t, ps_writer *w, const tracer_header *h)
+{
+    qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    int rc = write_header(t, w, h);
+    for (size_t i = 0; i < t->nrecs && !rc; i++) {
+        const struct rec *r = &t->recs[i];
+        ps_sample s = {
+            .comm = ps_cstr(r->comm), .pid = (int32_t)r->pid, .tid = (int32_t)r->tid,
+            .cpu = (int32_t)r->cpu, .time_ns = r->time, .period = r->period,
+            .event = PS_STR("cpu-clock"),
+            .flags = PS_SAMPLE_PID | PS_SAMPLE_CPU | PS_SAMPLE_PERIOD,
+        };
+        ps_write_event(w, &s);
+        for (uint32_t k = 0; k < r->nframes; k++) {
+            const sym_frame *sf = &t->frames[r->first + k];
+            ps_frame f = {
+                .addr = sf->addr, .off = sf->off,
+                .sym = sf->sym ? ps_cstr(sf->sym) : unknown,
+                .module = sf->module ? ps_cstr(sf->module) : unknown,
+                .flags = PS_FRAME_MODULE | (sf->sym ? PS_FRAME_OFF : 0),
+            };
+            ps_write_frame(w, &f);
+        }
+        rc = ps_write_sample_end(w);
+    }
+    if (!rc) rc = ps_writer_flush(w);
+    t->nrecs = 0;
+    t->nframes = 0;
+    return rc;
+}
+
+int tracer_flush(tracer *t, FILE *out, const tracer_header *h)
+{
+    ps_writer *w = ps_writer_new_fp(out);
+    if (!w) return -ENOMEM;
+    int rc = tracer_write(t, w, h);
+    int crc = ps_writer_close(w);
+    if (!rc) rc = crc;
+    if (!rc && fflush(out)) rc = -errno;
+    return rc;
 }
 
 void tracer_free(tracer *t)

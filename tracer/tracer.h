@@ -11,13 +11,16 @@
  *     while (running) {
  *         tracer_poll(t, 100);                          // read + symbolize, <= 100 ms
  *         if (window_over) {
- *             const char *inv[] = { "fntrace invocation : id=… fn=… start=… end=… status=200" };
+ *             ps_invocation inv[] = {{ .id = PS_STR("…"), .fn = PS_STR("hello"),
+ *                                      .start_ns = …, .end_ns = …, .status = 200,
+ *                                      .flags = PS_INV_END | PS_INV_STATUS }};
  *             FILE *f = open_memstream(&buf, &len);
- *             tracer_flush(t, f, inv, 1);               // header + samples, then forgets them
+ *             tracer_header h = { .invocations = inv, .ninvocations = n };
+ *             tracer_flush(t, f, &h);                   // header + samples, then forgets them
  *             fclose(f);  … upload buf …
  *         }
  *     }
- *     tracer_stop(t);  tracer_flush(t, f, NULL, 0);  tracer_free(t);
+ *     tracer_stop(t);  tracer_flush(t, f, NULL);  tracer_free(t);
  *
  * The pieces: sampler.h (perf_event_open, rings, attach/inherit design), symbolizer.h
  * (ELF, debug files, kallsyms, vdso, JIT maps; resolution while the target is alive),
@@ -33,6 +36,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "perfscript.h"
 #include "symbolizer.h"
 
 #define TRACER_DEFAULT_FREQ 200
@@ -62,11 +66,25 @@ int tracer_poll(tracer *t, int timeout_ms);
  * tracer_flush(); idempotent. */
 void tracer_stop(tracer *t);
 
-/* Writes a perf-script file: the `# ========` header (with `# fntrace` version, backend,
- * kernel frames, lost samples and the caller's extra lines, each written as "# LINE"),
- * then the buffered samples in time order; then forgets those samples (the next flush
- * starts a new file).  extra may be NULL.  Returns 0 or a negative errno (write error). */
-int tracer_flush(tracer *t, FILE *out, const char *const *extra, size_t nextra);
+/* What the caller adds to the header of a flushed file (all optional). */
+typedef struct tracer_header {
+    const ps_invocation *invocations;  /* `# fntrace invocation : …` lines; id and fn
+                                          raw (the writer escapes them) */
+    size_t ninvocations;
+    const char *const *lines;          /* other header lines, written as `# LINE`
+                                          (newlines escaped) */
+    size_t nlines;
+} tracer_header;
+
+/* Writes a perf-script file through lib/perfscript's writer: the `# ========` header
+ * (captured on, hostname, os release, version, arch, nrcpus, cmdline, event, times of
+ * first/last sample), fntrace's lines (version, backend, frames, lost samples) and the
+ * caller's, then the buffered samples in time order; then forgets those samples (the
+ * next flush starts a new file; lost samples are counted per file).  h may be NULL.
+ * Returns 0 or the writer's negative errno. */
+int tracer_write(tracer *t, ps_writer *w, const tracer_header *h);
+/* tracer_write() onto a stdio stream (not closed; flushed). */
+int tracer_flush(tracer *t, FILE *out, const tracer_header *h);
 
 /* Counters since tracer_start(). */
 typedef struct tracer_stats {

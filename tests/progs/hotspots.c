@@ -56,12 +56,16 @@ __attribute__((noinline, noclone)) static void hot_fib(double ms)
 
 static void *worker(void *arg)
 {
-    (void)arg;
+    /* The cycle length varies randomly (0.3x to 1.7x of 10 ms) so that it never
+     * aliases with a sampling period: every phase of the cycle gets sampled alike. */
+    uint64_t rnd = (uint64_t)(uintptr_t)&arg ^ 0x9e3779b97f4a7c15ULL;
     double start = thread_cpu();
     while (thread_cpu() - start < budget) {
-        hot_hash(5);
-        hot_pi(3);
-        hot_fib(2);
+        rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+        double r = 0.3 + 1.4 * (double)(rnd >> 11) / (double)(1ULL << 53);
+        hot_hash(5 * r);
+        hot_pi(3 * r);
+        hot_fib(2 * r);
     }
     return NULL;
 }
