@@ -507,7 +507,7 @@ static void add_mapping(symbolizer *s, struct proc *p, uint64_t start, uint64_t 
     if (!strcmp(name, "[vdso]")) {
         m.kind = MAP_VDSO;
         m.dso = s->vdso;
-    } else if (name[0] == '/' && strncmp(name, "/memfd:", 7)) {
+    } else if (name[0] == '/' && name[1] != '/' && strncmp(name, "/memfd:", 7)) {
         m.kind = MAP_FILE;
         m.dso = dso_get(s, name, maj, min, ino);
         if (!m.dso) return;
