@@ -1,15 +1,21 @@
 /* hotspots — the tracer's fidelity workload: THREADS threads each spend CPU time in three
  * hot functions with known shares, measured on the thread's own CPU clock so the shares
  * hold on a loaded machine: hot_hash 50 %, hot_pi 30 %, hot_fib 20 %.
- *   hotspots [THREADS [CPU_SECONDS_PER_THREAD]]     (defaults 3 and 2)
+ *   hotspots [THREADS [CPU_SECONDS_PER_THREAD [DELAY_SECONDS [fork]]]]
+ * (defaults 3 threads, 2 s each).  DELAY: the process sleeps that long before it starts
+ * its threads (so a tracer attached meanwhile must follow threads created later).
+ * fork: after the delay the process forks, and parent and child both run the workload.
  * At exit it prints `cpu_seconds=X` (user+sys of the whole process) on stderr. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static double budget = 2.0;
 static volatile uint64_t sink;
@@ -74,10 +80,17 @@ int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 3;
     if (argc > 2) budget = atof(argv[2]);
-    if (threads < 1 || threads > 1024 || !(budget > 0)) {
-        fprintf(stderr, "usage: hotspots [THREADS [CPU_SECONDS_PER_THREAD]]\n");
+    double delay = argc > 3 ? atof(argv[3]) : 0;
+    int do_fork = argc > 4 && !strcmp(argv[4], "fork");
+    if (threads < 1 || threads > 1024 || !(budget > 0) || delay < 0) {
+        fprintf(stderr, "usage: hotspots [THREADS [CPU_SECONDS_PER_THREAD [DELAY [fork]]]]\n");
         return 2;
     }
+    if (delay > 0) {
+        struct timespec ts = { (time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9) };
+        nanosleep(&ts, NULL);
+    }
+    pid_t child = do_fork ? fork() : -1;
     pthread_t *t = calloc((size_t)threads, sizeof *t);
     for (int i = 1; i < threads; i++) pthread_create(&t[i], NULL, worker, NULL);
     worker(NULL);
@@ -88,5 +101,6 @@ int main(int argc, char **argv)
             (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
             (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
     free(t);
+    if (child > 0) waitpid(child, NULL, 0);
     return 0;
 }
