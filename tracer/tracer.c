@@ -312,7 +312,11 @@ static int write_header(tracer *t, ps_writer *w, const tracer_header *h)
     ps_write_fntrace_lost(w, lost - t->lost_written);
     t->lost_written = lost;
     for (size_t i = 0; h && i < h->ninvocations; i++) ps_write_invocation(w, &h->invocations[i]);
-    for (size_t i = 0; h && i < h->nlines; i++) ps_write_header_line(w, ps_cstr(h->lines[i]));
+    for (size_t i = 0; h && i < h->nlines; i++) {
+        char line[4096];
+        snprintf(line, sizeof line, "%s%s", h->lines[i][0] == '#' ? "" : "# ", h->lines[i]);
+        ps_write_header_line(w, ps_cstr(line));
+    }
     return ps_writer_error(w);
 }
 

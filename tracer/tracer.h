@@ -72,7 +72,7 @@ typedef struct tracer_header {
                                           raw (the writer escapes them) */
     size_t ninvocations;
     const char *const *lines;          /* other header lines, written as `# LINE`
-                                          (newlines escaped) */
+                                          (newlines escaped, cut at 4 KiB) */
     size_t nlines;
 } tracer_header;
 
