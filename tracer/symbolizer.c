@@ -119,7 +119,9 @@ static int sym_cmp(const void *a, const void *b)
 static void symtab_finish(struct symtab *t)
 {
     if (!t->n) return;
-    qsort(t->v, t->n, sizeof *t->v, sym_cmp);
+    size_t unsorted = 0;
+    for (size_t i = 1; i < t->n && !unsorted; i++) unsorted = sym_cmp(&t->v[i - 1], &t->v[i]) > 0;
+    if (unsorted) qsort(t->v, t->n, sizeof *t->v, sym_cmp);   /* kallsyms mostly is sorted */
     size_t w = 0;
     for (size_t i = 0; i < t->n; i++)
         if (!w || t->v[w - 1].start != t->v[i].start) t->v[w++] = t->v[i];
@@ -358,24 +360,53 @@ static uint64_t dso_vaddr(const struct dso *d, uint64_t off)
 
 /* ---- kernel -------------------------------------------------------------------------- */
 
+/* One /proc/kallsyms line "ADDR TYPE NAME[\t[MODULE]]": text symbols only.  Parsed by
+ * hand: the file has 100k+ lines and sscanf would be most of a recording's CPU time. */
+static void kallsyms_line(struct symtab *t, char *line, int *nonzero)
+{
+    uint64_t addr = 0;
+    char *p = line;
+    for (;; p++) {
+        unsigned c = (unsigned char)*p, v;
+        if (c >= '0' && c <= '9') v = c - '0';
+        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+        else break;
+        addr = addr << 4 | v;
+    }
+    if (p == line || p[0] != ' ' || !p[1] || p[2] != ' ') return;
+    char type = p[1];
+    if (type != 't' && type != 'T' && type != 'w' && type != 'W') return;
+    char *name = p + 3, *end = name + strcspn(name, "\t ");
+    *end = 0;
+    if (!addr || !*name) return;
+    *nonzero = 1;
+    symtab_add(t, addr, 0, name);
+}
+
 static void kernel_load(symbolizer *s)
 {
     s->kernel_tried = 1;
-    FILE *f = fopen("/proc/kallsyms", "re");
-    if (!f) return;
-    char line[MAX_LINE];
+    int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap + 1);
     int nonzero = 0;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long long addr;
-        char type, name[512];
-        int n = 0;
-        if (sscanf(line, "%llx %c %511s %n", &addr, &type, name, &n) < 3) continue;
-        if (type != 't' && type != 'T' && type != 'w' && type != 'W') continue;
-        if (!addr) continue;
-        nonzero = 1;
-        if (symtab_add(&s->kernel->syms, addr, 0, name) < 0) break;
+    ssize_t r = 0;
+    while (buf && (r = read(fd, buf + len, cap - len)) > 0) {
+        len += (size_t)r;
+        buf[len] = 0;
+        char *line = buf, *nl;
+        while ((nl = memchr(line, '\n', len - (size_t)(line - buf)))) {
+            *nl = 0;
+            kallsyms_line(&s->kernel->syms, line, &nonzero);
+            line = nl + 1;
+        }
+        len -= (size_t)(line - buf);
+        memmove(buf, line, len);
+        if (len == cap) len = 0;          /* a line longer than 1 MiB: drop it */
     }
-    fclose(f);
+    close(fd);
+    free(buf);
     if (!nonzero) symtab_free(&s->kernel->syms);   /* kptr_restrict: addresses hidden */
     symtab_finish(&s->kernel->syms);
 }
