@@ -160,7 +160,9 @@ def test_node_jit_frames(tmp_path):
     js = tmp_path / "busy.js"
     js.write_text("function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\n"
                   "let t = Date.now(); while (Date.now() - t < 1500) fib(25);\n")
-    r = record(["-o", str(tmp_path / "n.perf"), "--", node, "--perf-basic-prof", str(js)])
+    # cwd: node --perf-basic-prof also leaves an isolate-*.log in its working directory
+    r = record(["-o", str(tmp_path / "n.perf"), "--", node, "--perf-basic-prof", str(js)],
+               cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     _, samples = parse((tmp_path / "n.perf").read_text())
     jit = [(s, m) for s, m in frames_of(samples) if re.fullmatch(r"/tmp/perf-\d+\.map", m)]
