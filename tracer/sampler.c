@@ -28,6 +28,8 @@ struct ring {
     size_t data_size;
 };
 
+struct pending;
+
 struct sampler {
     int pid;
     struct perf_event_attr attr;
@@ -41,7 +43,10 @@ struct sampler {
     uint64_t lost;
     size_t page;
     unsigned ring_pages;
-    char *tmp;              /* a record that wraps around the ring end is copied here */
+    char *batch;            /* records of one sampler_read, copied out of the rings */
+    size_t batch_len, batch_cap;
+    struct pending *pending;
+    size_t npending, cap_pending;
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -261,8 +266,7 @@ int sampler_open(sampler **out, const sampler_opts *o, char *err, size_t errlen)
     if (s->ring_pages & (s->ring_pages - 1)) s->ring_pages = 64;
     s->ncpu = online_cpus(cpus, MAX_CPUS);
     s->rings = calloc((size_t)s->ncpu, sizeof *s->rings);
-    s->tmp = malloc(65536);
-    if (!s->rings || !s->tmp) {
+    if (!s->rings) {
         free(cpus);
         sampler_close(s);
         set_err(err, errlen, "out of memory");
@@ -426,9 +430,43 @@ static int parse_record(sampler *s, const struct perf_event_header *h, sampler_r
 #undef U32
 }
 
+/* When a record happened: samples and FORK/EXIT carry the time in their body, the other
+ * records in the sample_id trailer (sample_id_all: pid, tid, time, cpu, res). */
+static uint64_t record_time(const struct perf_event_header *h)
+{
+    const char *base = (const char *)h;
+    switch (h->type) {
+    case PERF_RECORD_SAMPLE:
+        return h->size >= 32 ? *(const uint64_t *)(base + 24) : 0;
+    case PERF_RECORD_FORK:
+    case PERF_RECORD_EXIT:
+        return h->size >= 32 ? *(const uint64_t *)(base + 24) : 0;
+    default:
+        return h->size >= 8 + 24 ? *(const uint64_t *)(base + h->size - 16) : 0;
+    }
+}
+
+struct pending {
+    uint64_t time;
+    size_t off;                 /* into s->batch */
+};
+
+static int pending_cmp(const void *a, const void *b)
+{
+    const struct pending *x = a, *y = b;
+    if (x->time != y->time) return x->time < y->time ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;   /* ring order for equal times */
+}
+
+/* Copies what the rings hold into one batch, then hands the records out in time order
+ * across CPUs (like perf's ordered events): a library mapped on one CPU is known before
+ * a sample taken in it on another, an exec resets the address space after the samples
+ * of the old image. */
 size_t sampler_read(sampler *s, sampler_cb cb, void *arg)
 {
     size_t count = 0;
+    s->batch_len = 0;
+    s->npending = 0;
     for (int i = 0; i < s->ncpu; i++) {
         struct ring *r = &s->rings[i];
         if (!r->base) continue;
@@ -437,6 +475,7 @@ size_t sampler_read(sampler *s, sampler_cb cb, void *arg)
         uint64_t mask = r->data_size - 1;
         uint64_t head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
         uint64_t tail = pg->data_tail;
+        if (head - tail > r->data_size) tail = head - r->data_size;   /* never more than a ring */
         while (head - tail >= sizeof(struct perf_event_header)) {
             struct perf_event_header hdr;
             size_t off = (size_t)(tail & mask);
@@ -446,24 +485,42 @@ size_t sampler_read(sampler *s, sampler_cb cb, void *arg)
                 tail = head;                 /* corrupt: drop the rest of this ring */
                 break;
             }
-            const struct perf_event_header *rec;
-            if (off + hdr.size <= r->data_size) {
-                rec = (const void *)(data + off);
-            } else {
-                size_t first = r->data_size - off;
-                memcpy(s->tmp, data + off, first);
-                memcpy(s->tmp + first, data, hdr.size - first);
-                rec = (const void *)s->tmp;
+            if (s->batch_len + hdr.size > s->batch_cap) {
+                size_t nc = s->batch_cap ? s->batch_cap * 2 : 1 << 20;
+                while (nc < s->batch_len + hdr.size) nc *= 2;
+                char *nb = realloc(s->batch, nc);
+                if (!nb) break;              /* out of memory: leave it in the ring */
+                s->batch = nb;
+                s->batch_cap = nc;
             }
-            sampler_rec sr;
-            if (parse_record(s, rec, &sr) == 0) {
-                if (sr.type == SREC_FORK) intmap_put(&s->announced, sr.tid, (void *)1);
-                if (cb) cb(arg, &sr);
+            if (s->npending == s->cap_pending) {
+                size_t nc = s->cap_pending ? s->cap_pending * 2 : 4096;
+                struct pending *np = realloc(s->pending, nc * sizeof *np);
+                if (!np) break;
+                s->pending = np;
+                s->cap_pending = nc;
             }
+            char *dst = s->batch + s->batch_len;
+            size_t first = off + hdr.size <= r->data_size ? hdr.size : r->data_size - off;
+            memcpy(dst, data + off, first);
+            memcpy(dst + first, data, hdr.size - first);
+            s->pending[s->npending].time = record_time((const void *)dst);
+            s->pending[s->npending].off = s->batch_len;
+            s->npending++;
+            /* records are 8-byte multiples: the batch stays aligned */
+            s->batch_len += hdr.size;
             tail += hdr.size;
-            count++;
         }
         __atomic_store_n(&pg->data_tail, tail, __ATOMIC_RELEASE);
+    }
+    qsort(s->pending, s->npending, sizeof *s->pending, pending_cmp);
+    for (size_t i = 0; i < s->npending; i++) {
+        sampler_rec sr;
+        if (parse_record(s, (const void *)(s->batch + s->pending[i].off), &sr) == 0) {
+            if (sr.type == SREC_FORK) intmap_put(&s->announced, sr.tid, (void *)1);
+            if (cb) cb(arg, &sr);
+        }
+        count++;
     }
     return count;
 }
@@ -485,7 +542,8 @@ void sampler_close(sampler *s)
     for (size_t i = 0; i < s->nfds; i++) close(s->fds[i]);
     free(s->fds);
     free(s->rings);
-    free(s->tmp);
+    free(s->batch);
+    free(s->pending);
     intmap_free(&s->opened);
     intmap_free(&s->announced);
     free(s);

@@ -211,7 +211,9 @@ tracer *tracer_start(const tracer_opts *o, char *err, size_t errlen)
     }
     t->freq = o->freq > 0 ? o->freq : TRACER_DEFAULT_FREQ;
     t->cmdline = o->cmdline ? strdup(o->cmdline) : read_cmdline(o->pid);
-    int rc = symbolizer_add_proc(t->sym, o->pid);
+    /* what is mapped now (a command held before exec has nothing of its own yet: its
+     * image arrives as MMAP2 records) */
+    int rc = o->exec ? 0 : symbolizer_add_proc(t->sym, o->pid);
     if (rc == -ENOENT || rc == -ESRCH) {
         snprintf(err, errlen, "process %d: no such process", o->pid);
         tracer_free(t);
