@@ -513,7 +513,7 @@ size_t sampler_read(sampler *s, sampler_cb cb, void *arg)
         }
         __atomic_store_n(&pg->data_tail, tail, __ATOMIC_RELEASE);
     }
-    qsort(s->pending, s->npending, sizeof *s->pending, pending_cmp);
+    if (s->npending > 1) qsort(s->pending, s->npending, sizeof *s->pending, pending_cmp);
     for (size_t i = 0; i < s->npending; i++) {
         sampler_rec sr;
         if (parse_record(s, (const void *)(s->batch + s->pending[i].off), &sr) == 0) {

@@ -272,7 +272,7 @@ static int rec_cmp(const void *a, const void *b)
 
 void tracer_foreach(tracer *t, int (*fn)(void *arg, const tracer_sample *s), void *arg)
 {
-    qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    if (t->nrecs > 1) qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
     for (size_t i = 0; i < t->nrecs; i++) {
         const struct rec *r = &t->recs[i];
         tracer_sample s = {
@@ -326,7 +326,7 @@ static const ps_str unknown = PS_STR("[unknown]");
 
 int tracer_write(tracer *t, ps_writer *w, const tracer_header *h)
 {
-    qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    if (t->nrecs > 1) qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
     int rc = write_header(t, w, h);
     for (size_t i = 0; i < t->nrecs && !rc; i++) {
         const struct rec *r = &t->recs[i];

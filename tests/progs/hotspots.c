@@ -27,13 +27,14 @@ static double thread_cpu(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Each hot function works in small chunks until `ms` of thread CPU time have passed. */
+/* Each hot function works in chunks (~0.1-0.3 ms, so the clock reads cost little) until
+ * `ms` of thread CPU time have passed. */
 __attribute__((noinline, noclone)) static void hot_hash(double ms)
 {
     double end = thread_cpu() + ms / 1000;
     uint64_t h = 1469598103934665603ULL;
     do {
-        for (int i = 0; i < 20000; i++) h = (h ^ (uint64_t)i) * 1099511628211ULL;
+        for (int i = 0; i < 200000; i++) h = (h ^ (uint64_t)i) * 1099511628211ULL;
     } while (thread_cpu() < end);
     sink += h;
 }
@@ -42,7 +43,7 @@ __attribute__((noinline, noclone)) static void hot_pi(double ms)
 {
     double end = thread_cpu() + ms / 1000, pi = 0;
     do {
-        for (int k = 0; k < 20000; k++) pi += (k & 1 ? -4.0 : 4.0) / (2 * k + 1);
+        for (int k = 0; k < 50000; k++) pi += (k & 1 ? -4.0 : 4.0) / (2 * k + 1);
     } while (thread_cpu() < end);
     sink += (uint64_t)pi;
 }
@@ -56,7 +57,7 @@ __attribute__((noinline, noclone)) static void hot_fib(double ms)
 {
     double end = thread_cpu() + ms / 1000;
     do {
-        sink += fib(18);
+        sink += fib(22);
     } while (thread_cpu() < end);
 }
 

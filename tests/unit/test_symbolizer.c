@@ -58,9 +58,10 @@ static void test_libc(void **state)
     symbolizer *s = symbolizer_new();
     assert_int_equal(symbolizer_add_proc(s, getpid()), 0);
     sym_frame f;
-    symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&qsort, &f);
+    /* getpid: a libc function no sanitizer intercepts */
+    symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&getpid, &f);
     assert_non_null(f.sym);
-    assert_non_null(strstr(f.sym, "qsort"));
+    assert_non_null(strstr(f.sym, "getpid"));
     assert_int_equal(f.off, 0);
     assert_non_null(strstr(f.module, "libc.so"));
     symbolizer_free(s);
