@@ -1,5 +1,5 @@
-/* intmap — see intmap.h.  Linear probing, grown at 50% load; no deletion (the tracer
- * keeps every process and thread it saw until the session ends). */
+/* intmap — see intmap.h.  Linear probing, grown at 50% load; deletion shifts the
+ * following entries of the probe run back (no tombstones). */
 #include "intmap.h"
 
 #include <errno.h>
@@ -46,6 +46,28 @@ int intmap_put(intmap *m, uint64_t key, void *val)
     if (!intmap_get(m, key)) m->len++;
     place(m->slots, m->cap, key, val);
     return 0;
+}
+
+void *intmap_del(intmap *m, uint64_t key)
+{
+    if (!m->cap) return NULL;
+    size_t mask = m->cap - 1, i = slot_of(key, m->cap);
+    while (m->slots[i].used && m->slots[i].key != key) i = (i + 1) & mask;
+    if (!m->slots[i].used) return NULL;
+    void *val = m->slots[i].val;
+    for (size_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!m->slots[j].used) break;
+        size_t home = slot_of(m->slots[j].key, m->cap);
+        /* the entry at j may move to the hole at i unless its home lies in (i, j] */
+        int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (stays) continue;
+        m->slots[i] = m->slots[j];
+        i = j;
+    }
+    m->slots[i].used = 0;
+    m->len--;
+    return val;
 }
 
 int intmap_next(const intmap *m, size_t *pos, uint64_t *key, void **val)

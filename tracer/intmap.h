@@ -18,6 +18,8 @@ typedef struct intmap {
 void *intmap_get(const intmap *m, uint64_t key);
 /* Inserts or replaces; returns 0 or -ENOMEM. */
 int intmap_put(intmap *m, uint64_t key, void *val);
+/* Removes key; returns its value or NULL. */
+void *intmap_del(intmap *m, uint64_t key);
 /* Iteration: start with *pos = 0; returns 0 at the end. */
 int intmap_next(const intmap *m, size_t *pos, uint64_t *key, void **val);
 void intmap_free(intmap *m);

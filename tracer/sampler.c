@@ -39,7 +39,9 @@ struct sampler {
     int *fds;
     size_t nfds, capfds;
     intmap opened;          /* tids with events of their own */
-    intmap announced;       /* tids seen in FORK records (covered by inheritance) */
+    intmap announced;       /* while attaching: tids seen in FORK records (covered by
+                               inheritance); emptied once attached */
+    int attaching;
     uint64_t lost;
     size_t page;
     unsigned ring_pages;
@@ -126,6 +128,17 @@ static int ring_map(sampler *s, struct ring *r, int fd)
     return -EPERM;
 }
 
+static int read_paranoid(void)
+{
+    int v = -99;
+    FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1) v = -99;
+        fclose(f);
+    }
+    return v;
+}
+
 /* Opens the events of one thread on every CPU.  Returns 0, -ESRCH when the thread is
  * gone, or another -errno. */
 static int open_thread(sampler *s, int tid, char *err, size_t errlen)
@@ -146,8 +159,9 @@ static int open_thread(sampler *s, int tid, char *err, size_t errlen)
             if (e == ESRCH) return -ESRCH;
             if (e == EACCES || e == EPERM)
                 set_err(err, errlen, "perf_event_open on tid %d: %s (kernel.perf_event_paranoid"
-                        " allows only your own processes; see /proc/sys/kernel/"
-                        "perf_event_paranoid)", tid, strerror(e));
+                        "=%d: 2 allows your own processes, 3 or more nothing without "
+                        "CAP_PERFMON; in a container the seccomp profile must allow "
+                        "perf_event_open)", tid, strerror(e), read_paranoid());
             else if (e == EINVAL)
                 set_err(err, errlen, "perf_event_open on tid %d: %s (frequency %llu above "
                         "kernel.perf_event_max_sample_rate?)", tid, strerror(e),
@@ -222,7 +236,7 @@ static int attach_round(sampler *s, const sampler_opts *o, char *err, size_t err
     int opened = 0, rc = 0;
     for (int i = 0; i < ntids; i++) {
         if (intmap_get(&s->opened, (uint64_t)tids[i]) ||
-            intmap_get(&s->announced, (uint64_t)tids[i]))
+            intmap_get(&s->announced, (uint64_t)tids[i]) || tids[i] == o->skip_tid)
             continue;
         rc = open_thread(s, tids[i], err, errlen);
         if (rc == -ESRCH) {
@@ -310,11 +324,13 @@ int sampler_open(sampler **out, const sampler_opts *o, char *err, size_t errlen)
         if (rc == -ESRCH) set_err(err, errlen, "process %d is gone", o->pid);
     } else {
         rc = 0;
-        int round;
-        for (round = 0; round < MAX_ATTACH_ROUNDS; round++) {
+        s->attaching = 1;
+        for (int round = 0; round < MAX_ATTACH_ROUNDS; round++) {
             rc = attach_round(s, o, err, errlen);
             if (rc <= 0) break;
         }
+        s->attaching = 0;
+        intmap_free(&s->announced);
         if (rc == 0 && !s->opened.len) {
             set_err(err, errlen, "process %d is gone", o->pid);
             rc = -ESRCH;
@@ -517,7 +533,7 @@ size_t sampler_read(sampler *s, sampler_cb cb, void *arg)
     for (size_t i = 0; i < s->npending; i++) {
         sampler_rec sr;
         if (parse_record(s, (const void *)(s->batch + s->pending[i].off), &sr) == 0) {
-            if (sr.type == SREC_FORK) intmap_put(&s->announced, sr.tid, (void *)1);
+            if (sr.type == SREC_FORK && s->attaching) intmap_put(&s->announced, sr.tid, (void *)1);
             if (cb) cb(arg, &sr);
         }
         count++;

@@ -59,6 +59,9 @@ typedef struct sampler_opts {
     int freq;                 /* samples per second per thread (cpu-clock frequency) */
     int exec;                 /* pid is a child stopped before exec: enable_on_exec */
     int user_only;            /* do not even try kernel frames */
+    int skip_tid;             /* attach: a thread not to sample (e.g. the sampling thread
+                                 of a process sampling itself); 0: none.  Threads it
+                                 creates later are not followed either */
     unsigned ring_pages;      /* data pages per CPU ring, power of two; 0: 64 */
     sampler_cb cb;            /* receives records drained while attaching */
     void *cb_arg;

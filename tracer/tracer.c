@@ -24,6 +24,13 @@ struct rec {
     size_t first;           /* index into frames */
 };
 
+/* A distinct stack: frames [first, first + n) of t->frames; chained by hash. */
+struct stack_ent {
+    size_t first;
+    uint32_t n;
+    uint32_t next;          /* index + 1 of the next entry with the same hash, 0: end */
+};
+
 struct pooled {
     struct pooled *next;
     char s[];
@@ -36,8 +43,11 @@ struct tracer {
     intmap pool;            /* string hash -> struct pooled chain */
     struct rec *recs;
     size_t nrecs, caprecs;
-    sym_frame *frames;
+    sym_frame *frames;      /* distinct stacks only: samples share them */
     size_t nframes, capframes;
+    intmap stack_index;     /* hash of a stack -> index + 1 of its first stack_ent */
+    struct stack_ent *stacks;
+    size_t nstacks, capstacks;
     char *cmdline;
     int freq;
     int stopped;
@@ -105,6 +115,36 @@ static int grow(void **v, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+/* Samples repeat their stacks: keep each distinct stack once (a long recording costs
+ * ~40 bytes per sample plus its distinct stacks).  The new frames are at the end of
+ * t->frames; if the same stack exists, they are dropped and the sample points to it. */
+static void intern_stack(tracer *t, struct rec *rec)
+{
+    const sym_frame *f = &t->frames[rec->first];
+    uint64_t h = 1469598103934665603ULL ^ rec->nframes;
+    for (uint32_t i = 0; i < rec->nframes; i++) {
+        h = (h ^ f[i].addr) * 1099511628211ULL;
+        h = (h ^ (uint64_t)(uintptr_t)f[i].sym) * 1099511628211ULL;
+        h = (h ^ (uint64_t)(uintptr_t)f[i].module) * 1099511628211ULL;
+    }
+    uint32_t head = (uint32_t)(uintptr_t)intmap_get(&t->stack_index, h);
+    for (uint32_t e = head; e; e = t->stacks[e - 1].next) {
+        const struct stack_ent *se = &t->stacks[e - 1];
+        if (se->n == rec->nframes &&
+            !memcmp(&t->frames[se->first], f, rec->nframes * sizeof *f)) {
+            t->nframes = rec->first;             /* already known: drop the copy */
+            rec->first = se->first;
+            return;
+        }
+    }
+    if (t->nstacks >= UINT32_MAX - 1 ||
+        grow((void **)&t->stacks, &t->capstacks, t->nstacks + 1, sizeof *t->stacks))
+        return;                                  /* keep the copy, unshared */
+    t->stacks[t->nstacks] = (struct stack_ent){ rec->first, rec->nframes, head };
+    t->nstacks++;
+    intmap_put(&t->stack_index, h, (void *)(uintptr_t)t->nstacks);
+}
+
 static void add_sample(tracer *t, const sampler_rec *r)
 {
     if (grow((void **)&t->recs, &t->caprecs, t->nrecs + 1, sizeof *t->recs) ||
@@ -134,6 +174,7 @@ static void add_sample(tracer *t, const sampler_rec *r)
         t->nframes++;
         rec->nframes++;
     }
+    intern_stack(t, rec);
     t->nrecs++;
     t->samples++;
     t->added++;
@@ -162,6 +203,7 @@ static void on_record(void *arg, const sampler_rec *r)
     }
     case SREC_EXIT:
         if (r->pid == r->tid) symbolizer_exit(t->sym, (int)r->pid);
+        intmap_del(&t->comms, r->tid);   /* the interned name stays for its samples */
         break;
     }
 }
@@ -222,6 +264,7 @@ tracer *tracer_start(const tracer_opts *o, char *err, size_t errlen)
     if (!o->exec) seed_comms(t, o->pid);
     sampler_opts so = {
         .pid = o->pid, .freq = t->freq, .exec = o->exec, .user_only = o->user_only,
+        .skip_tid = o->skip_tid,
         .ring_pages = o->ring_pages, .cb = on_record, .cb_arg = t,
     };
     if (sampler_open(&t->smp, &so, err, errlen) < 0) {
@@ -352,6 +395,8 @@ int tracer_write(tracer *t, ps_writer *w, const tracer_header *h)
     if (!rc) rc = ps_writer_flush(w);
     t->nrecs = 0;
     t->nframes = 0;
+    t->nstacks = 0;
+    intmap_free(&t->stack_index);
     return rc;
 }
 
@@ -381,6 +426,8 @@ void tracer_free(tracer *t)
         }
     intmap_free(&t->pool);
     intmap_free(&t->comms);
+    intmap_free(&t->stack_index);
+    free(t->stacks);
     free(t->recs);
     free(t->frames);
     free(t->cmdline);

@@ -50,6 +50,8 @@ typedef struct tracer_opts {
                                after tracer_start() returns */
     int freq;               /* samples per second per thread; 0: 200 */
     int user_only;          /* never record kernel frames */
+    int skip_tid;           /* a thread of pid not to sample: a process sampling itself
+                               passes its sampling thread (gettid()); 0: none */
     const char *cmdline;    /* header `cmdline` value; NULL: this process's command line */
     unsigned ring_pages;    /* ring buffer data pages per CPU; 0: 64 */
 } tracer_opts;

@@ -19,6 +19,7 @@
 
 static double budget = 2.0;
 static volatile uint64_t sink;
+static volatile unsigned fib_n = 22;   /* opaque: no compiler may fold fib(22) */
 
 static double thread_cpu(void)
 {
@@ -57,7 +58,7 @@ __attribute__((noinline, noclone)) static void hot_fib(double ms)
 {
     double end = thread_cpu() + ms / 1000;
     do {
-        sink += fib(22);
+        sink += fib(fib_n);
     } while (thread_cpu() < end);
 }
 

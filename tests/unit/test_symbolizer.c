@@ -222,6 +222,12 @@ static void test_intmap(void **state)
     void *val;
     while (intmap_next(&m, &pos, &key, &val)) count++;
     assert_int_equal(count, 5000);
+    /* delete every other key: the rest stays reachable across the shifted runs */
+    for (uint64_t i = 1; i < 5000; i += 2) assert_non_null(intmap_del(&m, i * 7919));
+    assert_null(intmap_del(&m, 1 * 7919));
+    assert_int_equal(m.len, 2500);
+    for (uint64_t i = 2; i < 5000; i += 2) assert_ptr_equal(intmap_get(&m, i * 7919), (void *)(uintptr_t)(i + 1));
+    for (uint64_t i = 1; i < 5000; i += 2) assert_null(intmap_get(&m, i * 7919));
     intmap_free(&m);
 }
 
