@@ -52,6 +52,25 @@ static void test_own_executable(void **state)
     symbolizer_free(s);
 }
 
+/* A long recording resolves the same binaries over and over: each is read once. */
+static void test_binaries_read_once(void **state)
+{
+    (void)state;
+    symbolizer *s = symbolizer_new();
+    assert_int_equal(symbolizer_add_proc(s, getpid()), 0);
+    sym_frame f;
+    for (int i = 0; i < 10000; i++) {
+        symbolizer_tick(s);
+        symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&marker_function + (unsigned)(i % 4), &f);
+        symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&getpid, &f);
+    }
+    symbolizer_stats st;
+    symbolizer_get_stats(s, &st);
+    assert_int_equal(st.dsos_loaded, 2);         /* this executable and libc */
+    assert_int_equal(st.maps_reads, 1);          /* every address was mapped already */
+    symbolizer_free(s);
+}
+
 static void test_libc(void **state)
 {
     (void)state;
@@ -236,6 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_executable),
         cmocka_unit_test(test_libc),
+        cmocka_unit_test(test_binaries_read_once),
         cmocka_unit_test(test_vdso),
         cmocka_unit_test(test_unknown_addresses),
         cmocka_unit_test(test_mmap_fork_exec),
