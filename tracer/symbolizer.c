@@ -74,6 +74,7 @@ struct symbolizer {
     struct dso *vdso;
     struct dso *kernel;               /* path "[kernel.kallsyms]" */
     int kernel_tried;
+    char debug_root[PATH_MAX];        /* where debug files are installed */
     uint64_t epoch;
     symbolizer_stats stats;
 };
@@ -251,19 +252,19 @@ static int load_debug_file(const char *path, struct symtab *t)
     return ok;
 }
 
-static int try_debug_files(Elf *e, const char *path, struct symtab *t)
+static int try_debug_files(const char *root, Elf *e, const char *path, struct symtab *t)
 {
     char buf[PATH_MAX + 64], id[130], link[256];
     if (elf_build_id(e, id, sizeof id) && strlen(id) > 2) {
-        snprintf(buf, sizeof buf, "/usr/lib/debug/.build-id/%.2s/%s.debug", id, id + 2);
+        snprintf(buf, sizeof buf, "%s/.build-id/%.2s/%s.debug", root, id, id + 2);
         if (load_debug_file(buf, t)) return 1;
     }
     if (elf_debuglink(e, link, sizeof link)) {
         const char *slash = strrchr(path, '/');
         int dirlen = slash ? (int)(slash - path) : 0;
-        static const char *fmts[] = { "%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s" };
+        static const char *fmts[] = { "%s%.*s/%s", "%s%.*s/.debug/%s", "%s%.*s/%s" };
         for (size_t i = 0; i < sizeof fmts / sizeof *fmts; i++) {
-            snprintf(buf, sizeof buf, fmts[i], dirlen, path, link);
+            snprintf(buf, sizeof buf, fmts[i], i == 2 ? root : "", dirlen, path, link);
             if (strcmp(buf, path) && load_debug_file(buf, t)) return 1;
         }
     }
@@ -286,7 +287,7 @@ static void dso_load_elf(symbolizer *s, struct dso *d, Elf *e, const char *path)
         }
     }
     int ok = elf_has_section_type(e, SHT_SYMTAB) && elf_load_syms(e, SHT_SYMTAB, &d->syms);
-    if (!ok && path) ok = try_debug_files(e, path, &d->syms);
+    if (!ok && path) ok = try_debug_files(s->debug_root, e, path, &d->syms);
     if (!ok) elf_load_syms(e, SHT_DYNSYM, &d->syms);
     symtab_finish(&d->syms);
     s->stats.dsos_loaded++;
@@ -688,6 +689,13 @@ void symbolizer_resolve_user(symbolizer *s, int pid, uint64_t ip, sym_frame *out
     }
 }
 
+int symbolizer_set_debug_root(symbolizer *s, const char *dir)
+{
+    if (!dir || dir[0] != '/' || strlen(dir) >= sizeof s->debug_root) return -EINVAL;
+    snprintf(s->debug_root, sizeof s->debug_root, "%s", dir);
+    return 0;
+}
+
 void symbolizer_tick(symbolizer *s)
 {
     s->epoch++;
@@ -703,6 +711,7 @@ symbolizer *symbolizer_new(void)
     elf_version(EV_CURRENT);
     symbolizer *s = calloc(1, sizeof *s);
     if (!s) return NULL;
+    snprintf(s->debug_root, sizeof s->debug_root, "/usr/lib/debug");
     s->vdso = calloc(1, sizeof *s->vdso);
     s->kernel = calloc(1, sizeof *s->kernel);
     if (!s->vdso || !s->kernel || !(s->vdso->path = strdup("[vdso]")) ||

@@ -36,6 +36,10 @@ typedef struct sym_frame {
 symbolizer *symbolizer_new(void);
 void symbolizer_free(symbolizer *s);
 
+/* Where debug files live (default /usr/lib/debug: DIR/.build-id/xx/yyy.debug and
+ * DIR/<binary's directory>/<debuglink>).  Returns 0 or -EINVAL. */
+int symbolizer_set_debug_root(symbolizer *s, const char *dir);
+
 /* Reads /proc/PID/maps (executable mappings) for a process about to be traced.
  * Returns 0 or a negative errno (the process is gone, or /proc is not readable). */
 int symbolizer_add_proc(symbolizer *s, int pid);

@@ -159,6 +159,53 @@ static void test_mmap_fork_exec(void **state)
     symbolizer_free(s);
 }
 
+/* A stripped binary whose symbols are in a debug file found by its build-id. */
+static void test_debug_file_by_build_id(void **state)
+{
+    (void)state;
+    if (system("command -v objcopy >/dev/null && command -v readelf >/dev/null")) skip();
+    char dir[] = "/tmp/fntrace-debug-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "set -e; d=%s; id=$(readelf -n /proc/%d/exe | sed -n 's/.*Build ID: *//p');"
+             "[ -n \"$id\" ]; mkdir -p $d/root/.build-id/$(echo $id | cut -c1-2);"
+             "objcopy --only-keep-debug /proc/%d/exe $d/root/.build-id/$(echo $id | cut -c1-2)/$(echo $id | cut -c3-).debug;"
+             "objcopy --strip-all /proc/%d/exe $d/stripped",
+             dir, getpid(), getpid(), getpid());
+    if (system(cmd)) {
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+        skip();                                  /* this binary has no build-id */
+    }
+    symbolizer *s = symbolizer_new();
+    sym_frame own;
+    symbolizer_add_proc(s, getpid());
+    symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&marker_function, &own);
+    char stripped[128], root[128];
+    snprintf(stripped, sizeof stripped, "%s/stripped", dir);
+    snprintf(root, sizeof root, "%s/root", dir);
+    struct stat st;
+    assert_int_equal(stat(stripped, &st), 0);
+    /* without the debug root: a stripped static function has no name */
+    symbolizer_mmap(s, FAKE_PID + 3, 0x20000000, (uint64_t)st.st_size + 4096, 0, 0, 0, st.st_ino, stripped);
+    sym_frame f;
+    symbolizer_resolve_user(s, FAKE_PID + 3, 0x20000000 + own.addr, &f);
+    assert_null(f.sym);
+    symbolizer_free(s);
+    s = symbolizer_new();
+    assert_int_equal(symbolizer_set_debug_root(s, root), 0);
+    symbolizer_mmap(s, FAKE_PID + 3, 0x20000000, (uint64_t)st.st_size + 4096, 0, 0, 0, st.st_ino, stripped);
+    symbolizer_resolve_user(s, FAKE_PID + 3, 0x20000000 + own.addr + 1, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "marker_function");
+    assert_int_equal(f.off, 1);
+    assert_string_equal(f.module, stripped);
+    symbolizer_free(s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_jit_map(void **state)
 {
     (void)state;
@@ -259,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_vdso),
         cmocka_unit_test(test_unknown_addresses),
         cmocka_unit_test(test_mmap_fork_exec),
+        cmocka_unit_test(test_debug_file_by_build_id),
         cmocka_unit_test(test_jit_map),
         cmocka_unit_test(test_kernel),
         cmocka_unit_test(test_intmap),
