@@ -99,7 +99,7 @@ def test_fidelity_against_perf(tmp_path):
         pytest.skip("perf is not installed")
     out, pdata = tmp_path / "f.perf", tmp_path / "p.data"
     fn = subprocess.Popen([FNTRACE, "record", "-F", "200", "-o", str(out), "--",
-                           HOTSPOTS, "3", "3"], stderr=subprocess.PIPE, text=True)
+                           HOTSPOTS, "3", "2"], stderr=subprocess.PIPE, text=True)
     child = None
     deadline = time.monotonic() + 10
     while child is None and time.monotonic() < deadline:
@@ -118,11 +118,11 @@ def test_fidelity_against_perf(tmp_path):
     _, ref = parse(script.stdout)
     header, got = parse(out.read_text())
     cpu = cpu_seconds(err)
-    assert cpu > 8
+    assert cpu > 5.5
     rate = len(got) / cpu
     print(f"fntrace: {len(got)} samples in {cpu:.2f} CPU-s = {rate:.1f}/s; perf: {len(ref)}")
     assert abs(rate - 200) <= 10, f"{rate:.1f} samples per CPU-second, want 200 +- 5%"
-    assert len(ref) > 1000
+    assert len(ref) > 800
     ours, theirs = shares(got), shares(ref)
     print("shares fntrace", ours, "perf", theirs)
     for h in HOT:
