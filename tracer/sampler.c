@@ -332,7 +332,8 @@ int sampler_open(sampler **out, const sampler_opts *o, char *err, size_t errlen)
         s->attaching = 0;
         intmap_free(&s->announced);
         if (rc == 0 && !s->opened.len) {
-            set_err(err, errlen, "process %d is gone", o->pid);
+            set_err(err, errlen, "process %d: no thread to sample (gone, or only skip_tid)",
+                    o->pid);
             rc = -ESRCH;
         }
     }

@@ -290,6 +290,14 @@ int tracer_poll(tracer *t, int timeout_ms)
 void tracer_stop(tracer *t)
 {
     if (t->stopped) return;
+    /* The kernel reports samples it dropped on a full ring (PERF_RECORD_LOST) with the
+     * next record it writes there: read once to make room, give a live target two
+     * sampling periods to write again, then stop. */
+    symbolizer_tick(t->sym);
+    sampler_read(t->smp, on_record, t);
+    int ms = 2 * 1000 / t->freq + 1;
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
     sampler_disable(t->smp);
     symbolizer_tick(t->sym);
     sampler_read(t->smp, on_record, t);

@@ -64,7 +64,8 @@ tracer *tracer_start(const tracer_opts *opts, char *err, size_t errlen);
  * the new samples.  Returns the number of samples added, or a negative errno. */
 int tracer_poll(tracer *t, int timeout_ms);
 
-/* Stops sampling and reads what is still in the rings.  Buffered samples stay for
+/* Stops sampling and reads what is still in the rings (waits two sampling periods so
+ * the kernel can report samples it dropped on a full ring).  Buffered samples stay for
  * tracer_flush(); idempotent. */
 void tracer_stop(tracer *t);
 

@@ -160,6 +160,42 @@ static void test_self_sampling_in_windows(void **state)
     tracer_free(t);
 }
 
+/* A ring too small for what arrives between two reads: the kernel drops samples, and
+ * the count shows up in the stats and in the header, never hidden. */
+static void test_lost_samples_reported(void **state)
+{
+    (void)state;
+    char err[256];
+    tracer_opts o = { .pid = getpid(), .freq = 1000, .ring_pages = 4 };
+    tracer *t = tracer_start(&o, err, sizeof err);
+    assert_non_null(t);
+    __atomic_store_n(&workers_done, 0, __ATOMIC_SEQ_CST);
+    double secs = 0.4;
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, worker, &secs);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);   /* no reads meanwhile */
+    tracer_poll(t, 0);
+    burn_cpu_in_test(0.05);      /* the kernel reports the loss with its next record */
+    tracer_stop(t);
+    tracer_stats st;
+    tracer_get_stats(t, &st);
+    assert_true(st.lost > 0);
+    assert_true(st.samples > 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(tracer_flush(t, f, NULL), 0);
+    fclose(f);
+    char want[64];
+    snprintf(want, sizeof want, "# fntrace lost samples : %llu\n", (unsigned long long)st.lost);
+    assert_non_null(strstr(buf, want));
+    struct seen v = { 0 };
+    parse_text(buf, len, &v);                    /* and the text is still well-formed */
+    assert_int_equal((uint64_t)v.samples, st.samples);
+    free(buf);
+    tracer_free(t);
+}
+
 static void test_no_such_process(void **state)
 {
     (void)state;
@@ -173,6 +209,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_self_sampling_in_windows),
+        cmocka_unit_test(test_lost_samples_reported),
         cmocka_unit_test(test_no_such_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
