@@ -2,6 +2,7 @@
  * sampling itself (threads started after tracer_start included), flushed in windows to
  * memory with invocation lines, the output read back with lib/perfscript's parser
  * (zero skipped lines), and errors for targets that do not exist. */
+#define _GNU_SOURCE              /* gettid */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -196,6 +197,68 @@ static void test_lost_samples_reported(void **state)
     tracer_free(t);
 }
 
+/* The handler's set-up: a sampling thread samples its own process but not itself. */
+struct sampler_thread {
+    int ready, stop, tid;
+    char *buf;
+    size_t len;
+};
+
+static int tid_seen;
+static int on_sample_tid(void *ctx, const ps_sample *s)
+{
+    if (s->tid == *(int *)ctx) tid_seen = 1;
+    return 0;
+}
+
+static void *sampling_thread(void *arg)
+{
+    struct sampler_thread *st = arg;
+    char err[256];
+    st->tid = gettid();
+    tracer_opts o = { .pid = getpid(), .freq = 200, .skip_tid = st->tid };
+    tracer *t = tracer_start(&o, err, sizeof err);
+    __atomic_store_n(&st->ready, t ? 1 : -1, __ATOMIC_SEQ_CST);
+    if (!t) return NULL;
+    while (!__atomic_load_n(&st->stop, __ATOMIC_SEQ_CST)) {
+        tracer_poll(t, 20);
+        burn_cpu_in_test(0.002);             /* CPU of its own, which must not show */
+    }
+    tracer_stop(t);
+    FILE *f = open_memstream(&st->buf, &st->len);
+    tracer_flush(t, f, NULL);
+    fclose(f);
+    tracer_free(t);
+    return NULL;
+}
+
+static void test_sampling_thread_skips_itself(void **state)
+{
+    (void)state;
+    struct sampler_thread st = { 0 };
+    pthread_t s;
+    pthread_create(&s, NULL, sampling_thread, &st);
+    while (!__atomic_load_n(&st.ready, __ATOMIC_SEQ_CST)) usleep(1000);
+    assert_int_equal(st.ready, 1);
+    __atomic_store_n(&workers_done, 0, __ATOMIC_SEQ_CST);
+    double secs = 0.2;
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, worker, &secs);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    __atomic_store_n(&st.stop, 1, __ATOMIC_SEQ_CST);
+    pthread_join(s, NULL);
+    struct seen v = { 0 };
+    parse_text(st.buf, st.len, &v);
+    assert_true(v.burn >= 60);                   /* the workers: 0.4 CPU-s at 200 Hz */
+    ps_parse_opts po = { .on_sample = on_sample_tid, .ctx = &st.tid };
+    ps_parser *p = ps_parser_new(&po);
+    tid_seen = 0;
+    ps_parse_mem(p, st.buf, st.len);
+    ps_parser_free(p);
+    assert_false(tid_seen);
+    free(st.buf);
+}
+
 static void test_no_such_process(void **state)
 {
     (void)state;
@@ -210,6 +273,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_self_sampling_in_windows),
         cmocka_unit_test(test_lost_samples_reported),
+        cmocka_unit_test(test_sampling_thread_skips_itself),
         cmocka_unit_test(test_no_such_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
