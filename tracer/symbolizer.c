@@ -64,7 +64,7 @@ struct proc {
     uint64_t maps_epoch;              /* epoch of the last /proc/PID/maps read */
     struct symtab jit;
     char *jit_path;
-    off_t jit_size;
+    off_t jit_size;                   /* bytes of the JIT map consumed so far */
     uint64_t jit_epoch;
 };
 
@@ -610,22 +610,63 @@ void symbolizer_exec(symbolizer *s, int pid)
     if (p) p->n = 0;
 }
 
-/* (Re-)reads /tmp/perf-PID.map when it changed size; at most once per epoch. */
+/* Who may have written a JIT map we trust: ourselves, root, or the target's owner (the
+ * file lives in world-writable /tmp, as perf checks too). */
+static int jit_owner_ok(const struct stat *st, int pid)
+{
+    if (st->st_uid == 0 || st->st_uid == geteuid()) return 1;
+    char path[64];
+    struct stat ps;
+    snprintf(path, sizeof path, "/proc/%d", pid);
+    return !stat(path, &ps) && ps.st_uid == st->st_uid;
+}
+
+/* Reads what was appended to /tmp/perf-PID.map since the last look (the JIT only
+ * appends; a file that shrank is read again from the start); at most once per epoch.
+ * Only complete lines are consumed. */
 static void jit_refresh(symbolizer *s, struct proc *p)
 {
     if (p->jit_epoch == s->epoch) return;
     p->jit_epoch = s->epoch;
     char path[64];
     snprintf(path, sizeof path, "/tmp/perf-%d.map", p->pid);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return;
     struct stat st;
-    if (stat(path, &st) || !S_ISREG(st.st_mode) || st.st_size == p->jit_size) return;
-    FILE *f = fopen(path, "re");
-    if (!f) return;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == p->jit_size ||
+        !jit_owner_ok(&st, p->pid)) {
+        close(fd);
+        return;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return;
+    }
     s->stats.perfmap_reads++;
-    symtab_free(&p->jit);
+    if (st.st_size < p->jit_size) {            /* rewritten: start over */
+        symtab_free(&p->jit);
+        p->jit_size = 0;
+    }
     if (!p->jit_path) p->jit_path = strdup(path);
+    if (p->jit_size && fseeko(f, p->jit_size, SEEK_SET)) {
+        fclose(f);
+        return;
+    }
     char line[MAX_LINE];
+    off_t consumed = p->jit_size;
     while (fgets(line, sizeof line, f)) {
+        size_t n = strlen(line);
+        if (!n || line[n - 1] != '\n') {
+            if (n == sizeof line - 1) {        /* over-long line: skip it entirely */
+                int c;
+                consumed += (off_t)n;
+                while ((c = fgetc(f)) != EOF && c != '\n') consumed++;
+                if (c == '\n') consumed++;
+            }
+            continue;                          /* a line still being written */
+        }
+        consumed += (off_t)n;
         char *end;
         errno = 0;
         uint64_t start = strtoull(line, &end, 16);
@@ -638,7 +679,7 @@ static void jit_refresh(symbolizer *s, struct proc *p)
         if (!*end) continue;
         if (symtab_add(&p->jit, start, size, end) < 0) break;
     }
-    p->jit_size = st.st_size;
+    p->jit_size = consumed;
     fclose(f);
     symtab_finish(&p->jit);
 }

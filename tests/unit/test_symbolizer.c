@@ -238,6 +238,22 @@ static void test_jit_map(void **state)
     symbolizer_resolve_user(s, FAKE_PID + 7, 0x7f00000030ff, &f);
     assert_non_null(f.sym);
     assert_string_equal(f.sym, "JS:*hot app.js:9");
+    /* a line the JIT is still writing is not taken until it is complete */
+    m = fopen(path, "a");
+    fprintf(m, "7f0000004000 10 JS:*par");
+    fclose(m);
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 7, 0x7f0000004004, &f);
+    assert_null(f.sym);
+    m = fopen(path, "a");
+    fprintf(m, "tial x.js:1\n");
+    fclose(m);
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 7, 0x7f0000004004, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "JS:*partial x.js:1");
+    symbolizer_resolve_user(s, FAKE_PID + 7, 0x7f0000001010, &f);   /* old ones stay */
+    assert_string_equal(f.sym, "JS:^fib /srv/fn/busy.js:1:13");
     unlink(path);
     symbolizer_free(s);
 }
