@@ -115,6 +115,7 @@ struct comm_info {
     int known;
     uint32_t fs_frame;        /* FlameScope comm frame */
     unsigned fs_idle;         /* idle bits of the FlameScope comm name */
+    unsigned heat_bits;       /* idle bits of the comm as printed */
     int fs_java, c_java;
     uint32_t pname;           /* folded process name */
 };
@@ -126,6 +127,11 @@ struct raw_info {
     unsigned fs_bits;         /* idle bits of the FlameScope name (before "->" split) */
 };
 
+struct sym_cache {
+    uint8_t used, java;
+    uint32_t module, raw;
+};
+
 struct build {
     profile *p;
     strtab *pst;              /* the parser's interner */
@@ -134,6 +140,12 @@ struct build {
     strtab *rawmap;
     struct raw_info *raws;
     size_t nraws, rawcap;
+    struct sym_cache *symc;
+    size_t nsymc;
+    uint32_t *ridx;            /* raw_info index of each frame of the current sample */
+    size_t ridxcap;
+    uint8_t *evbits;           /* idle bits + 1 by event id, 0: not computed */
+    size_t nevbits;
     uint32_t *pool;
     size_t npool, poolcap;
     uint32_t *key;
@@ -230,6 +242,7 @@ static int comm_info_get(struct build *b, const ps_sample *s, struct comm_info *
         if (ci->fs_frame == STRTAB_NONE)
             return -ENOMEM;
         ci->fs_idle = idle_bits(name, nlen);
+        ci->heat_bits = idle_bits(c, len);
         ci->fs_java = nlen == 4 && memcmp(name, "java", 4) == 0;
         /* stackcollapse: comm with spaces turned into '_' */
         char tmp[512];
@@ -311,12 +324,23 @@ static size_t folded_tidy(const char *f, size_t len, const char *mod, size_t mle
     return w;
 }
 
-/* Translates one raw frame into its FlameScope frames and folded names (memoised). */
+/* Translates one raw frame into its FlameScope frames and folded names (memoised):
+ * *out gets the index of its raw_info.  A direct-mapped cache by symbol id answers
+ * almost every frame (a symbol nearly always comes with the same module) without
+ * hashing; the interner behind it is exact. */
 static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_info *ci,
-                        const struct raw_info **out)
+                        uint32_t *out)
 {
-    unsigned char k[12];
     uint32_t mid = (f->flags & PS_FRAME_MODULE) ? f->module_id : STRTAB_NONE;
+    uint8_t jf = (uint8_t)(ci->fs_java | ci->c_java << 1);
+    if (f->sym_id < b->nsymc) {
+        struct sym_cache *sc = &b->symc[f->sym_id];
+        if (sc->used && sc->module == mid && sc->java == jf) {
+            *out = sc->raw;
+            return 0;
+        }
+    }
+    unsigned char k[12];
     memcpy(k, &f->sym_id, 4);
     memcpy(k + 4, &mid, 4);
     k[8] = (unsigned char)ci->fs_java;
@@ -325,10 +349,24 @@ static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_in
     uint32_t id = strtab_intern(b->rawmap, k, sizeof k);
     if (id == STRTAB_NONE)
         return -ENOMEM;
-    if (id < b->nraws) {
-        *out = &b->raws[id];
-        return 0;
+    if (f->sym_id < (1u << 26)) {
+        size_t cap = b->nsymc;
+        if (f->sym_id >= cap) {
+            size_t nc = cap ? cap : 1024;
+            while (nc <= f->sym_id)
+                nc *= 2;
+            struct sym_cache *n = realloc(b->symc, nc * sizeof *n);
+            if (!n)
+                return -ENOMEM;
+            memset(n + cap, 0, (nc - cap) * sizeof *n);
+            b->symc = n;
+            b->nsymc = nc;
+        }
+        b->symc[f->sym_id] = (struct sym_cache){1, jf, mid, id};
     }
+    *out = id;
+    if (id < b->nraws)
+        return 0;
     if (grow((void **)&b->raws, &b->rawcap, (size_t)id + 1, sizeof *b->raws))
         return -ENOMEM;
     b->nraws = id + 1;
@@ -346,10 +384,8 @@ static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_in
 
     ri->fs_off = (uint32_t)b->npool;
     ri->c_off = (uint32_t)b->npool;
-    if (!has_mod) {            /* both tools drop a frame without "(module)" */
-        *out = ri;
+    if (!has_mod)              /* both tools drop a frame without "(module)" */
         return 0;
-    }
     /* FlameScope: name cut at its first '+' (not at position 0), split at "->" */
     size_t nl = slen;
     const char *plus = slen > 1 ? memchr(sym + 1, '+', slen - 1) : NULL;
@@ -382,11 +418,9 @@ static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_in
     }
     /* stackcollapse-perf.pl: skip "(…" process names, split at "->" dropping trailing
      * empty parts, tidy each part */
-    ri->c_off = (uint32_t)b->npool;
-    if (slen > 0 && sym[0] == '(') {
-        *out = &b->raws[id];
+    b->raws[id].c_off = (uint32_t)b->npool;
+    if (slen > 0 && sym[0] == '(')
         return 0;
-    }
     size_t parts_end = slen;
     while (parts_end >= 2 && sym[parts_end - 2] == '-' && sym[parts_end - 1] == '>')
         parts_end -= 2;
@@ -410,7 +444,6 @@ static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_in
             break;
         pos = pend + 2;
     }
-    *out = &b->raws[id];
     return 0;
 }
 
@@ -479,29 +512,41 @@ static int on_sample(void *ctx, const ps_sample *s)
         grow((void **)&b->ckey, &b->ckeycap, need, sizeof *b->ckey))
         return -ENOMEM;
 
+    if (grow((void **)&b->ridx, &b->ridxcap, (size_t)s->nframes + 1, sizeof *b->ridx))
+        return -ENOMEM;
     /* heatmap idle: the event line's text, then the frame lines as printed */
     int seen = 0, heat_idle = 0;
-    heat_idle |= idle_step(&seen, idle_bits(s->comm.p, s->comm.len));
-    heat_idle |= idle_step(&seen, idle_bits(s->event.p, s->event.len));
-    heat_idle |= idle_step(&seen, idle_bits(s->extra.p, s->extra.len));
+    heat_idle |= idle_step(&seen, ci->heat_bits);
+    if (s->event_id < (1u << 16)) {
+        if (s->event_id >= b->nevbits) {
+            size_t n = b->nevbits;
+            if (grow((void **)&b->evbits, &n, (size_t)s->event_id + 1, 1))
+                return -ENOMEM;
+            memset(b->evbits + b->nevbits, 0, n - b->nevbits);
+            b->nevbits = n;
+        }
+        if (!b->evbits[s->event_id])
+            b->evbits[s->event_id] = (uint8_t)(idle_bits(s->event.p, s->event.len) + 1);
+        heat_idle |= idle_step(&seen, b->evbits[s->event_id] - 1u);
+    } else {
+        heat_idle |= idle_step(&seen, idle_bits(s->event.p, s->event.len));
+    }
+    if (s->extra.len)
+        heat_idle |= idle_step(&seen, idle_bits(s->extra.p, s->extra.len));
 
     size_t nk = 1, nc = 1;
     b->key[0] = ci->fs_frame;
     b->ckey[0] = ci->pname;
-    /* frames are printed leaf first: walk them from the root to build the keys */
     for (uint32_t i = 0; i < s->nframes; i++) {
-        const struct raw_info *ri;
-        rc = raw_info_get(b, &s->frames[i], ci, &ri);
+        rc = raw_info_get(b, &s->frames[i], ci, &b->ridx[i]);
         if (rc)
             return rc;
         if (!heat_idle)
-            heat_idle |= idle_step(&seen, ri->heat_bits);
+            heat_idle |= idle_step(&seen, b->raws[b->ridx[i]].heat_bits);
     }
+    /* frames are printed leaf first: walk them from the root to build the keys */
     for (uint32_t i = s->nframes; i-- > 0;) {
-        const struct raw_info *ri;
-        rc = raw_info_get(b, &s->frames[i], ci, &ri);   /* memoised: a lookup */
-        if (rc)
-            return rc;
+        const struct raw_info *ri = &b->raws[b->ridx[i]];
         memcpy(b->key + nk, b->pool + ri->fs_off, ri->fs_n * sizeof(uint32_t));
         nk += ri->fs_n;
         memcpy(b->ckey + nc, b->pool + ri->c_off, ri->c_n * sizeof(uint32_t));
@@ -519,10 +564,7 @@ static int on_sample(void *ctx, const ps_sample *s)
         p->fstack_idle_cap = c;
         int sw = 0, idle = idle_step(&sw, ci->fs_idle);
         for (uint32_t i = s->nframes; i-- > 0 && !idle;) {
-            const struct raw_info *ri;
-            rc = raw_info_get(b, &s->frames[i], ci, &ri);
-            if (rc)
-                return rc;
+            const struct raw_info *ri = &b->raws[b->ridx[i]];
             if (ri->fs_n)
                 idle |= idle_step(&sw, ri->fs_bits);
         }
@@ -622,6 +664,9 @@ static void build_release(struct build *b)
     free(b->pool);
     free(b->key);
     free(b->ckey);
+    free(b->symc);
+    free(b->ridx);
+    free(b->evbits);
 }
 
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen)
