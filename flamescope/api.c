@@ -377,11 +377,22 @@ static int h_static(httpd_req *req, void *arg)
     const char *path = httpd_req_path(req);
 #ifdef HAVE_WEB_ASSETS
     const struct web_asset *w = web_asset_find(path);
-    if (!w && strcmp(path, "/") == 0)
-        w = web_asset_find("/index.html");
-    if (w)
-        return httpd_reply(req, 200, w->content_type, w->data, w->len);
-    return httpd_reply_error(req, 404, "no such page %s", path);
+    if (!w)
+        return httpd_reply_error(req, 404, "no such page %s", path);
+    httpd_add_header(req, "Cache-Control", "no-cache");
+    if (w->etag) {
+        httpd_add_header(req, "ETag", w->etag);
+        const char *inm = httpd_req_header(req, "If-None-Match");
+        if (inm && strcmp(inm, w->etag) == 0)
+            return httpd_reply(req, 304, NULL, "", 0);
+    }
+    const char *ae = httpd_req_header(req, "Accept-Encoding");
+    if (w->gzip && ae && strstr(ae, "gzip")) {
+        httpd_add_header(req, "Content-Encoding", "gzip");
+        httpd_add_header(req, "Vary", "Accept-Encoding");
+        return httpd_reply(req, 200, w->content_type, w->gzip, w->gzip_len);
+    }
+    return httpd_reply(req, 200, w->content_type, w->data, w->len);
 #else
     if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0)
         return httpd_reply(req, 200, "text/html; charset=utf-8", placeholder,

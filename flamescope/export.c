@@ -224,42 +224,42 @@ static uint32_t name_hash(const char *s, size_t len)
     return h;
 }
 
+/* Click a frame to zoom into it, "Reset Zoom" to go back, "Search" highlights the
+ * frames whose name matches a regular expression.  Frames keep their unzoomed position
+ * and width (fractions of the whole) in data-x/data-w. */
 static const char svg_script[] =
     "<script type=\"text/ecmascript\"><![CDATA[\n"
-    "var W=0,frames=[],details,matchedtxt;\n"
-    "function init(){var svg=document.documentElement;W=+svg.getAttribute('data-w');"
-    "details=document.getElementById('details');matchedtxt=document.getElementById('matched');"
+    "var W=0,frames=[];\n"
+    "function $(id){return document.getElementById(id)}\n"
+    "function init(){W=+document.documentElement.getAttribute('data-w');"
     "frames=Array.prototype.slice.call(document.querySelectorAll('g.f'));"
     "frames.forEach(function(g){g.addEventListener('click',function(){zoom(g)});"
-    "g.addEventListener('mouseover',function(){details.textContent=g.querySelector('title').textContent});"
-    "g.addEventListener('mouseout',function(){details.textContent=' '})});"
-    "document.getElementById('reset').addEventListener('click',reset);"
-    "document.getElementById('search').addEventListener('click',search);}\n"
+    "g.addEventListener('mouseover',function(){$('details').textContent="
+    "g.querySelector('title').textContent});"
+    "g.addEventListener('mouseout',function(){$('details').textContent=' '})});"
+    "$('reset').addEventListener('click',function(){zoom(null)});"
+    "$('search').addEventListener('click',search)}\n"
     "function place(g,x0,w0){var x=+g.getAttribute('data-x'),w=+g.getAttribute('data-w');"
     "var r=g.querySelector('rect'),t=g.querySelector('text');"
-    "var nx=(x-x0)/w0*(W-20)+10,nw=w/w0*(W-20);"
-    "if(x+w<=x0||x>=x0+w0||nw<0.5){g.style.display='none';return;}"
-    "if(x<x0){nx=10;nw=(W-20)}"
-    "g.style.display='';r.setAttribute('x',nx);r.setAttribute('width',Math.max(nw-0.5,0.1));"
-    "t.setAttribute('x',nx+3);var n=t.getAttribute('data-n'),c=Math.floor((nw-6)/7);"
-    "t.textContent=c<3?'':(n.length<=c?n:n.substring(0,c-2)+'..');}\n"
-    "function zoom(g){var x0=+g.getAttribute('data-x'),w0=+g.getAttribute('data-w');"
-    "var y0=+g.querySelector('rect').getAttribute('y');"
-    "frames.forEach(function(f){var y=+f.querySelector('rect').getAttribute('y');"
-    "if(y>y0){var x=+f.getAttribute('data-x'),w=+f.getAttribute('data-w');"
-    "if(x<=x0&&x+w>=x0+w0){f.style.display='';place(f,x,w);f.querySelector('rect').setAttribute('x',10);"
-    "f.querySelector('rect').setAttribute('width',W-20);return;}f.style.display='none';return;}"
-    "place(f,x0,w0)});document.getElementById('reset').style.opacity=1;}\n"
-    "function reset(){frames.forEach(function(f){place(f,0,1)});"
-    "document.getElementById('reset').style.opacity=0.3;}\n"
+    "var nx=10+Math.max(x-x0,0)/w0*(W-20),nw=(Math.min(x+w,x0+w0)-Math.max(x,x0))/w0*(W-20);"
+    "if(nw<0.1){g.style.display='none';return}g.style.display='';"
+    "r.setAttribute('x',nx);r.setAttribute('width',Math.max(nw-0.5,0.1));t.setAttribute('x',nx+3);"
+    "var n=t.getAttribute('data-n'),c=Math.floor((nw-6)/7);"
+    "t.textContent=c<3?'':(n.length<=c?n:n.substring(0,c-2)+'..')}\n"
+    "function zoom(z){var x0=0,w0=1,y0=-1;if(z){x0=+z.getAttribute('data-x');"
+    "w0=+z.getAttribute('data-w');y0=+z.querySelector('rect').getAttribute('y')}"
+    "frames.forEach(function(f){var x=+f.getAttribute('data-x'),w=+f.getAttribute('data-w');"
+    "var y=+f.querySelector('rect').getAttribute('y');"
+    "if(z&&y>y0&&!(x<=x0+1e-12&&x+w>=x0+w0-1e-12)){f.style.display='none';return}"
+    "place(f,x0,w0)});$('reset').style.opacity=z?1:0.3}\n"
     "function search(){var term=prompt('Search (regular expression)','');if(term===null)return;"
-    "var re;try{re=new RegExp(term)}catch(e){alert(e);return}var sum=0,tot=0;"
-    "frames.forEach(function(f){var r=f.querySelector('rect'),n=f.querySelector('text').getAttribute('data-n');"
+    "var re;try{re=new RegExp(term)}catch(e){alert(e);return}var n=0;"
+    "frames.forEach(function(f){var r=f.querySelector('rect'),"
+    "name=f.querySelector('text').getAttribute('data-n');"
     "if(!r.getAttribute('data-fill'))r.setAttribute('data-fill',r.getAttribute('fill'));"
-    "var hit=term!==''&&re.test(n);r.setAttribute('fill',hit?'rgb(230,0,230)':r.getAttribute('data-fill'));"
-    "if(+r.getAttribute('y')==+document.documentElement.getAttribute('data-rooty'))tot=+f.getAttribute('data-w');"
-    "if(hit)sum=Math.max(sum,0)+0;});"
-    "matchedtxt.textContent=term===''?' ':'Matched: '+term;}\n"
+    "var hit=term!==''&&re.test(name);if(hit)n++;"
+    "r.setAttribute('fill',hit?'rgb(230,0,230)':r.getAttribute('data-fill'))});"
+    "$('matched').textContent=term===''?' ':'Matched: '+n+' frames'}\n"
     "window.addEventListener('load',init);\n"
     "]]></script>\n";
 
@@ -318,8 +318,8 @@ static int write_svg(const profile *p, const struct agg *a, const char *title, s
     sbuf_printf(out,
                 "<?xml version=\"1.0\" standalone=\"no\"?>\n"
                 "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                "xmlns=\"http://www.w3.org/2000/svg\" data-w=\"%d\" data-rooty=\"%d\">\n",
-                W, H, W, H, W, H - BOTTOM - FH);
+                "xmlns=\"http://www.w3.org/2000/svg\" data-w=\"%d\">\n",
+                W, H, W, H, W);
     sbuf_adds(out,
               "<style>text{font-family:Verdana,sans-serif;font-size:12px;fill:#000}"
               "g.f:hover rect{stroke:#000;stroke-width:0.5}g.f{cursor:pointer}"
