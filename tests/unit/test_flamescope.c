@@ -19,12 +19,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "export.h"
-#include "ftree.h"
-#include "pcache.h"
-#include "profile.h"
-#include "sbuf.h"
-#include "views.h"
+#include "../../flamescope/export.h"
+#include "../../flamescope/ftree.h"
+#include "../../flamescope/pcache.h"
+#include "../../flamescope/profile.h"
+#include "../../flamescope/sbuf.h"
+#include "../../flamescope/views.h"
 
 static char *take(sbuf *b)
 {
