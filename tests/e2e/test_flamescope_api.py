@@ -417,13 +417,13 @@ def test_profile_appended_while_served(server, profdir):
             for off in range(0, len(data), step):
                 f.write(data[off:off + step])
                 f.flush()
-                time.sleep(0.005)
+                time.sleep(0.02)
         time.sleep(0.3)
     finally:
         done.set()
         th.join()
     assert not errors, errors[:3]
-    assert len(results) >= 3
+    assert len(results) >= 2
     full = total(golden("perf-threads.stacks.flamegraph.json"))
     for n, hm in results:
         assert 0 <= n <= full + 1
