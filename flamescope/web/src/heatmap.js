@@ -51,6 +51,7 @@ export class Heatmap {
         this.invs = [];
         this.pending = null;           // first clicked cell while selecting
         this.selection = null;         // [start, end] in seconds
+        this.baseline = null;          // [start, end] of the compare baseline, when on this profile
         this.activeInv = null;
         this.hoverInv = null;
         this.onKey = (e) => {
@@ -248,8 +249,14 @@ export class Heatmap {
         return el('polygon', { class: cls, points: pts.map((p) => p.join(',')).join(' ') }, parent);
     }
 
+    setBaseline(range) {
+        this.baseline = range;
+        if (this.data) this.drawSelection();
+    }
+
     drawSelection(hoverCell) {
         this.gSel.replaceChildren();
+        if (this.baseline) this.polygon(this.gSel, this.baseline[0], this.baseline[1], 'baseline');
         if (this.pending) {
             let a = this.pending, b = hoverCell || this.pending;
             if (Heatmap.before(b, a)) [a, b] = [b, a];

@@ -237,6 +237,7 @@ function syncHeatmap(s) {
     if (!pv.heatmapData) return;
     const r = s.inv ? null : currentRange(s);
     pv.heatmap.setSelection(r);
+    pv.heatmap.setBaseline(s.base === s.file ? [Number(s.bs), Number(s.be)] : null);
     pv.heatmap.setActiveInvocation(s.inv || null);
     for (const tr of pv.invCard.querySelectorAll('tr[data-id]')) tr.classList.toggle('on', tr.dataset.id === s.inv);
 }
