@@ -1,0 +1,541 @@
+/* httpd — see httpd.h for the request life cycle.
+ *
+ * libmicrohttpd calls the access handler several times per request: once when the
+ * headers are in (phase HEADERS), once per body chunk, and once more with no data when
+ * the body is complete (phase FINAL).  libmicrohttpd 0.9.75 accepts a queued response
+ * only in the first and the last of these calls, so a reply made while the body streams
+ * in (507 on a full disk, say) is kept here, the rest of the body is read and dropped,
+ * and the reply goes out at FINAL.  A body that goes on past DISCARD_LIMIT after such a
+ * reply gets its connection closed instead: nobody streams us gigabytes to be ignored. */
+#define _GNU_SOURCE
+#include "httpd.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DISCARD_LIMIT (64ull << 20)
+#define MAX_REPLY_HEADERS 16
+
+struct httpd {
+    struct MHD_Daemon *mhd;
+    const struct httpd_route *routes;
+    unsigned flags;
+    uint16_t port;
+    atomic_uint inflight;
+    char name[32];
+};
+
+enum phase { PHASE_NEW, PHASE_BODY, PHASE_DONE };
+
+struct httpd_req {
+    httpd *srv;
+    struct MHD_Connection *conn;
+    const struct httpd_route *route;
+    const char *method;
+    char *path;
+    char *url;               /* path + query, rebuilt on demand */
+    void *state;
+    char *body;              /* buffered routes */
+    size_t body_len, body_cap;
+    uint64_t received;
+    enum phase phase;
+    int begun;               /* begin ran (or would have): done owed */
+    struct MHD_Response *resp;
+    int status;
+    int queued;
+    int nheaders;
+    char *hname[MAX_REPLY_HEADERS], *hvalue[MAX_REPLY_HEADERS];
+    char peer[INET6_ADDRSTRLEN];
+    struct timespec t0;
+};
+
+/* --- routing ---------------------------------------------------------------------- */
+
+static int path_matches(const char *pattern, const char *path)
+{
+    size_t n = strlen(pattern);
+    if (n && pattern[n - 1] == '*') return strncmp(pattern, path, n - 1) == 0;
+    return strcmp(pattern, path) == 0;
+}
+
+/* Returns the route, or NULL with *status 404 (no path) or 405 (path, other method). */
+static const struct httpd_route *route_find(const struct httpd_route *routes,
+                                            const char *method, const char *path,
+                                            int *status)
+{
+    *status = 404;
+    for (const struct httpd_route *r = routes; r->path; r++) {
+        if (!path_matches(r->path, path)) continue;
+        if (!r->method || !strcmp(r->method, method)) return r;
+        *status = 405;
+    }
+    return NULL;
+}
+
+/* --- replies ---------------------------------------------------------------------- */
+
+static int reply_set(httpd_req *req, int status, struct MHD_Response *resp,
+                     const char *content_type)
+{
+    if (!resp) return -1;
+    if (req->resp) {                 /* a second reply is a bug of the caller */
+        MHD_destroy_response(resp);
+        log_warn("second reply ignored", "path=%s status=%d", req->path, status);
+        return -1;
+    }
+    if (content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (int i = 0; i < req->nheaders; i++)
+        MHD_add_response_header(resp, req->hname[i], req->hvalue[i]);
+    req->resp = resp;
+    req->status = status;
+    return 0;
+}
+
+int httpd_add_header(httpd_req *req, const char *name, const char *value)
+{
+    if (req->nheaders >= MAX_REPLY_HEADERS || !name || !value) return -1;
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return -1;
+    req->hname[req->nheaders] = strdup(name);
+    req->hvalue[req->nheaders] = strdup(value);
+    if (!req->hname[req->nheaders] || !req->hvalue[req->nheaders]) return -1;
+    req->nheaders++;
+    return 0;
+}
+
+int httpd_reply(httpd_req *req, int status, const char *content_type, const void *body,
+                size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
+    return reply_set(req, status, r, content_type);
+}
+
+int httpd_reply_take(httpd_req *req, int status, const char *content_type, void *buf,
+                     size_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, buf, free);
+    if (!r) free(buf);
+    return reply_set(req, status, r, content_type);
+}
+
+int httpd_reply_json(httpd_req *req, int status, cJSON *json)
+{
+    char *s = json ? cJSON_PrintUnformatted(json) : NULL;
+    cJSON_Delete(json);
+    if (!s) return httpd_reply(req, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
+    size_t n = strlen(s);
+    /* a trailing newline makes curl output readable; JSON parsers ignore it */
+    char *t = realloc(s, n + 2);
+    if (!t) { free(s); return -1; }
+    t[n] = '\n'; t[n + 1] = 0;
+    return httpd_reply_take(req, status, "application/json", t, n + 1);
+}
+
+int httpd_reply_error(httpd_req *req, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *o = cJSON_CreateObject();
+    if (o) cJSON_AddStringToObject(o, "error", msg);
+    return httpd_reply_json(req, status, o);
+}
+
+int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,
+                   uint64_t size)
+{
+    struct MHD_Response *r = MHD_create_response_from_fd64(size, fd);
+    if (!r) { close(fd); return -1; }
+    return reply_set(req, status, r, content_type);
+}
+
+/* --- request accessors ------------------------------------------------------------ */
+
+const char *httpd_req_method(const httpd_req *req) { return req->method; }
+const char *httpd_req_path(const httpd_req *req) { return req->path; }
+void httpd_req_set_state(httpd_req *req, void *state) { req->state = state; }
+void *httpd_req_state(const httpd_req *req) { return req->state; }
+int httpd_req_status(const httpd_req *req) { return req->resp ? req->status : 0; }
+uint64_t httpd_req_body_received(const httpd_req *req) { return req->received; }
+const char *httpd_req_peer(const httpd_req *req) { return req->peer; }
+
+const char *httpd_req_query(const httpd_req *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *httpd_req_header(const httpd_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+struct each_ctx {
+    int (*fn)(void *, const char *, const char *);
+    void *ctx;
+};
+
+static enum MHD_Result each_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    struct each_ctx *e = cls;
+    return e->fn(e->ctx, key, value ? value : "") ? MHD_NO : MHD_YES;
+}
+
+void httpd_req_each(const httpd_req *req, enum httpd_kind kind,
+                    int (*fn)(void *ctx, const char *key, const char *value), void *ctx)
+{
+    struct each_ctx e = { fn, ctx };
+    MHD_get_connection_values(req->conn,
+                              kind == HTTPD_HEADERS ? MHD_HEADER_KIND : MHD_GET_ARGUMENT_KIND,
+                              each_cb, &e);
+}
+
+long long httpd_req_content_length(const httpd_req *req)
+{
+    const char *v = httpd_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!v || !*v) return -1;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end || n < 0) return -1;
+    return n;
+}
+
+const char *httpd_req_body(const httpd_req *req, size_t *len)
+{
+    if (len) *len = req->body_len;
+    return req->body ? req->body : "";
+}
+
+/* percent-encodes s into the buffer; returns 0, or -1 when it does not fit */
+static int url_encode_into(char **p, char *end, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || strchr("-._~/", c);
+        if (*p + (plain ? 1 : 3) >= end) return -1;
+        if (plain) *(*p)++ = (char)c;
+        else { *(*p)++ = '%'; *(*p)++ = hex[c >> 4]; *(*p)++ = hex[c & 15]; }
+    }
+    return 0;
+}
+
+struct url_ctx { char *p, *end; int first, full; };
+
+static int url_add_arg(void *cls, const char *key, const char *value)
+{
+    struct url_ctx *u = cls;
+    if (u->p + 1 >= u->end) { u->full = 1; return 1; }
+    *u->p++ = u->first ? '?' : '&';
+    u->first = 0;
+    if (url_encode_into(&u->p, u->end, key)) { u->full = 1; return 1; }
+    if (*value) {
+        if (u->p + 1 >= u->end) { u->full = 1; return 1; }
+        *u->p++ = '=';
+        if (url_encode_into(&u->p, u->end, value)) { u->full = 1; return 1; }
+    }
+    return 0;
+}
+
+const char *httpd_req_url(const httpd_req *req)
+{
+    httpd_req *r = (httpd_req *)req;    /* built lazily, cached */
+    if (r->url) return r->url;
+    size_t cap = 16384;
+    char *buf = malloc(cap);
+    if (!buf) return r->path;
+    struct url_ctx u = { buf, buf + cap, 1, 0 };
+    if (url_encode_into(&u.p, u.end, r->path) == 0)
+        httpd_req_each(r, HTTPD_QUERY, url_add_arg, &u);
+    *u.p = 0;
+    r->url = buf;
+    return buf;
+}
+
+/* --- libmicrohttpd callbacks ------------------------------------------------------- */
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void peer_of(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = 0;
+    if (!ci || !ci->client_addr) return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
+}
+
+static enum MHD_Result queue_if_ready(httpd_req *req)
+{
+    if (!req->resp || req->queued) return MHD_YES;
+    req->queued = 1;
+    return MHD_queue_response(req->conn, (unsigned)req->status, req->resp);
+}
+
+static int reply_500_unless_replied(httpd_req *req, const char *what)
+{
+    if (req->resp) return 0;
+    log_error("callback failed without a reply", "path=%s callback=%s", req->path, what);
+    return httpd_reply_error(req, 500, "internal error");
+}
+
+static enum MHD_Result phase_new(httpd_req *req)
+{
+    httpd *srv = req->srv;
+    int status;
+    req->route = route_find(srv->routes, req->method, req->path, &status);
+    if (!req->route) {
+        httpd_reply_error(req, status, status == 404 ? "no such endpoint: %s" : "method %s not allowed here",
+                          status == 404 ? req->path : req->method);
+        return queue_if_ready(req);
+    }
+    req->begun = 1;
+    atomic_fetch_add(&srv->inflight, 1);
+    const struct httpd_route *r = req->route;
+    long long clen = httpd_req_content_length(req);
+    if (!r->data && clen > (long long)r->max_body) {
+        if (r->max_body == 0)
+            httpd_reply_error(req, 413, "this endpoint takes no request body");
+        else
+            httpd_reply_error(req, 413, "request body over %zu bytes", r->max_body);
+        return queue_if_ready(req);
+    }
+    if (r->begin && r->begin(req, r->arg) < 0) reply_500_unless_replied(req, "begin");
+    req->phase = PHASE_BODY;
+    return queue_if_ready(req);
+}
+
+static enum MHD_Result phase_body(httpd_req *req, const char *data, size_t len)
+{
+    const struct httpd_route *r = req->route;
+    req->received += len;
+    if (req->resp) {                         /* replied already: drop the rest */
+        return req->received > DISCARD_LIMIT ? MHD_NO : MHD_YES;
+    }
+    if (r->data) {
+        if (r->data(req, data, len, r->arg) < 0) reply_500_unless_replied(req, "data");
+        return MHD_YES;
+    }
+    if (req->received > r->max_body) {
+        httpd_reply_error(req, 413, "request body over %zu bytes", r->max_body);
+        return MHD_YES;
+    }
+    if (req->body_len + len + 1 > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap : 4096;
+        while (cap < req->body_len + len + 1) cap *= 2;
+        if (cap > r->max_body + 1) cap = r->max_body + 1;
+        char *b = realloc(req->body, cap);
+        if (!b) { httpd_reply_error(req, 503, "out of memory"); return MHD_YES; }
+        req->body = b;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, len);
+    req->body_len += len;
+    req->body[req->body_len] = 0;
+    return MHD_YES;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    httpd *srv = cls;
+    httpd_req *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req) return MHD_NO;
+        req->srv = srv;
+        req->conn = conn;
+        req->method = method;
+        req->path = strdup(url ? url : "/");
+        if (!req->path) { free(req); return MHD_NO; }
+        clock_gettime(CLOCK_MONOTONIC, &req->t0);
+        peer_of(conn, req->peer, sizeof req->peer);
+        *con_cls = req;
+        return phase_new(req);
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        return phase_body(req, upload_data, n);
+    }
+    if (req->phase == PHASE_BODY && !req->resp) {
+        req->phase = PHASE_DONE;
+        if (req->route->handle(req, req->route->arg) < 0 || !req->resp)
+            reply_500_unless_replied(req, "handle");
+    }
+    req->phase = PHASE_DONE;
+    return queue_if_ready(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    httpd *srv = cls;
+    httpd_req *req = *con_cls;
+    if (!req) return;
+    int completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    if (req->begun) {
+        if (req->route->done) req->route->done(req, completed, req->route->arg);
+        atomic_fetch_sub(&srv->inflight, 1);
+    }
+    if (!(srv->flags & HTTPD_QUIET))
+        log_info("request", "server=%s method=%s path=%s status=%d bytes_in=%llu ms=%.1f peer=%s%s",
+                 srv->name, req->method, req->path, req->status,
+                 (unsigned long long)req->received, ms_since(&req->t0), req->peer,
+                 completed ? "" : " aborted=1");
+    if (req->resp) MHD_destroy_response(req->resp);
+    for (int i = 0; i < req->nheaders; i++) { free(req->hname[i]); free(req->hvalue[i]); }
+    free(req->body);
+    free(req->path);
+    free(req->url);
+    free(req);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    log_debug("libmicrohttpd", "server=%s detail=\"%s\"", ((httpd *)cls)->name, msg);
+}
+
+/* --- server ------------------------------------------------------------------------ */
+
+httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *routes,
+                   char *err, size_t errlen)
+{
+    const char *listen = opts->listen && *opts->listen ? opts->listen : "127.0.0.1";
+    struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_PASSIVE,
+                              .ai_socktype = SOCK_STREAM }, *ai = NULL;
+    if (getaddrinfo(listen, NULL, &hints, &ai) || !ai) {
+        snprintf(err, errlen, "listen address %s is not a numeric IPv4/IPv6 address", listen);
+        return NULL;
+    }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    int v6 = ai->ai_family == AF_INET6;
+    freeaddrinfo(ai);
+    if (v6) ((struct sockaddr_in6 *)&ss)->sin6_port = htons(opts->port);
+    else ((struct sockaddr_in *)&ss)->sin_port = htons(opts->port);
+
+    httpd *srv = calloc(1, sizeof *srv);
+    if (!srv) { snprintf(err, errlen, "out of memory"); return NULL; }
+    srv->routes = routes;
+    srv->flags = opts->flags;
+    snprintf(srv->name, sizeof srv->name, "%s", opts->name ? opts->name : "httpd");
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (opts->flags & HTTPD_THREAD_PER_CONNECTION) flags |= MHD_USE_THREAD_PER_CONNECTION;
+    else flags |= MHD_USE_EPOLL;
+    if (v6) flags |= MHD_USE_IPv6;
+    int tls = opts->tls_cert_pem && opts->tls_key_pem;
+    if (tls) flags |= MHD_USE_TLS;
+    unsigned threads = opts->threads ? opts->threads : 4;
+    if (opts->flags & HTTPD_THREAD_PER_CONNECTION) threads = 1;
+
+    struct MHD_OptionItem ops[16];
+    int n = 0;
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+                                        opts->max_conns ? opts->max_conns : 1024, NULL };
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+                                        opts->timeout_s ? opts->timeout_s : 30, NULL };
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, srv };
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
+    if (threads > 1)
+        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
+    if (opts->max_conns_per_ip)
+        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                            opts->max_conns_per_ip, NULL };
+    if (tls) {
+        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)opts->tls_cert_pem };
+        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)opts->tls_key_pem };
+    }
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+
+    srv->mhd = MHD_start_daemon(flags, opts->port, NULL, NULL, on_access, srv,
+                                MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+    if (!srv->mhd) {
+        snprintf(err, errlen, "cannot listen on %s port %u%s", listen, (unsigned)opts->port,
+                 tls ? " (or the TLS certificate/key is not usable)" : " (address in use?)");
+        free(srv);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di ? di->port : opts->port;
+    return srv;
+}
+
+uint16_t httpd_port(const httpd *srv) { return srv->port; }
+unsigned httpd_inflight(const httpd *srv) { return atomic_load(&srv->inflight); }
+
+void httpd_quiesce(httpd *srv)
+{
+    MHD_socket s = MHD_quiesce_daemon(srv->mhd);
+    if (s != MHD_INVALID_SOCKET) close(s);
+}
+
+void httpd_stop(httpd *srv)
+{
+    if (!srv) return;
+    MHD_stop_daemon(srv->mhd);
+    free(srv);
+}
+
+void httpd_block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int httpd_wait_signal(int timeout_ms)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (timeout_ms < 0) {
+        int sig = 0;
+        return sigwait(&set, &sig) == 0 ? sig : 0;
+    }
+    struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+    int sig = sigtimedwait(&set, NULL, &ts);
+    return sig > 0 ? sig : 0;
+}
