@@ -16,6 +16,7 @@ import { scaleLinear } from 'd3';
 const SVGNS = 'http://www.w3.org/2000/svg';
 const ML = 46, MR = 10, MB = 22;      // margins around the cells (axis labels)
 const LANE_H = 14, MAX_LANES = 8;     // invocation lanes above the cells
+const MAX_SPANS = 300;                // above this, only the active invocation is outlined
 const COLORS = ['#ffffff', '#ff5032', '#e50914'];
 
 function el(name, attrs, parent) {
@@ -276,9 +277,11 @@ export class Heatmap {
         this.gInv.replaceChildren();
         this.gLanes.replaceChildren();
         this.invEls = [];
+        const many = this.invs.length > MAX_SPANS;
         for (const inv of this.invs) {
             const ok = Number(inv.status) >= 200 && Number(inv.status) < 400;
-            const span = this.polygon(this.gInv, inv.start, inv.end, 'inv-span');
+            // with many invocations only the hovered/active one is outlined (see markInvocations)
+            const span = many ? null : this.polygon(this.gInv, inv.start, inv.end, 'inv-span');
             const lane = this.lanes.lane.get(inv) || 0;
             const x0 = ML + Math.max(0, inv.start) * this.cw;
             const x1 = ML + Math.min(this.cols, inv.end) * this.cw;
@@ -298,10 +301,13 @@ export class Heatmap {
     }
 
     markInvocations() {
+        const many = this.invs.length > MAX_SPANS;
+        if (many) this.gInv.replaceChildren();
         for (const { inv, span, bar } of this.invEls || []) {
             const on = String(inv.id) === String(this.activeInv) || inv === this.hoverInv;
             bar.classList.toggle('active', on);
             if (span) span.classList.toggle('active', on);
+            else if (many && on) this.polygon(this.gInv, inv.start, inv.end, 'inv-span active');
         }
     }
 }

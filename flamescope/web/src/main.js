@@ -223,7 +223,7 @@ async function loadHeatmap(s) {
         return;
     }
     pv.heatmapData = d;
-    pv.hmLegend.replaceChildren('0', h('span', { class: 'ramp' }), `${d.maxvalue} samples`);
+    pv.hmLegend.replaceChildren('0', h('span', { class: 'ramp' }), `${d.maxvalue} sample${d.maxvalue === 1 ? '' : 's'} per cell`);
     if (!d.columns.length) {
         pv.hmBox.replaceChildren(h('p', { class: 'muted' }, 'This profile has no samples.'));
         return;
@@ -375,6 +375,7 @@ async function loadFlame(s) {
     pv.search.value = s.search || '';
     pv.flame.render(tree, { differential: diff && s.view !== 'elided', inverted: s.layout === 'icicle', search: s.search || '' });
     pv.flameBox.dataset.total = String(tree.value);
+    pv.flameTitle.textContent = `${title} — ${tree.value} sample${tree.value === 1 ? '' : 's'}`;
 }
 
 async function render() {
