@@ -78,8 +78,12 @@ export const exportURL = (filename, start, end, format) =>
 
 // FlameScope's tree is {n, l, v (self count), c, [d (self delta)]}; d3-flame-graph wants
 // {name, value (total), children}.  Returns the converted tree; value and delta become
-// totals (self + children).  Iterative, so very deep stacks cannot overflow the JS stack.
+// totals (self + children).  In a differential tree (the root has "d") a node without
+// "d" is not in the baseline: all of its samples are new (delta = value, which
+// d3-flame-graph colours as "only here").  Iterative, so very deep stacks cannot overflow
+// the JS stack.
 export function toFlameTree(root) {
+    const differential = !!root && typeof root === 'object' && 'd' in root;
     const out = { name: '', value: 0, children: [] };
     const stack = [[root, out]];
     const order = [];
@@ -103,10 +107,10 @@ export function toFlameTree(root) {
         let v = n.self, d = n.selfDelta;
         for (const c of n.children) {
             v += c.value;
-            if (d !== undefined) d += c.delta || 0;
+            if (d !== undefined) d += c.delta;
         }
         n.value = v;
-        if (d !== undefined) n.delta = d;
+        if (differential) n.delta = d === undefined ? v : d;
     }
     return out;
 }
