@@ -253,15 +253,21 @@ describe('flamescope web UI', { skip: !fs.existsSync(BINARY) && `${BINARY} is no
         await page.locator('#flame g.frame').first().waitFor();
         assert.ok(Number(await page.locator('#flame').getAttribute('data-total')) > 0);
         assert.match(await page.locator('#invocations tr[data-id="inv-0002"]').getAttribute('class'), /\bon\b/);
-        // the export links cover the invocation's range (1.3 s – 2.6 s from 716 s)
+        // its bar spans 717.3 s – 718.6 s on the heatmap's scale (1.3 s – 2.6 s from 716 s)
+        const g = await page.locator('canvas.heatmap-canvas').evaluate((c) => ({ ...c.dataset }));
+        const bar = page.locator('svg .inv[data-id="inv-0002"]');
+        const x = Number(await bar.getAttribute('x')), w = Number(await bar.getAttribute('width'));
+        assert.ok(Math.abs(x - (+g.left + 1.3 * g.cellWidth)) < 1, `bar starts at ${x}`);
+        assert.ok(Math.abs(x + w - (+g.left + 2.6 * g.cellWidth)) < 1, `bar ends at ${x + w}`);
+        // the export links download that invocation's samples
         const folded = await page.locator('a[data-format="folded"]').getAttribute('href');
         const fq = new URLSearchParams(folded.split('?')[1]);
         assert.equal(fq.get('filename'), NEWEST);
-        assert.equal(fq.get('start'), '1.3');
-        assert.equal(fq.get('end'), '2.6');
+        assert.equal(fq.get('invocation'), 'inv-0002');
         const res = await fetch(new URL(folded, `${base}/`));
         assert.equal(res.status, 200);
-        assert.match(await res.text(), /hash_block/);
+        const stacks = (await res.text()).trim().split('\n');
+        assert.ok(stacks.some((l) => /^worker;.*;hash_block \d+$/.test(l)), 'folded stacks with hash_block');
         await settle(page);
         await page.screenshot({ path: path.join(SHOTS, '5-invocation.png'), fullPage: true });
     });

@@ -68,13 +68,16 @@ export const compare = (kind, filename, start, end, compareFilename, compareStar
     });
 
 // fntrace's own API.
+// [{id, fn, start, end, status[, rel_start, rel_end]}]: when rel_* are there they are on
+// the heatmap's scale and start/end are the raw header times.
 export const invocations = (filename) => getJSON('api/v1/invocations', { filename });
 
 export const invocationFlamegraph = (filename, id) =>
     getJSON('api/v1/flamegraph', { filename, invocation: id });
 
-export const exportURL = (filename, start, end, format) =>
-    url('api/v1/export', { filename, start, end, format });
+// what: {start, end} (seconds) or {invocation: ID}.
+export const exportURL = (filename, what, format) =>
+    url('api/v1/export', { filename, ...what, format });
 
 // FlameScope's tree is {n, l, v (self count), c, [d (self delta)]}; d3-flame-graph wants
 // {name, value (total), children}.  Returns the converted tree; value and delta become

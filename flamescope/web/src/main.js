@@ -207,9 +207,14 @@ async function loadHeatmap(s) {
     const [hm, invs] = await Promise.allSettled([api.heatmap(s.file, s.rows), api.invocations(s.file)]);
     if (seq !== hmSeq) return;
     // A profile without fntrace header lines has no invocations; any error there is not fatal.
-    pv.invs = invs.status === 'fulfilled' && Array.isArray(invs.value) ? invs.value.map((i) => ({
-        ...i, start: Number(i.start), end: Number(i.end),
-    })) : [];
+    // Times on the heatmap's scale: rel_start/rel_end when the server gives them beside the
+    // raw header times, else start/end.
+    pv.invs = invs.status === 'fulfilled' && Array.isArray(invs.value) ? invs.value
+        .filter((i) => i && typeof i === 'object')
+        .map((i) => {
+            const rel = 'rel_start' in i && 'rel_end' in i;
+            return { ...i, start: Number(rel ? i.rel_start : i.start), end: Number(rel ? i.rel_end : i.end) };
+        }) : [];
     renderInvocations();
     if (hm.status === 'rejected') {
         pv.hmBox.replaceChildren();
@@ -306,8 +311,11 @@ function copyLink(btn) {
 }
 
 function renderTools(s, range) {
-    const exports = range ? h('span', { class: 'exports' }, 'Export:', ['folded', 'svg', 'pprof', 'speedscope'].map((f) =>
-        h('a', { href: api.exportURL(s.file, state.secs(range[0]), state.secs(range[1]), f), download: '', dataset: { format: f } }, f))) : null;
+    // an invocation exports exactly its samples; a range exports [start, end]
+    const href = (f) => (s.inv && !s.base ? api.exportURL(s.file, { invocation: s.inv }, f)
+        : api.exportURL(s.file, { start: state.secs(range[0]), end: state.secs(range[1]) }, f));
+    const exports = range || s.inv ? h('span', { class: 'exports' }, 'Export:', ['folded', 'svg', 'pprof', 'speedscope'].map((f) =>
+        h('a', { href: href(f), download: '', dataset: { format: f } }, f))) : null;
     fill(pv.tools,
         range && !s.base ? h('button', { type: 'button', id: 'compare', onclick: () => startCompare(s) }, 'Compare…') : null,
         exports,
