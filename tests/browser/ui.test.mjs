@@ -246,6 +246,20 @@ describe('flamescope web UI', { skip: !fs.existsSync(BINARY) && `${BINARY} is no
         await page.locator('#flame g.frame[name="compute_pi"]').first().waitFor();
     });
 
+    it('switches between flame and icicle layout', async () => {
+        const rootY = () => page.locator('#flame g.frame[name="root"]').evaluate(
+            (g) => Number(/translate\([^,]+,\s*([-\d.]+)\)/.exec(g.getAttribute('transform'))[1]));
+        assert.ok(await rootY() > 0, 'flame: root at the bottom');
+        await page.locator('#layout').click();
+        await page.waitForFunction(() => location.hash.includes('layout=icicle'));
+        await page.waitForFunction(() => /translate\([^,]+,\s*0\)/.test(
+            document.querySelector('#flame g.frame[name="root"]')?.getAttribute('transform') || ''));
+        await page.locator('#layout').click();
+        await page.waitForFunction(() => !location.hash.includes('layout='));
+        await page.waitForFunction(() => !/translate\([^,]+,\s*0\)/.test(
+            document.querySelector('#flame g.frame[name="root"]')?.getAttribute('transform') || 'translate(0,0)'));
+    });
+
     it('opens the flame graph of one invocation', async () => {
         await page.locator('svg .inv[data-id="inv-0002"]').click();
         await page.waitForFunction(() => location.hash.includes('inv=inv-0002'));
@@ -304,6 +318,9 @@ describe('flamescope web UI', { skip: !fs.existsSync(BINARY) && `${BINARY} is no
         assert.equal(q.get('end'), '4');
         await settle(page);
         await page.screenshot({ path: path.join(SHOTS, '6-differential.png'), fullPage: true });
+        await page.getByRole('button', { name: 'Elided' }).click();
+        await page.waitForFunction(() => /^Elided/.test(document.querySelector('#flame-title').textContent));
+        assert.equal(hashParams(page).get('view'), 'elided');
         await page.locator('#compare-cancel').click();
         await page.waitForFunction(() => !location.hash.includes('base='));
     });
