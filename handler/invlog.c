@@ -1,0 +1,105 @@
+/* invlog — see invlog.h.  A ring of fixed-size records under one mutex: head is the
+ * oldest record, count how many follow it. */
+#include "invlog.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct invlog {
+    pthread_mutex_t mu;
+    struct invlog_rec *recs;
+    size_t cap, head, count;
+    uint64_t dropped;
+};
+
+invlog *invlog_new(size_t capacity)
+{
+    if (!capacity) capacity = 1;
+    invlog *log = calloc(1, sizeof *log);
+    if (!log) return NULL;
+    log->recs = calloc(capacity, sizeof *log->recs);
+    if (!log->recs) { free(log); return NULL; }
+    log->cap = capacity;
+    pthread_mutex_init(&log->mu, NULL);
+    return log;
+}
+
+void invlog_free(invlog *log)
+{
+    if (!log) return;
+    pthread_mutex_destroy(&log->mu);
+    free(log->recs);
+    free(log);
+}
+
+double invlog_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void copy_clean(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+    for (; src && *src && n + 1 < cap; src++) {
+        char c = *src;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == ':' || c == '-';
+        dst[n++] = ok ? c : '_';
+    }
+    dst[n] = 0;
+}
+
+void invlog_push(invlog *log, const char *id, const char *fn, double start, double end,
+                 int status)
+{
+    pthread_mutex_lock(&log->mu);
+    size_t slot;
+    if (log->count == log->cap) {
+        slot = log->head;
+        log->head = (log->head + 1) % log->cap;
+        log->dropped++;
+    } else {
+        slot = (log->head + log->count++) % log->cap;
+    }
+    struct invlog_rec *r = &log->recs[slot];
+    copy_clean(r->id, sizeof r->id, id);
+    copy_clean(r->fn, sizeof r->fn, fn);
+    r->start = start;
+    r->end = end;
+    r->status = status;
+    pthread_mutex_unlock(&log->mu);
+}
+
+size_t invlog_drain(invlog *log, struct invlog_rec *out, size_t max, uint64_t *dropped)
+{
+    pthread_mutex_lock(&log->mu);
+    size_t n = log->count < max ? log->count : max;
+    for (size_t i = 0; i < n; i++) out[i] = log->recs[(log->head + i) % log->cap];
+    log->head = (log->head + n) % log->cap;
+    log->count -= n;
+    if (dropped) *dropped = log->dropped;
+    log->dropped = 0;
+    pthread_mutex_unlock(&log->mu);
+    return n;
+}
+
+size_t invlog_count(invlog *log)
+{
+    pthread_mutex_lock(&log->mu);
+    size_t n = log->count;
+    pthread_mutex_unlock(&log->mu);
+    return n;
+}
+
+int invlog_format(const struct invlog_rec *r, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "# fntrace invocation : id=%s fn=%s start=%.6f end=%.6f status=%d",
+                     r->id[0] ? r->id : "-", r->fn[0] ? r->fn : "-", r->start, r->end,
+                     r->status);
+    return n < 0 || (size_t)n >= len ? -1 : n;
+}
