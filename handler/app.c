@@ -474,7 +474,9 @@ int fn_response_error(fn_response *res, int status, const char *fmt, ...)
     fn_response_json(res, status, o);
     res->status = status;
     res->error_set = 1;
-    snprintf(res->error, sizeof res->error, "%s", msg);
+    size_t ml = strnlen(msg, sizeof res->error - 1);
+    memcpy(res->error, msg, ml);
+    res->error[ml] = 0;
     return -1;
 }
 
