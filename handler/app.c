@@ -79,6 +79,14 @@ int fn_app_invoke(fn_app *app, const char *name, fn_invoke_fn fn, void *arg)
     return fn ? app_add(app, name, NULL, fn, arg) : -1;
 }
 
+int fn_app_set_flags(fn_app *app, const char *name, unsigned flags)
+{
+    struct fn_func *f = app ? (struct fn_func *)app_find(app, name) : NULL;
+    if (!f || (flags & ~(unsigned)FN_QUICK)) return -1;
+    f->flags = flags;
+    return 0;
+}
+
 const struct fn_func *app_find(const fn_app *app, const char *name)
 {
     if (!name) return NULL;

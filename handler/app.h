@@ -34,6 +34,7 @@ struct fn_func {
     fn_http_fn http;         /* exactly one of http / invoke */
     fn_invoke_fn invoke;
     void *arg;
+    unsigned flags;          /* FN_QUICK */
 };
 
 struct fn_app {

@@ -318,9 +318,9 @@ static int h_invoke(httpd_req *req, void *arg)
             app_call_free(c);
             return httpd_reply_error(req, 400, "%s", err);
         }
-        return rt_run_and_reply(rt, req, c, reply_http_envelope, 0);
+        return rt_dispatch(rt, req, c, reply_http_envelope, 0);
     }
-    return rt_run_and_reply(rt, req, c, NULL, 0);
+    return rt_dispatch(rt, req, c, NULL, 0);
 }
 
 static int h_forward(httpd_req *req, void *arg)

@@ -85,6 +85,13 @@ fn_app *fn_app_new(const char *name);
  * matches them).  Returns 0, or -1 (bad or duplicate name, out of memory). */
 int fn_app_http(fn_app *app, const char *name, fn_http_fn fn, void *arg);
 int fn_app_invoke(fn_app *app, const char *name, fn_invoke_fn fn, void *arg);
+/* Function options (fn_app_set_flags).  FN_QUICK: the function returns within
+ * microseconds and never blocks (no I/O, no locks held long, bounded work), so the runtime
+ * runs it right on its I/O threads; every other function runs on a thread of its own so a
+ * slow call never holds up other requests.  Marking a slow function quick stalls the
+ * requests that share its I/O thread. */
+enum { FN_QUICK = 1 << 0 };
+int fn_app_set_flags(fn_app *app, const char *name, unsigned flags);
 /* Serves until SIGINT/SIGTERM, then drains and frees the app.  Returns the process exit
  * status (0 after a clean stop, 2 for bad arguments, 1 when it cannot serve). */
 int fn_app_run(fn_app *app, int argc, char **argv);

@@ -73,7 +73,7 @@ int openfaas_call(struct rt *rt, httpd_req *req, const struct fn_func *fn, int d
             return httpd_reply_error(req, 400, "%s", err);
         }
     }
-    return rt_run_and_reply(rt, req, c, NULL, duration_header);
+    return rt_dispatch(rt, req, c, NULL, duration_header);
 }
 
 static int h_function(httpd_req *req, void *arg)

@@ -56,6 +56,8 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 "  suppress_lock                  OpenFaaS watchdog settings (durations: 10s, 500ms, 2m)\n"
 "  FNHANDLER_LOCK_FILE            lock file (default /tmp/.lock)\n"
 "  FNHANDLER_FUNCTION, FNHANDLER_MAX_BODY   as --function, --max-body\n"
+"  FNHANDLER_THREADS              I/O threads (default 2 per CPU, at least 4)\n"
+"  FNHANDLER_ACCESS_LOG=1         one log line per request\n"
 "  FNTRACE=1, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME, FNTRACE_WINDOW, FNTRACE_SPOOL\n"
 "                                 in-process tracing (see the README)\n"
 "  FNTRACE_LOG                    debug|info|warn|error\n",
@@ -191,14 +193,30 @@ int fn_app_run(fn_app *app, int argc, char **argv)
     }
 
     exit_code = 1;
+    httpd_block_signals();          /* before any thread starts: they inherit the mask */
     struct tracing *tr = NULL;
     if (tracing_start(app, &tr, err, sizeof err) < 0) goto out;
 
-    httpd_block_signals();
+    /* I/O threads: quick functions run on them, the others are handed to threads */
+    unsigned io_threads = 2 * (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    if (io_threads < 4) io_threads = 4;
+    const char *iot = getenv("FNHANDLER_THREADS");
+    if (iot && *iot) {
+        size_t v;
+        if (parse_size(iot, &v) || v > 256) {
+            snprintf(err, sizeof err, "FNHANDLER_THREADS=%s is not a thread count (1..256)", iot);
+            exit_code = 2;
+            tracing_stop(tr);
+            goto out;
+        }
+        io_threads = (unsigned)v;
+    }
+    rt->handoff = 1;
     struct httpd_opts ho = {
         .listen = listen,
         .port = (uint16_t)port,
-        .flags = HTTPD_THREAD_PER_CONNECTION | (getenv("FNHANDLER_ACCESS_LOG") ? 0 : HTTPD_QUIET),
+        .flags = HTTPD_ALLOW_SUSPEND | (getenv("FNHANDLER_ACCESS_LOG") ? 0 : HTTPD_QUIET),
+        .threads = io_threads,
         .timeout_s = rt->read_timeout > 0 ? (unsigned)(rt->read_timeout + 0.999) : 60,
         .name = app->name,
     };
@@ -228,11 +246,12 @@ int fn_app_run(fn_app *app, int argc, char **argv)
            invlog_now() < end)
         cut = wait_or_signal(0.05);
     unsigned left = httpd_inflight(srv), running = atomic_load(&app->running);
-    httpd_stop(srv);
+    /* parked requests must be answered before the server stops: leave it to exit then */
+    if (!left) httpd_stop(srv);
     tracing_stop(tr);
     log_info("stopped", "app=%s unfinished_requests=%u running_functions=%u", app->name, left, running);
     exit_code = 0;
-    if (running) {          /* a timed-out function still holds the app: leave it be */
+    if (running || left) {  /* a function still holds the app: leave it be */
         free(rt->bindings);
         free(rt);
         return exit_code;

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,4 +163,47 @@ int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply
     }
     if (r != APP_BUSY) invlog_push(rt->app->invocations, id, fname, t0, t1, status);
     return rc;
+}
+
+struct handoff {
+    struct rt *rt;
+    httpd_req *req;
+    struct app_call *call;
+    rt_reply_fn reply;
+    int duration_header;
+};
+
+static void *handoff_thread(void *p)
+{
+    struct handoff *h = p;
+    if (rt_run_and_reply(h->rt, h->req, h->call, h->reply, h->duration_header) < 0)
+        httpd_reply_error(h->req, 500, "internal error");
+    httpd_req_resume(h->req);
+    free(h);
+    return NULL;
+}
+
+int rt_dispatch(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply_fn reply,
+                int duration_header)
+{
+    if (!rt->handoff || (c->fn->flags & FN_QUICK))
+        return rt_run_and_reply(rt, req, c, reply, duration_header);
+    struct handoff *h = malloc(sizeof *h);
+    if (!h || httpd_req_suspend(req)) {
+        free(h);
+        return rt_run_and_reply(rt, req, c, reply, duration_header);
+    }
+    *h = (struct handoff){ rt, req, c, reply, duration_header };
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int err = pthread_create(&th, &at, handoff_thread, h);
+    pthread_attr_destroy(&at);
+    if (err) {                /* parked already: answer here, then let it go */
+        log_warn("cannot start a thread for a function; running it on the I/O thread",
+                 "err=%s", strerror(err));
+        handoff_thread(h);
+    }
+    return 0;
 }

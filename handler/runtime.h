@@ -31,6 +31,7 @@ struct rt {
     enum rt_mode mode;
     double exec_timeout, read_timeout, write_timeout, healthcheck_interval;  /* seconds */
     unsigned max_inflight;             /* 0: no limit */
+    int handoff;                       /* pool server: slow functions go to their own thread */
     size_t max_body;
     const struct fn_func *default_fn;  /* what `/` calls (OpenFaaS) */
     char lock_path[PATH_MAX];
@@ -59,6 +60,10 @@ int rt_reply_plain(struct rt *rt, httpd_req *req, struct app_call *call);
  * Takes ownership of call.  duration_header adds X-Duration-Seconds. */
 int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *call, rt_reply_fn reply,
                      int duration_header);
+/* rt_run_and_reply on the calling I/O thread for FN_QUICK functions (or when rt->handoff
+ * is off), else on a thread of its own while the request is parked (httpd_req_suspend). */
+int rt_dispatch(struct rt *rt, httpd_req *req, struct app_call *call, rt_reply_fn reply,
+                int duration_header);
 /* {"Outputs":{…},"Logs":[…],"ReturnValue":…} of a finished generic call. */
 struct cJSON *rt_envelope(struct app_call *call);
 

@@ -234,7 +234,10 @@ int main(int argc, char **argv)
         fn_app_http(app, "circle-area", circle_area, NULL) ||
         fn_app_http(app, "pi", pi, NULL) ||
         fn_app_http(app, "fibonacci", fibonacci_fn, NULL) ||
-        fn_app_invoke(app, "queue-echo", queue_echo, NULL)) {
+        fn_app_invoke(app, "queue-echo", queue_echo, NULL) ||
+        /* microseconds of work, no blocking: run on the I/O threads */
+        fn_app_set_flags(app, "hello", FN_QUICK) ||
+        fn_app_set_flags(app, "circle-area", FN_QUICK)) {
         fprintf(stderr, "fnhandler-examples: cannot build the app\n");
         return 1;
     }

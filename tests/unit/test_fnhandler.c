@@ -243,7 +243,8 @@ static int setup(void **st)
     atomic_store(&rt.healthy, 1);
     openfaas_routes(&rt, routes);
     char err[256];
-    struct httpd_opts o = { .port = 0, .flags = HTTPD_THREAD_PER_CONNECTION | HTTPD_QUIET };
+    rt.handoff = 1;             /* slow functions on their own threads, as fn_app_run does */
+    struct httpd_opts o = { .port = 0, .threads = 2, .flags = HTTPD_ALLOW_SUSPEND | HTTPD_QUIET };
     srv = httpd_start(&o, routes, err, sizeof err);
     if (!srv) return -1;
     snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)httpd_port(srv));

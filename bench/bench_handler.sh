@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# bench_handler: requests per second and p99 latency of the example app's `hello` under
+# wrk (64 connections), side by side with the reference servers measured in the same run:
+#   nginx returning a fixed 200 (the ceiling for an HTTP server on this machine), and
+#   node's http server doing the same work as hello (query → "Hello from C, NAME!");
+# then the cost of in-process tracing (FNTRACE=1 at 200 Hz, uploads to a local collector
+# when one is built) against tracing off.  Goals: >= 3x node, >= 0.8x nginx, tracing < 2%.
+# BENCH_SECONDS (default 5) per run.  Every server is started here and stopped by its pid.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+SECS=${BENCH_SECONDS:-5}
+CONNS=64
+APP=$BUILD/bin/fnhandler-examples
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+for tool in wrk nginx node curl; do
+    command -v "$tool" >/dev/null || { echo "bench: handler skipped=1 reason=\"$tool not installed\""; exit 0; }
+done
+[ -x "$APP" ] || { echo "bench_handler: $APP is not built" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() {   # url
+    for _ in $(seq 1 200); do
+        curl -s -o /dev/null "$1" && return 0
+        sleep 0.05
+    done
+    echo "bench_handler: nothing answers at $1" >&2
+    return 1
+}
+
+# wrk → "RPS P99_MS"
+measure() {     # url
+    wrk -t2 -c$CONNS -d"${SECS}s" --latency "$1" >"$work/wrk.out" 2>&1 || { cat "$work/wrk.out" >&2; echo "0 0"; return; }
+    awk '
+        /Requests\/sec:/ { rps = $2 }
+        $1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+                      p99 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v }
+        /Non-2xx or 3xx responses:/ { bad = $NF }
+        END { printf "%.0f %.3f %d\n", rps, p99, bad }' "$work/wrk.out"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+
+# --- the example app (local mode, tracing off) ---------------------------------------------
+p_app=$(free_port)
+FNTRACE= "$APP" --port "$p_app" 2>"$work/app.log" &
+pids+=($!)
+wait_http "http://127.0.0.1:$p_app/hello" || exit 1
+
+# --- nginx: fixed 200 -----------------------------------------------------------------------
+p_nginx=$(free_port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    server {
+        listen 127.0.0.1:$p_nginx;
+        location / { default_type text/plain; return 200 "Hello from C, bench!"; }
+    }
+}
+EOF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>"$work/nginx/stderr" &
+pids+=($!)
+wait_http "http://127.0.0.1:$p_nginx/hello" || exit 1
+
+# --- node: the same work as hello ---------------------------------------------------------------
+p_node=$(free_port)
+cat >"$work/hello.js" <<'EOF'
+const http = require("http");
+http.createServer((req, res) => {
+    const name = new URL(req.url, "http://localhost").searchParams.get("name") || "World";
+    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
+    res.end(`Hello from C, ${name}!`);
+}).listen(Number(process.argv[2]), "127.0.0.1");
+EOF
+node "$work/hello.js" "$p_node" &
+pids+=($!)
+wait_http "http://127.0.0.1:$p_node/hello" || exit 1
+
+read -r app_rps app_p99 app_bad < <(measure "http://127.0.0.1:$p_app/hello?name=bench")
+read -r ngx_rps ngx_p99 _ < <(measure "http://127.0.0.1:$p_nginx/hello?name=bench")
+read -r node_rps node_p99 _ < <(measure "http://127.0.0.1:$p_node/hello?name=bench")
+echo "bench: handler-hello rps=$app_rps p99_ms=$app_p99 non2xx=$app_bad connections=$CONNS seconds=$SECS"
+echo "bench: nginx-fixed-200 rps=$ngx_rps p99_ms=$ngx_p99"
+echo "bench: node-hello rps=$node_rps p99_ms=$node_p99"
+echo "bench: handler-hello-vs-nginx rps=$app_rps ratio=$(ratio "$app_rps" "$ngx_rps") (vs nginx, goal >= 0.8)"
+echo "bench: handler-hello-vs-node rps=$app_rps ratio=$(ratio "$app_rps" "$node_rps") (vs node, goal >= 3)"
+
+# --- tracing on (200 Hz) against off, measured back to back -------------------------------------
+coll=$BUILD/bin/fntrace-collector
+env_trace=(FNTRACE=1 FNTRACE_FREQ=200 FNTRACE_NAME=bench FNTRACE_WINDOW=2 FNTRACE_SPOOL="$work/spool")
+if [ -x "$coll" ]; then
+    p_coll=$(free_port)
+    "$coll" --listen 127.0.0.1 --port "$p_coll" --dir "$work/traces" 2>"$work/collector.log" &
+    pids+=($!)
+    wait_http "http://127.0.0.1:$p_coll/healthz" || exit 1
+    env_trace+=(FNTRACE_COLLECTOR="http://127.0.0.1:$p_coll/")
+fi
+p_tr=$(free_port)
+env "${env_trace[@]}" "$APP" --port "$p_tr" 2>"$work/app-traced.log" &
+pids+=($!)
+wait_http "http://127.0.0.1:$p_tr/hello" || exit 1
+read -r off_rps _ _ < <(measure "http://127.0.0.1:$p_app/hello?name=bench")
+read -r on_rps on_p99 _ < <(measure "http://127.0.0.1:$p_tr/hello?name=bench")
+sampling=$(grep -c 'msg="tracing' "$work/app-traced.log")
+cost=$(awk -v on="$on_rps" -v off="$off_rps" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (off - on) / off : 0 }')
+echo "bench: handler-tracing rps_on=$on_rps rps_off=$off_rps p99_ms_on=$on_p99 cost_pct=$cost ratio=$(ratio "$on_rps" "$off_rps") (vs tracing off, goal cost < 2%)"
+grep -m1 -E 'msg="tracing' "$work/app-traced.log" | sed 's/^/bench: handler-tracing-log /' || true
+[ "$sampling" -gt 0 ] || echo "bench: handler-tracing note=\"the app logged nothing about tracing\""
+exit 0
