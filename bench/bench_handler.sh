@@ -5,11 +5,11 @@
 #   node's http server doing the same work as hello (query → "Hello from C, NAME!");
 # then the cost of in-process tracing (FNTRACE=1 at 200 Hz, uploads to a local collector
 # when one is built) against tracing off.  Goals: >= 3x node, >= 0.8x nginx, tracing < 2%.
-# BENCH_SECONDS (default 5) per run.  Every server is started here and stopped by its pid.
+# BENCH_SECONDS (default 3) per wrk run, BENCH_ROUNDS (default 3) alternating rounds.  Every server is started here and stopped by its pid.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SECS=${BENCH_SECONDS:-5}
+SECS=${BENCH_SECONDS:-3}
 CONNS=64
 APP=$BUILD/bin/fnhandler-examples
 work=$(mktemp -d)
@@ -79,7 +79,8 @@ http {
 }
 EOF
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>"$work/nginx/stderr" &
-pids+=($!)
+nginx_pid=$!
+pids+=($nginx_pid)
 wait_http "http://127.0.0.1:$p_nginx/hello" || exit 1
 
 # --- node: the same work as hello ---------------------------------------------------------------
@@ -93,17 +94,36 @@ http.createServer((req, res) => {
 }).listen(Number(process.argv[2]), "127.0.0.1");
 EOF
 node "$work/hello.js" "$p_node" &
-pids+=($!)
+node_pid=$!
+pids+=($node_pid)
 wait_http "http://127.0.0.1:$p_node/hello" || exit 1
 
-read -r app_rps app_p99 app_bad < <(measure "http://127.0.0.1:$p_app/hello?name=bench")
-read -r ngx_rps ngx_p99 _ < <(measure "http://127.0.0.1:$p_nginx/hello?name=bench")
-read -r node_rps node_p99 _ < <(measure "http://127.0.0.1:$p_node/hello?name=bench")
-echo "bench: handler-hello rps=$app_rps p99_ms=$app_p99 non2xx=$app_bad connections=$CONNS seconds=$SECS"
+# Rounds alternate between the servers so that load from other processes on this machine
+# falls on all of them alike; each figure is the median over the rounds.
+ROUNDS=${BENCH_ROUNDS:-3}
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+rounds() {      # name url ... → $work/NAME.rps, $work/NAME.p99
+    while [ $# -ge 2 ]; do
+        measure "$2" >"$work/m"
+        read -r r p b <"$work/m"
+        echo "$r" >>"$work/$1.rps"; echo "$p" >>"$work/$1.p99"; echo "${b:-0}" >>"$work/$1.bad"
+        shift 2
+    done
+}
+for _ in $(seq 1 "$ROUNDS"); do
+    rounds app "http://127.0.0.1:$p_app/hello?name=bench" \
+           nginx "http://127.0.0.1:$p_nginx/hello?name=bench" \
+           node "http://127.0.0.1:$p_node/hello?name=bench"
+done
+app_rps=$(median <"$work/app.rps"); app_p99=$(median <"$work/app.p99"); app_bad=$(awk '{ s += $1 } END { print s + 0 }' "$work/app.bad")
+ngx_rps=$(median <"$work/nginx.rps"); ngx_p99=$(median <"$work/nginx.p99")
+node_rps=$(median <"$work/node.rps"); node_p99=$(median <"$work/node.p99")
+echo "bench: handler-hello rps=$app_rps p99_ms=$app_p99 non2xx=$app_bad connections=$CONNS seconds=$SECS rounds=$ROUNDS"
 echo "bench: nginx-fixed-200 rps=$ngx_rps p99_ms=$ngx_p99"
 echo "bench: node-hello rps=$node_rps p99_ms=$node_p99"
 echo "bench: handler-hello-vs-nginx rps=$app_rps ratio=$(ratio "$app_rps" "$ngx_rps") (vs nginx, goal >= 0.8)"
 echo "bench: handler-hello-vs-node rps=$app_rps ratio=$(ratio "$app_rps" "$node_rps") (vs node, goal >= 3)"
+kill "$nginx_pid" "$node_pid" 2>/dev/null     # the references are done: less load for the next part
 
 # --- tracing on (200 Hz) against off, measured back to back -------------------------------------
 coll=$BUILD/bin/fntrace-collector
@@ -119,8 +139,10 @@ p_tr=$(free_port)
 env "${env_trace[@]}" "$APP" --port "$p_tr" 2>"$work/app-traced.log" &
 pids+=($!)
 wait_http "http://127.0.0.1:$p_tr/hello" || exit 1
-read -r off_rps _ _ < <(measure "http://127.0.0.1:$p_app/hello?name=bench")
-read -r on_rps on_p99 _ < <(measure "http://127.0.0.1:$p_tr/hello?name=bench")
+for _ in $(seq 1 "$ROUNDS"); do
+    rounds off "http://127.0.0.1:$p_app/hello?name=bench" on "http://127.0.0.1:$p_tr/hello?name=bench"
+done
+off_rps=$(median <"$work/off.rps"); on_rps=$(median <"$work/on.rps"); on_p99=$(median <"$work/on.p99")
 sampling=$(grep -c 'msg="tracing' "$work/app-traced.log")
 cost=$(awk -v on="$on_rps" -v off="$off_rps" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (off - on) / off : 0 }')
 echo "bench: handler-tracing rps_on=$on_rps rps_off=$off_rps p99_ms_on=$on_p99 cost_pct=$cost ratio=$(ratio "$on_rps" "$off_rps") (vs tracing off, goal cost < 2%)"
