@@ -35,11 +35,11 @@ void invlog_free(invlog *log)
     free(log);
 }
 
-double invlog_now(void)
+uint64_t invlog_now_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 static void copy_clean(char *dst, size_t cap, const char *src)
@@ -54,8 +54,8 @@ static void copy_clean(char *dst, size_t cap, const char *src)
     dst[n] = 0;
 }
 
-void invlog_push(invlog *log, const char *id, const char *fn, double start, double end,
-                 int status)
+void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
+                 uint64_t end_ns, int status)
 {
     pthread_mutex_lock(&log->mu);
     size_t slot;
@@ -69,8 +69,8 @@ void invlog_push(invlog *log, const char *id, const char *fn, double start, doub
     struct invlog_rec *r = &log->recs[slot];
     copy_clean(r->id, sizeof r->id, id);
     copy_clean(r->fn, sizeof r->fn, fn);
-    r->start = start;
-    r->end = end;
+    r->start_ns = start_ns;
+    r->end_ns = end_ns;
     r->status = status;
     pthread_mutex_unlock(&log->mu);
 }
@@ -98,8 +98,11 @@ size_t invlog_count(invlog *log)
 
 int invlog_format(const struct invlog_rec *r, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "# fntrace invocation : id=%s fn=%s start=%.6f end=%.6f status=%d",
-                     r->id[0] ? r->id : "-", r->fn[0] ? r->fn : "-", r->start, r->end,
-                     r->status);
+    int n = snprintf(buf, len, "# fntrace invocation : id=%s fn=%s start=%llu.%06llu end=%llu.%06llu status=%d",
+                     r->id[0] ? r->id : "-", r->fn[0] ? r->fn : "-",
+                     (unsigned long long)(r->start_ns / 1000000000u),
+                     (unsigned long long)(r->start_ns % 1000000000u / 1000u),
+                     (unsigned long long)(r->end_ns / 1000000000u),
+                     (unsigned long long)(r->end_ns % 1000000000u / 1000u), r->status);
     return n < 0 || (size_t)n >= len ? -1 : n;
 }

@@ -20,7 +20,7 @@
 struct invlog_rec {
     char id[INVLOG_ID_MAX + 1];
     char fn[INVLOG_FN_MAX];
-    double start, end;       /* seconds, CLOCK_MONOTONIC */
+    uint64_t start_ns, end_ns;   /* CLOCK_MONOTONIC */
     int status;
 };
 
@@ -28,16 +28,16 @@ typedef struct invlog invlog;
 
 invlog *invlog_new(size_t capacity);
 void invlog_free(invlog *log);
-void invlog_push(invlog *log, const char *id, const char *fn, double start, double end,
-                 int status);
+void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
+                 uint64_t end_ns, int status);
 /* Moves up to max records (oldest first) into out; returns how many.  *dropped (may be
  * NULL) gets the number of records overwritten since the last drain. */
 size_t invlog_drain(invlog *log, struct invlog_rec *out, size_t max, uint64_t *dropped);
 /* Records waiting. */
 size_t invlog_count(invlog *log);
 
-/* Seconds on CLOCK_MONOTONIC (what start and end are measured with). */
-double invlog_now(void);
+/* Nanoseconds on CLOCK_MONOTONIC (what start and end are measured with). */
+uint64_t invlog_now_ns(void);
 
 /* Writes `# fntrace invocation : id=ID fn=NAME start=S end=E status=N` for a record into
  * buf (no newline); ids are cleaned to [A-Za-z0-9._:-] so the line stays one token each.

@@ -241,9 +241,9 @@ int fn_app_run(fn_app *app, int argc, char **argv)
     }
     httpd_quiesce(srv);
     double grace = rt->write_timeout > 0 ? rt->write_timeout : 10;
-    double end = invlog_now() + grace;
+    uint64_t end = invlog_now_ns() + (uint64_t)(grace * 1e9);
     while (!cut && (httpd_inflight(srv) > 0 || atomic_load(&app->running) > 0) &&
-           invlog_now() < end)
+           invlog_now_ns() < end)
         cut = wait_or_signal(0.05);
     unsigned left = httpd_inflight(srv), running = atomic_load(&app->running);
     /* parked requests must be answered before the server stops: leave it to exit then */

@@ -132,15 +132,15 @@ int rt_reply_plain(struct rt *rt, httpd_req *req, struct app_call *c)
 int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply_fn reply,
                      int duration_header)
 {
-    double t0 = invlog_now();
+    uint64_t t0 = invlog_now_ns();
     char id[INVLOG_ID_MAX + 1];
     snprintf(id, sizeof id, "%s", c->id);
     const char *fname = c->fn->name;      /* lives in the app */
     int r = app_call_run(c, rt_call_limit(rt), rt->max_inflight);
-    double t1 = invlog_now();
+    uint64_t t1 = invlog_now_ns();
     if (duration_header) {
         char d[32];
-        snprintf(d, sizeof d, "%.6f", t1 - t0);
+        snprintf(d, sizeof d, "%.6f", (double)(t1 - t0) / 1e9);
         httpd_add_header(req, "X-Duration-Seconds", d);
     }
     httpd_add_header(req, "X-Invocation-Id", id);

@@ -30,8 +30,8 @@ static void test_invlog_ring(void **st)
 {
     invlog *log = invlog_new(3);
     assert_non_null(log);
-    invlog_push(log, "a", "hello", 1.0, 1.5, 200);
-    invlog_push(log, "b", "pi", 2.0, 2.5, 200);
+    invlog_push(log, "a", "hello", 1000000000, 1500000000, 200);
+    invlog_push(log, "b", "pi", 2000000000, 2500000000, 200);
     assert_int_equal(invlog_count(log), 2);
     struct invlog_rec out[8];
     uint64_t dropped = 99;
@@ -42,7 +42,7 @@ static void test_invlog_ring(void **st)
     for (int i = 0; i < 5; i++) {
         char id[8];
         snprintf(id, sizeof id, "i%d", i);
-        invlog_push(log, id, "fibonacci", i, i + 0.25, 500);
+        invlog_push(log, id, "fibonacci", (uint64_t)i * 1000000000, (uint64_t)i * 1000000000 + 250000000, 500);
     }
     assert_int_equal(invlog_drain(log, out, 2, &dropped), 2);   /* oldest kept first */
     assert_int_equal(dropped, 2);
@@ -57,7 +57,7 @@ static void test_invlog_ring(void **st)
 static void test_invlog_format_cleans_ids(void **st)
 {
     invlog *log = invlog_new(2);
-    invlog_push(log, "id with space\nand=eq", "hello", 716.25, 716.5, 200);
+    invlog_push(log, "id with space\nand=eq", "hello", 716250000000, 716500000000, 200);
     struct invlog_rec r;
     assert_int_equal(invlog_drain(log, &r, 1, NULL), 1);
     char line[256];
@@ -280,7 +280,7 @@ static void test_failing_function_is_500(void **st)
     assert_string_equal(recs[0].fn, "fails");
     assert_int_equal(recs[0].status, 500);
     assert_int_equal(recs[1].status, 422);
-    assert_true(recs[0].end >= recs[0].start && recs[0].start > 0);
+    assert_true(recs[0].end_ns >= recs[0].start_ns && recs[0].start_ns > 0);
 }
 
 static void *bg_get(void *arg)
