@@ -8,6 +8,8 @@ missing=""
 for p in $want; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
+# node from another source (nodesource) brings its own npm; Debian's node needs the npm package
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
     echo "deps: installing:$missing" >&2
     if [ "$(id -u)" != 0 ]; then
