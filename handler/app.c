@@ -261,7 +261,7 @@ static void call_execute(struct app_call *c)
 {
     c->req.query = c->pairs;
     c->req.nquery = c->nquery;
-    c->req.headers = c->pairs + c->nquery;
+    c->req.headers = c->pairs ? c->pairs + c->nquery : NULL;
     c->req.nheaders = c->npairs - c->nquery;
     if (c->fn->http) {
         c->rc = c->fn->http(&c->req, &c->res, c->fn->arg);
