@@ -3,7 +3,6 @@
 #include "invlog.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,15 +41,10 @@ uint64_t invlog_now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static void copy_clean(char *dst, size_t cap, const char *src)
+static void copy_bounded(char *dst, size_t cap, const char *src)
 {
-    size_t n = 0;
-    for (; src && *src && n + 1 < cap; src++) {
-        char c = *src;
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == ':' || c == '-';
-        dst[n++] = ok ? c : '_';
-    }
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    memcpy(dst, src ? src : "", n);
     dst[n] = 0;
 }
 
@@ -67,8 +61,8 @@ void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
         slot = (log->head + log->count++) % log->cap;
     }
     struct invlog_rec *r = &log->recs[slot];
-    copy_clean(r->id, sizeof r->id, id);
-    copy_clean(r->fn, sizeof r->fn, fn);
+    copy_bounded(r->id, sizeof r->id, id);
+    copy_bounded(r->fn, sizeof r->fn, fn);
     r->start_ns = start_ns;
     r->end_ns = end_ns;
     r->status = status;
@@ -96,13 +90,9 @@ size_t invlog_count(invlog *log)
     return n;
 }
 
-int invlog_format(const struct invlog_rec *r, char *buf, size_t len)
+ps_invocation invlog_to_ps(const struct invlog_rec *r)
 {
-    int n = snprintf(buf, len, "# fntrace invocation : id=%s fn=%s start=%llu.%06llu end=%llu.%06llu status=%d",
-                     r->id[0] ? r->id : "-", r->fn[0] ? r->fn : "-",
-                     (unsigned long long)(r->start_ns / 1000000000u),
-                     (unsigned long long)(r->start_ns % 1000000000u / 1000u),
-                     (unsigned long long)(r->end_ns / 1000000000u),
-                     (unsigned long long)(r->end_ns % 1000000000u / 1000u), r->status);
-    return n < 0 || (size_t)n >= len ? -1 : n;
+    return (ps_invocation){ .id = ps_cstr(r->id), .fn = ps_cstr(r->fn), .start_ns = r->start_ns,
+                            .end_ns = r->end_ns, .status = r->status,
+                            .flags = PS_INV_END | PS_INV_STATUS };
 }

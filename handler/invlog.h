@@ -14,7 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INVLOG_ID_MAX 64     /* longer ids are cut */
+#include "perfscript.h"
+
+#define INVLOG_ID_MAX 64     /* longer ids are cut (raw bytes, escaped by the writer) */
 #define INVLOG_FN_MAX 65
 
 struct invlog_rec {
@@ -39,9 +41,7 @@ size_t invlog_count(invlog *log);
 /* Nanoseconds on CLOCK_MONOTONIC (what start and end are measured with). */
 uint64_t invlog_now_ns(void);
 
-/* Writes `# fntrace invocation : id=ID fn=NAME start=S end=E status=N` for a record into
- * buf (no newline); ids are cleaned to [A-Za-z0-9._:-] so the line stays one token each.
- * Returns the length, or -1 when it does not fit. */
-int invlog_format(const struct invlog_rec *r, char *buf, size_t len);
+/* The record as the perf-script writer takes it (id and fn point into r). */
+ps_invocation invlog_to_ps(const struct invlog_rec *r);
 
 #endif
