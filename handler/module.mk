@@ -3,5 +3,5 @@ COMPONENTS += handler                 # handler/*.c -> libfntrace-handler.a
 BINS += fnhandler-examples
 BIN_fnhandler-examples := handler/examples/main.c
 INSTALL_HEADERS += handler/fnhandler.h
-# user code includes <fnhandler.h>
-CFLAGS += -Ihandler
+# user code includes <fnhandler.h>; tracing.c uses the tracer library (tracer/)
+CFLAGS += -Ihandler -Itracer

@@ -75,11 +75,15 @@ echo "demo: sending requests for 6 seconds (pi, fibonacci, hello, circle-area, q
 before=$(find "$DIR/examples" -name '*.perf*' 2>/dev/null | wc -l)
 u=http://127.0.0.1:$pa
 end=$(( SECONDS + 6 ))
-load() { while [ $SECONDS -lt $end ]; do curl -s -o /dev/null "$@"; done; }
-load "$u/pi?digits=3000" & l1=$!
-load "$u/fibonacci?n=30" & l2=$!
-load "$u/hello?name=demo" "$u/circle-area?radius=2" \
-     -d '{"Data":{"item":"demo message"},"Metadata":{}}' "$u/queue-echo" & l3=$!
+get() { curl -s -o /dev/null "$@"; }
+load() { while [ $SECONDS -lt $end ]; do "$@"; done; }
+mix() {
+    get "$u/hello?name=demo"; get "$u/circle-area?radius=2"
+    get -H 'Content-Type: application/json' -d '{"Data":{"item":"demo message"},"Metadata":{}}' "$u/queue-echo"
+}
+load get "$u/pi?digits=3000" & l1=$!
+load get "$u/fibonacci?n=30" & l2=$!
+load mix & l3=$!
 wait $l1 $l2 $l3
 echo "demo: $(curl -s "$u/hello?name=demo")  $(curl -s "$u/pi?digits=20")"
 
