@@ -107,19 +107,16 @@ def test_read_timeout_closes_a_slow_client(daemon, tmp_path):
 def test_max_inflight_answers_429(daemon, tmp_path):
     app = openfaas(daemon, tmp_path, max_inflight="1", exec_timeout="60s")
     slow, out = background(request, app.url + "/fibonacci?n=41")
-    statuses = []
-
-    def probe():
-        st, _, body = request(app.url + "/hello")
-        statuses.append(st)
-        if st == 429:
-            assert "max_inflight" in jbody(body)["error"]
-        return st == 429 or not slow.is_alive()
-    wait_until(probe, timeout=60)
+    # /_/ready turns 429 while the slow call holds the only slot (and takes none itself)
+    at_capacity = wait_until(lambda: request(app.url + "/_/ready")[0] == 429 or not slow.is_alive(),
+                             timeout=60)
+    assert at_capacity and slow.is_alive(), "the slow call ended before it was seen running"
+    st, _, body = request(app.url + "/hello")
+    assert st == 429 and "max_inflight" in jbody(body)["error"]
     slow.join(60)
     assert out["result"][0] == 200
-    assert 429 in statuses
     assert request(app.url + "/hello")[0] == 200
+    assert request(app.url + "/_/ready")[0] == 200
 
 
 def test_blocking_functions_do_not_stall_others(daemon, tmp_path):
