@@ -45,15 +45,19 @@ measure() {     # url
         $1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
                       p99 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v }
         /Non-2xx or 3xx responses:/ { bad = $NF }
-        END { printf "%.0f %.3f %d\n", rps, p99, bad }' "$work/wrk.out"
+        / requests in / { reqs = $1 }
+        END { printf "%.0f %.3f %d %d\n", rps, p99, bad, reqs }' "$work/wrk.out"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 # --- the example app (local mode, tracing off) ---------------------------------------------
 p_app=$(free_port)
 FNTRACE= "$APP" --port "$p_app" 2>"$work/app.log" &
-pids+=($!)
+app_pid=$!
+pids+=($app_pid)
 wait_http "http://127.0.0.1:$p_app/hello" || exit 1
 
 # --- nginx: fixed 200 -----------------------------------------------------------------------
@@ -135,17 +139,46 @@ if [ -x "$coll" ]; then
     wait_http "http://127.0.0.1:$p_coll/healthz" || exit 1
     env_trace+=(FNTRACE_COLLECTOR="http://127.0.0.1:$p_coll/")
 fi
+# Two fresh processes of the same binary, off and on, in alternating rounds.  Besides
+# req/s (noisy on a shared machine), the CPU time each process spent per request
+# (/proc/PID/stat utime+stime over wrk's request count) measures the cost of tracing
+# with far less noise from other load.
+kill "$app_pid" 2>/dev/null
+p_off=$(free_port)
+FNTRACE= "$APP" --port "$p_off" 2>"$work/app-off.log" &
+off_pid=$!
+pids+=($off_pid)
 p_tr=$(free_port)
 env "${env_trace[@]}" "$APP" --port "$p_tr" 2>"$work/app-traced.log" &
-pids+=($!)
+on_pid=$!
+pids+=($on_pid)
+wait_http "http://127.0.0.1:$p_off/hello" || exit 1
 wait_http "http://127.0.0.1:$p_tr/hello" || exit 1
-for _ in $(seq 1 "$ROUNDS"); do
-    rounds off "http://127.0.0.1:$p_app/hello?name=bench" on "http://127.0.0.1:$p_tr/hello?name=bench"
+TROUNDS=${BENCH_TRACE_ROUNDS:-5}
+cpu_round() {   # name pid url: one wrk run, CPU ticks and requests appended
+    local t0 t1
+    t0=$(cpu_ticks "$2")
+    measure "$3" >"$work/m"
+    t1=$(cpu_ticks "$2")
+    read -r r p b n <"$work/m"
+    echo "$r" >>"$work/$1.rps"; echo "$p" >>"$work/$1.p99"
+    echo "$((t1 - t0)) $n" >>"$work/$1.cpu"
+}
+for _ in $(seq 1 "$TROUNDS"); do
+    cpu_round off "$off_pid" "http://127.0.0.1:$p_off/hello?name=bench"
+    cpu_round on "$on_pid" "http://127.0.0.1:$p_tr/hello?name=bench"
 done
+hz=$(getconf CLK_TCK)
+cpu_per_req() { awk -v hz="$hz" '{ t += $1; n += $2 } END { printf "%.2f", (n > 0) ? 1e6 * t / hz / n : 0 }' "$1"; }
+off_us=$(cpu_per_req "$work/off.cpu"); on_us=$(cpu_per_req "$work/on.cpu")
+cpu_cost=$(awk -v on="$on_us" -v off="$off_us" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (on - off) / off : 0 }')
 off_rps=$(median <"$work/off.rps"); on_rps=$(median <"$work/on.rps"); on_p99=$(median <"$work/on.p99")
+spread() { sort -n "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s..%s", lo, hi }'; }
+echo "bench: handler-tracing-rounds off=$(spread "$work/off.rps") on=$(spread "$work/on.rps") rounds=$TROUNDS"
 sampling=$(grep -c 'msg="tracing' "$work/app-traced.log")
 cost=$(awk -v on="$on_rps" -v off="$off_rps" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (off - on) / off : 0 }')
 echo "bench: handler-tracing rps_on=$on_rps rps_off=$off_rps p99_ms_on=$on_p99 cost_pct=$cost ratio=$(ratio "$on_rps" "$off_rps") (vs tracing off, goal cost < 2%)"
+echo "bench: handler-tracing-cpu cpu_us_per_req_on=$on_us cpu_us_per_req_off=$off_us cost_pct=$cpu_cost ratio=$(ratio "$off_us" "$on_us") (vs tracing off, throughput share at equal CPU)"
 grep -m1 -E 'msg="tracing' "$work/app-traced.log" | sed 's/^/bench: handler-tracing-log /' || true
 [ "$sampling" -gt 0 ] || echo "bench: handler-tracing note=\"the app logged nothing about tracing\""
 exit 0

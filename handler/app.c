@@ -32,8 +32,6 @@ fn_app *fn_app_new(const char *name)
     fn_app *app = calloc(1, sizeof *app);
     if (!app) return NULL;
     snprintf(app->name, sizeof app->name, "%s", name && *name ? name : "fnhandler");
-    app->invocations = invlog_new(65536);
-    if (!app->invocations) { free(app); return NULL; }
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     snprintf(app->id_prefix, sizeof app->id_prefix, "%x-%lx", (unsigned)getpid(),
@@ -85,6 +83,13 @@ int fn_app_set_flags(fn_app *app, const char *name, unsigned flags)
     if (!f || (flags & ~(unsigned)FN_QUICK)) return -1;
     f->flags = flags;
     return 0;
+}
+
+int app_record_invocations(fn_app *app, size_t capacity)
+{
+    if (app->invocations) return 0;
+    app->invocations = invlog_new(capacity);
+    return app->invocations ? 0 : -1;
 }
 
 const struct fn_func *app_find(const fn_app *app, const char *name)

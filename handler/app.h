@@ -41,13 +41,16 @@ struct fn_app {
     char name[APP_NAME_MAX + 1];
     struct fn_func *funcs;
     size_t nfuncs, cap;
-    invlog *invocations;
+    invlog *invocations;     /* NULL until tracing asks for them */
     atomic_uint running;     /* functions executing, timed-out ones included */
     atomic_ullong seq;       /* for generated invocation ids */
     char id_prefix[24];
 };
 
 const struct fn_func *app_find(const fn_app *app, const char *name);
+/* From now on every finished call is recorded in app->invocations (a ring of capacity
+ * records: the most a window keeps).  Call before serving.  0 or -1 (out of memory). */
+int app_record_invocations(fn_app *app, size_t capacity);
 /* A fresh invocation id when the request brought none. */
 void app_make_id(fn_app *app, char *buf, size_t len);
 

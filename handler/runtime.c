@@ -161,7 +161,8 @@ int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply
         rc = (reply ? reply : rt_reply_plain)(rt, req, c);
         app_call_free(c);
     }
-    if (r != APP_BUSY) invlog_push(rt->app->invocations, id, fname, t0, t1, status);
+    if (r != APP_BUSY && rt->app->invocations)
+        invlog_push(rt->app->invocations, id, fname, t0, t1, status);
     return rc;
 }
 

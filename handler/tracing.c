@@ -28,7 +28,7 @@
 
 #define DEFAULT_COLLECTOR "http://127.0.0.1:8081/"
 #define DEFAULT_WINDOW_S 10.0
-#define MAX_INVOCATIONS_PER_TRACE 65536
+#define DEFAULT_MAX_INVOCATIONS 10000
 
 struct tracing {
     fn_app *app;
@@ -39,6 +39,7 @@ struct tracing {
     int freq;
     char url[1024], name[129], spool[1024];
     upload_opts up;
+    size_t max_invocations;          /* per trace; more in a window are counted as dropped */
     struct invlog_rec *recs;
     ps_invocation *invs;
     uint64_t windows, sent, spooled, failed;
@@ -53,7 +54,7 @@ static int env_on(const char *v)
 static void upload_window(struct tracing *tr, int last)
 {
     uint64_t dropped = 0;
-    size_t n = invlog_drain(tr->app->invocations, tr->recs, MAX_INVOCATIONS_PER_TRACE, &dropped);
+    size_t n = !tr->app->invocations ? 0 : invlog_drain(tr->app->invocations, tr->recs, tr->max_invocations, &dropped);
     for (size_t i = 0; i < n; i++) tr->invs[i] = invlog_to_ps(&tr->recs[i]);
     tracer_stats st;
     tracer_get_stats(tr->t, &st);
@@ -164,8 +165,18 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
     tr->up = (upload_opts){ .url = tr->url, .name = tr->name,
                             .spool_dir = tr->spool[0] ? tr->spool : NULL,
                             .attempts = 2, .backoff_ms = 200, .timeout_s = 10 };
-    tr->recs = calloc(MAX_INVOCATIONS_PER_TRACE, sizeof *tr->recs);
-    tr->invs = calloc(MAX_INVOCATIONS_PER_TRACE, sizeof *tr->invs);
+    tr->max_invocations = DEFAULT_MAX_INVOCATIONS;
+    if ((v = getenv("FNTRACE_INVOCATIONS")) && *v) {
+        char *end;
+        long m = strtol(v, &end, 10);
+        if (*end || m < 0 || m > 1000000) {
+            snprintf(err, errlen, "FNTRACE_INVOCATIONS=%s is not a count (0..1000000)", v);
+            goto fail;
+        }
+        tr->max_invocations = (size_t)m;
+    }
+    tr->recs = calloc(tr->max_invocations + 1, sizeof *tr->recs);
+    tr->invs = calloc(tr->max_invocations + 1, sizeof *tr->invs);
     if (!tr->recs || !tr->invs) { snprintf(err, errlen, "out of memory"); goto fail; }
 
     char why[256] = "";
@@ -179,6 +190,9 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
         free(tr->invs);
         free(tr);
         return 0;
+    }
+    if (tr->max_invocations && app_record_invocations(app, tr->max_invocations)) {
+        log_warn("tracing: out of memory for the invocation log; traces will have none", "max=%zu", tr->max_invocations);
     }
     int rc = pthread_create(&tr->th, NULL, tracing_thread, tr);
     if (rc) {
@@ -198,6 +212,8 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
     return 0;
 
 fail:
+    free(tr->recs);
+    free(tr->invs);
     free(tr);
     return -1;
 }

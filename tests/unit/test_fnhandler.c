@@ -252,6 +252,7 @@ static int setup(void **st)
         fn_app_http(app, "sleeps", sleeps, NULL) || fn_app_invoke(app, "gen-fails", gen_fails, NULL))
         return -1;
     if (fn_app_http(app, "Fails", fails, NULL) == 0) return -1;      /* duplicate */
+    if (app_record_invocations(app, 64)) return -1;
     if (fn_app_http(app, "bad name", fails, NULL) == 0) return -1;
     memset(&rt, 0, sizeof rt);
     rt.app = app;
