@@ -58,7 +58,8 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 "  FNHANDLER_FUNCTION, FNHANDLER_MAX_BODY   as --function, --max-body\n"
 "  FNHANDLER_THREADS              I/O threads (default 2 per CPU, at least 4)\n"
 "  FNHANDLER_ACCESS_LOG=1         one log line per request\n"
-"  FNTRACE=1, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME, FNTRACE_WINDOW, FNTRACE_SPOOL\n"
+"  FNTRACE=1, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME, FNTRACE_WINDOW, FNTRACE_SPOOL,\n"
+"  FNTRACE_INVOCATIONS\n"
 "                                 in-process tracing (see the README)\n"
 "  FNTRACE_LOG                    debug|info|warn|error\n",
             prog, app->name);

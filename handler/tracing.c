@@ -103,6 +103,7 @@ static void upload_window(struct tracing *tr, int last)
 static void *tracing_thread(void *arg)
 {
     struct tracing *tr = arg;
+    pthread_setname_np(pthread_self(), "fntrace");
     uint64_t next = invlog_now_ns() + (uint64_t)(tr->window_s * 1e9);
     while (!atomic_load(&tr->stop)) {
         int rc = tracer_poll(tr->t, 100);
