@@ -89,7 +89,7 @@ int fn_app_invoke(fn_app *app, const char *name, fn_invoke_fn fn, void *arg);
  * microseconds and never blocks (no I/O, no locks held long, bounded work), so the runtime
  * runs it right on its I/O threads; every other function runs on a thread of its own so a
  * slow call never holds up other requests.  Marking a slow function quick stalls the
- * requests that share its I/O thread. */
+ * requests that share its I/O thread, and quick functions are not held to exec_timeout. */
 enum { FN_QUICK = 1 << 0 };
 int fn_app_set_flags(fn_app *app, const char *name, unsigned flags);
 /* Serves until SIGINT/SIGTERM, then drains and frees the app.  Returns the process exit

@@ -136,7 +136,9 @@ int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply
     char id[INVLOG_ID_MAX + 1];
     snprintf(id, sizeof id, "%s", c->id);
     const char *fname = c->fn->name;      /* lives in the app */
-    int r = app_call_run(c, rt_call_limit(rt), rt->max_inflight);
+    /* quick functions run inline on an I/O thread: no time limit (it would need a thread) */
+    double limit = (c->fn->flags & FN_QUICK) ? 0 : rt_call_limit(rt);
+    int r = app_call_run(c, limit, rt->max_inflight);
     uint64_t t1 = invlog_now_ns();
     if (duration_header) {
         char d[32];
@@ -153,9 +155,8 @@ int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply
         log_warn("max_inflight reached", "fn=%s id=%s max_inflight=%u", fname, id, rt->max_inflight);
     } else if (r == APP_TIMEOUT) {
         status = 504;
-        rc = httpd_reply_error(req, 504, "function %s did not finish within %.3gs", fname,
-                               rt_call_limit(rt));
-        log_error("function timed out", "fn=%s id=%s limit_s=%.3f", fname, id, rt_call_limit(rt));
+        rc = httpd_reply_error(req, 504, "function %s did not finish within %.3gs", fname, limit);
+        log_error("function timed out", "fn=%s id=%s limit_s=%.3f", fname, id, limit);
     } else {
         status = app_call_status(c);
         rc = (reply ? reply : rt_reply_plain)(rt, req, c);
