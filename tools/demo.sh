@@ -107,7 +107,7 @@ file="examples/$trace"
 enc=$(printf '%s' "$file" | sed 's|/|%2F|g')
 echo
 echo "demo: first trace: $DIR/$file"
-echo "demo: open it in flamescope: http://127.0.0.1:$pf/#/heatmap/$enc"
+echo "demo: open it in flamescope: http://127.0.0.1:$pf/#file=$enc"
 echo "demo: (JSON: http://127.0.0.1:$pf/heatmap/?filename=$enc&type=perf)"
 echo "demo: services keep running, one trace every 5 s while requests come; Ctrl-C stops them"
 while :; do
