@@ -54,6 +54,7 @@ struct httpd_req {
     uint64_t received;
     enum phase phase;
     int begun;               /* begin ran (or would have): done owed */
+    int suspended;           /* parked by httpd_req_suspend, reply comes from elsewhere */
     struct MHD_Response *resp;
     int status;
     int queued;
@@ -163,6 +164,21 @@ int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,
     struct MHD_Response *r = MHD_create_response_from_fd64(size, fd);
     if (!r) { close(fd); return -1; }
     return reply_set(req, status, r, content_type);
+}
+
+int httpd_req_suspend(httpd_req *req)
+{
+    if (!(req->srv->flags & HTTPD_ALLOW_SUSPEND) || (req->srv->flags & HTTPD_THREAD_PER_CONNECTION) ||
+        req->phase != PHASE_DONE || req->resp || req->suspended)
+        return -1;
+    req->suspended = 1;
+    MHD_suspend_connection(req->conn);
+    return 0;
+}
+
+void httpd_req_resume(httpd_req *req)
+{
+    MHD_resume_connection(req->conn);
 }
 
 /* --- request accessors ------------------------------------------------------------ */
@@ -410,8 +426,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (req->phase == PHASE_BODY && !req->resp) {
         req->phase = PHASE_DONE;
-        if (req->route->handle(req, req->route->arg) < 0 || !req->resp)
-            reply_500_unless_replied(req, "handle");
+        int rc = req->route->handle(req, req->route->arg);
+        /* parked: another thread replies and resumes; req->resp is theirs until then */
+        if (req->suspended) return MHD_YES;
+        if (rc < 0 || !req->resp) reply_500_unless_replied(req, "handle");
+    } else if (req->suspended) {             /* resumed after a hand-off */
+        req->suspended = 0;
+        if (!req->resp) reply_500_unless_replied(req, "resume");
     }
     req->phase = PHASE_DONE;
     return queue_if_ready(req);
@@ -483,6 +504,8 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
      * client that hangs up mid-body, and the request then lingers (its `done`, temporary
      * files and connection slot) until the idle timeout; poll sees the hang-up at once. */
     else flags |= MHD_USE_POLL;
+    if ((opts->flags & HTTPD_ALLOW_SUSPEND) && !(opts->flags & HTTPD_THREAD_PER_CONNECTION))
+        flags |= MHD_ALLOW_SUSPEND_RESUME;
     if (v6) flags |= MHD_USE_IPv6;
     int tls = opts->tls_cert_pem && opts->tls_key_pem;
     if (tls) flags |= MHD_USE_TLS;

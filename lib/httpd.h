@@ -16,8 +16,9 @@
  *
  * Threading: callbacks run on libmicrohttpd's threads — a thread pool over poll(2) by
  * default, one thread per connection with HTTPD_THREAD_PER_CONNECTION (for handlers that
- * block, like user functions).  Callbacks for one request never run concurrently; different
- * requests do.  Route args are shared between threads: their owners lock what they mutate.
+ * block, like user functions), or a pool whose `handle` parks requests that would block and
+ * lets other threads answer them (HTTPD_ALLOW_SUSPEND, httpd_req_suspend).  Callbacks for
+ * one request never run concurrently; different requests do.  Route args are shared between threads: their owners lock what they mutate.
  *
  * Ownership: the glue owns httpd_req; strings it returns live until `done` returns. */
 #ifndef FNTRACE_HTTPD_H
@@ -53,6 +54,7 @@ struct httpd_route {
 enum {
     HTTPD_THREAD_PER_CONNECTION = 1 << 0,
     HTTPD_QUIET = 1 << 1,    /* no access log lines */
+    HTTPD_ALLOW_SUSPEND = 1 << 2,  /* pool mode: `handle` may hand its request to a thread */
 };
 
 struct httpd_opts {
@@ -117,6 +119,14 @@ void httpd_req_set_state(httpd_req *req, void *state);
 void *httpd_req_state(const httpd_req *req);
 /* Status of the reply queued so far, 0 if none. */
 int httpd_req_status(const httpd_req *req);
+
+/* Hand-off (servers started with HTTPD_ALLOW_SUSPEND, not per-connection): called from
+ * `handle`, it parks the request so the pool thread goes on with other connections; the
+ * callback returns 0 without a reply, and another thread later makes the reply with
+ * httpd_add_header/httpd_reply_* and then calls httpd_req_resume() once.  Until then the
+ * request counts as in flight.  Returns -1 (nothing parked) when the server does not allow it. */
+int httpd_req_suspend(httpd_req *req);
+void httpd_req_resume(httpd_req *req);
 
 /* --- replies: exactly one per request ----------------------------------------------- */
 /* Adds a header to the reply that follows (up to 16). Copies both strings. */
