@@ -54,6 +54,7 @@ struct httpd_req {
     uint64_t received;
     enum phase phase;
     int begun;               /* begin ran (or would have): done owed */
+    int suspended;           /* parked by httpd_req_suspend, reply comes from elsewhere */
     struct MHD_Response *resp;
     int status;
     int queued;
@@ -165,6 +166,21 @@ int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,
     return reply_set(req, status, r, content_type);
 }
 
+int httpd_req_suspend(httpd_req *req)
+{
+    if (!(req->srv->flags & HTTPD_ALLOW_SUSPEND) || (req->srv->flags & HTTPD_THREAD_PER_CONNECTION) ||
+        req->phase != PHASE_DONE || req->resp || req->suspended)
+        return -1;
+    req->suspended = 1;
+    MHD_suspend_connection(req->conn);
+    return 0;
+}
+
+void httpd_req_resume(httpd_req *req)
+{
+    MHD_resume_connection(req->conn);
+}
+
 /* --- request accessors ------------------------------------------------------------ */
 
 const char *httpd_req_method(const httpd_req *req) { return req->method; }
@@ -183,6 +199,27 @@ const char *httpd_req_query(const httpd_req *req, const char *key)
 const char *httpd_req_header(const httpd_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+static const char *value_n(const httpd_req *req, enum MHD_ValueKind kind, const char *key,
+                           size_t *len)
+{
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(req->conn, kind, key, strlen(key), &v, &n) != MHD_YES)
+        return NULL;
+    if (len) *len = n;
+    return v;
+}
+
+const char *httpd_req_query_n(const httpd_req *req, const char *key, size_t *len)
+{
+    return value_n(req, MHD_GET_ARGUMENT_KIND, key, len);
+}
+
+const char *httpd_req_header_n(const httpd_req *req, const char *name, size_t *len)
+{
+    return value_n(req, MHD_HEADER_KIND, name, len);
 }
 
 struct each_ctx {
@@ -389,8 +426,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (req->phase == PHASE_BODY && !req->resp) {
         req->phase = PHASE_DONE;
-        if (req->route->handle(req, req->route->arg) < 0 || !req->resp)
-            reply_500_unless_replied(req, "handle");
+        int rc = req->route->handle(req, req->route->arg);
+        /* parked: another thread replies and resumes; req->resp is theirs until then */
+        if (req->suspended) return MHD_YES;
+        if (rc < 0 || !req->resp) reply_500_unless_replied(req, "handle");
+    } else if (req->suspended) {             /* resumed after a hand-off */
+        req->suspended = 0;
+        if (!req->resp) reply_500_unless_replied(req, "resume");
     }
     req->phase = PHASE_DONE;
     return queue_if_ready(req);
@@ -458,7 +500,12 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (opts->flags & HTTPD_THREAD_PER_CONNECTION) flags |= MHD_USE_THREAD_PER_CONNECTION;
-    else flags |= MHD_USE_EPOLL;
+    /* poll, not epoll: libmicrohttpd 0.9.75's edge-triggered epoll loop sometimes misses a
+     * client that hangs up mid-body, and the request then lingers (its `done`, temporary
+     * files and connection slot) until the idle timeout; poll sees the hang-up at once. */
+    else flags |= MHD_USE_POLL;
+    if ((opts->flags & HTTPD_ALLOW_SUSPEND) && !(opts->flags & HTTPD_THREAD_PER_CONNECTION))
+        flags |= MHD_ALLOW_SUSPEND_RESUME;
     if (v6) flags |= MHD_USE_IPv6;
     int tls = opts->tls_cert_pem && opts->tls_key_pem;
     if (tls) flags |= MHD_USE_TLS;
@@ -474,7 +521,12 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
                                         opts->timeout_s ? opts->timeout_s : 30, NULL };
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, srv };
-    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
+    /* no MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 means SO_REUSEPORT, which let a second
+     * daemon bind the same port silently and take half the connections; libmicrohttpd's
+     * default (SO_REUSEADDR) already allows a restart while old connections linger. */
+    if (opts->conn_memory)
+        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                            (intptr_t)opts->conn_memory, NULL };
     if (threads > 1)
         ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
     if (opts->max_conns_per_ip)

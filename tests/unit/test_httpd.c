@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "httpd.h"
@@ -77,12 +78,33 @@ static void s_done(httpd_req *req, int completed, void *arg)
 
 static int h_fail(httpd_req *req, void *arg) { return -1; }
 
+/* hand-off: the pool thread parks the request, another thread answers it later */
+static void *park_answer(void *arg)
+{
+    httpd_req *req = arg;
+    usleep(200 * 1000);
+    httpd_add_header(req, "X-Parked", "1");
+    httpd_reply(req, 202, "text/plain", "answered elsewhere", 18);
+    httpd_req_resume(req);
+    return NULL;
+}
+
+static int h_park(httpd_req *req, void *arg)
+{
+    if (httpd_req_suspend(req)) return httpd_reply_error(req, 409, "cannot park");
+    pthread_t th;
+    pthread_create(&th, NULL, park_answer, req);
+    pthread_detach(th);
+    return 0;
+}
+
 static const struct httpd_route routes[] = {
     { .method = "GET", .path = "/hello", .handle = h_hello },
     { .method = "POST", .path = "/echo", .handle = h_echo, .max_body = 1000 },
     { .method = "POST", .path = "/stream", .handle = s_handle, .begin = s_begin,
       .data = s_data, .done = s_done },
     { .method = NULL, .path = "/fail/*", .handle = h_fail },
+    { .method = "GET", .path = "/park", .handle = h_park },
     { 0 },
 };
 
@@ -129,7 +151,8 @@ static int setup(void **st)
 {
     char err[256];
     log_set_level(LOG_WARN);
-    struct httpd_opts o = { .listen = "127.0.0.1", .port = 0, .name = "test" };
+    struct httpd_opts o = { .listen = "127.0.0.1", .port = 0, .name = "test",
+                            .threads = 1, .flags = HTTPD_ALLOW_SUSPEND };
     httpd_block_signals();
     srv = httpd_start(&o, routes, err, sizeof err);
     if (!srv) { fprintf(stderr, "%s\n", err); return -1; }
@@ -224,6 +247,30 @@ static void test_failing_handler_is_500(void **st)
     free(b.p);
 }
 
+static void *park_request(void *arg)
+{
+    struct buf *b = arg;
+    return (void *)request("GET", "/park", NULL, 0, NULL, b);
+}
+
+static void test_suspend_and_resume(void **st)
+{
+    struct buf parked = { 0 }, b = { 0 };
+    pthread_t th;
+    pthread_create(&th, NULL, park_request, &parked);
+    usleep(50 * 1000);
+    /* the only pool thread is free while the parked request waits */
+    assert_int_equal(request("GET", "/hello?name=x", NULL, 0, NULL, &b), 200);
+    void *status;
+    pthread_join(th, &status);
+    assert_int_equal((long)status, 202);
+    assert_string_equal(parked.p, "answered elsewhere");
+    free(parked.p);
+    free(b.p);
+    for (int i = 0; i < 500 && httpd_inflight(srv); i++) usleep(10000);
+    assert_int_equal(httpd_inflight(srv), 0);     /* done ran for the parked request */
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -235,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_reply_mid_stream),
         cmocka_unit_test(test_reject_in_begin),
         cmocka_unit_test(test_failing_handler_is_500),
+        cmocka_unit_test(test_suspend_and_resume),
     };
     int rc = cmocka_run_group_tests_name("httpd", tests, setup, teardown);
     curl_global_cleanup();

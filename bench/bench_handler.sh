@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# bench_handler: requests per second and p99 latency of the example app's `hello` under
+# wrk (64 connections), side by side with the reference servers measured in the same run:
+#   nginx returning a fixed 200 (the ceiling for an HTTP server on this machine), and
+#   node's http server doing the same work as hello (query → "Hello from C, NAME!");
+# then the cost of in-process tracing (FNTRACE=1 at 200 Hz, uploads to a local collector
+# when one is built) against tracing off.  Goals: >= 3x node, >= 0.8x nginx, tracing < 2%.
+# BENCH_SECONDS (default 3) per wrk run, BENCH_ROUNDS (default 3) alternating rounds.  Every server is started here and stopped by its pid.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+SECS=${BENCH_SECONDS:-3}
+CONNS=64
+APP=$BUILD/bin/fnhandler-examples
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+for tool in wrk nginx node curl; do
+    command -v "$tool" >/dev/null || { echo "bench: handler skipped=1 reason=\"$tool not installed\""; exit 0; }
+done
+[ -x "$APP" ] || { echo "bench_handler: $APP is not built" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() {   # url
+    for _ in $(seq 1 200); do
+        curl -s -o /dev/null "$1" && return 0
+        sleep 0.05
+    done
+    echo "bench_handler: nothing answers at $1" >&2
+    return 1
+}
+
+# wrk → "RPS P99_MS"
+measure() {     # url
+    wrk -t2 -c$CONNS -d"${SECS}s" --latency "$1" >"$work/wrk.out" 2>&1 || { cat "$work/wrk.out" >&2; echo "0 0"; return; }
+    awk '
+        /Requests\/sec:/ { rps = $2 }
+        $1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+                      p99 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v }
+        /Non-2xx or 3xx responses:/ { bad = $NF }
+        / requests in / { reqs = $1 }
+        END { printf "%.0f %.3f %d %d\n", rps, p99, bad, reqs }' "$work/wrk.out"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# --- the example app (local mode, tracing off) ---------------------------------------------
+p_app=$(free_port)
+FNTRACE= "$APP" --port "$p_app" 2>"$work/app.log" &
+app_pid=$!
+pids+=($app_pid)
+wait_http "http://127.0.0.1:$p_app/hello" || exit 1
+
+# --- nginx: fixed 200 -----------------------------------------------------------------------
+p_nginx=$(free_port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    server {
+        listen 127.0.0.1:$p_nginx;
+        location / { default_type text/plain; return 200 "Hello from C, bench!"; }
+    }
+}
+EOF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>"$work/nginx/stderr" &
+nginx_pid=$!
+pids+=($nginx_pid)
+wait_http "http://127.0.0.1:$p_nginx/hello" || exit 1
+
+# --- node: the same work as hello ---------------------------------------------------------------
+p_node=$(free_port)
+cat >"$work/hello.js" <<'EOF'
+const http = require("http");
+http.createServer((req, res) => {
+    const name = new URL(req.url, "http://localhost").searchParams.get("name") || "World";
+    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
+    res.end(`Hello from C, ${name}!`);
+}).listen(Number(process.argv[2]), "127.0.0.1");
+EOF
+node "$work/hello.js" "$p_node" &
+node_pid=$!
+pids+=($node_pid)
+wait_http "http://127.0.0.1:$p_node/hello" || exit 1
+
+# Rounds alternate between the servers so that load from other processes on this machine
+# falls on all of them alike; each figure is the median over the rounds.
+ROUNDS=${BENCH_ROUNDS:-3}
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+rounds() {      # name url ... → $work/NAME.rps, $work/NAME.p99
+    while [ $# -ge 2 ]; do
+        measure "$2" >"$work/m"
+        read -r r p b <"$work/m"
+        echo "$r" >>"$work/$1.rps"; echo "$p" >>"$work/$1.p99"; echo "${b:-0}" >>"$work/$1.bad"
+        shift 2
+    done
+}
+for _ in $(seq 1 "$ROUNDS"); do
+    rounds app "http://127.0.0.1:$p_app/hello?name=bench" \
+           nginx "http://127.0.0.1:$p_nginx/hello?name=bench" \
+           node "http://127.0.0.1:$p_node/hello?name=bench"
+done
+app_rps=$(median <"$work/app.rps"); app_p99=$(median <"$work/app.p99"); app_bad=$(awk '{ s += $1 } END { print s + 0 }' "$work/app.bad")
+ngx_rps=$(median <"$work/nginx.rps"); ngx_p99=$(median <"$work/nginx.p99")
+node_rps=$(median <"$work/node.rps"); node_p99=$(median <"$work/node.p99")
+echo "bench: handler-hello rps=$app_rps p99_ms=$app_p99 non2xx=$app_bad connections=$CONNS seconds=$SECS rounds=$ROUNDS"
+echo "bench: nginx-fixed-200 rps=$ngx_rps p99_ms=$ngx_p99"
+echo "bench: node-hello rps=$node_rps p99_ms=$node_p99"
+echo "bench: handler-hello-vs-nginx rps=$app_rps ratio=$(ratio "$app_rps" "$ngx_rps") (vs nginx, goal >= 0.8)"
+echo "bench: handler-hello-vs-node rps=$app_rps ratio=$(ratio "$app_rps" "$node_rps") (vs node, goal >= 3)"
+kill "$nginx_pid" "$node_pid" 2>/dev/null     # the references are done: less load for the next part
+
+# --- tracing on (200 Hz) against off, measured back to back -------------------------------------
+coll=$BUILD/bin/fntrace-collector
+env_trace=(FNTRACE=1 FNTRACE_FREQ=200 FNTRACE_NAME=bench FNTRACE_WINDOW=2 FNTRACE_SPOOL="$work/spool")
+if [ -x "$coll" ]; then
+    p_coll=$(free_port)
+    "$coll" --listen 127.0.0.1 --port "$p_coll" --dir "$work/traces" 2>"$work/collector.log" &
+    pids+=($!)
+    wait_http "http://127.0.0.1:$p_coll/healthz" || exit 1
+    env_trace+=(FNTRACE_COLLECTOR="http://127.0.0.1:$p_coll/")
+fi
+# Two fresh processes of the same binary, off and on, in alternating rounds.  Besides
+# req/s (noisy on a shared machine), the CPU time each process spent per request
+# (/proc/PID/stat utime+stime over wrk's request count) measures the cost of tracing
+# with far less noise from other load.
+kill "$app_pid" 2>/dev/null
+p_off=$(free_port)
+FNTRACE= "$APP" --port "$p_off" 2>"$work/app-off.log" &
+off_pid=$!
+pids+=($off_pid)
+p_tr=$(free_port)
+env "${env_trace[@]}" "$APP" --port "$p_tr" 2>"$work/app-traced.log" &
+on_pid=$!
+pids+=($on_pid)
+wait_http "http://127.0.0.1:$p_off/hello" || exit 1
+wait_http "http://127.0.0.1:$p_tr/hello" || exit 1
+TROUNDS=${BENCH_TRACE_ROUNDS:-5}
+cpu_round() {   # name pid url: one wrk run, CPU ticks and requests appended
+    local t0 t1
+    t0=$(cpu_ticks "$2")
+    measure "$3" >"$work/m"
+    t1=$(cpu_ticks "$2")
+    read -r r p b n <"$work/m"
+    echo "$r" >>"$work/$1.rps"; echo "$p" >>"$work/$1.p99"
+    echo "$((t1 - t0)) $n" >>"$work/$1.cpu"
+}
+for _ in $(seq 1 "$TROUNDS"); do
+    cpu_round off "$off_pid" "http://127.0.0.1:$p_off/hello?name=bench"
+    cpu_round on "$on_pid" "http://127.0.0.1:$p_tr/hello?name=bench"
+done
+hz=$(getconf CLK_TCK)
+cpu_per_req() { awk -v hz="$hz" '{ t += $1; n += $2 } END { printf "%.2f", (n > 0) ? 1e6 * t / hz / n : 0 }' "$1"; }
+off_us=$(cpu_per_req "$work/off.cpu"); on_us=$(cpu_per_req "$work/on.cpu")
+cpu_cost=$(awk -v on="$on_us" -v off="$off_us" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (on - off) / off : 0 }')
+off_rps=$(median <"$work/off.rps"); on_rps=$(median <"$work/on.rps"); on_p99=$(median <"$work/on.p99")
+spread() { sort -n "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s..%s", lo, hi }'; }
+echo "bench: handler-tracing-rounds off=$(spread "$work/off.rps") on=$(spread "$work/on.rps") rounds=$TROUNDS"
+sampling=$(grep -c 'msg="tracing' "$work/app-traced.log")
+cost=$(awk -v on="$on_rps" -v off="$off_rps" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (off - on) / off : 0 }')
+echo "bench: handler-tracing rps_on=$on_rps rps_off=$off_rps p99_ms_on=$on_p99 cost_pct=$cost ratio=$(ratio "$on_rps" "$off_rps") (vs tracing off, goal cost < 2%)"
+echo "bench: handler-tracing-cpu cpu_us_per_req_on=$on_us cpu_us_per_req_off=$off_us cost_pct=$cpu_cost ratio=$(ratio "$off_us" "$on_us") (vs tracing off, throughput share at equal CPU)"
+grep -m1 -E 'msg="tracing' "$work/app-traced.log" | sed 's/^/bench: handler-tracing-log /' || true
+[ "$sampling" -gt 0 ] || echo "bench: handler-tracing note=\"the app logged nothing about tracing\""
+exit 0

@@ -1,0 +1,344 @@
+/* azure — see azure.h. */
+#define _GNU_SOURCE
+#include "azure.h"
+#include "log.h"
+#include "openfaas.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define FUNCTION_JSON_MAX (1u << 20)
+
+/* --- function.json ----------------------------------------------------------------------- */
+
+static char *read_small_file(const char *path, size_t max, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)); return NULL; }
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    int bad = !buf || ferror(f) || n > max;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        snprintf(err, errlen, "cannot read %s (unreadable or over %zu bytes)", path, max);
+        return NULL;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int ends_with_ci(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcasecmp(s + n - m, suffix);
+}
+
+/* Parses one function.json into b; -1 with a message when it is not valid. */
+static int parse_function_json(const char *path, struct rt_binding *b, int *http_trigger,
+                               char *err, size_t errlen)
+{
+    char *text = read_small_file(path, FUNCTION_JSON_MAX, err, errlen);
+    if (!text) return -1;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *bindings = root ? cJSON_GetObjectItemCaseSensitive(root, "bindings") : NULL;
+    if (!cJSON_IsArray(bindings)) {
+        cJSON_Delete(root);
+        snprintf(err, errlen, "%s: not a function.json (no \"bindings\" array)", path);
+        return -1;
+    }
+    *http_trigger = 0;
+    const cJSON *bd;
+    cJSON_ArrayForEach(bd, bindings) {
+        const char *type = str_of(bd, "type"), *dir = str_of(bd, "direction"),
+                   *name = str_of(bd, "name");
+        if (!type || !name || strlen(name) > APP_NAME_MAX) continue;
+        if (ends_with_ci(type, "Trigger") && !b->trigger[0]) {
+            snprintf(b->trigger, sizeof b->trigger, "%s", name);
+            *http_trigger = !strcasecmp(type, "httpTrigger");
+        } else if (!strcasecmp(type, "http") && dir && !strcasecmp(dir, "out")) {
+            snprintf(b->http_out, sizeof b->http_out, "%s", name);
+        }
+    }
+    cJSON_Delete(root);
+    return 0;
+}
+
+int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errlen)
+{
+    DIR *d = opendir(root);
+    if (!d) { snprintf(err, errlen, "cannot open script root %s: %s", root, strerror(errno)); return -1; }
+    int mismatches = 0, rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strlen(e->d_name) > APP_NAME_MAX) continue;
+        char path[PATH_MAX];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s/function.json", root, e->d_name);
+        if (stat(path, &st) || !S_ISREG(st.st_mode)) continue;
+        struct rt_binding b = { 0 };
+        int http_trigger = 0;
+        if (parse_function_json(path, &b, &http_trigger, err, errlen)) { rc = -1; break; }
+        snprintf(b.function, sizeof b.function, "%s", e->d_name);
+        const struct fn_func *f = app_find(rt->app, e->d_name);
+        if (!f) {
+            log_warn("function.json names a function the app does not have", "function=%s", e->d_name);
+            mismatches++;
+        } else if (f->http && !http_trigger) {
+            log_warn("HTTP function bound to a non-HTTP trigger in function.json", "function=%s", e->d_name);
+            mismatches++;
+        }
+        struct rt_binding *nb = realloc(rt->bindings, (rt->nbindings + 1) * sizeof *nb);
+        if (!nb) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
+        rt->bindings = nb;
+        rt->bindings[rt->nbindings++] = b;
+    }
+    closedir(d);
+    if (rc) return rc;
+    for (size_t i = 0; i < rt->app->nfuncs; i++) {
+        int found = 0;
+        for (size_t j = 0; j < rt->nbindings && !found; j++)
+            found = !strcasecmp(rt->bindings[j].function, rt->app->funcs[i].name);
+        if (!found) {
+            log_warn("function has no function.json in the script root: the host will not call it",
+                     "function=%s root=%s", rt->app->funcs[i].name, root);
+            mismatches++;
+        }
+    }
+    return mismatches;
+}
+
+static const struct rt_binding *binding_of(const struct rt *rt, const char *fn)
+{
+    for (size_t i = 0; i < rt->nbindings; i++)
+        if (!strcasecmp(rt->bindings[i].function, fn)) return &rt->bindings[i];
+    return NULL;
+}
+
+/* --- payload → request -------------------------------------------------------------------- */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes %XX and '+' of a query component in place. */
+static void url_decode(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (*s == '+') *o++ = ' ';
+        else if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+            *o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+            s += 2;
+        } else *o++ = *s;
+    }
+    *o = 0;
+}
+
+static int add_query_string(struct app_call *c, const char *qs)
+{
+    char *dup = strdup(qs), *save = NULL;
+    if (!dup) return -1;
+    int rc = 0;
+    for (char *tok = strtok_r(dup, "&", &save); tok && !rc; tok = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(tok, '=');
+        if (eq) *eq++ = 0;
+        url_decode(tok);
+        if (eq) url_decode(eq);
+        if (*tok) rc = app_call_add_query(c, tok, eq ? eq : "");
+    }
+    free(dup);
+    return rc;
+}
+
+/* A scalar JSON value as text (strings as they are, numbers and booleans printed). */
+static char *scalar_text(const cJSON *v)
+{
+    if (cJSON_IsString(v)) return strdup(v->valuestring);
+    if (cJSON_IsNull(v)) return strdup("");
+    return cJSON_PrintUnformatted(v);
+}
+
+/* name → value, name → [values] (one pair each) */
+static int add_pairs(struct app_call *c, const cJSON *obj, int query)
+{
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, obj) {
+        if (!kv->string) continue;
+        const cJSON *v = kv;
+        int many = cJSON_IsArray(kv);
+        const cJSON *el = many ? kv->child : kv;
+        for (; el; el = many ? el->next : NULL) {
+            v = el;
+            char *t = scalar_text(v);
+            if (!t) return -1;
+            int rc = query ? app_call_add_query(c, kv->string, t) : app_call_add_header(c, kv->string, t);
+            free(t);
+            if (rc) return -1;
+        }
+    }
+    return 0;
+}
+
+int azure_request_from_data(struct app_call *c, const cJSON *r, char *err, size_t errlen)
+{
+    if (!cJSON_IsObject(r)) { snprintf(err, errlen, "the HTTP request in Data is not an object"); return -1; }
+    const char *method = str_of(r, "Method");
+    const char *url = str_of(r, "Url");
+    if (!method || !*method) { snprintf(err, errlen, "the HTTP request in Data has no \"Method\""); return -1; }
+    /* path and query string out of the URL: scheme://host[:port]/path?query */
+    char path[4096] = "/";
+    const char *qs = NULL;
+    if (url) {
+        const char *p = strstr(url, "://");
+        p = p ? strchr(p + 3, '/') : (url[0] == '/' ? url : NULL);
+        if (p) {
+            size_t n = strcspn(p, "?#");
+            if (n >= sizeof path) n = sizeof path - 1;
+            memcpy(path, p, n);
+            path[n] = 0;
+            if (p[n] == '?') qs = p + n + 1;
+        }
+    }
+    /* the body: a string as it is, other JSON (the host parses JSON bodies) printed */
+    const cJSON *bv = cJSON_GetObjectItemCaseSensitive(r, "Body");
+    char *body = NULL;
+    if (bv && !cJSON_IsNull(bv)) {
+        body = cJSON_IsString(bv) ? strdup(bv->valuestring) : cJSON_PrintUnformatted(bv);
+        if (!body) { snprintf(err, errlen, "out of memory"); return -1; }
+    }
+    int rc = app_call_set_request(c, method, path, body ? body : "", body ? strlen(body) : 0);
+    free(body);
+    /* Query: an object (or the same object as a JSON string); else the URL's query string */
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(r, "Query");
+    cJSON *qparsed = NULL;
+    if (cJSON_IsString(q)) q = qparsed = cJSON_Parse(q->valuestring);
+    if (!rc) {
+        if (cJSON_IsObject(q)) rc = add_pairs(c, q, 1);
+        else if (qs) rc = add_query_string(c, qs);
+    }
+    cJSON_Delete(qparsed);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(r, "Headers");
+    if (!rc && cJSON_IsObject(h)) rc = add_pairs(c, h, 0);
+    if (rc) { snprintf(err, errlen, "out of memory"); return -1; }
+    return 0;
+}
+
+cJSON *azure_http_output(const fn_response *res)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    char st[8];
+    snprintf(st, sizeof st, "%d", res->status);
+    cJSON_AddStringToObject(o, "statusCode", st);
+    cJSON_AddStringToObject(o, "body", res->body ? res->body : "");
+    cJSON *h = cJSON_AddObjectToObject(o, "headers");
+    if (!res->has_ctype) cJSON_AddStringToObject(h, "Content-Type", "text/plain; charset=utf-8");
+    for (int i = 0; i < res->nheaders; i++) cJSON_AddStringToObject(h, res->hname[i], res->hvalue[i]);
+    return o;
+}
+
+/* --- routes ---------------------------------------------------------------------------------- */
+
+static int h_ready(httpd_req *req, void *arg)
+{
+    return httpd_reply(req, 200, "text/plain; charset=utf-8", "OK", 2);
+}
+
+static int reply_http_envelope(struct rt *rt, httpd_req *req, struct app_call *c)
+{
+    const struct rt_binding *b = binding_of(rt, c->fn->name);
+    const char *out = b && b->http_out[0] ? b->http_out : "res";
+    cJSON *env = cJSON_CreateObject();
+    cJSON *outs = cJSON_AddObjectToObject(env, "Outputs");
+    cJSON *res = azure_http_output(&c->res);
+    cJSON *logs = c->res.logs ? c->res.logs : cJSON_CreateArray();
+    c->res.logs = NULL;
+    if (!strcmp(out, "$return")) {
+        cJSON_AddItemToObject(env, "Logs", logs);
+        cJSON_AddItemToObject(env, "ReturnValue", res);
+    } else {
+        cJSON_AddItemToObject(outs, out, res);
+        cJSON_AddItemToObject(env, "Logs", logs);
+        cJSON_AddNullToObject(env, "ReturnValue");
+    }
+    return httpd_reply_json(req, 200, env);
+}
+
+/* the function name of /NAME or /api/NAME: one path segment */
+static const struct fn_func *function_at(struct rt *rt, const char *seg)
+{
+    if (!*seg || strchr(seg, '/')) return NULL;
+    return app_find(rt->app, seg);
+}
+
+static int h_invoke(httpd_req *req, void *arg)
+{
+    struct rt *rt = arg;
+    const char *name = httpd_req_path(req) + 1;
+    const struct fn_func *fn = function_at(rt, name);
+    if (!fn) return httpd_reply_error(req, 404, "no function named %.128s", name);
+    const char *id = httpd_req_header(req, "X-Azure-Functions-InvocationId");
+    struct app_call *c = app_call_new(rt->app, fn, id);
+    if (!c) return httpd_reply_error(req, 503, "out of memory");
+    size_t len;
+    const char *body = httpd_req_body(req, &len);
+    char err[256];
+    if (rt_call_set_payload(c, body, len, err, sizeof err)) {
+        app_call_free(c);
+        return httpd_reply_error(req, 400, "%s", err);
+    }
+    if (fn->http) {
+        const struct rt_binding *b = binding_of(rt, fn->name);
+        const char *trig = b && b->trigger[0] ? b->trigger : "req";
+        const cJSON *r = c->inv.data ? cJSON_GetObjectItemCaseSensitive(c->inv.data, trig) : NULL;
+        if (!r) {
+            app_call_free(c);
+            return httpd_reply_error(req, 400, "%s is an HTTP function: Data.%s must hold the HTTP request",
+                                     fn->name, trig);
+        }
+        if (azure_request_from_data(c, r, err, sizeof err)) {
+            app_call_free(c);
+            return httpd_reply_error(req, 400, "%s", err);
+        }
+        return rt_dispatch(rt, req, c, reply_http_envelope, 0);
+    }
+    return rt_dispatch(rt, req, c, NULL, 0);
+}
+
+static int h_forward(httpd_req *req, void *arg)
+{
+    struct rt *rt = arg;
+    const char *name = httpd_req_path(req) + 5;   /* after "/api/" */
+    const struct fn_func *fn = function_at(rt, name);
+    if (!fn) return httpd_reply_error(req, 404, "no function named %.128s", name);
+    return openfaas_call(rt, req, fn, 0);
+}
+
+void azure_routes(struct rt *rt, struct httpd_route *r)
+{
+    memset(r, 0, AZURE_NROUTES * sizeof *r);
+    r[0] = (struct httpd_route){ .method = NULL, .path = "/api/*", .handle = h_forward,
+                                 .max_body = rt->max_body, .arg = rt };
+    r[1] = (struct httpd_route){ .method = "GET", .path = "/", .handle = h_ready, .arg = rt };
+    /* the payload carries the body, possibly base64 or escaped: room for twice it */
+    r[2] = (struct httpd_route){ .method = "POST", .path = "/*", .handle = h_invoke,
+                                 .max_body = rt->max_body * 2 + 65536, .arg = rt };
+}

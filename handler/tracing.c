@@ -1,0 +1,251 @@
+/* tracing — see tracing.h.
+ *
+ * One thread owns the tracer (the tracer library is single-threaded by design): it polls
+ * the sampler every 100 ms so the rings never overflow, and at the end of every window
+ * drains the app's invocation log, writes header + samples into memory through
+ * tracer_flush(), and hands the text to the upload module (gzip, retries, spool).  The
+ * trace of a window carries the invocations that ended in it, with their start and end
+ * on CLOCK_MONOTONIC, the clock of the samples.  A window with neither samples nor
+ * invocations is not uploaded.  Spooled traces are retried at the next windows. */
+#define _GNU_SOURCE
+#include "tracing.h"
+#include "log.h"
+
+#if __has_include("tracer.h")
+#include "app.h"
+#include "invlog.h"
+#include "runtime.h"
+#include "tracer.h"
+#include "upload.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_COLLECTOR "http://127.0.0.1:8081/"
+#define DEFAULT_WINDOW_S 10.0
+#define DEFAULT_MAX_INVOCATIONS 10000
+
+struct tracing {
+    fn_app *app;
+    tracer *t;
+    pthread_t th;
+    atomic_int stop;
+    double window_s;
+    int freq;
+    char url[1024], name[129], spool[1024];
+    upload_opts up;
+    size_t max_invocations;          /* per trace; more in a window are counted as dropped */
+    struct invlog_rec *recs;
+    ps_invocation *invs;
+    uint64_t windows, sent, spooled, failed;
+};
+
+static int env_on(const char *v)
+{
+    return v && *v && strcmp(v, "0") && strcasecmp(v, "false") && strcasecmp(v, "no") &&
+           strcasecmp(v, "off");
+}
+
+static void upload_window(struct tracing *tr, int last)
+{
+    uint64_t dropped = 0;
+    size_t n = !tr->app->invocations ? 0 : invlog_drain(tr->app->invocations, tr->recs, tr->max_invocations, &dropped);
+    for (size_t i = 0; i < n; i++) tr->invs[i] = invlog_to_ps(&tr->recs[i]);
+    tracer_stats st;
+    tracer_get_stats(tr->t, &st);
+    if (!st.buffered && !n) return;
+    char dropline[96];
+    const char *lines[1] = { dropline };
+    snprintf(dropline, sizeof dropline, "fntrace invocations dropped : %llu",
+             (unsigned long long)dropped);
+    tracer_header h = { .invocations = tr->invs, .ninvocations = n,
+                        .lines = lines, .nlines = dropped ? 1 : 0 };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) { log_error("tracing: out of memory", "window=%llu", (unsigned long long)tr->windows); return; }
+    int rc = tracer_flush(tr->t, f, &h);
+    fclose(f);
+    tr->windows++;
+    if (rc < 0) {
+        log_error("tracing: cannot write the trace", "err=%s", strerror(-rc));
+        free(buf);
+        return;
+    }
+    upload_report rep = { 0 };
+    char err[256] = "";
+    rc = upload_submit(&tr->up, buf, len, &rep, err, sizeof err);
+    free(buf);
+    if (rc == 0) tr->sent++;
+    else if (rc == 1) tr->spooled++;
+    else tr->failed++;
+    if (rc < 0)
+        log_error("tracing: upload failed", "collector=%s name=%s reason=\"%s\"", tr->url, tr->name, err);
+    else
+        log_info(rc == 0 ? "tracing: trace uploaded" : "tracing: collector unreachable, trace spooled",
+                 "collector=%s name=%s samples=%llu invocations=%zu bytes=%zu evicted=%d%s",
+                 tr->url, tr->name, (unsigned long long)st.buffered, n, len, rep.evicted,
+                 last ? " last=1" : "");
+    if (rc == 0 && tr->spool[0]) {
+        upload_report dr = { 0 };
+        if (upload_drain(&tr->up, &dr, err, sizeof err) < 0)
+            log_warn("tracing: spool drain failed", "reason=\"%s\"", err);
+        else if (dr.sent)
+            log_info("tracing: spooled traces sent", "sent=%d left=%d", dr.sent, dr.left);
+    }
+}
+
+static void *tracing_thread(void *arg)
+{
+    struct tracing *tr = arg;
+    pthread_setname_np(pthread_self(), "fntrace");
+    uint64_t next = invlog_now_ns() + (uint64_t)(tr->window_s * 1e9);
+    while (!atomic_load(&tr->stop)) {
+        int rc = tracer_poll(tr->t, 100);
+        if (rc < 0 && rc != -EINTR) {
+            log_error("tracing: sampling stopped", "err=%s", strerror(-rc));
+            break;
+        }
+        if (invlog_now_ns() >= next) {
+            upload_window(tr, 0);
+            next += (uint64_t)(tr->window_s * 1e9);
+            if (next < invlog_now_ns()) next = invlog_now_ns() + (uint64_t)(tr->window_s * 1e9);
+        }
+    }
+    tracer_stop(tr->t);
+    upload_window(tr, 1);
+    return NULL;
+}
+
+int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!env_on(getenv("FNTRACE"))) return 0;
+    struct tracing *tr = calloc(1, sizeof *tr);
+    if (!tr) { snprintf(err, errlen, "out of memory"); return -1; }
+    tr->app = app;
+    tr->freq = TRACER_DEFAULT_FREQ;
+    tr->window_s = DEFAULT_WINDOW_S;
+    const char *v;
+    if ((v = getenv("FNTRACE_FREQ")) && *v) {
+        char *end;
+        long f = strtol(v, &end, 10);
+        if (*end || f < 1 || f > 10000) {
+            snprintf(err, errlen, "FNTRACE_FREQ=%s is not a sampling frequency (1..10000 Hz)", v);
+            goto fail;
+        }
+        tr->freq = (int)f;
+    }
+    if ((v = getenv("FNTRACE_WINDOW")) && *v) {
+        double w = rt_parse_duration(v);
+        if (w < 0.1 || w > 3600) {
+            snprintf(err, errlen, "FNTRACE_WINDOW=%s is not a window (0.1s .. 1h; 10, 10s, 500ms)", v);
+            goto fail;
+        }
+        tr->window_s = w;
+    }
+    v = getenv("FNTRACE_NAME");
+    snprintf(tr->name, sizeof tr->name, "%s", v && *v ? v : app->name);
+    if (!upload_name_valid(tr->name)) {
+        snprintf(err, errlen, "FNTRACE_NAME=%s is not a trace name ([A-Za-z0-9._-], not starting with a dot)", tr->name);
+        goto fail;
+    }
+    v = getenv("FNTRACE_COLLECTOR");
+    snprintf(tr->url, sizeof tr->url, "%s", v && *v ? v : DEFAULT_COLLECTOR);
+    if (strncmp(tr->url, "http://", 7) && strncmp(tr->url, "https://", 8)) {
+        snprintf(err, errlen, "FNTRACE_COLLECTOR=%s is not an http(s) URL", tr->url);
+        goto fail;
+    }
+    v = getenv("FNTRACE_SPOOL");
+    if (v && *v) snprintf(tr->spool, sizeof tr->spool, "%s", v);
+    tr->up = (upload_opts){ .url = tr->url, .name = tr->name,
+                            .spool_dir = tr->spool[0] ? tr->spool : NULL,
+                            .attempts = 2, .backoff_ms = 200, .timeout_s = 10 };
+    tr->max_invocations = DEFAULT_MAX_INVOCATIONS;
+    if ((v = getenv("FNTRACE_INVOCATIONS")) && *v) {
+        char *end;
+        long m = strtol(v, &end, 10);
+        if (*end || m < 0 || m > 1000000) {
+            snprintf(err, errlen, "FNTRACE_INVOCATIONS=%s is not a count (0..1000000)", v);
+            goto fail;
+        }
+        tr->max_invocations = (size_t)m;
+    }
+    tr->recs = calloc(tr->max_invocations + 1, sizeof *tr->recs);
+    tr->invs = calloc(tr->max_invocations + 1, sizeof *tr->invs);
+    if (!tr->recs || !tr->invs) { snprintf(err, errlen, "out of memory"); goto fail; }
+
+    char why[256] = "";
+    tracer_opts o = { .pid = getpid(), .freq = tr->freq };
+    tr->t = tracer_start(&o, why, sizeof why);
+    if (!tr->t) {
+        /* never stop serving because of tracing: one line, and go on without it */
+        log_warn("tracing off: cannot sample this process (perf_event_open refused); the functions keep serving",
+                 "reason=\"%s\"", why);
+        free(tr->recs);
+        free(tr->invs);
+        free(tr);
+        return 0;
+    }
+    if (tr->max_invocations && app_record_invocations(app, tr->max_invocations)) {
+        log_warn("tracing: out of memory for the invocation log; traces will have none", "max=%zu", tr->max_invocations);
+    }
+    int rc = pthread_create(&tr->th, NULL, tracing_thread, tr);
+    if (rc) {
+        log_warn("tracing off: cannot start the tracing thread", "err=%s", strerror(rc));
+        tracer_free(tr->t);
+        free(tr->recs);
+        free(tr->invs);
+        free(tr);
+        return 0;
+    }
+    tracer_stats st;
+    tracer_get_stats(tr->t, &st);
+    log_info("tracing on", "freq_hz=%d window_s=%.3g collector=%s name=%s spool=%s frames=%s",
+             tr->freq, tr->window_s, tr->url, tr->name, tr->spool[0] ? tr->spool : "-",
+             st.kernel_frames ? "kernel+user" : "user");
+    *out = tr;
+    return 0;
+
+fail:
+    free(tr->recs);
+    free(tr->invs);
+    free(tr);
+    return -1;
+}
+
+void tracing_stop(struct tracing *tr)
+{
+    if (!tr) return;
+    atomic_store(&tr->stop, 1);
+    pthread_join(tr->th, NULL);
+    log_info("tracing stopped", "windows=%llu sent=%llu spooled=%llu failed=%llu",
+             (unsigned long long)tr->windows, (unsigned long long)tr->sent,
+             (unsigned long long)tr->spooled, (unsigned long long)tr->failed);
+    tracer_free(tr->t);
+    free(tr->recs);
+    free(tr->invs);
+    free(tr);
+}
+#else /* no tracer library in this tree: tracing is reported off */
+
+#include <stdlib.h>
+#include <string.h>
+
+int tracing_start(struct fn_app *app, struct tracing **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    const char *on = getenv("FNTRACE");
+    if (on && *on && strcmp(on, "0"))
+        log_warn("tracing off: this build has no tracer library; the functions keep serving",
+                 "FNTRACE=%s", on);
+    return 0;
+}
+
+void tracing_stop(struct tracing *tr) { (void)tr; }
+#endif

@@ -1,0 +1,23 @@
+/* tracing — the tracer inside the runtime (FNTRACE=1).
+ *
+ * tracing_start reads FNTRACE, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME,
+ * FNTRACE_WINDOW and FNTRACE_SPOOL; when tracing is on it starts sampling this process
+ * and a thread that, every window, writes the samples and the invocations of the window
+ * (drained from the app's invlog) as one perf-script trace and uploads it.
+ * Tracing never stops serving: when perf_event_open is refused it logs one line and
+ * returns 0 with *out NULL.  -1 (with a message) only for malformed settings.
+ *
+ * Thread-safety: start and stop from the main thread; the rest runs on its own thread. */
+#ifndef FNHANDLER_TRACING_H
+#define FNHANDLER_TRACING_H
+
+#include <stddef.h>
+
+struct fn_app;
+struct tracing;
+
+int tracing_start(struct fn_app *app, struct tracing **out, char *err, size_t errlen);
+/* Flushes and uploads the last window, stops sampling, frees.  NULL is fine. */
+void tracing_stop(struct tracing *tr);
+
+#endif

@@ -1,0 +1,148 @@
+"""Tracing inside the runtime, end to end: fnhandler-examples with FNTRACE=1 under load
+uploads a trace every window to a real fntrace-collector; fntrace-flamescope reading the
+collector's directory shows the `pi` and `fibonacci` frames in the flame graph, and the
+traces carry the invocations (`# fntrace invocation` lines) on the clock of the samples.
+With perf_event_open refused by a seccomp filter the app serves as usual and says why in
+one log line."""
+import gzip
+import re
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from conftest import binary, free_port
+from handler_common import PI_50, jbody, request, start_examples, wait_until
+
+NAME = "examples-e2e"
+INV_RE = re.compile(r"^# fntrace invocation : (.*)$", re.M)
+EVENT_RE = re.compile(r" +([0-9]+\.[0-9]+): +[0-9]+ +cpu-clock:")
+
+
+def trace_text(path):
+    data = Path(path).read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return data.decode(errors="replace")
+
+
+def frames(node, out):
+    out.add(node.get("n", ""))
+    for c in node.get("c", []):
+        frames(c, out)
+    return out
+
+
+def load(url, seconds):
+    """pi and fibonacci (CPU-bound) and hello, from 3 threads, for `seconds`."""
+    statuses = []
+    stop = time.monotonic() + seconds
+
+    def worker(paths):
+        while time.monotonic() < stop:
+            for p in paths:
+                statuses.append(request(url + p)[0])
+    threads = [threading.Thread(target=worker, args=(ps,)) for ps in
+               (["/pi?digits=2500"], ["/fibonacci?n=29"], ["/hello?name=load", "/circle-area?radius=3"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses
+
+
+def _built(name):
+    try:
+        binary(name)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+# the collector and flamescope come from their own components
+pytestmark = pytest.mark.skipif(not (_built("fntrace-collector") and _built("fntrace-flamescope")),
+                                reason="fntrace-collector / fntrace-flamescope not built in this tree")
+
+
+@pytest.fixture
+def stack(daemon, tmp_path):
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    pc, pf = free_port(), free_port()
+    coll = daemon([binary("fntrace-collector"), "--listen", "127.0.0.1", "--port", str(pc),
+                   "--dir", str(traces)], pc)
+    fs = daemon([binary("fntrace-flamescope"), "--listen", "127.0.0.1", "--port", str(pf),
+                 "--dir", str(traces)], pf)
+    return traces, coll, fs
+
+
+def test_traced_app_uploads_frames_and_invocations(daemon, tmp_path, stack):
+    traces, coll, fs = stack
+    app = start_examples(daemon, ["--port", "{port}"], env={
+        "FNTRACE": "1", "FNTRACE_FREQ": "499", "FNTRACE_WINDOW": "2s",
+        "FNTRACE_COLLECTOR": coll.url + "/", "FNTRACE_NAME": NAME,
+        "FNTRACE_SPOOL": str(tmp_path / "spool")})
+    statuses = load(app.url, 4)
+    assert statuses and set(statuses) == {200}
+    st, _, body = request(app.url + "/pi?digits=50")
+    assert jbody(body)["pi"] == PI_50
+    # the windows that saw the load reach the collector
+    files = wait_until(lambda: sorted((traces / NAME).glob("*.perf*")) if (traces / NAME).is_dir() else [],
+                       timeout=60)
+    assert files, app.log()
+    time.sleep(2.5)                        # one more window: the end of the load
+    files = sorted((traces / NAME).glob("*.perf*"))
+    assert "tracing on" in app.log()
+
+    # flamescope lists them and shows the functions' frames
+    st, _, body = request(fs.url + "/profile/")
+    listed = {p["filename"] for p in jbody(body)}
+    seen = set()
+    for f in files:
+        rel = f"{NAME}/{f.name}"
+        assert rel in listed
+        st, _, body = request(f"{fs.url}/flamegraph/?filename={quote(rel)}&type=perf")
+        assert st == 200
+        frames(jbody(body), seen)
+    assert any(n.startswith("pi_digits") for n in seen), sorted(seen)[:50]
+    assert any(n.startswith("fibonacci") for n in seen), sorted(seen)[:50]
+
+    # the invocations travel in the traces, on the samples' clock
+    invs, times = [], []
+    for f in files:
+        text = trace_text(f)
+        for line in INV_RE.findall(text):
+            invs.append(dict(kv.split("=", 1) for kv in line.split()))
+        times += [float(t) for t in EVENT_RE.findall(text)]
+    fns = {i["fn"] for i in invs}
+    assert {"pi", "fibonacci", "hello", "circle-area"} <= fns
+    assert all(i["status"] == "200" for i in invs)
+    assert len({i["id"] for i in invs}) == len(invs)
+    pis = [i for i in invs if i["fn"] == "pi"]
+    assert all(float(i["end"]) >= float(i["start"]) for i in invs)
+    # each pi invocation lies within the span of the samples taken while the load ran
+    assert times
+    lo, hi = min(times), max(times)
+    assert all(lo - 1 <= float(i["start"]) <= hi + 1 for i in pis)
+
+
+def test_perf_event_open_refused_still_serves(daemon, tmp_path, stack):
+    traces, coll, fs = stack
+    port = free_port()
+    app = daemon([binary("noperf"), binary("fnhandler-examples"), "--port", str(port)], port, env={
+        "FNTRACE": "1", "FNTRACE_WINDOW": "1s", "FNTRACE_COLLECTOR": coll.url + "/",
+        "FNTRACE_NAME": NAME}, name="noperf-app")
+    for path, check in (("/hello?name=seccomp", lambda b: b == b"Hello from C, seccomp!"),
+                        ("/pi?digits=50", lambda b: jbody(b)["pi"] == PI_50),
+                        ("/fibonacci?n=20", lambda b: jbody(b)["fibonacci"] == 6765)):
+        st, _, body = request(app.url + path)
+        assert st == 200 and check(body)
+    time.sleep(1.5)
+    log = app.log()
+    off = [l for l in log.splitlines() if "tracing off" in l]
+    assert len(off) == 1, log
+    assert "perf_event_open" in off[0]
+    assert "tracing on" not in log
+    assert not (traces / NAME).exists()
