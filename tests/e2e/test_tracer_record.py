@@ -290,12 +290,15 @@ def test_sigint_writes_what_it_has(tmp_path):
     out = tmp_path / "s.perf"
     p = subprocess.Popen([FNTRACE, "record", "-o", str(out), "--", HOTSPOTS, "1", "60"],
                          stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    time.sleep(1.5)
+    kids = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
     os.kill(p.pid, signal.SIGINT)
     _, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     _, samples = parse(out.read_text())
-    assert len(samples) >= 20
+    assert len(samples) >= 10                          # a busy machine may give it little CPU
+    assert "command stopped" in err
+    assert kids and not Path(f"/proc/{kids[0]}").exists()   # the command did not outlive us
     assert not list(tmp_path.glob("*.tmp.*"))          # no debris from the atomic write
 
 
