@@ -16,7 +16,7 @@ TARGET=$BUILD/tests/progs/busyloop
 for f in "$FNTRACE" "$TARGET"; do
     [ -x "$f" ] || { echo "bench: tracer skipped ($f is not built)"; exit 0; }
 done
-command -v perf >/dev/null || { echo "bench: tracer skipped (perf is not installed)"; exit 0; }
+perf --version >/dev/null 2>&1 || { echo "bench: tracer skipped (perf is not installed or does not run here)"; exit 0; }
 exec /usr/bin/python3 - "$FNTRACE" "$TARGET" "${BENCH_TRACER_SECONDS:-10}" <<'PY'
 import os, re, subprocess, sys, tempfile, time
 

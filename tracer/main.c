@@ -190,6 +190,7 @@ static int cmd_record(int argc, char **argv)
                  (unsigned long long)res.stats.lost);
     if (res.cmd_exited && WIFEXITED(res.cmd_status) && WEXITSTATUS(res.cmd_status))
         log_info("command exited", "status=%d", WEXITSTATUS(res.cmd_status));
+    if (res.cmd_terminated) log_info("command stopped", "reason=\"recording ended first\"");
     if (res.cmd_exited && WIFSIGNALED(res.cmd_status))
         log_info("command killed", "signal=%d", WTERMSIG(res.cmd_status));
     switch (st) {

@@ -114,6 +114,7 @@ static void end_child(pid_t pid, record_result *res)
         res->cmd_status = st;
         return;
     }
+    res->cmd_terminated = 1;
     kill(pid, SIGTERM);
     for (int i = 0; i < 200; i++) {
         if (waitpid(pid, &st, WNOHANG) == pid) return;

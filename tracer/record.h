@@ -42,6 +42,7 @@ typedef struct record_result {
     double seconds;                /* how long sampling ran */
     int cmd_exited;                /* the command (argv) exited during the recording */
     int cmd_status;                /* its wait status */
+    int cmd_terminated;            /* we ended the command (recording ended first) */
     upload_report upload;
     char err[512];
 } record_result;

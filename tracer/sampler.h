@@ -19,7 +19,9 @@
  * Kernel frames: events are opened with exclude_kernel=0 first; if the kernel refuses
  * (perf_event_paranoid, EACCES/EPERM) they are reopened user-only and
  * sampler_kernel_frames() says so.  Timestamps use CLOCK_MONOTONIC (use_clockid).
- * Records are handed to a callback in ring order (per CPU, not globally time-sorted);
+ * Each sampler_read() copies what all rings hold and hands the records to a callback in
+ * time order across CPUs (an mmap is seen before the samples in it, an exec after the
+ * samples of the old image);
  * PERF_RECORD_LOST and LOST_SAMPLES are counted, never hidden.
  *
  * Ownership: the sampler owns its fds and rings; record pointers passed to the callback

@@ -95,8 +95,9 @@ def test_help_version_and_exit_codes():
 
 def test_fidelity_against_perf(tmp_path):
     """Same run, two profilers: fntrace starts the workload, perf attaches to it."""
-    if not shutil.which("perf"):
-        pytest.skip("perf is not installed")
+    if not shutil.which("perf") or subprocess.run(["perf", "--version"],
+                                                   capture_output=True).returncode:
+        pytest.skip("perf is not installed or does not run on this kernel")
     out, pdata = tmp_path / "f.perf", tmp_path / "p.data"
     fn = subprocess.Popen([FNTRACE, "record", "-F", "200", "-o", str(out), "--",
                            HOTSPOTS, "3", "2"], stderr=subprocess.PIPE, text=True)
@@ -198,9 +199,17 @@ def test_unprivileged_user_frames_only():
     paranoid = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
     if paranoid > 2:
         pytest.skip(f"perf_event_paranoid={paranoid} forbids unprivileged perf events")
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        FNTRACE, "record", "--", HOTSPOTS, "2", "0.5"],
-                       capture_output=True, text=True, timeout=120, cwd="/")
+    # copies the user can reach whatever the permissions of the build tree
+    d = Path(tempfile.mkdtemp(prefix="fntrace-nobody-"))
+    try:
+        d.chmod(0o755)
+        for b in (FNTRACE, HOTSPOTS):
+            shutil.copy(b, d)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            str(d / "fntrace"), "record", "--", str(d / "hotspots"), "2", "0.5"],
+                           capture_output=True, text=True, timeout=120, cwd="/")
+    finally:
+        shutil.rmtree(d)
     assert r.returncode == 0, r.stderr
     header, samples = parse(r.stdout)
     assert header["fntrace frames"] == "user"
@@ -281,12 +290,15 @@ def test_sigint_writes_what_it_has(tmp_path):
     out = tmp_path / "s.perf"
     p = subprocess.Popen([FNTRACE, "record", "-o", str(out), "--", HOTSPOTS, "1", "60"],
                          stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    time.sleep(1.5)
+    kids = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
     os.kill(p.pid, signal.SIGINT)
     _, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     _, samples = parse(out.read_text())
-    assert len(samples) >= 20
+    assert len(samples) >= 10                          # a busy machine may give it little CPU
+    assert "command stopped" in err
+    assert kids and not Path(f"/proc/{kids[0]}").exists()   # the command did not outlive us
     assert not list(tmp_path.glob("*.tmp.*"))          # no debris from the atomic write
 
 
