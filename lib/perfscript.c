@@ -27,6 +27,7 @@
  * `pid/tid` or `tid`, and a non-empty comm. Right of it: optional period (digits and a
  * space), the event name (a non-space token ending with ':'), optional extra text. */
 #include "perfscript.h"
+#include "errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -897,18 +898,6 @@ int ps_parser_finish(ps_parser *p)
     return rc;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Reads all of gz through the streaming buffer. Takes ownership of gz. */
 static int parse_gz(ps_parser *p, gzFile gz, char *err, size_t errlen)
 {
@@ -929,17 +918,17 @@ static int parse_gz(ps_parser *p, gzFile gz, char *err, size_t errlen)
         if (n < 0 || (zerr != Z_OK && zerr != Z_BUF_ERROR)) {
             if (zerr == Z_ERRNO) {
                 rc = errno ? -errno : -EIO;
-                set_err(err, errlen, "read: %s", strerror(-rc));
+                err_set(err, errlen, "read: %s", strerror(-rc));
             } else {
                 rc = -EBADMSG;
-                set_err(err, errlen, "gzip: %s", zmsg ? zmsg : "corrupt data");
+                err_set(err, errlen, "gzip: %s", zmsg ? zmsg : "corrupt data");
             }
             break;
         }
         if (n == 0) {
             if (zerr == Z_BUF_ERROR) {
                 rc = -EBADMSG;
-                set_err(err, errlen, "gzip: %s", zmsg ? zmsg : "unexpected end of file");
+                err_set(err, errlen, "gzip: %s", zmsg ? zmsg : "unexpected end of file");
                 break;
             }
             rc = stream_process(p, 1);
@@ -949,14 +938,14 @@ static int parse_gz(ps_parser *p, gzFile gz, char *err, size_t errlen)
         p->fed += (size_t)n;
         if (p->o.max_bytes && p->fed > p->o.max_bytes) {
             rc = -EFBIG;
-            set_err(err, errlen, "input larger than %" PRIu64 " bytes", p->o.max_bytes);
+            err_set(err, errlen, "input larger than %" PRIu64 " bytes", p->o.max_bytes);
             break;
         }
         if ((rc = stream_process(p, 0)) != 0)
             break;
     }
     if (rc < 0 && rc != -EBADMSG && rc != -EFBIG && err && errlen && !err[0])
-        set_err(err, errlen, "%s", strerror(-rc));
+        err_set(err, errlen, "%s", strerror(-rc));
     gzclose(gz);
     stream_reset(p);
     return rc;
@@ -968,7 +957,7 @@ static int parse_owned_fd(ps_parser *p, int fd, char *err, size_t errlen)
     gzFile gz = gzdopen(fd, "rb");
     if (!gz) {
         close(fd);
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -ENOMEM;
     }
     return parse_gz(p, gz, err, errlen);
@@ -981,7 +970,7 @@ int ps_parse_fd(ps_parser *p, int fd, char *err, size_t errlen)
     int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (d < 0) {
         int e = errno;
-        set_err(err, errlen, "dup: %s", strerror(e));
+        err_set(err, errlen, "dup: %s", strerror(e));
         return -e;
     }
     return parse_owned_fd(p, d, err, errlen);
@@ -994,7 +983,7 @@ int ps_parse_file(ps_parser *p, const char *path, char *err, size_t errlen)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        set_err(err, errlen, "%s: %s", path, strerror(e));
+        err_set(err, errlen, "%s: %s", path, strerror(e));
         return -e;
     }
     return parse_owned_fd(p, fd, err, errlen);

@@ -16,6 +16,7 @@
  * deletes and recounted from a full walk at open. */
 #define _GNU_SOURCE
 #include "store.h"
+#include "errbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -93,17 +94,6 @@ int store_id_valid(const char *id)
 }
 
 /* --- helpers ---------------------------------------------------------------------- */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void usage_add(store *st, int64_t bytes, int64_t files)
 {
@@ -256,19 +246,19 @@ int store_list(store *st, const char *name, struct store_entry **out, size_t *co
 
 store *store_open_dir(const char *dir, char *err, size_t errlen)
 {
-    if (!dir || !*dir) { seterr(err, errlen, "no store directory given"); return NULL; }
+    if (!dir || !*dir) { err_set(err, errlen, "no store directory given"); return NULL; }
     if (mkdir(dir, 0755) && errno != EEXIST) {
-        seterr(err, errlen, "cannot create store directory %s: %s", dir, strerror(errno));
+        err_set(err, errlen, "cannot create store directory %s: %s", dir, strerror(errno));
         return NULL;
     }
     store *st = calloc(1, sizeof *st);
-    if (!st) { seterr(err, errlen, "out of memory"); return NULL; }
+    if (!st) { err_set(err, errlen, "out of memory"); return NULL; }
     st->fsync = 1;
     st->tmpfd = -1;
     pthread_mutex_init(&st->lock, NULL);
     st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (st->dirfd < 0) {
-        seterr(err, errlen, "cannot open store directory %s: %s", dir, strerror(errno));
+        err_set(err, errlen, "cannot open store directory %s: %s", dir, strerror(errno));
         pthread_mutex_destroy(&st->lock);
         free(st);
         return NULL;
@@ -323,17 +313,17 @@ static uint32_t random32(void)
 store_put *store_put_begin(store *st, const char *name, int gzip, char *err, size_t errlen)
 {
     if (!store_name_valid(name)) {
-        seterr(err, errlen, "invalid trace name");
+        err_set(err, errlen, "invalid trace name");
         errno = EINVAL;           /* set after seterr: snprintf may touch errno */
         return NULL;
     }
     if (st->tmpfd < 0) {
-        seterr(err, errlen, "store has no temporary area (directory not writable)");
+        err_set(err, errlen, "store has no temporary area (directory not writable)");
         errno = EROFS;
         return NULL;
     }
     store_put *p = calloc(1, sizeof *p);
-    if (!p) { seterr(err, errlen, "out of memory"); errno = ENOMEM; return NULL; }
+    if (!p) { err_set(err, errlen, "out of memory"); errno = ENOMEM; return NULL; }
     p->st = st;
     p->gzip = gzip;
     snprintf(p->name, sizeof p->name, "%s", name);
@@ -355,7 +345,7 @@ store_put *store_put_begin(store *st, const char *name, int gzip, char *err, siz
         errno = EEXIST;
     }
     int e = errno;
-    seterr(err, errlen, "cannot create a temporary file in the store: %s", strerror(e));
+    err_set(err, errlen, "cannot create a temporary file in the store: %s", strerror(e));
     free(p);
     errno = e;
     return NULL;

@@ -1,6 +1,7 @@
 /* sampler — see sampler.h for the design (per-CPU inherited events, one ring per CPU,
  * attach by /proc/PID/task enumeration until stable, enable_on_exec for commands). */
 #include "sampler.h"
+#include "errbuf.h"
 #include "intmap.h"
 
 #include <dirent.h>
@@ -50,17 +51,6 @@ struct sampler {
     struct pending *pending;
     size_t npending, cap_pending;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int online_cpus(int *cpus, int max)
 {
@@ -158,22 +148,22 @@ static int open_thread(sampler *s, int tid, char *err, size_t errlen)
             if (e == ENODEV) continue;          /* CPU went offline */
             if (e == ESRCH) return -ESRCH;
             if (e == EACCES || e == EPERM)
-                set_err(err, errlen, "perf_event_open on tid %d: %s (kernel.perf_event_paranoid"
+                err_set(err, errlen, "perf_event_open on tid %d: %s (kernel.perf_event_paranoid"
                         "=%d: 2 allows your own processes, 3 or more nothing without "
                         "CAP_PERFMON; in a container the seccomp profile must allow "
                         "perf_event_open)", tid, strerror(e), read_paranoid());
             else if (e == EINVAL)
-                set_err(err, errlen, "perf_event_open on tid %d: %s (frequency %llu above "
+                err_set(err, errlen, "perf_event_open on tid %d: %s (frequency %llu above "
                         "kernel.perf_event_max_sample_rate?)", tid, strerror(e),
                         (unsigned long long)s->attr.sample_freq);
             else if (e == EMFILE || e == ENFILE)
-                set_err(err, errlen, "perf_event_open on tid %d: %s (one event per thread "
+                err_set(err, errlen, "perf_event_open on tid %d: %s (one event per thread "
                         "and CPU)", tid, strerror(e));
             else if (e == ENOSYS || e == ENOENT)
-                set_err(err, errlen, "perf_event_open: %s (no perf events in this kernel or "
+                err_set(err, errlen, "perf_event_open: %s (no perf events in this kernel or "
                         "blocked by seccomp)", strerror(e));
             else
-                set_err(err, errlen, "perf_event_open on tid %d cpu %d: %s", tid, r->cpu,
+                err_set(err, errlen, "perf_event_open on tid %d cpu %d: %s", tid, r->cpu,
                         strerror(e));
             return -e;
         }
@@ -181,20 +171,20 @@ static int open_thread(sampler *s, int tid, char *err, size_t errlen)
         if (r->fd < 0) {
             rc = ring_map(s, r, fd);
             if (rc < 0) {
-                set_err(err, errlen, "mmap of the perf ring buffer: %s (perf_event_mlock_kb)",
+                err_set(err, errlen, "mmap of the perf ring buffer: %s (perf_event_mlock_kb)",
                         strerror(-rc));
                 close(fd);
                 return rc;
             }
         } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, r->fd) < 0) {
             rc = -errno;
-            set_err(err, errlen, "PERF_EVENT_IOC_SET_OUTPUT: %s", strerror(errno));
+            err_set(err, errlen, "PERF_EVENT_IOC_SET_OUTPUT: %s", strerror(errno));
             close(fd);
             return rc;
         }
         if ((rc = push_fd(s, fd)) < 0) {
             close(fd);
-            set_err(err, errlen, "out of memory");
+            err_set(err, errlen, "out of memory");
             return rc;
         }
     }
@@ -210,7 +200,7 @@ static int attach_round(sampler *s, const sampler_opts *o, char *err, size_t err
     DIR *d = opendir(path);
     if (!d) {
         int e = errno;
-        set_err(err, errlen, "%s: %s", path, e == ENOENT ? "no such process" : strerror(e));
+        err_set(err, errlen, "%s: %s", path, e == ENOENT ? "no such process" : strerror(e));
         return e == ENOENT ? -ESRCH : -e;
     }
     int tids_cap = 256, ntids = 0;
@@ -263,7 +253,7 @@ int sampler_open(sampler **out, const sampler_opts *o, char *err, size_t errlen)
 {
     *out = NULL;
     if (o->pid <= 0 || o->freq <= 0) {
-        set_err(err, errlen, "invalid pid or frequency");
+        err_set(err, errlen, "invalid pid or frequency");
         return -EINVAL;
     }
     sampler *s = calloc(1, sizeof *s);
@@ -271,7 +261,7 @@ int sampler_open(sampler **out, const sampler_opts *o, char *err, size_t errlen)
     if (!s || !cpus) {
         free(s);
         free(cpus);
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -ENOMEM;
     }
     s->pid = o->pid;
@@ -283,7 +273,7 @@ int sampler_open(sampler **out, const sampler_opts *o, char *err, size_t errlen)
     if (!s->rings) {
         free(cpus);
         sampler_close(s);
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -ENOMEM;
     }
     for (int i = 0; i < s->ncpu; i++) {
@@ -321,7 +311,7 @@ int sampler_open(sampler **out, const sampler_opts *o, char *err, size_t errlen)
     int rc;
     if (o->exec) {
         rc = open_thread(s, o->pid, err, errlen);
-        if (rc == -ESRCH) set_err(err, errlen, "process %d is gone", o->pid);
+        if (rc == -ESRCH) err_set(err, errlen, "process %d is gone", o->pid);
     } else {
         rc = 0;
         s->attaching = 1;
@@ -332,7 +322,7 @@ int sampler_open(sampler **out, const sampler_opts *o, char *err, size_t errlen)
         s->attaching = 0;
         intmap_free(&s->announced);
         if (rc == 0 && !s->opened.len) {
-            set_err(err, errlen, "process %d: no thread to sample (gone, or only skip_tid)",
+            err_set(err, errlen, "process %d: no thread to sample (gone, or only skip_tid)",
                     o->pid);
             rc = -ESRCH;
         }

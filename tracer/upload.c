@@ -2,6 +2,7 @@
  * process-wide "this server refuses gzip" flag), zlib for the gzip body, plain files and
  * rename(2) for the spool. */
 #include "upload.h"
+#include "errbuf.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -29,17 +30,6 @@ static int gzip_refused;            /* a server answered 415 to gzip: send plain
 static unsigned spool_seq;
 
 static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int upload_name_valid(const char *name)
 {
@@ -92,7 +82,7 @@ static int post_once(const upload_opts *o, const char *name, const void *body, s
 {
     pthread_once(&curl_once, curl_init);
     if (len > UINT32_MAX) {
-        set_err(err, errlen, "trace too large (%zu bytes)", len);
+        err_set(err, errlen, "trace too large (%zu bytes)", len);
         return -E2BIG;
     }
     unsigned char *gz = NULL;
@@ -102,7 +92,7 @@ static int post_once(const upload_opts *o, const char *name, const void *body, s
     CURL *c = curl_easy_init();
     if (!c) {
         free(gz);
-        set_err(err, errlen, "curl_easy_init failed");
+        err_set(err, errlen, "curl_easy_init failed");
         return -ENOMEM;
     }
     char hname[160];
@@ -131,7 +121,7 @@ static int post_once(const upload_opts *o, const char *name, const void *body, s
     free(gz);
     if (rep) rep->http_status = status;
     if (cc != CURLE_OK) {
-        set_err(err, errlen, "POST %s: %s", o->url, ebuf[0] ? ebuf : curl_easy_strerror(cc));
+        err_set(err, errlen, "POST %s: %s", o->url, ebuf[0] ? ebuf : curl_easy_strerror(cc));
         return cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ? -EINVAL : -EAGAIN;
     }
     if (status >= 200 && status < 300) return 0;
@@ -140,7 +130,7 @@ static int post_once(const upload_opts *o, const char *name, const void *body, s
         __atomic_store_n(&gzip_refused, 1, __ATOMIC_RELAXED);
         return post_once(o, name, body, len, rep, err, errlen);
     }
-    set_err(err, errlen, "POST %s: HTTP %ld", o->url, status);
+    err_set(err, errlen, "POST %s: HTTP %ld", o->url, status);
     if (status >= 500 || status == 408 || status == 429) return -EAGAIN;
     if (status == 401 || status == 403) return -EPERM;
     if (status == 413) return -E2BIG;
@@ -157,7 +147,7 @@ int upload_send(const upload_opts *o, const void *body, size_t len, upload_repor
                 char *err, size_t errlen)
 {
     if (!o->url || !upload_name_valid(o->name)) {
-        set_err(err, errlen, "invalid upload name (want [A-Za-z0-9._-]{1,128}, no leading dot)");
+        err_set(err, errlen, "invalid upload name (want [A-Za-z0-9._-]{1,128}, no leading dot)");
         return -EINVAL;
     }
     int attempts = o->attempts > 0 ? o->attempts : 3;
@@ -269,23 +259,23 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
                  upload_report *rep, char *err, size_t errlen)
 {
     if (!o->spool_dir) {
-        set_err(err, errlen, "no spool directory");
+        err_set(err, errlen, "no spool directory");
         return -EINVAL;
     }
     if (!upload_name_valid(name)) {
-        set_err(err, errlen, "invalid trace name");
+        err_set(err, errlen, "invalid trace name");
         return -EINVAL;
     }
     uint64_t max_bytes = o->spool_max_bytes ? o->spool_max_bytes : DEFAULT_SPOOL_BYTES;
     unsigned max_files = o->spool_max_files ? o->spool_max_files : DEFAULT_SPOOL_FILES;
     if (len > max_bytes) {
-        set_err(err, errlen, "trace of %zu bytes is larger than the spool (%llu bytes)", len,
+        err_set(err, errlen, "trace of %zu bytes is larger than the spool (%llu bytes)", len,
                 (unsigned long long)max_bytes);
         return -E2BIG;
     }
     if (mkdir(o->spool_dir, 0700) < 0 && errno != EEXIST) {
         int e = errno;
-        set_err(err, errlen, "spool %s: %s", o->spool_dir, strerror(e));
+        err_set(err, errlen, "spool %s: %s", o->spool_dir, strerror(e));
         return -e;
     }
     struct entry *v;
@@ -293,7 +283,7 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
     uint64_t bytes;
     int rc = spool_list(o->spool_dir, &v, &n, &bytes);
     if (rc < 0) {
-        set_err(err, errlen, "spool %s: %s", o->spool_dir, strerror(-rc));
+        err_set(err, errlen, "spool %s: %s", o->spool_dir, strerror(-rc));
         return rc;
     }
     /* make room: oldest first, counted and reported */
@@ -317,7 +307,7 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         int e = errno;
-        set_err(err, errlen, "spool %s: %s", tmp, strerror(e));
+        err_set(err, errlen, "spool %s: %s", tmp, strerror(e));
         return -e;
     }
     rc = write_all(fd, body, len);
@@ -326,7 +316,7 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
     if (!rc && rename(tmp, final) < 0) rc = -errno;
     if (rc) {
         unlink(tmp);
-        set_err(err, errlen, "spool %s: %s", final, strerror(-rc));
+        err_set(err, errlen, "spool %s: %s", final, strerror(-rc));
         return rc;
     }
     if (rep) rep->spooled++;
@@ -342,7 +332,7 @@ int upload_submit(const upload_opts *o, const void *body, size_t len, upload_rep
     snprintf(why, sizeof why, "%s", err ? err : "");
     rc = upload_spool(o, o->name, body, len, rep, err, errlen);
     if (rc < 0) return rc;
-    set_err(err, errlen, "%s; spooled in %s", why, o->spool_dir);
+    err_set(err, errlen, "%s; spooled in %s", why, o->spool_dir);
     return 1;
 }
 
@@ -377,7 +367,7 @@ int upload_submit_file(const upload_opts *o, const char *path, upload_report *re
     size_t len = 0;
     int rc = read_file(path, &body, &len);
     if (rc < 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(-rc));
+        err_set(err, errlen, "%s: %s", path, strerror(-rc));
         return rc;
     }
     rc = upload_submit(o, body, len, rep, err, errlen);
@@ -394,7 +384,7 @@ int upload_drain(const upload_opts *o, upload_report *rep, char *err, size_t err
     int rc = spool_list(o->spool_dir, &v, &n, &bytes);
     if (rc == -ENOENT) return 0;
     if (rc < 0) {
-        set_err(err, errlen, "spool %s: %s", o->spool_dir, strerror(-rc));
+        err_set(err, errlen, "spool %s: %s", o->spool_dir, strerror(-rc));
         return rc;
     }
     size_t i;
