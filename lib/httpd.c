@@ -201,6 +201,27 @@ const char *httpd_req_header(const httpd_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+static const char *value_n(const httpd_req *req, enum MHD_ValueKind kind, const char *key,
+                           size_t *len)
+{
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(req->conn, kind, key, strlen(key), &v, &n) != MHD_YES)
+        return NULL;
+    if (len) *len = n;
+    return v;
+}
+
+const char *httpd_req_query_n(const httpd_req *req, const char *key, size_t *len)
+{
+    return value_n(req, MHD_GET_ARGUMENT_KIND, key, len);
+}
+
+const char *httpd_req_header_n(const httpd_req *req, const char *name, size_t *len)
+{
+    return value_n(req, MHD_HEADER_KIND, name, len);
+}
+
 struct each_ctx {
     int (*fn)(void *, const char *, const char *);
     void *ctx;
@@ -479,7 +500,10 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (opts->flags & HTTPD_THREAD_PER_CONNECTION) flags |= MHD_USE_THREAD_PER_CONNECTION;
-    else flags |= MHD_USE_EPOLL;
+    /* poll, not epoll: libmicrohttpd 0.9.75's edge-triggered epoll loop sometimes misses a
+     * client that hangs up mid-body, and the request then lingers (its `done`, temporary
+     * files and connection slot) until the idle timeout; poll sees the hang-up at once. */
+    else flags |= MHD_USE_POLL;
     if ((opts->flags & HTTPD_ALLOW_SUSPEND) && !(opts->flags & HTTPD_THREAD_PER_CONNECTION))
         flags |= MHD_ALLOW_SUSPEND_RESUME;
     if (v6) flags |= MHD_USE_IPv6;
@@ -497,7 +521,12 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
                                         opts->timeout_s ? opts->timeout_s : 30, NULL };
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, srv };
-    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
+    /* no MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 means SO_REUSEPORT, which let a second
+     * daemon bind the same port silently and take half the connections; libmicrohttpd's
+     * default (SO_REUSEADDR) already allows a restart while old connections linger. */
+    if (opts->conn_memory)
+        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                            (intptr_t)opts->conn_memory, NULL };
     if (threads > 1)
         ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
     if (opts->max_conns_per_ip)

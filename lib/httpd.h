@@ -14,7 +14,7 @@
  *      always cleaned up; then writes one access-log line.
  * Replies are JSON through cJSON, errors are {"error": "..."} with the status.
  *
- * Threading: callbacks run on libmicrohttpd's threads — a thread pool over epoll by
+ * Threading: callbacks run on libmicrohttpd's threads — a thread pool over poll(2) by
  * default, one thread per connection with HTTPD_THREAD_PER_CONNECTION (for handlers that
  * block, like user functions), or a pool whose `handle` parks requests that would block and
  * lets other threads answer them (HTTPD_ALLOW_SUSPEND, httpd_req_suspend).  Callbacks for
@@ -64,6 +64,9 @@ struct httpd_opts {
     unsigned max_conns;          /* default 1024 */
     unsigned max_conns_per_ip;   /* 0: no per-address limit */
     unsigned timeout_s;          /* idle connection timeout, default 30 s */
+    size_t conn_memory;          /* per-connection buffer (headers + body chunks), default
+                                    libmicrohttpd's 32 KB; bigger means fewer, larger
+                                    body chunks for streaming uploads */
     unsigned flags;
     const char *tls_cert_pem;    /* both set: serve HTTPS (contents, not file names) */
     const char *tls_key_pem;
@@ -95,6 +98,10 @@ const char *httpd_req_url(const httpd_req *req);        /* path as requested, wi
 /* Query argument / header (case-insensitive) or NULL. */
 const char *httpd_req_query(const httpd_req *req, const char *key);
 const char *httpd_req_header(const httpd_req *req, const char *name);
+/* The same with the value's length: a value with a NUL byte inside (a query argument
+ * "a%00b" decodes to 3 bytes) is longer than its strlen(), so callers can refuse it. */
+const char *httpd_req_query_n(const httpd_req *req, const char *key, size_t *len);
+const char *httpd_req_header_n(const httpd_req *req, const char *name, size_t *len);
 /* Calls fn for every header or every query argument in order; fn returns non-zero to stop. */
 enum httpd_kind { HTTPD_HEADERS, HTTPD_QUERY };
 void httpd_req_each(const httpd_req *req, enum httpd_kind kind,

@@ -34,10 +34,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#define READ_CHUNK       (1u << 20)         /* bytes per read in streaming mode */
+#define READ_CHUNK       (1u << 20)         /* bytes per read from a file */
+#define FEED_CHUNK       (64u * 1024u)      /* buffer room kept free for feeds */
 #define MAX_SAMPLE_TEXT  (4u << 20)         /* open-sample text kept while streaming */
 #define WRITER_BUF       (64u * 1024u)
 
@@ -170,8 +173,9 @@ static int parse_event_head(const char *b, const char *e, ps_sample *s)
     int32_t cpu = -1;
     uint32_t flags = 0;
     if (e > b && e[-1] == ']') {
-        const char *lb = e - 1;
-        while (lb > b && *lb != '[')
+        /* "[cpu]" is short: a bounded search keeps hostile lines linear */
+        const char *lb = e - 1, *lim = (size_t)(e - b) > 16 ? e - 16 : b;
+        while (lb > lim && *lb != '[')
             lb--;
         if (*lb != '[' || !parse_i32(lb + 1, e - 1, &cpu))
             return 0;
@@ -205,8 +209,6 @@ static int parse_event_head(const char *b, const char *e, ps_sample *s)
     while (ce > b && is_ws(ce[-1]))
         ce--;
     const char *cb = b;
-    while (cb < ce && is_ws(*cb))
-        cb++;
     if (cb == ce)
         return 0;
     s->comm = (ps_str){ cb, (size_t)(ce - cb) };
@@ -252,6 +254,10 @@ int ps_parse_event_line(ps_str line, ps_sample *s)
 {
     const char *b = line.p, *e = line.p + line.len;
     if (!b)
+        return 0;
+    while (b < e && is_ws(*b))          /* perf right-aligns comms with %16s */
+        b++;
+    if (b == e || *b == '#')            /* a `#` line is a header, whatever follows */
         return 0;
     /* candidates: ':' followed by whitespace or the line end, preceded by the time */
     for (const char *c = b; c < e; c++) {
@@ -494,6 +500,15 @@ size_t ps_unescape(ps_str s, char *out, size_t outcap)
     return n;
 }
 
+#define ESC_LINE 0x100   /* control characters only: keeps tabs and backslashes */
+
+static inline int needs_escape(unsigned char c, int flags)
+{
+    if (flags & ESC_LINE)
+        return (c < 0x20 && c != '\t') || c == 0x7f;
+    return c < 0x20 || c == 0x7f || c == '\\' || (c == ' ' && (flags & PS_ESC_SPACE));
+}
+
 /* ------------------------------------------------------------------ parser */
 
 struct ps_parser {
@@ -510,6 +525,7 @@ struct ps_parser {
     char *buf;
     size_t blen, bcap;
     size_t bpos;              /* where parsing resumes: buf[0..bpos) is kept text */
+    size_t room;              /* free space compact() leaves: READ_CHUNK or FEED_CHUNK */
     /* one-entry cache for module interning */
     const char *last_mod;
     size_t last_mod_len;
@@ -555,6 +571,7 @@ static void stream_reset(ps_parser *p)
     p->fed = 0;
     p->blen = 0;
     p->bpos = 0;
+    p->room = 0;
     p->last_mod = NULL;
 }
 
@@ -602,7 +619,7 @@ static int intern_frame(ps_parser *p, ps_frame *f)
     strtab *t = p->o.strtab;
     f->sym_id = strtab_intern(t, f->sym.p, f->sym.len);
     if (p->last_mod && f->module.len == p->last_mod_len &&
-        memcmp(f->module.p, p->last_mod, f->module.len) == 0) {
+        (f->module.len == 0 || memcmp(f->module.p, p->last_mod, f->module.len) == 0)) {
         f->module_id = p->last_mod_id;
     } else {
         f->module_id = strtab_intern(t, f->module.p ? f->module.p : "", f->module.len);
@@ -651,8 +668,6 @@ static int add_frame(ps_parser *p, ps_str line)
 /* One line [b, e) without its '\n'. Returns 0 or a stop value. */
 static int parse_line(ps_parser *p, const char *b, const char *e)
 {
-    if (e > b && e[-1] == '\r')
-        e--;
     p->st.lines++;
     p->lineno++;
     if ((size_t)(e - b) > p->o.max_line) {
@@ -660,6 +675,8 @@ static int parse_line(ps_parser *p, const char *b, const char *e)
         p->st.skipped++;
         return 0;
     }
+    while (e > b && e[-1] == '\r')     /* CRLF (and stray CRs) end the line */
+        e--;
     if (b == e)
         return close_sample(p);
     char c0 = *b;
@@ -730,6 +747,8 @@ static int parse_text(ps_parser *p, const char *buf, size_t len, int final, size
 
 int ps_parse_mem(ps_parser *p, const void *buf, size_t len)
 {
+    if (!len)
+        buf = "";
     stream_reset(p);
     size_t used;
     int rc = parse_text(p, buf, len, 1, &used);
@@ -761,22 +780,24 @@ static void rebase(ps_parser *p, const char *from, const char *to)
     p->last_mod = NULL;
 }
 
-/* Makes room for READ_CHUNK more bytes after keeping p->buf[keep..blen); parsing
+/* Makes room for p->room more bytes after keeping p->buf[keep..blen); parsing
  * resumes at `resume` (>= keep). */
 static int compact(ps_parser *p, size_t keep, size_t resume)
 {
     size_t n = p->blen - keep;
-    size_t cap = p->bcap ? p->bcap : 2 * READ_CHUNK;
-    while (cap - n < READ_CHUNK)
+    size_t cap = p->bcap ? p->bcap : 2 * p->room;
+    while (cap - n < p->room)
         cap *= 2;
     if (cap != p->bcap) {
         char *nb = malloc(cap);
         if (!nb)
             return -ENOMEM;
-        if (n)
-            memcpy(nb, p->buf + keep, n);
-        rebase(p, p->buf + keep, nb);
-        free(p->buf);
+        if (p->buf) {
+            if (n)
+                memcpy(nb, p->buf + keep, n);
+            rebase(p, p->buf + keep, nb);
+            free(p->buf);
+        }
         p->buf = nb;
         p->bcap = cap;
     } else if (keep) {
@@ -840,7 +861,11 @@ static int stream_process(ps_parser *p, int final)
 
 int ps_parser_feed(ps_parser *p, const void *data, size_t len)
 {
+    if (!len)
+        return 0;
     const char *d = data;
+    if (!p->room)
+        p->room = FEED_CHUNK;
     if (!p->buf) {
         int rc = compact(p, 0, 0);
         if (rc)
@@ -856,7 +881,7 @@ int ps_parser_feed(ps_parser *p, const void *data, size_t len)
         p->fed += n;
         d += n;
         len -= n;
-        if (p->bcap - p->blen < READ_CHUNK / 2 || !len) {
+        if (p->bcap - p->blen < p->room / 2 || !len) {
             int rc = stream_process(p, 0);
             if (rc)
                 return rc;
@@ -889,7 +914,8 @@ static int parse_gz(ps_parser *p, gzFile gz, char *err, size_t errlen)
 {
     stream_reset(p);
     int rc = 0;
-    if (!p->buf && (rc = compact(p, 0, 0)) != 0) {
+    p->room = READ_CHUNK;
+    if ((rc = compact(p, 0, 0)) != 0) {
         gzclose(gz);
         return rc;
     }
@@ -983,7 +1009,7 @@ struct out {
 
 static void out_put(struct out *o, const void *data, size_t len)
 {
-    if (o->n < o->cap) {
+    if (len && o->n < o->cap) {
         size_t room = o->cap - o->n;
         memcpy(o->p + o->n, data, len < room ? len : room);
     }
@@ -1009,9 +1035,31 @@ static size_t out_end(struct out *o)
     return o->n;
 }
 
+/* A field of a sample line: control characters (a newline in a comm or a file name)
+ * are escaped so that the sample keeps its lines; everything else goes as it is. */
+static void out_field(struct out *o, ps_str f)
+{
+    size_t i = 0;
+    while (i < f.len) {
+        size_t j = i;
+        while (j < f.len && !needs_escape((unsigned char)f.p[j], ESC_LINE))
+            j++;
+        out_put(o, f.p + i, j - i);
+        if (j < f.len) {
+            char e[8];
+            out_put(o, e, ps_escape((ps_str){ f.p + j, 1 }, e, sizeof(e), 0));
+            j++;
+        }
+        i = j;
+    }
+}
+
 static void fmt_event(struct out *o, const ps_sample *s)
 {
-    out_put(o, s->comm.p, s->comm.len);
+    if (s->comm.len)
+        out_field(o, s->comm);
+    else
+        out_put(o, ":-1", 3);       /* perf's name for an unknown thread */
     out_put(o, " ", 1);
     if (s->flags & PS_SAMPLE_PID)
         out_printf(o, "%5d/%-5d ", s->pid, s->tid);
@@ -1025,22 +1073,21 @@ static void fmt_event(struct out *o, const ps_sample *s)
     out_printf(o, "%12s: ", t);
     if (s->flags & PS_SAMPLE_PERIOD)
         out_printf(o, "%10" PRIu64 " ", s->period);
-    out_put(o, s->event.p, s->event.len);
+    out_field(o, s->event);
     out_put(o, ": ", 2);
-    if (s->extra.len)
-        out_put(o, s->extra.p, s->extra.len);
+    out_field(o, s->extra);
     out_put(o, "\n", 1);
 }
 
 static void fmt_frame(struct out *o, const ps_frame *f)
 {
     out_printf(o, "\t%16" PRIx64 " ", f->addr);
-    out_put(o, f->sym.p, f->sym.len);
+    out_field(o, f->sym);
     if (f->flags & PS_FRAME_OFF)
         out_printf(o, "+0x%" PRIx64, f->off);
     if (f->flags & PS_FRAME_MODULE) {
         out_put(o, " (", 2);
-        out_put(o, f->module.p, f->module.len);
+        out_field(o, f->module);
         out_put(o, ")", 1);
     }
     out_put(o, "\n", 1);
@@ -1169,7 +1216,7 @@ uint64_t ps_writer_bytes(const ps_writer *w)
 
 int ps_write_raw(ps_writer *w, const void *data, size_t len)
 {
-    if (w->err)
+    if (w->err || !len)
         return w->err;
     const char *d = data;
     w->total += len;
@@ -1253,24 +1300,20 @@ int ps_write_sample(ps_writer *w, const ps_sample *s)
     return ps_write_sample_end(w);
 }
 
-/* Writes s escaped (flags as ps_escape). */
+/* Writes s escaped (flags as ps_escape, or ESC_LINE). */
 static int write_escaped(ps_writer *w, ps_str s, int flags)
 {
     size_t i = 0;
     while (i < s.len) {
         /* runs of bytes that need no escape go through as they are */
         size_t j = i;
-        while (j < s.len) {
-            unsigned char c = (unsigned char)s.p[j];
-            if (c < 0x20 || c == 0x7f || c == '\\' || (c == ' ' && (flags & PS_ESC_SPACE)))
-                break;
+        while (j < s.len && !needs_escape((unsigned char)s.p[j], flags))
             j++;
-        }
         if (j > i)
             ps_write_raw(w, s.p + i, j - i);
         if (j < s.len) {
             char e[8];
-            size_t n = ps_escape((ps_str){ s.p + j, 1 }, e, sizeof(e), flags);
+            size_t n = ps_escape((ps_str){ s.p + j, 1 }, e, sizeof(e), flags & PS_ESC_SPACE);
             ps_write_raw(w, e, n);
             j++;
         }
@@ -1349,30 +1392,39 @@ int ps_write_header_times(ps_writer *w, uint64_t first_ns, uint64_t last_ns)
                                us / 1000, us % 1000);
 }
 
+int ps_write_header_perf(ps_writer *w, const ps_header_info *h)
+{
+    struct utsname u;
+    if (uname(&u) != 0)
+        memset(&u, 0, sizeof(u));
+    time_t when = h->captured_on ? h->captured_on : time(NULL);
+    struct tm tm;
+    char date[64] = "";
+    if (localtime_r(&when, &tm))
+        strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+    long online = h->nrcpus_online ? h->nrcpus_online : sysconf(_SC_NPROCESSORS_ONLN);
+    long avail = h->nrcpus_avail ? h->nrcpus_avail : sysconf(_SC_NPROCESSORS_CONF);
+    ps_write_header_begin(w);
+    ps_write_header_kv(w, "captured on", date);
+    ps_write_header_kv(w, "hostname", h->hostname ? h->hostname : u.nodename);
+    ps_write_header_kv(w, "os release", h->os_release ? h->os_release : u.release);
+    ps_write_header_kv(w, "arch", h->arch ? h->arch : u.machine);
+    ps_write_header_kvf(w, "nrcpus online", "%ld", online);
+    ps_write_header_kvf(w, "nrcpus avail", "%ld", avail);
+    if (h->cmdline)
+        ps_write_header_kv(w, "cmdline", h->cmdline);
+    if (h->freq_hz)
+        ps_write_header_event(w, h->event ? h->event : "cpu-clock", h->freq_hz);
+    if (h->first_ns || h->last_ns)
+        ps_write_header_times(w, h->first_ns, h->last_ns);
+    return ps_write_header_end(w);
+}
+
 int ps_write_header_line(ps_writer *w, ps_str line)
 {
     if (!line.len || line.p[0] != '#')
         ps_write_raw(w, "#", 1);
-    /* control characters only: a copied line keeps its backslashes */
-    size_t i = 0;
-    while (i < line.len) {
-        size_t j = i;
-        while (j < line.len) {
-            unsigned char c = (unsigned char)line.p[j];
-            if ((c < 0x20 && c != '\t') || c == 0x7f)
-                break;
-            j++;
-        }
-        if (j > i)
-            ps_write_raw(w, line.p + i, j - i);
-        if (j < line.len) {
-            char e[8];
-            size_t n = ps_escape((ps_str){ line.p + j, 1 }, e, sizeof(e), 0);
-            ps_write_raw(w, e, n);
-            j++;
-        }
-        i = j;
-    }
+    write_escaped(w, line, ESC_LINE);   /* a copied line keeps its backslashes */
     return ps_write_raw(w, "\n", 1);
 }
 
@@ -1434,6 +1486,8 @@ static int starts_with(const char *b, const char *e, const char *lit)
 
 int ps_sniff(const void *data, size_t len)
 {
+    if (!data || !len)
+        return 0;
     const char *b = data;
     if (len > PS_SNIFF_MAX)
         len = PS_SNIFF_MAX;
@@ -1516,4 +1570,13 @@ long ps_gunzip_prefix(const void *gz, size_t len, void *out, size_t outcap)
         rc = (long)(outcap - z.avail_out);
     inflateEnd(&z);
     return rc;
+}
+
+int ps_sniff_body(const void *buf, size_t len)
+{
+    if (!ps_is_gzip(buf, len))
+        return ps_sniff(buf, len);
+    char text[PS_SNIFF_MAX];
+    long n = ps_gunzip_prefix(buf, len, text, sizeof(text));
+    return n > 0 && ps_sniff(text, (size_t)n);
 }

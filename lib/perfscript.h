@@ -34,11 +34,45 @@
  *
  * WRITER. Formats samples and header lines exactly as perf 6.1's `perf script --header`
  * prints them (byte-compatible), into a sink callback through an internal buffer.
- * Header values are kept on one line: control characters (newline…) and backslashes
- * are escaped as C-style `\n`, `\\`, `\xHH`; ps_unescape() reverses it.
+ * Times are printed with 6 decimals, truncated to the microsecond (as perf does).
+ * Header values are kept on one line: in ps_write_header_kv values, control characters
+ * (newline…) and backslashes are escaped as C-style `\n`, `\\`, `\xHH` (ps_unescape()
+ * reverses it); ps_write_header_line (copying parsed lines through) escapes only
+ * control characters.
  *
  * SNIFFER. ps_sniff() tells from the first bytes (possibly cut mid-line) whether a body
- * looks like perf-script text; ps_gunzip_prefix() inflates the start of a gzip body.
+ * looks like perf-script text; ps_sniff_body() does the same for a body that may be
+ * gzip; ps_gunzip_prefix() inflates the start of a gzip body.
+ *
+ * Example — flamescope's index (timestamps + interned stack ids):
+ *
+ *   static int on_sample(void *ctx, const ps_sample *s) {
+ *       struct index *ix = ctx;                  // ix->names: the parser's strtab
+ *       uint32_t key[1 + PS_DEFAULT_MAX_FRAMES];
+ *       key[0] = s->comm_id;
+ *       for (uint32_t i = 0; i < s->nframes; i++)
+ *           key[1 + i] = s->frames[i].sym_id;    // or a frame id from (sym, module)
+ *       uint32_t stack = strtab_intern(ix->stacks, key, (1 + s->nframes) * 4);
+ *       return index_add(ix, s->time_ns, stack); // non-zero stops the parse
+ *   }
+ *   ps_parse_opts o = { .on_sample = on_sample, .ctx = ix, .strtab = ix->names };
+ *   ps_parser *p = ps_parser_new(&o);
+ *   int rc = ps_parse_file(p, path, err, sizeof(err));   // plain or .gz
+ *   ... ps_parser_stats(p)->skipped ...; ps_parser_free(p);
+ *
+ * Example — the tracer's output:
+ *
+ *   ps_writer *w = ps_writer_new_fd(fd);
+ *   ps_write_header_perf(w, &(ps_header_info){ .cmdline = cmd, .freq_hz = 200 });
+ *   ps_write_fntrace_version(w, FNTRACE_VERSION);
+ *   ps_write_fntrace_backend(w, "perf");
+ *   ps_write_fntrace_frames(w, kernel_ok);
+ *   for each sample: fill a ps_sample (comm, pid, tid, cpu, time_ns, period,
+ *       event = PS_STR("cpu-clock"), flags = PS_SAMPLE_PID|PS_SAMPLE_CPU|PS_SAMPLE_PERIOD,
+ *       frames/nframes: leaf first, each with addr, sym, off, module and
+ *       PS_FRAME_OFF|PS_FRAME_MODULE) and call ps_write_sample(w, &s);
+ *   ps_write_fntrace_lost(w, lost); ps_write_invocation(w, &inv);  // any time
+ *   rc = ps_writer_close(w);                  // flushes; first error or 0
  *
  * Thread-safety: a ps_parser or ps_writer is used by one thread at a time; different
  * objects are independent. The free functions (ps_sniff, ps_header_*, ps_unescape, …)
@@ -49,18 +83,20 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "strtab.h"
 
 /* ---------------------------------------------------------------- common types */
 
-/* A string view: len bytes at p, NOT NUL-terminated. {NULL, 0} when absent. */
+/* A string view: len bytes at p, NOT NUL-terminated. An absent field is {NULL, 0}
+ * (so test len, not p). */
 typedef struct {
     const char *p;
     size_t len;
 } ps_str;
 
-#define PS_STR(lit) ((ps_str){ (lit), sizeof(lit) - 1 })
+#define PS_STR(lit) ((ps_str){ (lit), sizeof(lit) - 1 })   /* string literals only */
 ps_str ps_cstr(const char *s);                  /* view of a C string (NULL -> empty) */
 int ps_str_eq(ps_str a, ps_str b);              /* same bytes? */
 int ps_str_eqc(ps_str a, const char *s);        /* equal to C string s? */
@@ -254,6 +290,22 @@ int ps_write_header_event(ps_writer *w, const char *name, unsigned freq_hz);
  * "# sample duration : %10.3f ms" (as perf). */
 int ps_write_header_times(ps_writer *w, uint64_t first_ns, uint64_t last_ns);
 int ps_write_header_end(ps_writer *w);
+/* The whole perf-style header block, begin to end, in perf's order. Fields left 0 or
+ * NULL are filled from the running system (uname, sysconf, time) or left out. */
+typedef struct {
+    time_t captured_on;       /* 0: now */
+    const char *hostname;     /* NULL: uname */
+    const char *os_release;   /* NULL: uname */
+    const char *arch;         /* NULL: uname */
+    int nrcpus_online;        /* 0: sysconf */
+    int nrcpus_avail;         /* 0: sysconf */
+    const char *cmdline;      /* NULL: left out; newlines are escaped */
+    const char *event;        /* NULL: "cpu-clock" */
+    unsigned freq_hz;         /* 0: the event line is left out */
+    uint64_t first_ns;        /* first_ns == last_ns == 0: the time lines are left out */
+    uint64_t last_ns;
+} ps_header_info;
+int ps_write_header_perf(ps_writer *w, const ps_header_info *h);
 /* A header line as is ("#" is added when line does not start with it; the line end
  * is added; embedded newlines are escaped). For copying parsed headers through. */
 int ps_write_header_line(ps_writer *w, ps_str line);
@@ -304,5 +356,8 @@ int ps_is_gzip(const void *buf, size_t len);
  * a prefix cut anywhere is fine. Returns the number of bytes produced (>= 0) or
  * -EBADMSG when the data is not valid gzip. */
 long ps_gunzip_prefix(const void *gz, size_t len, void *out, size_t outcap);
+/* ps_sniff on a body that may be gzip: a gzip prefix is inflated (up to PS_SNIFF_MAX
+ * bytes of text) and sniffed. Returns 1 or 0. */
+int ps_sniff_body(const void *buf, size_t len);
 
 #endif

@@ -42,6 +42,9 @@ int store_id_valid(const char *id);
 /* Opens (creating if needed) a directory store; removes temporary files a crash left. */
 store *store_open_dir(const char *dir, char *err, size_t errlen);
 void store_close(store *st);
+/* fsync of data and directories on commit (on by default); off is for throwaway stores
+ * and benchmarks against tools that do not fsync. */
+void store_set_fsync(store *st, int on);
 
 /* Writing a trace. gzip selects the .perf.gz suffix. */
 store_put *store_put_begin(store *st, const char *name, int gzip, char *err, size_t errlen);

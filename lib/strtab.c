@@ -184,6 +184,8 @@ static inline uint32_t lookup(const strtab *t, const void *key, size_t len, uint
 
 uint32_t strtab_find(const strtab *t, const void *key, size_t len)
 {
+    if (!len)
+        key = "";
     if (len > STRTAB_MAX_KEY)
         return STRTAB_NONE;
     uint32_t slot;
@@ -192,6 +194,8 @@ uint32_t strtab_find(const strtab *t, const void *key, size_t len)
 
 uint32_t strtab_intern(strtab *t, const void *key, size_t len)
 {
+    if (!len)
+        key = "";
     if (len > STRTAB_MAX_KEY)
         return STRTAB_NONE;
     uint64_t h = strtab_hash(key, len, t->seed);

@@ -17,7 +17,9 @@ for src in "$@"; do
     seeds=""
     [ -d "tests/fuzz/corpus/$name" ] && seeds="tests/fuzz/corpus/$name"
     echo "fuzz: $name for ${FUZZ_TIME}s"
-    if ! "$out" -max_total_time="$FUZZ_TIME" -max_len=65536 -print_final_stats=1 \
+    # UBSan findings abort the run (the libraries are built recoverable)
+    if ! UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+            "$out" -max_total_time="$FUZZ_TIME" -max_len=65536 -print_final_stats=1 \
             -artifact_prefix="$BUILD/fuzz/$name-" "$BUILD/fuzz/corpus-$name" $seeds \
             >"$BUILD/fuzz/$name.log" 2>&1; then
         echo "fuzz: $name FAILED (see $BUILD/fuzz/$name.log)"; tail -30 "$BUILD/fuzz/$name.log"; fail=1

@@ -1,0 +1,162 @@
+/* fntrace-collector — receives uploaded traces and stores them (see collector.h).
+ * This file only parses the command line, reads the token and TLS files and runs the
+ * signal/tick loop. */
+#include "collector.h"
+#include "httpd.h"
+#include "log.h"
+#include "units.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: fntrace-collector [options]\n"
+    "  --listen ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
+    "  --port N             port (default 8081)\n"
+    "  --dir DIR            trace store directory (default ./traces)\n"
+    "  --token-file F       uploads and deletes need `Authorization: Bearer TOKEN`,\n"
+    "                       TOKEN being the first line of F (without it: uploads are open,\n"
+    "                       deletes refused)\n"
+    "  --max-body BYTES     largest upload (default 100M; 0: no limit)\n"
+    "  --max-bytes BYTES    keep the store under this size, oldest traces go first\n"
+    "  --max-age DURATION   remove traces older than this (90s, 30m, 12h, 7d)\n"
+    "  --max-conns N        concurrent connections (default 1024)\n"
+    "  --threads N          worker threads (default 8)\n"
+    "  --tls-cert F --tls-key F   serve HTTPS with this PEM certificate and key\n"
+    "  --no-fsync           do not fsync stored traces (benchmarks, throwaway stores)\n"
+    "  --quiet              no access log\n"
+    "Sizes take K, M, G, T suffixes (powers of 1024).\n";
+
+/* Reads a whole small file into a NUL-terminated malloc'd string. */
+static char *read_small_file(const char *path, size_t max, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)); return NULL; }
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    int bad = !buf || ferror(f);
+    fclose(f);
+    if (bad || n > max) {
+        snprintf(err, errlen, "cannot read %s%s", path, n > max ? ": file too large" : "");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+static char *read_token(const char *path, char *err, size_t errlen)
+{
+    char *t = read_small_file(path, 4096, err, errlen);
+    if (!t) return NULL;
+    t[strcspn(t, "\r\n")] = 0;
+    size_t n = strlen(t);
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t')) t[--n] = 0;
+    if (!n) { snprintf(err, errlen, "%s: the first line (the token) is empty", path); free(t); return NULL; }
+    return t;
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    uint64_t v;
+    if (units_size(s, &v) || v > max) return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_LISTEN = 256, O_PORT, O_DIR, O_TOKEN, O_MAX_BODY, O_MAX_BYTES, O_MAX_AGE,
+           O_MAX_CONNS, O_THREADS, O_CERT, O_KEY, O_NO_FSYNC, O_QUIET, O_VERSION };
+    static const struct option lopts[] = {
+        { "listen", required_argument, 0, O_LISTEN }, { "port", required_argument, 0, O_PORT },
+        { "dir", required_argument, 0, O_DIR }, { "token-file", required_argument, 0, O_TOKEN },
+        { "max-body", required_argument, 0, O_MAX_BODY },
+        { "max-bytes", required_argument, 0, O_MAX_BYTES },
+        { "max-age", required_argument, 0, O_MAX_AGE },
+        { "max-conns", required_argument, 0, O_MAX_CONNS },
+        { "threads", required_argument, 0, O_THREADS },
+        { "tls-cert", required_argument, 0, O_CERT }, { "tls-key", required_argument, 0, O_KEY },
+        { "no-fsync", no_argument, 0, O_NO_FSYNC }, { "quiet", no_argument, 0, O_QUIET },
+        { "version", no_argument, 0, O_VERSION }, { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    struct collector_opts o = { .dir = "./traces", .port = 8081, .max_body = 100ull << 20 };
+    const char *token_file = NULL, *cert_file = NULL, *key_file = NULL;
+    char err[512];
+    int opt;
+    unsigned u;
+    while ((opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+        switch (opt) {
+        case O_LISTEN: o.listen = optarg; break;
+        case O_PORT:
+            if (parse_uint(optarg, 65535, &u)) goto bad;
+            o.port = (uint16_t)u;
+            break;
+        case O_DIR: o.dir = optarg; break;
+        case O_TOKEN: token_file = optarg; break;
+        case O_MAX_BODY: if (units_size(optarg, &o.max_body)) goto bad; break;
+        case O_MAX_BYTES: if (units_size(optarg, &o.max_bytes)) goto bad; break;
+        case O_MAX_AGE: if (units_duration_s(optarg, &o.max_age_s)) goto bad; break;
+        case O_MAX_CONNS: if (parse_uint(optarg, 1000000, &o.max_conns) || !o.max_conns) goto bad; break;
+        case O_THREADS: if (parse_uint(optarg, 1024, &o.threads) || !o.threads) goto bad; break;
+        case O_CERT: cert_file = optarg; break;
+        case O_KEY: key_file = optarg; break;
+        case O_NO_FSYNC: o.no_fsync = 1; break;
+        case O_QUIET: o.quiet = 1; break;
+        case O_VERSION: printf("fntrace-collector %s\n", FNTRACE_VERSION); return 0;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        bad:
+            fprintf(stderr, "fntrace-collector: bad value \"%s\" for --%s\n%s", optarg,
+                    lopts[opt - O_LISTEN].name, usage);
+            return 2;
+        }
+    }
+    if (optind < argc) { fprintf(stderr, "fntrace-collector: unexpected argument %s\n%s", argv[optind], usage); return 2; }
+    if (!cert_file != !key_file) {
+        fprintf(stderr, "fntrace-collector: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    char *token = NULL, *cert = NULL, *key = NULL;
+    if (token_file && !(token = read_token(token_file, err, sizeof err))) goto fail;
+    if (cert_file && (!(cert = read_small_file(cert_file, 1 << 20, err, sizeof err)) ||
+                      !(key = read_small_file(key_file, 1 << 20, err, sizeof err))))
+        goto fail;
+    o.token = token;
+    o.tls_cert_pem = cert;
+    o.tls_key_pem = key;
+    if (o.max_bytes && o.max_body > o.max_bytes)
+        log_warn("--max-body is over --max-bytes: a trace that large evicts everything", "max_body=%llu max_bytes=%llu",
+                 (unsigned long long)o.max_body, (unsigned long long)o.max_bytes);
+
+    /* each upload in flight holds a socket and a temporary file: allow what the hard
+     * limit allows (the soft default, 1024, is less than --max-conns' default times 2) */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    httpd_block_signals();
+    struct collector *c = collector_start(&o, err, sizeof err);
+    if (!c) goto fail;
+    log_info("listening", "addr=%s port=%u dir=%s tls=%d token=%d fsync=%d", o.listen ? o.listen : "127.0.0.1",
+             (unsigned)collector_port(c), o.dir, cert != NULL, token != NULL, !o.no_fsync);
+    int sig;
+    while (!(sig = httpd_wait_signal(1000))) collector_tick(c);
+    log_info("stopping", "signal=%d", sig);
+    httpd_quiesce(c->srv);
+    for (int i = 0; i < 100 && httpd_inflight(c->srv); i++) usleep(100000);
+    collector_stop(c);
+    free(token); free(cert); free(key);
+    return 0;
+fail:
+    fprintf(stderr, "fntrace-collector: %s\n", err);
+    free(token); free(cert); free(key);
+    return 1;
+}

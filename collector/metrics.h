@@ -1,0 +1,33 @@
+/* metrics — the collector's counters and their Prometheus text rendering.
+ * Counters are atomics: any thread may count, any thread may render. */
+#ifndef FNTRACE_COLLECTOR_METRICS_H
+#define FNTRACE_COLLECTOR_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum reject_reason {
+    REJECT_BAD_NAME,       /* 400 */
+    REJECT_BAD_REQUEST,    /* 400: other request errors (bad id, bad encoding header) */
+    REJECT_UNAUTHORIZED,   /* 401 */
+    REJECT_TOO_LARGE,      /* 413 */
+    REJECT_NOT_PERF,       /* 415 */
+    REJECT_BAD_GZIP,       /* 400 */
+    REJECT_DISK_FULL,      /* 507 */
+    REJECT_STORE_ERROR,    /* 500 */
+    REJECT_ABORTED,        /* the client went away mid-body */
+    REJECT_COUNT
+};
+
+struct metrics;
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+void metrics_upload(struct metrics *m, uint64_t bytes);
+void metrics_reject(struct metrics *m, enum reject_reason why);
+void metrics_retained(struct metrics *m, unsigned removed);
+const char *metrics_reason_name(enum reject_reason why);
+/* Renders every metric, with the store gauges given, into a malloc'd string. */
+char *metrics_render(struct metrics *m, uint64_t store_bytes, uint64_t store_files, size_t *len);
+
+#endif

@@ -1,0 +1,230 @@
+/* upload — see upload.h.
+ *
+ * The store_put is opened with the first two body bytes, when bodycheck knows whether the
+ * body is gzip (that picks the .perf or .perf.gz suffix); a lone first byte waits in
+ * `head`.  Every refusal goes through reject(): one JSON error, one metric, the put
+ * aborted.  lib/httpd holds a reply made mid-body until the body ends (or closes the
+ * connection when it goes on too long), and calls upload_done in every case. */
+#include "upload.h"
+#include "bodycheck.h"
+#include "collector.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct upload {
+    struct bodycheck *bc;
+    store_put *put;
+    int settled;                     /* committed or refused: nothing more to count */
+    size_t head_len;
+    char head[1];
+    char name[STORE_NAME_MAX + 1];
+};
+
+int upload_name_ok(const char *name, size_t len)
+{
+    return name && strlen(name) == len && store_name_valid(name);
+}
+
+/* A printable, bounded copy of untrusted text for error messages. */
+static void printable(char *out, size_t outlen, const char *s, size_t len)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < len && j + 4 < outlen; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        out[j++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    if (j + 4 >= outlen) { out[j++] = '.'; out[j++] = '.'; out[j++] = '.'; }
+    out[j] = 0;
+}
+
+const char *upload_name(httpd_req *req, char *err, size_t errlen)
+{
+    size_t len = 0;
+    const char *name = httpd_req_header_n(req, "X-name", &len);
+    if (!name) name = httpd_req_query_n(req, "name", &len);
+    if (!name || !len) {
+        snprintf(err, errlen, "no trace name: send the header X-name: NAME (or ?name=NAME)");
+        return NULL;
+    }
+    if (!upload_name_ok(name, len)) {
+        char shown[48];
+        printable(shown, sizeof shown, name, len);
+        snprintf(err, errlen, "invalid trace name \"%s\": use 1 to %d of A-Z a-z 0-9 . _ -, "
+                 "not starting with a dot", shown, STORE_NAME_MAX);
+        return NULL;
+    }
+    return name;
+}
+
+static int reject(httpd_req *req, struct collector *c, int status, enum reject_reason why,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int reject(httpd_req *req, struct collector *c, int status, enum reject_reason why,
+                  const char *fmt, ...)
+{
+    struct upload *u = httpd_req_state(req);
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (u) {
+        store_put_abort(u->put);
+        u->put = NULL;
+        u->settled = 1;
+    }
+    metrics_reject(c->metrics, why);
+    if (status >= 500)
+        log_warn("upload refused", "status=%d reason=%s detail=\"%s\" peer=%s", status,
+                 metrics_reason_name(why), msg, httpd_req_peer(req));
+    return httpd_reply_error(req, status, "%s", msg);
+}
+
+static int store_error(httpd_req *req, struct collector *c, int e, const char *what)
+{
+    if (e == -ENOSPC || e == -EDQUOT)
+        return reject(req, c, 507, REJECT_DISK_FULL, "the collector's disk is full (%s)", what);
+    return reject(req, c, 500, REJECT_STORE_ERROR, "cannot store the trace (%s): %s", what,
+                  strerror(-e));
+}
+
+static int too_large(httpd_req *req, struct collector *c)
+{
+    return reject(req, c, 413, REJECT_TOO_LARGE, "trace over the limit of %llu bytes",
+                  (unsigned long long)c->opts.max_body);
+}
+
+int upload_begin(httpd_req *req, void *arg)
+{
+    struct collector *c = arg;
+    if (!collector_authorized(c, req)) {
+        httpd_add_header(req, "WWW-Authenticate", "Bearer");
+        return reject(req, c, 401, REJECT_UNAUTHORIZED,
+                      "missing or wrong token: send Authorization: Bearer TOKEN");
+    }
+    char err[256];
+    const char *name = upload_name(req, err, sizeof err);
+    if (!name) return reject(req, c, 400, REJECT_BAD_NAME, "%s", err);
+    const char *enc = httpd_req_header(req, "Content-Encoding");
+    int gzip = 0;
+    if (enc && *enc && strcasecmp(enc, "identity")) {
+        if (strcasecmp(enc, "gzip") && strcasecmp(enc, "x-gzip")) {
+            char shown[40];
+            printable(shown, sizeof shown, enc, strlen(enc));
+            return reject(req, c, 415, REJECT_NOT_PERF,
+                          "unsupported Content-Encoding \"%s\": send gzip or nothing", shown);
+        }
+        gzip = 1;
+    }
+    long long clen = httpd_req_content_length(req);
+    if (c->opts.max_body && clen > (long long)c->opts.max_body) return too_large(req, c);
+    struct upload *u = calloc(1, sizeof *u);
+    if (!u) return -1;
+    snprintf(u->name, sizeof u->name, "%s", name);
+    u->bc = bodycheck_new(gzip);
+    httpd_req_set_state(req, u);
+    return u->bc ? 0 : -1;
+}
+
+/* Opens the put once the body's kind is known and writes what waited in head.
+ * Returns 0, or 1 after replying with the error. */
+static int put_open(httpd_req *req, struct collector *c, struct upload *u)
+{
+    char err[256];
+    u->put = store_put_begin(c->st, u->name, bodycheck_mode(u->bc) == BODY_GZIP,
+                             err, sizeof err);
+    if (!u->put) {
+        store_error(req, c, -errno, "temporary file");
+        return 1;
+    }
+    if (u->head_len) {
+        int r = store_put_write(u->put, u->head, u->head_len);
+        if (r) {
+            store_error(req, c, r, "write");
+            return 1;
+        }
+        u->head_len = 0;
+    }
+    return 0;
+}
+
+static int body_refused(httpd_req *req, struct collector *c, int verdict, const char *err)
+{
+    switch (verdict) {
+    case BODY_BAD_GZIP: return reject(req, c, 400, REJECT_BAD_GZIP, "%s", err);
+    case BODY_NOMEM: return reject(req, c, 503, REJECT_STORE_ERROR, "%s", err);
+    default: return reject(req, c, 415, REJECT_NOT_PERF, "%s", err);
+    }
+}
+
+int upload_data(httpd_req *req, const char *data, size_t len, void *arg)
+{
+    struct collector *c = arg;
+    struct upload *u = httpd_req_state(req);
+    if (!u) return -1;
+    if (c->opts.max_body && httpd_req_body_received(req) > c->opts.max_body)
+        return too_large(req, c);
+    char err[256];
+    int v = bodycheck_feed(u->bc, data, len, err, sizeof err);
+    if (v) return body_refused(req, c, v, err);
+    if (!u->put) {
+        if (bodycheck_mode(u->bc) == BODY_UNKNOWN) {   /* one byte so far */
+            memcpy(u->head + u->head_len, data, len);
+            u->head_len += len;
+            return 0;
+        }
+        if (put_open(req, c, u)) return 0;              /* replied */
+    }
+    int r = store_put_write(u->put, data, len);
+    return r ? store_error(req, c, r, "write") : 0;
+}
+
+int upload_handle(httpd_req *req, void *arg)
+{
+    struct collector *c = arg;
+    struct upload *u = httpd_req_state(req);
+    if (!u) return -1;
+    char err[256];
+    int v = bodycheck_finish(u->bc, err, sizeof err);
+    if (v) return body_refused(req, c, v, err);
+    if (!u->put && put_open(req, c, u)) return 0;
+    struct store_entry e;
+    int r = store_put_commit(u->put, &e);
+    u->put = NULL;
+    if (r) return store_error(req, c, r, "commit");
+    u->settled = 1;
+    metrics_upload(c->metrics, e.bytes);
+    if (c->opts.max_bytes) {
+        uint64_t bytes;
+        store_usage(c->st, &bytes, NULL);
+        if (bytes > c->opts.max_bytes) collector_retain(c);
+    }
+    char loc[STORE_ID_MAX + 32];
+    snprintf(loc, sizeof loc, "/api/v1/traces/%s", e.id);
+    httpd_add_header(req, "Location", loc);
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return -1;
+    cJSON_AddStringToObject(o, "id", e.id);
+    cJSON_AddStringToObject(o, "name", u->name);
+    cJSON_AddNumberToObject(o, "bytes", (double)e.bytes);
+    return httpd_reply_json(req, 201, o);
+}
+
+void upload_done(httpd_req *req, int completed, void *arg)
+{
+    struct collector *c = arg;
+    struct upload *u = httpd_req_state(req);
+    if (!u) return;
+    store_put_abort(u->put);
+    if (!u->settled) metrics_reject(c->metrics, REJECT_ABORTED);
+    bodycheck_free(u->bc);
+    free(u);
+    httpd_req_set_state(req, NULL);
+}

@@ -1,0 +1,24 @@
+/* upload — the route callbacks of POST / and POST /api/v1/traces: token, name and size
+ * checks when the headers are in; the body streamed into a store_put while bodycheck
+ * watches it; commit and 201 at the end; abort (nothing left behind) on every failure and
+ * when the client goes away.  Route arg: struct collector.  Per-request state lives in
+ * the httpd_req and is freed by upload_done. */
+#ifndef FNTRACE_COLLECTOR_UPLOAD_H
+#define FNTRACE_COLLECTOR_UPLOAD_H
+
+#include <stddef.h>
+
+#include "httpd.h"
+
+int upload_begin(httpd_req *req, void *arg);
+int upload_data(httpd_req *req, const char *data, size_t len, void *arg);
+int upload_handle(httpd_req *req, void *arg);
+void upload_done(httpd_req *req, int completed, void *arg);
+
+/* The trace name of a request: X-name header, else ?name=.  Returns the name, or NULL
+ * with a message in err (missing, NUL byte inside, not [A-Za-z0-9._-]{1,128}, dot first). */
+const char *upload_name(httpd_req *req, char *err, size_t errlen);
+/* Checks a name given with its length (a NUL inside makes it invalid). 1 or 0. */
+int upload_name_ok(const char *name, size_t len);
+
+#endif

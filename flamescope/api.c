@@ -1,0 +1,458 @@
+/* api — see api.h. */
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "export.h"
+#include "ftree.h"
+#include "pcache.h"
+#include "profile.h"
+#include "sbuf.h"
+#include "views.h"
+
+#if __has_include("web_assets.h")
+#include "web_assets.h"
+#define HAVE_WEB_ASSETS 1
+#endif
+
+struct api {
+    store *st;
+    pcache *cache;
+    struct api_opts opts;
+    struct httpd_route routes[24];
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static int reply_buf(httpd_req *req, int status, const char *type, sbuf *b)
+{
+    size_t len;
+    char *p = sbuf_take(b, &len);
+    if (!p)
+        return httpd_reply_error(req, 500, "out of memory");
+    return httpd_reply_take(req, status, type, p, len);
+}
+
+struct open_ctx {
+    api *a;
+    int fd;
+};
+
+static profile *build_from_fd(void *ctx, int *err, char *msg, size_t msglen)
+{
+    struct open_ctx *o = ctx;
+    return profile_build(o->fd, o->a->opts.max_text, err, msg, msglen);
+}
+
+static int status_of(int err)
+{
+    switch (err) {
+    case -ENOENT: return 404;
+    case -EINVAL: case -EISDIR: case -ENAMETOOLONG: case -ENOTDIR: case -ELOOP: return 400;
+    case -EACCES: case -EPERM: return 403;
+    case -EFBIG: return 413;
+    case -ERANGE: return 416;
+    case -EBADMSG: case -EMEDIUMTYPE: case -EILSEQ: return 422;
+    case -ENOMEM: return 503;
+    default: return 500;
+    }
+}
+
+/* The index of the profile named by query argument `arg`; replies on failure (and
+ * returns NULL).  *ref must be released. */
+static const profile *get_profile(api *a, httpd_req *req, const char *arg, const char *type_arg,
+                                  pcache_entry **ref)
+{
+    *ref = NULL;
+    const char *id = httpd_req_query(req, arg);
+    if (!id || !*id) {
+        httpd_reply_error(req, 400, "missing %s", arg);
+        return NULL;
+    }
+    const char *type = type_arg ? httpd_req_query(req, type_arg) : NULL;
+    if (type && *type && strcmp(type, "perf") != 0) {
+        httpd_reply_error(req, 400, "%s=%s: only perf profiles are supported", type_arg, type);
+        return NULL;
+    }
+    if (!store_id_valid(id)) {
+        httpd_reply_error(req, 400, "%s: not a profile name inside the profile directory", arg);
+        return NULL;
+    }
+    int fd = -1;
+    struct store_entry ent;
+    int rc = store_open(a->st, id, &fd, &ent);
+    if (rc < 0) {
+        if (rc == -EISDIR)
+            httpd_reply_error(req, 400, "%s is a directory, not a profile", id);
+        else if (rc == -ENOENT)
+            httpd_reply_error(req, 404, "no profile %s", id);
+        else
+            httpd_reply_error(req, status_of(rc), "cannot open %s: %s", id, strerror(-rc));
+        return NULL;
+    }
+    struct open_ctx oc = {a, fd};
+    int err = 0;
+    char msg[256] = "";
+    const profile *p = pcache_get(a->cache, id, ent.bytes, ent.mtime_ns, build_from_fd, &oc,
+                                  ref, &err, msg, sizeof msg);
+    close(fd);
+    if (!p) {
+        int st = status_of(err);
+        if (err == -EBADMSG)
+            httpd_reply_error(req, st, "%s: corrupt or truncated gzip (%s)", id, msg);
+        else if (err == -EMEDIUMTYPE)
+            httpd_reply_error(req, st, "%s: not a perf script profile (%s)", id, msg);
+        else
+            httpd_reply_error(req, st, "%s: %s", id, msg[0] ? msg : strerror(-err));
+        return NULL;
+    }
+    return p;
+}
+
+static int parse_range(httpd_req *req, const profile *p, const char *sarg, const char *earg,
+                       struct profile_range *r)
+{
+    char err[160];
+    int rc = profile_range_parse(p, httpd_req_query(req, sarg), httpd_req_query(req, earg), r,
+                                 err, sizeof err);
+    if (rc) {
+        httpd_reply_error(req, rc == -ERANGE ? 416 : 400, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ FlameScope API */
+
+static int h_profiles(httpd_req *req, void *arg)
+{
+    api *a = arg;
+    struct store_entry *ents = NULL;
+    size_t n = 0;
+    int rc = store_list(a->st, NULL, &ents, &n);
+    if (rc < 0)
+        return httpd_reply_error(req, 500, "cannot list profiles: %s", strerror(-rc));
+    sbuf b;
+    sbuf_init(&b);
+    sbuf_addc(&b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sbuf_addc(&b, ',');
+        sbuf_adds(&b, "{\"filename\":");
+        sbuf_json_str(&b, ents[i].id, strlen(ents[i].id));
+        sbuf_adds(&b, ",\"type\":\"perf\"}");
+    }
+    sbuf_addc(&b, ']');
+    free(ents);
+    return reply_buf(req, 200, "application/json", &b);
+}
+
+static int h_heatmap(httpd_req *req, void *arg)
+{
+    api *a = arg;
+    long rows = HEATMAP_DEFAULT_ROWS;
+    const char *rs = httpd_req_query(req, "rows");
+    if (rs && *rs) {
+        char *end;
+        errno = 0;
+        rows = strtol(rs, &end, 10);
+        if (*end || errno || rows < 1 || rows > HEATMAP_MAX_ROWS)
+            return httpd_reply_error(req, 400, "rows must be an integer from 1 to %d",
+                                     HEATMAP_MAX_ROWS);
+    }
+    pcache_entry *ref;
+    const profile *p = get_profile(a, req, "filename", "type", &ref);
+    if (!p)
+        return 0;
+    sbuf b;
+    sbuf_init(&b);
+    char err[160];
+    int rc = views_heatmap(p, rows, &b, err, sizeof err);
+    pcache_release(a->cache, ref);
+    if (rc) {
+        sbuf_free(&b);
+        return httpd_reply_error(req, rc == -ENOMEM ? 503 : 400, "%s", err);
+    }
+    return reply_buf(req, 200, "application/json", &b);
+}
+
+static int reply_tree(httpd_req *req, ftree *t)
+{
+    if (!t)
+        return httpd_reply_error(req, 503, "out of memory");
+    sbuf b;
+    sbuf_init(&b);
+    ftree_json(t, &b);
+    ftree_free(t);
+    return reply_buf(req, 200, "application/json", &b);
+}
+
+static int h_flamegraph(httpd_req *req, void *arg)
+{
+    api *a = arg;
+    pcache_entry *ref;
+    const profile *p = get_profile(a, req, "filename", "type", &ref);
+    if (!p)
+        return 0;
+    struct profile_range r;
+    if (parse_range(req, p, "start", "end", &r)) {
+        pcache_release(a->cache, ref);
+        return 0;
+    }
+    ftree *t = ftree_build(p, &r);
+    int rc = reply_tree(req, t);
+    pcache_release(a->cache, ref);
+    return rc;
+}
+
+/* /differential/ and /elided/ */
+static int compare(httpd_req *req, api *a, int elided)
+{
+    pcache_entry *r1, *r2;
+    const profile *p1 = get_profile(a, req, "filename", "type", &r1);
+    if (!p1)
+        return 0;
+    const profile *p2 = get_profile(a, req, "compareFilename", "compareType", &r2);
+    if (!p2) {
+        pcache_release(a->cache, r1);
+        return 0;
+    }
+    struct profile_range g1, g2;
+    ftree *t1 = NULL, *t2 = NULL;
+    if (parse_range(req, p1, "start", "end", &g1) ||
+        parse_range(req, p2, "compareStart", "compareEnd", &g2))
+        goto out;
+    t1 = ftree_build(p1, &g1);
+    t2 = ftree_build(p2, &g2);
+    if (!t1 || !t2) {
+        httpd_reply_error(req, 503, "out of memory");
+        goto out;
+    }
+    int rc = elided ? ftree_elided(t1, t2) : ftree_differential(t1, t2);
+    if (rc == -EDOM) {
+        httpd_reply_error(req, 422, "the compared range has no samples");
+        goto out;
+    }
+    if (rc) {
+        httpd_reply_error(req, 503, "out of memory");
+        goto out;
+    }
+    if (elided) {
+        reply_tree(req, t2);
+        t2 = NULL;
+    } else {
+        reply_tree(req, t1);
+        t1 = NULL;
+    }
+out:
+    ftree_free(t1);
+    ftree_free(t2);
+    pcache_release(a->cache, r1);
+    pcache_release(a->cache, r2);
+    return 0;
+}
+
+static int h_differential(httpd_req *req, void *arg) { return compare(req, arg, 0); }
+static int h_elided(httpd_req *req, void *arg) { return compare(req, arg, 1); }
+
+/* ------------------------------------------------------------------ fntrace API */
+
+static int h_invocations(httpd_req *req, void *arg)
+{
+    api *a = arg;
+    pcache_entry *ref;
+    const profile *p = get_profile(a, req, "filename", NULL, &ref);
+    if (!p)
+        return 0;
+    sbuf b;
+    sbuf_init(&b);
+    views_invocations(p, &b);
+    pcache_release(a->cache, ref);
+    return reply_buf(req, 200, "application/json", &b);
+}
+
+/* The range of a request: invocation=ID, or start/end like FlameScope's. */
+static int request_range(httpd_req *req, const profile *p, struct profile_range *r)
+{
+    const char *inv = httpd_req_query(req, "invocation");
+    if (inv && *inv) {
+        const struct profile_invocation *v = profile_invocation_find(p, inv);
+        if (!v) {
+            httpd_reply_error(req, 404, "no invocation %s in this profile", inv);
+            return -1;
+        }
+        profile_invocation_range(p, v, r);
+        return 0;
+    }
+    return parse_range(req, p, "start", "end", r);
+}
+
+static int h_api_flamegraph(httpd_req *req, void *arg)
+{
+    api *a = arg;
+    pcache_entry *ref;
+    const profile *p = get_profile(a, req, "filename", NULL, &ref);
+    if (!p)
+        return 0;
+    struct profile_range r;
+    if (request_range(req, p, &r) == 0)
+        reply_tree(req, ftree_build(p, &r));
+    pcache_release(a->cache, ref);
+    return 0;
+}
+
+static int h_export(httpd_req *req, void *arg)
+{
+    api *a = arg;
+    const char *fmt = httpd_req_query(req, "format");
+    int format = export_format_parse(fmt ? fmt : "folded");
+    if (format < 0)
+        return httpd_reply_error(req, 400, "format must be folded, svg, pprof or speedscope");
+    pcache_entry *ref;
+    const profile *p = get_profile(a, req, "filename", NULL, &ref);
+    if (!p)
+        return 0;
+    const char *id = httpd_req_query(req, "filename");
+    struct profile_range r;
+    if (request_range(req, p, &r) == 0) {
+        sbuf b;
+        sbuf_init(&b);
+        int rc = export_write(p, &r, format, id, &b);
+        if (rc) {
+            sbuf_free(&b);
+            httpd_reply_error(req, status_of(rc), "export failed: %s", strerror(-rc));
+        } else {
+            /* a download name: the id's last component, safe characters only */
+            const char *base = strrchr(id, '/');
+            base = base ? base + 1 : id;
+            char name[200];
+            size_t k = 0;
+            for (const char *c = base; *c && k < 120; c++)
+                name[k++] = (strchr("\"\\;", *c) || (unsigned char)*c < 0x20) ? '_' : *c;
+            name[k] = 0;
+            char disp[256];
+            snprintf(disp, sizeof disp, "attachment; filename=\"%s.%s\"", name,
+                     export_file_ext(format));
+            httpd_add_header(req, "Content-Disposition", disp);
+            reply_buf(req, 200, export_content_type(format), &b);
+        }
+    }
+    pcache_release(a->cache, ref);
+    return 0;
+}
+
+static int h_stats(httpd_req *req, void *arg)
+{
+    api *a = arg;
+    struct pcache_stats s;
+    pcache_stats_get(a->cache, &s);
+    sbuf b;
+    sbuf_init(&b);
+    sbuf_printf(&b,
+                "{\"cache\":{\"entries\":%zu,\"bytes\":%zu,\"budget\":%zu,\"hits\":%llu,"
+                "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu}}",
+                s.entries, s.bytes, a->opts.cache_bytes, (unsigned long long)s.hits,
+                (unsigned long long)s.misses, (unsigned long long)s.builds,
+                (unsigned long long)s.waits, (unsigned long long)s.evictions);
+    return reply_buf(req, 200, "application/json", &b);
+}
+
+/* ------------------------------------------------------------------ web UI */
+
+#ifndef HAVE_WEB_ASSETS
+static const char placeholder[] =
+    "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>fntrace-flamescope</title>"
+    "</head>\n<body><h1>fntrace-flamescope</h1>\n<p>The web UI is not built into this "
+    "binary. The API is available: <a href=\"/profile/\">/profile/</a>, /heatmap/, "
+    "/flamegraph/, /differential/, /elided/ and /api/v1/.</p>\n</body></html>\n";
+#endif
+
+
+static int h_static(httpd_req *req, void *arg)
+{
+    const char *path = httpd_req_path(req);
+#ifdef HAVE_WEB_ASSETS
+    const struct web_asset *w = web_asset_find(path);
+    if (!w)
+        return httpd_reply_error(req, 404, "no such page %s", path);
+    httpd_add_header(req, "Cache-Control", "no-cache");
+    if (w->etag) {
+        httpd_add_header(req, "ETag", w->etag);
+        const char *inm = httpd_req_header(req, "If-None-Match");
+        if (inm && strcmp(inm, w->etag) == 0)
+            return httpd_reply(req, 304, NULL, "", 0);
+    }
+    const char *ae = httpd_req_header(req, "Accept-Encoding");
+    if (w->gzip && ae && strstr(ae, "gzip")) {
+        httpd_add_header(req, "Content-Encoding", "gzip");
+        httpd_add_header(req, "Vary", "Accept-Encoding");
+        return httpd_reply(req, 200, w->content_type, w->gzip, w->gzip_len);
+    }
+    return httpd_reply(req, 200, w->content_type, w->data, w->len);
+#else
+    if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0)
+        return httpd_reply(req, 200, "text/html; charset=utf-8", placeholder,
+                           sizeof placeholder - 1);
+    return httpd_reply_error(req, 404, "no such page %s", path);
+#endif
+}
+
+/* ------------------------------------------------------------------ table */
+
+api *api_new(store *st, const struct api_opts *opts)
+{
+    api *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->st = st;
+    a->opts = *opts;
+    a->cache = pcache_new(opts->cache_bytes);
+    if (!a->cache) {
+        free(a);
+        return NULL;
+    }
+    static const struct {
+        const char *path;
+        httpd_handle_fn fn;
+    } table[] = {
+        {"/profile/", h_profiles},
+        {"/profile", h_profiles},
+        {"/heatmap/", h_heatmap},
+        {"/heatmap", h_heatmap},
+        {"/flamegraph/", h_flamegraph},
+        {"/flamegraph", h_flamegraph},
+        {"/differential/", h_differential},
+        {"/differential", h_differential},
+        {"/elided/", h_elided},
+        {"/elided", h_elided},
+        {"/api/v1/profiles", h_profiles},
+        {"/api/v1/invocations", h_invocations},
+        {"/api/v1/flamegraph", h_api_flamegraph},
+        {"/api/v1/export", h_export},
+        {"/api/v1/stats", h_stats},
+        {"/*", h_static},
+    };
+    size_t i;
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        a->routes[i].method = "GET";
+        a->routes[i].path = table[i].path;
+        a->routes[i].handle = table[i].fn;
+        a->routes[i].arg = a;
+    }
+    a->routes[i].path = NULL;
+    return a;
+}
+
+void api_free(api *a)
+{
+    if (!a)
+        return;
+    pcache_free(a->cache);
+    free(a);
+}
+
+const struct httpd_route *api_routes(api *a) { return a->routes; }

@@ -1,0 +1,665 @@
+/* export — see export.h.
+ *
+ * Every format starts from the same aggregation: the folded stack of each selected
+ * sample (profile's stackcollapse naming), summed into per-stack sample counts and
+ * period sums.  pprof is protobuf encoded by hand (the schema is small), then gzip'd. */
+#include "export.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "ftree.h"
+
+int export_format_parse(const char *name)
+{
+    if (!name)
+        return -1;
+    if (!strcmp(name, "folded"))
+        return EXPORT_FOLDED;
+    if (!strcmp(name, "svg"))
+        return EXPORT_SVG;
+    if (!strcmp(name, "pprof"))
+        return EXPORT_PPROF;
+    if (!strcmp(name, "speedscope"))
+        return EXPORT_SPEEDSCOPE;
+    return -1;
+}
+
+const char *export_content_type(int f)
+{
+    switch (f) {
+    case EXPORT_FOLDED: return "text/plain; charset=utf-8";
+    case EXPORT_SVG: return "image/svg+xml";
+    case EXPORT_PPROF: return "application/octet-stream";
+    default: return "application/json";
+    }
+}
+
+const char *export_file_ext(int f)
+{
+    switch (f) {
+    case EXPORT_FOLDED: return "folded";
+    case EXPORT_SVG: return "svg";
+    case EXPORT_PPROF: return "pb.gz";
+    default: return "speedscope.json";
+    }
+}
+
+struct agg {
+    uint32_t n;           /* folded stacks */
+    uint64_t *count;      /* samples per stack */
+    uint64_t *weight;     /* period sum per stack */
+    uint64_t total_count, total_weight;
+};
+
+static int in_sel(const profile *p, size_t i, const struct profile_range *r, int check)
+{
+    return !check || !r || profile_in_range(p, i, r);
+}
+
+static void bounds(const profile *p, const struct profile_range *r, size_t *lo, size_t *hi,
+                   int *check)
+{
+    if (!r) {
+        *lo = 0;
+        *hi = profile_nsamples(p);
+        *check = 0;
+        return;
+    }
+    profile_range_bounds(p, r, lo, hi);
+    *check = 1;   /* cheap, and exact for unsorted profiles too */
+}
+
+static int aggregate(const profile *p, const struct profile_range *r, struct agg *a)
+{
+    memset(a, 0, sizeof *a);
+    a->n = profile_folded_nstacks(p);
+    a->count = calloc(a->n + 1, sizeof *a->count);
+    a->weight = calloc(a->n + 1, sizeof *a->weight);
+    if (!a->count || !a->weight) {
+        free(a->count);
+        free(a->weight);
+        return -ENOMEM;
+    }
+    size_t lo, hi;
+    int check;
+    bounds(p, r, &lo, &hi, &check);
+    for (size_t i = lo; i < hi; i++) {
+        uint32_t s = profile_folded_sample_stack(p, i);
+        if (s == PROFILE_NONE || !in_sel(p, i, r, check))
+            continue;
+        uint64_t w = profile_period(p, i);
+        a->count[s]++;
+        a->weight[s] += w;
+        a->total_count++;
+        a->total_weight += w;
+    }
+    return 0;
+}
+
+static void agg_free(struct agg *a)
+{
+    free(a->count);
+    free(a->weight);
+}
+
+static uint32_t key_at(const void *keys, size_t i)
+{
+    uint32_t v;
+    memcpy(&v, (const char *)keys + i * sizeof v, sizeof v);
+    return v;
+}
+
+/* ------------------------------------------------------------------ folded */
+
+struct line {
+    char *s;
+    size_t len;
+    uint64_t w;
+};
+
+static int cmp_line(const void *a, const void *b)
+{
+    const struct line *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->s, y->s, n);
+    if (c)
+        return c;
+    return (x->len > y->len) - (x->len < y->len);
+}
+
+static int write_folded(const profile *p, const struct agg *a, sbuf *out)
+{
+    size_t nl = 0;
+    for (uint32_t s = 0; s < a->n; s++)
+        nl += a->count[s] != 0;
+    struct line *lines = calloc(nl + 1, sizeof *lines);
+    sbuf text;
+    sbuf_init(&text);
+    if (!lines)
+        return -ENOMEM;
+    /* first pass: all stack texts into one buffer, remembered by offset */
+    size_t *off = malloc((nl + 1) * sizeof *off);
+    if (!off) {
+        free(lines);
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    for (uint32_t s = 0; s < a->n; s++) {
+        if (!a->count[s])
+            continue;
+        size_t nf;
+        const void *keys = profile_folded_stack(p, s, &nf);
+        off[k] = text.len;
+        for (size_t i = 0; i < nf; i++) {
+            size_t len;
+            const char *name = profile_folded_name(p, key_at(keys, i), &len);
+            if (i)
+                sbuf_addc(&text, ';');
+            sbuf_add(&text, name, len);
+        }
+        lines[k].len = text.len - off[k];
+        lines[k].w = a->weight[s];
+        k++;
+    }
+    if (sbuf_failed(&text)) {
+        free(off);
+        free(lines);
+        sbuf_free(&text);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < nl; i++)
+        lines[i].s = text.p + off[i];
+    free(off);
+    qsort(lines, nl, sizeof *lines, cmp_line);
+    for (size_t i = 0; i < nl;) {
+        size_t j = i + 1;
+        uint64_t w = lines[i].w;
+        while (j < nl && cmp_line(&lines[i], &lines[j]) == 0)
+            w += lines[j++].w;
+        sbuf_add(out, lines[i].s, lines[i].len);
+        sbuf_addc(out, ' ');
+        sbuf_u64(out, w);
+        sbuf_addc(out, '\n');
+        i = j;
+    }
+    free(lines);
+    sbuf_free(&text);
+    return sbuf_failed(out) ? -ENOMEM : 0;
+}
+
+/* ------------------------------------------------------------------ svg */
+
+static const char *folded_name(void *ctx, uint32_t key, size_t *len, int *type)
+{
+    *type = FT_NONE;
+    return profile_folded_name(ctx, key, len);
+}
+
+static void xml_text(sbuf *out, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '<': sbuf_adds(out, "&lt;"); break;
+        case '>': sbuf_adds(out, "&gt;"); break;
+        case '&': sbuf_adds(out, "&amp;"); break;
+        case '"': sbuf_adds(out, "&quot;"); break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                sbuf_addc(out, '?');
+            else
+                sbuf_addc(out, (char)c);
+        }
+    }
+}
+
+static uint32_t name_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* Click a frame to zoom into it, "Reset Zoom" to go back, "Search" highlights the
+ * frames whose name matches a regular expression.  Frames keep their unzoomed position
+ * and width (fractions of the whole) in data-x/data-w. */
+static const char svg_script[] =
+    "<script type=\"text/ecmascript\"><![CDATA[\n"
+    "var W=0,frames=[];\n"
+    "function $(id){return document.getElementById(id)}\n"
+    "function init(){W=+document.documentElement.getAttribute('data-w');"
+    "frames=Array.prototype.slice.call(document.querySelectorAll('g.f'));"
+    "frames.forEach(function(g){g.addEventListener('click',function(){zoom(g)});"
+    "g.addEventListener('mouseover',function(){$('details').textContent="
+    "g.querySelector('title').textContent});"
+    "g.addEventListener('mouseout',function(){$('details').textContent=' '})});"
+    "$('reset').addEventListener('click',function(){zoom(null)});"
+    "$('search').addEventListener('click',search)}\n"
+    "function place(g,x0,w0){var x=+g.getAttribute('data-x'),w=+g.getAttribute('data-w');"
+    "var r=g.querySelector('rect'),t=g.querySelector('text');"
+    "var nx=10+Math.max(x-x0,0)/w0*(W-20),nw=(Math.min(x+w,x0+w0)-Math.max(x,x0))/w0*(W-20);"
+    "if(nw<0.1){g.style.display='none';return}g.style.display='';"
+    "r.setAttribute('x',nx);r.setAttribute('width',Math.max(nw-0.5,0.1));t.setAttribute('x',nx+3);"
+    "var n=t.getAttribute('data-n'),c=Math.floor((nw-6)/7);"
+    "t.textContent=c<3?'':(n.length<=c?n:n.substring(0,c-2)+'..')}\n"
+    "function zoom(z){var x0=0,w0=1,y0=-1;if(z){x0=+z.getAttribute('data-x');"
+    "w0=+z.getAttribute('data-w');y0=+z.querySelector('rect').getAttribute('y')}"
+    "frames.forEach(function(f){var x=+f.getAttribute('data-x'),w=+f.getAttribute('data-w');"
+    "var y=+f.querySelector('rect').getAttribute('y');"
+    "if(z&&y>y0&&!(x<=x0+1e-12&&x+w>=x0+w0-1e-12)){f.style.display='none';return}"
+    "place(f,x0,w0)});$('reset').style.opacity=z?1:0.3}\n"
+    "function search(){var term=prompt('Search (regular expression)','');if(term===null)return;"
+    "var re;try{re=new RegExp(term)}catch(e){alert(e);return}var n=0;"
+    "frames.forEach(function(f){var r=f.querySelector('rect'),"
+    "name=f.querySelector('text').getAttribute('data-n');"
+    "if(!r.getAttribute('data-fill'))r.setAttribute('data-fill',r.getAttribute('fill'));"
+    "var hit=term!==''&&re.test(name);if(hit)n++;"
+    "r.setAttribute('fill',hit?'rgb(230,0,230)':r.getAttribute('data-fill'))});"
+    "$('matched').textContent=term===''?' ':'Matched: '+n+' frames'}\n"
+    "window.addEventListener('load',init);\n"
+    "]]></script>\n";
+
+static int write_svg(const profile *p, const struct agg *a, const char *title, sbuf *out)
+{
+    ftree *t = ftree_new();
+    if (!t)
+        return -ENOMEM;
+    for (uint32_t s = 0; s < a->n; s++) {
+        if (!a->weight[s])
+            continue;
+        size_t nf;
+        const void *keys = profile_folded_stack(p, s, &nf);
+        if (ftree_add_path(t, keys, nf, folded_name, (void *)p, a->weight[s])) {
+            ftree_free(t);
+            return -ENOMEM;
+        }
+    }
+    size_t n = ftree_count(t);
+    uint64_t *total = calloc(n, sizeof *total);
+    uint64_t *x = calloc(n, sizeof *x);
+    uint32_t *depth = calloc(n, sizeof *depth);
+    if (!total || !x || !depth) {
+        free(total);
+        free(x);
+        free(depth);
+        ftree_free(t);
+        return -ENOMEM;
+    }
+    struct ftree_node nd;
+    /* parents come before children: totals bottom-up, positions top-down */
+    for (size_t i = n; i-- > 0;) {
+        ftree_node_get(t, (uint32_t)i, &nd);
+        total[i] += (uint64_t)nd.value;
+        if (nd.parent != FTREE_NIL)
+            total[nd.parent] += total[i];
+    }
+    uint32_t maxdepth = 0;
+    for (size_t i = 0; i < n; i++) {
+        ftree_node_get(t, (uint32_t)i, &nd);
+        uint64_t cx = x[i];
+        for (uint32_t c = nd.first; c != FTREE_NIL;) {
+            struct ftree_node cn;
+            ftree_node_get(t, c, &cn);
+            x[c] = cx;
+            depth[c] = depth[i] + 1;
+            if (depth[c] > maxdepth)
+                maxdepth = depth[c];
+            cx += total[c];
+            c = cn.next;
+        }
+    }
+    const int W = 1200, FH = 16, TOP = 50, BOTTOM = 30;
+    int H = TOP + (int)(maxdepth + 1) * FH + BOTTOM;
+    double all = total[0] ? (double)total[0] : 1;
+    sbuf_printf(out,
+                "<?xml version=\"1.0\" standalone=\"no\"?>\n"
+                "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                "xmlns=\"http://www.w3.org/2000/svg\" data-w=\"%d\">\n",
+                W, H, W, H, W);
+    sbuf_adds(out,
+              "<style>text{font-family:Verdana,sans-serif;font-size:12px;fill:#000}"
+              "g.f:hover rect{stroke:#000;stroke-width:0.5}g.f{cursor:pointer}"
+              "#title{font-size:17px;text-anchor:middle}"
+              "#reset,#search{cursor:pointer}</style>\n");
+    sbuf_adds(out, svg_script);
+    sbuf_printf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#f8f8f0\"/>\n", W, H);
+    sbuf_printf(out, "<text id=\"title\" x=\"%d\" y=\"24\">", W / 2);
+    xml_text(out, title ? title : "Flame Graph", title ? strlen(title) : 11);
+    sbuf_adds(out, "</text>\n<text id=\"reset\" x=\"10\" y=\"24\" style=\"opacity:0.3\">"
+                   "Reset Zoom</text>\n");
+    sbuf_printf(out, "<text id=\"search\" x=\"%d\" y=\"24\">Search</text>\n", W - 60);
+    sbuf_printf(out, "<text id=\"matched\" x=\"%d\" y=\"%d\"> </text>\n", W - 200, H - 10);
+    sbuf_printf(out, "<text id=\"details\" x=\"10\" y=\"%d\"> </text>\n", H - 10);
+    for (size_t i = 0; i < n; i++) {
+        ftree_node_get(t, (uint32_t)i, &nd);
+        double fx = (double)x[i] / all, fw = (double)total[i] / all;
+        double px = 10 + fx * (W - 20), pw = fw * (W - 20);
+        if (pw < 0.1 && i)
+            continue;
+        int y = H - BOTTOM - FH * (int)(depth[i] + 1);
+        const char *name = i ? nd.name : "all";
+        size_t len = i ? nd.len : 3;
+        uint32_t h = name_hash(name, len);
+        int r = 205 + (int)(h % 50), g = (int)((h >> 8) % 230), b = (int)((h >> 16) % 55);
+        sbuf_printf(out, "<g class=\"f\" data-x=\"%.9f\" data-w=\"%.9f\"><title>", fx, fw);
+        xml_text(out, name, len);
+        sbuf_printf(out, " (%llu, %.2f%%)</title>", (unsigned long long)total[i],
+                    100.0 * fw);
+        sbuf_printf(out, "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
+                         "fill=\"rgb(%d,%d,%d)\" rx=\"2\"/>",
+                    px, y, pw > 0.5 ? pw - 0.5 : pw, FH - 1, r, g, b);
+        sbuf_printf(out, "<text x=\"%.2f\" y=\"%d\" data-n=\"", px + 3, y + FH - 4);
+        xml_text(out, name, len);
+        sbuf_adds(out, "\">");
+        int chars = (int)((pw - 6) / 7);
+        if (chars >= 3) {
+            if ((size_t)chars >= len) {
+                xml_text(out, name, len);
+            } else {
+                xml_text(out, name, (size_t)chars - 2);
+                sbuf_adds(out, "..");
+            }
+        }
+        sbuf_adds(out, "</text></g>\n");
+    }
+    sbuf_adds(out, "</svg>\n");
+    free(total);
+    free(x);
+    free(depth);
+    ftree_free(t);
+    return sbuf_failed(out) ? -ENOMEM : 0;
+}
+
+/* ------------------------------------------------------------------ pprof */
+
+static void pb_varint(sbuf *b, uint64_t v)
+{
+    char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            tmp[n] |= (char)0x80;
+        n++;
+    } while (v);
+    sbuf_add(b, tmp, n);
+}
+
+static void pb_key(sbuf *b, unsigned field, unsigned wire) { pb_varint(b, (uint64_t)field << 3 | wire); }
+
+static void pb_uint(sbuf *b, unsigned field, uint64_t v)
+{
+    pb_key(b, field, 0);
+    pb_varint(b, v);
+}
+
+static void pb_bytes(sbuf *b, unsigned field, const void *data, size_t len)
+{
+    pb_key(b, field, 2);
+    pb_varint(b, len);
+    sbuf_add(b, data, len);
+}
+
+static void pb_msg(sbuf *b, unsigned field, sbuf *m)
+{
+    pb_bytes(b, field, m->p ? m->p : "", m->len);
+    if (sbuf_failed(m))
+        b->failed = 1;
+    m->len = 0;
+}
+
+static int gzip_buf(const void *in, size_t len, sbuf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -ENOMEM;
+    size_t bound = deflateBound(&z, len);
+    char *d = sbuf_reserve(out, bound);
+    if (!d) {
+        deflateEnd(&z);
+        return -ENOMEM;
+    }
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)d;
+    z.avail_out = (uInt)bound;
+    int rc = deflate(&z, Z_FINISH);
+    size_t produced = bound - z.avail_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END)
+        return -EIO;
+    out->len += produced;
+    return 0;
+}
+
+static int write_pprof(const profile *p, const struct agg *a, const struct profile_range *r,
+                       sbuf *out)
+{
+    uint32_t nn = profile_folded_nnames(p);
+    /* string table: 0 "", then fixed strings, then function names on first use */
+    uint32_t *str_of = calloc(nn + 1, sizeof *str_of);
+    if (!str_of)
+        return -ENOMEM;
+    sbuf pb, m, sub;
+    sbuf_init(&pb);
+    sbuf_init(&m);
+    sbuf_init(&sub);
+    const char *ev = profile_event(p);
+    int clock = strstr(ev, "clock") != NULL;
+    const char *fixed[] = {"", "samples", "count", clock ? "cpu" : (*ev ? ev : "events"),
+                           clock ? "nanoseconds" : "count", "comm"};
+    enum { S_SAMPLES = 1, S_COUNT, S_WTYPE, S_WUNIT, S_COMM, S_FIRST };
+    uint32_t nstr = S_FIRST;
+
+    /* sample_type (1) and period_type (11) */
+    pb_uint(&m, 1, S_SAMPLES);
+    pb_uint(&m, 2, S_COUNT);
+    pb_msg(&pb, 1, &m);
+    pb_uint(&m, 1, S_WTYPE);
+    pb_uint(&m, 2, S_WUNIT);
+    pb_msg(&pb, 1, &m);
+
+    /* samples: locations leaf first (the process name is a label, not a frame) */
+    for (uint32_t s = 0; s < a->n; s++) {
+        if (!a->count[s])
+            continue;
+        size_t nf;
+        const void *keys = profile_folded_stack(p, s, &nf);
+        for (size_t i = nf; i-- > 1;) {
+            uint32_t k = key_at(keys, i);
+            if (!str_of[k])
+                str_of[k] = nstr++;
+            pb_varint(&sub, (uint64_t)k + 1);
+        }
+        pb_bytes(&m, 1, sub.p ? sub.p : "", sub.len);   /* packed location ids */
+        sub.len = 0;
+        pb_varint(&sub, a->count[s]);
+        pb_varint(&sub, a->weight[s]);
+        pb_bytes(&m, 2, sub.p, sub.len);                /* packed values */
+        sub.len = 0;
+        uint32_t pn = key_at(keys, 0);
+        if (!str_of[pn])
+            str_of[pn] = nstr++;
+        pb_uint(&sub, 1, S_COMM);
+        pb_uint(&sub, 2, str_of[pn]);
+        pb_msg(&m, 3, &sub);                            /* label comm=… */
+        pb_msg(&pb, 2, &m);
+    }
+    /* locations (4) and functions (5): one per name used as a frame */
+    for (uint32_t s = 0; s < a->n; s++) {
+        if (!a->count[s])
+            continue;
+        size_t nf;
+        const void *keys = profile_folded_stack(p, s, &nf);
+        for (size_t i = 1; i < nf; i++) {
+            uint32_t k = key_at(keys, i);
+            if (str_of[k] & 0x80000000u)
+                continue;                               /* already written */
+            pb_uint(&m, 1, (uint64_t)k + 1);
+            pb_uint(&sub, 1, (uint64_t)k + 1);
+            pb_msg(&m, 4, &sub);                        /* line { function_id } */
+            pb_msg(&pb, 4, &m);
+            pb_uint(&m, 1, (uint64_t)k + 1);
+            pb_uint(&m, 2, str_of[k]);
+            pb_uint(&m, 3, str_of[k]);
+            pb_msg(&pb, 5, &m);
+            str_of[k] |= 0x80000000u;
+        }
+    }
+    /* string table (6) in index order */
+    char **strs = calloc(nstr, sizeof *strs);
+    size_t *lens = calloc(nstr, sizeof *lens);
+    if (!strs || !lens) {
+        free(strs);
+        free(lens);
+        free(str_of);
+        sbuf_free(&pb);
+        sbuf_free(&m);
+        sbuf_free(&sub);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < S_FIRST; i++) {
+        strs[i] = (char *)fixed[i];
+        lens[i] = strlen(fixed[i]);
+    }
+    for (uint32_t k = 0; k < nn; k++) {
+        uint32_t idx = str_of[k] & 0x7fffffffu;
+        if (idx)
+            strs[idx] = (char *)profile_folded_name(p, k, &lens[idx]);
+    }
+    for (uint32_t i = 0; i < nstr; i++)
+        pb_bytes(&pb, 6, strs[i] ? strs[i] : "", lens[i]);
+    free(strs);
+    free(lens);
+    free(str_of);
+    if (r) {
+        double d = (r->end_s - r->start_s) * 1e9;
+        pb_uint(&pb, 10, d > 0 ? (uint64_t)d : 0);      /* duration_nanos */
+    }
+    pb_uint(&m, 1, S_WTYPE);
+    pb_uint(&m, 2, S_WUNIT);
+    pb_msg(&pb, 11, &m);                                /* period_type */
+    if (a->total_count)
+        pb_uint(&pb, 12, a->total_weight / a->total_count);  /* period */
+    pb_uint(&pb, 14, S_WTYPE);                          /* default_sample_type */
+    int rc = -ENOMEM;
+    if (!sbuf_failed(&pb) && !sbuf_failed(&m) && !sbuf_failed(&sub))
+        rc = gzip_buf(pb.p ? pb.p : "", pb.len, out);
+    sbuf_free(&pb);
+    sbuf_free(&m);
+    sbuf_free(&sub);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ speedscope */
+
+static int write_speedscope(const profile *p, const struct profile_range *r,
+                            const struct agg *a, const char *title, sbuf *out)
+{
+    uint32_t nn = profile_folded_nnames(p);
+    uint32_t *frame_of = malloc((nn + 1) * sizeof *frame_of);
+    if (!frame_of)
+        return -ENOMEM;
+    memset(frame_of, 0xff, (nn + 1) * sizeof *frame_of);
+    uint32_t nframes = 0;
+    const char *ev = profile_event(p);
+    int clock = strstr(ev, "clock") != NULL;
+
+    sbuf_adds(out, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\","
+                   "\"exporter\":\"fntrace-flamescope\",\"name\":");
+    sbuf_json_str(out, title ? title : "profile", title ? strlen(title) : 7);
+    sbuf_adds(out, ",\"activeProfileIndex\":0,\"shared\":{\"frames\":[");
+    for (uint32_t s = 0; s < a->n; s++) {
+        if (!a->count[s])
+            continue;
+        size_t nf;
+        const void *keys = profile_folded_stack(p, s, &nf);
+        for (size_t i = 0; i < nf; i++) {
+            uint32_t k = key_at(keys, i);
+            if (frame_of[k] != UINT32_MAX)
+                continue;
+            frame_of[k] = nframes++;
+            size_t len;
+            const char *name = profile_folded_name(p, k, &len);
+            sbuf_adds(out, frame_of[k] ? ",{\"name\":" : "{\"name\":");
+            sbuf_json_str(out, name, len);
+            sbuf_addc(out, '}');
+        }
+    }
+    sbuf_adds(out, "]},\"profiles\":[{\"type\":\"sampled\",\"name\":");
+    sbuf_json_str(out, title ? title : "profile", title ? strlen(title) : 7);
+    sbuf_printf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":", clock ? "nanoseconds" : "none");
+    sbuf_u64(out, a->total_weight);
+    /* samples in time order; consecutive samples of one stack are merged */
+    sbuf_adds(out, ",\"samples\":[");
+    size_t lo, hi;
+    int check;
+    bounds(p, r, &lo, &hi, &check);
+    uint32_t prev = PROFILE_NONE;
+    int first = 1;
+    sbuf weights;
+    sbuf_init(&weights);
+    uint64_t acc = 0;
+    for (size_t i = lo; i <= hi; i++) {
+        uint32_t s = PROFILE_NONE;
+        if (i < hi) {
+            s = profile_folded_sample_stack(p, i);
+            if (s == PROFILE_NONE || !in_sel(p, i, r, check))
+                continue;
+            if (s == prev) {
+                acc += profile_period(p, i);
+                continue;
+            }
+        }
+        if (prev != PROFILE_NONE) {
+            size_t nf;
+            const void *keys = profile_folded_stack(p, prev, &nf);
+            sbuf_adds(out, first ? "[" : ",[");
+            for (size_t k = 0; k < nf; k++) {
+                if (k)
+                    sbuf_addc(out, ',');
+                sbuf_u64(out, frame_of[key_at(keys, k)]);
+            }
+            sbuf_addc(out, ']');
+            if (!first)
+                sbuf_addc(&weights, ',');
+            sbuf_u64(&weights, acc);
+            first = 0;
+        }
+        if (i < hi) {
+            prev = s;
+            acc = profile_period(p, i);
+        }
+    }
+    sbuf_adds(out, "],\"weights\":[");
+    sbuf_add(out, weights.p ? weights.p : "", weights.len);
+    sbuf_adds(out, "]}]}");
+    int failed = sbuf_failed(&weights);
+    sbuf_free(&weights);
+    free(frame_of);
+    return sbuf_failed(out) || failed ? -ENOMEM : 0;
+}
+
+int export_write(const profile *p, const struct profile_range *r, int format,
+                 const char *title, sbuf *out)
+{
+    struct agg a;
+    int rc = aggregate(p, r, &a);
+    if (rc)
+        return rc;
+    switch (format) {
+    case EXPORT_FOLDED: rc = write_folded(p, &a, out); break;
+    case EXPORT_SVG: rc = write_svg(p, &a, title, out); break;
+    case EXPORT_PPROF: rc = write_pprof(p, &a, r, out); break;
+    case EXPORT_SPEEDSCOPE: rc = write_speedscope(p, r, &a, title, out); break;
+    default: rc = -EINVAL;
+    }
+    agg_free(&a);
+    return rc;
+}

@@ -1,0 +1,349 @@
+/* ftree — see ftree.h.  Nodes live in one array; children are a singly linked list in
+ * insertion order; a hash table (parent, frame id) -> child finds a child in O(1) while
+ * building, which keeps profiles with very wide nodes (JIT code) fast. */
+#include "ftree.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NIL UINT32_MAX
+
+struct node {
+    const char *name;
+    uint32_t nlen;
+    uint8_t type;
+    uint8_t has_d;
+    uint32_t first, last, next, parent;
+    int64_t v, d;
+};
+
+struct ftree {
+    struct node *n;
+    size_t count, cap;
+    /* (parent << 32 | key) -> child, open addressing; keys +1 so 0 is empty */
+    uint64_t *hk;
+    uint32_t *hv;
+    size_t hcap;
+};
+
+static uint32_t node_add(ftree *t, uint32_t parent, const char *name, size_t nlen, int type)
+{
+    if (t->count == t->cap) {
+        size_t c = t->cap ? t->cap * 2 : 256;
+        struct node *n = realloc(t->n, c * sizeof *n);
+        if (!n)
+            return NIL;
+        t->n = n;
+        t->cap = c;
+    }
+    uint32_t id = (uint32_t)t->count++;
+    struct node *x = &t->n[id];
+    memset(x, 0, sizeof *x);
+    x->name = name;
+    x->nlen = (uint32_t)nlen;
+    x->type = (uint8_t)type;
+    x->first = x->last = x->next = NIL;
+    x->parent = parent;
+    if (parent != NIL) {
+        struct node *p = &t->n[parent];
+        if (p->last == NIL)
+            p->first = id;
+        else
+            t->n[p->last].next = id;
+        p->last = id;
+    }
+    return id;
+}
+
+ftree *ftree_new(void)
+{
+    ftree *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    if (node_add(t, NIL, "root", 4, FT_NONE) == NIL) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void ftree_free(ftree *t)
+{
+    if (!t)
+        return;
+    free(t->n);
+    free(t->hk);
+    free(t->hv);
+    free(t);
+}
+
+static uint64_t mix(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    k ^= k >> 33;
+    return k;
+}
+
+static int h_grow(ftree *t)
+{
+    size_t nc = t->hcap ? t->hcap * 2 : 1024;
+    uint64_t *hk = calloc(nc, sizeof *hk);
+    uint32_t *hv = malloc(nc * sizeof *hv);
+    if (!hk || !hv) {
+        free(hk);
+        free(hv);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < t->hcap; i++) {
+        if (!t->hk[i])
+            continue;
+        size_t j = mix(t->hk[i]) & (nc - 1);
+        while (hk[j])
+            j = (j + 1) & (nc - 1);
+        hk[j] = t->hk[i];
+        hv[j] = t->hv[i];
+    }
+    free(t->hk);
+    free(t->hv);
+    t->hk = hk;
+    t->hv = hv;
+    t->hcap = nc;
+    return 0;
+}
+
+static uint32_t child_get(ftree *t, uint32_t parent, uint32_t key32, ftree_name_fn fn,
+                          void *ctx)
+{
+    if (t->count * 2 >= t->hcap && h_grow(t))
+        return NIL;
+    uint64_t key = (((uint64_t)parent << 32) | key32) + 1;
+    size_t j = mix(key) & (t->hcap - 1);
+    while (t->hk[j]) {
+        if (t->hk[j] == key)
+            return t->hv[j];
+        j = (j + 1) & (t->hcap - 1);
+    }
+    size_t len = 0;
+    int type = FT_NONE;
+    const char *name = fn(ctx, key32, &len, &type);
+    uint32_t id = node_add(t, parent, name, len, type);
+    if (id == NIL)
+        return NIL;
+    t->hk[j] = key;
+    t->hv[j] = id;
+    return id;
+}
+
+int ftree_add_path(ftree *t, const void *keys, size_t n, ftree_name_fn fn, void *ctx,
+                   uint64_t count)
+{
+    uint32_t cur = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k;
+        memcpy(&k, (const char *)keys + i * sizeof k, sizeof k);
+        cur = child_get(t, cur, k, fn, ctx);
+        if (cur == NIL)
+            return -ENOMEM;
+    }
+    t->n[cur].v += (int64_t)count;
+    return 0;
+}
+
+static const char *fs_name(void *ctx, uint32_t frame, size_t *len, int *type)
+{
+    const profile *p = ctx;
+    *type = profile_fs_frame_type(p, frame);
+    return profile_fs_frame_name(p, frame, len);
+}
+
+int ftree_add_counts(ftree *t, const profile *p, const uint32_t *counts)
+{
+    if (!counts)
+        return 0;
+    uint32_t ns = profile_fs_nstacks(p);
+    for (uint32_t s = 0; s < ns; s++) {
+        if (!counts[s])
+            continue;
+        size_t nf;
+        const void *fr = profile_fs_stack(p, s, &nf);
+        int rc = ftree_add_path(t, fr, nf, fs_name, (void *)p, counts[s]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+size_t ftree_count(const ftree *t) { return t->count; }
+
+void ftree_node_get(const ftree *t, uint32_t id, struct ftree_node *out)
+{
+    const struct node *x = &t->n[id];
+    out->name = x->name;
+    out->len = x->nlen;
+    out->type = x->type;
+    out->value = x->v;
+    out->first = x->first;
+    out->next = x->next;
+    out->parent = x->parent;
+}
+
+ftree *ftree_build(const profile *p, const struct profile_range *r)
+{
+    ftree *t = ftree_new();
+    uint32_t ns = profile_fs_nstacks(p);
+    uint32_t *counts = calloc(ns ? ns : 1, sizeof *counts);
+    if (!t || !counts)
+        goto fail;
+    profile_fs_count(p, r, counts);
+    if (ftree_add_counts(t, p, counts))
+        goto fail;
+    free(counts);
+    return t;
+fail:
+    free(counts);
+    ftree_free(t);
+    return NULL;
+}
+
+uint64_t ftree_total(const ftree *t)
+{
+    uint64_t s = 0;
+    for (size_t i = 0; i < t->count; i++)
+        s += (uint64_t)t->n[i].v;
+    return s;
+}
+
+static uint32_t child_find(const ftree *t, uint32_t parent, const struct node *like)
+{
+    for (uint32_t c = t->n[parent].first; c != NIL; c = t->n[c].next) {
+        const struct node *x = &t->n[c];
+        if (x->type == like->type && x->nlen == like->nlen &&
+            memcmp(x->name, like->name, x->nlen) == 0)
+            return c;
+    }
+    return NIL;
+}
+
+struct pair {
+    uint32_t a, b;
+};
+
+/* Breadth-first over pairs, like FlameScope's queue (the order does not change the
+ * result, only which nodes are reached). */
+int ftree_differential(ftree *t, const ftree *cmp)
+{
+    uint64_t full1 = ftree_total(t), full2 = ftree_total(cmp);
+    if (full2 == 0)
+        return -EDOM;
+    double w = (double)full1 / (double)full2;
+    struct pair *q = malloc(t->count * sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    size_t head = 0, tail = 0;
+    q[tail++] = (struct pair){0, 0};
+    while (head < tail) {
+        struct pair pr = q[head++];
+        struct node *x = &t->n[pr.a];
+        x->has_d = 1;
+        if (pr.b == NIL) {
+            x->d = x->v;
+            continue;
+        }
+        x->d = (int64_t)rint((double)x->v - (double)cmp->n[pr.b].v * w);
+        for (uint32_t c = x->first; c != NIL; c = t->n[c].next)
+            q[tail++] = (struct pair){c, child_find(cmp, pr.b, &t->n[c])};
+    }
+    free(q);
+    return 0;
+}
+
+int ftree_elided(const ftree *t, ftree *cmp)
+{
+    uint64_t full1 = ftree_total(t), full2 = ftree_total(cmp);
+    if (full2 == 0)
+        return -EDOM;
+    double w = (double)full1 / (double)full2;
+    struct pair *q = malloc(cmp->count * sizeof *q);
+    uint32_t *sub = malloc(cmp->count * sizeof *sub);
+    if (!q || !sub) {
+        free(q);
+        free(sub);
+        return -ENOMEM;
+    }
+    size_t head = 0, tail = 0;
+    q[tail++] = (struct pair){0, 0};
+    while (head < tail) {
+        struct pair pr = q[head++];
+        struct node *y = &cmp->n[pr.b];
+        if (pr.a == NIL) {
+            /* elided: scale the whole subtree */
+            size_t sp = 0;
+            sub[sp++] = pr.b;
+            while (sp) {
+                struct node *z = &cmp->n[sub[--sp]];
+                z->v = (int64_t)rint((double)z->v * w);
+                for (uint32_t c = z->first; c != NIL; c = cmp->n[c].next)
+                    sub[sp++] = c;
+            }
+            continue;
+        }
+        y->v = 0;
+        for (uint32_t c = y->first; c != NIL; c = cmp->n[c].next)
+            q[tail++] = (struct pair){child_find(t, pr.a, &cmp->n[c]), c};
+    }
+    free(q);
+    free(sub);
+    return 0;
+}
+
+void ftree_json(const ftree *t, sbuf *out)
+{
+    /* iterative depth-first walk: stacks can be thousands of frames deep */
+    uint32_t *st = malloc((2 * t->count + 1) * sizeof *st);
+    if (!st) {
+        out->failed = 1;
+        return;
+    }
+    size_t sp = 0;
+    st[sp++] = 0;
+    int first_in_list = 1;
+    while (sp) {
+        uint32_t id = st[--sp];
+        if (id == NIL) {              /* end of a child list */
+            sbuf_adds(out, "]}");
+            first_in_list = 0;
+            continue;
+        }
+        const struct node *x = &t->n[id];
+        if (!first_in_list)
+            sbuf_addc(out, ',');
+        sbuf_adds(out, "{\"n\":");
+        sbuf_json_str(out, x->name, x->nlen);
+        sbuf_adds(out, ",\"l\":\"");
+        sbuf_adds(out, profile_ftype_name(x->type));
+        sbuf_adds(out, "\",\"v\":");
+        sbuf_i64(out, x->v);
+        if (x->has_d) {
+            sbuf_adds(out, ",\"d\":");
+            sbuf_i64(out, x->d);
+        }
+        sbuf_adds(out, ",\"c\":[");
+        first_in_list = 1;
+        st[sp++] = NIL;
+        /* push children in reverse so they come out in order */
+        size_t mark = sp;
+        for (uint32_t c = x->first; c != NIL; c = t->n[c].next)
+            st[sp++] = c;
+        for (size_t i = mark, j = sp - 1; i < j; i++, j--) {
+            uint32_t tmp = st[i];
+            st[i] = st[j];
+            st[j] = tmp;
+        }
+    }
+    free(st);
+}

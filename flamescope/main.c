@@ -1,0 +1,120 @@
+/* fntrace-flamescope — serves FlameScope's API, fntrace's /api/v1/ and the web UI over
+ * the profiles of a trace store (see api.h).  This file parses the command line, opens
+ * the store, starts the server and waits for SIGINT/SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "httpd.h"
+#include "log.h"
+#include "store.h"
+
+static const char usage[] =
+    "usage: fntrace-flamescope [options]\n"
+    "  --listen ADDR      address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
+    "  --port N           port (default 5000; 0 picks a free one)\n"
+    "  --dir DIR          profile directory, the collector's store (default ./traces)\n"
+    "  --cache-mb N       memory for cached profile indexes (default 1024)\n"
+    "  --max-profile-mb N largest profile text to index, after gunzip (default 4096;\n"
+    "                     0: no limit)\n"
+    "  --threads N        worker threads (default 4)\n"
+    "  --quiet            no access log\n";
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || errno || v > max || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_LISTEN = 256, O_PORT, O_DIR, O_CACHE, O_MAXPROF, O_THREADS, O_QUIET, O_VERSION };
+    static const struct option lopts[] = {
+        {"listen", required_argument, 0, O_LISTEN},
+        {"port", required_argument, 0, O_PORT},
+        {"dir", required_argument, 0, O_DIR},
+        {"cache-mb", required_argument, 0, O_CACHE},
+        {"max-profile-mb", required_argument, 0, O_MAXPROF},
+        {"threads", required_argument, 0, O_THREADS},
+        {"quiet", no_argument, 0, O_QUIET},
+        {"version", no_argument, 0, O_VERSION},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *listen = "127.0.0.1", *dir = "./traces";
+    uint64_t port = 5000, cache_mb = 1024, maxprof_mb = 4096, threads = 4;
+    int quiet = 0, opt;
+    while ((opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+        switch (opt) {
+        case O_LISTEN: listen = optarg; break;
+        case O_PORT: if (parse_u64(optarg, 65535, &port)) goto bad; break;
+        case O_DIR: dir = optarg; break;
+        case O_CACHE: if (parse_u64(optarg, 1u << 20, &cache_mb)) goto bad; break;
+        case O_MAXPROF: if (parse_u64(optarg, 1u << 24, &maxprof_mb)) goto bad; break;
+        case O_THREADS: if (parse_u64(optarg, 256, &threads) || !threads) goto bad; break;
+        case O_QUIET: quiet = 1; break;
+        case O_VERSION: printf("fntrace-flamescope %s\n", FNTRACE_VERSION); return 0;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        bad:
+            fprintf(stderr, "fntrace-flamescope: bad value \"%s\" for --%s\n%s", optarg,
+                    lopts[opt - O_LISTEN].name, usage);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fntrace-flamescope: unexpected argument %s\n%s", argv[optind], usage);
+        return 2;
+    }
+    char err[512];
+    store *st = store_open_dir(dir, err, sizeof err);
+    if (!st) {
+        log_error("cannot open the profile directory", "dir=%s error=\"%s\"", dir, err);
+        return 1;
+    }
+    struct api_opts ao = {
+        .cache_bytes = (size_t)cache_mb << 20,
+        .max_text = maxprof_mb << 20,
+    };
+    api *a = api_new(st, &ao);
+    if (!a) {
+        log_error("out of memory", "%s", "");
+        store_close(st);
+        return 1;
+    }
+    struct httpd_opts ho = {
+        .listen = listen,
+        .port = (uint16_t)port,
+        .threads = (unsigned)threads,
+        .flags = quiet ? HTTPD_QUIET : 0,
+        .name = "flamescope",
+    };
+    httpd_block_signals();
+    httpd *srv = httpd_start(&ho, api_routes(a), err, sizeof err);
+    if (!srv) {
+        log_error("cannot start the server", "error=\"%s\"", err);
+        api_free(a);
+        store_close(st);
+        return 1;
+    }
+    log_info("listening", "addr=%s port=%u dir=%s cache_mb=%llu", listen,
+             (unsigned)httpd_port(srv), dir, (unsigned long long)cache_mb);
+    int sig = httpd_wait_signal(-1);
+    log_info("stopping", "signal=%d", sig);
+    httpd_quiesce(srv);
+    for (int i = 0; i < 100 && httpd_inflight(srv); i++)
+        usleep(100000);
+    httpd_stop(srv);
+    api_free(a);
+    store_close(st);
+    return 0;
+}

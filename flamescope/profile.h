@@ -1,0 +1,112 @@
+/* profile — one perf-script profile parsed once into an in-memory index that answers
+ * every flamescope query without touching the file again.
+ *
+ * The index holds, per sample (file order): the time (ns), a FlameScope stack id (with
+ * FlameScope's idle verdict for the heatmap in the top bit), a folded stack id (the
+ * stack as stackcollapse-perf.pl names it), and the period (only when it varies).
+ * Stacks are interned: a stack is a sequence of frame ids, root first, and a frame is a
+ * (name, type) pair.  Two namings are kept because the two reference tools disagree:
+ *   - FlameScope (profile_fs_*): comm cut at its first digit, names cut at the first
+ *     '+', "->" splits inlined frames, a leading 'L' dropped for java, frame types
+ *     user/kernel/jit/inlined;
+ *   - stackcollapse-perf.pl (profile_folded_*): comm with spaces as '_', "[unknown]"
+ *     replaced by the module's basename, arguments and quotes tidied, "_[i]" on inlined
+ *     frames, only the first event type, weighted by period.
+ * For sorted profiles (perf script sorts by time) a per-second table of first-sample
+ * indexes makes a time range two binary searches inside one second; unsorted ones fall
+ * back to a scan.  Invocations come from the `# fntrace invocation` header lines.
+ *
+ * Ownership: profile_build() returns an index the caller frees with profile_free().
+ * Thread-safety: an index is immutable after profile_build(); any number of threads may
+ * query it at once.  Errors: negative errno with a message. */
+#ifndef FLAMESCOPE_PROFILE_H
+#define FLAMESCOPE_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROFILE_NONE UINT32_MAX
+
+enum profile_ftype { FT_NONE = 0, FT_USER, FT_KERNEL, FT_JIT, FT_INLINED, FT__COUNT };
+/* FlameScope's names for the types: "", "user", "kernel", "jit", "inlined". */
+const char *profile_ftype_name(int type);
+
+struct profile_invocation {
+    char *id, *fn;              /* unescaped */
+    uint64_t start_ns, end_ns;  /* end_ns valid when has_end */
+    int has_end, has_status;
+    int32_t status;
+};
+
+typedef struct profile profile;
+
+/* Parses a plain or gzip perf-script file from fd (read to EOF, not closed).
+ * max_text bounds the decompressed bytes (0: none).  -EBADMSG: corrupt gzip;
+ * -EMEDIUMTYPE: not perf-script text (nothing parsed but malformed lines); -EFBIG. */
+profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen);
+void profile_free(profile *p);
+/* Bytes of memory the index holds. */
+size_t profile_memory(const profile *p);
+
+size_t profile_nsamples(const profile *p);
+uint64_t profile_time_ns(const profile *p, size_t i);
+/* FlameScope's first timestamp floor(min) in seconds, and its "end" ceil(max). */
+double profile_base_s(const profile *p);
+uint64_t profile_parsed_bytes(const profile *p);
+
+/* --- time ranges ------------------------------------------------------------------ */
+struct profile_range {
+    double start_s, end_s;      /* absolute seconds, inclusive */
+};
+/* FlameScope's start/end query arguments (either may be NULL): seconds added to
+ * floor(first timestamp), end "0" or absent meaning the end of the profile.
+ * -EINVAL: not a number (message in err); -ERANGE: outside the profile or start > end. */
+int profile_range_parse(const profile *p, const char *start, const char *end,
+                        struct profile_range *out, char *err, size_t errlen);
+/* The whole profile. */
+void profile_range_all(const profile *p, struct profile_range *out);
+/* Index bounds of the samples to look at for a range: for a sorted profile exactly the
+ * samples in the range, otherwise [0, n) and the caller filters by time. */
+void profile_range_bounds(const profile *p, const struct profile_range *r, size_t *lo,
+                          size_t *hi);
+int profile_in_range(const profile *p, size_t i, const struct profile_range *r);
+
+/* --- FlameScope view ----------------------------------------------------------------- */
+uint32_t profile_fs_nstacks(const profile *p);
+/* Frames of a stack, root (the comm) first; *n gets the count.  The pointer may be
+ * unaligned: read it with memcpy (profile_fs_stack_frame does). */
+const void *profile_fs_stack(const profile *p, uint32_t stack, size_t *n);
+uint32_t profile_fs_stack_frame(const void *frames, size_t i);
+const char *profile_fs_frame_name(const profile *p, uint32_t frame, size_t *len);
+int profile_fs_frame_type(const profile *p, uint32_t frame);
+uint32_t profile_fs_sample_stack(const profile *p, size_t i);
+/* FlameScope's idle tests: the heatmap's (on the sample's raw text) and the flame
+ * graph's (on the stack's names). */
+int profile_fs_heat_idle(const profile *p, size_t i);
+int profile_fs_stack_idle(const profile *p, uint32_t stack);
+/* Adds to counts[stack] the samples of the range FlameScope's flame graph counts:
+ * non-idle ones, plus the last sample of the file when it is in the range (FlameScope
+ * adds that one without its idle test).  counts has profile_fs_nstacks() entries.
+ * Returns how many samples it added. */
+uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint32_t *counts);
+
+/* --- stackcollapse view --------------------------------------------------------------- */
+uint32_t profile_folded_nstacks(const profile *p);
+/* Names of a folded stack, root (the process name) first. */
+const void *profile_folded_stack(const profile *p, uint32_t stack, size_t *n);
+const char *profile_folded_name(const profile *p, uint32_t name, size_t *len);
+uint32_t profile_folded_nnames(const profile *p);
+/* Folded stack of sample i, PROFILE_NONE when stackcollapse skips it (other event). */
+uint32_t profile_folded_sample_stack(const profile *p, size_t i);
+uint64_t profile_period(const profile *p, size_t i);   /* 1 when absent or 0 */
+const char *profile_event(const profile *p);           /* the first event, "" if none */
+
+/* --- invocations ---------------------------------------------------------------------- */
+size_t profile_ninvocations(const profile *p);
+const struct profile_invocation *profile_invocation(const profile *p, size_t i);
+const struct profile_invocation *profile_invocation_find(const profile *p, const char *id);
+/* The range of an invocation: [start, end] (end of profile while running). */
+void profile_invocation_range(const profile *p, const struct profile_invocation *inv,
+                              struct profile_range *out);
+
+#endif

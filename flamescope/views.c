@@ -1,0 +1,131 @@
+/* views — see views.h. */
+#include "views.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errlen)
+{
+    if (rows < 1 || rows > HEATMAP_MAX_ROWS) {
+        snprintf(err, errlen, "rows must be between 1 and %d", HEATMAP_MAX_ROWS);
+        return -EINVAL;
+    }
+    size_t n = profile_nsamples(p);
+    double start = 0, end = 0;
+    for (size_t i = 0; i < n; i++) {
+        double t = (double)profile_time_ns(p, i) / 1e9;
+        if (i == 0 || t < start)
+            start = t;
+        if (i == 0 || t > end)
+            end = t;
+    }
+    /* FlameScope: cols = ceil(last) - floor(first); the maximum keeps out-of-order
+     * samples inside the grid */
+    size_t cols = n ? (size_t)(ceil(end) - floor(start)) : 0;
+    if (n && (double)(end - floor(start)) >= (double)cols)
+        cols++;     /* a sample exactly on the last second's edge */
+    if (cols && (uint64_t)cols * (uint64_t)rows > HEATMAP_MAX_CELLS) {
+        snprintf(err, errlen, "heatmap of %zu columns x %ld rows is too large", cols, rows);
+        return -E2BIG;
+    }
+    uint32_t *cells = calloc(cols * (size_t)rows + 1, sizeof *cells);
+    if (!cells) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    uint32_t maxv = 0;
+    double fl = floor(start);
+    for (size_t i = 0; i < n; i++) {
+        if (profile_fs_heat_idle(p, i))
+            continue;
+        double t = (double)profile_time_ns(p, i) / 1e9;
+        long col = (long)floor(t - fl);
+        long row = rows - (long)floor((double)rows * fmod(t, 1.0)) - 1;
+        if (col < 0 || (size_t)col >= cols || row < 0 || row >= rows)
+            continue;
+        uint32_t v = ++cells[(size_t)col * (size_t)rows + (size_t)row];
+        if (v > maxv)
+            maxv = v;
+    }
+    /* trim the extra edge column again when FlameScope would not have it */
+    size_t shown = n ? (size_t)(ceil(end) - floor(start)) : 0;
+    if (shown < cols) {
+        int used = 0;
+        for (long r = 0; r < rows; r++)
+            used |= cells[(cols - 1) * (size_t)rows + (size_t)r] != 0;
+        if (!used)
+            cols = shown;
+    }
+    sbuf_adds(out, "{\"columns\":[");
+    for (size_t c = 0; c < cols; c++) {
+        if (c)
+            sbuf_addc(out, ',');
+        sbuf_u64(out, c);
+    }
+    sbuf_adds(out, "],\"rows\":[");
+    for (long i = rows - 1; i >= 0; i--) {
+        sbuf_pyfloat(out, 1000.0 * ((double)i / (double)rows));
+        if (i)
+            sbuf_addc(out, ',');
+    }
+    sbuf_adds(out, "],\"values\":[");
+    for (size_t c = 0; c < cols; c++) {
+        sbuf_adds(out, c ? ",[" : "[");
+        for (long r = 0; r < rows; r++) {
+            if (r)
+                sbuf_addc(out, ',');
+            sbuf_u64(out, cells[c * (size_t)rows + (size_t)r]);
+        }
+        sbuf_addc(out, ']');
+    }
+    sbuf_adds(out, "],\"maxvalue\":");
+    sbuf_u64(out, maxv);
+    sbuf_addc(out, '}');
+    free(cells);
+    return 0;
+}
+
+static void seconds(sbuf *out, uint64_t ns)
+{
+    sbuf_printf(out, "%llu.%09llu", (unsigned long long)(ns / 1000000000ull),
+                (unsigned long long)(ns % 1000000000ull));
+}
+
+void views_invocations(const profile *p, sbuf *out)
+{
+    double base = profile_base_s(p);
+    sbuf_addc(out, '[');
+    for (size_t i = 0; i < profile_ninvocations(p); i++) {
+        const struct profile_invocation *v = profile_invocation(p, i);
+        if (i)
+            sbuf_addc(out, ',');
+        sbuf_adds(out, "{\"id\":");
+        sbuf_json_str(out, v->id, strlen(v->id));
+        sbuf_adds(out, ",\"fn\":");
+        sbuf_json_str(out, v->fn, strlen(v->fn));
+        sbuf_adds(out, ",\"start\":");
+        seconds(out, v->start_ns);
+        sbuf_adds(out, ",\"end\":");
+        if (v->has_end)
+            seconds(out, v->end_ns);
+        else
+            sbuf_adds(out, "null");
+        sbuf_adds(out, ",\"status\":");
+        if (v->has_status)
+            sbuf_i64(out, v->status);
+        else
+            sbuf_adds(out, "null");
+        sbuf_adds(out, ",\"rel_start\":");
+        sbuf_pyfloat(out, (double)v->start_ns / 1e9 - base);
+        sbuf_adds(out, ",\"rel_end\":");
+        if (v->has_end)
+            sbuf_pyfloat(out, (double)v->end_ns / 1e9 - base);
+        else
+            sbuf_adds(out, "null");
+        sbuf_addc(out, '}');
+    }
+    sbuf_addc(out, ']');
+}

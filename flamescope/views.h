@@ -1,0 +1,23 @@
+/* views — the JSON answers computed from a profile index: FlameScope's heatmap, and
+ * fntrace's invocation list.  (Flame graphs are in ftree.)
+ * Pure functions of an immutable profile: thread-safe. */
+#ifndef FLAMESCOPE_VIEWS_H
+#define FLAMESCOPE_VIEWS_H
+
+#include "profile.h"
+#include "sbuf.h"
+
+#define HEATMAP_DEFAULT_ROWS 50
+#define HEATMAP_MAX_ROWS 1000
+#define HEATMAP_MAX_CELLS (20u * 1000u * 1000u)
+
+/* {"columns":[0..N-1],"rows":[…],"values":[[…]…],"maxvalue":M} as FlameScope computes
+ * it.  -EINVAL for rows outside 1..HEATMAP_MAX_ROWS, -E2BIG for too many cells. */
+int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errlen);
+
+/* [{"id","fn","start","end","status","rel_start","rel_end"}…]: times in seconds on the
+ * samples' clock, rel_* relative to floor(first sample time) like the heatmap's columns;
+ * end/status null while unknown. */
+void views_invocations(const profile *p, sbuf *out);
+
+#endif

@@ -1,0 +1,437 @@
+// main.js — the fntrace flamescope web UI: wiring of views to the URL state.
+//
+// Two views, chosen by the hash (see state.js):
+//   - the profile list, grouped by function (first path segment), newest first;
+//   - a profile: heatmap (+ invocation lanes and table) and the flame graph of the
+//     selected range, of one invocation, or a differential against a baseline range.
+// A hash change re-renders only what it affects: a new file or row count reloads the
+// heatmap, a new range/invocation/baseline reloads the flame graph, a new search term
+// re-highlights.  Each loader keeps a sequence number so a slow answer that arrives
+// after a newer request is dropped.
+
+import * as api from './api.js';
+import * as state from './state.js';
+import { h, $, fill } from './dom.js';
+import { Heatmap } from './heatmap.js';
+import { FlameView } from './flame.js';
+import './style.css'; // after flame.js: overrides d3-flame-graph's stylesheet
+
+const app = $('#app');
+let profiles = null;          // cached /profile/ answer
+let cur = null;               // state of the current render
+let pv = null;                // the profile view's parts, while it is shown
+let hmSeq = 0, flameSeq = 0;  // request sequence numbers: only the latest answer is shown
+
+const fmtS = (x) => `${(+x).toFixed(3)} s`;
+const fmtMs = (x) => `${(+x * 1000).toFixed(1)} ms`;
+
+function showError(box, err) {
+    box.replaceChildren(h('strong', {}, 'Error: '), err.message || String(err));
+    box.hidden = false;
+}
+
+async function loadProfiles(force) {
+    if (!profiles || force) {
+        const list = await api.listProfiles();
+        if (!Array.isArray(list)) throw new Error('unexpected /profile/ answer');
+        profiles = list.filter((p) => p && typeof p.filename === 'string');
+    }
+    return profiles;
+}
+
+// Profiles by function name; groups alphabetical (top-level files last), files newest first
+// (collector file names start with their UTC time, so name order is time order).
+function grouped(list) {
+    const groups = new Map();
+    for (const p of list) {
+        const g = api.groupOf(p.filename);
+        if (!groups.has(g)) groups.set(g, []);
+        groups.get(g).push(p);
+    }
+    const base = (f) => f.slice(f.lastIndexOf('/') + 1);
+    for (const files of groups.values()) files.sort((a, b) => (base(a.filename) < base(b.filename) ? 1 : -1));
+    return [...groups.entries()].sort(([a], [b]) => (a === '' ? 1 : b === '' ? -1 : a < b ? -1 : a > b ? 1 : 0));
+}
+
+function whenOf(filename) {
+    const m = /(\d{4})-?(\d{2})-?(\d{2})T?(\d{2}):?(\d{2}):?(\d{2})/.exec(filename.slice(filename.lastIndexOf('/') + 1));
+    return m ? `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]} UTC` : '';
+}
+
+// ---------------------------------------------------------------- profile list
+
+async function renderList() {
+    pv = null;
+    document.title = 'fntrace flamescope';
+    const err = h('div', { class: 'error', hidden: true });
+    const filter = h('input', { type: 'search', id: 'filter', placeholder: 'Filter profiles…', autocomplete: 'off' });
+    const body = h('div', { id: 'groups' }, h('p', { class: 'muted' }, 'Loading…'));
+    app.replaceChildren(h('section', { class: 'list' },
+        h('div', { class: 'list-head' }, h('h1', {}, 'Profiles'), filter,
+            h('button', { type: 'button', onclick: () => renderList(profiles = null) }, 'Reload')),
+        err, body));
+    let list;
+    try {
+        list = await loadProfiles();
+    } catch (e) {
+        body.replaceChildren();
+        showError(err, e);
+        return;
+    }
+    const draw = () => {
+        const q = filter.value.trim().toLowerCase();
+        const shown = q ? list.filter((p) => p.filename.toLowerCase().includes(q)) : list;
+        if (!shown.length) {
+            body.replaceChildren(h('p', { class: 'muted' }, list.length ? 'No profile matches.' :
+                'No profiles yet. Upload one to the collector, or put perf script files in the directory.'));
+            return;
+        }
+        body.replaceChildren(...grouped(shown).map(([fn, files]) =>
+            h('section', { class: 'group', dataset: { fn } },
+                h('h2', {}, fn || 'other files', h('span', { class: 'count' }, String(files.length))),
+                h('ul', {}, files.map((p) => h('li', {},
+                    h('a', { class: 'profile', href: state.href({ file: p.filename }), dataset: { filename: p.filename } },
+                        fn ? p.filename.slice(fn.length + 1) : p.filename),
+                    h('span', { class: 'when' }, whenOf(p.filename))))))));
+    };
+    filter.addEventListener('input', draw);
+    draw();
+}
+
+// ---------------------------------------------------------------- profile view
+
+function buildProfileView(s) {
+    const fn = api.groupOf(s.file);
+    const rowsSel = h('span', { class: 'seg', role: 'group', 'aria-label': 'rows' },
+        state.ROW_CHOICES.map((r) => h('button', {
+            type: 'button', class: 'rows', dataset: { rows: r },
+            onclick: () => state.update({ rows: r }),
+        }, String(r))));
+    const parts = {
+        file: null, rows: null,
+        heatmapData: null, invs: [],
+        hmErr: h('div', { class: 'error', hidden: true }),
+        hmBox: h('div', { id: 'heatmap', class: 'heatmap' }, h('p', { class: 'muted' }, 'Loading heatmap…')),
+        hmDetails: h('div', { id: 'hm-details', class: 'details' }, 'Click the first cell of a range, then the last.'),
+        hmLegend: h('span', { class: 'hm-legend' }),
+        rowsSel,
+        banner: h('div', { id: 'compare-banner', class: 'banner', hidden: true }),
+        invCard: h('section', { class: 'card', id: 'invocations', hidden: true }),
+        flameTitle: h('h2', { id: 'flame-title' }, 'Flame graph'),
+        flameErr: h('div', { class: 'error', hidden: true }),
+        flameDetails: h('div', { id: 'flame-details', class: 'details' }),
+        searchStatus: h('span', { id: 'search-status', class: 'search-status' }),
+        flameBox: h('div', { id: 'flame', class: 'flame' }),
+        tools: h('div', { class: 'flame-tools' }),
+    };
+    parts.search = h('input', { type: 'search', id: 'search', placeholder: 'Search frames (regexp)', autocomplete: 'off' });
+    const searchForm = h('form', {
+        class: 'search', onsubmit: (e) => {
+            e.preventDefault();
+            state.update({ search: parts.search.value.trim() });
+        },
+    }, parts.search, h('button', { type: 'submit' }, 'Search'),
+    h('button', { type: 'button', onclick: () => { parts.search.value = ''; state.update({ search: null }); } }, 'Clear'));
+    parts.flameToolbar = h('div', { class: 'toolbar' }, searchForm,
+        h('button', { type: 'button', id: 'reset-zoom', onclick: () => parts.flame.resetZoom() }, 'Reset zoom'),
+        h('button', {
+            type: 'button', id: 'layout', onclick: () => state.update({ layout: cur.layout === 'icicle' ? null : 'icicle' }),
+        }, 'Icicle'),
+        parts.tools);
+
+    parts.heatmap = new Heatmap(parts.hmBox, {
+        onHover: (t) => { parts.hmDetails.textContent = t || 'Click the first cell of a range, then the last.'; },
+        onSelect: (a, b) => state.update({ start: state.secs(a), end: state.secs(b), inv: null }),
+        onInvocation: (inv) => state.update({ inv: String(inv.id), start: null, end: null }),
+        onInvocationHover: (inv) => {
+            parts.hmDetails.textContent = inv
+                ? `invocation ${inv.id} (${inv.fn}): ${fmtS(inv.start)} – ${fmtS(inv.end)}, ${fmtMs(inv.end - inv.start)}, status ${inv.status}`
+                : '';
+        },
+    });
+    parts.flame = new FlameView(parts.flameBox, {
+        onDetails: (t) => { parts.flameDetails.textContent = t; },
+        onSearch: (r) => {
+            parts.searchStatus.dataset.matches = r ? String(r.frames) : '';
+            parts.searchStatus.textContent = r
+                ? `${r.frames} frame${r.frames === 1 ? '' : 's'} match, ${r.samples} of ${r.total} samples (${r.total ? ((100 * r.samples) / r.total).toFixed(2) : '0.00'}%)`
+                : '';
+        },
+    });
+
+    app.replaceChildren(h('section', { class: 'profile-view' },
+        h('div', { class: 'pv-head' },
+            h('a', { href: '#', class: 'back' }, '← Profiles'),
+            h('h1', { id: 'profile-title' }, fn ? h('span', { class: 'fn' }, `${fn} / `) : null, fn ? s.file.slice(fn.length + 1) : s.file)),
+        parts.banner,
+        h('section', { class: 'card' },
+            h('div', { class: 'card-head' }, h('h2', {}, 'Subsecond heatmap'),
+                h('span', { class: 'spacer' }), parts.hmLegend,
+                h('label', { class: 'rows-label' }, 'Rows'), rowsSel,
+                h('button', { type: 'button', id: 'whole', onclick: () => wholeProfile() }, 'Whole profile')),
+            parts.hmErr, parts.hmBox, parts.hmDetails),
+        parts.invCard,
+        h('section', { class: 'card', id: 'flame-card' },
+            h('div', { class: 'card-head' }, parts.flameTitle, h('span', { class: 'spacer' }), parts.searchStatus),
+            parts.flameToolbar, parts.flameErr, parts.flameDetails, parts.flameBox,
+            h('div', { class: 'legend', id: 'flame-legend' }))));
+    return parts;
+}
+
+function wholeProfile() {
+    if (!pv || !pv.heatmapData) return;
+    state.update({ start: '0', end: String(pv.heatmapData.columns.length), inv: null });
+}
+
+function invById(id) {
+    return pv.invs.find((i) => String(i.id) === String(id));
+}
+
+// The time range the flame graph shows (for exports and as a compare baseline), or null.
+function currentRange(s) {
+    if (s.inv) {
+        const inv = invById(s.inv);
+        return inv ? [inv.start, inv.end] : null;
+    }
+    if (s.start !== undefined && s.end !== undefined) return [Number(s.start), Number(s.end)];
+    return null;
+}
+
+async function loadHeatmap(s) {
+    const seq = ++hmSeq;
+    pv.hmKey = `${s.file}\n${s.rows}`;
+    pv.hmErr.hidden = true;
+    pv.heatmapData = null;
+    pv.hmBox.replaceChildren(h('p', { class: 'muted' }, 'Loading heatmap…'));
+    for (const b of pv.rowsSel.children) b.classList.toggle('on', Number(b.dataset.rows) === s.rows);
+    const [hm, invs] = await Promise.allSettled([api.heatmap(s.file, s.rows), api.invocations(s.file)]);
+    if (seq !== hmSeq) return;
+    // A profile without fntrace header lines has no invocations; any error there is not fatal.
+    // Times on the heatmap's scale: rel_start/rel_end when the server gives them beside the
+    // raw header times, else start/end.
+    pv.invs = invs.status === 'fulfilled' && Array.isArray(invs.value) ? invs.value
+        .filter((i) => i && typeof i === 'object')
+        .map((i) => {
+            const rel = 'rel_start' in i && 'rel_end' in i;
+            return { ...i, start: Number(rel ? i.rel_start : i.start), end: Number(rel ? i.rel_end : i.end) };
+        }) : [];
+    renderInvocations();
+    if (hm.status === 'rejected') {
+        pv.hmBox.replaceChildren();
+        showError(pv.hmErr, hm.reason);
+        return;
+    }
+    const d = hm.value;
+    if (!d || !Array.isArray(d.columns) || !Array.isArray(d.rows) || !Array.isArray(d.values)) {
+        pv.hmBox.replaceChildren();
+        showError(pv.hmErr, new Error('unexpected /heatmap/ answer'));
+        return;
+    }
+    pv.heatmapData = d;
+    pv.hmLegend.replaceChildren('0', h('span', { class: 'ramp' }), `${d.maxvalue} sample${d.maxvalue === 1 ? '' : 's'} per cell`);
+    if (!d.columns.length) {
+        pv.hmBox.replaceChildren(h('p', { class: 'muted' }, 'This profile has no samples.'));
+        return;
+    }
+    pv.heatmap.render(d, pv.invs);
+    syncHeatmap(cur);
+}
+
+// Selection and active invocation on the heatmap follow the state.
+function syncHeatmap(s) {
+    if (!pv.heatmapData) return;
+    const r = s.inv ? null : currentRange(s);
+    pv.heatmap.setSelection(r);
+    pv.heatmap.setBaseline(s.base === s.file ? [Number(s.bs), Number(s.be)] : null);
+    pv.heatmap.setActiveInvocation(s.inv || null);
+    for (const tr of pv.invCard.querySelectorAll('tr[data-id]')) tr.classList.toggle('on', tr.dataset.id === s.inv);
+}
+
+function renderInvocations() {
+    const invs = pv.invs;
+    pv.invCard.hidden = !invs.length;
+    if (!invs.length) return;
+    const MAX = 500;
+    const rows = [...invs].sort((a, b) => a.start - b.start).slice(0, MAX).map((inv) => h('tr', {
+        dataset: { id: String(inv.id) }, class: Number(inv.status) >= 400 || Number(inv.status) < 200 ? 'failed' : null,
+        onclick: () => state.update({ inv: String(inv.id), start: null, end: null }),
+    }, h('td', {}, h('a', { href: state.href({ ...cur, inv: String(inv.id), start: null, end: null }) }, String(inv.id))),
+    h('td', {}, String(inv.fn ?? '')), h('td', { class: 'num' }, fmtS(inv.start)),
+    h('td', { class: 'num' }, fmtMs(inv.end - inv.start)), h('td', { class: 'num' }, String(inv.status ?? ''))));
+    fill(pv.invCard,
+        h('div', { class: 'card-head' }, h('h2', {}, `Invocations (${invs.length})`),
+            h('span', { class: 'muted' }, 'Click one (here or on its bar above the heatmap) to see its flame graph.')),
+        h('div', { class: 'table-wrap' }, h('table', { class: 'invs' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'id'), h('th', {}, 'function'), h('th', { class: 'num' }, 'start'),
+                h('th', { class: 'num' }, 'duration'), h('th', { class: 'num' }, 'status'))),
+            h('tbody', {}, rows))),
+        invs.length > MAX ? h('p', { class: 'muted' }, `First ${MAX} shown.`) : null);
+}
+
+function rangeText(file, a, b) {
+    return `${file} [${fmtS(a)} – ${fmtS(b)}]`;
+}
+
+function renderBanner(s) {
+    if (!s.base) {
+        pv.banner.hidden = true;
+        return;
+    }
+    const sel = h('select', {
+        id: 'compare-file', onchange: (e) => state.update({ file: e.target.value, start: null, end: null, inv: null }),
+    }, grouped(profiles || [{ filename: s.file }]).map(([fn, files]) => h('optgroup', { label: fn || 'other files' },
+        files.map((p) => h('option', { value: p.filename, selected: p.filename === s.file }, p.filename)))));
+    const comparing = currentRange(s) !== null;
+    fill(pv.banner,
+        h('span', {}, h('strong', {}, 'Baseline: '), rangeText(s.base, +s.bs, +s.be), '. '),
+        comparing ? null : h('span', {}, 'Now select the range to compare with it, on this profile or on '), comparing ? null : sel,
+        comparing ? h('span', { class: 'seg' },
+            h('button', { type: 'button', class: s.view !== 'elided' ? 'on' : null, onclick: () => state.update({ view: null }) }, 'Differential'),
+            h('button', { type: 'button', class: s.view === 'elided' ? 'on' : null, onclick: () => state.update({ view: 'elided' }) }, 'Elided')) : null,
+        comparing ? h('button', { type: 'button', id: 'flip', onclick: () => flip(s) }, 'Swap') : null,
+        h('button', { type: 'button', id: 'compare-cancel', onclick: () => state.update({ base: null, bs: null, be: null, view: null }) }, 'End compare'));
+    pv.banner.hidden = false;
+}
+
+function flip(s) {
+    const r = currentRange(s);
+    state.update({ file: s.base, start: s.bs, end: s.be, inv: null, base: s.file, bs: state.secs(r[0]), be: state.secs(r[1]) });
+}
+
+function startCompare(s) {
+    const r = currentRange(s);
+    if (!r) return;
+    state.update({ base: s.file, bs: state.secs(r[0]), be: state.secs(r[1]), start: null, end: null, inv: null, view: null });
+}
+
+function copyLink(btn) {
+    const done = () => { btn.textContent = 'Copied'; setTimeout(() => { btn.textContent = 'Copy link'; }, 1500); };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(location.href).then(done, () => window.prompt('Link:', location.href));
+    else window.prompt('Link:', location.href);
+}
+
+function renderTools(s, range) {
+    // an invocation exports exactly its samples; a range exports [start, end]
+    const href = (f) => (s.inv && !s.base ? api.exportURL(s.file, { invocation: s.inv }, f)
+        : api.exportURL(s.file, { start: state.secs(range[0]), end: state.secs(range[1]) }, f));
+    const exports = range || s.inv ? h('span', { class: 'exports' }, 'Export:', ['folded', 'svg', 'pprof', 'speedscope'].map((f) =>
+        h('a', { href: href(f), download: '', dataset: { format: f } }, f))) : null;
+    fill(pv.tools,
+        range && !s.base ? h('button', { type: 'button', id: 'compare', onclick: () => startCompare(s) }, 'Compare…') : null,
+        exports,
+        h('button', { type: 'button', id: 'copy-link', onclick: (e) => copyLink(e.target) }, 'Copy link'));
+    $('#layout').textContent = s.layout === 'icicle' ? 'Flame' : 'Icicle';
+}
+
+function renderLegend(diff) {
+    const box = $('#flame-legend');
+    const sw = (cls, text) => h('span', { class: 'key' }, h('i', { class: cls }), text);
+    box.replaceChildren(...(diff
+        ? [sw('k-more', 'more samples than the baseline'), sw('k-less', 'fewer samples'), sw('k-same', 'same'), sw('k-new', 'only here')]
+        : [sw('k-user', 'user'), sw('k-cpp', 'C++ (::)'), sw('k-kernel', 'kernel'), sw('k-jit', 'JIT'), sw('k-inlined', 'inlined')]));
+}
+
+async function loadFlame(s) {
+    const seq = ++flameSeq;
+    pv.flameErr.hidden = true;
+    pv.flameDetails.textContent = '';
+    const range = currentRange(s);
+    renderTools(s, range);
+    renderBanner(s);
+    const diff = !!(s.base && range);
+    renderLegend(diff);
+    let title, load;
+    if (s.inv && !diff) {
+        const inv = invById(s.inv);
+        title = inv ? `Invocation ${inv.id} (${inv.fn}): ${fmtMs(inv.end - inv.start)}, status ${inv.status}` : `Invocation ${s.inv}`;
+        load = () => api.invocationFlamegraph(s.file, s.inv);
+    } else if (diff) {
+        const kind = s.view === 'elided' ? 'elided' : 'differential';
+        title = `${kind === 'elided' ? 'Elided' : 'Differential'}: ${rangeText(s.file, range[0], range[1])} vs baseline`;
+        load = () => api.compare(kind, s.file, state.secs(range[0]), state.secs(range[1]), s.base, s.bs, s.be);
+    } else if (range) {
+        title = `Flame graph: ${fmtS(range[0])} – ${fmtS(range[1])} (${fmtMs(range[1] - range[0])})`;
+        load = () => api.flamegraph(s.file, state.secs(range[0]), state.secs(range[1]));
+    } else {
+        pv.flameTitle.textContent = 'Flame graph';
+        pv.flame.render(null);
+        pv.flameToolbar.hidden = true;
+        pv.flameBox.replaceChildren(h('p', { class: 'muted prompt' }, s.base
+            ? 'Select the range to compare with the baseline: click its first cell on the heatmap, then its last (or pick an invocation).'
+            : 'Select a range on the heatmap (click its first cell, then its last), pick an invocation, or show the whole profile.'));
+        return;
+    }
+    pv.flameTitle.textContent = title;
+    pv.flameToolbar.hidden = false;
+    pv.flameBox.replaceChildren(h('p', { class: 'muted' }, 'Loading flame graph…'));
+    let data;
+    try {
+        data = await load();
+    } catch (e) {
+        if (seq !== flameSeq) return;
+        pv.flameBox.replaceChildren();
+        showError(pv.flameErr, e);
+        return;
+    }
+    if (seq !== flameSeq) return;
+    const tree = api.toFlameTree(data || {});
+    if (!tree.value) {
+        pv.flame.render(null);
+        pv.flameBox.replaceChildren(h('p', { class: 'muted' }, 'No samples in this range.'));
+        return;
+    }
+    pv.search.value = s.search || '';
+    pv.flame.render(tree, { differential: diff && s.view !== 'elided', inverted: s.layout === 'icicle', search: s.search || '' });
+    pv.flameBox.dataset.total = String(tree.value);
+    pv.flameTitle.textContent = `${title} — ${tree.value} sample${tree.value === 1 ? '' : 's'}`;
+}
+
+async function render() {
+    const s = state.read();
+    const prev = cur;
+    cur = s;
+    if (!s.file) {
+        await renderList();
+        return;
+    }
+    const same = (keys) => prev && keys.every((k) => prev[k] === s[k]);
+    if (!pv || !same(['file'])) {
+        if (pv) pv.heatmap.destroy();
+        pv = buildProfileView(s);
+        document.title = `${s.file} — fntrace flamescope`;
+        loadProfiles().catch(() => {}).then(() => { if (pv && cur.base) renderBanner(cur); });
+    }
+    if (pv.hmKey !== `${s.file}\n${s.rows}`) {
+        const hmDone = loadHeatmap(s);
+        // an invocation's range comes from the invocation list: wait for it
+        if (s.inv) await hmDone;
+        if (cur !== s) return;
+        loadFlame(s);
+        return;
+    }
+    syncHeatmap(s);
+    if (!same(['start', 'end', 'inv', 'base', 'bs', 'be', 'view'])) {
+        loadFlame(s);
+    } else if (!same(['layout'])) {
+        renderTools(s, currentRange(s));
+        pv.flame.setInverted(s.layout === 'icicle');
+    } else if (!same(['search'])) {
+        pv.search.value = s.search || '';
+        pv.flame.search(s.search || '');
+    }
+}
+
+let resizeTimer = null;
+window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+        if (!pv) return;
+        if (pv.heatmapData && pv.heatmapData.columns.length) {
+            pv.heatmap.render(pv.heatmapData, pv.invs);
+            syncHeatmap(cur);
+        }
+        pv.flame.resize();
+    }, 200);
+});
+window.addEventListener('hashchange', () => { render(); });
+render();

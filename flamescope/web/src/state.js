@@ -1,0 +1,62 @@
+// state.js — the UI state lives in the URL hash, so every view can be shared as a link.
+//
+//   #                                    profile list
+//   #file=F&rows=50                      heatmap of F
+//   …&start=S&end=E                      flame graph of the range [S, E] (seconds from the
+//                                        profile's first whole second, as the API takes them)
+//   …&inv=ID                             flame graph of one invocation
+//   …&search=RE                          highlighted frames
+//   …&base=F2&bs=S2&be=E2&view=diff      differential against the baseline F2 [S2, E2]
+//                                        (view=elided: the elided frames instead)
+//   …&layout=icicle                      icicle instead of flame layout
+//
+// read() parses the hash into a plain object; update(patch) merges a patch (null or ''
+// deletes a key) and writes the hash, which fires 'hashchange' and re-renders.
+
+export const KEYS = ['file', 'rows', 'start', 'end', 'inv', 'search', 'base', 'bs', 'be', 'view', 'layout'];
+export const ROW_CHOICES = [25, 50, 100];
+export const DEFAULT_ROWS = 50;
+
+export function read() {
+    const p = new URLSearchParams(location.hash.replace(/^#\/?/, ''));
+    const s = {};
+    for (const k of KEYS) {
+        const v = p.get(k);
+        if (v !== null && v !== '') s[k] = v;
+    }
+    const rows = parseInt(s.rows, 10);
+    s.rows = ROW_CHOICES.includes(rows) ? rows : DEFAULT_ROWS;
+    for (const k of ['start', 'end', 'bs', 'be']) {
+        if (k in s && !Number.isFinite(Number(s[k]))) delete s[k];
+    }
+    return s;
+}
+
+export function href(s) {
+    const p = new URLSearchParams();
+    for (const k of KEYS) {
+        const v = s[k];
+        if (v === undefined || v === null || v === '') continue;
+        if (k === 'rows' && Number(v) === DEFAULT_ROWS) continue;
+        p.set(k, String(v));
+    }
+    const q = p.toString();
+    return q ? `#${q}` : '#';
+}
+
+export function update(patch, replace = false) {
+    const next = { ...read(), ...patch };
+    const h = href(next);
+    if (h === (location.hash || '#')) return;
+    if (replace) {
+        history.replaceState(null, '', h);
+        window.dispatchEvent(new HashChangeEvent('hashchange'));
+    } else {
+        location.hash = h;
+    }
+}
+
+// Seconds as the API and the URL carry them: at most millisecond precision, no float noise.
+export function secs(x) {
+    return String(Math.round(x * 1000) / 1000);
+}

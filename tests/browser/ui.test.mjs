@@ -1,0 +1,340 @@
+// ui.test.mjs — the fntrace-flamescope web UI in a real browser, against the real server.
+//
+// Starts $BUILD/bin/fntrace-flamescope on a free loopback port over a temporary trace
+// directory laid out as the collector writes it (function folders; one profile carries
+// `# fntrace invocation` header lines), drives Debian's chromium through playwright-core
+// the way a person would (open the list, pick a profile, click a range on the heatmap,
+// search, zoom, open an invocation, compare, follow a shared link) and checks what the
+// page shows.  Screenshots go to $BUILD/test-output/browser/.  The server is stopped by
+// its pid at the end.
+//
+// Env: BUILD (default build), FNTRACE_ROOT (repo root), FNTRACE_SHARED (default
+// <root>/../shared).  Run: node --test tests/browser/  (tests/run does it).
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(process.env.FNTRACE_ROOT || path.join(path.dirname(fileURLToPath(import.meta.url)), '../..'));
+const BUILD = path.resolve(ROOT, process.env.BUILD || 'build');
+const SHARED = path.resolve(process.env.FNTRACE_SHARED || path.join(ROOT, '../shared'));
+const TESTDATA = path.join(SHARED, 'testdata');
+const BINARY = path.join(BUILD, 'bin/fntrace-flamescope');
+const SHOTS = path.join(BUILD, 'test-output/browser');
+const CHROMIUM = '/usr/bin/chromium';
+const WAIT = 30000; // generous: the machine may be loaded
+
+// The trace directory: perf-threads.stacks (3 threads: hash_block, compute_pi, fib_phase;
+// samples from 716.253 to 719.252 s) with three invocations in its header, beside older
+// and other profiles.
+const NEWEST = 'fibonacci/20261121T192152Z-0001.perf';
+const OLDER = 'fibonacci/20261121T180000Z-0002.perf';
+const INVOCATIONS = [
+    ['inv-0001', 716.4, 717.1, 200],
+    ['inv-0002', 717.3, 718.6, 200],
+    ['inv-0003', 718.7, 719.2, 500],
+];
+
+function withInvocations(perfText) {
+    const lines = perfText.split('\n');
+    const closing = lines.indexOf('# ========', 1); // the header is framed by two such lines
+    assert.ok(closing > 0, 'perf-threads.stacks has a perf header');
+    const extra = ['# fntrace version : test', ...INVOCATIONS.map(([id, s, e, st]) =>
+        `# fntrace invocation : id=${id} fn=fibonacci start=${s.toFixed(6)} end=${e.toFixed(6)} status=${st}`)];
+    lines.splice(closing + 1, 0, ...extra);
+    return lines.join('\n');
+}
+
+function makeTraceDir() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fntrace-ui-'));
+    const put = (rel, data) => {
+        fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        fs.writeFileSync(path.join(dir, rel), data);
+    };
+    const read = (name) => fs.readFileSync(path.join(TESTDATA, name), 'utf8');
+    put(NEWEST, withInvocations(read('perf-threads.stacks')));
+    put(OLDER, read('perf-system.stacks'));
+    put('nodejs-fib/20261120T101010Z-0003.perf', read('perf-node-jit.stacks'));
+    put('flamescope-perf.test01', read('flamescope-perf.test01'));
+    return dir;
+}
+
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => {
+            const { port } = s.address();
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+async function waitForServer(base, proc) {
+    const deadline = Date.now() + WAIT;
+    while (Date.now() < deadline) {
+        if (proc.exitCode !== null) throw new Error(`fntrace-flamescope exited with ${proc.exitCode}`);
+        try {
+            const r = await fetch(`${base}/profile/`);
+            if (r.ok) return;
+        } catch { /* not listening yet */ }
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`fntrace-flamescope did not answer on ${base} within ${WAIT} ms`);
+}
+
+function stop(proc) {
+    return new Promise((resolve) => {
+        if (!proc || proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        const kill = setTimeout(() => process.kill(proc.pid, 'SIGKILL'), 10000);
+        proc.once('exit', () => { clearTimeout(kill); resolve(); });
+        process.kill(proc.pid, 'SIGTERM');
+    });
+}
+
+// Clicks heatmap cell (col, row) — row 0 is the top row — using the geometry the canvas
+// publishes in its data attributes.
+async function clickCell(page, col, row) {
+    const canvas = page.locator('canvas.heatmap-canvas');
+    const g = await canvas.evaluate((c) => ({ ...c.dataset }));
+    await canvas.click({
+        position: { x: +g.left + (col + 0.5) * +g.cellWidth, y: +g.top + (row + 0.5) * +g.cellHeight },
+    });
+}
+
+// Lets d3's transitions finish, so that a screenshot shows the final picture.
+const settle = (page) => page.waitForTimeout(1000);
+
+const hashParams = (page) => new URLSearchParams(new URL(page.url()).hash.slice(1));
+
+describe('flamescope web UI', { skip: !fs.existsSync(BINARY) && `${BINARY} is not built` }, () => {
+    let dir, server, base, browser, page, profileDir;
+    const logs = [];
+    const pageErrors = [];
+
+    before(async () => {
+        fs.mkdirSync(SHOTS, { recursive: true });
+        dir = makeTraceDir();
+        const port = await freePort();
+        base = `http://127.0.0.1:${port}`;
+        server = spawn(BINARY, ['--listen', '127.0.0.1', '--port', String(port), '--dir', dir],
+            { stdio: ['ignore', 'pipe', 'pipe'] });
+        server.stdout.on('data', (d) => logs.push(String(d)));
+        server.stderr.on('data', (d) => logs.push(String(d)));
+        await waitForServer(base, server);
+        profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fntrace-chromium-'));
+        browser = await chromium.launchPersistentContext(profileDir, {
+            executablePath: CHROMIUM,
+            headless: true,
+            args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+            viewport: { width: 1280, height: 1000 },
+        });
+        browser.setDefaultTimeout(WAIT);
+        page = browser.pages()[0] || await browser.newPage();
+        page.on('pageerror', (e) => pageErrors.push(e.message));
+        // nothing may be loaded from anywhere but the server under test
+        await browser.route('**/*', (route) => {
+            const u = route.request().url();
+            if (u.startsWith(base) || u.startsWith('data:')) return route.continue();
+            pageErrors.push(`request outside the server: ${u}`);
+            return route.abort();
+        });
+    });
+
+    after(async () => {
+        if (browser) await browser.close();
+        await stop(server);
+        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
+        if (server && server.exitCode && server.exitCode !== 0) console.log(logs.join(''));
+    });
+
+    it('lists profiles grouped by function, newest first', async () => {
+        await page.goto(`${base}/`);
+        const group = page.locator('section.group[data-fn="fibonacci"]');
+        await group.waitFor();
+        const files = await group.locator('a.profile').evaluateAll((as) => as.map((a) => a.dataset.filename));
+        assert.deepEqual(files, [NEWEST, OLDER]);
+        assert.equal(await page.locator('section.group[data-fn="nodejs-fib"] a.profile').count(), 1);
+        assert.equal(await page.locator('section.group[data-fn=""] a.profile').textContent(), 'flamescope-perf.test01');
+        await settle(page);
+        await page.screenshot({ path: path.join(SHOTS, '1-list.png'), fullPage: true });
+    });
+
+    it('opens a profile: heatmap with one column per second and the invocation lanes', async () => {
+        await page.locator(`a.profile[data-filename="${NEWEST}"]`).click();
+        const canvas = page.locator('canvas.heatmap-canvas');
+        await canvas.waitFor();
+        // samples from 716.25 s to 719.25 s: columns 716..719, 50 rows by default
+        assert.equal(await canvas.getAttribute('data-cols'), '4');
+        assert.equal(await canvas.getAttribute('data-rows'), '50');
+        await page.locator('svg .inv').first().waitFor();
+        const ids = await page.locator('svg .inv').evaluateAll((rs) => rs.map((r) => r.dataset.id));
+        assert.deepEqual(ids.sort(), INVOCATIONS.map(([id]) => id));
+        assert.equal(await page.locator('#invocations tbody tr').count(), 3);
+        assert.match(await page.locator('#invocations tr[data-id="inv-0003"]').getAttribute('class'), /failed/);
+        await settle(page);
+        await page.screenshot({ path: path.join(SHOTS, '2-heatmap.png'), fullPage: true });
+    });
+
+    it('changes the row count', async () => {
+        await page.locator('button.rows[data-rows="25"]').click();
+        await page.locator('canvas.heatmap-canvas[data-rows="25"]').waitFor();
+        assert.equal(hashParams(page).get('rows'), '25');
+        await page.locator('button.rows[data-rows="50"]').click();
+        await page.locator('canvas.heatmap-canvas[data-rows="50"]').waitFor();
+    });
+
+    it('selects a range with two clicks and shows its flame graph', async () => {
+        // first click: second 1, bottom row (1.000 s); second click: second 2, top row (up to 3.000 s)
+        await clickCell(page, 1, 49);
+        await clickCell(page, 2, 0);
+        await page.waitForFunction(() => location.hash.includes('start='));
+        const q = hashParams(page);
+        assert.equal(q.get('start'), '1');
+        assert.equal(q.get('end'), '3');
+        await page.locator('#flame g.frame[name="hash_block"]').first().waitFor();
+        assert.match(await page.locator('#flame-title').textContent(), /1\.000 s – 3\.000 s/);
+        // the flame graph counts exactly the samples of the selected heatmap cells
+        const flameTotal = Number(await page.locator('#flame').getAttribute('data-total'));
+        const hm = await (await fetch(`${base}/heatmap/?filename=${encodeURIComponent(NEWEST)}&type=perf&rows=50`)).json();
+        const cells = hm.values[1].concat(hm.values[2]).reduce((a, b) => a + b, 0);
+        assert.ok(cells > 0);
+        assert.equal(flameTotal, cells);
+        for (const name of ['compute_pi', 'thread_main', 'start_thread']) {
+            assert.ok(await page.locator(`#flame g.frame[name="${name}"]`).count() >= 1, `frame ${name}`);
+        }
+        // FlameScope colours: user frames in the red hue (libtype "user")
+        const fill = await page.locator('#flame g.frame[name="compute_pi"] rect').first().getAttribute('fill');
+        const [r, g, b] = fill.match(/\d+/g).map(Number);
+        assert.ok(r >= 200 && g < 140 && b < 140, `compute_pi is red-ish: ${fill}`);
+        await settle(page);
+        await page.screenshot({ path: path.join(SHOTS, '3-range.png'), fullPage: true });
+    });
+
+    it('searches frames and highlights the matches', async () => {
+        await page.locator('#search').fill('hash_block');
+        await page.locator('#search').press('Enter');
+        await page.waitForFunction(() => document.querySelector('#search-status')?.dataset.matches);
+        const matches = Number(await page.locator('#search-status').getAttribute('data-matches'));
+        assert.ok(matches >= 1);
+        const highlighted = await page.locator('#flame g.frame').evaluateAll((gs) => gs
+            .filter((g) => g.querySelector('rect').getAttribute('fill') === '#E600E6')
+            .map((g) => g.getAttribute('name')));
+        assert.ok(highlighted.length >= 1 && highlighted.length <= matches, `${highlighted.length} of ${matches}`);
+        assert.ok(highlighted.every((n) => /hash_block/i.test(n)), highlighted.join(','));
+        assert.equal(hashParams(page).get('search'), 'hash_block');
+        await settle(page);
+        await page.screenshot({ path: path.join(SHOTS, '4-search.png'), fullPage: true });
+        await page.getByRole('button', { name: 'Clear' }).click();
+        await page.waitForFunction(() => !document.querySelector('#search-status').dataset.matches);
+    });
+
+    it('zooms into a frame and resets the zoom', async () => {
+        assert.ok(await page.locator('#flame g.frame[name="compute_pi"]').count() >= 1);
+        await page.locator('#flame g.frame[name="thread_main"]').first().click();
+        // zoomed into thread_main: its sibling compute_pi is no longer drawn
+        await page.waitForFunction(() => !document.querySelector('#flame g.frame[name="compute_pi"]'));
+        await page.locator('#reset-zoom').click();
+        await page.locator('#flame g.frame[name="compute_pi"]').first().waitFor();
+    });
+
+    it('switches between flame and icicle layout', async () => {
+        const rootY = () => page.locator('#flame g.frame[name="root"]').evaluate(
+            (g) => Number(/translate\([^,]+,\s*([-\d.]+)\)/.exec(g.getAttribute('transform'))[1]));
+        assert.ok(await rootY() > 0, 'flame: root at the bottom');
+        await page.locator('#layout').click();
+        await page.waitForFunction(() => location.hash.includes('layout=icicle'));
+        await page.waitForFunction(() => /translate\([^,]+,\s*0\)/.test(
+            document.querySelector('#flame g.frame[name="root"]')?.getAttribute('transform') || ''));
+        await page.locator('#layout').click();
+        await page.waitForFunction(() => !location.hash.includes('layout='));
+        await page.waitForFunction(() => !/translate\([^,]+,\s*0\)/.test(
+            document.querySelector('#flame g.frame[name="root"]')?.getAttribute('transform') || 'translate(0,0)'));
+    });
+
+    it('opens the flame graph of one invocation', async () => {
+        await page.locator('svg .inv[data-id="inv-0002"]').click();
+        await page.waitForFunction(() => location.hash.includes('inv=inv-0002'));
+        await page.waitForFunction(() => /Invocation inv-0002/.test(document.querySelector('#flame-title').textContent));
+        await page.locator('#flame g.frame').first().waitFor();
+        assert.ok(Number(await page.locator('#flame').getAttribute('data-total')) > 0);
+        assert.match(await page.locator('#invocations tr[data-id="inv-0002"]').getAttribute('class'), /\bon\b/);
+        // its bar spans 717.3 s – 718.6 s on the heatmap's scale (1.3 s – 2.6 s from 716 s)
+        const g = await page.locator('canvas.heatmap-canvas').evaluate((c) => ({ ...c.dataset }));
+        const bar = page.locator('svg .inv[data-id="inv-0002"]');
+        const x = Number(await bar.getAttribute('x')), w = Number(await bar.getAttribute('width'));
+        assert.ok(Math.abs(x - (+g.left + 1.3 * g.cellWidth)) < 1, `bar starts at ${x}`);
+        assert.ok(Math.abs(x + w - (+g.left + 2.6 * g.cellWidth)) < 1, `bar ends at ${x + w}`);
+        // the export links download that invocation's samples
+        const folded = await page.locator('a[data-format="folded"]').getAttribute('href');
+        const fq = new URLSearchParams(folded.split('?')[1]);
+        assert.equal(fq.get('filename'), NEWEST);
+        assert.equal(fq.get('invocation'), 'inv-0002');
+        const res = await fetch(new URL(folded, `${base}/`));
+        assert.equal(res.status, 200);
+        const stacks = (await res.text()).trim().split('\n');
+        assert.ok(stacks.some((l) => /^worker;.*;hash_block \d+$/.test(l)), 'folded stacks with hash_block');
+        await settle(page);
+        await page.screenshot({ path: path.join(SHOTS, '5-invocation.png'), fullPage: true });
+    });
+
+    it('restores the same view from a shared link', async () => {
+        const link = page.url();
+        const other = await browser.newPage();
+        try {
+            await other.goto(link);
+            await other.waitForFunction(() => /Invocation inv-0002/.test(document.querySelector('#flame-title')?.textContent || ''));
+            await other.locator('#flame g.frame').first().waitFor();
+            await other.locator('canvas.heatmap-canvas').waitFor();
+        } finally {
+            await other.close();
+        }
+    });
+
+    it('compares two ranges (differential flame graph)', async () => {
+        await page.goto(`${base}/#file=${encodeURIComponent(NEWEST)}&start=0&end=1`);
+        await page.locator('#flame g.frame').first().waitFor();
+        await page.locator('#compare').click();
+        await page.locator('#compare-banner').waitFor();
+        assert.match(await page.locator('#compare-banner').textContent(), /Baseline/);
+        await page.locator('canvas.heatmap-canvas').waitFor();
+        await clickCell(page, 2, 49);
+        await clickCell(page, 3, 0);
+        await page.waitForFunction(() => /^Differential/.test(document.querySelector('#flame-title').textContent));
+        await page.locator('#flame g.frame[name="hash_block"]').first().waitFor();
+        const q = hashParams(page);
+        assert.equal(q.get('base'), NEWEST);
+        assert.equal(q.get('bs'), '0');
+        assert.equal(q.get('be'), '1');
+        assert.equal(q.get('start'), '2');
+        assert.equal(q.get('end'), '4');
+        await settle(page);
+        await page.screenshot({ path: path.join(SHOTS, '6-differential.png'), fullPage: true });
+        await page.getByRole('button', { name: 'Elided' }).click();
+        await page.waitForFunction(() => /^Elided/.test(document.querySelector('#flame-title').textContent));
+        assert.equal(hashParams(page).get('view'), 'elided');
+        await page.locator('#compare-cancel').click();
+        await page.waitForFunction(() => !location.hash.includes('base='));
+    });
+
+    it('shows the server error for a profile that does not exist', async () => {
+        await page.goto(`${base}/#file=${encodeURIComponent('fibonacci/missing.perf')}`);
+        const err = page.locator('.error:not([hidden])').first();
+        await err.waitFor();
+        assert.match(await err.textContent(), /Error: 4\d\d /);
+        await settle(page);
+        await page.screenshot({ path: path.join(SHOTS, '7-error.png'), fullPage: true });
+    });
+
+    it('raised no JavaScript error and loaded nothing from elsewhere', () => {
+        assert.deepEqual(pageErrors, []);
+    });
+});

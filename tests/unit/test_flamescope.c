@@ -1,0 +1,396 @@
+/* Unit tests for flamescope's modules: sbuf's Python-style floats and JSON strings, the
+ * profile index on small texts (FlameScope's comm cut, '+' cut, "->" inlining, java 'L',
+ * idle verdicts of the heatmap and the flame graph, FlameScope's range arithmetic, the
+ * folded naming, varying periods, invocations, unsorted samples), the flame tree's
+ * differential/elided arithmetic (Python rounding) and the cache's single flight. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../../flamescope/export.h"
+#include "../../flamescope/ftree.h"
+#include "../../flamescope/pcache.h"
+#include "../../flamescope/profile.h"
+#include "../../flamescope/sbuf.h"
+#include "../../flamescope/views.h"
+
+static char *take(sbuf *b)
+{
+    char *s = sbuf_take(b, NULL);
+    assert_non_null(s);
+    return s;
+}
+
+static void test_pyfloat(void **st)
+{
+    struct { double v; const char *want; } cases[] = {
+        {980.0, "980.0"}, {0.0, "0.0"}, {1000.0 * (1.0 / 3.0), "333.3333333333333"},
+        {1000.0 * (2.0 / 3.0), "666.6666666666666"}, {0.1, "0.1"}, {1e16, "1e+16"},
+        {123456789.125, "123456789.125"}, {-2.5, "-2.5"}, {1e-05, "1e-05"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sbuf b;
+        sbuf_init(&b);
+        sbuf_pyfloat(&b, cases[i].v);
+        char *s = take(&b);
+        assert_string_equal(s, cases[i].want);
+        free(s);
+    }
+}
+
+static void test_json_str(void **st)
+{
+    sbuf b;
+    sbuf_init(&b);
+    const char in[] = "a\"b\\c\n\x01 \xc3\xa9 \xff end";
+    sbuf_json_str(&b, in, sizeof in - 1);
+    char *s = take(&b);
+    assert_string_equal(s, "\"a\\\"b\\\\c\\n\\u0001 \xc3\xa9 \\ufffd end\"");
+    free(s);
+}
+
+/* An index built from text through a memfd (the way the daemon reads files). */
+static profile *build(const char *text, int *errp)
+{
+    int fd = memfd_create("profile", 0);
+    assert_true(fd >= 0);
+    size_t len = strlen(text);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    lseek(fd, 0, SEEK_SET);
+    char err[256];
+    int e = 0;
+    profile *p = profile_build(fd, 0, &e, err, sizeof err);
+    close(fd);
+    if (errp)
+        *errp = e;
+    return p;
+}
+
+static char *tree_json(const profile *p, const struct profile_range *r)
+{
+    ftree *t = ftree_build(p, r);
+    assert_non_null(t);
+    sbuf b;
+    sbuf_init(&b);
+    ftree_json(t, &b);
+    ftree_free(t);
+    return take(&b);
+}
+
+static const char SAMPLE_TEXT[] =
+    "# ========\n"
+    "# fntrace invocation : id=abc fn=fib start=10.250000000 end=10.750000000 status=200\n"
+    "# ========\n"
+    "java 1/2 [000] 10.100000: 5000000 cpu-clock: \n"
+    "\t1 Lcom/x/Y;::run+0x1 (/tmp/perf-1.map)\n"
+    "\t2 a->b (/srv/app)\n"
+    "\n"
+    "kworker/u8:2-ev 3/3 [000] 10.300000: 10000000 cpu-clock: \n"
+    "\t3 work+0x5 ([kernel.kallsyms])\n"
+    "\n"
+    "swapper 0/0 [001] 10.500000: 5000000 cpu-clock: \n"
+    "\t4 native_safe_halt+0x1 ([kernel.kallsyms])\n"
+    "\t5 cpu_startup_entry ([kernel.kallsyms])\n"
+    "\n"
+    "swapper 0/0 [001] 11.200000: 5000000 cpu-clock: \n"
+    "\t6 intel_idle+0x1 (/lib/modules/cpuidle.ko)\n"
+    "\n"
+    "swapper 0/0 [001] 12.900000: 5000000 cpu-clock: \n"
+    "\t4 native_safe_halt+0x1 ([kernel.kallsyms])\n"
+    "\n";
+
+static void test_profile_namings(void **st)
+{
+    profile *p = build(SAMPLE_TEXT, NULL);
+    assert_non_null(p);
+    assert_int_equal(profile_nsamples(p), 5);
+    struct profile_range all;
+    profile_range_all(p, &all);
+    assert_true(all.start_s == 10.0 && all.end_s == 13.0);
+    char *j = tree_json(p, &all);
+    /* java: 'L' dropped, '+' cut, jit type; "a->b": b inlined; comm cut at its digit;
+     * the idle swapper sample dropped but the last one (FlameScope adds the last sample
+     * of the file without its idle test); the cpuidle.ko sample is idle only for the
+     * heatmap (the module is not part of the flame graph's text) */
+    assert_non_null(strstr(j, "{\"n\":\"java\",\"l\":\"\",\"v\":0,\"c\":[{\"n\":\"a\",\"l\":\"user\",\"v\":0,"
+                              "\"c\":[{\"n\":\"b\",\"l\":\"inlined\",\"v\":0,\"c\":[{\"n\":\"com/x/Y;::run\","
+                              "\"l\":\"jit\",\"v\":1,\"c\":[]}]}]}]}"));
+    assert_non_null(strstr(j, "{\"n\":\"kworker/u\",\"l\":\"\",\"v\":0,\"c\":[{\"n\":\"work\",\"l\":\"kernel\",\"v\":1"));
+    assert_non_null(strstr(j, "\"n\":\"intel_idle\",\"l\":\"user\",\"v\":1"));
+    assert_non_null(strstr(j, "\"n\":\"native_safe_halt\",\"l\":\"kernel\",\"v\":1"));
+    free(j);
+    assert_false(profile_fs_heat_idle(p, 0));
+    assert_false(profile_fs_heat_idle(p, 1));
+    assert_true(profile_fs_heat_idle(p, 2));
+    assert_true(profile_fs_heat_idle(p, 3));
+
+    /* folded: stackcollapse naming and period weights */
+    sbuf b;
+    sbuf_init(&b);
+    assert_int_equal(export_write(p, NULL, EXPORT_FOLDED, "t", &b), 0);
+    char *f = take(&b);
+    assert_string_equal(f,
+                        "java;a;b_[i];com/x/Y:::run 5000000\n"
+                        "kworker/u8:2-ev;work 10000000\n"
+                        "swapper;cpu_startup_entry;native_safe_halt 5000000\n"
+                        "swapper;intel_idle 5000000\n"
+                        "swapper;native_safe_halt 5000000\n");
+    free(f);
+
+    /* invocations and their range */
+    assert_int_equal(profile_ninvocations(p), 1);
+    const struct profile_invocation *v = profile_invocation_find(p, "abc");
+    assert_non_null(v);
+    assert_string_equal(v->fn, "fib");
+    struct profile_range r;
+    profile_invocation_range(p, v, &r);
+    uint32_t *counts = calloc(profile_fs_nstacks(p), sizeof *counts);
+    assert_int_equal(profile_fs_count(p, &r, counts), 1);   /* kworker; swapper is idle */
+    free(counts);
+    profile_free(p);
+}
+
+static void test_profile_ranges(void **st)
+{
+    profile *p = build(SAMPLE_TEXT, NULL);
+    struct profile_range r;
+    char err[128];
+    assert_int_equal(profile_range_parse(p, "0.25", "0.75", &r, err, sizeof err), 0);
+    assert_true(r.start_s == 10.25 && r.end_s == 10.75);
+    assert_int_equal(profile_range_parse(p, "2", "1", &r, err, sizeof err), -ERANGE);
+    assert_int_equal(profile_range_parse(p, NULL, "3.5", &r, err, sizeof err), -ERANGE);
+    assert_int_equal(profile_range_parse(p, "x", NULL, &r, err, sizeof err), -EINVAL);
+    assert_int_equal(profile_range_parse(p, NULL, "inf", &r, err, sizeof err), -EINVAL);
+    /* end=0 is the whole profile, like FlameScope's falsy 0 */
+    assert_int_equal(profile_range_parse(p, "0", "0", &r, err, sizeof err), 0);
+    assert_true(r.start_s == 10.0 && r.end_s == 13.0);
+    size_t lo, hi;
+    assert_int_equal(profile_range_parse(p, "0.3", "2.9", &r, err, sizeof err), 0);
+    profile_range_bounds(p, &r, &lo, &hi);
+    assert_int_equal(lo, 1);     /* 10.3 inclusive */
+    assert_int_equal(hi, 5);     /* 12.9 inclusive */
+    profile_free(p);
+}
+
+static void test_profile_unsorted_and_heatmap(void **st)
+{
+    const char *text =
+        "a 1/1 [000] 5.500000: 1 cpu-clock: \n\t1 f (/x)\n\n"
+        "a 1/1 [000] 3.200000: 1 cpu-clock: \n\t1 g (/x)\n\n"
+        "a 1/1 [000] 4.990000: 1 cpu-clock: \n\t1 f (/x)\n\n";
+    profile *p = build(text, NULL);
+    assert_non_null(p);
+    struct profile_range r;
+    char err[128];
+    /* FlameScope's end: 5.5 came first and set the start (its elif), 3.2 lowered the
+     * start, 4.99 set the end: ceil(4.99) = 5, so an end of 2.5 s is past it */
+    assert_int_equal(profile_range_parse(p, "1.5", "2.5", &r, err, sizeof err), -ERANGE);
+    assert_int_equal(profile_range_parse(p, "1.5", "2", &r, err, sizeof err), 0);
+    uint32_t *counts = calloc(profile_fs_nstacks(p), sizeof *counts);
+    assert_int_equal(profile_fs_count(p, &r, counts), 1);   /* 4.99 only */
+    free(counts);
+    sbuf b;
+    sbuf_init(&b);
+    assert_int_equal(views_heatmap(p, 10, &b, err, sizeof err), 0);
+    char *h = take(&b);
+    assert_non_null(strstr(h, "\"columns\":[0,1,2]"));
+    assert_non_null(strstr(h, "\"values\":[[0,0,0,0,0,0,0,1,0,0],[1,0,0,0,0,0,0,0,0,0],"
+                              "[0,0,0,0,1,0,0,0,0,0]]"));
+    free(h);
+    sbuf_init(&b);
+    assert_int_equal(views_heatmap(p, 0, &b, err, sizeof err), -EINVAL);
+    sbuf_free(&b);
+    profile_free(p);
+}
+
+static void test_profile_errors(void **st)
+{
+    int e = 0;
+    assert_null(build("\x7f" "ELF\x02\x01\x01\nrandom binary\nstuff\n", &e));
+    assert_int_equal(e, -EMEDIUMTYPE);
+    profile *p = build("", &e);
+    assert_non_null(p);
+    assert_int_equal(profile_nsamples(p), 0);
+    profile_free(p);
+}
+
+static const char *name_of(void *ctx, uint32_t key, size_t *len, int *type)
+{
+    static const char *names[] = {"root?", "comm", "a", "b", "c", "d"};
+    *type = key == 1 ? FT_NONE : FT_USER;
+    *len = strlen(names[key]);
+    return names[key];
+}
+
+static ftree *tree_of(const uint32_t (*paths)[3], const uint64_t *counts, size_t n)
+{
+    ftree *t = ftree_new();
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ftree_add_path(t, paths[i], 3, name_of, NULL, counts[i]), 0);
+    return t;
+}
+
+static void test_differential_and_elided(void **st)
+{
+    const uint32_t p1[][3] = {{1, 2, 3}, {1, 2, 4}};
+    const uint64_t c1[] = {5, 2};
+    const uint32_t p2[][3] = {{1, 2, 3}, {1, 2, 5}};
+    const uint64_t c2[] = {4, 4};
+    /* weight 7/8: b: round(5 - 4*0.875) = round(1.5) = 2 (half to even);
+     * c is missing from t2: d = v = 2 */
+    ftree *t1 = tree_of(p1, c1, 2), *t2 = tree_of(p2, c2, 2);
+    assert_int_equal(ftree_differential(t1, t2), 0);
+    sbuf b;
+    sbuf_init(&b);
+    ftree_json(t1, &b);
+    char *j = take(&b);
+    assert_non_null(strstr(j, "{\"n\":\"b\",\"l\":\"user\",\"v\":5,\"d\":2,"));
+    assert_non_null(strstr(j, "{\"n\":\"c\",\"l\":\"user\",\"v\":2,\"d\":2,"));
+    free(j);
+    ftree_free(t1);
+    ftree_free(t2);
+
+    /* elided: t2 with what t1 has zeroed, d (missing from t1) scaled: round(4*0.875)=4 */
+    t1 = tree_of(p1, c1, 2);
+    t2 = tree_of(p2, c2, 2);
+    assert_int_equal(ftree_elided(t1, t2), 0);
+    sbuf_init(&b);
+    ftree_json(t2, &b);
+    j = take(&b);
+    assert_non_null(strstr(j, "{\"n\":\"b\",\"l\":\"user\",\"v\":0,"));
+    assert_non_null(strstr(j, "{\"n\":\"d\",\"l\":\"user\",\"v\":4,"));
+    free(j);
+    /* an empty compare tree is an error, not a division by zero */
+    ftree *empty = ftree_new();
+    assert_int_equal(ftree_differential(t1, empty), -EDOM);
+    ftree_free(empty);
+    ftree_free(t1);
+    ftree_free(t2);
+}
+
+/* ------------------------------------------------------------------ cache */
+
+static atomic_int builds;
+
+static profile *slow_build(void *ctx, int *err, char *msg, size_t msglen)
+{
+    atomic_fetch_add(&builds, 1);
+    usleep(100000);
+    if (ctx) {
+        *err = -EBADMSG;
+        snprintf(msg, msglen, "bad");
+        return NULL;
+    }
+    return build(SAMPLE_TEXT, NULL);
+}
+
+struct getter {
+    pcache *c;
+    void *ctx;
+    const profile *got;
+    int err;
+};
+
+static void *getter_main(void *arg)
+{
+    struct getter *g = arg;
+    pcache_entry *ref;
+    char msg[64];
+    g->got = pcache_get(g->c, "x", 1, 2, slow_build, g->ctx, &ref, &g->err, msg, sizeof msg);
+    pcache_release(g->c, ref);
+    return NULL;
+}
+
+static void test_cache_single_flight(void **st)
+{
+    pcache *c = pcache_new(1 << 30);
+    struct getter g[8];
+    pthread_t th[8];
+    atomic_store(&builds, 0);
+    for (int i = 0; i < 8; i++) {
+        g[i] = (struct getter){c, NULL, NULL, 0};
+        pthread_create(&th[i], NULL, getter_main, &g[i]);
+    }
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&builds), 1);
+    for (int i = 1; i < 8; i++)
+        assert_ptr_equal(g[i].got, g[0].got);
+    assert_non_null(g[0].got);
+
+    /* failures are shared by the waiters but not cached */
+    atomic_store(&builds, 0);
+    for (int i = 0; i < 4; i++) {
+        g[i] = (struct getter){c, (void *)1, NULL, 0};
+        pthread_create(&th[i], NULL, getter_main, &g[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    /* key (x,1,2) is cached from above: these were hits, no build */
+    assert_int_equal(atomic_load(&builds), 0);
+    pcache_entry *ref;
+    int err = 0;
+    char msg[64];
+    assert_null(pcache_get(c, "y", 1, 2, slow_build, (void *)1, &ref, &err, msg, sizeof msg));
+    assert_int_equal(err, -EBADMSG);
+    assert_null(pcache_get(c, "y", 1, 2, slow_build, (void *)1, &ref, &err, msg, sizeof msg));
+    assert_int_equal(atomic_load(&builds), 2);
+
+    /* a new size is a new key; the stale entry goes */
+    const profile *p = pcache_get(c, "x", 5, 2, slow_build, NULL, &ref, &err, msg, sizeof msg);
+    assert_non_null(p);
+    pcache_release(c, ref);
+    struct pcache_stats s;
+    pcache_stats_get(c, &s);
+    assert_int_equal(s.entries, 1);
+    pcache_free(c);
+}
+
+static void test_cache_budget(void **st)
+{
+    pcache *c = pcache_new(1);     /* every unused index is over budget */
+    pcache_entry *r1, *r2;
+    int err;
+    char msg[64];
+    const profile *a = pcache_get(c, "a", 1, 1, slow_build, NULL, &r1, &err, msg, sizeof msg);
+    const profile *b = pcache_get(c, "b", 1, 1, slow_build, NULL, &r2, &err, msg, sizeof msg);
+    assert_non_null(a);
+    assert_non_null(b);
+    /* both in use: still valid */
+    assert_int_equal(profile_nsamples(a), 5);
+    pcache_release(c, r1);
+    pcache_release(c, r2);
+    struct pcache_stats s;
+    pcache_stats_get(c, &s);
+    assert_int_equal(s.entries, 0);
+    assert_true(s.evictions >= 2);
+    pcache_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pyfloat),
+        cmocka_unit_test(test_json_str),
+        cmocka_unit_test(test_profile_namings),
+        cmocka_unit_test(test_profile_ranges),
+        cmocka_unit_test(test_profile_unsorted_and_heatmap),
+        cmocka_unit_test(test_profile_errors),
+        cmocka_unit_test(test_differential_and_elided),
+        cmocka_unit_test(test_cache_single_flight),
+        cmocka_unit_test(test_cache_budget),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,331 @@
+/* Unit tests for tracer/symbolizer: symbols of this very process (its executable, libc,
+ * the vdso), a synthetic address space fed as the sampler would (mmap, fork, exec),
+ * JIT maps with and without 0x prefixes that grow while being read, the kernel through
+ * /proc/kallsyms when this user may read its addresses, and the intmap it is built on. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../tracer/intmap.h"
+#include "../../tracer/symbolizer.h"
+
+/* a pid far above pid_max's default, so /proc/PID does not exist */
+#define FAKE_PID 4000000
+
+__attribute__((noinline)) int marker_function(int x);
+__attribute__((noinline)) int marker_function(int x)
+{
+    volatile int acc = x;           /* a body of a few dozen bytes */
+    for (int i = 0; i < x; i++) acc = acc * 3 + i;
+    return acc;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = s ? strlen(s) : 0, b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static void test_own_executable(void **state)
+{
+    (void)state;
+    symbolizer *s = symbolizer_new();
+    assert_non_null(s);
+    assert_int_equal(symbolizer_add_proc(s, getpid()), 0);
+    sym_frame f;
+    symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&marker_function + 3, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "marker_function");
+    assert_int_equal(f.off, 3);
+    assert_true(ends_with(f.module, "/test_symbolizer"));
+    /* the printed address is a file offset: far below the runtime (PIE) address */
+    assert_true(f.addr < (uint64_t)(uintptr_t)&marker_function);
+    symbolizer_free(s);
+}
+
+/* A long recording resolves the same binaries over and over: each is read once. */
+static void test_binaries_read_once(void **state)
+{
+    (void)state;
+    symbolizer *s = symbolizer_new();
+    assert_int_equal(symbolizer_add_proc(s, getpid()), 0);
+    sym_frame f;
+    for (int i = 0; i < 10000; i++) {
+        symbolizer_tick(s);
+        symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&marker_function + (unsigned)(i % 4), &f);
+        symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&getpid, &f);
+    }
+    symbolizer_stats st;
+    symbolizer_get_stats(s, &st);
+    assert_int_equal(st.dsos_loaded, 2);         /* this executable and libc */
+    assert_int_equal(st.maps_reads, 1);          /* every address was mapped already */
+    symbolizer_free(s);
+}
+
+static void test_libc(void **state)
+{
+    (void)state;
+    symbolizer *s = symbolizer_new();
+    assert_int_equal(symbolizer_add_proc(s, getpid()), 0);
+    sym_frame f;
+    /* getpid: a libc function no sanitizer intercepts */
+    symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&getpid, &f);
+    assert_non_null(f.sym);
+    assert_non_null(strstr(f.sym, "getpid"));
+    assert_int_equal(f.off, 0);
+    assert_non_null(strstr(f.module, "libc.so"));
+    symbolizer_free(s);
+}
+
+static void test_vdso(void **state)
+{
+    (void)state;
+    unsigned long base = getauxval(AT_SYSINFO_EHDR);
+    if (!base) skip();
+    symbolizer *s = symbolizer_new();
+    assert_int_equal(symbolizer_add_proc(s, getpid()), 0);
+    int found = 0;
+    for (uint64_t a = base; a < base + 8192 && !found; a += 4) {
+        sym_frame f;
+        symbolizer_resolve_user(s, getpid(), a, &f);
+        assert_string_equal(f.module, "[vdso]");
+        if (f.sym && strstr(f.sym, "clock_gettime")) found = 1;
+    }
+    assert_true(found);
+    symbolizer_free(s);
+}
+
+static void test_unknown_addresses(void **state)
+{
+    (void)state;
+    symbolizer *s = symbolizer_new();
+    sym_frame f;
+    symbolizer_resolve_user(s, FAKE_PID, 0x1234, &f);
+    assert_null(f.sym);
+    assert_null(f.module);
+    assert_int_equal(f.addr, 0x1234);
+    symbolizer_free(s);
+}
+
+/* The model the sampler's records build: mmap, fork (copy), exec (reset). */
+static void test_mmap_fork_exec(void **state)
+{
+    (void)state;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = 0;
+    struct stat st;
+    assert_int_equal(stat(exe, &st), 0);
+    /* where marker_function is in the file: resolve it in this process first */
+    symbolizer *s = symbolizer_new();
+    symbolizer_add_proc(s, getpid());
+    sym_frame own;
+    symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&marker_function, &own);
+    assert_non_null(own.sym);
+    uint64_t file_off = own.addr;
+    /* a fake process maps the whole file at 0x10000000 */
+    uint64_t base = 0x10000000;
+    symbolizer_mmap(s, FAKE_PID, base, (uint64_t)st.st_size + 4096, 0, 0, 0, st.st_ino, exe);
+    sym_frame f;
+    symbolizer_resolve_user(s, FAKE_PID, base + file_off + 1, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "marker_function");
+    assert_int_equal(f.off, 1);
+    /* an anonymous mapping over part of it cuts the file mapping in two */
+    symbolizer_mmap(s, FAKE_PID, base, 4096, 0, 0, 0, 0, "//anon");
+    symbolizer_resolve_user(s, FAKE_PID, base + 16, &f);
+    assert_null(f.module);
+    symbolizer_resolve_user(s, FAKE_PID, base + file_off + 1, &f);
+    assert_string_equal(f.sym, "marker_function");
+    /* the child of a fork sees the parent's mappings */
+    symbolizer_fork(s, FAKE_PID + 1, FAKE_PID);
+    symbolizer_resolve_user(s, FAKE_PID + 1, base + file_off, &f);
+    assert_string_equal(f.sym, "marker_function");
+    /* exec throws the old image away */
+    symbolizer_exec(s, FAKE_PID + 1);
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 1, base + file_off, &f);
+    assert_null(f.sym);
+    symbolizer_free(s);
+}
+
+/* A stripped binary whose symbols are in a debug file found by its build-id. */
+static void test_debug_file_by_build_id(void **state)
+{
+    (void)state;
+    if (system("command -v objcopy >/dev/null && command -v readelf >/dev/null")) skip();
+    char dir[] = "/tmp/fntrace-debug-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "set -e; d=%s; id=$(readelf -n /proc/%d/exe | sed -n 's/.*Build ID: *//p');"
+             "[ -n \"$id\" ]; mkdir -p $d/root/.build-id/$(echo $id | cut -c1-2);"
+             "objcopy --only-keep-debug /proc/%d/exe $d/root/.build-id/$(echo $id | cut -c1-2)/$(echo $id | cut -c3-).debug;"
+             "objcopy --strip-all /proc/%d/exe $d/stripped",
+             dir, getpid(), getpid(), getpid());
+    if (system(cmd)) {
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+        skip();                                  /* this binary has no build-id */
+    }
+    symbolizer *s = symbolizer_new();
+    sym_frame own;
+    symbolizer_add_proc(s, getpid());
+    symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&marker_function, &own);
+    char stripped[128], root[128];
+    snprintf(stripped, sizeof stripped, "%s/stripped", dir);
+    snprintf(root, sizeof root, "%s/root", dir);
+    struct stat st;
+    assert_int_equal(stat(stripped, &st), 0);
+    /* without the debug root: a stripped static function has no name */
+    symbolizer_mmap(s, FAKE_PID + 3, 0x20000000, (uint64_t)st.st_size + 4096, 0, 0, 0, st.st_ino, stripped);
+    sym_frame f;
+    symbolizer_resolve_user(s, FAKE_PID + 3, 0x20000000 + own.addr, &f);
+    assert_null(f.sym);
+    symbolizer_free(s);
+    s = symbolizer_new();
+    assert_int_equal(symbolizer_set_debug_root(s, root), 0);
+    symbolizer_mmap(s, FAKE_PID + 3, 0x20000000, (uint64_t)st.st_size + 4096, 0, 0, 0, st.st_ino, stripped);
+    symbolizer_resolve_user(s, FAKE_PID + 3, 0x20000000 + own.addr + 1, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "marker_function");
+    assert_int_equal(f.off, 1);
+    assert_string_equal(f.module, stripped);
+    symbolizer_free(s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_jit_map(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/perf-%d.map", FAKE_PID + 7);
+    FILE *m = fopen(path, "w");
+    assert_non_null(m);
+    fprintf(m, "7f0000001000 40 JS:^fib /srv/fn/busy.js:1:13\n");
+    fprintf(m, "0x7f0000002000 0x20 LazyCompile:~main app.js:3\n");
+    fprintf(m, "garbage line\n");
+    fclose(m);
+    symbolizer *s = symbolizer_new();
+    sym_frame f;
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 7, 0x7f0000001010, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "JS:^fib /srv/fn/busy.js:1:13");
+    assert_int_equal(f.off, 0x10);
+    assert_string_equal(f.module, path);
+    assert_int_equal(f.addr, 0x7f0000001010);
+    symbolizer_resolve_user(s, FAKE_PID + 7, 0x7f000000201f, &f);
+    assert_string_equal(f.sym, "LazyCompile:~main app.js:3");
+    symbolizer_resolve_user(s, FAKE_PID + 7, 0x7f0000002020, &f);  /* one past the end */
+    assert_null(f.sym);
+    /* the JIT keeps writing: new code resolves in the next epoch */
+    m = fopen(path, "a");
+    fprintf(m, "7f0000003000 100 JS:*hot app.js:9\n");
+    fclose(m);
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 7, 0x7f00000030ff, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "JS:*hot app.js:9");
+    /* a line the JIT is still writing is not taken until it is complete */
+    m = fopen(path, "a");
+    fprintf(m, "7f0000004000 10 JS:*par");
+    fclose(m);
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 7, 0x7f0000004004, &f);
+    assert_null(f.sym);
+    m = fopen(path, "a");
+    fprintf(m, "tial x.js:1\n");
+    fclose(m);
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 7, 0x7f0000004004, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "JS:*partial x.js:1");
+    symbolizer_resolve_user(s, FAKE_PID + 7, 0x7f0000001010, &f);   /* old ones stay */
+    assert_string_equal(f.sym, "JS:^fib /srv/fn/busy.js:1:13");
+    unlink(path);
+    symbolizer_free(s);
+}
+
+static void test_kernel(void **state)
+{
+    (void)state;
+    FILE *k = fopen("/proc/kallsyms", "r");
+    if (!k) skip();
+    char line[512], name[256] = "";
+    unsigned long long addr = 0;
+    while (fgets(line, sizeof line, k)) {
+        char type;
+        if (sscanf(line, "%llx %c %255s", &addr, &type, name) == 3 && addr &&
+            (type == 'T' || type == 't') && !strcmp(name, "schedule"))
+            break;
+        addr = 0;
+    }
+    fclose(k);
+    symbolizer *s = symbolizer_new();
+    sym_frame f;
+    symbolizer_resolve_kernel(s, addr ? addr + 2 : 0xffffffff81000000ULL, &f);
+    assert_string_equal(f.module, "[kernel.kallsyms]");
+    if (!addr) {                 /* addresses hidden from this user (kptr_restrict) */
+        assert_null(f.sym);
+        symbolizer_free(s);
+        skip();
+    }
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "schedule");
+    assert_int_equal(f.off, 2);
+    symbolizer_free(s);
+}
+
+static void test_intmap(void **state)
+{
+    (void)state;
+    intmap m = { 0 };
+    for (uint64_t i = 0; i < 5000; i++) assert_int_equal(intmap_put(&m, i * 7919, (void *)(uintptr_t)(i + 1)), 0);
+    assert_int_equal(m.len, 5000);
+    for (uint64_t i = 0; i < 5000; i++) assert_ptr_equal(intmap_get(&m, i * 7919), (void *)(uintptr_t)(i + 1));
+    assert_null(intmap_get(&m, 3));
+    intmap_put(&m, 0, (void *)42);                /* replace */
+    assert_int_equal(m.len, 5000);
+    assert_ptr_equal(intmap_get(&m, 0), (void *)42);
+    size_t pos = 0, count = 0;
+    uint64_t key;
+    void *val;
+    while (intmap_next(&m, &pos, &key, &val)) count++;
+    assert_int_equal(count, 5000);
+    /* delete every other key: the rest stays reachable across the shifted runs */
+    for (uint64_t i = 1; i < 5000; i += 2) assert_non_null(intmap_del(&m, i * 7919));
+    assert_null(intmap_del(&m, 1 * 7919));
+    assert_int_equal(m.len, 2500);
+    for (uint64_t i = 2; i < 5000; i += 2) assert_ptr_equal(intmap_get(&m, i * 7919), (void *)(uintptr_t)(i + 1));
+    for (uint64_t i = 1; i < 5000; i += 2) assert_null(intmap_get(&m, i * 7919));
+    intmap_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_own_executable),
+        cmocka_unit_test(test_libc),
+        cmocka_unit_test(test_binaries_read_once),
+        cmocka_unit_test(test_vdso),
+        cmocka_unit_test(test_unknown_addresses),
+        cmocka_unit_test(test_mmap_fork_exec),
+        cmocka_unit_test(test_debug_file_by_build_id),
+        cmocka_unit_test(test_jit_map),
+        cmocka_unit_test(test_kernel),
+        cmocka_unit_test(test_intmap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

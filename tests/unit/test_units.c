@@ -1,0 +1,75 @@
+/* Unit tests for lib/units: sizes and durations as users type them, and what is refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdint.h>
+
+#include "units.h"
+
+static void test_sizes(void **st)
+{
+    uint64_t v;
+    assert_int_equal(units_size("0", &v), 0);        assert_true(v == 0);
+    assert_int_equal(units_size("1234", &v), 0);     assert_true(v == 1234);
+    assert_int_equal(units_size("512K", &v), 0);     assert_true(v == 512 * 1024);
+    assert_int_equal(units_size("10M", &v), 0);      assert_true(v == 10ull << 20);
+    assert_int_equal(units_size("10m", &v), 0);      assert_true(v == 10ull << 20);
+    assert_int_equal(units_size("1G", &v), 0);       assert_true(v == 1ull << 30);
+    assert_int_equal(units_size("2GiB", &v), 0);     assert_true(v == 2ull << 30);
+    assert_int_equal(units_size("3T", &v), 0);       assert_true(v == 3ull << 40);
+    assert_int_equal(units_size("18446744073709551615", &v), 0);
+    assert_true(v == UINT64_MAX);
+}
+
+static void test_bad_sizes(void **st)
+{
+    uint64_t v;
+    assert_int_equal(units_size("", &v), -EINVAL);
+    assert_int_equal(units_size(NULL, &v), -EINVAL);
+    assert_int_equal(units_size("M", &v), -EINVAL);
+    assert_int_equal(units_size("-1", &v), -EINVAL);
+    assert_int_equal(units_size("1.5G", &v), -EINVAL);
+    assert_int_equal(units_size("10 M", &v), -EINVAL);
+    assert_int_equal(units_size("10X", &v), -EINVAL);
+    assert_int_equal(units_size("18446744073709551616", &v), -ERANGE);
+    assert_int_equal(units_size("20000000000T", &v), -ERANGE);
+}
+
+static void test_durations(void **st)
+{
+    int64_t v;
+    assert_int_equal(units_duration_s("90s", &v), 0);  assert_true(v == 90);
+    assert_int_equal(units_duration_s("90", &v), 0);   assert_true(v == 90);
+    assert_int_equal(units_duration_s("30m", &v), 0);  assert_true(v == 1800);
+    assert_int_equal(units_duration_s("12h", &v), 0);  assert_true(v == 43200);
+    assert_int_equal(units_duration_s("7d", &v), 0);   assert_true(v == 604800);
+    assert_int_equal(units_duration_s("2w", &v), 0);   assert_true(v == 1209600);
+    assert_int_equal(units_duration_ms("250ms", &v), 0); assert_true(v == 250);
+    assert_int_equal(units_duration_ms("2s", &v), 0);  assert_true(v == 2000);
+}
+
+static void test_bad_durations(void **st)
+{
+    int64_t v;
+    assert_int_equal(units_duration_s("", &v), -EINVAL);
+    assert_int_equal(units_duration_s("d", &v), -EINVAL);
+    assert_int_equal(units_duration_s("-5s", &v), -EINVAL);
+    assert_int_equal(units_duration_s("7days", &v), -EINVAL);
+    assert_int_equal(units_duration_s("1500ms", &v), -EINVAL);
+    assert_int_equal(units_duration_s("99999999999999999999d", &v), -ERANGE);
+    assert_int_equal(units_duration_s("9999999999999999d", &v), -ERANGE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_bad_sizes),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_bad_durations),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,270 @@
+/* fntrace — command line: `fntrace record` samples a process or a command and writes
+ * perf-script text (or uploads it); `fntrace upload` sends existing files and drains the
+ * spool.  Argument parsing and wiring only: the work is in record.c, tracer.c, upload.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "record.h"
+#include "upload.h"
+
+/* exit codes */
+enum {
+    EXIT_OK = 0,
+    EXIT_ERROR = 1,        /* recording or writing failed */
+    EXIT_USAGE = 2,        /* bad arguments */
+    EXIT_TARGET = 3,       /* target not found, not startable, or not traceable */
+    EXIT_UPLOAD = 4,       /* upload refused, or failed with no spool */
+    EXIT_SPOOLED = 75,     /* EX_TEMPFAIL: collector unreachable, trace kept in the spool */
+};
+
+static const char usage_text[] =
+"usage: fntrace record [-F HZ] [-d SECONDS] [-o FILE] [--user-only]\n"
+"                      [--upload URL --name NAME [--spool DIR]] (-p PID | -- CMD [ARG...])\n"
+"       fntrace upload --name NAME [--spool DIR] URL [FILE...]\n"
+"       fntrace --help | --version\n"
+"\n"
+"record: samples every thread of a process (and the threads and processes it starts)\n"
+"with perf_event_open (software cpu-clock, frame-pointer callchains) and writes them as\n"
+"`perf script --header` text.  No root and no perf tool needed: perf_event_paranoid <= 2\n"
+"allows your own processes; kernel frames are recorded when the kernel permits.\n"
+"  -F, --freq HZ          sampling frequency per thread (default 200)\n"
+"  -d, --duration SECONDS stop after this long (default: when the target exits or on\n"
+"                         SIGINT/SIGTERM; what was recorded is always written)\n"
+"  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
+"  -p, --pid PID          attach to a running process, all its threads\n"
+"  -- CMD [ARG...]        start CMD and record it from its first instruction; when the\n"
+"                         recording ends first, CMD gets SIGTERM\n"
+"      --user-only        do not record kernel frames\n"
+"      --backend perf     the sampling backend (only perf is available in this build)\n"
+"      --upload URL       POST the trace to a collector (with X-name: NAME, gzip when\n"
+"                         accepted, retries with backoff); with -o, also keep the file\n"
+"      --name NAME        trace name, [A-Za-z0-9._-]{1,128}\n"
+"      --spool DIR        keep traces that could not be delivered in DIR (bounded) and\n"
+"                         send them first next time\n"
+"      --spool-max-bytes N  spool bound in bytes (default 64 MiB)\n"
+"      --retries N        tries per upload (default 3)\n"
+"\n"
+"upload: sends FILEs (perf-script text) to URL, after what the spool holds; with no\n"
+"FILE it only drains the spool.\n"
+"\n"
+"exit status: 0 ok, 1 recording/writing failed, 2 usage, 3 target cannot be traced,\n"
+"4 upload refused (or failed without --spool), 75 collector unreachable: kept in spool.\n"
+"Environment: FNTRACE_LOG=debug|info|warn|error.\n";
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int sig) { (void)sig; stop_flag = 1; }
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "fntrace: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'fntrace --help'.\n");
+    return EXIT_USAGE;
+}
+
+enum { OPT_UPLOAD = 256, OPT_NAME, OPT_SPOOL, OPT_USER_ONLY, OPT_BACKEND, OPT_SPOOL_MAX,
+       OPT_RETRIES };
+
+static const struct option long_opts[] = {
+    { "freq", required_argument, NULL, 'F' },
+    { "duration", required_argument, NULL, 'd' },
+    { "output", required_argument, NULL, 'o' },
+    { "pid", required_argument, NULL, 'p' },
+    { "upload", required_argument, NULL, OPT_UPLOAD },
+    { "name", required_argument, NULL, OPT_NAME },
+    { "spool", required_argument, NULL, OPT_SPOOL },
+    { "spool-max-bytes", required_argument, NULL, OPT_SPOOL_MAX },
+    { "retries", required_argument, NULL, OPT_RETRIES },
+    { "user-only", no_argument, NULL, OPT_USER_ONLY },
+    { "backend", required_argument, NULL, OPT_BACKEND },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int exit_for_upload(int rc, const char *err)
+{
+    if (rc == 1) {
+        log_warn("upload deferred", "reason=\"%s\"", err);
+        return EXIT_SPOOLED;
+    }
+    if (rc < 0) {
+        log_error("upload failed", "reason=\"%s\"", err);
+        return EXIT_UPLOAD;
+    }
+    return EXIT_OK;
+}
+
+static int cmd_record(int argc, char **argv)
+{
+    record_opts ro = { .freq = 200 };
+    upload_opts uo = { 0 };
+    const char *url = NULL;
+    long v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+F:d:o:p:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'F':
+            if (parse_long(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
+            ro.freq = (int)v;
+            break;
+        case 'd': {
+            char *end;
+            errno = 0;
+            ro.duration = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(ro.duration > 0) || ro.duration > 1e7)
+                return usage_error("invalid duration: %s", optarg);
+            break;
+        }
+        case 'o': ro.output = optarg; break;
+        case 'p':
+            if (parse_long(optarg, 1, 0x7fffffff, &v)) return usage_error("invalid pid: %s", optarg);
+            ro.pid = (int)v;
+            break;
+        case OPT_UPLOAD: url = optarg; break;
+        case OPT_NAME: uo.name = optarg; break;
+        case OPT_SPOOL: uo.spool_dir = optarg; break;
+        case OPT_SPOOL_MAX:
+            if (parse_long(optarg, 1, 0x7fffffffL, &v)) return usage_error("invalid size: %s", optarg);
+            uo.spool_max_bytes = (uint64_t)v;
+            break;
+        case OPT_RETRIES:
+            if (parse_long(optarg, 1, 100, &v)) return usage_error("invalid retries: %s", optarg);
+            uo.attempts = (int)v;
+            break;
+        case OPT_USER_ONLY: ro.user_only = 1; break;
+        case OPT_BACKEND:
+            if (!strcmp(optarg, "bpf"))
+                return usage_error("%s", "the bpf backend is not available in this build; use --backend perf");
+            if (strcmp(optarg, "perf")) return usage_error("unknown backend: %s", optarg);
+            break;
+        case 'h': fputs(usage_text, stdout); return EXIT_OK;
+        default: return usage_error("%s", "invalid option");
+        }
+    }
+    if (optind < argc) ro.argv = argv + optind;
+    if (!ro.pid == !ro.argv) return usage_error("%s", "give either -p PID or -- CMD");
+    if (url) {
+        if (!upload_name_valid(uo.name))
+            return usage_error("%s", "--upload needs --name NAME ([A-Za-z0-9._-]{1,128}, no leading dot)");
+        uo.url = url;
+        ro.upload = &uo;
+    } else if (uo.name || uo.spool_dir) {
+        return usage_error("%s", "--name and --spool go with --upload");
+    }
+    ro.stop = &stop_flag;
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    record_result res;
+    enum record_status st = record_run(&ro, &res);
+    if (st == RECORD_ERR_TARGET) {
+        log_error("cannot trace", "reason=\"%s\"", res.err);
+        return EXIT_TARGET;
+    }
+    log_info("recorded", "samples=%llu lost=%llu seconds=%.3f kernel_frames=%s events=%u",
+             (unsigned long long)res.stats.samples, (unsigned long long)res.stats.lost,
+             res.seconds, res.stats.kernel_frames ? "yes" : "no", res.stats.events);
+    if (res.stats.lost)
+        log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
+                 (unsigned long long)res.stats.lost);
+    if (res.cmd_exited && WIFEXITED(res.cmd_status) && WEXITSTATUS(res.cmd_status))
+        log_info("command exited", "status=%d", WEXITSTATUS(res.cmd_status));
+    if (res.cmd_exited && WIFSIGNALED(res.cmd_status))
+        log_info("command killed", "signal=%d", WTERMSIG(res.cmd_status));
+    switch (st) {
+    case RECORD_OK:
+        if (ro.upload) log_info("uploaded", "url=%s name=%s", uo.url, uo.name);
+        return EXIT_OK;
+    case RECORD_ERR_OUTPUT:
+        log_error("cannot write the trace", "reason=\"%s\"", res.err);
+        return EXIT_ERROR;
+    case RECORD_UPLOAD_SPOOLED: return exit_for_upload(1, res.err);
+    case RECORD_UPLOAD_FAILED: return exit_for_upload(-1, res.err);
+    default: return EXIT_ERROR;
+    }
+}
+
+static int cmd_upload(int argc, char **argv)
+{
+    upload_opts uo = { 0 };
+    long v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_NAME: uo.name = optarg; break;
+        case OPT_SPOOL: uo.spool_dir = optarg; break;
+        case OPT_SPOOL_MAX:
+            if (parse_long(optarg, 1, 0x7fffffffL, &v)) return usage_error("invalid size: %s", optarg);
+            uo.spool_max_bytes = (uint64_t)v;
+            break;
+        case OPT_RETRIES:
+            if (parse_long(optarg, 1, 100, &v)) return usage_error("invalid retries: %s", optarg);
+            uo.attempts = (int)v;
+            break;
+        case 'h': fputs(usage_text, stdout); return EXIT_OK;
+        default: return usage_error("%s", "invalid option for upload");
+        }
+    }
+    if (optind >= argc) return usage_error("%s", "upload needs a URL");
+    uo.url = argv[optind++];
+    if (!upload_name_valid(uo.name) && (optind < argc || !uo.spool_dir))
+        return usage_error("%s", "upload needs --name NAME ([A-Za-z0-9._-]{1,128}, no leading dot)");
+    signal(SIGPIPE, SIG_IGN);
+    char err[512] = "";
+    upload_report rep = { 0 };
+    int worst = EXIT_OK;
+    int drc = upload_drain(&uo, &rep, err, sizeof err);
+    if (drc < 0) log_warn("spool unreadable", "reason=\"%s\"", err);
+    for (int i = optind; i < argc; i++) {
+        int rc = upload_submit_file(&uo, argv[i], &rep, err, sizeof err);
+        int ec = exit_for_upload(rc, err);
+        if (ec == EXIT_OK) log_info("uploaded", "file=%s url=%s name=%s", argv[i], uo.url, uo.name);
+        if (ec != EXIT_OK && (worst == EXIT_OK || worst == EXIT_SPOOLED)) worst = ec;
+    }
+    if (rep.evicted) log_warn("spool full", "evicted=%d oldest traces deleted", rep.evicted);
+    if (rep.rejected) log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
+    log_info("upload done", "sent=%d spooled=%d left_in_spool=%d", rep.sent, rep.spooled, rep.left);
+    if (worst == EXIT_OK && drc == 1) worst = EXIT_SPOOLED;
+    return worst;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("fntrace %s (backends: perf)\n", FNTRACE_VERSION);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "record")) return cmd_record(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "upload")) return cmd_upload(argc - 1, argv + 1);
+    return usage_error("unknown command: %s", argv[1]);
+}

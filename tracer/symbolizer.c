@@ -1,0 +1,796 @@
+/* symbolizer — see symbolizer.h for the design.
+ *
+ * Data structures: one `struct proc` per traced process (pid) with a sorted array of its
+ * executable mappings; one `struct dso` per distinct binary (dev, inode, path) holding a
+ * sorted symbol array whose names point into a single string buffer; the kernel symbol
+ * table and the vdso are dsos of their own.  Nothing is freed before symbolizer_free(),
+ * so the strings handed out in sym_frame stay valid for the whole session. */
+#include "symbolizer.h"
+#include "intmap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_SYMS        (8u << 20)    /* per binary / JIT map / kernel */
+#define MAX_MAPS        65536u        /* per process */
+#define MAX_LINE        8192
+#define MAX_SEGS        32
+#define DSO_BUCKETS     1024
+
+struct sym {
+    uint64_t start, size;
+    size_t name;                      /* offset into the owner's strs */
+};
+
+struct symtab {
+    struct sym *v;
+    size_t n, cap;
+    char *strs;
+    size_t slen, scap;
+};
+
+struct dso {
+    char *path;                       /* as the kernel names it: the module column */
+    uint32_t maj, min;
+    uint64_t ino;
+    int loaded;
+    struct { uint64_t off, vaddr, filesz; } seg[MAX_SEGS];
+    int nseg;
+    struct symtab syms;
+    struct dso *next;                 /* hash chain */
+};
+
+enum map_kind { MAP_FILE, MAP_ANON, MAP_VDSO };
+
+struct map {
+    uint64_t start, end, pgoff;
+    enum map_kind kind;
+    struct dso *dso;                  /* MAP_FILE and MAP_VDSO */
+};
+
+struct proc {
+    int pid;
+    struct map *maps;
+    size_t n, cap;
+    uint64_t maps_epoch;              /* epoch of the last /proc/PID/maps read */
+    struct symtab jit;
+    char *jit_path;
+    off_t jit_size;                   /* bytes of the JIT map consumed so far */
+    uint64_t jit_epoch;
+};
+
+struct symbolizer {
+    intmap procs;
+    struct dso *dsos[DSO_BUCKETS];
+    struct dso *vdso;
+    struct dso *kernel;               /* path "[kernel.kallsyms]" */
+    int kernel_tried;
+    char debug_root[PATH_MAX];        /* where debug files are installed */
+    uint64_t epoch;
+    symbolizer_stats stats;
+};
+
+/* ---- symbol tables ---------------------------------------------------------------- */
+
+static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const char *name)
+{
+    if (t->n >= MAX_SYMS) return -E2BIG;
+    size_t nl = strlen(name) + 1;
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 256;
+        struct sym *nv = realloc(t->v, nc * sizeof *nv);
+        if (!nv) return -ENOMEM;
+        t->v = nv;
+        t->cap = nc;
+    }
+    if (t->slen + nl > t->scap) {
+        size_t nc = t->scap ? t->scap * 2 : 4096;
+        while (nc < t->slen + nl) nc *= 2;
+        char *ns = realloc(t->strs, nc);
+        if (!ns) return -ENOMEM;
+        t->strs = ns;
+        t->scap = nc;
+    }
+    memcpy(t->strs + t->slen, name, nl);
+    t->v[t->n++] = (struct sym){ start, size, t->slen };
+    t->slen += nl;
+    return 0;
+}
+
+static int sym_cmp(const void *a, const void *b)
+{
+    const struct sym *x = a, *y = b;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    /* among aliases keep the one with a size first */
+    if (x->size != y->size) return x->size > y->size ? -1 : 1;
+    return 0;
+}
+
+/* Sorts, drops aliases at the same address, and gives sizeless symbols the room up to
+ * the next one (what perf does for hand-written assembly). */
+static void symtab_finish(struct symtab *t)
+{
+    if (!t->n) return;
+    size_t unsorted = 0;
+    for (size_t i = 1; i < t->n && !unsorted; i++) unsorted = sym_cmp(&t->v[i - 1], &t->v[i]) > 0;
+    if (unsorted) qsort(t->v, t->n, sizeof *t->v, sym_cmp);   /* kallsyms mostly is sorted */
+    size_t w = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (!w || t->v[w - 1].start != t->v[i].start) t->v[w++] = t->v[i];
+    t->n = w;
+    for (size_t i = 0; i + 1 < t->n; i++)
+        if (!t->v[i].size) t->v[i].size = t->v[i + 1].start - t->v[i].start;
+}
+
+/* The symbol containing addr; with sloppy set, sizeless end of the table matches too. */
+static const struct sym *symtab_find(const struct symtab *t, uint64_t addr, int sloppy)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->v[mid].start <= addr) lo = mid + 1;
+        else hi = mid;
+    }
+    if (!lo) return NULL;
+    const struct sym *s = &t->v[lo - 1];
+    if (addr - s->start < s->size || (sloppy && !s->size)) return s;
+    /* overlapping JIT entries: a bigger earlier symbol may still cover addr */
+    for (size_t i = lo - 1, k = 0; i-- > 0 && k < 8; k++)
+        if (addr - t->v[i].start < t->v[i].size) return &t->v[i];
+    return NULL;
+}
+
+static void symtab_free(struct symtab *t)
+{
+    free(t->v);
+    free(t->strs);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- ELF ---------------------------------------------------------------------------- */
+
+static int elf_load_syms(Elf *e, Elf64_Word type, struct symtab *t)
+{
+    Elf_Scn *scn = NULL;
+    int found = 0;
+    while ((scn = elf_nextscn(e, scn))) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize) continue;
+        Elf_Data *data = elf_getdata(scn, NULL);
+        if (!data) continue;
+        size_t n = sh.sh_size / sh.sh_entsize;
+        for (size_t i = 0; i < n; i++) {
+            GElf_Sym sym;
+            if (!gelf_getsym(data, (int)i, &sym)) break;
+            int st = GELF_ST_TYPE(sym.st_info);
+            if ((st != STT_FUNC && st != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
+                !sym.st_value)
+                continue;
+            const char *name = elf_strptr(e, sh.sh_link, sym.st_name);
+            if (!name || !*name) continue;
+            if (symtab_add(t, sym.st_value, sym.st_size, name) < 0) return found;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+static int elf_has_section_type(Elf *e, Elf64_Word type)
+{
+    Elf_Scn *scn = NULL;
+    while ((scn = elf_nextscn(e, scn))) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(scn, &sh) && sh.sh_type == type) return 1;
+    }
+    return 0;
+}
+
+/* Build-id as lowercase hex; 0 if none. */
+static int elf_build_id(Elf *e, char *hex, size_t cap)
+{
+    Elf_Scn *scn = NULL;
+    while ((scn = elf_nextscn(e, scn))) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE) continue;
+        Elf_Data *data = elf_getdata(scn, NULL);
+        if (!data) continue;
+        size_t off = 0, noff, doff;
+        GElf_Nhdr nh;
+        while ((off = gelf_getnote(data, off, &nh, &noff, &doff)) > 0) {
+            if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+                !memcmp((char *)data->d_buf + noff, "GNU", 4) && nh.n_descsz &&
+                nh.n_descsz * 2 < cap) {
+                const unsigned char *d = (const unsigned char *)data->d_buf + doff;
+                for (size_t i = 0; i < nh.n_descsz; i++) sprintf(hex + 2 * i, "%02x", d[i]);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int elf_debuglink(Elf *e, char *name, size_t cap)
+{
+    size_t shstrndx;
+    if (elf_getshdrstrndx(e, &shstrndx)) return 0;
+    Elf_Scn *scn = NULL;
+    while ((scn = elf_nextscn(e, scn))) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh)) continue;
+        const char *sn = elf_strptr(e, shstrndx, sh.sh_name);
+        if (!sn || strcmp(sn, ".gnu_debuglink")) continue;
+        Elf_Data *data = elf_getdata(scn, NULL);
+        if (!data || !data->d_size) return 0;
+        size_t len = strnlen(data->d_buf, data->d_size);
+        if (!len || len >= cap || len == data->d_size || memchr(data->d_buf, '/', len)) return 0;
+        memcpy(name, data->d_buf, len);
+        name[len] = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Opens a debug file and loads its .symtab; 1 on success. */
+static int load_debug_file(const char *path, struct symtab *t)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int ok = 0;
+    Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    if (e && elf_kind(e) == ELF_K_ELF) ok = elf_load_syms(e, SHT_SYMTAB, t);
+    if (e) elf_end(e);
+    close(fd);
+    return ok;
+}
+
+static int try_debug_files(const char *root, Elf *e, const char *path, struct symtab *t)
+{
+    char buf[PATH_MAX + 64], id[130], link[256];
+    if (elf_build_id(e, id, sizeof id) && strlen(id) > 2) {
+        snprintf(buf, sizeof buf, "%s/.build-id/%.2s/%s.debug", root, id, id + 2);
+        if (load_debug_file(buf, t)) return 1;
+    }
+    if (elf_debuglink(e, link, sizeof link)) {
+        const char *slash = strrchr(path, '/');
+        int dirlen = slash ? (int)(slash - path) : 0;
+        static const char *fmts[] = { "%s%.*s/%s", "%s%.*s/.debug/%s", "%s%.*s/%s" };
+        for (size_t i = 0; i < sizeof fmts / sizeof *fmts; i++) {
+            snprintf(buf, sizeof buf, fmts[i], i == 2 ? root : "", dirlen, path, link);
+            if (strcmp(buf, path) && load_debug_file(buf, t)) return 1;
+        }
+    }
+    return 0;
+}
+
+/* Reads segments and symbols of an ELF image (file or memory). */
+static void dso_load_elf(symbolizer *s, struct dso *d, Elf *e, const char *path)
+{
+    if (elf_kind(e) != ELF_K_ELF) return;
+    size_t nph;
+    if (!elf_getphdrnum(e, &nph)) {
+        for (size_t i = 0; i < nph && d->nseg < MAX_SEGS; i++) {
+            GElf_Phdr ph;
+            if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD) continue;
+            d->seg[d->nseg].off = ph.p_offset;
+            d->seg[d->nseg].vaddr = ph.p_vaddr;
+            d->seg[d->nseg].filesz = ph.p_filesz;
+            d->nseg++;
+        }
+    }
+    int ok = elf_has_section_type(e, SHT_SYMTAB) && elf_load_syms(e, SHT_SYMTAB, &d->syms);
+    if (!ok && path) ok = try_debug_files(s->debug_root, e, path, &d->syms);
+    if (!ok) elf_load_syms(e, SHT_DYNSYM, &d->syms);
+    symtab_finish(&d->syms);
+    s->stats.dsos_loaded++;
+}
+
+static void dso_load(symbolizer *s, struct dso *d, int pid)
+{
+    d->loaded = 1;
+    if (d->path[0] != '/') return;
+    char path[PATH_MAX], buf[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s", d->path);
+    size_t pl = strlen(path);
+    static const char deleted[] = " (deleted)";
+    if (pl > sizeof deleted && !strcmp(path + pl - (sizeof deleted - 1), deleted))
+        path[pl - (sizeof deleted - 1)] = 0;
+    int fd = -1;
+    if (pid > 0) {
+        /* the process's own view of the file system (containers, chroots) */
+        snprintf(buf, sizeof buf, "/proc/%d/root%s", pid, path);
+        fd = open(buf, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0) fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return;
+    }
+    Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    if (e) {
+        dso_load_elf(s, d, e, path);
+        elf_end(e);
+    }
+    close(fd);
+}
+
+/* The vdso is the same image in every process: parse this process's copy. */
+static void vdso_load(symbolizer *s, struct dso *d)
+{
+    d->loaded = 1;
+    unsigned long base = getauxval(AT_SYSINFO_EHDR);
+    if (!base) return;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f) return;
+    char line[MAX_LINE];
+    unsigned long lo = 0, hi = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2) break;
+        lo = hi = 0;
+    }
+    fclose(f);
+    if (lo != base || hi <= lo || hi - lo > (64u << 20)) return;
+    char *copy = malloc(hi - lo);
+    if (!copy) return;
+    memcpy(copy, (const void *)lo, hi - lo);
+    Elf *e = elf_memory(copy, hi - lo);
+    if (e) {
+        dso_load_elf(s, d, e, NULL);
+        elf_end(e);
+    }
+    free(copy);
+}
+
+static uint64_t dso_vaddr(const struct dso *d, uint64_t off)
+{
+    for (int i = 0; i < d->nseg; i++)
+        if (off >= d->seg[i].off && off - d->seg[i].off < d->seg[i].filesz)
+            return off - d->seg[i].off + d->seg[i].vaddr;
+    return off;
+}
+
+/* ---- kernel -------------------------------------------------------------------------- */
+
+/* One /proc/kallsyms line "ADDR TYPE NAME[\t[MODULE]]": text symbols only.  Parsed by
+ * hand: the file has 100k+ lines and sscanf would be most of a recording's CPU time. */
+static void kallsyms_line(struct symtab *t, char *line, int *nonzero)
+{
+    uint64_t addr = 0;
+    char *p = line;
+    for (;; p++) {
+        unsigned c = (unsigned char)*p, v;
+        if (c >= '0' && c <= '9') v = c - '0';
+        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+        else break;
+        addr = addr << 4 | v;
+    }
+    if (p == line || p[0] != ' ' || !p[1] || p[2] != ' ') return;
+    char type = p[1];
+    if (type != 't' && type != 'T' && type != 'w' && type != 'W') return;
+    char *name = p + 3, *end = name + strcspn(name, "\t ");
+    *end = 0;
+    if (!addr || !*name) return;
+    *nonzero = 1;
+    symtab_add(t, addr, 0, name);
+}
+
+static void kernel_load(symbolizer *s)
+{
+    s->kernel_tried = 1;
+    int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap + 1);
+    int nonzero = 0;
+    ssize_t r = 0;
+    while (buf && (r = read(fd, buf + len, cap - len)) > 0) {
+        len += (size_t)r;
+        buf[len] = 0;
+        char *line = buf, *nl;
+        while ((nl = memchr(line, '\n', len - (size_t)(line - buf)))) {
+            *nl = 0;
+            kallsyms_line(&s->kernel->syms, line, &nonzero);
+            line = nl + 1;
+        }
+        len -= (size_t)(line - buf);
+        memmove(buf, line, len);
+        if (len == cap) len = 0;          /* a line longer than 1 MiB: drop it */
+    }
+    close(fd);
+    free(buf);
+    if (!nonzero) symtab_free(&s->kernel->syms);   /* kptr_restrict: addresses hidden */
+    symtab_finish(&s->kernel->syms);
+}
+
+void symbolizer_resolve_kernel(symbolizer *s, uint64_t ip, sym_frame *out)
+{
+    if (!s->kernel_tried) kernel_load(s);
+    out->addr = ip;
+    out->module = s->kernel->path;
+    const struct sym *sy = symtab_find(&s->kernel->syms, ip, 1);
+    /* past the last text symbol by more than 1 MiB is not a kernel function */
+    if (sy && ip - sy->start < (1u << 20)) {
+        out->sym = s->kernel->syms.strs + sy->name;
+        out->off = ip - sy->start;
+    } else {
+        out->sym = NULL;
+        out->off = 0;
+    }
+}
+
+/* ---- processes and mappings ----------------------------------------------------------- */
+
+static uint64_t str_hash(const char *p)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+static struct dso *dso_get(symbolizer *s, const char *path, uint32_t maj, uint32_t min,
+                           uint64_t ino)
+{
+    uint64_t h = (str_hash(path) ^ ino) % DSO_BUCKETS;
+    for (struct dso *d = s->dsos[h]; d; d = d->next)
+        if (d->ino == ino && d->maj == maj && d->min == min && !strcmp(d->path, path)) return d;
+    struct dso *d = calloc(1, sizeof *d);
+    if (!d || !(d->path = strdup(path))) {
+        free(d);
+        return NULL;
+    }
+    d->maj = maj;
+    d->min = min;
+    d->ino = ino;
+    d->next = s->dsos[h];
+    s->dsos[h] = d;
+    return d;
+}
+
+static struct proc *proc_get(symbolizer *s, int pid)
+{
+    struct proc *p = intmap_get(&s->procs, (uint64_t)pid);
+    if (p) return p;
+    p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->pid = pid;
+    p->maps_epoch = UINT64_MAX;
+    p->jit_epoch = UINT64_MAX;
+    if (intmap_put(&s->procs, (uint64_t)pid, p) < 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Inserts [start, end) and cuts whatever it overlaps, as a new mmap does. */
+static void proc_insert(struct proc *p, const struct map *m)
+{
+    if (p->n + 2 > p->cap) {
+        if (p->cap >= MAX_MAPS) return;
+        size_t nc = p->cap ? p->cap * 2 : 64;
+        struct map *nv = realloc(p->maps, nc * sizeof *nv);
+        if (!nv) return;
+        p->maps = nv;
+        p->cap = nc;
+    }
+    size_t w = 0, n = p->n;
+    struct map right = { 0 };
+    int have_right = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct map e = p->maps[i];
+        if (e.end <= m->start || e.start >= m->end) {
+            p->maps[w++] = e;
+            continue;
+        }
+        if (e.end > m->end) {        /* the tail survives */
+            right = e;
+            right.pgoff += m->end - e.start;
+            right.start = m->end;
+            have_right = 1;
+        }
+        if (e.start < m->start) {    /* the head survives */
+            e.end = m->start;
+            p->maps[w++] = e;
+        }
+    }
+    p->n = w;
+    p->maps[p->n++] = *m;
+    if (have_right) p->maps[p->n++] = right;
+    /* insertion sort of the (at most two) new entries */
+    for (size_t i = 1; i < p->n; i++) {
+        struct map x = p->maps[i];
+        size_t j = i;
+        while (j && p->maps[j - 1].start > x.start) {
+            p->maps[j] = p->maps[j - 1];
+            j--;
+        }
+        p->maps[j] = x;
+    }
+}
+
+static const struct map *proc_find(const struct proc *p, uint64_t ip)
+{
+    size_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->maps[mid].start <= ip) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo && ip < p->maps[lo - 1].end) return &p->maps[lo - 1];
+    return NULL;
+}
+
+static void add_mapping(symbolizer *s, struct proc *p, uint64_t start, uint64_t end,
+                        uint64_t pgoff, uint32_t maj, uint32_t min, uint64_t ino,
+                        const char *name)
+{
+    if (end <= start) return;
+    struct map m = { .start = start, .end = end, .pgoff = pgoff, .kind = MAP_ANON };
+    if (!strcmp(name, "[vdso]")) {
+        m.kind = MAP_VDSO;
+        m.dso = s->vdso;
+    } else if (name[0] == '/' && name[1] != '/' && strncmp(name, "/memfd:", 7)) {
+        m.kind = MAP_FILE;
+        m.dso = dso_get(s, name, maj, min, ino);
+        if (!m.dso) return;
+    } else if (name[0] == '[' && strncmp(name, "[anon", 5) && strcmp(name, "[heap]") &&
+               strcmp(name, "[stack]")) {
+        m.kind = MAP_FILE;           /* [vsyscall] and friends: named, no symbols */
+        m.dso = dso_get(s, name, 0, 0, 0);
+        if (!m.dso) return;
+    }
+    proc_insert(p, &m);
+}
+
+static int read_maps(symbolizer *s, struct proc *p)
+{
+    char path[64], line[MAX_LINE];
+    snprintf(path, sizeof path, "/proc/%d/maps", p->pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return -errno;
+    s->stats.maps_reads++;
+    p->maps_epoch = s->epoch;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi, off, ino;
+        unsigned maj, min;
+        char perms[8];
+        int n = 0;
+        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &lo, &hi, perms, &off, &maj,
+                   &min, &ino, &n) < 7)
+            continue;
+        if (strlen(perms) < 3 || perms[2] != 'x') continue;
+        char *name = line + n;
+        name[strcspn(name, "\n")] = 0;
+        add_mapping(s, p, lo, hi, off, maj, min, ino, name);
+    }
+    fclose(f);
+    return 0;
+}
+
+int symbolizer_add_proc(symbolizer *s, int pid)
+{
+    struct proc *p = proc_get(s, pid);
+    if (!p) return -ENOMEM;
+    return read_maps(s, p);
+}
+
+void symbolizer_mmap(symbolizer *s, int pid, uint64_t start, uint64_t len, uint64_t pgoff,
+                     uint32_t maj, uint32_t min, uint64_t ino, const char *filename)
+{
+    struct proc *p = proc_get(s, pid);
+    if (p && start + len > start) add_mapping(s, p, start, start + len, pgoff, maj, min, ino,
+                                              filename);
+}
+
+void symbolizer_fork(symbolizer *s, int pid, int ppid)
+{
+    struct proc *parent = intmap_get(&s->procs, (uint64_t)ppid);
+    struct proc *p = proc_get(s, pid);
+    if (!p || !parent || p == parent || p->n) return;
+    p->maps = malloc(parent->cap * sizeof *p->maps);
+    if (!p->maps) return;
+    memcpy(p->maps, parent->maps, parent->n * sizeof *p->maps);
+    p->n = parent->n;
+    p->cap = parent->cap;
+}
+
+void symbolizer_exec(symbolizer *s, int pid)
+{
+    struct proc *p = intmap_get(&s->procs, (uint64_t)pid);
+    if (p) p->n = 0;
+}
+
+/* Who may have written a JIT map we trust: ourselves, root, or the target's owner (the
+ * file lives in world-writable /tmp, as perf checks too). */
+static int jit_owner_ok(const struct stat *st, int pid)
+{
+    if (st->st_uid == 0 || st->st_uid == geteuid()) return 1;
+    char path[64];
+    struct stat ps;
+    snprintf(path, sizeof path, "/proc/%d", pid);
+    return !stat(path, &ps) && ps.st_uid == st->st_uid;
+}
+
+/* Reads what was appended to /tmp/perf-PID.map since the last look (the JIT only
+ * appends; a file that shrank is read again from the start); at most once per epoch.
+ * Only complete lines are consumed. */
+static void jit_refresh(symbolizer *s, struct proc *p)
+{
+    if (p->jit_epoch == s->epoch) return;
+    p->jit_epoch = s->epoch;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/perf-%d.map", p->pid);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == p->jit_size ||
+        !jit_owner_ok(&st, p->pid)) {
+        close(fd);
+        return;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return;
+    }
+    s->stats.perfmap_reads++;
+    if (st.st_size < p->jit_size) {            /* rewritten: start over */
+        symtab_free(&p->jit);
+        p->jit_size = 0;
+    }
+    if (!p->jit_path) p->jit_path = strdup(path);
+    if (p->jit_size && fseeko(f, p->jit_size, SEEK_SET)) {
+        fclose(f);
+        return;
+    }
+    char line[MAX_LINE];
+    off_t consumed = p->jit_size;
+    while (fgets(line, sizeof line, f)) {
+        size_t n = strlen(line);
+        if (!n || line[n - 1] != '\n') {
+            if (n == sizeof line - 1) {        /* over-long line: skip it entirely */
+                int c;
+                consumed += (off_t)n;
+                while ((c = fgetc(f)) != EOF && c != '\n') consumed++;
+                if (c == '\n') consumed++;
+            }
+            continue;                          /* a line still being written */
+        }
+        consumed += (off_t)n;
+        char *end;
+        errno = 0;
+        uint64_t start = strtoull(line, &end, 16);
+        if (errno || end == line || (*end != ' ' && *end != '\t')) continue;
+        char *q = end;
+        uint64_t size = strtoull(q, &end, 16);
+        if (errno || end == q || (*end != ' ' && *end != '\t') || !size) continue;
+        while (*end == ' ' || *end == '\t') end++;
+        end[strcspn(end, "\r\n")] = 0;
+        if (!*end) continue;
+        if (symtab_add(&p->jit, start, size, end) < 0) break;
+    }
+    p->jit_size = consumed;
+    fclose(f);
+    symtab_finish(&p->jit);
+}
+
+void symbolizer_exit(symbolizer *s, int pid)
+{
+    struct proc *p = intmap_get(&s->procs, (uint64_t)pid);
+    if (!p) return;
+    p->jit_epoch = UINT64_MAX;     /* force a last look at the JIT map */
+    jit_refresh(s, p);
+}
+
+void symbolizer_resolve_user(symbolizer *s, int pid, uint64_t ip, sym_frame *out)
+{
+    out->addr = ip;
+    out->sym = NULL;
+    out->off = 0;
+    out->module = NULL;
+    struct proc *p = proc_get(s, pid);
+    if (!p) return;
+    const struct map *m = proc_find(p, ip);
+    if (!m && p->maps_epoch != s->epoch) {
+        read_maps(s, p);             /* a mapping we missed: ask the kernel once */
+        m = proc_find(p, ip);
+    }
+    if (m && m->kind != MAP_ANON && m->dso) {
+        struct dso *d = m->dso;
+        if (!d->loaded) {
+            if (m->kind == MAP_VDSO) vdso_load(s, d);
+            else dso_load(s, d, pid);
+        }
+        uint64_t off = ip - m->start + m->pgoff;
+        out->addr = off;
+        out->module = d->path;
+        const struct sym *sy = symtab_find(&d->syms, dso_vaddr(d, off), 0);
+        if (sy) {
+            out->sym = d->syms.strs + sy->name;
+            out->off = dso_vaddr(d, off) - sy->start;
+        }
+        return;
+    }
+    jit_refresh(s, p);
+    const struct sym *sy = symtab_find(&p->jit, ip, 0);
+    if (sy) {
+        out->sym = p->jit.strs + sy->name;
+        out->off = ip - sy->start;
+        out->module = p->jit_path;
+    }
+}
+
+int symbolizer_set_debug_root(symbolizer *s, const char *dir)
+{
+    if (!dir || dir[0] != '/' || strlen(dir) >= sizeof s->debug_root) return -EINVAL;
+    snprintf(s->debug_root, sizeof s->debug_root, "%s", dir);
+    return 0;
+}
+
+void symbolizer_tick(symbolizer *s)
+{
+    s->epoch++;
+}
+
+void symbolizer_get_stats(const symbolizer *s, symbolizer_stats *out)
+{
+    *out = s->stats;
+}
+
+symbolizer *symbolizer_new(void)
+{
+    elf_version(EV_CURRENT);
+    symbolizer *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    snprintf(s->debug_root, sizeof s->debug_root, "/usr/lib/debug");
+    s->vdso = calloc(1, sizeof *s->vdso);
+    s->kernel = calloc(1, sizeof *s->kernel);
+    if (!s->vdso || !s->kernel || !(s->vdso->path = strdup("[vdso]")) ||
+        !(s->kernel->path = strdup("[kernel.kallsyms]"))) {
+        symbolizer_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void dso_free(struct dso *d)
+{
+    if (!d) return;
+    symtab_free(&d->syms);
+    free(d->path);
+    free(d);
+}
+
+void symbolizer_free(symbolizer *s)
+{
+    if (!s) return;
+    size_t pos = 0;
+    uint64_t key;
+    void *val;
+    while (intmap_next(&s->procs, &pos, &key, &val)) {
+        struct proc *p = val;
+        free(p->maps);
+        symtab_free(&p->jit);
+        free(p->jit_path);
+        free(p);
+    }
+    intmap_free(&s->procs);
+    for (size_t i = 0; i < DSO_BUCKETS; i++)
+        for (struct dso *d = s->dsos[i], *n; d; d = n) {
+            n = d->next;
+            dso_free(d);
+        }
+    dso_free(s->vdso);
+    dso_free(s->kernel);
+    free(s);
+}

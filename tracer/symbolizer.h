@@ -1,0 +1,70 @@
+/* symbolizer — turns instruction addresses of live (or recently exited) processes into
+ * `symbol+0xoffset (module)` frames, the way `perf script` prints them.
+ *
+ * Design.  The symbolizer keeps a model of each traced process's executable mappings,
+ * seeded from /proc/PID/maps and kept current by the sampler's PERF_RECORD_MMAP2 / FORK /
+ * COMM(exec) / EXIT records, so libraries loaded later and processes that exit before
+ * the end of a recording still resolve.  Frames are resolved when their sample is read,
+ * i.e. while the target is alive.  Symbol tables live in a per-binary cache (keyed by
+ * device, inode and path), loaded once on first use and kept for the session:
+ *   - ELF .symtab/.dynsym via libelf, from a debug file found by build-id
+ *     (/usr/lib/debug/.build-id/xx/yyy.debug) or .gnu_debuglink when one is installed;
+ *     binaries are opened through /proc/PID/root so containers resolve too;
+ *   - [vdso] from this process's own vdso image (the kernel maps the same one everywhere);
+ *   - kernel frames from /proc/kallsyms (loaded on the first kernel frame);
+ *   - JIT code from /tmp/perf-PID.map (node --perf-basic-prof, JVM agents, python -X perf),
+ *     re-read at most once per epoch (symbolizer_tick) when it has grown.
+ * Printed addresses follow perf: file offset (ip - map start + pgoff) for frames in a
+ * file-backed mapping or [vdso], the absolute address for kernel, JIT and unmapped code.
+ *
+ * Ownership: every string in a sym_frame belongs to the symbolizer and stays valid until
+ * symbolizer_free().  Not thread-safe: one thread (the tracer's reader) drives it. */
+#ifndef FNTRACE_SYMBOLIZER_H
+#define FNTRACE_SYMBOLIZER_H
+
+#include <stdint.h>
+
+typedef struct symbolizer symbolizer;
+
+typedef struct sym_frame {
+    uint64_t addr;        /* the address column perf prints */
+    const char *sym;      /* NULL: [unknown] */
+    uint64_t off;         /* offset into sym */
+    const char *module;   /* NULL: [unknown] */
+} sym_frame;
+
+symbolizer *symbolizer_new(void);
+void symbolizer_free(symbolizer *s);
+
+/* Where debug files live (default /usr/lib/debug: DIR/.build-id/xx/yyy.debug and
+ * DIR/<binary's directory>/<debuglink>).  Returns 0 or -EINVAL. */
+int symbolizer_set_debug_root(symbolizer *s, const char *dir);
+
+/* Reads /proc/PID/maps (executable mappings) for a process about to be traced.
+ * Returns 0 or a negative errno (the process is gone, or /proc is not readable). */
+int symbolizer_add_proc(symbolizer *s, int pid);
+
+/* Side-band events from the sampler.  filename is the mapped path, "//anon", "[vdso]"… */
+void symbolizer_mmap(symbolizer *s, int pid, uint64_t start, uint64_t len, uint64_t pgoff,
+                     uint32_t maj, uint32_t min, uint64_t ino, const char *filename);
+void symbolizer_fork(symbolizer *s, int pid, int ppid);  /* new process, copy of ppid */
+void symbolizer_exec(symbolizer *s, int pid);            /* new image: mappings reset */
+void symbolizer_exit(symbolizer *s, int pid);            /* last chance to read its JIT map */
+
+/* Resolves one frame; never fails (unknown parts are NULL). */
+void symbolizer_resolve_user(symbolizer *s, int pid, uint64_t ip, sym_frame *out);
+void symbolizer_resolve_kernel(symbolizer *s, uint64_t ip, sym_frame *out);
+
+/* Starts a new epoch: files that change while the target runs (JIT maps, /proc/PID/maps
+ * on a miss) may be re-read once per epoch.  Call once per read cycle. */
+void symbolizer_tick(symbolizer *s);
+
+/* Statistics for tests and logs. */
+typedef struct symbolizer_stats {
+    unsigned dsos_loaded;     /* binaries whose symbol table was read */
+    unsigned maps_reads;      /* /proc/PID/maps reads */
+    unsigned perfmap_reads;   /* /tmp/perf-PID.map reads */
+} symbolizer_stats;
+void symbolizer_get_stats(const symbolizer *s, symbolizer_stats *out);
+
+#endif

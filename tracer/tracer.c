@@ -1,0 +1,443 @@
+/* tracer — see tracer.h.  Glue between the sampler (records from the rings), the
+ * symbolizer (side-band records keep its process model current; sample frames are
+ * resolved as soon as they are read, while the target is alive) and the perf-script
+ * writer.  Samples are buffered as (header, range of resolved frames); comm strings are
+ * interned for the session so a thread renaming itself never changes older samples. */
+#include "tracer.h"
+#include "intmap.h"
+#include "sampler.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_FRAMES 512
+
+struct rec {
+    uint32_t pid, tid, cpu, nframes;
+    uint64_t time, period;
+    const char *comm;
+    size_t first;           /* index into frames */
+};
+
+/* A distinct stack: frames [first, first + n) of t->frames; chained by hash. */
+struct stack_ent {
+    size_t first;
+    uint32_t n;
+    uint32_t next;          /* index + 1 of the next entry with the same hash, 0: end */
+};
+
+struct pooled {
+    struct pooled *next;
+    char s[];
+};
+
+struct tracer {
+    sampler *smp;
+    symbolizer *sym;
+    intmap comms;           /* tid -> interned comm */
+    intmap pool;            /* string hash -> struct pooled chain */
+    struct rec *recs;
+    size_t nrecs, caprecs;
+    sym_frame *frames;      /* distinct stacks only: samples share them */
+    size_t nframes, capframes;
+    intmap stack_index;     /* hash of a stack -> index + 1 of its first stack_ent */
+    struct stack_ent *stacks;
+    size_t nstacks, capstacks;
+    char *cmdline;
+    int freq;
+    int stopped;
+    uint64_t samples;
+    uint64_t lost_written;  /* lost samples already reported in a flushed file */
+    size_t added;           /* samples added by the current tracer_poll */
+};
+
+static const char *intern(tracer *t, const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = s; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    struct pooled *head = intmap_get(&t->pool, h);
+    for (struct pooled *e = head; e; e = e->next)
+        if (!strcmp(e->s, s)) return e->s;
+    size_t n = strlen(s) + 1;
+    struct pooled *e = malloc(sizeof *e + n);
+    if (!e) return NULL;
+    memcpy(e->s, s, n);
+    e->next = head;
+    if (intmap_put(&t->pool, h, e) < 0) {
+        free(e);
+        return NULL;
+    }
+    return e->s;
+}
+
+static void set_comm(tracer *t, uint32_t tid, const char *comm)
+{
+    const char *c = intern(t, comm);
+    if (c) intmap_put(&t->comms, tid, (void *)c);
+}
+
+/* Comm of a thread we have no COMM/FORK record for: ask /proc while it lives. */
+static const char *comm_of(tracer *t, uint32_t pid, uint32_t tid)
+{
+    const char *c = intmap_get(&t->comms, tid);
+    if (c) return c;
+    char path[64], buf[64];
+    snprintf(path, sizeof path, "/proc/%u/task/%u/comm", pid, tid);
+    FILE *f = fopen(path, "re");
+    if (f) {
+        if (fgets(buf, sizeof buf, f)) {
+            buf[strcspn(buf, "\n")] = 0;
+            set_comm(t, tid, buf);
+        }
+        fclose(f);
+    }
+    c = intmap_get(&t->comms, tid);
+    if (c) return c;
+    snprintf(buf, sizeof buf, ":%u", tid);    /* what perf prints for an unknown comm */
+    set_comm(t, tid, buf);
+    return intmap_get(&t->comms, tid);
+}
+
+static int grow(void **v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap : 1024;
+    while (nc < need) nc *= 2;
+    void *nv = realloc(*v, nc * elem);
+    if (!nv) return -ENOMEM;
+    *v = nv;
+    *cap = nc;
+    return 0;
+}
+
+/* Samples repeat their stacks: keep each distinct stack once (a long recording costs
+ * ~40 bytes per sample plus its distinct stacks).  The new frames are at the end of
+ * t->frames; if the same stack exists, they are dropped and the sample points to it. */
+static void intern_stack(tracer *t, struct rec *rec)
+{
+    const sym_frame *f = &t->frames[rec->first];
+    uint64_t h = 1469598103934665603ULL ^ rec->nframes;
+    for (uint32_t i = 0; i < rec->nframes; i++) {
+        h = (h ^ f[i].addr) * 1099511628211ULL;
+        h = (h ^ (uint64_t)(uintptr_t)f[i].sym) * 1099511628211ULL;
+        h = (h ^ (uint64_t)(uintptr_t)f[i].module) * 1099511628211ULL;
+    }
+    uint32_t head = (uint32_t)(uintptr_t)intmap_get(&t->stack_index, h);
+    for (uint32_t e = head; e; e = t->stacks[e - 1].next) {
+        const struct stack_ent *se = &t->stacks[e - 1];
+        if (se->n == rec->nframes &&
+            !memcmp(&t->frames[se->first], f, rec->nframes * sizeof *f)) {
+            t->nframes = rec->first;             /* already known: drop the copy */
+            rec->first = se->first;
+            return;
+        }
+    }
+    if (t->nstacks >= UINT32_MAX - 1 ||
+        grow((void **)&t->stacks, &t->capstacks, t->nstacks + 1, sizeof *t->stacks))
+        return;                                  /* keep the copy, unshared */
+    t->stacks[t->nstacks] = (struct stack_ent){ rec->first, rec->nframes, head };
+    t->nstacks++;
+    intmap_put(&t->stack_index, h, (void *)(uintptr_t)t->nstacks);
+}
+
+static void add_sample(tracer *t, const sampler_rec *r)
+{
+    if (grow((void **)&t->recs, &t->caprecs, t->nrecs + 1, sizeof *t->recs) ||
+        grow((void **)&t->frames, &t->capframes,
+             t->nframes + (r->nips < MAX_FRAMES ? r->nips : MAX_FRAMES), sizeof *t->frames))
+        return;
+    struct rec *rec = &t->recs[t->nrecs];
+    rec->pid = r->pid;
+    rec->tid = r->tid;
+    rec->cpu = r->cpu;
+    rec->time = r->time;
+    rec->period = r->period;
+    rec->comm = comm_of(t, r->pid, r->tid);
+    rec->first = t->nframes;
+    rec->nframes = 0;
+    uint64_t ctx = SAMPLER_CONTEXT_USER;
+    for (uint64_t i = 0; i < r->nips && rec->nframes < MAX_FRAMES; i++) {
+        uint64_t ip = r->ips[i];
+        if (ip >= SAMPLER_CONTEXT_MIN) {
+            ctx = ip;
+            continue;
+        }
+        sym_frame *f = &t->frames[t->nframes];
+        if (ctx == SAMPLER_CONTEXT_KERNEL) symbolizer_resolve_kernel(t->sym, ip, f);
+        else if (ctx == SAMPLER_CONTEXT_USER) symbolizer_resolve_user(t->sym, (int)r->pid, ip, f);
+        else continue;                        /* hypervisor / guest contexts */
+        t->nframes++;
+        rec->nframes++;
+    }
+    intern_stack(t, rec);
+    t->nrecs++;
+    t->samples++;
+    t->added++;
+}
+
+static void on_record(void *arg, const sampler_rec *r)
+{
+    tracer *t = arg;
+    switch (r->type) {
+    case SREC_SAMPLE:
+        add_sample(t, r);
+        break;
+    case SREC_MMAP:
+        symbolizer_mmap(t->sym, (int)r->pid, r->addr, r->len, r->pgoff, r->maj, r->min,
+                        r->ino, r->name);
+        break;
+    case SREC_COMM:
+        if (r->exec && r->pid == r->tid) symbolizer_exec(t->sym, (int)r->pid);
+        set_comm(t, r->tid, r->name);
+        break;
+    case SREC_FORK: {
+        const char *c = intmap_get(&t->comms, r->ptid);
+        if (c && !intmap_get(&t->comms, r->tid)) intmap_put(&t->comms, r->tid, (void *)c);
+        if (r->pid != r->ppid) symbolizer_fork(t->sym, (int)r->pid, (int)r->ppid);
+        break;
+    }
+    case SREC_EXIT:
+        if (r->pid == r->tid) symbolizer_exit(t->sym, (int)r->pid);
+        intmap_del(&t->comms, r->tid);   /* the interned name stays for its samples */
+        break;
+    }
+}
+
+/* The target's command line, arguments joined by spaces (the header escapes newlines). */
+static char *read_cmdline(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return NULL;
+    char *buf = malloc(65536);
+    size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+    fclose(f);
+    if (!buf) return NULL;
+    while (n && !buf[n - 1]) n--;
+    for (size_t i = 0; i < n; i++)
+        if (!buf[i]) buf[i] = ' ';
+    buf[n] = 0;
+    return buf;
+}
+
+/* Comms of the threads that exist now (later ones come from COMM/FORK records). */
+static void seed_comms(tracer *t, int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        long tid = strtol(de->d_name, &end, 10);
+        if (*end || tid <= 0) continue;
+        comm_of(t, (uint32_t)pid, (uint32_t)tid);
+    }
+    closedir(d);
+}
+
+tracer *tracer_start(const tracer_opts *o, char *err, size_t errlen)
+{
+    tracer *t = calloc(1, sizeof *t);
+    if (!t || !(t->sym = symbolizer_new())) {
+        free(t);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->freq = o->freq > 0 ? o->freq : TRACER_DEFAULT_FREQ;
+    t->cmdline = o->cmdline ? strdup(o->cmdline) : read_cmdline(o->pid);
+    /* what is mapped now (a command held before exec has nothing of its own yet: its
+     * image arrives as MMAP2 records) */
+    int rc = o->exec ? 0 : symbolizer_add_proc(t->sym, o->pid);
+    if (rc == -ENOENT || rc == -ESRCH) {
+        snprintf(err, errlen, "process %d: no such process", o->pid);
+        tracer_free(t);
+        return NULL;
+    }
+    if (!o->exec) seed_comms(t, o->pid);
+    sampler_opts so = {
+        .pid = o->pid, .freq = t->freq, .exec = o->exec, .user_only = o->user_only,
+        .skip_tid = o->skip_tid,
+        .ring_pages = o->ring_pages, .cb = on_record, .cb_arg = t,
+    };
+    if (sampler_open(&t->smp, &so, err, errlen) < 0) {
+        tracer_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int tracer_poll(tracer *t, int timeout_ms)
+{
+    if (t->stopped) return 0;
+    if (timeout_ms > 0) {
+        int rc = sampler_wait(t->smp, timeout_ms);
+        if (rc < 0 && rc != -EINTR) return rc;
+    }
+    t->added = 0;
+    symbolizer_tick(t->sym);
+    sampler_read(t->smp, on_record, t);
+    return (int)t->added;
+}
+
+void tracer_stop(tracer *t)
+{
+    if (t->stopped) return;
+    /* The kernel reports samples it dropped on a full ring (PERF_RECORD_LOST) with the
+     * next record it writes there: read once to make room, give a live target two
+     * sampling periods to write again, then stop. */
+    symbolizer_tick(t->sym);
+    sampler_read(t->smp, on_record, t);
+    int ms = 2 * 1000 / t->freq + 1;
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+    sampler_disable(t->smp);
+    symbolizer_tick(t->sym);
+    sampler_read(t->smp, on_record, t);
+    t->stopped = 1;
+}
+
+void tracer_get_stats(const tracer *t, tracer_stats *out)
+{
+    out->samples = t->samples;
+    out->lost = sampler_lost(t->smp);
+    out->buffered = t->nrecs;
+    out->kernel_frames = sampler_kernel_frames(t->smp);
+    out->events = sampler_nevents(t->smp);
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const struct rec *x = a, *y = b;
+    if (x->time != y->time) return x->time < y->time ? -1 : 1;
+    if (x->first != y->first) return x->first < y->first ? -1 : 1;
+    return 0;
+}
+
+void tracer_foreach(tracer *t, int (*fn)(void *arg, const tracer_sample *s), void *arg)
+{
+    if (t->nrecs > 1) qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    for (size_t i = 0; i < t->nrecs; i++) {
+        const struct rec *r = &t->recs[i];
+        tracer_sample s = {
+            .comm = r->comm, .pid = r->pid, .tid = r->tid, .cpu = r->cpu,
+            .time_ns = r->time, .period = r->period,
+            .frames = &t->frames[r->first], .nframes = r->nframes,
+        };
+        if (fn(arg, &s)) break;
+    }
+}
+
+static int write_header(tracer *t, ps_writer *w, const tracer_header *h)
+{
+    char buf[128];
+    time_t now = time(NULL);
+    struct tm tm;
+    struct utsname u;
+    int have_uts = uname(&u) == 0;
+    localtime_r(&now, &tm);
+    strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);   /* ctime(3), as perf */
+    ps_write_header_begin(w);
+    ps_write_header_kv(w, "captured on", buf);
+    if (have_uts) {
+        ps_write_header_kv(w, "hostname", u.nodename);
+        ps_write_header_kv(w, "os release", u.release);
+    }
+    ps_write_header_kvf(w, "perf version", "fntrace %s", FNTRACE_VERSION);
+    if (have_uts) ps_write_header_kv(w, "arch", u.machine);
+    ps_write_header_kvf(w, "nrcpus online", "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+    ps_write_header_kvf(w, "nrcpus avail", "%ld", sysconf(_SC_NPROCESSORS_CONF));
+    ps_write_header_kv(w, "cmdline", t->cmdline ? t->cmdline : "");
+    ps_write_header_event(w, "cpu-clock", (unsigned)t->freq);
+    if (t->nrecs) ps_write_header_times(w, t->recs[0].time, t->recs[t->nrecs - 1].time);
+    ps_write_header_end(w);
+    uint64_t lost = sampler_lost(t->smp);
+    ps_write_fntrace_version(w, FNTRACE_VERSION);
+    ps_write_fntrace_backend(w, "perf");
+    ps_write_fntrace_frames(w, sampler_kernel_frames(t->smp));
+    ps_write_fntrace_lost(w, lost - t->lost_written);
+    t->lost_written = lost;
+    for (size_t i = 0; h && i < h->ninvocations; i++) ps_write_invocation(w, &h->invocations[i]);
+    for (size_t i = 0; h && i < h->nlines; i++) {
+        char line[4096];
+        snprintf(line, sizeof line, "%s%s", h->lines[i][0] == '#' ? "" : "# ", h->lines[i]);
+        ps_write_header_line(w, ps_cstr(line));
+    }
+    return ps_writer_error(w);
+}
+
+static const ps_str unknown = PS_STR("[unknown]");
+
+int tracer_write(tracer *t, ps_writer *w, const tracer_header *h)
+{
+    if (t->nrecs > 1) qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    int rc = write_header(t, w, h);
+    for (size_t i = 0; i < t->nrecs && !rc; i++) {
+        const struct rec *r = &t->recs[i];
+        ps_sample s = {
+            .comm = ps_cstr(r->comm), .pid = (int32_t)r->pid, .tid = (int32_t)r->tid,
+            .cpu = (int32_t)r->cpu, .time_ns = r->time, .period = r->period,
+            .event = PS_STR("cpu-clock"),
+            .flags = PS_SAMPLE_PID | PS_SAMPLE_CPU | PS_SAMPLE_PERIOD,
+        };
+        ps_write_event(w, &s);
+        for (uint32_t k = 0; k < r->nframes; k++) {
+            const sym_frame *sf = &t->frames[r->first + k];
+            ps_frame f = {
+                .addr = sf->addr, .off = sf->off,
+                .sym = sf->sym ? ps_cstr(sf->sym) : unknown,
+                .module = sf->module ? ps_cstr(sf->module) : unknown,
+                .flags = PS_FRAME_MODULE | (sf->sym ? PS_FRAME_OFF : 0),
+            };
+            ps_write_frame(w, &f);
+        }
+        rc = ps_write_sample_end(w);
+    }
+    if (!rc) rc = ps_writer_flush(w);
+    t->nrecs = 0;
+    t->nframes = 0;
+    t->nstacks = 0;
+    intmap_free(&t->stack_index);
+    return rc;
+}
+
+int tracer_flush(tracer *t, FILE *out, const tracer_header *h)
+{
+    ps_writer *w = ps_writer_new_fp(out);
+    if (!w) return -ENOMEM;
+    int rc = tracer_write(t, w, h);
+    int crc = ps_writer_close(w);
+    if (!rc) rc = crc;
+    if (!rc && fflush(out)) rc = -errno;
+    return rc;
+}
+
+void tracer_free(tracer *t)
+{
+    if (!t) return;
+    sampler_close(t->smp);
+    symbolizer_free(t->sym);
+    size_t pos = 0;
+    uint64_t key;
+    void *val;
+    while (intmap_next(&t->pool, &pos, &key, &val))
+        for (struct pooled *e = val, *n; e; e = n) {
+            n = e->next;
+            free(e);
+        }
+    intmap_free(&t->pool);
+    intmap_free(&t->comms);
+    intmap_free(&t->stack_index);
+    free(t->stacks);
+    free(t->recs);
+    free(t->frames);
+    free(t->cmdline);
+    free(t);
+}

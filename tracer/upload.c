@@ -1,0 +1,436 @@
+/* upload — see upload.h.  libcurl easy handles (one per request, no shared state but the
+ * process-wide "this server refuses gzip" flag), zlib for the gzip body, plain files and
+ * rename(2) for the spool. */
+#include "upload.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define DEFAULT_SPOOL_BYTES (64ull << 20)
+#define DEFAULT_SPOOL_FILES 1000u
+#define MAX_BACKOFF_MS 30000
+#define MAX_SPOOL_ENTRIES 100000u
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int gzip_refused;            /* a server answered 415 to gzip: send plain */
+static unsigned spool_seq;
+
+static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int upload_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 1 || n > 128 || name[0] == '.') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static int gzip_buf(const void *in, size_t len, unsigned char **out, size_t *outlen)
+{
+    z_stream z = { 0 };
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -ENOMEM;
+    size_t cap = deflateBound(&z, (uLong)len) + 64;
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        deflateEnd(&z);
+        return -ENOMEM;
+    }
+    z.next_in = (unsigned char *)(uintptr_t)in;
+    z.avail_in = (uInt)len;
+    z.next_out = buf;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    *outlen = cap - z.avail_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return -EIO;
+    }
+    *out = buf;
+    return 0;
+}
+
+static size_t discard(char *p, size_t sz, size_t n, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return sz * n;
+}
+
+/* One POST.  Returns 0 (2xx), -EAGAIN (transient), or a permanent negative errno. */
+static int post_once(const upload_opts *o, const char *name, const void *body, size_t len,
+                     upload_report *rep, char *err, size_t errlen)
+{
+    pthread_once(&curl_once, curl_init);
+    if (len > UINT32_MAX) {
+        set_err(err, errlen, "trace too large (%zu bytes)", len);
+        return -E2BIG;
+    }
+    unsigned char *gz = NULL;
+    size_t gzlen = 0;
+    int use_gzip = o->gzip == UPLOAD_GZIP_AUTO && !__atomic_load_n(&gzip_refused, __ATOMIC_RELAXED);
+    if (use_gzip && gzip_buf(body, len, &gz, &gzlen) < 0) use_gzip = 0;
+    CURL *c = curl_easy_init();
+    if (!c) {
+        free(gz);
+        set_err(err, errlen, "curl_easy_init failed");
+        return -ENOMEM;
+    }
+    char hname[160];
+    snprintf(hname, sizeof hname, "X-name: %s", name);
+    struct curl_slist *h = curl_slist_append(NULL, hname);
+    h = curl_slist_append(h, "Content-Type: text/plain; charset=utf-8");
+    h = curl_slist_append(h, "Expect:");
+    if (use_gzip) h = curl_slist_append(h, "Content-Encoding: gzip");
+    char ebuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_URL, o->url);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, use_gzip ? (const void *)gz : body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(use_gzip ? gzlen : len));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, o->timeout_s > 0 ? o->timeout_s : 30L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "fntrace/" FNTRACE_VERSION);
+    CURLcode cc = curl_easy_perform(c);
+    long status = 0;
+    if (cc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    free(gz);
+    if (rep) rep->http_status = status;
+    if (cc != CURLE_OK) {
+        set_err(err, errlen, "POST %s: %s", o->url, ebuf[0] ? ebuf : curl_easy_strerror(cc));
+        return cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ? -EINVAL : -EAGAIN;
+    }
+    if (status >= 200 && status < 300) return 0;
+    if (status == 415 && use_gzip) {
+        /* the server does not take gzip bodies: plain text from now on */
+        __atomic_store_n(&gzip_refused, 1, __ATOMIC_RELAXED);
+        return post_once(o, name, body, len, rep, err, errlen);
+    }
+    set_err(err, errlen, "POST %s: HTTP %ld", o->url, status);
+    if (status >= 500 || status == 408 || status == 429) return -EAGAIN;
+    if (status == 401 || status == 403) return -EPERM;
+    if (status == 413) return -E2BIG;
+    return -EINVAL;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+
+int upload_send(const upload_opts *o, const void *body, size_t len, upload_report *rep,
+                char *err, size_t errlen)
+{
+    if (!o->url || !upload_name_valid(o->name)) {
+        set_err(err, errlen, "invalid upload name (want [A-Za-z0-9._-]{1,128}, no leading dot)");
+        return -EINVAL;
+    }
+    int attempts = o->attempts > 0 ? o->attempts : 3;
+    int wait = o->backoff_ms > 0 ? o->backoff_ms : 500;
+    int rc = -EAGAIN;
+    for (int i = 0; i < attempts; i++) {
+        if (i) {
+            sleep_ms(wait);
+            wait = wait * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : wait * 2;
+        }
+        rc = post_once(o, o->name, body, len, rep, err, errlen);
+        if (rc != -EAGAIN) break;
+    }
+    if (!rc && rep) rep->sent++;
+    return rc;
+}
+
+/* ---- spool ----------------------------------------------------------------------------- */
+
+struct entry {
+    char name[256];
+    uint64_t size;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
+}
+
+/* Spool entries (not claimed, not temporary), oldest first.  Gives back claims of dead
+ * processes on the way. */
+static int spool_list(const char *dir, struct entry **out, size_t *n, uint64_t *bytes)
+{
+    *out = NULL;
+    *n = 0;
+    *bytes = 0;
+    DIR *d = opendir(dir);
+    if (!d) return -errno;
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *nm = de->d_name;
+        if (!strncmp(nm, ".claim.", 7)) {
+            long pid = strtol(nm + 7, NULL, 10);
+            const char *orig = strchr(nm + 7, '.');
+            if (pid > 0 && orig && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+                char from[PATH_MAX], to[PATH_MAX];
+                snprintf(from, sizeof from, "%s/%s", dir, nm);
+                snprintf(to, sizeof to, "%s/%s", dir, orig + 1);
+                rename(from, to);
+                nm = orig + 1;
+            } else {
+                continue;
+            }
+        }
+        size_t l = strlen(nm);
+        if (nm[0] == '.' || l < 6 || l >= sizeof((struct entry *)0)->name ||
+            strcmp(nm + l - 5, ".perf"))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), nm, &st, 0) || !S_ISREG(st.st_mode)) continue;
+        if (*n == cap) {
+            if (cap >= MAX_SPOOL_ENTRIES) break;
+            size_t nc = cap ? cap * 2 : 64;
+            struct entry *nv = realloc(*out, nc * sizeof *nv);
+            if (!nv) break;
+            *out = nv;
+            cap = nc;
+        }
+        snprintf((*out)[*n].name, sizeof(*out)[*n].name, "%s", nm);
+        (*out)[*n].size = (uint64_t)st.st_size;
+        *bytes += (uint64_t)st.st_size;
+        (*n)++;
+    }
+    closedir(d);
+    if (*n) qsort(*out, *n, sizeof **out, entry_cmp);
+    return 0;
+}
+
+/* The trace name inside an entry name `<ns>-<pid>-<seq>.<NAME>.perf`. */
+static int entry_trace_name(const char *entry, char *name, size_t cap)
+{
+    const char *dot = strchr(entry, '.');
+    size_t l = strlen(entry);
+    if (!dot || l < 5) return -1;
+    size_t nl = (size_t)(entry + l - 5 - (dot + 1));
+    if (!nl || nl >= cap) return -1;
+    memcpy(name, dot + 1, nl);
+    name[nl] = 0;
+    return upload_name_valid(name) ? 0 : -1;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int upload_spool(const upload_opts *o, const char *name, const void *body, size_t len,
+                 upload_report *rep, char *err, size_t errlen)
+{
+    if (!o->spool_dir) {
+        set_err(err, errlen, "no spool directory");
+        return -EINVAL;
+    }
+    if (!upload_name_valid(name)) {
+        set_err(err, errlen, "invalid trace name");
+        return -EINVAL;
+    }
+    uint64_t max_bytes = o->spool_max_bytes ? o->spool_max_bytes : DEFAULT_SPOOL_BYTES;
+    unsigned max_files = o->spool_max_files ? o->spool_max_files : DEFAULT_SPOOL_FILES;
+    if (len > max_bytes) {
+        set_err(err, errlen, "trace of %zu bytes is larger than the spool (%llu bytes)", len,
+                (unsigned long long)max_bytes);
+        return -E2BIG;
+    }
+    if (mkdir(o->spool_dir, 0700) < 0 && errno != EEXIST) {
+        int e = errno;
+        set_err(err, errlen, "spool %s: %s", o->spool_dir, strerror(e));
+        return -e;
+    }
+    struct entry *v;
+    size_t n;
+    uint64_t bytes;
+    int rc = spool_list(o->spool_dir, &v, &n, &bytes);
+    if (rc < 0) {
+        set_err(err, errlen, "spool %s: %s", o->spool_dir, strerror(-rc));
+        return rc;
+    }
+    /* make room: oldest first, counted and reported */
+    for (size_t i = 0; i < n && (bytes + len > max_bytes || n - i + 1 > max_files); i++) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", o->spool_dir, v[i].name);
+        if (!unlink(p)) {
+            bytes -= v[i].size;
+            if (rep) rep->evicted++;
+        }
+    }
+    free(v);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char final[PATH_MAX], tmp[PATH_MAX];
+    unsigned seq = __atomic_add_fetch(&spool_seq, 1, __ATOMIC_RELAXED);
+    snprintf(final, sizeof final, "%s/%019llu-%d-%u.%s.perf", o->spool_dir,
+             (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec,
+             (int)getpid(), seq, name);
+    snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%u", o->spool_dir, (int)getpid(), seq);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        set_err(err, errlen, "spool %s: %s", tmp, strerror(e));
+        return -e;
+    }
+    rc = write_all(fd, body, len);
+    if (!rc && fsync(fd) < 0) rc = -errno;
+    if (close(fd) < 0 && !rc) rc = -errno;
+    if (!rc && rename(tmp, final) < 0) rc = -errno;
+    if (rc) {
+        unlink(tmp);
+        set_err(err, errlen, "spool %s: %s", final, strerror(-rc));
+        return rc;
+    }
+    if (rep) rep->spooled++;
+    return 0;
+}
+
+int upload_submit(const upload_opts *o, const void *body, size_t len, upload_report *rep,
+                  char *err, size_t errlen)
+{
+    int rc = upload_send(o, body, len, rep, err, errlen);
+    if (rc != -EAGAIN || !o->spool_dir) return rc;
+    char why[512];
+    snprintf(why, sizeof why, "%s", err ? err : "");
+    rc = upload_spool(o, o->name, body, len, rep, err, errlen);
+    if (rc < 0) return rc;
+    set_err(err, errlen, "%s; spooled in %s", why, o->spool_dir);
+    return 1;
+}
+
+static int read_file(const char *path, char **buf, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_size < 0 || (uint64_t)st.st_size > (1ull << 32)) {
+        close(fd);
+        return -EFBIG;
+    }
+    char *b = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    while (b && got < (size_t)st.st_size) {
+        ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (!b) return -ENOMEM;
+    *buf = b;
+    *len = got;
+    return 0;
+}
+
+int upload_submit_file(const upload_opts *o, const char *path, upload_report *rep,
+                       char *err, size_t errlen)
+{
+    char *body = NULL;
+    size_t len = 0;
+    int rc = read_file(path, &body, &len);
+    if (rc < 0) {
+        set_err(err, errlen, "%s: %s", path, strerror(-rc));
+        return rc;
+    }
+    rc = upload_submit(o, body, len, rep, err, errlen);
+    free(body);
+    return rc;
+}
+
+int upload_drain(const upload_opts *o, upload_report *rep, char *err, size_t errlen)
+{
+    if (!o->spool_dir) return 0;
+    struct entry *v;
+    size_t n;
+    uint64_t bytes;
+    int rc = spool_list(o->spool_dir, &v, &n, &bytes);
+    if (rc == -ENOENT) return 0;
+    if (rc < 0) {
+        set_err(err, errlen, "spool %s: %s", o->spool_dir, strerror(-rc));
+        return rc;
+    }
+    size_t i;
+    int left = 0;
+    for (i = 0; i < n; i++) {
+        char name[160], path[PATH_MAX], claim[PATH_MAX];
+        if (entry_trace_name(v[i].name, name, sizeof name) < 0) continue;
+        snprintf(path, sizeof path, "%s/%s", o->spool_dir, v[i].name);
+        snprintf(claim, sizeof claim, "%s/.claim.%d.%s", o->spool_dir, (int)getpid(), v[i].name);
+        if (rename(path, claim) < 0) continue;    /* another drainer has it */
+        char *body = NULL;
+        size_t len = 0;
+        rc = read_file(claim, &body, &len);
+        if (rc < 0) {
+            rename(claim, path);
+            continue;
+        }
+        rc = post_once(o, name, body, len, rep, err, errlen);
+        free(body);
+        if (!rc) {
+            unlink(claim);
+            if (rep) rep->sent++;
+            continue;
+        }
+        if (rc == -EAGAIN) {
+            rename(claim, path);
+            left = (int)(n - i);
+            break;
+        }
+        /* refused for good: keep it for a person, out of the queue */
+        char rej[PATH_MAX];
+        snprintf(rej, sizeof rej, "%s/.rejected.%s", o->spool_dir, v[i].name);
+        rename(claim, rej);
+        if (rep) rep->rejected++;
+    }
+    free(v);
+    if (rep) rep->left = left;
+    return left ? 1 : 0;
+}
