@@ -53,19 +53,6 @@ def load(url, seconds):
     return statuses
 
 
-def _built(name):
-    try:
-        binary(name)
-        return True
-    except FileNotFoundError:
-        return False
-
-
-# the collector and flamescope come from their own components
-pytestmark = pytest.mark.skipif(not (_built("fntrace-collector") and _built("fntrace-flamescope")),
-                                reason="fntrace-collector / fntrace-flamescope not built in this tree")
-
-
 @pytest.fixture
 def stack(daemon, tmp_path):
     traces = tmp_path / "traces"
