@@ -9,11 +9,9 @@
  * invocations is not uploaded.  Spooled traces are retried at the next windows. */
 #define _GNU_SOURCE
 #include "tracing.h"
-#include "log.h"
-
-#if __has_include("tracer.h")
 #include "app.h"
 #include "invlog.h"
+#include "log.h"
 #include "runtime.h"
 #include "tracer.h"
 #include "upload.h"
@@ -232,20 +230,3 @@ void tracing_stop(struct tracing *tr)
     free(tr->invs);
     free(tr);
 }
-#else /* no tracer library in this tree: tracing is reported off */
-
-#include <stdlib.h>
-#include <string.h>
-
-int tracing_start(struct fn_app *app, struct tracing **out, char *err, size_t errlen)
-{
-    *out = NULL;
-    const char *on = getenv("FNTRACE");
-    if (on && *on && strcmp(on, "0"))
-        log_warn("tracing off: this build has no tracer library; the functions keep serving",
-                 "FNTRACE=%s", on);
-    return 0;
-}
-
-void tracing_stop(struct tracing *tr) { (void)tr; }
-#endif

@@ -53,19 +53,6 @@ def load(url, seconds):
     return statuses
 
 
-def _built(name):
-    try:
-        binary(name)
-        return True
-    except FileNotFoundError:
-        return False
-
-
-# the collector and flamescope come from their own components
-pytestmark = pytest.mark.skipif(not (_built("fntrace-collector") and _built("fntrace-flamescope")),
-                                reason="fntrace-collector / fntrace-flamescope not built in this tree")
-
-
 @pytest.fixture
 def stack(daemon, tmp_path):
     traces = tmp_path / "traces"
@@ -108,6 +95,21 @@ def test_traced_app_uploads_frames_and_invocations(daemon, tmp_path, stack):
         frames(jbody(body), seen)
     assert any(n.startswith("pi_digits") for n in seen), sorted(seen)[:50]
     assert any(n.startswith("fibonacci") for n in seen), sorted(seen)[:50]
+
+    # flamescope lists the invocations of each trace, and one pi invocation's flame graph
+    # has the pi frames
+    api_invs = []
+    for f in files:
+        rel = f"{NAME}/{f.name}"
+        st, _, body = request(f"{fs.url}/api/v1/invocations?filename={quote(rel)}")
+        assert st == 200
+        api_invs += [dict(i, file=rel) for i in jbody(body)]
+    assert {"pi", "fibonacci", "hello"} <= {i["fn"] for i in api_invs}
+    longest = max((i for i in api_invs if i["fn"] == "pi"), key=lambda i: i["end"] - i["start"])
+    st, _, body = request(f"{fs.url}/api/v1/flamegraph?filename={quote(longest['file'])}"
+                          f"&invocation={quote(longest['id'])}")
+    assert st == 200
+    assert any(n.startswith("pi_digits") for n in frames(jbody(body), set()))
 
     # the invocations travel in the traces, on the samples' clock
     invs, times = [], []
