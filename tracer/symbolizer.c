@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_SYMS        (8u << 20)    /* per binary / JIT map / kernel */
@@ -62,6 +63,7 @@ struct proc {
     struct map *maps;
     size_t n, cap;
     uint64_t maps_epoch;              /* epoch of the last /proc/PID/maps read */
+    uint64_t maps_read_ns;            /* CLOCK_MONOTONIC of that read, 0 before the first */
     struct symtab jit;
     char *jit_path;
     off_t jit_size;                   /* bytes of the JIT map consumed so far */
@@ -560,6 +562,9 @@ static int read_maps(symbolizer *s, struct proc *p)
     if (!f) return -errno;
     s->stats.maps_reads++;
     p->maps_epoch = s->epoch;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    p->maps_read_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec + 1;
     while (fgets(line, sizeof line, f)) {
         unsigned long long lo, hi, off, ino;
         unsigned maj, min;
@@ -692,6 +697,26 @@ void symbolizer_exit(symbolizer *s, int pid)
     jit_refresh(s, p);
 }
 
+/* Below the lowest address mmap hands out (vm.mmap_min_addr, 64 KiB by default) or above
+ * the largest user half of any 64-bit address space (2^56, x86-64 with 5-level paging):
+ * no mapping can hold the address, it is a frame-pointer chain gone through data. */
+static int user_ip_plausible(uint64_t ip)
+{
+    return ip >= 0x10000 && ip < (1ULL << 56);
+}
+
+/* A miss re-reads /proc/PID/maps at most once per epoch and once per second: a process
+ * whose stacks hold junk addresses would otherwise have its maps read at every poll. */
+static int maps_reread_due(const symbolizer *s, const struct proc *p)
+{
+    if (p->maps_epoch == s->epoch) return 0;
+    if (!p->maps_read_ns) return 1;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    return t - p->maps_read_ns >= 1000000000u;
+}
+
 void symbolizer_resolve_user(symbolizer *s, int pid, uint64_t ip, sym_frame *out)
 {
     out->addr = ip;
@@ -701,7 +726,8 @@ void symbolizer_resolve_user(symbolizer *s, int pid, uint64_t ip, sym_frame *out
     struct proc *p = proc_get(s, pid);
     if (!p) return;
     const struct map *m = proc_find(p, ip);
-    if (!m && p->maps_epoch != s->epoch) {
+    if (!m && !user_ip_plausible(ip)) return;    /* junk from a broken frame chain */
+    if (!m && maps_reread_due(s, p)) {
         read_maps(s, p);             /* a mapping we missed: ask the kernel once */
         m = proc_find(p, ip);
     }
