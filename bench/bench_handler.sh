@@ -4,7 +4,8 @@
 #   nginx returning a fixed 200 (the ceiling for an HTTP server on this machine), and
 #   node's http server doing the same work as hello (query → "Hello from C, NAME!");
 # then the cost of in-process tracing (FNTRACE=1 at 200 Hz, uploads to a local collector
-# when one is built) against tracing off.  Goals: >= 3x node, >= 0.8x nginx, tracing < 2%.
+# when one is built) against tracing off, beside the cost of `perf record -F 200 -g -p`
+# on the same server (when perf is installed and allowed).  Goals: >= 3x node, >= 0.8x nginx, tracing < 2%.
 # BENCH_SECONDS (default 3) per wrk run, BENCH_ROUNDS (default 3) alternating rounds.  Every server is started here and stopped by its pid.
 set -u
 cd "$(dirname "$0")/.."
@@ -154,19 +155,47 @@ on_pid=$!
 pids+=($on_pid)
 wait_http "http://127.0.0.1:$p_off/hello" || exit 1
 wait_http "http://127.0.0.1:$p_tr/hello" || exit 1
+# The reference for the cost of sampling: a third process of the same binary, tracing
+# off, sampled by the real `perf record -F 200 -g -p PID` (the same kind of events: per
+# thread and CPU, inherited, cpu-clock, callchains).  Its cost counts the CPU of the
+# app and of perf itself, as ours counts the app's tracing thread.
+perf_pid=
+if command -v perf >/dev/null; then
+    p_perf=$(free_port)
+    FNTRACE= "$APP" --port "$p_perf" 2>"$work/app-perf.log" &
+    perfapp_pid=$!
+    pids+=($perfapp_pid)
+    wait_http "http://127.0.0.1:$p_perf/hello" || exit 1
+    perf record -F 200 -g -p "$perfapp_pid" -o "$work/perf.data" >"$work/perf.log" 2>&1 &
+    perf_pid=$!
+    pids+=($perf_pid)
+    sleep 1
+    kill -0 "$perf_pid" 2>/dev/null || { perf_pid=; echo "bench: handler-tracing-perf skipped=1 reason=\"perf record -p failed: $(tail -n1 "$work/perf.log" | tr -d '"')\""; }
+fi
+thread_ticks() {    # pid comm → CPU ticks of the process's threads named comm
+    local t sum=0
+    for t in /proc/"$1"/task/*; do
+        [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] && sum=$((sum + $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$sum"
+}
 TROUNDS=${BENCH_TRACE_ROUNDS:-5}
-cpu_round() {   # name pid url: one wrk run, CPU ticks and requests appended
-    local t0 t1
-    t0=$(cpu_ticks "$2")
-    measure "$3" >"$work/m"
-    t1=$(cpu_ticks "$2")
+cpu_round() {   # name url pid...: one wrk run, CPU ticks of the pids and requests appended
+    local name=$1 url=$2 t0=0 t1=0 p f0 f1
+    shift 2
+    for p in "$@"; do t0=$((t0 + $(cpu_ticks "$p"))); done
+    f0=$(thread_ticks "$1" fntrace)
+    measure "$url" >"$work/m"
+    for p in "$@"; do t1=$((t1 + $(cpu_ticks "$p"))); done
+    f1=$(thread_ticks "$1" fntrace)
     read -r r p b n <"$work/m"
-    echo "$r" >>"$work/$1.rps"; echo "$p" >>"$work/$1.p99"
-    echo "$((t1 - t0)) $n" >>"$work/$1.cpu"
+    echo "$r" >>"$work/$name.rps"; echo "$p" >>"$work/$name.p99"
+    echo "$((t1 - t0)) $n $((f1 - f0))" >>"$work/$name.cpu"
 }
 for _ in $(seq 1 "$TROUNDS"); do
-    cpu_round off "$off_pid" "http://127.0.0.1:$p_off/hello?name=bench"
-    cpu_round on "$on_pid" "http://127.0.0.1:$p_tr/hello?name=bench"
+    cpu_round off "http://127.0.0.1:$p_off/hello?name=bench" "$off_pid"
+    cpu_round on "http://127.0.0.1:$p_tr/hello?name=bench" "$on_pid"
+    [ -n "$perf_pid" ] && cpu_round perf "http://127.0.0.1:$p_perf/hello?name=bench" "$perfapp_pid" "$perf_pid"
 done
 hz=$(getconf CLK_TCK)
 cpu_per_req() { awk -v hz="$hz" '{ t += $1; n += $2 } END { printf "%.2f", (n > 0) ? 1e6 * t / hz / n : 0 }' "$1"; }
@@ -179,6 +208,16 @@ sampling=$(grep -c 'msg="tracing' "$work/app-traced.log")
 cost=$(awk -v on="$on_rps" -v off="$off_rps" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (off - on) / off : 0 }')
 echo "bench: handler-tracing rps_on=$on_rps rps_off=$off_rps p99_ms_on=$on_p99 cost_pct=$cost ratio=$(ratio "$on_rps" "$off_rps") (vs tracing off, goal cost < 2%)"
 echo "bench: handler-tracing-cpu cpu_us_per_req_on=$on_us cpu_us_per_req_off=$off_us cost_pct=$cpu_cost ratio=$(ratio "$off_us" "$on_us") (vs tracing off, throughput share at equal CPU)"
+thr_pct=$(awk '{ t += $1; f += $3 } END { printf "%.1f", (t > 0) ? 100 * f / t : 0 }' "$work/on.cpu")
+echo "bench: handler-tracing-thread cpu_share_pct=$thr_pct (the tracing thread: draining the rings, symbolizing, writing and uploading the windows)"
+if [ -n "$perf_pid" ]; then
+    perf_us=$(cpu_per_req "$work/perf.cpu")
+    perf_cost=$(awk -v on="$perf_us" -v off="$off_us" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (on - off) / off : 0 }')
+    perf_rps=$(median <"$work/perf.rps")
+    perf_rcost=$(awk -v on="$perf_rps" -v off="$off_rps" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (off - on) / off : 0 }')
+    echo "bench: handler-tracing-vs-perf cpu_us_per_req_perf=$perf_us perf_cpu_cost_pct=$perf_cost perf_rps_cost_pct=$perf_rcost fntrace_cpu_cost_pct=$cpu_cost fntrace_rps_cost_pct=$cost ratio=$(ratio "$on_us" "$perf_us") (fntrace CPU per request vs perf record -F 200 -g -p, perf's own CPU included; < 1: cheaper than perf)"
+    kill -INT "$perf_pid" 2>/dev/null
+fi
 grep -m1 -E 'msg="tracing' "$work/app-traced.log" | sed 's/^/bench: handler-tracing-log /' || true
 [ "$sampling" -gt 0 ] || echo "bench: handler-tracing note=\"the app logged nothing about tracing\""
 exit 0
