@@ -6,6 +6,10 @@
 #   - bytes per sample of the perf-script text each produces;
 #   - the target's slowdown: its CPU time for the same work, traced vs untraced
 #     (baseline = mean of an untraced run before and after).
+#   - what sampling costs the target at each of its context switches (tests/progs/pingpong:
+#     a process and an untraced child ping-ponging a byte on one CPU), untraced, traced by
+#     fntrace and by perf record: the kernel starts and cancels a sampled task's cpu-clock
+#     timer whenever the task is switched in and out, whoever opened the event.
 # Goal (issue 3): fntrace's CPU at most a quarter of perf's, slowdown under 1 %.
 # BENCH_TRACER_SECONDS changes the target's size (default 10).
 set -eu
@@ -13,14 +17,15 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 FNTRACE=$BUILD/bin/fntrace
 TARGET=$BUILD/tests/progs/busyloop
+PINGPONG=$BUILD/tests/progs/pingpong
 for f in "$FNTRACE" "$TARGET"; do
     [ -x "$f" ] || { echo "bench: tracer skipped ($f is not built)"; exit 0; }
 done
 perf --version >/dev/null 2>&1 || { echo "bench: tracer skipped (perf is not installed or does not run here)"; exit 0; }
-exec /usr/bin/python3 - "$FNTRACE" "$TARGET" "${BENCH_TRACER_SECONDS:-10}" <<'PY'
-import os, re, subprocess, sys, tempfile, time
+exec /usr/bin/python3 - "$FNTRACE" "$TARGET" "${BENCH_TRACER_SECONDS:-10}" "$PINGPONG" <<'PY'
+import os, re, shutil, subprocess, sys, tempfile, time
 
-fntrace, target, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+fntrace, target, seconds, pingpong = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 tmp = tempfile.mkdtemp(prefix="bench-tracer-")
 
 
@@ -91,7 +96,40 @@ print(f"bench: tracer_bytes fntrace_samples={fn_n} perf_samples={pf_n} "
 print(f"bench: tracer_slowdown baseline_cpu_s={base:.3f} (runs {base1:.3f} {base2:.3f}) "
       f"fntrace_pct={fn_slow:+.2f} perf_pct={pf_slow:+.2f} goal=1% "
       f"{'met' if fn_slow < 1 else 'missed'} (target CPU time for the same work, vs untraced)")
-for f in (fn_out, pdata, pf_out):
-    os.unlink(f)
-os.rmdir(tmp)
+
+
+def switch_cost(tracer_argv):
+    """CPU ns per ping-pong round of the target, traced by tracer_argv (None: untraced)."""
+    t = subprocess.Popen([pingpong, "200000", "700"], stdout=subprocess.PIPE)
+    tr = None
+    if tracer_argv:
+        argv = [a.replace("{pid}", str(t.pid)) for a in tracer_argv]
+        tr = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = t.communicate()[0].decode()
+    if tr:
+        tr.wait()
+    m = re.search(r"cpu_ns_per_round=(\d+)", out)
+    return float(m.group(1)) if m else None
+
+
+if os.access(pingpong, os.X_OK):
+    modes = {"none": None,
+             "fntrace": [fntrace, "record", "-F", "200", "-p", "{pid}", "-o",
+                         os.path.join(tmp, "pp.perf")],
+             "perf": ["perf", "record", "-q", "-F", "200", "-g", "-p", "{pid}", "-o", pdata]}
+    got = {k: [] for k in modes}
+    for _ in range(3):                      # interleaved rounds, median of each
+        for k, argv in modes.items():
+            v = switch_cost(argv)
+            if v is not None:
+                got[k].append(v)
+    if all(got.values()):
+        med = {k: sorted(v)[len(v) // 2] for k, v in got.items()}
+        fx, px = med["fntrace"] - med["none"], med["perf"] - med["none"]
+        print(f"bench: tracer_switch_cost untraced_ns={med['none']:.0f} "
+              f"fntrace_ns={med['fntrace']:.0f} perf_ns={med['perf']:.0f} "
+              f"fntrace_extra_ns={fx:.0f} perf_extra_ns={px:.0f} "
+              f"ratio={fx / px if px > 0 else 0:.2f} (vs perf record -F 200 -g -p: the target's "
+              f"CPU per context-switch round)")
+shutil.rmtree(tmp)                          # perf keeps perf.data.old besides
 PY
