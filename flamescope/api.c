@@ -191,6 +191,17 @@ static int reply_tree(httpd_req *req, ftree *t)
     return reply_buf(req, 200, "application/json", &b);
 }
 
+static int reply_flamegraph(httpd_req *req, const profile *p, const struct profile_range *r)
+{
+    sbuf b;
+    sbuf_init(&b);
+    if (views_flamegraph(p, r, &b)) {
+        sbuf_free(&b);
+        return httpd_reply_error(req, 503, "out of memory");
+    }
+    return reply_buf(req, 200, "application/json", &b);
+}
+
 static int h_flamegraph(httpd_req *req, void *arg)
 {
     api *a = arg;
@@ -203,8 +214,7 @@ static int h_flamegraph(httpd_req *req, void *arg)
         pcache_release(a->cache, ref);
         return 0;
     }
-    ftree *t = ftree_build(p, &r);
-    int rc = reply_tree(req, t);
+    int rc = reply_flamegraph(req, p, &r);
     pcache_release(a->cache, ref);
     return rc;
 }
@@ -300,7 +310,7 @@ static int h_api_flamegraph(httpd_req *req, void *arg)
         return 0;
     struct profile_range r;
     if (request_range(req, p, &r) == 0)
-        reply_tree(req, ftree_build(p, &r));
+        reply_flamegraph(req, p, &r);
     pcache_release(a->cache, ref);
     return 0;
 }
