@@ -40,9 +40,13 @@ struct trie {
     uint32_t *parent, *label;
     uint8_t *state;            /* FlameScope trie: idle regex state of the path */
     uint32_t n, cap;
-    struct trie_slot *h;       /* build hash: key and node in one cache line */
-    size_t hcap;
-    uint32_t *first, *next;    /* children, after trie_seal() */
+    /* Building: a node's first child is found through first/first_label (stacks that
+     * go on where no stack went before make chains: that node was just created, so its
+     * line is in the cache), later children through the hash. */
+    uint32_t *first, *first_label;
+    struct trie_slot *h;       /* key and node in one cache line */
+    size_t hcap, hcount;
+    uint32_t *next;            /* next sibling, after trie_seal() */
 };
 
 struct profile {
@@ -202,11 +206,15 @@ static int trie_init(struct trie *t, int with_state)
     t->cap = 1024;
     t->parent = malloc(t->cap * sizeof *t->parent);
     t->label = malloc(t->cap * sizeof *t->label);
+    t->first = malloc(t->cap * sizeof *t->first);
+    t->first_label = malloc(t->cap * sizeof *t->first_label);
     t->state = with_state ? malloc(t->cap) : NULL;
     t->hcap = 2048;
     t->h = calloc(t->hcap, sizeof *t->h);
-    if (!t->parent || !t->label || (with_state && !t->state) || !t->h)
+    if (!t->parent || !t->label || !t->first || !t->first_label || (with_state && !t->state) ||
+        !t->h)
         return -ENOMEM;
+    t->first[0] = PROFILE_NONE;
     t->parent[0] = PROFILE_NONE;
     t->label[0] = PROFILE_NONE;
     if (t->state)
@@ -222,6 +230,7 @@ static void trie_free(struct trie *t)
     free(t->state);
     free(t->h);
     free(t->first);
+    free(t->first_label);
     free(t->next);
     memset(t, 0, sizeof *t);
 }
@@ -271,70 +280,96 @@ static int trie_rehash(struct trie *t)
     return 0;
 }
 
+static int trie_grow(struct trie *t)
+{
+    uint32_t c = t->cap * 2;
+    uint32_t **arrs[] = {&t->parent, &t->label, &t->first, &t->first_label};
+    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
+        uint32_t *a = realloc(*arrs[i], (size_t)c * sizeof *a);
+        if (!a)
+            return -ENOMEM;
+        *arrs[i] = a;
+    }
+    if (t->state) {
+        uint8_t *st = realloc(t->state, c);
+        if (!st)
+            return -ENOMEM;
+        t->state = st;
+    }
+    t->cap = c;
+    return 0;
+}
+
+static uint32_t trie_new_node(struct trie *t, uint32_t parent, uint32_t label)
+{
+    if (t->n >= 0x7fffffffu)       /* ids keep the top bit free (HEAT_IDLE_BIT) */
+        return PROFILE_NONE;
+    if (t->n == t->cap && trie_grow(t))
+        return PROFILE_NONE;
+    uint32_t id = t->n++;
+    t->parent[id] = parent;
+    t->label[id] = label;
+    t->first[id] = PROFILE_NONE;
+    return id;
+}
+
 /* The child of parent labelled label, created when new (*created set); PROFILE_NONE
  * when out of memory. */
 static uint32_t trie_child(struct trie *t, uint32_t parent, uint32_t label, int *created)
 {
+    *created = 0;
+    uint32_t fc = t->first[parent];
+    if (fc == PROFILE_NONE) {
+        uint32_t id = trie_new_node(t, parent, label);
+        if (id != PROFILE_NONE) {
+            t->first[parent] = id;
+            t->first_label[parent] = label;
+            *created = 1;
+        }
+        return id;
+    }
+    if (t->first_label[parent] == label)
+        return fc;
     uint64_t key = (((uint64_t)parent << 32) | label) + 1;
     size_t j = trie_mix(key) & (t->hcap - 1);
-    *created = 0;
     while (t->h[j].key) {
         if (t->h[j].key == key)
             return t->h[j].node;
         j = (j + 1) & (t->hcap - 1);
     }
-    if (t->n >= 0x7fffffffu)       /* ids keep the top bit free (HEAT_IDLE_BIT) */
+    uint32_t id = trie_new_node(t, parent, label);
+    if (id == PROFILE_NONE)
         return PROFILE_NONE;
-    if (t->n == t->cap) {
-        uint32_t c = t->cap * 2;
-        uint32_t *pa = realloc(t->parent, (size_t)c * sizeof *pa);
-        if (!pa)
-            return PROFILE_NONE;
-        t->parent = pa;
-        uint32_t *la = realloc(t->label, (size_t)c * sizeof *la);
-        if (!la)
-            return PROFILE_NONE;
-        t->label = la;
-        if (t->state) {
-            uint8_t *st = realloc(t->state, c);
-            if (!st)
-                return PROFILE_NONE;
-            t->state = st;
-        }
-        t->cap = c;
-    }
-    uint32_t id = t->n++;
-    t->parent[id] = parent;
-    t->label[id] = label;
     t->h[j].key = key;
     t->h[j].node = id;
     *created = 1;
-    if ((size_t)t->n * 2 > t->hcap && trie_rehash(t))
+    if (++t->hcount * 2 > t->hcap && trie_rehash(t))
         return PROFILE_NONE;
     return id;
 }
 
-/* Drops the build hash, builds child lists (children in creation order). */
+/* Drops the build hash, links the children (in creation order) after the first. */
 static int trie_seal(struct trie *t)
 {
     free(t->h);
     t->h = NULL;
     t->hcap = 0;
-    t->first = malloc((size_t)t->n * sizeof *t->first);
+    free(t->first_label);
+    t->first_label = NULL;
     t->next = malloc((size_t)t->n * sizeof *t->next);
     uint32_t *last = malloc((size_t)t->n * sizeof *last);
-    if (!t->first || !t->next || !last) {
+    if (!t->next || !last) {
         free(last);
         return -ENOMEM;
     }
-    memset(t->first, 0xff, (size_t)t->n * sizeof *t->first);
     memset(t->next, 0xff, (size_t)t->n * sizeof *t->next);
+    for (uint32_t i = 0; i < t->n; i++)
+        last[i] = t->first[i];
     for (uint32_t i = 1; i < t->n; i++) {
         uint32_t pa = t->parent[i];
-        if (t->first[pa] == PROFILE_NONE)
-            t->first[pa] = i;
-        else
-            t->next[last[pa]] = i;
+        if (t->first[pa] == i)
+            continue;
+        t->next[last[pa]] = i;
         last[pa] = i;
     }
     free(last);
@@ -343,7 +378,8 @@ static int trie_seal(struct trie *t)
 
 static size_t trie_memory(const struct trie *t)
 {
-    size_t per = 2 * sizeof(uint32_t) + (t->state ? 1 : 0) + (t->first ? 8 : 0);
+    size_t per = 3 * sizeof(uint32_t) + (t->state ? 1 : 0) + (t->next ? 4 : 0) +
+                 (t->first_label ? 4 : 0);
     return (size_t)t->cap * per + t->hcap * sizeof(struct trie_slot);
 }
 
