@@ -68,9 +68,14 @@ static const profile *get_profile(api *a, httpd_req *req, const char *arg, const
                                   pcache_entry **ref)
 {
     *ref = NULL;
-    const char *id = httpd_req_query(req, arg);
+    size_t idlen = 0;
+    const char *id = httpd_req_query_n(req, arg, &idlen);
     if (!id || !*id) {
         httpd_reply_error(req, 400, "missing %s", arg);
+        return NULL;
+    }
+    if (strlen(id) != idlen) {
+        httpd_reply_error(req, 400, "%s: a NUL byte in the name", arg);
         return NULL;
     }
     const char *type = type_arg ? httpd_req_query(req, type_arg) : NULL;
