@@ -4,8 +4,9 @@
  * The index holds, per sample (file order): the time (ns), a FlameScope stack id (with
  * FlameScope's idle verdict for the heatmap in the top bit), a folded stack id (the
  * stack as stackcollapse-perf.pl names it), and the period (only when it varies).
- * Stacks are interned: a stack is a sequence of frame ids, root first, and a frame is a
- * (name, type) pair.  Two namings are kept because the two reference tools disagree:
+ * Stacks are interned as a tree (a trie of frames, like the flame graph itself): a
+ * stack is its leaf node, and a frame is a (name, type) pair.  Two namings are kept
+ * because the two reference tools disagree:
  *   - FlameScope (profile_fs_*): comm cut at its first digit, names cut at the first
  *     '+', "->" splits inlined frames, a leading 'L' dropped for java, frame types
  *     user/kernel/jit/inlined;
@@ -72,11 +73,14 @@ void profile_range_bounds(const profile *p, const struct profile_range *r, size_
 int profile_in_range(const profile *p, size_t i, const struct profile_range *r);
 
 /* --- FlameScope view ----------------------------------------------------------------- */
-uint32_t profile_fs_nstacks(const profile *p);
-/* Frames of a stack, root (the comm) first; *n gets the count.  The pointer may be
- * unaligned: read it with memcpy (profile_fs_stack_frame does). */
-const void *profile_fs_stack(const profile *p, uint32_t stack, size_t *n);
-uint32_t profile_fs_stack_frame(const void *frames, size_t i);
+/* Stacks form a tree: node 0 is the root, every other node has a parent with a smaller
+ * id (parents[node]) and a frame; a sample's stack is the node of its leaf frame.  The
+ * first level under the root are the comms. */
+uint32_t profile_fs_nstacks(const profile *p);          /* nodes, the root included */
+const uint32_t *profile_fs_parents(const profile *p);
+uint32_t profile_fs_frame(const profile *p, uint32_t node);
+uint32_t profile_fs_first_child(const profile *p, uint32_t node);   /* PROFILE_NONE: none */
+uint32_t profile_fs_next_sibling(const profile *p, uint32_t node);
 const char *profile_fs_frame_name(const profile *p, uint32_t frame, size_t *len);
 int profile_fs_frame_type(const profile *p, uint32_t frame);
 uint32_t profile_fs_sample_stack(const profile *p, size_t i);
@@ -84,16 +88,17 @@ uint32_t profile_fs_sample_stack(const profile *p, size_t i);
  * graph's (on the stack's names). */
 int profile_fs_heat_idle(const profile *p, size_t i);
 int profile_fs_stack_idle(const profile *p, uint32_t stack);
-/* Adds to counts[stack] the samples of the range FlameScope's flame graph counts:
+/* Adds to counts[node] the samples of the range FlameScope's flame graph counts:
  * non-idle ones, plus the last sample of the file when it is in the range (FlameScope
  * adds that one without its idle test).  counts has profile_fs_nstacks() entries.
  * Returns how many samples it added. */
-uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint32_t *counts);
+uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint64_t *counts);
 
 /* --- stackcollapse view --------------------------------------------------------------- */
+/* The same tree shape: the first level are process names, labels are folded names. */
 uint32_t profile_folded_nstacks(const profile *p);
-/* Names of a folded stack, root (the process name) first. */
-const void *profile_folded_stack(const profile *p, uint32_t stack, size_t *n);
+const uint32_t *profile_folded_parents(const profile *p);
+uint32_t profile_folded_label(const profile *p, uint32_t node);
 const char *profile_folded_name(const profile *p, uint32_t name, size_t *len);
 uint32_t profile_folded_nnames(const profile *p);
 /* Folded stack of sample i, PROFILE_NONE when stackcollapse skips it (other event). */

@@ -151,6 +151,7 @@ def test_hostile_requests_get_clear_4xx(server, profdir):
         ("/heatmap/", {"filename": "../../etc/passwd", "type": "perf"}, (400,)),
         ("/heatmap/", {"filename": "/etc/passwd", "type": "perf"}, (400,)),
         ("/heatmap/", {"filename": "sub/../../x", "type": "perf"}, (400,)),
+        ("/heatmap/", {"filename": "perf-threads.stacks\0.x", "type": "perf"}, (400,)),
         ("/flamegraph/", {"filename": "sub", "type": "perf"}, (400, 404)),
         ("/flamegraph/", {"filename": "missing.perf", "type": "perf"}, (404,)),
         ("/heatmap/", {"type": "perf"}, (400,)),
