@@ -290,8 +290,9 @@ export class Heatmap {
                 x: x0, y: lane * LANE_H + 2, width: Math.max(3, x1 - x0), height: LANE_H - 4, rx: 2,
                 'data-id': inv.id,
             }, this.gLanes);
-            const dur = ((inv.end - inv.start) * 1000).toFixed(1);
-            el('title', {}, bar).textContent = `invocation ${inv.id} (${inv.fn}): ${dur} ms, status ${inv.status}`;
+            const d = inv.end - inv.start;
+            const dur = d < 0.001 ? `${Math.round(d * 1e6)} µs` : `${(d * 1000).toFixed(1)} ms`;
+            el('title', {}, bar).textContent = `invocation ${inv.id} (${inv.fn}): ${dur}, status ${inv.status}`;
             bar.addEventListener('click', () => this.opts.onInvocation(inv));
             bar.addEventListener('mouseenter', () => { this.hoverInv = inv; this.markInvocations(); this.opts.onInvocationHover(inv); });
             bar.addEventListener('mouseleave', () => { this.hoverInv = null; this.markInvocations(); this.opts.onInvocationHover(null); });
