@@ -63,6 +63,7 @@ function whenOf(filename) {
 // ---------------------------------------------------------------- profile list
 
 async function renderList() {
+    if (pv) pv.heatmap.destroy();
     pv = null;
     document.title = 'fntrace flamescope';
     const err = h('div', { class: 'error', hidden: true });
