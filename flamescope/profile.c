@@ -55,6 +55,8 @@ struct profile {
     uint32_t *fstack;          /* | HEAT_IDLE_BIT */
     uint32_t *cstack;
     uint64_t *period;          /* NULL while every period equals period_const */
+    int32_t *tid;              /* each sample's tid; NULL unless an invocation has a tid */
+    int inv_tids;              /* some invocation line carries a tid */
     uint64_t period_const;
     int period_set;
 
@@ -695,6 +697,9 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
     o->has_end = (iv.flags & PS_INV_END) != 0;
     o->has_status = (iv.flags & PS_INV_STATUS) != 0;
     o->status = iv.status;
+    o->tid = (iv.flags & PS_INV_TID) ? iv.tid : 0;
+    if (o->tid > 0)
+        p->inv_tids = 1;
     p->ninv++;
     return 0;
 }
@@ -717,6 +722,10 @@ static int on_sample(void *ctx, const ps_sample *s)
         if (!cs)
             return -ENOMEM;
         p->cstack = cs;
+        int32_t *td = realloc(p->tid, c * sizeof *td);
+        if (!td)
+            return -ENOMEM;
+        p->tid = td;
         if (p->period) {
             uint64_t *pe = realloc(p->period, c * sizeof *pe);
             if (!pe)
@@ -834,12 +843,17 @@ static int on_sample(void *ctx, const ps_sample *s)
     p->t_ns[p->n] = t;
     p->fstack[p->n] = fs | (heat_idle ? HEAT_IDLE_BIT : 0);
     p->cstack[p->n] = cs;
+    p->tid[p->n] = s->tid;
     p->n++;
     return 0;
 }
 
 static void finish(profile *p)
 {
+    if (!p->inv_tids) {        /* nobody will ask for a thread: no cost */
+        free(p->tid);
+        p->tid = NULL;
+    }
     if (p->n == 0) {
         p->base_s = 0;
         p->end_s = 0;
@@ -959,6 +973,7 @@ void profile_free(profile *p)
     free(p->fstack);
     free(p->cstack);
     free(p->period);
+    free(p->tid);
     free(p->sec_first);
     strtab_free(p->names);
     strtab_free(p->frames);
@@ -981,6 +996,8 @@ size_t profile_memory(const profile *p)
     m += p->cap * (sizeof(uint64_t) + 2 * sizeof(uint32_t));
     if (p->period)
         m += p->cap * sizeof(uint64_t);
+    if (p->tid)
+        m += p->cap * sizeof *p->tid;
     m += (p->nsec + 1) * sizeof(size_t) * (p->sec_first != NULL);
     m += strtab_memory(p->names) + strtab_memory(p->frames) + p->frame_bits_cap;
     m += strtab_memory(p->cnames) + trie_memory(&p->fs) + trie_memory(&p->folded);
@@ -999,6 +1016,7 @@ void profile_range_all(const profile *p, struct profile_range *out)
 {
     out->start_s = p->base_s;
     out->end_s = p->end_s;
+    out->tid = 0;
 }
 
 /* Python's float(): decimal text with optional sign/spaces; we refuse inf/nan. */
@@ -1046,6 +1064,7 @@ int profile_range_parse(const profile *p, const char *start, const char *end,
     }
     out->start_s = rs;
     out->end_s = re;
+    out->tid = 0;
     return 0;
 }
 
@@ -1100,11 +1119,21 @@ void profile_range_bounds(const profile *p, const struct profile_range *r, size_
         *hi = *lo;
 }
 
+/* A range that names a thread the index can tell apart. */
+static int range_tid(const profile *p, const struct profile_range *r)
+{
+    return p->tid && r->tid > 0;
+}
+
 int profile_in_range(const profile *p, size_t i, const struct profile_range *r)
 {
+    if (range_tid(p, r) && p->tid[i] != r->tid)
+        return 0;
     double t = (double)p->t_ns[i] / 1e9;
     return t >= r->start_s && t <= r->end_s;
 }
+
+int profile_has_tids(const profile *p) { return p->tid != NULL; }
 
 /* ------------------------------------------------------------------ FlameScope view */
 
@@ -1143,8 +1172,11 @@ uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint6
     uint64_t added = 0;
     profile_range_bounds(p, r, &lo, &hi);
     int check = p->sec_first == NULL;
+    const int32_t *tids = range_tid(p, r) ? p->tid : NULL;
     for (size_t i = lo; i < hi; i++) {
         if (check && !profile_in_range(p, i, r))
+            continue;
+        if (tids && tids[i] != r->tid)
             continue;
         uint32_t s = p->fstack[i] & ~HEAT_IDLE_BIT;
         if ((p->fs.state[s] & 2) && i != p->n - 1)
@@ -1197,6 +1229,7 @@ const struct profile_invocation *profile_invocation_find(const profile *p, const
 void profile_invocation_range(const profile *p, const struct profile_invocation *inv,
                               struct profile_range *out)
 {
+    out->tid = inv->tid;
     out->start_s = (double)inv->start_ns / 1e9;
     if (inv->has_end)
         out->end_s = (double)inv->end_ns / 1e9;

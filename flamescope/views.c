@@ -198,6 +198,11 @@ void views_invocations(const profile *p, sbuf *out)
             sbuf_i64(out, v->status);
         else
             sbuf_adds(out, "null");
+        sbuf_adds(out, ",\"tid\":");
+        if (v->tid > 0)
+            sbuf_i64(out, v->tid);
+        else
+            sbuf_adds(out, "null");
         sbuf_adds(out, ",\"rel_start\":");
         sbuf_pyfloat(out, (double)v->start_ns / 1e9 - base);
         sbuf_adds(out, ",\"rel_end\":");

@@ -21,9 +21,10 @@ int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errl
  * tens of MB of JSON).  -ENOMEM. */
 int views_flamegraph(const profile *p, const struct profile_range *r, sbuf *out);
 
-/* [{"id","fn","start","end","status","rel_start","rel_end"}…]: times in seconds on the
- * samples' clock, rel_* relative to floor(first sample time) like the heatmap's columns;
- * end/status null while unknown. */
+/* [{"id","fn","start","end","status","tid","rel_start","rel_end"}…]: times in seconds on
+ * the samples' clock, rel_* relative to floor(first sample time) like the heatmap's
+ * columns; end/status null while unknown, tid null when the line named no thread (the
+ * invocation's flame graph then takes every thread's samples in its window). */
 void views_invocations(const profile *p, sbuf *out);
 
 #endif
