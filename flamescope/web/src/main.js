@@ -268,7 +268,9 @@ function renderInvocations() {
         onclick: () => state.update({ inv: String(inv.id), start: null, end: null }),
     }, h('td', {}, h('a', { href: state.href({ ...cur, inv: String(inv.id), start: null, end: null }) }, String(inv.id))),
     h('td', {}, String(inv.fn ?? '')), h('td', { class: 'num' }, fmtS(inv.start)),
-    h('td', { class: 'num' }, fmtDur(inv.end - inv.start)), h('td', { class: 'num' }, String(inv.status ?? ''))));
+    h('td', { class: 'num' }, fmtDur(inv.end - inv.start)), h('td', { class: 'num' }, String(inv.status ?? '')),
+    h('td', { class: 'num', title: inv.tid == null ? 'no thread in the trace: the flame graph is every thread in the window' : null },
+        inv.tid == null ? '–' : String(inv.tid))));
     const sortBy = (key, label) => h('th', { class: 'num' }, h('button', {
         type: 'button', class: `sort${opt.sort === key ? ' on' : ''}`, title: `sort by ${label}`,
         onclick: () => { opt.sort = key; renderInvocations(); },
@@ -284,7 +286,8 @@ function renderInvocations() {
             fns.map((f) => h('option', { value: f, selected: f === opt.fn }, `${f} (${invs.filter((i) => String(i.fn ?? '') === f).length})`))) : null),
         h('div', { class: 'table-wrap' }, h('table', { class: 'invs' },
             h('thead', {}, h('tr', {}, h('th', {}, 'id'), h('th', {}, 'function'), sortBy('start', 'start'),
-                sortBy('duration', 'duration'), h('th', { class: 'num' }, 'status'))),
+                sortBy('duration', 'duration'), h('th', { class: 'num' }, 'status'),
+                h('th', { class: 'num', title: 'the thread that ran it: its flame graph holds that thread only' }, 'thread'))),
             h('tbody', {}, rows))),
         shown.length > MAX ? h('p', { class: 'muted' }, `First ${MAX} of ${shown.length} shown.`) : null);
 }
