@@ -1133,8 +1133,6 @@ int profile_in_range(const profile *p, size_t i, const struct profile_range *r)
     return t >= r->start_s && t <= r->end_s;
 }
 
-int profile_has_tids(const profile *p) { return p->tid != NULL; }
-
 /* ------------------------------------------------------------------ FlameScope view */
 
 uint32_t profile_fs_nstacks(const profile *p) { return p->fs.n; }

@@ -82,8 +82,6 @@ void profile_range_bounds(const profile *p, const struct profile_range *r, size_
                           size_t *hi);
 /* Sample i is in r: its time, and its thread when r names one. */
 int profile_in_range(const profile *p, size_t i, const struct profile_range *r);
-/* Whether the index kept the samples' tids (some invocation line had a tid). */
-int profile_has_tids(const profile *p);
 
 /* --- FlameScope view ----------------------------------------------------------------- */
 /* Stacks form a tree: node 0 is the root, every other node has a parent with a smaller
