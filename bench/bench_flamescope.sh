@@ -9,7 +9,7 @@ set -eu
 BUILD=${BUILD:-build}
 BIN=$BUILD/bin/fntrace-flamescope
 MB=${BENCH_FLAMESCOPE_MB:-100}
-GEN=${FNTRACE_GEN:-$BUILD/tests/progs/gen_perfscript}
+GEN=$BUILD/tests/progs/gen_profile
 work=$(mktemp -d)
 pid=
 cleanup() {
@@ -20,13 +20,20 @@ trap cleanup EXIT
 mkdir -p "$work/traces"
 prof=$work/traces/bench.perf
 
-if [ ! -x "$GEN" ]; then
-    echo "bench: flamescope skipped=1 reason=\"no profile generator at $GEN\""
-    exit 0
+if [ ! -x "$GEN" ] || [ ! -x "$BIN" ]; then
+    echo "bench: flamescope FAILED (missing $GEN or $BIN: run make all)"
+    exit 1
 fi
-"$GEN" --size "${MB}M" -o "$prof"
+# the same deterministic profile bench_parse uses, generated once into $BUILD/bench/
+mkdir -p "$BUILD/bench"
+src=$BUILD/bench/profile-${MB}mb.perf
+if [ ! -s "$src" ]; then
+    "$GEN" "$MB" >"$src.tmp"
+    mv "$src.tmp" "$src"
+fi
+ln "$src" "$prof" 2>/dev/null || cp "$src" "$prof"
 bytes=$(stat -c %s "$prof")
-samples=$(grep -c 'cpu-clock:' "$prof" || true)
+samples=$(grep -c '^[^#[:space:]]' "$prof" || true)
 
 # cat: best of 3 with the page cache warm
 cat_s=9999

@@ -68,9 +68,14 @@ static const profile *get_profile(api *a, httpd_req *req, const char *arg, const
                                   pcache_entry **ref)
 {
     *ref = NULL;
-    const char *id = httpd_req_query(req, arg);
+    size_t idlen = 0;
+    const char *id = httpd_req_query_n(req, arg, &idlen);
     if (!id || !*id) {
         httpd_reply_error(req, 400, "missing %s", arg);
+        return NULL;
+    }
+    if (strlen(id) != idlen) {
+        httpd_reply_error(req, 400, "%s: a NUL byte in the name", arg);
         return NULL;
     }
     const char *type = type_arg ? httpd_req_query(req, type_arg) : NULL;
@@ -191,6 +196,17 @@ static int reply_tree(httpd_req *req, ftree *t)
     return reply_buf(req, 200, "application/json", &b);
 }
 
+static int reply_flamegraph(httpd_req *req, const profile *p, const struct profile_range *r)
+{
+    sbuf b;
+    sbuf_init(&b);
+    if (views_flamegraph(p, r, &b)) {
+        sbuf_free(&b);
+        return httpd_reply_error(req, 503, "out of memory");
+    }
+    return reply_buf(req, 200, "application/json", &b);
+}
+
 static int h_flamegraph(httpd_req *req, void *arg)
 {
     api *a = arg;
@@ -203,8 +219,7 @@ static int h_flamegraph(httpd_req *req, void *arg)
         pcache_release(a->cache, ref);
         return 0;
     }
-    ftree *t = ftree_build(p, &r);
-    int rc = reply_tree(req, t);
+    int rc = reply_flamegraph(req, p, &r);
     pcache_release(a->cache, ref);
     return rc;
 }
@@ -300,7 +315,7 @@ static int h_api_flamegraph(httpd_req *req, void *arg)
         return 0;
     struct profile_range r;
     if (request_range(req, p, &r) == 0)
-        reply_tree(req, ftree_build(p, &r));
+        reply_flamegraph(req, p, &r);
     pcache_release(a->cache, ref);
     return 0;
 }

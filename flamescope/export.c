@@ -105,11 +105,29 @@ static void agg_free(struct agg *a)
     free(a->weight);
 }
 
-static uint32_t key_at(const void *keys, size_t i)
+/* The folded names of a stack node, root (the process name) first, into *buf. */
+struct path {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+static int node_path(const profile *p, uint32_t node, struct path *out)
 {
-    uint32_t v;
-    memcpy(&v, (const char *)keys + i * sizeof v, sizeof v);
-    return v;
+    const uint32_t *parent = profile_folded_parents(p);
+    size_t depth = 0;
+    for (uint32_t x = node; x != 0; x = parent[x])
+        depth++;
+    if (depth > out->cap) {
+        uint32_t *v = realloc(out->v, depth * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        out->v = v;
+        out->cap = depth;
+    }
+    out->n = depth;
+    for (uint32_t x = node; x != 0; x = parent[x])
+        out->v[--depth] = profile_folded_label(p, x);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ folded */
@@ -147,15 +165,18 @@ static int write_folded(const profile *p, const struct agg *a, sbuf *out)
         return -ENOMEM;
     }
     size_t k = 0;
+    struct path path = {0};
     for (uint32_t s = 0; s < a->n; s++) {
         if (!a->count[s])
             continue;
-        size_t nf;
-        const void *keys = profile_folded_stack(p, s, &nf);
+        if (node_path(p, s, &path)) {
+            text.failed = 1;
+            break;
+        }
         off[k] = text.len;
-        for (size_t i = 0; i < nf; i++) {
+        for (size_t i = 0; i < path.n; i++) {
             size_t len;
-            const char *name = profile_folded_name(p, key_at(keys, i), &len);
+            const char *name = profile_folded_name(p, path.v[i], &len);
             if (i)
                 sbuf_addc(&text, ';');
             sbuf_add(&text, name, len);
@@ -164,6 +185,7 @@ static int write_folded(const profile *p, const struct agg *a, sbuf *out)
         lines[k].w = a->weight[s];
         k++;
     }
+    free(path.v);
     if (sbuf_failed(&text)) {
         free(off);
         free(lines);
@@ -192,10 +214,10 @@ static int write_folded(const profile *p, const struct agg *a, sbuf *out)
 
 /* ------------------------------------------------------------------ svg */
 
-static const char *folded_name(void *ctx, uint32_t key, size_t *len, int *type)
+static const char *folded_label(const void *ctx, uint32_t node, size_t *len, int *type)
 {
     *type = FT_NONE;
-    return profile_folded_name(ctx, key, len);
+    return profile_folded_name(ctx, profile_folded_label(ctx, node), len);
 }
 
 static void xml_text(sbuf *out, const char *s, size_t len)
@@ -266,17 +288,9 @@ static const char svg_script[] =
 static int write_svg(const profile *p, const struct agg *a, const char *title, sbuf *out)
 {
     ftree *t = ftree_new();
-    if (!t)
+    if (!t || ftree_add_tree(t, a->n, profile_folded_parents(p), a->weight, folded_label, p)) {
+        ftree_free(t);
         return -ENOMEM;
-    for (uint32_t s = 0; s < a->n; s++) {
-        if (!a->weight[s])
-            continue;
-        size_t nf;
-        const void *keys = profile_folded_stack(p, s, &nf);
-        if (ftree_add_path(t, keys, nf, folded_name, (void *)p, a->weight[s])) {
-            ftree_free(t);
-            return -ENOMEM;
-        }
     }
     size_t n = ftree_count(t);
     uint64_t *total = calloc(n, sizeof *total);
@@ -456,6 +470,8 @@ static int write_pprof(const profile *p, const struct agg *a, const struct profi
                            clock ? "nanoseconds" : "count", "comm"};
     enum { S_SAMPLES = 1, S_COUNT, S_WTYPE, S_WUNIT, S_COMM, S_FIRST };
     uint32_t nstr = S_FIRST;
+    struct path path = {0};
+    int oom = 0;
 
     /* sample_type (1) and period_type (11) */
     pb_uint(&m, 1, S_SAMPLES);
@@ -469,10 +485,13 @@ static int write_pprof(const profile *p, const struct agg *a, const struct profi
     for (uint32_t s = 0; s < a->n; s++) {
         if (!a->count[s])
             continue;
-        size_t nf;
-        const void *keys = profile_folded_stack(p, s, &nf);
+        if (node_path(p, s, &path)) {
+            oom = 1;
+            continue;
+        }
+        size_t nf = path.n;
         for (size_t i = nf; i-- > 1;) {
-            uint32_t k = key_at(keys, i);
+            uint32_t k = path.v[i];
             if (!str_of[k])
                 str_of[k] = nstr++;
             pb_varint(&sub, (uint64_t)k + 1);
@@ -483,7 +502,7 @@ static int write_pprof(const profile *p, const struct agg *a, const struct profi
         pb_varint(&sub, a->weight[s]);
         pb_bytes(&m, 2, sub.p, sub.len);                /* packed values */
         sub.len = 0;
-        uint32_t pn = key_at(keys, 0);
+        uint32_t pn = path.v[0];
         if (!str_of[pn])
             str_of[pn] = nstr++;
         pb_uint(&sub, 1, S_COMM);
@@ -495,10 +514,13 @@ static int write_pprof(const profile *p, const struct agg *a, const struct profi
     for (uint32_t s = 0; s < a->n; s++) {
         if (!a->count[s])
             continue;
-        size_t nf;
-        const void *keys = profile_folded_stack(p, s, &nf);
+        if (node_path(p, s, &path)) {
+            oom = 1;
+            continue;
+        }
+        size_t nf = path.n;
         for (size_t i = 1; i < nf; i++) {
-            uint32_t k = key_at(keys, i);
+            uint32_t k = path.v[i];
             if (str_of[k] & 0x80000000u)
                 continue;                               /* already written */
             pb_uint(&m, 1, (uint64_t)k + 1);
@@ -515,7 +537,8 @@ static int write_pprof(const profile *p, const struct agg *a, const struct profi
     /* string table (6) in index order */
     char **strs = calloc(nstr, sizeof *strs);
     size_t *lens = calloc(nstr, sizeof *lens);
-    if (!strs || !lens) {
+    if (!strs || !lens || oom) {
+        free(path.v);
         free(strs);
         free(lens);
         free(str_of);
@@ -535,6 +558,7 @@ static int write_pprof(const profile *p, const struct agg *a, const struct profi
     }
     for (uint32_t i = 0; i < nstr; i++)
         pb_bytes(&pb, 6, strs[i] ? strs[i] : "", lens[i]);
+    free(path.v);
     free(strs);
     free(lens);
     free(str_of);
@@ -570,6 +594,8 @@ static int write_speedscope(const profile *p, const struct profile_range *r,
     uint32_t nframes = 0;
     const char *ev = profile_event(p);
     int clock = strstr(ev, "clock") != NULL;
+    struct path path = {0};
+    int oom = 0;
 
     sbuf_adds(out, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\","
                    "\"exporter\":\"fntrace-flamescope\",\"name\":");
@@ -578,10 +604,13 @@ static int write_speedscope(const profile *p, const struct profile_range *r,
     for (uint32_t s = 0; s < a->n; s++) {
         if (!a->count[s])
             continue;
-        size_t nf;
-        const void *keys = profile_folded_stack(p, s, &nf);
+        if (node_path(p, s, &path)) {
+            oom = 1;
+            continue;
+        }
+        size_t nf = path.n;
         for (size_t i = 0; i < nf; i++) {
-            uint32_t k = key_at(keys, i);
+            uint32_t k = path.v[i];
             if (frame_of[k] != UINT32_MAX)
                 continue;
             frame_of[k] = nframes++;
@@ -618,13 +647,16 @@ static int write_speedscope(const profile *p, const struct profile_range *r,
             }
         }
         if (prev != PROFILE_NONE) {
-            size_t nf;
-            const void *keys = profile_folded_stack(p, prev, &nf);
+            if (node_path(p, prev, &path)) {
+                oom = 1;
+                continue;
+            }
+            size_t nf = path.n;
             sbuf_adds(out, first ? "[" : ",[");
             for (size_t k = 0; k < nf; k++) {
                 if (k)
                     sbuf_addc(out, ',');
-                sbuf_u64(out, frame_of[key_at(keys, k)]);
+                sbuf_u64(out, frame_of[path.v[k]]);
             }
             sbuf_addc(out, ']');
             if (!first)
@@ -643,7 +675,8 @@ static int write_speedscope(const profile *p, const struct profile_range *r,
     int failed = sbuf_failed(&weights);
     sbuf_free(&weights);
     free(frame_of);
-    return sbuf_failed(out) || failed ? -ENOMEM : 0;
+    free(path.v);
+    return sbuf_failed(out) || failed || oom ? -ENOMEM : 0;
 }
 
 int export_write(const profile *p, const struct profile_range *r, int format,

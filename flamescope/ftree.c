@@ -1,6 +1,6 @@
 /* ftree — see ftree.h.  Nodes live in one array; children are a singly linked list in
- * insertion order; a hash table (parent, frame id) -> child finds a child in O(1) while
- * building, which keeps profiles with very wide nodes (JIT code) fast. */
+ * insertion order.  A tree is made from a profile's stack tree in one pass (the
+ * profile already merged frames per parent), keeping only the nodes with samples. */
 #include "ftree.h"
 
 #include <errno.h>
@@ -22,10 +22,6 @@ struct node {
 struct ftree {
     struct node *n;
     size_t count, cap;
-    /* (parent << 32 | key) -> child, open addressing; keys +1 so 0 is empty */
-    uint64_t *hk;
-    uint32_t *hv;
-    size_t hcap;
 };
 
 static uint32_t node_add(ftree *t, uint32_t parent, const char *name, size_t nlen, int type)
@@ -74,108 +70,71 @@ void ftree_free(ftree *t)
     if (!t)
         return;
     free(t->n);
-    free(t->hk);
-    free(t->hv);
     free(t);
 }
 
-static uint64_t mix(uint64_t k)
+int ftree_add_tree(ftree *t, uint32_t n, const uint32_t *parent, const uint64_t *counts,
+                   ftree_label_fn fn, const void *ctx)
 {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    k ^= k >> 33;
-    return k;
-}
-
-static int h_grow(ftree *t)
-{
-    size_t nc = t->hcap ? t->hcap * 2 : 1024;
-    uint64_t *hk = calloc(nc, sizeof *hk);
-    uint32_t *hv = malloc(nc * sizeof *hv);
-    if (!hk || !hv) {
-        free(hk);
-        free(hv);
+    if (t->count != 1 || n == 0)
+        return -EINVAL;
+    uint64_t *total = malloc((size_t)n * sizeof *total);
+    uint32_t *map = malloc((size_t)n * sizeof *map);
+    if (!total || !map) {
+        free(total);
+        free(map);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < t->hcap; i++) {
-        if (!t->hk[i])
+    memcpy(total, counts, (size_t)n * sizeof *total);
+    /* children have larger ids than their parents: one backward pass sums subtrees */
+    for (uint32_t i = n; i-- > 1;)
+        total[parent[i]] += total[i];
+    map[0] = 0;
+    t->n[0].v += (int64_t)counts[0];
+    int rc = 0;
+    for (uint32_t i = 1; i < n; i++) {
+        if (!total[i])
             continue;
-        size_t j = mix(t->hk[i]) & (nc - 1);
-        while (hk[j])
-            j = (j + 1) & (nc - 1);
-        hk[j] = t->hk[i];
-        hv[j] = t->hv[i];
+        size_t len = 0;
+        int type = FT_NONE;
+        const char *name = fn(ctx, i, &len, &type);
+        uint32_t id = node_add(t, map[parent[i]], name, len, type);
+        if (id == NIL) {
+            rc = -ENOMEM;
+            break;
+        }
+        t->n[id].v = (int64_t)counts[i];
+        map[i] = id;
     }
-    free(t->hk);
-    free(t->hv);
-    t->hk = hk;
-    t->hv = hv;
-    t->hcap = nc;
-    return 0;
+    free(total);
+    free(map);
+    return rc;
 }
 
-static uint32_t child_get(ftree *t, uint32_t parent, uint32_t key32, ftree_name_fn fn,
-                          void *ctx)
-{
-    if (t->count * 2 >= t->hcap && h_grow(t))
-        return NIL;
-    uint64_t key = (((uint64_t)parent << 32) | key32) + 1;
-    size_t j = mix(key) & (t->hcap - 1);
-    while (t->hk[j]) {
-        if (t->hk[j] == key)
-            return t->hv[j];
-        j = (j + 1) & (t->hcap - 1);
-    }
-    size_t len = 0;
-    int type = FT_NONE;
-    const char *name = fn(ctx, key32, &len, &type);
-    uint32_t id = node_add(t, parent, name, len, type);
-    if (id == NIL)
-        return NIL;
-    t->hk[j] = key;
-    t->hv[j] = id;
-    return id;
-}
-
-int ftree_add_path(ftree *t, const void *keys, size_t n, ftree_name_fn fn, void *ctx,
-                   uint64_t count)
-{
-    uint32_t cur = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t k;
-        memcpy(&k, (const char *)keys + i * sizeof k, sizeof k);
-        cur = child_get(t, cur, k, fn, ctx);
-        if (cur == NIL)
-            return -ENOMEM;
-    }
-    t->n[cur].v += (int64_t)count;
-    return 0;
-}
-
-static const char *fs_name(void *ctx, uint32_t frame, size_t *len, int *type)
+static const char *fs_label(const void *ctx, uint32_t node, size_t *len, int *type)
 {
     const profile *p = ctx;
+    uint32_t frame = profile_fs_frame(p, node);
     *type = profile_fs_frame_type(p, frame);
     return profile_fs_frame_name(p, frame, len);
 }
 
-int ftree_add_counts(ftree *t, const profile *p, const uint32_t *counts)
+ftree *ftree_build(const profile *p, const struct profile_range *r)
 {
-    if (!counts)
-        return 0;
-    uint32_t ns = profile_fs_nstacks(p);
-    for (uint32_t s = 0; s < ns; s++) {
-        if (!counts[s])
-            continue;
-        size_t nf;
-        const void *fr = profile_fs_stack(p, s, &nf);
-        int rc = ftree_add_path(t, fr, nf, fs_name, (void *)p, counts[s]);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    ftree *t = ftree_new();
+    uint32_t n = profile_fs_nstacks(p);
+    uint64_t *counts = calloc(n ? n : 1, sizeof *counts);
+    if (!t || !counts)
+        goto fail;
+    profile_fs_count(p, r, counts);
+    if (ftree_add_tree(t, n, profile_fs_parents(p), counts, fs_label, p))
+        goto fail;
+    free(counts);
+    return t;
+fail:
+    free(counts);
+    ftree_free(t);
+    return NULL;
 }
 
 size_t ftree_count(const ftree *t) { return t->count; }
@@ -190,24 +149,6 @@ void ftree_node_get(const ftree *t, uint32_t id, struct ftree_node *out)
     out->first = x->first;
     out->next = x->next;
     out->parent = x->parent;
-}
-
-ftree *ftree_build(const profile *p, const struct profile_range *r)
-{
-    ftree *t = ftree_new();
-    uint32_t ns = profile_fs_nstacks(p);
-    uint32_t *counts = calloc(ns ? ns : 1, sizeof *counts);
-    if (!t || !counts)
-        goto fail;
-    profile_fs_count(p, r, counts);
-    if (ftree_add_counts(t, p, counts))
-        goto fail;
-    free(counts);
-    return t;
-fail:
-    free(counts);
-    ftree_free(t);
-    return NULL;
 }
 
 uint64_t ftree_total(const ftree *t)

@@ -18,15 +18,12 @@ typedef struct ftree ftree;
 
 ftree *ftree_new(void);
 void ftree_free(ftree *t);
-/* Adds counts[stack] samples of every FlameScope stack of p (NULL counts: none).
- * A tree takes the stacks of one profile only (children are keyed by frame id). */
-int ftree_add_counts(ftree *t, const profile *p, const uint32_t *counts);
-/* Generic form: a path of n uint32 keys (possibly unaligned), root first, whose names
- * fn gives (the name must outlive the tree); count is added to the last node. */
-typedef const char *(*ftree_name_fn)(void *ctx, uint32_t key, size_t *len, int *type);
-int ftree_add_path(ftree *t, const void *keys, size_t n, ftree_name_fn fn, void *ctx,
-                   uint64_t count);
-
+/* Fills a new tree (root only) from a tree given as parent[] (node 0 the root, parents
+ * before children) and per-node self counts: the nodes with a non-zero subtree, in id
+ * order, named by fn. */
+typedef const char *(*ftree_label_fn)(const void *ctx, uint32_t node, size_t *len, int *type);
+int ftree_add_tree(ftree *t, uint32_t n, const uint32_t *parent, const uint64_t *counts,
+                   ftree_label_fn fn, const void *ctx);
 /* Read access for layouts (exports): node 0 is the root; parents come before their
  * children; FTREE_NIL ends a child list. */
 #define FTREE_NIL UINT32_MAX
@@ -39,7 +36,8 @@ struct ftree_node {
 };
 size_t ftree_count(const ftree *t);
 void ftree_node_get(const ftree *t, uint32_t id, struct ftree_node *out);
-/* Builds the tree of a range in one call. */
+
+/* The FlameScope tree of a profile's range (NULL when out of memory). */
 ftree *ftree_build(const profile *p, const struct profile_range *r);
 /* Sum of all node values (FlameScope's "full value"). */
 uint64_t ftree_total(const ftree *t);

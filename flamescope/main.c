@@ -3,6 +3,7 @@
  * the store, starts the server and waits for SIGINT/SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "fntrace-flamescope: unexpected argument %s\n%s", argv[optind], usage);
         return 2;
     }
+    /* Indexes, flame graph JSON and build tables are large and short-lived: a fixed
+     * mmap threshold gives them back to the system when freed (glibc would otherwise
+     * raise the threshold and keep them in per-thread arenas, so memory would grow
+     * with every thread that once built a big index). */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
     char err[512];
     store *st = store_open_dir(dir, err, sizeof err);
     if (!st) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "perfscript.h"
 #include "strtab.h"
@@ -26,12 +27,36 @@
 #define IP_IDLE 2    /* holds an idle function name */
 #define IP_SELF 4    /* holds "swapper" followed by an idle name */
 
+/* Stacks as a tree of frames (a trie): node 0 is the root, every other node is
+ * (parent, label) with parent < node, so one pass in id order visits parents first.
+ * A sample's stack is its leaf node.  The hash (parent, label) -> node is only needed
+ * while building and is freed by trie_seal(), which builds the child lists instead. */
+struct trie_slot {
+    uint64_t key;              /* (parent << 32 | label) + 1, 0 = empty */
+    uint32_t node;
+};
+
+struct trie {
+    uint32_t *parent, *label;
+    uint8_t *state;            /* FlameScope trie: idle regex state of the path */
+    uint32_t n, cap;
+    /* Building: a node's first child is found through first/first_label (stacks that
+     * go on where no stack went before make chains: that node was just created, so its
+     * line is in the cache), later children through the hash. */
+    uint32_t *first, *first_label;
+    struct trie_slot *h;       /* key and node in one cache line */
+    size_t hcap, hcount;
+    uint32_t *next;            /* next sibling, after trie_seal() */
+};
+
 struct profile {
     size_t n, cap;
     uint64_t *t_ns;
     uint32_t *fstack;          /* | HEAT_IDLE_BIT */
     uint32_t *cstack;
     uint64_t *period;          /* NULL while every period equals period_const */
+    int32_t *tid;              /* each sample's tid; NULL unless an invocation has a tid */
+    int inv_tids;              /* some invocation line carries a tid */
     uint64_t period_const;
     int period_set;
 
@@ -44,12 +69,12 @@ struct profile {
 
     strtab *names;             /* FlameScope frame names */
     strtab *frames;            /* (name id u32, type u8) -> frame id */
-    strtab *fstacks;           /* frame ids, root first -> stack id */
-    uint8_t *fstack_idle;
-    size_t fstack_idle_cap;
+    uint8_t *frame_bits;       /* idle bits (IP_*) of each frame's name */
+    size_t frame_bits_cap;
+    struct trie fs;            /* FlameScope stacks: labels are frame ids */
 
     strtab *cnames;            /* folded names */
-    strtab *cstacks;           /* folded name ids, root first */
+    struct trie folded;        /* stackcollapse stacks: labels are folded name ids */
     char *event;
 
     struct profile_invocation *inv;
@@ -109,6 +134,15 @@ static int idle_step(int *seen_sw, unsigned bits)
     return 0;
 }
 
+/* The regex state along a path: bit 0 "swapper" seen, bit 1 matched. */
+static unsigned idle_state(unsigned st, unsigned bits)
+{
+    int seen = st & 1;
+    if ((st & 2) || idle_step(&seen, bits))
+        return 3;
+    return (unsigned)seen;
+}
+
 /* ------------------------------------------------------------------ build state */
 
 struct comm_info {
@@ -148,10 +182,6 @@ struct build {
     size_t nevbits;
     uint32_t *pool;
     size_t npool, poolcap;
-    uint32_t *key;
-    size_t keycap;
-    uint32_t *ckey;
-    size_t ckeycap;
     int err;
     char *errmsg;
     size_t errlen;
@@ -172,6 +202,189 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+static int trie_init(struct trie *t, int with_state)
+{
+    memset(t, 0, sizeof *t);
+    t->cap = 1024;
+    t->parent = malloc(t->cap * sizeof *t->parent);
+    t->label = malloc(t->cap * sizeof *t->label);
+    t->first = malloc(t->cap * sizeof *t->first);
+    t->first_label = malloc(t->cap * sizeof *t->first_label);
+    t->state = with_state ? malloc(t->cap) : NULL;
+    t->hcap = 2048;
+    t->h = calloc(t->hcap, sizeof *t->h);
+    if (!t->parent || !t->label || !t->first || !t->first_label || (with_state && !t->state) ||
+        !t->h)
+        return -ENOMEM;
+    t->first[0] = PROFILE_NONE;
+    t->parent[0] = PROFILE_NONE;
+    t->label[0] = PROFILE_NONE;
+    if (t->state)
+        t->state[0] = 0;
+    t->n = 1;
+    return 0;
+}
+
+static void trie_free(struct trie *t)
+{
+    free(t->parent);
+    free(t->label);
+    free(t->state);
+    free(t->h);
+    free(t->first);
+    free(t->first_label);
+    free(t->next);
+    memset(t, 0, sizeof *t);
+}
+
+static inline uint64_t trie_mix(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    k ^= k >> 33;
+    return k;
+}
+
+/* A zeroed slot table; big ones are asked for in huge pages, since every lookup is a
+ * random access (a TLB miss per lookup with 4 KiB pages). */
+static struct trie_slot *slots_alloc(size_t n)
+{
+    size_t bytes = n * sizeof(struct trie_slot);
+    if (bytes < (4u << 20))
+        return calloc(n, sizeof(struct trie_slot));
+    void *p = NULL;
+    if (posix_memalign(&p, 2u << 20, bytes))
+        return NULL;
+    madvise(p, bytes, MADV_HUGEPAGE);
+    memset(p, 0, bytes);
+    return p;
+}
+
+static int trie_rehash(struct trie *t)
+{
+    size_t nc = t->hcap * 2;
+    struct trie_slot *h = slots_alloc(nc);
+    if (!h)
+        return -ENOMEM;
+    for (size_t i = 0; i < t->hcap; i++) {
+        if (!t->h[i].key)
+            continue;
+        size_t j = trie_mix(t->h[i].key) & (nc - 1);
+        while (h[j].key)
+            j = (j + 1) & (nc - 1);
+        h[j] = t->h[i];
+    }
+    free(t->h);
+    t->h = h;
+    t->hcap = nc;
+    return 0;
+}
+
+static int trie_grow(struct trie *t)
+{
+    uint32_t c = t->cap * 2;
+    uint32_t **arrs[] = {&t->parent, &t->label, &t->first, &t->first_label};
+    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
+        uint32_t *a = realloc(*arrs[i], (size_t)c * sizeof *a);
+        if (!a)
+            return -ENOMEM;
+        *arrs[i] = a;
+    }
+    if (t->state) {
+        uint8_t *st = realloc(t->state, c);
+        if (!st)
+            return -ENOMEM;
+        t->state = st;
+    }
+    t->cap = c;
+    return 0;
+}
+
+static uint32_t trie_new_node(struct trie *t, uint32_t parent, uint32_t label)
+{
+    if (t->n >= 0x7fffffffu)       /* ids keep the top bit free (HEAT_IDLE_BIT) */
+        return PROFILE_NONE;
+    if (t->n == t->cap && trie_grow(t))
+        return PROFILE_NONE;
+    uint32_t id = t->n++;
+    t->parent[id] = parent;
+    t->label[id] = label;
+    t->first[id] = PROFILE_NONE;
+    return id;
+}
+
+/* The child of parent labelled label, created when new (*created set); PROFILE_NONE
+ * when out of memory. */
+static uint32_t trie_child(struct trie *t, uint32_t parent, uint32_t label, int *created)
+{
+    *created = 0;
+    uint32_t fc = t->first[parent];
+    if (fc == PROFILE_NONE) {
+        uint32_t id = trie_new_node(t, parent, label);
+        if (id != PROFILE_NONE) {
+            t->first[parent] = id;
+            t->first_label[parent] = label;
+            *created = 1;
+        }
+        return id;
+    }
+    if (t->first_label[parent] == label)
+        return fc;
+    uint64_t key = (((uint64_t)parent << 32) | label) + 1;
+    size_t j = trie_mix(key) & (t->hcap - 1);
+    while (t->h[j].key) {
+        if (t->h[j].key == key)
+            return t->h[j].node;
+        j = (j + 1) & (t->hcap - 1);
+    }
+    uint32_t id = trie_new_node(t, parent, label);
+    if (id == PROFILE_NONE)
+        return PROFILE_NONE;
+    t->h[j].key = key;
+    t->h[j].node = id;
+    *created = 1;
+    if (++t->hcount * 2 > t->hcap && trie_rehash(t))
+        return PROFILE_NONE;
+    return id;
+}
+
+/* Drops the build hash, links the children (in creation order) after the first. */
+static int trie_seal(struct trie *t)
+{
+    free(t->h);
+    t->h = NULL;
+    t->hcap = 0;
+    free(t->first_label);
+    t->first_label = NULL;
+    t->next = malloc((size_t)t->n * sizeof *t->next);
+    uint32_t *last = malloc((size_t)t->n * sizeof *last);
+    if (!t->next || !last) {
+        free(last);
+        return -ENOMEM;
+    }
+    memset(t->next, 0xff, (size_t)t->n * sizeof *t->next);
+    for (uint32_t i = 0; i < t->n; i++)
+        last[i] = t->first[i];
+    for (uint32_t i = 1; i < t->n; i++) {
+        uint32_t pa = t->parent[i];
+        if (t->first[pa] == i)
+            continue;
+        t->next[last[pa]] = i;
+        last[pa] = i;
+    }
+    free(last);
+    return 0;
+}
+
+static size_t trie_memory(const struct trie *t)
+{
+    size_t per = 3 * sizeof(uint32_t) + (t->state ? 1 : 0) + (t->next ? 4 : 0) +
+                 (t->first_label ? 4 : 0);
+    return (size_t)t->cap * per + t->hcap * sizeof(struct trie_slot);
+}
+
 static int pool_push(struct build *b, uint32_t v)
 {
     if (grow((void **)&b->pool, &b->poolcap, b->npool + 1, sizeof *b->pool))
@@ -188,7 +401,18 @@ static uint32_t frame_intern(profile *p, const char *name, size_t len, int type)
     unsigned char k[5];
     memcpy(k, &nid, 4);
     k[4] = (unsigned char)type;
-    return strtab_intern(p->frames, k, sizeof k);
+    uint32_t fid = strtab_intern(p->frames, k, sizeof k);
+    if (fid == STRTAB_NONE)
+        return STRTAB_NONE;
+    if (fid >= p->frame_bits_cap || !p->frame_bits[fid]) {
+        size_t old = p->frame_bits_cap;
+        if (grow((void **)&p->frame_bits, &p->frame_bits_cap, (size_t)fid + 1, 1))
+            return STRTAB_NONE;
+        memset(p->frame_bits + old, 0, p->frame_bits_cap - old);
+        /* +1 marks "computed" */
+        p->frame_bits[fid] = (uint8_t)(idle_bits(name, len) + 1);
+    }
+    return fid;
 }
 
 static int library_type(const char *m, size_t len, int has_module)
@@ -333,8 +557,9 @@ static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_in
 {
     uint32_t mid = (f->flags & PS_FRAME_MODULE) ? f->module_id : STRTAB_NONE;
     uint8_t jf = (uint8_t)(ci->fs_java | ci->c_java << 1);
-    if (f->sym_id < b->nsymc) {
-        struct sym_cache *sc = &b->symc[f->sym_id];
+    size_t slot = (size_t)f->sym_id * 4 + jf;   /* one entry per java flag pair */
+    if (slot < b->nsymc) {
+        struct sym_cache *sc = &b->symc[slot];
         if (sc->used && sc->module == mid && sc->java == jf) {
             *out = sc->raw;
             return 0;
@@ -349,11 +574,11 @@ static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_in
     uint32_t id = strtab_intern(b->rawmap, k, sizeof k);
     if (id == STRTAB_NONE)
         return -ENOMEM;
-    if (f->sym_id < (1u << 26)) {
+    if (f->sym_id < (1u << 24)) {
         size_t cap = b->nsymc;
-        if (f->sym_id >= cap) {
-            size_t nc = cap ? cap : 1024;
-            while (nc <= f->sym_id)
+        if (slot >= cap) {
+            size_t nc = cap ? cap : 4096;
+            while (nc <= slot)
                 nc *= 2;
             struct sym_cache *n = realloc(b->symc, nc * sizeof *n);
             if (!n)
@@ -362,7 +587,7 @@ static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_in
             b->symc = n;
             b->nsymc = nc;
         }
-        b->symc[f->sym_id] = (struct sym_cache){1, jf, mid, id};
+        b->symc[slot] = (struct sym_cache){1, jf, mid, id};
     }
     *out = id;
     if (id < b->nraws)
@@ -472,6 +697,9 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
     o->has_end = (iv.flags & PS_INV_END) != 0;
     o->has_status = (iv.flags & PS_INV_STATUS) != 0;
     o->status = iv.status;
+    o->tid = (iv.flags & PS_INV_TID) ? iv.tid : 0;
+    if (o->tid > 0)
+        p->inv_tids = 1;
     p->ninv++;
     return 0;
 }
@@ -494,6 +722,10 @@ static int on_sample(void *ctx, const ps_sample *s)
         if (!cs)
             return -ENOMEM;
         p->cstack = cs;
+        int32_t *td = realloc(p->tid, c * sizeof *td);
+        if (!td)
+            return -ENOMEM;
+        p->tid = td;
         if (p->period) {
             uint64_t *pe = realloc(p->period, c * sizeof *pe);
             if (!pe)
@@ -506,11 +738,6 @@ static int on_sample(void *ctx, const ps_sample *s)
     int rc = comm_info_get(b, s, &ci);
     if (rc)
         return rc;
-
-    size_t need = (size_t)s->nframes * 4 + 1;
-    if (grow((void **)&b->key, &b->keycap, need, sizeof *b->key) ||
-        grow((void **)&b->ckey, &b->ckeycap, need, sizeof *b->ckey))
-        return -ENOMEM;
 
     if (grow((void **)&b->ridx, &b->ridxcap, (size_t)s->nframes + 1, sizeof *b->ridx))
         return -ENOMEM;
@@ -534,9 +761,6 @@ static int on_sample(void *ctx, const ps_sample *s)
     if (s->extra.len)
         heat_idle |= idle_step(&seen, idle_bits(s->extra.p, s->extra.len));
 
-    size_t nk = 1, nc = 1;
-    b->key[0] = ci->fs_frame;
-    b->ckey[0] = ci->pname;
     for (uint32_t i = 0; i < s->nframes; i++) {
         rc = raw_info_get(b, &s->frames[i], ci, &b->ridx[i]);
         if (rc)
@@ -544,31 +768,26 @@ static int on_sample(void *ctx, const ps_sample *s)
         if (!heat_idle)
             heat_idle |= idle_step(&seen, b->raws[b->ridx[i]].heat_bits);
     }
-    /* frames are printed leaf first: walk them from the root to build the keys */
+    /* FlameScope stack: comm, then the frames from the root (they are printed leaf
+     * first); each new node carries the idle regex's state along its path */
+    int created;
+    uint32_t fs = trie_child(&p->fs, 0, ci->fs_frame, &created);
+    if (fs == PROFILE_NONE)
+        return -ENOMEM;
+    if (created)
+        p->fs.state[fs] = (uint8_t)idle_state(0, ci->fs_idle);
     for (uint32_t i = s->nframes; i-- > 0;) {
         const struct raw_info *ri = &b->raws[b->ridx[i]];
-        memcpy(b->key + nk, b->pool + ri->fs_off, ri->fs_n * sizeof(uint32_t));
-        nk += ri->fs_n;
-        memcpy(b->ckey + nc, b->pool + ri->c_off, ri->c_n * sizeof(uint32_t));
-        nc += ri->c_n;
-    }
-    uint32_t before = strtab_count(p->fstacks);
-    uint32_t fs = strtab_intern(p->fstacks, b->key, nk * sizeof(uint32_t));
-    if (fs == STRTAB_NONE)
-        return -ENOMEM;
-    if (fs >= before) {
-        /* flame graph idle: "comm;outer;…;leaf;" against the idle regex */
-        size_t c = p->fstack_idle_cap;
-        if (grow((void **)&p->fstack_idle, &c, (size_t)fs + 1, 1))
-            return -ENOMEM;
-        p->fstack_idle_cap = c;
-        int sw = 0, idle = idle_step(&sw, ci->fs_idle);
-        for (uint32_t i = s->nframes; i-- > 0 && !idle;) {
-            const struct raw_info *ri = &b->raws[b->ridx[i]];
-            if (ri->fs_n)
-                idle |= idle_step(&sw, ri->fs_bits);
+        for (uint32_t k = 0; k < ri->fs_n; k++) {
+            uint32_t fr = b->pool[ri->fs_off + k];
+            uint32_t child = trie_child(&p->fs, fs, fr, &created);
+            if (child == PROFILE_NONE)
+                return -ENOMEM;
+            if (created)
+                p->fs.state[child] =
+                    (uint8_t)idle_state(p->fs.state[fs], p->frame_bits[fr] - 1u);
+            fs = child;
         }
-        p->fstack_idle[fs] = (uint8_t)idle;
     }
 
     uint32_t cs = PROFILE_NONE;
@@ -579,8 +798,13 @@ static int on_sample(void *ctx, const ps_sample *s)
             return -ENOMEM;
     }
     if (strlen(p->event) == ev.len && (ev.len == 0 || memcmp(p->event, ev.p, ev.len) == 0)) {
-        cs = strtab_intern(p->cstacks, b->ckey, nc * sizeof(uint32_t));
-        if (cs == STRTAB_NONE)
+        cs = trie_child(&p->folded, 0, ci->pname, &created);
+        for (uint32_t i = s->nframes; i-- > 0 && cs != PROFILE_NONE;) {
+            const struct raw_info *ri = &b->raws[b->ridx[i]];
+            for (uint32_t k = 0; k < ri->c_n && cs != PROFILE_NONE; k++)
+                cs = trie_child(&p->folded, cs, b->pool[ri->c_off + k], &created);
+        }
+        if (cs == PROFILE_NONE)
             return -ENOMEM;
     }
 
@@ -619,12 +843,17 @@ static int on_sample(void *ctx, const ps_sample *s)
     p->t_ns[p->n] = t;
     p->fstack[p->n] = fs | (heat_idle ? HEAT_IDLE_BIT : 0);
     p->cstack[p->n] = cs;
+    p->tid[p->n] = s->tid;
     p->n++;
     return 0;
 }
 
 static void finish(profile *p)
 {
+    if (!p->inv_tids) {        /* nobody will ask for a thread: no cost */
+        free(p->tid);
+        p->tid = NULL;
+    }
     if (p->n == 0) {
         p->base_s = 0;
         p->end_s = 0;
@@ -662,8 +891,6 @@ static void build_release(struct build *b)
     free(b->comms);
     free(b->raws);
     free(b->pool);
-    free(b->key);
-    free(b->ckey);
     free(b->symc);
     free(b->ridx);
     free(b->evbits);
@@ -684,14 +911,12 @@ profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t e
     p->py_end = -INFINITY;
     p->names = strtab_new();
     p->frames = strtab_new();
-    p->fstacks = strtab_new();
     p->cnames = strtab_new();
-    p->cstacks = strtab_new();
     b.pst = strtab_new();
     b.rawmap = strtab_new();
     b.p = p;
-    if (!p->names || !p->frames || !p->fstacks || !p->cnames || !p->cstacks || !b.pst ||
-        !b.rawmap)
+    if (!p->names || !p->frames || !p->cnames || !b.pst || !b.rawmap ||
+        trie_init(&p->fs, 1) || trie_init(&p->folded, 0))
         goto fail;
     ps_parse_opts o;
     memset(&o, 0, sizeof o);
@@ -716,8 +941,15 @@ profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t e
         rc = -EIO;
     if (rc)
         goto fail;
-    finish(p);
     ps_parser_free(ps);
+    ps = NULL;
+    build_release(&b);
+    memset(&b, 0, sizeof b);
+    if (trie_seal(&p->fs) || trie_seal(&p->folded)) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    finish(p);
     build_release(&b);
     return p;
 fail:
@@ -741,13 +973,14 @@ void profile_free(profile *p)
     free(p->fstack);
     free(p->cstack);
     free(p->period);
+    free(p->tid);
     free(p->sec_first);
     strtab_free(p->names);
     strtab_free(p->frames);
-    strtab_free(p->fstacks);
-    free(p->fstack_idle);
+    trie_free(&p->fs);
+    free(p->frame_bits);
     strtab_free(p->cnames);
-    strtab_free(p->cstacks);
+    trie_free(&p->folded);
     free(p->event);
     for (size_t i = 0; i < p->ninv; i++) {
         free(p->inv[i].id);
@@ -763,9 +996,11 @@ size_t profile_memory(const profile *p)
     m += p->cap * (sizeof(uint64_t) + 2 * sizeof(uint32_t));
     if (p->period)
         m += p->cap * sizeof(uint64_t);
+    if (p->tid)
+        m += p->cap * sizeof *p->tid;
     m += (p->nsec + 1) * sizeof(size_t) * (p->sec_first != NULL);
-    m += strtab_memory(p->names) + strtab_memory(p->frames) + strtab_memory(p->fstacks);
-    m += strtab_memory(p->cnames) + strtab_memory(p->cstacks) + p->fstack_idle_cap;
+    m += strtab_memory(p->names) + strtab_memory(p->frames) + p->frame_bits_cap;
+    m += strtab_memory(p->cnames) + trie_memory(&p->fs) + trie_memory(&p->folded);
     m += p->invcap * sizeof *p->inv;
     return m;
 }
@@ -781,6 +1016,7 @@ void profile_range_all(const profile *p, struct profile_range *out)
 {
     out->start_s = p->base_s;
     out->end_s = p->end_s;
+    out->tid = 0;
 }
 
 /* Python's float(): decimal text with optional sign/spaces; we refuse inf/nan. */
@@ -828,6 +1064,7 @@ int profile_range_parse(const profile *p, const char *start, const char *end,
     }
     out->start_s = rs;
     out->end_s = re;
+    out->tid = 0;
     return 0;
 }
 
@@ -882,30 +1119,27 @@ void profile_range_bounds(const profile *p, const struct profile_range *r, size_
         *hi = *lo;
 }
 
+/* A range that names a thread the index can tell apart. */
+static int range_tid(const profile *p, const struct profile_range *r)
+{
+    return p->tid && r->tid > 0;
+}
+
 int profile_in_range(const profile *p, size_t i, const struct profile_range *r)
 {
+    if (range_tid(p, r) && p->tid[i] != r->tid)
+        return 0;
     double t = (double)p->t_ns[i] / 1e9;
     return t >= r->start_s && t <= r->end_s;
 }
 
 /* ------------------------------------------------------------------ FlameScope view */
 
-uint32_t profile_fs_nstacks(const profile *p) { return strtab_count(p->fstacks); }
-
-const void *profile_fs_stack(const profile *p, uint32_t stack, size_t *n)
-{
-    size_t len = 0;
-    const char *s = strtab_str(p->fstacks, stack, &len);
-    *n = len / sizeof(uint32_t);
-    return s;
-}
-
-uint32_t profile_fs_stack_frame(const void *frames, size_t i)
-{
-    uint32_t v;
-    memcpy(&v, (const char *)frames + i * sizeof v, sizeof v);
-    return v;
-}
+uint32_t profile_fs_nstacks(const profile *p) { return p->fs.n; }
+const uint32_t *profile_fs_parents(const profile *p) { return p->fs.parent; }
+uint32_t profile_fs_frame(const profile *p, uint32_t node) { return p->fs.label[node]; }
+uint32_t profile_fs_first_child(const profile *p, uint32_t node) { return p->fs.first[node]; }
+uint32_t profile_fs_next_sibling(const profile *p, uint32_t node) { return p->fs.next[node]; }
 
 const char *profile_fs_frame_name(const profile *p, uint32_t frame, size_t *len)
 {
@@ -928,19 +1162,22 @@ uint32_t profile_fs_sample_stack(const profile *p, size_t i)
 
 int profile_fs_heat_idle(const profile *p, size_t i) { return (p->fstack[i] & HEAT_IDLE_BIT) != 0; }
 
-int profile_fs_stack_idle(const profile *p, uint32_t stack) { return p->fstack_idle[stack]; }
+int profile_fs_stack_idle(const profile *p, uint32_t stack) { return (p->fs.state[stack] & 2) != 0; }
 
-uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint32_t *counts)
+uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint64_t *counts)
 {
     size_t lo, hi;
     uint64_t added = 0;
     profile_range_bounds(p, r, &lo, &hi);
     int check = p->sec_first == NULL;
+    const int32_t *tids = range_tid(p, r) ? p->tid : NULL;
     for (size_t i = lo; i < hi; i++) {
         if (check && !profile_in_range(p, i, r))
             continue;
+        if (tids && tids[i] != r->tid)
+            continue;
         uint32_t s = p->fstack[i] & ~HEAT_IDLE_BIT;
-        if (p->fstack_idle[s] && i != p->n - 1)
+        if ((p->fs.state[s] & 2) && i != p->n - 1)
             continue;
         counts[s]++;
         added++;
@@ -950,15 +1187,9 @@ uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint3
 
 /* ------------------------------------------------------------------ folded view */
 
-uint32_t profile_folded_nstacks(const profile *p) { return strtab_count(p->cstacks); }
-
-const void *profile_folded_stack(const profile *p, uint32_t stack, size_t *n)
-{
-    size_t len = 0;
-    const char *s = strtab_str(p->cstacks, stack, &len);
-    *n = len / sizeof(uint32_t);
-    return s;
-}
+uint32_t profile_folded_nstacks(const profile *p) { return p->folded.n; }
+const uint32_t *profile_folded_parents(const profile *p) { return p->folded.parent; }
+uint32_t profile_folded_label(const profile *p, uint32_t node) { return p->folded.label[node]; }
 
 const char *profile_folded_name(const profile *p, uint32_t name, size_t *len)
 {
@@ -996,6 +1227,7 @@ const struct profile_invocation *profile_invocation_find(const profile *p, const
 void profile_invocation_range(const profile *p, const struct profile_invocation *inv,
                               struct profile_range *out)
 {
+    out->tid = inv->tid;
     out->start_s = (double)inv->start_ns / 1e9;
     if (inv->has_end)
         out->end_s = (double)inv->end_ns / 1e9;

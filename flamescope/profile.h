@@ -4,8 +4,9 @@
  * The index holds, per sample (file order): the time (ns), a FlameScope stack id (with
  * FlameScope's idle verdict for the heatmap in the top bit), a folded stack id (the
  * stack as stackcollapse-perf.pl names it), and the period (only when it varies).
- * Stacks are interned: a stack is a sequence of frame ids, root first, and a frame is a
- * (name, type) pair.  Two namings are kept because the two reference tools disagree:
+ * Stacks are interned as a tree (a trie of frames, like the flame graph itself): a
+ * stack is its leaf node, and a frame is a (name, type) pair.  Two namings are kept
+ * because the two reference tools disagree:
  *   - FlameScope (profile_fs_*): comm cut at its first digit, names cut at the first
  *     '+', "->" splits inlined frames, a leading 'L' dropped for java, frame types
  *     user/kernel/jit/inlined;
@@ -15,6 +16,14 @@
  * For sorted profiles (perf script sorts by time) a per-second table of first-sample
  * indexes makes a time range two binary searches inside one second; unsorted ones fall
  * back to a scan.  Invocations come from the `# fntrace invocation` header lines.
+ *
+ * Threads: when an invocation line names the thread that ran it (tid=), the index keeps
+ * the tid of every sample (4 bytes a sample, about 0.3% of a perf-script file's size),
+ * so an invocation's range selects that thread's samples only: exact even when
+ * invocations overlap on other threads.  Profiles without such lines (perf's own, older
+ * fntrace traces) do not pay for it: the tids are dropped when the build ends (they are
+ * kept while building because `#` lines may come after the samples), and an
+ * invocation without a tid means every thread's samples in its window.
  *
  * Ownership: profile_build() returns an index the caller frees with profile_free().
  * Thread-safety: an index is immutable after profile_build(); any number of threads may
@@ -36,6 +45,7 @@ struct profile_invocation {
     uint64_t start_ns, end_ns;  /* end_ns valid when has_end */
     int has_end, has_status;
     int32_t status;
+    int32_t tid;                /* > 0: the thread that ran it; 0: unknown (all threads) */
 };
 
 typedef struct profile profile;
@@ -57,6 +67,7 @@ uint64_t profile_parsed_bytes(const profile *p);
 /* --- time ranges ------------------------------------------------------------------ */
 struct profile_range {
     double start_s, end_s;      /* absolute seconds, inclusive */
+    int32_t tid;                /* > 0: only that thread's samples; 0: all (zeroed = all) */
 };
 /* FlameScope's start/end query arguments (either may be NULL): seconds added to
  * floor(first timestamp), end "0" or absent meaning the end of the profile.
@@ -69,14 +80,18 @@ void profile_range_all(const profile *p, struct profile_range *out);
  * samples in the range, otherwise [0, n) and the caller filters by time. */
 void profile_range_bounds(const profile *p, const struct profile_range *r, size_t *lo,
                           size_t *hi);
+/* Sample i is in r: its time, and its thread when r names one. */
 int profile_in_range(const profile *p, size_t i, const struct profile_range *r);
 
 /* --- FlameScope view ----------------------------------------------------------------- */
-uint32_t profile_fs_nstacks(const profile *p);
-/* Frames of a stack, root (the comm) first; *n gets the count.  The pointer may be
- * unaligned: read it with memcpy (profile_fs_stack_frame does). */
-const void *profile_fs_stack(const profile *p, uint32_t stack, size_t *n);
-uint32_t profile_fs_stack_frame(const void *frames, size_t i);
+/* Stacks form a tree: node 0 is the root, every other node has a parent with a smaller
+ * id (parents[node]) and a frame; a sample's stack is the node of its leaf frame.  The
+ * first level under the root are the comms. */
+uint32_t profile_fs_nstacks(const profile *p);          /* nodes, the root included */
+const uint32_t *profile_fs_parents(const profile *p);
+uint32_t profile_fs_frame(const profile *p, uint32_t node);
+uint32_t profile_fs_first_child(const profile *p, uint32_t node);   /* PROFILE_NONE: none */
+uint32_t profile_fs_next_sibling(const profile *p, uint32_t node);
 const char *profile_fs_frame_name(const profile *p, uint32_t frame, size_t *len);
 int profile_fs_frame_type(const profile *p, uint32_t frame);
 uint32_t profile_fs_sample_stack(const profile *p, size_t i);
@@ -84,16 +99,17 @@ uint32_t profile_fs_sample_stack(const profile *p, size_t i);
  * graph's (on the stack's names). */
 int profile_fs_heat_idle(const profile *p, size_t i);
 int profile_fs_stack_idle(const profile *p, uint32_t stack);
-/* Adds to counts[stack] the samples of the range FlameScope's flame graph counts:
+/* Adds to counts[node] the samples of the range FlameScope's flame graph counts:
  * non-idle ones, plus the last sample of the file when it is in the range (FlameScope
  * adds that one without its idle test).  counts has profile_fs_nstacks() entries.
  * Returns how many samples it added. */
-uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint32_t *counts);
+uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint64_t *counts);
 
 /* --- stackcollapse view --------------------------------------------------------------- */
+/* The same tree shape: the first level are process names, labels are folded names. */
 uint32_t profile_folded_nstacks(const profile *p);
-/* Names of a folded stack, root (the process name) first. */
-const void *profile_folded_stack(const profile *p, uint32_t stack, size_t *n);
+const uint32_t *profile_folded_parents(const profile *p);
+uint32_t profile_folded_label(const profile *p, uint32_t node);
 const char *profile_folded_name(const profile *p, uint32_t name, size_t *len);
 uint32_t profile_folded_nnames(const profile *p);
 /* Folded stack of sample i, PROFILE_NONE when stackcollapse skips it (other event). */
@@ -105,7 +121,8 @@ const char *profile_event(const profile *p);           /* the first event, "" if
 size_t profile_ninvocations(const profile *p);
 const struct profile_invocation *profile_invocation(const profile *p, size_t i);
 const struct profile_invocation *profile_invocation_find(const profile *p, const char *id);
-/* The range of an invocation: [start, end] (end of profile while running). */
+/* The range of an invocation: [start, end] (end of profile while running), restricted
+ * to its thread when the line named one. */
 void profile_invocation_range(const profile *p, const struct profile_invocation *inv,
                               struct profile_range *out);
 

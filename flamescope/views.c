@@ -88,6 +88,86 @@ int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errl
     return 0;
 }
 
+static void node_open(const profile *p, uint32_t node, uint64_t self, sbuf *out)
+{
+    sbuf_adds(out, "{\"n\":");
+    int type = FT_NONE;
+    if (node == 0) {
+        sbuf_adds(out, "\"root\"");
+    } else {
+        uint32_t frame = profile_fs_frame(p, node);
+        size_t len;
+        const char *name = profile_fs_frame_name(p, frame, &len);
+        sbuf_json_str(out, name, len);
+        type = profile_fs_frame_type(p, frame);
+    }
+    sbuf_adds(out, ",\"l\":\"");
+    sbuf_adds(out, profile_ftype_name(type));
+    sbuf_adds(out, "\",\"v\":");
+    sbuf_u64(out, self);
+    sbuf_adds(out, ",\"c\":[");
+}
+
+int views_flamegraph(const profile *p, const struct profile_range *r, sbuf *out)
+{
+    uint32_t n = profile_fs_nstacks(p);
+    uint64_t *self = calloc(n, sizeof *self);
+    uint64_t *total = malloc((size_t)n * sizeof *total);
+    struct walk {
+        uint32_t child;        /* next child of this level to look at */
+        int any;               /* a child was printed */
+    } *st = NULL;
+    size_t cap = 64, sp = 0;
+    st = malloc(cap * sizeof *st);
+    if (!self || !total || !st) {
+        free(self);
+        free(total);
+        free(st);
+        return -ENOMEM;
+    }
+    profile_fs_count(p, r, self);
+    memcpy(total, self, (size_t)n * sizeof *total);
+    const uint32_t *parent = profile_fs_parents(p);
+    for (uint32_t i = n; i-- > 1;)
+        total[parent[i]] += total[i];
+    /* depth first over the nodes with samples, children in the tree's order */
+    node_open(p, 0, self[0], out);
+    st[sp++] = (struct walk){profile_fs_first_child(p, 0), 0};
+    int rc = 0;
+    while (sp) {
+        struct walk *w = &st[sp - 1];
+        while (w->child != PROFILE_NONE && !total[w->child])
+            w->child = profile_fs_next_sibling(p, w->child);
+        if (w->child == PROFILE_NONE) {
+            sbuf_adds(out, "]}");
+            sp--;
+            continue;
+        }
+        uint32_t c = w->child;
+        w->child = profile_fs_next_sibling(p, c);
+        if (w->any)
+            sbuf_addc(out, ',');
+        w->any = 1;
+        node_open(p, c, self[c], out);
+        if (sp == cap) {
+            struct walk *ns = realloc(st, cap * 2 * sizeof *st);
+            if (!ns) {
+                rc = -ENOMEM;
+                break;
+            }
+            st = ns;
+            cap *= 2;
+        }
+        st[sp++] = (struct walk){profile_fs_first_child(p, c), 0};
+    }
+    free(self);
+    free(total);
+    free(st);
+    if (!rc && sbuf_failed(out))
+        rc = -ENOMEM;
+    return rc;
+}
+
 static void seconds(sbuf *out, uint64_t ns)
 {
     sbuf_printf(out, "%llu.%09llu", (unsigned long long)(ns / 1000000000ull),
@@ -116,6 +196,11 @@ void views_invocations(const profile *p, sbuf *out)
         sbuf_adds(out, ",\"status\":");
         if (v->has_status)
             sbuf_i64(out, v->status);
+        else
+            sbuf_adds(out, "null");
+        sbuf_adds(out, ",\"tid\":");
+        if (v->tid > 0)
+            sbuf_i64(out, v->tid);
         else
             sbuf_adds(out, "null");
         sbuf_adds(out, ",\"rel_start\":");

@@ -1,5 +1,6 @@
-/* views — the JSON answers computed from a profile index: FlameScope's heatmap, and
- * fntrace's invocation list.  (Flame graphs are in ftree.)
+/* views — the JSON answers computed from a profile index: FlameScope's heatmap and
+ * flame graph, and fntrace's invocation list.  (Differential and elided graphs, which
+ * combine two profiles, are in ftree.)
  * Pure functions of an immutable profile: thread-safe. */
 #ifndef FLAMESCOPE_VIEWS_H
 #define FLAMESCOPE_VIEWS_H
@@ -15,9 +16,15 @@
  * it.  -EINVAL for rows outside 1..HEATMAP_MAX_ROWS, -E2BIG for too many cells. */
 int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errlen);
 
-/* [{"id","fn","start","end","status","rel_start","rel_end"}…]: times in seconds on the
- * samples' clock, rel_* relative to floor(first sample time) like the heatmap's columns;
- * end/status null while unknown. */
+/* FlameScope's flame graph of range r as JSON, written straight from the profile's
+ * stack tree (no intermediate tree: the whole-profile graph of a large profile is
+ * tens of MB of JSON).  -ENOMEM. */
+int views_flamegraph(const profile *p, const struct profile_range *r, sbuf *out);
+
+/* [{"id","fn","start","end","status","tid","rel_start","rel_end"}…]: times in seconds on
+ * the samples' clock, rel_* relative to floor(first sample time) like the heatmap's
+ * columns; end/status null while unknown, tid null when the line named no thread (the
+ * invocation's flame graph then takes every thread's samples in its window). */
 void views_invocations(const profile *p, sbuf *out);
 
 #endif

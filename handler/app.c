@@ -264,6 +264,7 @@ static void log_failure(const struct app_call *c, int status, const char *why)
 /* Runs the function on the current thread and applies the error policy. */
 static void call_execute(struct app_call *c)
 {
+    c->tid = (int)gettid();   /* the tid of this thread's samples in a trace */
     c->req.query = c->pairs;
     c->req.nquery = c->nquery;
     c->req.headers = c->pairs ? c->pairs + c->nquery : NULL;

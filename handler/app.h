@@ -95,6 +95,8 @@ struct app_call {
     struct cJSON *payload;   /* owned: Data/Metadata/req strings point into it */
     struct cJSON *empty_data, *empty_meta;
     int rc;
+    int tid;                 /* thread that ran the function (gettid), set as it starts;
+                                read it only after APP_DONE */
     /* hand-over to a thread for time limits */
     int finished, abandoned;
     void *sync;

@@ -49,7 +49,7 @@ static void copy_bounded(char *dst, size_t cap, const char *src)
 }
 
 void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
-                 uint64_t end_ns, int status)
+                 uint64_t end_ns, int status, int tid)
 {
     pthread_mutex_lock(&log->mu);
     size_t slot;
@@ -66,6 +66,7 @@ void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
     r->start_ns = start_ns;
     r->end_ns = end_ns;
     r->status = status;
+    r->tid = tid > 0 ? tid : 0;
     pthread_mutex_unlock(&log->mu);
 }
 
@@ -93,6 +94,6 @@ size_t invlog_count(invlog *log)
 ps_invocation invlog_to_ps(const struct invlog_rec *r)
 {
     return (ps_invocation){ .id = ps_cstr(r->id), .fn = ps_cstr(r->fn), .start_ns = r->start_ns,
-                            .end_ns = r->end_ns, .status = r->status,
-                            .flags = PS_INV_END | PS_INV_STATUS };
+                            .end_ns = r->end_ns, .status = r->status, .tid = r->tid,
+                            .flags = PS_INV_END | PS_INV_STATUS | (r->tid > 0 ? PS_INV_TID : 0) };
 }

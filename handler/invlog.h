@@ -1,7 +1,8 @@
 /* invlog — the invocations the runtime served, kept for the tracer.
  *
  * Each finished call is recorded (id, function, start and end on CLOCK_MONOTONIC — the
- * clock the tracer's samples use — and the HTTP status) in a bounded ring.  The tracing
+ * clock the tracer's samples use — the HTTP status and the thread that ran it, so a
+ * viewer can tell its samples from those of concurrent calls) in a bounded ring.  The tracing
  * part drains it once per upload window and writes one `# fntrace invocation` line per
  * record.  When the ring is full the oldest record is overwritten and counted as dropped,
  * so a runtime without tracing (nobody drains) uses a fixed amount of memory.
@@ -24,6 +25,7 @@ struct invlog_rec {
     char fn[INVLOG_FN_MAX];
     uint64_t start_ns, end_ns;   /* CLOCK_MONOTONIC */
     int status;
+    int tid;                     /* thread that ran the function, 0: unknown */
 };
 
 typedef struct invlog invlog;
@@ -31,7 +33,7 @@ typedef struct invlog invlog;
 invlog *invlog_new(size_t capacity);
 void invlog_free(invlog *log);
 void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
-                 uint64_t end_ns, int status);
+                 uint64_t end_ns, int status, int tid);
 /* Moves up to max records (oldest first) into out; returns how many.  *dropped (may be
  * NULL) gets the number of records overwritten since the last drain. */
 size_t invlog_drain(invlog *log, struct invlog_rec *out, size_t max, uint64_t *dropped);

@@ -147,6 +147,8 @@ int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply
     }
     httpd_add_header(req, "X-Invocation-Id", id);
     int status, rc;
+    /* the thread is known once the call finished (a timed-out one is not ours to read) */
+    int tid = r == APP_DONE ? c->tid : 0;
     if (r == APP_BUSY) {
         app_call_free(c);
         status = 429;
@@ -163,7 +165,7 @@ int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply
         app_call_free(c);
     }
     if (r != APP_BUSY && rt->app->invocations)
-        invlog_push(rt->app->invocations, id, fname, t0, t1, status);
+        invlog_push(rt->app->invocations, id, fname, t0, t1, status, tid);
     return rc;
 }
 

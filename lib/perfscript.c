@@ -424,6 +424,15 @@ int ps_header_invocation(ps_str line, ps_invocation *out)
                 if (!parse_i32(v.p, v.p + v.len, &inv.status))
                     return 0;
                 inv.flags |= PS_INV_STATUS;
+            } else if (ps_str_eqc(k, "tid")) {
+                int32_t tid;   /* a bad tid only loses the thread, not the invocation */
+                if (parse_i32(v.p, v.p + v.len, &tid) && tid > 0) {
+                    inv.tid = tid;
+                    inv.flags |= PS_INV_TID;
+                } else {
+                    inv.tid = 0;
+                    inv.flags &= ~(uint32_t)PS_INV_TID;
+                }
             }
         }
         b = te;
@@ -1454,6 +1463,10 @@ int ps_write_invocation(ps_writer *w, const ps_invocation *inv)
     }
     if (inv->flags & PS_INV_STATUS) {
         snprintf(t, sizeof(t), " status=%d", inv->status);
+        ps_write_raw(w, t, strlen(t));
+    }
+    if ((inv->flags & PS_INV_TID) && inv->tid > 0) {
+        snprintf(t, sizeof(t), " tid=%d", inv->tid);
         ps_write_raw(w, t, strlen(t));
     }
     return ps_write_raw(w, "\n", 1);

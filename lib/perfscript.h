@@ -15,7 +15,7 @@
  * name with a colon. Frame line: whitespace, hex address, `symbol[+0xoff]`, `(module)`
  * (perf prints `(inlined)` in the module place for inline frames). Lines starting with
  * `#` are header lines, wherever they occur; fntrace adds its own `# fntrace …` lines
- * (version, backend, lost samples, one line per invocation).
+ * (version, backend, lost samples, one line per invocation with its window and thread).
  *
  * PARSER. A streaming, callback-driven parser:
  *   - ps_parse_mem() parses a buffer in place: no copy per line, no allocation per
@@ -217,11 +217,16 @@ int ps_parse_frame_line(ps_str line, ps_frame *out);    /* ids left 0 */
  * value may be empty). Returns 1 when the line has that shape. */
 int ps_header_kv(ps_str line, ps_str *key, ps_str *value);
 
-/* `# fntrace invocation : id=ID fn=NAME start=SECONDS end=SECONDS status=CODE`.
+/* `# fntrace invocation : id=ID fn=NAME start=SECONDS end=SECONDS status=CODE tid=N`.
  * Tokens are space-separated key=value in any order; id and fn are escaped with
- * ps_escape rules (so never hold a space); unknown keys are ignored. */
+ * ps_escape rules (so never hold a space); unknown keys are ignored (so readers that
+ * predate tid= read newer lines).  tid is the thread that ran the function (the tid of
+ * the event lines), so a viewer can take that thread's samples only; it is optional
+ * (older writers, unknown thread) and a tid that is not a number in 1..INT32_MAX is
+ * ignored (the line parses without PS_INV_TID) rather than failing the invocation. */
 #define PS_INV_END    0x1     /* end= present (an invocation still running has none) */
 #define PS_INV_STATUS 0x2     /* status= present */
+#define PS_INV_TID    0x4     /* tid= present and valid */
 typedef struct {
     ps_str id;                /* escaped form, as in the line */
     ps_str fn;
@@ -229,6 +234,7 @@ typedef struct {
     uint64_t end_ns;
     int32_t status;           /* HTTP status or exit code */
     uint32_t flags;           /* PS_INV_* */
+    int32_t tid;              /* > 0 when PS_INV_TID, else 0 */
 } ps_invocation;
 /* Returns 1 and fills *out when line is such a line with at least id, fn and start. */
 int ps_header_invocation(ps_str line, ps_invocation *out);

@@ -36,17 +36,18 @@ const WAIT = 30000; // generous: the machine may be loaded
 const NEWEST = 'fibonacci/20261121T192152Z-0001.perf';
 const OLDER = 'fibonacci/20261121T180000Z-0002.perf';
 const INVOCATIONS = [
-    ['inv-0001', 716.4, 717.1, 200],
-    ['inv-0002', 717.3, 718.6, 200],
-    ['inv-0003', 718.7, 719.2, 500],
+    ['inv-0001', 'fibonacci', 716.4, 717.1, 200],
+    ['inv-0002', 'fibonacci', 717.3, 718.6, 200],
+    ['inv-0003', 'pi', 718.7, 719.2, 500, 19192], // with the thread that ran it
 ];
 
 function withInvocations(perfText) {
     const lines = perfText.split('\n');
     const closing = lines.indexOf('# ========', 1); // the header is framed by two such lines
     assert.ok(closing > 0, 'perf-threads.stacks has a perf header');
-    const extra = ['# fntrace version : test', ...INVOCATIONS.map(([id, s, e, st]) =>
-        `# fntrace invocation : id=${id} fn=fibonacci start=${s.toFixed(6)} end=${e.toFixed(6)} status=${st}`)];
+    const extra = ['# fntrace version : test', ...INVOCATIONS.map(([id, fn, s, e, st, tid]) =>
+        `# fntrace invocation : id=${id} fn=${fn} start=${s.toFixed(6)} end=${e.toFixed(6)} status=${st}` +
+        (tid ? ` tid=${tid}` : ''))];
     lines.splice(closing + 1, 0, ...extra);
     return lines.join('\n');
 }
@@ -180,8 +181,24 @@ describe('flamescope web UI', { skip: !fs.existsSync(BINARY) && `${BINARY} is no
         assert.deepEqual(ids.sort(), INVOCATIONS.map(([id]) => id));
         assert.equal(await page.locator('#invocations tbody tr').count(), 3);
         assert.match(await page.locator('#invocations tr[data-id="inv-0003"]').getAttribute('class'), /failed/);
+        // the thread column: the tid when the trace names it, a dash otherwise
+        const thread = (id) => page.locator(`#invocations tr[data-id="${id}"] td`).last().textContent();
+        assert.equal(await thread('inv-0003'), '19192');
+        assert.equal(await thread('inv-0001'), '–');
         await settle(page);
         await page.screenshot({ path: path.join(SHOTS, '2-heatmap.png'), fullPage: true });
+    });
+
+    it('filters the invocation table by function and sorts it by duration', async () => {
+        const ids = () => page.locator('#invocations tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+        assert.deepEqual(await ids(), ['inv-0001', 'inv-0002', 'inv-0003']);
+        await page.locator('#invocations button.sort', { hasText: 'duration' }).click();
+        assert.deepEqual(await ids(), ['inv-0002', 'inv-0001', 'inv-0003']); // 1.3 s, 0.7 s, 0.5 s
+        await page.locator('#inv-fn').selectOption('pi');
+        assert.deepEqual(await ids(), ['inv-0003']);
+        await page.locator('#inv-fn').selectOption('');
+        await page.locator('#invocations button.sort', { hasText: 'start' }).click();
+        assert.deepEqual(await ids(), ['inv-0001', 'inv-0002', 'inv-0003']);
     });
 
     it('changes the row count', async () => {

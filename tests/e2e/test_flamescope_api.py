@@ -151,6 +151,7 @@ def test_hostile_requests_get_clear_4xx(server, profdir):
         ("/heatmap/", {"filename": "../../etc/passwd", "type": "perf"}, (400,)),
         ("/heatmap/", {"filename": "/etc/passwd", "type": "perf"}, (400,)),
         ("/heatmap/", {"filename": "sub/../../x", "type": "perf"}, (400,)),
+        ("/heatmap/", {"filename": "perf-threads.stacks\0.x", "type": "perf"}, (400,)),
         ("/flamegraph/", {"filename": "sub", "type": "perf"}, (400, 404)),
         ("/flamegraph/", {"filename": "missing.perf", "type": "perf"}, (404,)),
         ("/heatmap/", {"type": "perf"}, (400,)),
@@ -248,6 +249,91 @@ def test_invocations_and_their_flame_graphs(server, profdir):
         same = get_json(server, "/flamegraph/", filename="inv.perf",
                         start=repr(g["rel_start"]), end=repr(g["rel_end"]))
         assert norm(same) == norm(tree)
+
+
+def frames_of(tree):
+    """Every frame name in a flame graph tree."""
+    out = {tree["n"]}
+    for c in tree["c"]:
+        out |= frames_of(c)
+    return out
+
+
+# One process, three threads with the same comm (only the tid tells them apart), a
+# sample every 10 ms on each: tid 11 computes pi, tid 12 fibonacci, tid 13 serves.
+THREAD_LEAF = {11: "compute_pi", 12: "fib_step", 13: "serve_loop"}
+
+
+def threads_profile(invocation_lines):
+    out = ["# ========", "# captured on : Sat Nov 21 10:15:00 2026", "# ========", "#"]
+    out += invocation_lines
+    for k in range(100):
+        for tid, leaf in THREAD_LEAF.items():
+            t = 100.0 + k * 0.01 + (tid - 11) * 0.001
+            out += [f"fnhandler 10/{tid} [000] {t:.6f}:    5000000 cpu-clock: ",
+                    f"\t    4010 {leaf}+0x10 (/srv/fn/handler)",
+                    f"\t    4020 run_{leaf}+0x4 (/srv/fn/handler)",
+                    "\t    4030 start_thread+0x30 (/usr/lib/libc.so.6)", ""]
+    return "\n".join(out) + "\n"
+
+
+def thread_samples(tid, s, e):
+    return sum(1 for k in range(100) if s <= 100.0 + k * 0.01 + (tid - 11) * 0.001 <= e)
+
+
+def test_overlapping_invocations_keep_to_their_threads(server, profdir):
+    # pi on tid 11 and fibonacci on tid 12 overlap in [100.3, 100.6]; tid 13 runs all along
+    pi = ("pi-1", "pi", 100.1000005, 100.6000005, 11)
+    fib = ("fib 2", "fibonacci", 100.3000005, 100.9000005, 12)
+    lines = [f"# fntrace invocation : id={i.replace(' ', chr(92) + 'x20')} fn={fn} "
+             f"start={s:.9f} end={e:.9f} status=200 tid={tid}" for i, fn, s, e, tid in (pi, fib)]
+    (profdir / "threads.perf").write_text(threads_profile(lines))
+    got = get_json(server, "/api/v1/invocations", filename="threads.perf")
+    assert [(g["id"], g["fn"], g["tid"]) for g in got] == [("pi-1", "pi", 11),
+                                                            ("fib 2", "fibonacci", 12)]
+    for (i, fn, s, e, tid) in (pi, fib):
+        tree = get_json(server, "/api/v1/flamegraph", filename="threads.perf", invocation=i)
+        names = frames_of(tree)
+        assert THREAD_LEAF[tid] in names
+        assert not names & ({v for k, v in THREAD_LEAF.items() if k != tid}), (i, names)
+        assert total(tree) == thread_samples(tid, s, e) > 20
+        # the exports select the same samples
+        st, _, body = get(server, "/api/v1/export", filename="threads.perf", format="folded",
+                          invocation=i)
+        assert st == 200
+        folded = body.decode()
+        assert folded == f"fnhandler;start_thread;run_{THREAD_LEAF[tid]};{THREAD_LEAF[tid]} " \
+                         f"{thread_samples(tid, s, e) * 5000000}\n"
+        st, _, body = get(server, "/api/v1/export", filename="threads.perf",
+                          format="speedscope", invocation=i)
+        assert st == 200
+        frames = {f["name"] for f in json.loads(body)["shared"]["frames"]}
+        assert THREAD_LEAF[tid] in frames and len(frames) == 4
+    # a time range is still every thread's
+    tree = get_json(server, "/flamegraph/", filename="threads.perf", start="0.3", end="0.6")
+    assert set(THREAD_LEAF.values()) <= frames_of(tree)
+
+
+def test_invocations_without_a_thread_take_the_window(server, profdir):
+    # the old line form (no tid) and hostile tids: every thread's samples in the window
+    s, e = 100.3000005, 100.6000005
+    lines = [f"# fntrace invocation : id=old fn=pi start={s:.9f} end={e:.9f} status=200",
+             f"# fntrace invocation : id=neg fn=pi start={s:.9f} end={e:.9f} status=200 tid=-1",
+             f"# fntrace invocation : id=big fn=pi start={s:.9f} end={e:.9f} status=200 "
+             f"tid=99999999999",
+             f"# fntrace invocation : id=abc fn=pi start={s:.9f} end={e:.9f} status=200 tid=abc"]
+    want = sum(thread_samples(t, s, e) for t in THREAD_LEAF)
+    for name, lns in (("old.perf", lines), ("mixed.perf", lines + [
+            f"# fntrace invocation : id=own fn=pi start={s:.9f} end={e:.9f} status=200 tid=11"])):
+        (profdir / name).write_text(threads_profile(lns))
+        got = get_json(server, "/api/v1/invocations", filename=name)
+        assert [g["tid"] for g in got][:4] == [None] * 4
+        for i in ("old", "neg", "big", "abc"):
+            tree = get_json(server, "/api/v1/flamegraph", filename=name, invocation=i)
+            assert set(THREAD_LEAF.values()) <= frames_of(tree)
+            assert total(tree) == want
+    tree = get_json(server, "/api/v1/flamegraph", filename="mixed.perf", invocation="own")
+    assert total(tree) == thread_samples(11, s, e) and "fib_step" not in frames_of(tree)
 
 
 # --------------------------------------------------------------------------- exports

@@ -111,6 +111,11 @@ def test_traced_app_uploads_frames_and_invocations(daemon, tmp_path, stack):
     assert st == 200
     assert any(n.startswith("pi_digits") for n in frames(jbody(body), set()))
 
+    # every invocation names the thread that ran it, and while pi and fibonacci ran at
+    # the same time, an invocation's flame graph holds its own function only
+    assert all(isinstance(i["tid"], int) and i["tid"] > 0 for i in api_invs)
+    check_concurrent_invocations(fs.url, api_invs)
+
     # the invocations travel in the traces, on the samples' clock
     invs, times = [], []
     for f in files:
@@ -128,6 +133,35 @@ def test_traced_app_uploads_frames_and_invocations(daemon, tmp_path, stack):
     assert times
     lo, hi = min(times), max(times)
     assert all(lo - 1 <= float(i["start"]) <= hi + 1 for i in pis)
+
+
+PI_FRAMES = ("pi_digits", "pi")
+FIB_FRAMES = ("fibonacci", "fibonacci_fn")
+
+
+def check_concurrent_invocations(url, api_invs):
+    """The longest pi and fibonacci invocations that overlapped one of the other kind (in
+    the same trace): a pi one's flame graph has pi frames and no fibonacci frame, and the
+    other way round."""
+    def overlaps(a, b):
+        return a["file"] == b["file"] and a["start"] < b["end"] and b["start"] < a["end"]
+    pis = [i for i in api_invs if i["fn"] == "pi"]
+    fibs = [i for i in api_invs if i["fn"] == "fibonacci"]
+    for mine, others, own, foreign in ((pis, fibs, PI_FRAMES, FIB_FRAMES),
+                                       (fibs, pis, FIB_FRAMES, PI_FRAMES)):
+        concurrent = [i for i in mine if any(overlaps(i, o) for o in others)]
+        assert concurrent, "no pi invocation overlapped a fibonacci one"
+        assert all(o["tid"] != i["tid"] for i in concurrent for o in others if overlaps(i, o))
+        concurrent.sort(key=lambda i: i["end"] - i["start"], reverse=True)
+        with_own = 0
+        for inv in concurrent[:25]:
+            st, _, body = request(f"{url}/api/v1/flamegraph?filename={quote(inv['file'])}"
+                                  f"&invocation={quote(inv['id'])}")
+            assert st == 200
+            names = frames(jbody(body), set())
+            assert not names & set(foreign), (inv, sorted(names))
+            with_own += bool(names & set(own))
+        assert with_own, f"no {own[0]} frames in the longest {own[0]} invocations"
 
 
 def test_perf_event_open_refused_still_serves(daemon, tmp_path, stack):

@@ -50,6 +50,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ftree_free(t);
     for (int f = EXPORT_FOLDED; f <= EXPORT_SPEEDSCOPE; f++)
         export_write(p, f == EXPORT_SVG ? &r : NULL, f, "fuzz", &b);
+    /* invocations: their window, and their thread when the line names one */
+    for (size_t i = 0; i < profile_ninvocations(p) && i < 4; i++) {
+        struct profile_range ir;
+        profile_invocation_range(p, profile_invocation(p, i), &ir);
+        views_flamegraph(p, &ir, &b);
+        export_write(p, &ir, EXPORT_SPEEDSCOPE, "fuzz", &b);
+    }
     sbuf_free(&b);
     profile_free(p);
     return 0;

@@ -62,6 +62,20 @@ static int on_header(void *c, ps_str line, uint64_t lineno)
         char tmp[256];
         ps_unescape(inv.id, tmp, sizeof(tmp));
         ps_unescape(inv.fn, tmp, sizeof(tmp));
+        /* a tid is a thread or nothing, and it survives a write and a read */
+        if ((inv.flags & PS_INV_TID) ? inv.tid <= 0 : inv.tid != 0)
+            abort();
+        buf one = { 0 };
+        ps_writer *w = ps_writer_new(sink, &one);
+        if (!w)
+            abort();
+        ps_write_invocation(w, &inv);
+        ps_invocation back;
+        if (ps_writer_close(w) == 0 && one.len &&
+            (!ps_header_invocation((ps_str){ one.p, one.len - 1 }, &back) ||
+             back.tid != inv.tid || (back.flags & PS_INV_TID) != (inv.flags & PS_INV_TID)))
+            abort();
+        free(one.p);
     }
     return ps_write_header_line(x->w, line);
 }

@@ -156,7 +156,7 @@ static void test_profile_namings(void **st)
     assert_string_equal(v->fn, "fib");
     struct profile_range r;
     profile_invocation_range(p, v, &r);
-    uint32_t *counts = calloc(profile_fs_nstacks(p), sizeof *counts);
+    uint64_t *counts = calloc(profile_fs_nstacks(p), sizeof *counts);
     assert_int_equal(profile_fs_count(p, &r, counts), 1);   /* kworker; swapper is idle */
     free(counts);
     profile_free(p);
@@ -198,7 +198,7 @@ static void test_profile_unsorted_and_heatmap(void **st)
      * start, 4.99 set the end: ceil(4.99) = 5, so an end of 2.5 s is past it */
     assert_int_equal(profile_range_parse(p, "1.5", "2.5", &r, err, sizeof err), -ERANGE);
     assert_int_equal(profile_range_parse(p, "1.5", "2", &r, err, sizeof err), 0);
-    uint32_t *counts = calloc(profile_fs_nstacks(p), sizeof *counts);
+    uint64_t *counts = calloc(profile_fs_nstacks(p), sizeof *counts);
     assert_int_equal(profile_fs_count(p, &r, counts), 1);   /* 4.99 only */
     free(counts);
     sbuf b;
@@ -226,31 +226,34 @@ static void test_profile_errors(void **st)
     profile_free(p);
 }
 
-static const char *name_of(void *ctx, uint32_t key, size_t *len, int *type)
+/* Small trees: node 0 root, 1 "comm", 2 "a" under it, 3 and 4 under "a". */
+static const uint32_t PARENT[] = {0, 0, 1, 2, 2};
+
+static const char *label_of(const void *ctx, uint32_t node, size_t *len, int *type)
 {
-    static const char *names[] = {"root?", "comm", "a", "b", "c", "d"};
-    *type = key == 1 ? FT_NONE : FT_USER;
-    *len = strlen(names[key]);
-    return names[key];
+    const char *const *names = ctx;
+    *type = node == 1 ? FT_NONE : FT_USER;
+    *len = strlen(names[node]);
+    return names[node];
 }
 
-static ftree *tree_of(const uint32_t (*paths)[3], const uint64_t *counts, size_t n)
+static ftree *tree_of(const char *const *names, const uint64_t *counts)
 {
     ftree *t = ftree_new();
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(ftree_add_path(t, paths[i], 3, name_of, NULL, counts[i]), 0);
+    assert_non_null(t);
+    assert_int_equal(ftree_add_tree(t, 5, PARENT, counts, label_of, names), 0);
     return t;
 }
 
 static void test_differential_and_elided(void **st)
 {
-    const uint32_t p1[][3] = {{1, 2, 3}, {1, 2, 4}};
-    const uint64_t c1[] = {5, 2};
-    const uint32_t p2[][3] = {{1, 2, 3}, {1, 2, 5}};
-    const uint64_t c2[] = {4, 4};
+    static const char *const n1[] = {"", "comm", "a", "b", "c"};
+    static const uint64_t c1[] = {0, 0, 0, 5, 2};
+    static const char *const n2[] = {"", "comm", "a", "b", "d"};
+    static const uint64_t c2[] = {0, 0, 0, 4, 4};
     /* weight 7/8: b: round(5 - 4*0.875) = round(1.5) = 2 (half to even);
      * c is missing from t2: d = v = 2 */
-    ftree *t1 = tree_of(p1, c1, 2), *t2 = tree_of(p2, c2, 2);
+    ftree *t1 = tree_of(n1, c1), *t2 = tree_of(n2, c2);
     assert_int_equal(ftree_differential(t1, t2), 0);
     sbuf b;
     sbuf_init(&b);
@@ -263,8 +266,8 @@ static void test_differential_and_elided(void **st)
     ftree_free(t2);
 
     /* elided: t2 with what t1 has zeroed, d (missing from t1) scaled: round(4*0.875)=4 */
-    t1 = tree_of(p1, c1, 2);
-    t2 = tree_of(p2, c2, 2);
+    t1 = tree_of(n1, c1);
+    t2 = tree_of(n2, c2);
     assert_int_equal(ftree_elided(t1, t2), 0);
     sbuf_init(&b);
     ftree_json(t2, &b);

@@ -30,8 +30,8 @@ static void test_invlog_ring(void **st)
 {
     invlog *log = invlog_new(3);
     assert_non_null(log);
-    invlog_push(log, "a", "hello", 1000000000, 1500000000, 200);
-    invlog_push(log, "b", "pi", 2000000000, 2500000000, 200);
+    invlog_push(log, "a", "hello", 1000000000, 1500000000, 200, 41);
+    invlog_push(log, "b", "pi", 2000000000, 2500000000, 200, -3);
     assert_int_equal(invlog_count(log), 2);
     struct invlog_rec out[8];
     uint64_t dropped = 99;
@@ -39,10 +39,13 @@ static void test_invlog_ring(void **st)
     assert_int_equal(dropped, 0);
     assert_string_equal(out[0].id, "a");
     assert_string_equal(out[1].fn, "pi");
+    assert_int_equal(out[0].tid, 41);
+    assert_int_equal(out[1].tid, 0);              /* not a thread: unknown */
+    assert_int_equal(invlog_to_ps(&out[1]).flags & PS_INV_TID, 0);
     for (int i = 0; i < 5; i++) {
         char id[8];
         snprintf(id, sizeof id, "i%d", i);
-        invlog_push(log, id, "fibonacci", (uint64_t)i * 1000000000, (uint64_t)i * 1000000000 + 250000000, 500);
+        invlog_push(log, id, "fibonacci", (uint64_t)i * 1000000000, (uint64_t)i * 1000000000 + 250000000, 500, 0);
     }
     assert_int_equal(invlog_drain(log, out, 2, &dropped), 2);   /* oldest kept first */
     assert_int_equal(dropped, 2);
@@ -58,7 +61,7 @@ static void test_invlog_ring(void **st)
 static void test_invlog_through_perfscript(void **st)
 {
     invlog *log = invlog_new(2);
-    invlog_push(log, "id with space", "hello", 716250000000ull, 716500001000ull, 200);
+    invlog_push(log, "id with space", "hello", 716250000000ull, 716500001000ull, 200, 4242);
     struct invlog_rec r;
     assert_int_equal(invlog_drain(log, &r, 1, NULL), 1);
     char *buf = NULL;
@@ -82,6 +85,8 @@ static void test_invlog_through_perfscript(void **st)
     assert_int_equal(back.start_ns, 716250000000ull);
     assert_int_equal(back.end_ns / 1000, 716500001ull);
     assert_int_equal(back.status, 200);
+    assert_int_equal(back.tid, 4242);
+    assert_true(back.flags & PS_INV_TID);
     free(buf);
     invlog_free(log);
 }
@@ -300,6 +305,8 @@ static void test_failing_function_is_500(void **st)
     assert_int_equal(recs[0].status, 500);
     assert_int_equal(recs[1].status, 422);
     assert_true(recs[0].end_ns >= recs[0].start_ns && recs[0].start_ns > 0);
+    for (size_t i = 0; i < n; i++)   /* the thread that ran it: a live tid of this process */
+        assert_true(recs[i].tid > 0 && recs[i].tid < 1 << 22);
 }
 
 static void *bg_get(void *arg)

@@ -767,6 +767,67 @@ static void test_header_writer_and_parser(void **state)
     mb_free(&h.all);
 }
 
+/* tid= is written after status and read back; lines without it read as before; a
+ * hostile tid loses only the thread, never the invocation. */
+static void test_invocation_tid(void **state)
+{
+    membuf out = { 0 };
+    ps_writer *w = ps_writer_new(sink_mem, &out);
+    ps_invocation with = { .id = PS_STR("a 1"), .fn = PS_STR("pi"), .start_ns = 716253785000ull,
+                           .end_ns = 716300000000ull, .status = 200, .tid = 19193,
+                           .flags = PS_INV_END | PS_INV_STATUS | PS_INV_TID };
+    ps_invocation without = with;
+    without.id = PS_STR("b");
+    without.flags = PS_INV_END | PS_INV_STATUS;   /* tid set but not flagged: not written */
+    ps_write_invocation(w, &with);
+    ps_write_invocation(w, &without);
+    assert_int_equal(ps_writer_close(w), 0);
+    assert_non_null(strstr(out.p, "# fntrace invocation : id=a\\x201 fn=pi start=716.253785 "
+                                  "end=716.300000 status=200 tid=19193\n"
+                                  "# fntrace invocation : id=b fn=pi start=716.253785 "
+                                  "end=716.300000 status=200\n"));
+    struct hdrs h = { 0 };
+    ps_parse_opts o = { .on_header = on_hdr_inv, .ctx = &h };
+    ps_parser *p = ps_parser_new(&o);
+    assert_int_equal(ps_parse_mem(p, out.p, out.len), 0);
+    assert_int_equal(h.invocations, 2);
+    assert_string_equal(h.ids[0], "a 1");
+    assert_int_equal(h.inv[0].flags, PS_INV_END | PS_INV_STATUS | PS_INV_TID);
+    assert_int_equal(h.inv[0].tid, 19193);
+    assert_int_equal(h.inv[0].status, 200);
+    assert_int_equal(h.inv[0].end_ns, 716300000000ull);
+    assert_string_equal(h.ids[1], "b");
+    assert_int_equal(h.inv[1].flags, PS_INV_END | PS_INV_STATUS);
+    assert_int_equal(h.inv[1].tid, 0);
+    ps_parser_free(p);
+    mb_free(&out);
+    mb_free(&h.all);
+
+    static const char *const bad[] = { "-1", "0", "99999999999", "2147483648", "abc", "",
+                                       "12x", "1.5", "+3", "-", "0x10" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char line[160];
+        snprintf(line, sizeof line,
+                 "# fntrace invocation : id=9 fn=f start=2.5 end=3 status=200 tid=%s", bad[i]);
+        ps_invocation inv;
+        assert_true(ps_header_invocation(ps_cstr(line), &inv));
+        assert_int_equal(inv.flags, PS_INV_END | PS_INV_STATUS);
+        assert_int_equal(inv.tid, 0);
+        assert_int_equal(inv.start_ns, 2500000000ull);
+        assert_int_equal(inv.status, 200);
+    }
+    /* any order; the last tid wins, a bad later one clears a good earlier one */
+    ps_invocation inv;
+    assert_true(ps_header_invocation(S("# fntrace invocation : tid=7 id=1 fn=x start=1 tid=2147483647"), &inv));
+    assert_int_equal(inv.tid, 2147483647);
+    assert_int_equal(inv.flags, PS_INV_TID);
+    assert_true(ps_header_invocation(S("# fntrace invocation : tid=7 id=1 fn=x start=1 tid=-7"), &inv));
+    assert_int_equal(inv.tid, 0);
+    assert_int_equal(inv.flags, 0);
+    /* a tid does not make a line without the required keys an invocation */
+    assert_false(ps_header_invocation(S("# fntrace invocation : fn=x start=1 tid=5"), &inv));
+}
+
 static void test_header_perf_block(void **state)
 {
     membuf out = { 0 };
@@ -1182,6 +1243,7 @@ int main(void)
         cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_interner),
         cmocka_unit_test(test_strtab),
+        cmocka_unit_test(test_invocation_tid),
         cmocka_unit_test(test_sniff),
     };
     return cmocka_run_group_tests_name("perfscript", tests, NULL, NULL);

@@ -68,7 +68,8 @@ export const compare = (kind, filename, start, end, compareFilename, compareStar
     });
 
 // fntrace's own API.
-// [{id, fn, start, end, status[, rel_start, rel_end]}]: when rel_* are there they are on
+// [{id, fn, start, end, status[, tid, rel_start, rel_end]}] (tid: the thread that ran it, null
+// when unknown): when rel_* are there they are on
 // the heatmap's scale and start/end are the raw header times.
 export const invocations = (filename) => getJSON('api/v1/invocations', { filename });
 

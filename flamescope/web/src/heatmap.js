@@ -17,6 +17,7 @@ const SVGNS = 'http://www.w3.org/2000/svg';
 const ML = 46, MR = 10, MB = 22;      // margins around the cells (axis labels)
 const LANE_H = 14, MAX_LANES = 8;     // invocation lanes above the cells
 const MAX_SPANS = 300;                // above this, only the active invocation is outlined
+const MIN_BAR = 3;                    // px: the narrowest invocation bar
 const COLORS = ['#ffffff', '#ff5032', '#e50914'];
 
 function el(name, attrs, parent) {
@@ -26,18 +27,20 @@ function el(name, attrs, parent) {
     return e;
 }
 
-// Greedy lane assignment so that overlapping invocations do not hide each other.
-function assignLanes(invs) {
+// Greedy lane assignment so that invocations do not hide each other: overlapping in time,
+// or closer than minDur (the time a bar's minimum width stands for).
+function assignLanes(invs, minDur) {
     const ends = [];
     const sorted = [...invs].sort((a, b) => a.start - b.start);
     const lane = new Map();
     for (const inv of sorted) {
+        const end = Math.max(inv.end, inv.start + minDur);
         let i = ends.findIndex((e) => e <= inv.start);
         if (i < 0) {
-            if (ends.length < MAX_LANES) i = ends.push(inv.end) - 1;
+            if (ends.length < MAX_LANES) i = ends.push(end) - 1;
             else i = ends.indexOf(Math.min(...ends));
         }
-        ends[i] = Math.max(ends[i] ?? 0, inv.end);
+        ends[i] = Math.max(ends[i] ?? 0, end);
         lane.set(inv, i);
     }
     return { lane, count: ends.length };
@@ -86,7 +89,7 @@ export class Heatmap {
         const avail = Math.max(200, this.container.clientWidth - ML - MR);
         this.cw = Math.max(3, Math.min(60, Math.floor(avail / Math.max(1, this.cols))));
         this.ch = Math.max(3, Math.min(16, Math.round(360 / this.rowCount)));
-        const lanes = assignLanes(this.invs);
+        const lanes = assignLanes(this.invs, (MIN_BAR + 1) / this.cw);
         this.lanes = lanes;
         this.MT = lanes.count ? lanes.count * LANE_H + 6 : 6;
         this.W = this.cols * this.cw;
@@ -287,11 +290,12 @@ export class Heatmap {
             const x1 = ML + Math.min(this.cols, inv.end) * this.cw;
             const bar = el('rect', {
                 class: `inv${ok ? '' : ' failed'}`,
-                x: x0, y: lane * LANE_H + 2, width: Math.max(3, x1 - x0), height: LANE_H - 4, rx: 2,
+                x: x0, y: lane * LANE_H + 2, width: Math.max(MIN_BAR, x1 - x0), height: LANE_H - 4, rx: 2,
                 'data-id': inv.id,
             }, this.gLanes);
-            const dur = ((inv.end - inv.start) * 1000).toFixed(1);
-            el('title', {}, bar).textContent = `invocation ${inv.id} (${inv.fn}): ${dur} ms, status ${inv.status}`;
+            const d = inv.end - inv.start;
+            const dur = d < 0.001 ? `${Math.round(d * 1e6)} µs` : `${(d * 1000).toFixed(1)} ms`;
+            el('title', {}, bar).textContent = `invocation ${inv.id} (${inv.fn}): ${dur}, status ${inv.status}`;
             bar.addEventListener('click', () => this.opts.onInvocation(inv));
             bar.addEventListener('mouseenter', () => { this.hoverInv = inv; this.markInvocations(); this.opts.onInvocationHover(inv); });
             bar.addEventListener('mouseleave', () => { this.hoverInv = null; this.markInvocations(); this.opts.onInvocationHover(null); });

@@ -24,6 +24,8 @@ let hmSeq = 0, flameSeq = 0;  // request sequence numbers: only the latest answe
 
 const fmtS = (x) => `${(+x).toFixed(3)} s`;
 const fmtMs = (x) => `${(+x * 1000).toFixed(1)} ms`;
+// A duration in seconds, in the unit that keeps it readable (invocations can be µs long).
+const fmtDur = (x) => (x < 0.001 ? `${Math.round(x * 1e6)} µs` : x < 10 ? fmtMs(x) : fmtS(x));
 
 function showError(box, err) {
     box.replaceChildren(h('strong', {}, 'Error: '), err.message || String(err));
@@ -61,6 +63,7 @@ function whenOf(filename) {
 // ---------------------------------------------------------------- profile list
 
 async function renderList() {
+    if (pv) pv.heatmap.destroy();
     pv = null;
     document.title = 'fntrace flamescope';
     const err = h('div', { class: 'error', hidden: true });
@@ -145,7 +148,7 @@ function buildProfileView(s) {
         onInvocation: (inv) => state.update({ inv: String(inv.id), start: null, end: null }),
         onInvocationHover: (inv) => {
             parts.hmDetails.textContent = inv
-                ? `invocation ${inv.id} (${inv.fn}): ${fmtS(inv.start)} – ${fmtS(inv.end)}, ${fmtMs(inv.end - inv.start)}, status ${inv.status}`
+                ? `invocation ${inv.id} (${inv.fn}): ${fmtS(inv.start)} – ${fmtS(inv.end)}, ${fmtDur(inv.end - inv.start)}, status ${inv.status}`
                 : '';
         },
     });
@@ -247,25 +250,46 @@ function syncHeatmap(s) {
     for (const tr of pv.invCard.querySelectorAll('tr[data-id]')) tr.classList.toggle('on', tr.dataset.id === s.inv);
 }
 
+// The invocation table: filter by function, sort by start or by duration (longest first).
+// Table settings are view-local (not in the URL); the chosen invocation is.
 function renderInvocations() {
     const invs = pv.invs;
     pv.invCard.hidden = !invs.length;
     if (!invs.length) return;
     const MAX = 500;
-    const rows = [...invs].sort((a, b) => a.start - b.start).slice(0, MAX).map((inv) => h('tr', {
-        dataset: { id: String(inv.id) }, class: Number(inv.status) >= 400 || Number(inv.status) < 200 ? 'failed' : null,
+    const opt = pv.invOpts || (pv.invOpts = { fn: '', sort: 'start' });
+    const fns = [...new Set(invs.map((i) => String(i.fn ?? '')))].sort();
+    const shown = invs.filter((i) => !opt.fn || String(i.fn ?? '') === opt.fn)
+        .sort(opt.sort === 'duration' ? (a, b) => (b.end - b.start) - (a.end - a.start) : (a, b) => a.start - b.start);
+    const rows = shown.slice(0, MAX).map((inv) => h('tr', {
+        dataset: { id: String(inv.id) },
+        class: [Number(inv.status) >= 400 || Number(inv.status) < 200 ? 'failed' : '', String(inv.id) === cur.inv ? 'on' : '']
+            .join(' ').trim() || null,
         onclick: () => state.update({ inv: String(inv.id), start: null, end: null }),
     }, h('td', {}, h('a', { href: state.href({ ...cur, inv: String(inv.id), start: null, end: null }) }, String(inv.id))),
     h('td', {}, String(inv.fn ?? '')), h('td', { class: 'num' }, fmtS(inv.start)),
-    h('td', { class: 'num' }, fmtMs(inv.end - inv.start)), h('td', { class: 'num' }, String(inv.status ?? ''))));
+    h('td', { class: 'num' }, fmtDur(inv.end - inv.start)), h('td', { class: 'num' }, String(inv.status ?? '')),
+    h('td', { class: 'num', title: inv.tid == null ? 'no thread in the trace: the flame graph is every thread in the window' : null },
+        inv.tid == null ? '–' : String(inv.tid))));
+    const sortBy = (key, label) => h('th', { class: 'num' }, h('button', {
+        type: 'button', class: `sort${opt.sort === key ? ' on' : ''}`, title: `sort by ${label}`,
+        onclick: () => { opt.sort = key; renderInvocations(); },
+    }, label));
     fill(pv.invCard,
         h('div', { class: 'card-head' }, h('h2', {}, `Invocations (${invs.length})`),
-            h('span', { class: 'muted' }, 'Click one (here or on its bar above the heatmap) to see its flame graph.')),
+            h('span', { class: 'muted' }, 'Click one (here or on its bar above the heatmap) to see its flame graph.'),
+            h('span', { class: 'spacer' }),
+            fns.length > 1 ? h('select', {
+                id: 'inv-fn', 'aria-label': 'function',
+                onchange: (e) => { opt.fn = e.target.value; renderInvocations(); },
+            }, h('option', { value: '' }, 'all functions'),
+            fns.map((f) => h('option', { value: f, selected: f === opt.fn }, `${f} (${invs.filter((i) => String(i.fn ?? '') === f).length})`))) : null),
         h('div', { class: 'table-wrap' }, h('table', { class: 'invs' },
-            h('thead', {}, h('tr', {}, h('th', {}, 'id'), h('th', {}, 'function'), h('th', { class: 'num' }, 'start'),
-                h('th', { class: 'num' }, 'duration'), h('th', { class: 'num' }, 'status'))),
+            h('thead', {}, h('tr', {}, h('th', {}, 'id'), h('th', {}, 'function'), sortBy('start', 'start'),
+                sortBy('duration', 'duration'), h('th', { class: 'num' }, 'status'),
+                h('th', { class: 'num', title: 'the thread that ran it: its flame graph holds that thread only' }, 'thread'))),
             h('tbody', {}, rows))),
-        invs.length > MAX ? h('p', { class: 'muted' }, `First ${MAX} shown.`) : null);
+        shown.length > MAX ? h('p', { class: 'muted' }, `First ${MAX} of ${shown.length} shown.`) : null);
 }
 
 function rangeText(file, a, b) {
@@ -343,7 +367,7 @@ async function loadFlame(s) {
     let title, load;
     if (s.inv && !diff) {
         const inv = invById(s.inv);
-        title = inv ? `Invocation ${inv.id} (${inv.fn}): ${fmtMs(inv.end - inv.start)}, status ${inv.status}` : `Invocation ${s.inv}`;
+        title = inv ? `Invocation ${inv.id} (${inv.fn}): ${fmtDur(inv.end - inv.start)}, status ${inv.status}` : `Invocation ${s.inv}`;
         load = () => api.invocationFlamegraph(s.file, s.inv);
     } else if (diff) {
         const kind = s.view === 'elided' ? 'elided' : 'differential';
