@@ -244,9 +244,14 @@ static int elf_debuglink(Elf *e, char *name, size_t cap)
 /* Opens a debug file and loads its .symtab; 1 on success. */
 static int load_debug_file(const char *path, struct symtab *t)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return 0;
     int ok = 0;
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return 0;
+    }
     Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
     if (e && elf_kind(e) == ELF_K_ELF) ok = elf_load_syms(e, SHT_SYMTAB, t);
     if (e) elf_end(e);
@@ -306,12 +311,13 @@ static void dso_load(symbolizer *s, struct dso *d, int pid)
     if (pl > sizeof deleted && !strcmp(path + pl - (sizeof deleted - 1), deleted))
         path[pl - (sizeof deleted - 1)] = 0;
     int fd = -1;
+    /* O_NONBLOCK: the target names these files; a FIFO there must not block the open */
     if (pid > 0) {
         /* the process's own view of the file system (containers, chroots) */
         snprintf(buf, sizeof buf, "/proc/%d/root%s", pid, path);
-        fd = open(buf, O_RDONLY | O_CLOEXEC);
+        fd = open(buf, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     }
-    if (fd < 0) fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return;
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
@@ -635,7 +641,7 @@ static void jit_refresh(symbolizer *s, struct proc *p)
     p->jit_epoch = s->epoch;
     char path[64];
     snprintf(path, sizeof path, "/tmp/perf-%d.map", p->pid);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);   /* a FIFO: no hang */
     if (fd < 0) return;
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == p->jit_size ||

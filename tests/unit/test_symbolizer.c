@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../tracer/intmap.h"
@@ -258,6 +259,42 @@ static void test_jit_map(void **state)
     symbolizer_free(s);
 }
 
+/* A target controls the names the symbolizer opens: its /tmp/perf-PID.map, and the path
+ * of a mapping whose file it replaced.  A FIFO there must not block the tracer (run in a
+ * child with an alarm, so a hang fails the test instead of stalling the suite). */
+static void test_fifo_does_not_block(void **state)
+{
+    (void)state;
+    char jit[64], lib[64];
+    snprintf(jit, sizeof jit, "/tmp/perf-%d.map", FAKE_PID + 8);
+    snprintf(lib, sizeof lib, "/tmp/fntrace-fifo-%d.so", getpid());
+    unlink(jit);
+    unlink(lib);
+    assert_int_equal(mkfifo(jit, 0600), 0);
+    assert_int_equal(mkfifo(lib, 0600), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (!child) {
+        alarm(10);
+        symbolizer *s = symbolizer_new();
+        sym_frame f;
+        symbolizer_tick(s);
+        symbolizer_resolve_user(s, FAKE_PID + 8, 0x7f0000001010, &f);   /* the JIT map */
+        if (f.sym) _exit(2);
+        symbolizer_mmap(s, FAKE_PID + 9, 0x30000000, 0x10000, 0, 0, 0, 1, lib);
+        symbolizer_resolve_user(s, FAKE_PID + 9, 0x30000010, &f);      /* the "binary" */
+        if (f.sym || !f.module || strcmp(f.module, lib)) _exit(3);
+        symbolizer_free(s);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    unlink(jit);
+    unlink(lib);
+    assert_true(WIFEXITED(status));          /* killed by SIGALRM: it blocked in open() */
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_kernel(void **state)
 {
     (void)state;
@@ -324,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_mmap_fork_exec),
         cmocka_unit_test(test_debug_file_by_build_id),
         cmocka_unit_test(test_jit_map),
+        cmocka_unit_test(test_fifo_does_not_block),
         cmocka_unit_test(test_kernel),
         cmocka_unit_test(test_intmap),
     };
