@@ -210,7 +210,7 @@ static int elf_build_id(Elf *e, char *hex, size_t cap)
         while ((off = gelf_getnote(data, off, &nh, &noff, &doff)) > 0) {
             if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
                 !memcmp((char *)data->d_buf + noff, "GNU", 4) && nh.n_descsz &&
-                nh.n_descsz * 2 < cap) {
+                (size_t)nh.n_descsz * 2 < cap) {   /* 32-bit n_descsz * 2 wraps */
                 const unsigned char *d = (const unsigned char *)data->d_buf + doff;
                 for (size_t i = 0; i < nh.n_descsz; i++) sprintf(hex + 2 * i, "%02x", d[i]);
                 return 1;

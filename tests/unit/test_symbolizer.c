@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <elf.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +297,62 @@ static void test_fifo_does_not_block(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A crafted ELF mapped by the target: no .symtab (so its build-id is looked up), and a
+ * GNU build-id note claiming 2 GiB of descriptor inside a (sparse) note section that
+ * really is that big.  Twice the size wraps to 0 in 32 bits; the hex of the id must not
+ * be written past its buffer. */
+static void test_huge_build_id_note(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/fntrace-note-%d.so", getpid());
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    const uint64_t note_off = 0x1000, descsz = 0x80000000u;
+    const uint64_t note_size = 12 + 4 + descsz;
+    const uint64_t sh_off = (note_off + note_size + 7) & ~7ull;
+    Elf64_Ehdr eh = { 0 };
+    memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = ELFCLASS64;
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;
+    eh.e_ident[EI_VERSION] = EV_CURRENT;
+    eh.e_type = ET_DYN;
+    eh.e_machine = EM_X86_64;
+    eh.e_version = EV_CURRENT;
+    eh.e_ehsize = sizeof eh;
+    eh.e_shoff = sh_off;
+    eh.e_shentsize = sizeof(Elf64_Shdr);
+    eh.e_shnum = 2;
+    Elf64_Shdr sh[2] = { { 0 } };
+    sh[1].sh_type = SHT_NOTE;
+    sh[1].sh_offset = note_off;
+    sh[1].sh_size = note_size;
+    sh[1].sh_addralign = 4;
+    Elf64_Nhdr nh = { .n_namesz = 4, .n_descsz = (Elf64_Word)descsz, .n_type = NT_GNU_BUILD_ID };
+    assert_int_equal(pwrite(fd, &eh, sizeof eh, 0), sizeof eh);
+    assert_int_equal(pwrite(fd, &nh, sizeof nh, (off_t)note_off), sizeof nh);
+    assert_int_equal(pwrite(fd, "GNU", 4, (off_t)note_off + 12), 4);
+    assert_int_equal(pwrite(fd, sh, sizeof sh, (off_t)sh_off), sizeof sh);
+    close(fd);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (!child) {
+        alarm(60);
+        symbolizer *s = symbolizer_new();
+        sym_frame f;
+        symbolizer_mmap(s, FAKE_PID + 10, 0x40000000, 0x10000, 0, 0, 0, 2, path);
+        symbolizer_resolve_user(s, FAKE_PID + 10, 0x40000010, &f);
+        if (f.sym || !f.module || strcmp(f.module, path)) _exit(3);
+        symbolizer_free(s);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    unlink(path);
+    assert_true(WIFEXITED(status));          /* a stack smash kills it */
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_kernel(void **state)
 {
     (void)state;
@@ -362,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_debug_file_by_build_id),
         cmocka_unit_test(test_jit_map),
         cmocka_unit_test(test_fifo_does_not_block),
+        cmocka_unit_test(test_huge_build_id_note),
         cmocka_unit_test(test_kernel),
         cmocka_unit_test(test_intmap),
     };
