@@ -261,9 +261,33 @@ static void test_jit_map(void **state)
     symbolizer_free(s);
 }
 
+/* Resolves ip of a fake process in a child with an alarm, so a hang or a crash fails
+ * the test instead of stalling or killing the suite.  With lib, 64 KiB of that file are
+ * mapped at ip & ~0xffff first and the frame must name it; no symbol is expected.
+ * Returns 0 when the child finished and found what was expected. */
+static int resolve_in_child(int pid, uint64_t ip, const char *lib)
+{
+    pid_t child = fork();
+    if (child < 0) return -1;
+    if (!child) {
+        alarm(60);
+        symbolizer *s = symbolizer_new();
+        sym_frame f;
+        symbolizer_tick(s);
+        if (lib) symbolizer_mmap(s, pid, ip & ~0xffffull, 0x10000, 0, 0, 0, 1, lib);
+        symbolizer_resolve_user(s, pid, ip, &f);
+        if (f.sym || (lib && (!f.module || strcmp(f.module, lib)))) _exit(3);
+        symbolizer_free(s);
+        _exit(0);
+    }
+    int status = 0;
+    if (waitpid(child, &status, 0) != child) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 /* A target controls the names the symbolizer opens: its /tmp/perf-PID.map, and the path
- * of a mapping whose file it replaced.  A FIFO there must not block the tracer (run in a
- * child with an alarm, so a hang fails the test instead of stalling the suite). */
+ * of a mapping whose file it replaced.  A FIFO there must not block the tracer (SIGALRM
+ * kills the child when open() blocks). */
 static void test_fifo_does_not_block(void **state)
 {
     (void)state;
@@ -274,33 +298,18 @@ static void test_fifo_does_not_block(void **state)
     unlink(lib);
     assert_int_equal(mkfifo(jit, 0600), 0);
     assert_int_equal(mkfifo(lib, 0600), 0);
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (!child) {
-        alarm(10);
-        symbolizer *s = symbolizer_new();
-        sym_frame f;
-        symbolizer_tick(s);
-        symbolizer_resolve_user(s, FAKE_PID + 8, 0x7f0000001010, &f);   /* the JIT map */
-        if (f.sym) _exit(2);
-        symbolizer_mmap(s, FAKE_PID + 9, 0x30000000, 0x10000, 0, 0, 0, 1, lib);
-        symbolizer_resolve_user(s, FAKE_PID + 9, 0x30000010, &f);      /* the "binary" */
-        if (f.sym || !f.module || strcmp(f.module, lib)) _exit(3);
-        symbolizer_free(s);
-        _exit(0);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(child, &status, 0), child);
+    int jit_rc = resolve_in_child(FAKE_PID + 8, 0x7f0000001010, NULL);
+    int lib_rc = resolve_in_child(FAKE_PID + 9, 0x30000010, lib);
     unlink(jit);
     unlink(lib);
-    assert_true(WIFEXITED(status));          /* killed by SIGALRM: it blocked in open() */
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(jit_rc, 0);
+    assert_int_equal(lib_rc, 0);
 }
 
 /* A crafted ELF mapped by the target: no .symtab (so its build-id is looked up), and a
  * GNU build-id note claiming 2 GiB of descriptor inside a (sparse) note section that
  * really is that big.  Twice the size wraps to 0 in 32 bits; the hex of the id must not
- * be written past its buffer. */
+ * be written past its buffer (a stack smash kills the child). */
 static void test_huge_build_id_note(void **state)
 {
     (void)state;
@@ -334,23 +343,9 @@ static void test_huge_build_id_note(void **state)
     assert_int_equal(pwrite(fd, "GNU", 4, (off_t)note_off + 12), 4);
     assert_int_equal(pwrite(fd, sh, sizeof sh, (off_t)sh_off), sizeof sh);
     close(fd);
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (!child) {
-        alarm(60);
-        symbolizer *s = symbolizer_new();
-        sym_frame f;
-        symbolizer_mmap(s, FAKE_PID + 10, 0x40000000, 0x10000, 0, 0, 0, 2, path);
-        symbolizer_resolve_user(s, FAKE_PID + 10, 0x40000010, &f);
-        if (f.sym || !f.module || strcmp(f.module, path)) _exit(3);
-        symbolizer_free(s);
-        _exit(0);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(child, &status, 0), child);
+    int rc = resolve_in_child(FAKE_PID + 10, 0x40000010, path);
     unlink(path);
-    assert_true(WIFEXITED(status));          /* a stack smash kills it */
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(rc, 0);
 }
 
 static void test_kernel(void **state)
