@@ -26,10 +26,18 @@
 #define MAX_LINE        8192
 #define MAX_SEGS        32
 #define DSO_BUCKETS     1024
+#define MAX_RETIRED     (64u << 20)   /* per JIT map: old string buffers kept alive */
 
 struct sym {
     uint64_t start, size;
     size_t name;                      /* offset into the owner's strs */
+};
+
+/* A string buffer that was replaced after names in it were handed out: kept until
+ * symbolizer_free(), as sym_frame promises. */
+struct retired {
+    struct retired *next;
+    char *strs;
 };
 
 struct symtab {
@@ -37,7 +45,25 @@ struct symtab {
     size_t n, cap;
     char *strs;
     size_t slen, scap;
+    int published;                    /* names were handed out: strs must not move */
+    struct retired *retired;
+    size_t retired_bytes;
 };
+
+/* Keeps t->strs alive (names of it are in sym_frames) and detaches it from t. */
+static int symtab_retire(struct symtab *t)
+{
+    if (!t->strs) return 0;
+    if (t->retired_bytes + t->scap > MAX_RETIRED) return -E2BIG;
+    struct retired *r = malloc(sizeof *r);
+    if (!r) return -ENOMEM;
+    r->strs = t->strs;
+    r->next = t->retired;
+    t->retired = r;
+    t->retired_bytes += t->scap;
+    t->strs = NULL;
+    return 0;
+}
 
 struct dso {
     char *path;                       /* as the kernel names it: the module column */
@@ -97,8 +123,18 @@ static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const cha
     if (t->slen + nl > t->scap) {
         size_t nc = t->scap ? t->scap * 2 : 4096;
         while (nc < t->slen + nl) nc *= 2;
-        char *ns = realloc(t->strs, nc);
-        if (!ns) return -ENOMEM;
+        char *ns;
+        if (t->published) {               /* copy: the old buffer stays where it is */
+            if (!(ns = malloc(nc))) return -ENOMEM;
+            if (t->slen) memcpy(ns, t->strs, t->slen);
+            int rc = symtab_retire(t);
+            if (rc < 0) {
+                free(ns);
+                return rc;
+            }
+        } else if (!(ns = realloc(t->strs, nc))) {
+            return -ENOMEM;
+        }
         t->strs = ns;
         t->scap = nc;
     }
@@ -121,6 +157,7 @@ static int sym_cmp(const void *a, const void *b)
  * the next one (what perf does for hand-written assembly). */
 static void symtab_finish(struct symtab *t)
 {
+    t->published = 1;
     if (!t->n) return;
     size_t unsorted = 0;
     for (size_t i = 1; i < t->n && !unsorted; i++) unsorted = sym_cmp(&t->v[i - 1], &t->v[i]) > 0;
@@ -155,7 +192,22 @@ static void symtab_free(struct symtab *t)
 {
     free(t->v);
     free(t->strs);
+    for (struct retired *r = t->retired, *n; r; r = n) {
+        n = r->next;
+        free(r->strs);
+        free(r);
+    }
     memset(t, 0, sizeof *t);
+}
+
+/* Empties t for a fresh read; the names handed out so far stay valid.  -E2BIG when that
+ * would keep more than MAX_RETIRED bytes of old names (t is left as it was). */
+static int symtab_restart(struct symtab *t)
+{
+    int rc = symtab_retire(t);
+    if (rc < 0) return rc;
+    t->n = t->slen = t->scap = 0;
+    return 0;
 }
 
 /* ---- ELF ---------------------------------------------------------------------------- */
@@ -654,11 +706,14 @@ static void jit_refresh(symbolizer *s, struct proc *p)
         close(fd);
         return;
     }
-    s->stats.perfmap_reads++;
     if (st.st_size < p->jit_size) {            /* rewritten: start over */
-        symtab_free(&p->jit);
+        if (symtab_restart(&p->jit) < 0) {     /* rewritten too often: keep what we have */
+            fclose(f);
+            return;
+        }
         p->jit_size = 0;
     }
+    s->stats.perfmap_reads++;
     if (!p->jit_path) p->jit_path = strdup(path);
     if (p->jit_size && fseeko(f, p->jit_size, SEEK_SET)) {
         fclose(f);

@@ -261,6 +261,43 @@ static void test_jit_map(void **state)
     symbolizer_free(s);
 }
 
+/* The tracer keeps the names of resolved frames until it writes the trace: a JIT map
+ * that grows (its string table with it) or is rewritten must not pull them away. */
+static void test_jit_names_stay_valid(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/perf-%d.map", FAKE_PID + 11);
+    FILE *m = fopen(path, "w");
+    assert_non_null(m);
+    fprintf(m, "7f0000001000 40 JS:^first app.js:1\n");
+    fclose(m);
+    symbolizer *s = symbolizer_new();
+    sym_frame first, f;
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 11, 0x7f0000001010, &first);
+    assert_non_null(first.sym);
+    /* the JIT goes on: far more names than the first string buffer holds */
+    m = fopen(path, "a");
+    for (int i = 0; i < 20000; i++) fprintf(m, "%llx 10 JS:*compiled_later_%d app.js:%d\n", 0x7f0010000000ull + 16ull * (unsigned)i, i, i);
+    fclose(m);
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 11, 0x7f0010000000 + 16 * 19999, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "JS:*compiled_later_19999 app.js:19999");
+    assert_string_equal(first.sym, "JS:^first app.js:1");
+    /* rewritten from scratch (shorter): the old names still read as they were */
+    m = fopen(path, "w");
+    fprintf(m, "7f0000001000 40 JS:^again\n");
+    fclose(m);
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 11, 0x7f0000001010, &f);
+    assert_string_equal(f.sym, "JS:^again");
+    assert_string_equal(first.sym, "JS:^first app.js:1");
+    unlink(path);
+    symbolizer_free(s);
+}
+
 /* Resolves ip of a fake process in a child with an alarm, so a hang or a crash fails
  * the test instead of stalling or killing the suite.  With lib, 64 KiB of that file are
  * mapped at ip & ~0xffff first and the frame must name it; no symbol is expected.
@@ -414,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_mmap_fork_exec),
         cmocka_unit_test(test_debug_file_by_build_id),
         cmocka_unit_test(test_jit_map),
+        cmocka_unit_test(test_jit_names_stay_valid),
         cmocka_unit_test(test_fifo_does_not_block),
         cmocka_unit_test(test_huge_build_id_note),
         cmocka_unit_test(test_kernel),
