@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #define MAX_SYMS        (8u << 20)    /* per binary / JIT map / kernel */
+#define MAX_STR_BYTES   (512u << 20)  /* their names: a crafted ELF can point every
+                                         symbol at one huge name */
 #define MAX_MAPS        65536u        /* per process */
 #define MAX_LINE        8192
 #define MAX_SEGS        32
@@ -113,6 +115,7 @@ static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const cha
 {
     if (t->n >= MAX_SYMS) return -E2BIG;
     size_t nl = strlen(name) + 1;
+    if (t->slen + nl > MAX_STR_BYTES) return -E2BIG;
     if (t->n == t->cap) {
         size_t nc = t->cap ? t->cap * 2 : 256;
         struct sym *nv = realloc(t->v, nc * sizeof *nv);

@@ -14,12 +14,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../tracer/intmap.h"
 #include "../../tracer/symbolizer.h"
+
+/* ASan reserves terabytes of address space (no RLIMIT_AS then) and copies on realloc */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
 
 /* a pid far above pid_max's default, so /proc/PID does not exist */
 #define FAKE_PID 4000000
@@ -343,6 +356,24 @@ static void test_fifo_does_not_block(void **state)
     assert_int_equal(lib_rc, 0);
 }
 
+/* The ELF header of a crafted x86-64 shared object: section headers only. */
+static Elf64_Ehdr elf_header(uint64_t sh_off, int shnum)
+{
+    Elf64_Ehdr eh = { 0 };
+    memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = ELFCLASS64;
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;
+    eh.e_ident[EI_VERSION] = EV_CURRENT;
+    eh.e_type = ET_DYN;
+    eh.e_machine = EM_X86_64;
+    eh.e_version = EV_CURRENT;
+    eh.e_ehsize = sizeof eh;
+    eh.e_shoff = sh_off;
+    eh.e_shentsize = sizeof(Elf64_Shdr);
+    eh.e_shnum = (Elf64_Half)shnum;
+    return eh;
+}
+
 /* A crafted ELF mapped by the target: no .symtab (so its build-id is looked up), and a
  * GNU build-id note claiming 2 GiB of descriptor inside a (sparse) note section that
  * really is that big.  Twice the size wraps to 0 in 32 bits; the hex of the id must not
@@ -357,18 +388,7 @@ static void test_huge_build_id_note(void **state)
     const uint64_t note_off = 0x1000, descsz = 0x80000000u;
     const uint64_t note_size = 12 + 4 + descsz;
     const uint64_t sh_off = (note_off + note_size + 7) & ~7ull;
-    Elf64_Ehdr eh = { 0 };
-    memcpy(eh.e_ident, ELFMAG, SELFMAG);
-    eh.e_ident[EI_CLASS] = ELFCLASS64;
-    eh.e_ident[EI_DATA] = ELFDATA2LSB;
-    eh.e_ident[EI_VERSION] = EV_CURRENT;
-    eh.e_type = ET_DYN;
-    eh.e_machine = EM_X86_64;
-    eh.e_version = EV_CURRENT;
-    eh.e_ehsize = sizeof eh;
-    eh.e_shoff = sh_off;
-    eh.e_shentsize = sizeof(Elf64_Shdr);
-    eh.e_shnum = 2;
+    Elf64_Ehdr eh = elf_header(sh_off, 2);
     Elf64_Shdr sh[2] = { { 0 } };
     sh[1].sh_type = SHT_NOTE;
     sh[1].sh_offset = note_off;
@@ -383,6 +403,66 @@ static void test_huge_build_id_note(void **state)
     int rc = resolve_in_child(FAKE_PID + 10, 0x40000010, path);
     unlink(path);
     assert_int_equal(rc, 0);
+}
+
+/* A small crafted ELF (under 100 KiB) whose symbols all carry the same 60 KB name, its
+ * symbol table listed by 40 section headers: copying every name would take 2.4 GB.  The
+ * symbolizer's memory must stay bounded (the child runs under a 4 GiB address-space
+ * limit, except under ASan, so an unbounded one fails instead of eating the machine). */
+static void test_elf_name_bomb(void **state)
+{
+    (void)state;
+    enum { NSYMS = 1000, NSYMTABS = 40, NAMELEN = 60000 };
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/fntrace-bomb-%d.so", getpid());
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    const uint64_t str_off = 0x1000, sym_off = str_off + ((NAMELEN + 2 + 7) & ~7);
+    const uint64_t sh_off = sym_off + NSYMS * sizeof(Elf64_Sym);
+    Elf64_Ehdr eh = elf_header(sh_off, 2 + NSYMTABS);
+    assert_int_equal(pwrite(fd, &eh, sizeof eh, 0), sizeof eh);
+    char *strtab = calloc(1, NAMELEN + 2);
+    memset(strtab + 1, 'x', NAMELEN);
+    assert_int_equal(pwrite(fd, strtab, NAMELEN + 2, (off_t)str_off), NAMELEN + 2);
+    free(strtab);
+    Elf64_Sym *syms = calloc(NSYMS, sizeof *syms);
+    for (int i = 0; i < NSYMS; i++)
+        syms[i] = (Elf64_Sym){ .st_name = 1, .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC),
+                               .st_shndx = 1, .st_value = 0x1000 + 16 * (uint64_t)i, .st_size = 16 };
+    assert_int_equal(pwrite(fd, syms, NSYMS * sizeof *syms, (off_t)sym_off), NSYMS * sizeof *syms);
+    free(syms);
+    Elf64_Shdr sh[2 + NSYMTABS];
+    memset(sh, 0, sizeof sh);
+    sh[1] = (Elf64_Shdr){ .sh_type = SHT_STRTAB, .sh_offset = str_off, .sh_size = NAMELEN + 2,
+                          .sh_addralign = 1 };
+    for (int i = 0; i < NSYMTABS; i++)
+        sh[2 + i] = (Elf64_Shdr){ .sh_type = SHT_SYMTAB, .sh_offset = sym_off,
+                                  .sh_size = NSYMS * sizeof(Elf64_Sym), .sh_link = 1,
+                                  .sh_entsize = sizeof(Elf64_Sym), .sh_addralign = 8 };
+    assert_int_equal(pwrite(fd, sh, sizeof sh, (off_t)sh_off), sizeof sh);
+    close(fd);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (!child) {
+        struct rlimit rl = { 4ull << 30, 4ull << 30 };
+        if (!UNDER_ASAN) setrlimit(RLIMIT_AS, &rl);
+        alarm(120);
+        symbolizer *s = symbolizer_new();
+        sym_frame f;
+        symbolizer_mmap(s, FAKE_PID + 12, 0x50000000, 0x10000, 0, 0, 0, 3, path);
+        symbolizer_resolve_user(s, FAKE_PID + 12, 0x50001004, &f);
+        /* the first names still resolve */
+        if (!f.sym || strlen(f.sym) != NAMELEN || f.off != 4) _exit(3);
+        symbolizer_free(s);
+        _exit(0);
+    }
+    int status = 0;
+    struct rusage ru;
+    assert_int_equal(wait4(child, &status, 0, &ru), child);
+    unlink(path);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(ru.ru_maxrss < (UNDER_ASAN ? 2 : 1) * 1024 * 1024);   /* KiB: 1 GiB (2) */
 }
 
 static void test_kernel(void **state)
@@ -454,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_jit_names_stay_valid),
         cmocka_unit_test(test_fifo_does_not_block),
         cmocka_unit_test(test_huge_build_id_note),
+        cmocka_unit_test(test_elf_name_bomb),
         cmocka_unit_test(test_kernel),
         cmocka_unit_test(test_intmap),
     };
