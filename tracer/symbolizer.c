@@ -363,8 +363,8 @@ static void dso_load(symbolizer *s, struct dso *d, int pid)
     snprintf(path, sizeof path, "%s", d->path);
     size_t pl = strlen(path);
     static const char deleted[] = " (deleted)";
-    if (pl > sizeof deleted && !strcmp(path + pl - (sizeof deleted - 1), deleted))
-        path[pl - (sizeof deleted - 1)] = 0;
+    int gone = pl > sizeof deleted && !strcmp(path + pl - (sizeof deleted - 1), deleted);
+    if (gone) path[pl - (sizeof deleted - 1)] = 0;
     int fd = -1;
     /* O_NONBLOCK: the target names these files; a FIFO there must not block the open */
     if (pid > 0) {
@@ -375,7 +375,9 @@ static void dso_load(symbolizer *s, struct dso *d, int pid)
     if (fd < 0) fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return;
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    /* a deleted mapping's path holds another file now (an upgrade): its symbols would
+     * name the mapped code wrongly */
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (gone && d->ino && st.st_ino != d->ino)) {
         close(fd);
         return;
     }

@@ -465,6 +465,38 @@ static void test_elf_name_bomb(void **state)
     assert_true(ru.ru_maxrss < (UNDER_ASAN ? 2 : 1) * 1024 * 1024);   /* KiB: 1 GiB (2) */
 }
 
+/* A library replaced on disk while mapped (a package upgrade): the mapping is named
+ * "PATH (deleted)" and PATH now holds another build.  Its symbols are not the mapped
+ * code's: a frame there must not be named from them. */
+static void test_deleted_mapping_not_the_new_file(void **state)
+{
+    (void)state;
+    if (system("command -v objcopy >/dev/null")) skip();
+    char lib[64], mapped[96], cmd[512];
+    snprintf(lib, sizeof lib, "/tmp/fntrace-upgraded-%d.so", getpid());
+    snprintf(mapped, sizeof mapped, "%s (deleted)", lib);
+    snprintf(cmd, sizeof cmd, "cp /proc/%d/exe %s", getpid(), lib);
+    assert_int_equal(system(cmd), 0);
+    struct stat old;
+    assert_int_equal(stat(lib, &old), 0);
+    symbolizer *s = symbolizer_new();
+    sym_frame own, f;
+    symbolizer_add_proc(s, getpid());
+    symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&marker_function, &own);
+    assert_non_null(own.sym);
+    /* the upgrade: a new file at the path, same layout, other names */
+    snprintf(cmd, sizeof cmd, "objcopy --redefine-sym marker_function=upgraded_function "
+             "/proc/%d/exe %s.new && mv %s.new %s", getpid(), lib, lib, lib);
+    assert_int_equal(system(cmd), 0);
+    symbolizer_mmap(s, FAKE_PID + 13, 0x60000000, (uint64_t)old.st_size + 4096, 0, 0, 0,
+                    old.st_ino, mapped);
+    symbolizer_resolve_user(s, FAKE_PID + 13, 0x60000000 + own.addr + 1, &f);
+    unlink(lib);
+    assert_non_null(f.module);
+    if (f.sym) assert_string_equal(f.sym, "marker_function");
+    symbolizer_free(s);
+}
+
 static void test_kernel(void **state)
 {
     (void)state;
@@ -535,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_fifo_does_not_block),
         cmocka_unit_test(test_huge_build_id_note),
         cmocka_unit_test(test_elf_name_bomb),
+        cmocka_unit_test(test_deleted_mapping_not_the_new_file),
         cmocka_unit_test(test_kernel),
         cmocka_unit_test(test_intmap),
     };
