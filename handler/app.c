@@ -287,17 +287,22 @@ static void call_execute(struct app_call *c)
 static void *call_thread(void *p)
 {
     struct app_call *c = p;
+    fn_app *app = c->app;
     call_execute(c);
-    atomic_fetch_sub(&c->app->running, 1);
     struct call_sync *s = c->sync;
     pthread_mutex_lock(&s->mu);
     c->finished = 1;
     int abandoned = c->abandoned;
+    /* the waiting request keeps the app alive; an abandoned call is the last user of its
+     * function's name, and the draining runtime frees the app once nothing runs: count
+     * the call as finished only after its last use */
+    if (!abandoned) atomic_fetch_sub(&app->running, 1);
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     if (abandoned) {
         log_warn("timed-out function finished", "fn=%s id=%s", c->fn->name, c->id);
         app_call_free(c);
+        atomic_fetch_sub(&app->running, 1);
     }
     return NULL;
 }
