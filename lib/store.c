@@ -528,8 +528,12 @@ int store_retain(store *st, uint64_t max_bytes, int64_t max_age_s)
     for (size_t i = 0; i < n; i++) total += v[i].bytes;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    int64_t cutoff = max_age_s > 0
-        ? ((int64_t)now.tv_sec - max_age_s) * 1000000000 + now.tv_nsec : INT64_MIN;
+    /* an age beyond what int64 nanoseconds hold (--max-age 1000000d) keeps everything:
+     * the product must not overflow, or the cutoff wraps into the future */
+    int64_t cutoff = INT64_MIN;
+    int64_t cutoff_s = max_age_s > 0 ? (int64_t)now.tv_sec - max_age_s : INT64_MIN;
+    if (cutoff_s > INT64_MIN / 1000000000 + 1)
+        cutoff = cutoff_s * 1000000000 + now.tv_nsec;
     int removed = 0;
     for (size_t i = 0; i < n; i++) {
         int old = v[i].mtime_ns < cutoff;

@@ -318,6 +318,21 @@ static void test_retention(void **state)
     store_close(st);
 }
 
+/* A --max-age far beyond the epoch ("1000000d", or the largest lib/units accepts) means
+ * "keep for ever": nothing in the store is that old. */
+static void test_retention_huge_age_keeps_everything(void **state)
+{
+    store *st = open_store();
+    struct store_entry e;
+    put_one(st, "r", "0123456789\n", 0, &e);
+    set_age(e.id, 100);
+    assert_int_equal(store_retain(st, 0, 86400000000LL), 0);       /* 1000000d */
+    assert_int_equal(store_retain(st, 0, INT64_MAX / 1000), 0);    /* units' largest */
+    assert_int_equal(store_retain(st, 0, INT64_MAX), 0);
+    assert_int_equal(store_stat(st, e.id, NULL), 0);
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_walks_any_depth_skips_dotfiles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts_never_collide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_huge_age_keeps_everything, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
