@@ -423,11 +423,6 @@ int store_put_commit(store_put *p, struct store_entry *out)
     store *st = p->st;
     int r = p->err;
     if (!r && st->fsync && fsync(p->fd)) r = -errno;
-    if (!r) {
-        int fd = p->fd;
-        p->fd = -1;
-        if (close(fd)) r = -errno;     /* NFS and friends report write errors here */
-    }
     int created = 0;
     if (!r) r = name_dir(st, p->name, &created);
     char file[STORE_ID_MAX + 1];
@@ -452,14 +447,16 @@ int store_put_commit(store_put *p, struct store_entry *out)
         put_free(p, 1);
         return r;
     }
-    if (st->fsync) {
-        int d = fsync_dirat(st->dirfd, p->name);
-        if (d) {                      /* not durable: take it back rather than lie */
-            unlinkat(st->dirfd, file, 0);
-            if (created) unlinkat(st->dirfd, p->name, AT_REMOVEDIR);
-            put_free(p, 0);
-            return d;
-        }
+    /* the flock goes with the close: only now that the file has left the temporary area,
+     * where another process's store_open_dir would take an unlocked file for debris */
+    int d = close(p->fd) ? -errno : 0;  /* NFS and friends report write errors here */
+    p->fd = -1;
+    if (!d && st->fsync) d = fsync_dirat(st->dirfd, p->name);
+    if (d) {                          /* not durable: take it back rather than lie */
+        unlinkat(st->dirfd, file, 0);
+        if (created) unlinkat(st->dirfd, p->name, AT_REMOVEDIR);
+        put_free(p, 0);
+        return d;
     }
     struct stat sb;
     if (fstatat(st->dirfd, file, &sb, AT_SYMLINK_NOFOLLOW) == 0) {

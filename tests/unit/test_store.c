@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,43 @@ static void test_retention(void **state)
     store_close(st);
 }
 
+/* Another process opening the store (a second collector, flamescope) cleans the temporary
+ * area while uploads commit: it must never take a writer's file, so every commit works. */
+struct reopen_arg { atomic_int stop; };
+
+static void *reopener(void *arg)
+{
+    struct reopen_arg *r = arg;
+    while (!atomic_load(&r->stop)) {
+        char err[256];
+        store *o = store_open_dir(dir, err, sizeof err);
+        if (o) store_close(o);
+    }
+    return NULL;
+}
+
+static void test_reopen_never_disturbs_commits(void **state)
+{
+    store *st = open_store();
+    static struct reopen_arg r;
+    atomic_store(&r.stop, 0);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, reopener, &r);
+    int failed = 0;
+    for (int i = 0; i < 1500; i++) {
+        char err[256];
+        store_put *p = store_put_begin(st, "busy", 0, err, sizeof err);
+        if (!p) { failed++; continue; }
+        store_put_write(p, "data\n", 5);
+        struct store_entry e;
+        if (store_put_commit(p, &e)) failed++;
+    }
+    atomic_store(&r.stop, 1);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    assert_int_equal(failed, 0);
+    store_close(st);
+}
+
 /* A --max-age far beyond the epoch ("1000000d", or the largest lib/units accepts) means
  * "keep for ever": nothing in the store is that old. */
 static void test_retention_huge_age_keeps_everything(void **state)
@@ -344,6 +382,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_walks_any_depth_skips_dotfiles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts_never_collide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_never_disturbs_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_huge_age_keeps_everything, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
