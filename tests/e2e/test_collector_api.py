@@ -172,6 +172,14 @@ def test_too_large_is_413_early(daemon, tmp_path):
     assert status == 201
 
 
+def test_huge_max_body_limit_still_takes_uploads(daemon, tmp_path):
+    # a limit past 2^63 bytes (a way of saying "no limit") must not wrap negative and
+    # refuse every upload that has a Content-Length
+    d = start_collector(daemon, tmp_path / "s", "--max-body", "9000000T")
+    status, doc = upload(d.url, TEXT[:50000])
+    assert status == 201, doc
+
+
 @pytest.mark.parametrize("bad", ["../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd",
                                  "fib/../../x", ".tmp/x", "fib/.hidden", "a//b"])
 def test_ids_escaping_the_store_are_400(daemon, tmp_path, bad):
