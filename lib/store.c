@@ -476,11 +476,18 @@ int store_put_commit(store_put *p, struct store_entry *out)
 
 /* --- reading and deleting --------------------------------------------------------- */
 
+/* An open of an id failed with e: -ENOENT where no trace can be there (a symlink on the
+ * way, a component too long for the filesystem or not a directory), else -e. */
+static int no_such(int e)
+{
+    return e == ELOOP || e == EXDEV || e == ENOTDIR || e == ENAMETOOLONG ? -ENOENT : -e;
+}
+
 int store_open(store *st, const char *id, int *fd, struct store_entry *out)
 {
     if (!store_id_valid(id)) return -EINVAL;
     int f = open_beneath(st->dirfd, id, O_RDONLY | O_NONBLOCK);
-    if (f < 0) return errno == ELOOP || errno == EXDEV ? -ENOENT : -errno;
+    if (f < 0) return no_such(errno);
     struct stat sb;
     if (fstat(f, &sb)) { int e = -errno; close(f); return e; }
     if (!S_ISREG(sb.st_mode)) { close(f); return -ENOENT; }
@@ -502,10 +509,10 @@ int store_delete(store *st, const char *id)
     if (!store_id_valid(id)) return -EINVAL;
     const char *base;
     int pfd = open_parent(st->dirfd, id, &base);
-    if (pfd < 0) return errno == ELOOP || errno == EXDEV || errno == ENOTDIR ? -ENOENT : -errno;
+    if (pfd < 0) return no_such(errno);
     struct stat sb;
     int r = 0;
-    if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW)) r = -errno;
+    if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW)) r = no_such(errno);
     else if (!S_ISREG(sb.st_mode)) r = -ENOENT;
     else if (unlinkat(pfd, base, 0)) r = -errno;
     close(pfd);

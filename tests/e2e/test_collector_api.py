@@ -180,14 +180,19 @@ def test_huge_max_body_limit_still_takes_uploads(daemon, tmp_path):
     assert status == 201, doc
 
 
+def token_collector(daemon, store, tmp_path):
+    """A collector with --token-file; returns it and the headers that authorize."""
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    d = start_collector(daemon, store, "--token-file", str(token))
+    return d, {"Authorization": "Bearer s3cret"}
+
+
 @pytest.mark.parametrize("bad", ["../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd",
                                  "fib/../../x", ".tmp/x", "fib/.hidden", "a//b"])
 def test_ids_escaping_the_store_are_400(daemon, tmp_path, bad):
     store = tmp_path / "traces"
-    token = tmp_path / "token"
-    token.write_text("s3cret\n")
-    d = start_collector(daemon, store, "--token-file", str(token))
-    auth = {"Authorization": "Bearer s3cret"}
+    d, auth = token_collector(daemon, store, tmp_path)
     assert upload(d.url, TEXT, headers=auth)[0] == 201
     (tmp_path / "outside").write_text("secret")
     before = snapshot(store)
@@ -200,6 +205,18 @@ def test_ids_escaping_the_store_are_400(daemon, tmp_path, bad):
         assert b"secret" not in body
     assert snapshot(store) == before
     assert (tmp_path / "outside").exists()
+
+
+@pytest.mark.parametrize("unknown", ["fib/" + "a" * 300, "b" * 300 + "/x.perf"],
+                         ids=["long-file", "long-dir"])
+def test_unknown_ids_with_long_components_are_404(daemon, tmp_path, unknown):
+    # valid ids (store_id_valid allows components up to the 1024-byte id limit) that no
+    # file can have: "no such trace", not an internal error
+    d, auth = token_collector(daemon, tmp_path / "traces", tmp_path)
+    assert upload(d.url, TEXT, name="fib", headers=auth)[0] == 201
+    for method in ("GET", "DELETE"):
+        status, _, body = http(method, d.url + "/api/v1/traces/" + unknown, headers=auth)
+        assert status == 404, (method, status, body)
 
 
 def test_list_get_delete_with_token(daemon, tmp_path):
