@@ -113,7 +113,11 @@ static void entry_fill(struct store_entry *e, const char *id, const struct stat 
     if (slash && (size_t)(slash - id) <= STORE_NAME_MAX)
         memcpy(e->name, id, (size_t)(slash - id));
     e->bytes = (uint64_t)sb->st_size;
-    e->mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+    /* times int64 nanoseconds cannot hold (before 1678, after 2261) saturate, not wrap */
+    int64_t s = (int64_t)sb->st_mtim.tv_sec;
+    e->mtime_ns = s >= INT64_MAX / 1000000000 ? INT64_MAX
+                : s <= INT64_MIN / 1000000000 ? INT64_MIN
+                : s * 1000000000 + sb->st_mtim.tv_nsec;
     size_t n = strlen(id);
     e->gzip = n > 3 && !strcmp(id + n - 3, ".gz");
 }

@@ -356,6 +356,36 @@ static void test_reopen_never_disturbs_commits(void **state)
     store_close(st);
 }
 
+/* A file put into the store by hand with a modification time past 2262 (a bad clock,
+ * `touch -d 3000-01-01`) does not fit int64 nanoseconds: it must still list as the newest,
+ * never wrap into the past and be the first that retention removes. */
+static void test_far_future_mtime_is_newest(void **state)
+{
+    store *st = open_store();
+    struct store_entry e;
+    put_one(st, "r", "0123456789\n", 0, &e);
+    set_age(e.id, 100);
+    char p[512];
+    snprintf(p, sizeof p, "%s/r/future.perf", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("x\n", f);
+    fclose(f);
+    struct timespec t[2] = { { 32503680000, 0 }, { 32503680000, 0 } };    /* year 3000 */
+    assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+    struct store_entry *v;
+    size_t n;
+    assert_int_equal(store_list(st, NULL, &v, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].id, e.id);                   /* oldest first */
+    assert_string_equal(v[1].id, "r/future.perf");
+    assert_true(v[1].mtime_ns > v[0].mtime_ns);
+    free(v);
+    assert_int_equal(store_retain(st, 0, 3600), 0);       /* nothing is an hour old */
+    assert_int_equal(store_stat(st, "r/future.perf", NULL), 0);
+    store_close(st);
+}
+
 /* A --max-age far beyond the epoch ("1000000d", or the largest lib/units accepts) means
  * "keep for ever": nothing in the store is that old. */
 static void test_retention_huge_age_keeps_everything(void **state)
@@ -383,6 +413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_puts_never_collide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_never_disturbs_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_far_future_mtime_is_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_huge_age_keeps_everything, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
