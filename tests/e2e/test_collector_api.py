@@ -219,6 +219,21 @@ def test_unknown_ids_with_long_components_are_404(daemon, tmp_path, unknown):
         assert status == 404, (method, status, body)
 
 
+def test_ids_with_an_encoded_nul_are_400(daemon, tmp_path):
+    # "ID%00junk" decodes to a NUL byte: a non-printable id, 400 -- never the trace the
+    # bytes before the NUL name (which a C string would cut it to)
+    store = tmp_path / "traces"
+    d, auth = token_collector(daemon, store, tmp_path)
+    status, doc = upload(d.url, TEXT, name="fib", headers=auth)
+    assert status == 201
+    for method in ("GET", "DELETE"):
+        req = (f"{method} /api/v1/traces/{doc['id']}%00.html HTTP/1.1\r\nHost: x\r\n"
+               f"Connection: close\r\nAuthorization: Bearer s3cret\r\n\r\n").encode()
+        status, body = raw(d.port, req)
+        assert status == 400, (method, status, body)
+    assert traces(store) == [doc["id"]]
+
+
 def test_list_get_delete_with_token(daemon, tmp_path):
     store = tmp_path / "traces"
     token = tmp_path / "token"
