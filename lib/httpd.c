@@ -52,6 +52,7 @@ struct httpd_req {
     char *body;              /* buffered routes */
     size_t body_len, body_cap;
     uint64_t received;
+    uint64_t replied_at;     /* body bytes received when the reply was made */
     enum phase phase;
     int begun;               /* begin ran (or would have): done owed */
     int suspended;           /* parked by httpd_req_suspend, reply comes from elsewhere */
@@ -103,6 +104,7 @@ static int reply_set(httpd_req *req, int status, struct MHD_Response *resp,
         MHD_add_response_header(resp, req->hname[i], req->hvalue[i]);
     req->resp = resp;
     req->status = status;
+    req->replied_at = req->received;
     return 0;
 }
 
@@ -374,7 +376,7 @@ static enum MHD_Result phase_body(httpd_req *req, const char *data, size_t len)
     const struct httpd_route *r = req->route;
     req->received += len;
     if (req->resp) {                         /* replied already: drop the rest */
-        return req->received > DISCARD_LIMIT ? MHD_NO : MHD_YES;
+        return req->received - req->replied_at > DISCARD_LIMIT ? MHD_NO : MHD_YES;
     }
     if (r->data) {
         if (r->data(req, data, len, r->arg) < 0) reply_500_unless_replied(req, "data");

@@ -172,6 +172,22 @@ def test_too_large_is_413_early(daemon, tmp_path):
     assert status == 201
 
 
+def test_chunked_body_over_a_large_limit_is_413(daemon, tmp_path):
+    # a limit over lib/httpd's 64 MB drain allowance (the default is 100M): the body past
+    # the limit is drained a while, and the client gets its 413, not a reset connection
+    store = tmp_path / "s"
+    d = start_collector(daemon, store, "--max-body", "70M")
+    before = snapshot(store)
+    f = tmp_path / "big.perf"
+    with open(f, "wb") as out:
+        for _ in range(75 * 4):                                # 75 MB
+            out.write((TEXT * 4)[:256 * 1024])
+    rc, out = curl("-H", "X-name: big", "-H", "Transfer-Encoding: chunked", "--data-binary",
+                   f"@{f}", d.url + "/", "-w", "\n%{http_code}")
+    assert rc == 0 and out.endswith(b"\n413"), (rc, out[-200:])
+    assert snapshot(store) == before
+
+
 def test_huge_max_body_limit_still_takes_uploads(daemon, tmp_path):
     # a limit past 2^63 bytes (a way of saying "no limit") must not wrap negative and
     # refuse every upload that has a Content-Length
