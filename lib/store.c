@@ -398,28 +398,21 @@ static void utc_stamp(char *out, size_t outlen)
     snprintf(out, outlen, "%.20s.%03dZ", base, (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
-static int fsync_dirat(int dirfd, const char *name)
-{
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    int r = fsync(fd) ? -errno : 0;
-    close(fd);
-    return r;
-}
-
-/* Makes sure DIR/NAME is a directory (not a symlink to one); *created says it was made
- * here.  ENOENT from a rename afterwards means a failed put of the same name removed it
- * meanwhile: the caller makes it again. */
+/* Opens DIR/NAME as a directory fd, making it if needed, never through a symlink: the
+ * rename goes into this fd, so swapping NAME for a symlink meanwhile leads nowhere else.
+ * *created says it was made here.  ENOENT from a rename afterwards means a failed put of
+ * the same name removed it meanwhile: the caller makes it again.  Returns fd or -errno. */
 static int name_dir(store *st, const char *name, int *created)
 {
     if (mkdirat(st->dirfd, name, 0755) == 0) {
         *created = 1;
-        return st->fsync && fsync(st->dirfd) ? -errno : 0;
+        if (st->fsync && fsync(st->dirfd)) return -errno;
+    } else if (errno != EEXIST) {
+        return -errno;
     }
-    if (errno != EEXIST) return -errno;
-    struct stat sb;
-    if (fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW)) return -errno;
-    return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+    int fd = openat(st->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno == ELOOP ? -ENOTDIR : -errno;
+    return fd;
 }
 
 int store_put_commit(store_put *p, struct store_entry *out)
@@ -427,26 +420,31 @@ int store_put_commit(store_put *p, struct store_entry *out)
     store *st = p->st;
     int r = p->err;
     if (!r && st->fsync && fsync(p->fd)) r = -errno;
-    int created = 0;
-    if (!r) r = name_dir(st, p->name, &created);
+    int created = 0, nfd = -1;
+    if (!r && (nfd = name_dir(st, p->name, &created)) < 0) r = nfd;
     char file[STORE_ID_MAX + 1];
+    const char *base = file + strlen(p->name) + 1;    /* the file's name within NAME */
     if (!r) {
         r = -EEXIST;
         for (int tries = 0; tries < 16 && (r == -EEXIST || r == -ENOENT); tries++) {
-            if (r == -ENOENT && (r = name_dir(st, p->name, &created))) break;
+            if (r == -ENOENT) {
+                close(nfd);
+                if ((nfd = name_dir(st, p->name, &created)) < 0) { r = nfd; break; }
+            }
             char stamp[48];
             utc_stamp(stamp, sizeof stamp);
             snprintf(file, sizeof file, "%s/%s-%08x.perf%s", p->name, stamp, random32(),
                      p->gzip ? ".gz" : "");
-            r = renameat2(st->tmpfd, p->tmpname, st->dirfd, file, RENAME_NOREPLACE) ? -errno : 0;
+            r = renameat2(st->tmpfd, p->tmpname, nfd, base, RENAME_NOREPLACE) ? -errno : 0;
             if (r == -EINVAL) {       /* no RENAME_NOREPLACE here: link fails on EEXIST too */
-                r = linkat(st->tmpfd, p->tmpname, st->dirfd, file, 0) ? -errno : 0;
+                r = linkat(st->tmpfd, p->tmpname, nfd, base, 0) ? -errno : 0;
                 if (!r) unlinkat(st->tmpfd, p->tmpname, 0);
             }
         }
     }
     if (r) {
         /* a NAME directory made for this trace goes too (unless another trace is in it) */
+        if (nfd >= 0) close(nfd);
         if (created) unlinkat(st->dirfd, p->name, AT_REMOVEDIR);
         put_free(p, 1);
         return r;
@@ -455,15 +453,16 @@ int store_put_commit(store_put *p, struct store_entry *out)
      * where another process's store_open_dir would take an unlocked file for debris */
     int d = close(p->fd) ? -errno : 0;  /* NFS and friends report write errors here */
     p->fd = -1;
-    if (!d && st->fsync) d = fsync_dirat(st->dirfd, p->name);
+    if (!d && st->fsync && fsync(nfd)) d = -errno;
     if (d) {                          /* not durable: take it back rather than lie */
-        unlinkat(st->dirfd, file, 0);
+        unlinkat(nfd, base, 0);
+        close(nfd);
         if (created) unlinkat(st->dirfd, p->name, AT_REMOVEDIR);
         put_free(p, 0);
         return d;
     }
     struct stat sb;
-    if (fstatat(st->dirfd, file, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (fstatat(nfd, base, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
         if (out) entry_fill(out, file, &sb);
         usage_add(st, (int64_t)sb.st_size, 1);
     } else if (out) {
@@ -474,6 +473,7 @@ int store_put_commit(store_put *p, struct store_entry *out)
         out->gzip = p->gzip;
         usage_add(st, (int64_t)p->bytes, 1);
     }
+    close(nfd);
     put_free(p, 0);
     return 0;
 }

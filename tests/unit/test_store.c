@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,6 +357,53 @@ static void test_reopen_never_disturbs_commits(void **state)
     store_close(st);
 }
 
+/* Someone who can write into the store swaps DIR/NAME for a symlink to elsewhere while
+ * uploads of NAME commit: the check that NAME is a real directory and the rename into it
+ * must be one step, so no trace ever lands outside the store. */
+struct swap_arg { atomic_int stop; char name[300], link[300], outside[300]; };
+
+static void *swapper(void *arg)
+{
+    struct swap_arg *a = arg;
+    /* DIR/swap and a symlink to the outside trade places atomically, back and forth */
+    while (!atomic_load(&a->stop)) {
+        renameat2(AT_FDCWD, a->name, AT_FDCWD, a->link, RENAME_EXCHANGE);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void test_commit_never_follows_a_swapped_in_symlink(void **state)
+{
+    store *st = open_store();
+    static struct swap_arg a;
+    atomic_store(&a.stop, 0);
+    snprintf(a.name, sizeof a.name, "%s/swap", dir);
+    snprintf(a.outside, sizeof a.outside, "%s.outside", dir);
+    assert_int_equal(mkdir(a.outside, 0755), 0);
+    snprintf(a.link, sizeof a.link, "%s/swap.link", dir);
+    assert_int_equal(symlink(a.outside, a.link), 0);
+    struct store_entry e;
+    put_one(st, "swap", "x\n", 0, &e);                    /* DIR/swap exists */
+    pthread_t th;
+    pthread_create(&th, NULL, swapper, &a);
+    for (int i = 0; i < 1000; i++) {
+        char err[256];
+        store_put *p = store_put_begin(st, "swap", 0, err, sizeof err);
+        if (!p) continue;
+        store_put_write(p, "data\n", 5);
+        store_put_commit(p, &e);
+    }
+    atomic_store(&a.stop, 1);
+    pthread_join(th, NULL);
+    unlink(a.link);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", a.outside);
+    assert_int_equal(system(cmd), 0);                      /* nothing outside the store */
+    assert_int_equal(count_dir(".tmp"), 0);
+    store_close(st);
+}
+
 /* A file put into the store by hand with a modification time past 2262 (a bad clock,
  * `touch -d 3000-01-01`) does not fit int64 nanoseconds: it must still list as the newest,
  * never wrap into the past and be the first that retention removes. */
@@ -413,6 +461,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_puts_never_collide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_never_disturbs_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_never_follows_a_swapped_in_symlink, setup, teardown),
         cmocka_unit_test_setup_teardown(test_far_future_mtime_is_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_huge_age_keeps_everything, setup, teardown),
     };
