@@ -52,6 +52,7 @@ struct httpd_req {
     char *body;              /* buffered routes */
     size_t body_len, body_cap;
     uint64_t received;
+    uint64_t replied_at;     /* body bytes received when the reply was made */
     enum phase phase;
     int begun;               /* begin ran (or would have): done owed */
     int suspended;           /* parked by httpd_req_suspend, reply comes from elsewhere */
@@ -103,6 +104,7 @@ static int reply_set(httpd_req *req, int status, struct MHD_Response *resp,
         MHD_add_response_header(resp, req->hname[i], req->hvalue[i]);
     req->resp = resp;
     req->status = status;
+    req->replied_at = req->received;
     return 0;
 }
 
@@ -374,7 +376,7 @@ static enum MHD_Result phase_body(httpd_req *req, const char *data, size_t len)
     const struct httpd_route *r = req->route;
     req->received += len;
     if (req->resp) {                         /* replied already: drop the rest */
-        return req->received > DISCARD_LIMIT ? MHD_NO : MHD_YES;
+        return req->received - req->replied_at > DISCARD_LIMIT ? MHD_NO : MHD_YES;
     }
     if (r->data) {
         if (r->data(req, data, len, r->arg) < 0) reply_500_unless_replied(req, "data");
@@ -399,6 +401,19 @@ static enum MHD_Result phase_body(httpd_req *req, const char *data, size_t len)
     return MHD_YES;
 }
 
+/* libmicrohttpd hands the path over percent-decoded as a C string, so "%00" would cut it
+ * short and "/a%00b" would reach "/a".  It shows the raw request target first, here: a
+ * path with an encoded NUL is marked, and refused (400) when the request comes in. */
+static char nul_in_path;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    size_t n = strcspn(uri, "?");
+    for (size_t i = 0; i + 2 < n; i++)
+        if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0') return &nul_in_path;
+    return NULL;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
@@ -406,7 +421,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 {
     httpd *srv = cls;
     httpd_req *req = *con_cls;
-    if (!req) {
+    if (!req || req == (void *)&nul_in_path) {
+        int nul = req != NULL;
         req = calloc(1, sizeof *req);
         if (!req) return MHD_NO;
         req->srv = srv;
@@ -417,6 +433,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         clock_gettime(CLOCK_MONOTONIC, &req->t0);
         peer_of(conn, req->peer, sizeof req->peer);
         *con_cls = req;
+        if (nul) {
+            httpd_reply_error(req, 400, "the path has a NUL byte (%%00)");
+            return queue_if_ready(req);
+        }
         return phase_new(req);
     }
     if (*upload_data_size) {
@@ -443,7 +463,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     httpd *srv = cls;
     httpd_req *req = *con_cls;
-    if (!req) return;
+    *con_cls = NULL;
+    if (!req || req == (void *)&nul_in_path) return;
     int completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
     if (req->begun) {
         if (req->route->done) req->route->done(req, completed, req->route->arg);
@@ -460,7 +481,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(req->path);
     free(req->url);
     free(req);
-    *con_cls = NULL;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -521,6 +541,7 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
                                         opts->timeout_s ? opts->timeout_s : 30, NULL };
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, srv };
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL };
     /* no MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 means SO_REUSEPORT, which let a second
      * daemon bind the same port silently and take half the connections; libmicrohttpd's
      * default (SO_REUSEADDR) already allows a restart while old connections linger. */

@@ -113,7 +113,11 @@ static void entry_fill(struct store_entry *e, const char *id, const struct stat 
     if (slash && (size_t)(slash - id) <= STORE_NAME_MAX)
         memcpy(e->name, id, (size_t)(slash - id));
     e->bytes = (uint64_t)sb->st_size;
-    e->mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+    /* times int64 nanoseconds cannot hold (before 1678, after 2261) saturate, not wrap */
+    int64_t s = (int64_t)sb->st_mtim.tv_sec;
+    e->mtime_ns = s >= INT64_MAX / 1000000000 ? INT64_MAX
+                : s <= INT64_MIN / 1000000000 ? INT64_MIN
+                : s * 1000000000 + sb->st_mtim.tv_nsec;
     size_t n = strlen(id);
     e->gzip = n > 3 && !strcmp(id + n - 3, ".gz");
 }
@@ -394,28 +398,21 @@ static void utc_stamp(char *out, size_t outlen)
     snprintf(out, outlen, "%.20s.%03dZ", base, (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
-static int fsync_dirat(int dirfd, const char *name)
-{
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    int r = fsync(fd) ? -errno : 0;
-    close(fd);
-    return r;
-}
-
-/* Makes sure DIR/NAME is a directory (not a symlink to one); *created says it was made
- * here.  ENOENT from a rename afterwards means a failed put of the same name removed it
- * meanwhile: the caller makes it again. */
+/* Opens DIR/NAME as a directory fd, making it if needed, never through a symlink: the
+ * rename goes into this fd, so swapping NAME for a symlink meanwhile leads nowhere else.
+ * *created says it was made here.  ENOENT from a rename afterwards means a failed put of
+ * the same name removed it meanwhile: the caller makes it again.  Returns fd or -errno. */
 static int name_dir(store *st, const char *name, int *created)
 {
     if (mkdirat(st->dirfd, name, 0755) == 0) {
         *created = 1;
-        return st->fsync && fsync(st->dirfd) ? -errno : 0;
+        if (st->fsync && fsync(st->dirfd)) return -errno;
+    } else if (errno != EEXIST) {
+        return -errno;
     }
-    if (errno != EEXIST) return -errno;
-    struct stat sb;
-    if (fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW)) return -errno;
-    return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+    int fd = openat(st->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno == ELOOP ? -ENOTDIR : -errno;
+    return fd;
 }
 
 int store_put_commit(store_put *p, struct store_entry *out)
@@ -423,46 +420,49 @@ int store_put_commit(store_put *p, struct store_entry *out)
     store *st = p->st;
     int r = p->err;
     if (!r && st->fsync && fsync(p->fd)) r = -errno;
-    if (!r) {
-        int fd = p->fd;
-        p->fd = -1;
-        if (close(fd)) r = -errno;     /* NFS and friends report write errors here */
-    }
-    int created = 0;
-    if (!r) r = name_dir(st, p->name, &created);
+    int created = 0, nfd = -1;
+    if (!r && (nfd = name_dir(st, p->name, &created)) < 0) r = nfd;
     char file[STORE_ID_MAX + 1];
+    const char *base = file + strlen(p->name) + 1;    /* the file's name within NAME */
     if (!r) {
         r = -EEXIST;
         for (int tries = 0; tries < 16 && (r == -EEXIST || r == -ENOENT); tries++) {
-            if (r == -ENOENT && (r = name_dir(st, p->name, &created))) break;
+            if (r == -ENOENT) {
+                close(nfd);
+                if ((nfd = name_dir(st, p->name, &created)) < 0) { r = nfd; break; }
+            }
             char stamp[48];
             utc_stamp(stamp, sizeof stamp);
             snprintf(file, sizeof file, "%s/%s-%08x.perf%s", p->name, stamp, random32(),
                      p->gzip ? ".gz" : "");
-            r = renameat2(st->tmpfd, p->tmpname, st->dirfd, file, RENAME_NOREPLACE) ? -errno : 0;
+            r = renameat2(st->tmpfd, p->tmpname, nfd, base, RENAME_NOREPLACE) ? -errno : 0;
             if (r == -EINVAL) {       /* no RENAME_NOREPLACE here: link fails on EEXIST too */
-                r = linkat(st->tmpfd, p->tmpname, st->dirfd, file, 0) ? -errno : 0;
+                r = linkat(st->tmpfd, p->tmpname, nfd, base, 0) ? -errno : 0;
                 if (!r) unlinkat(st->tmpfd, p->tmpname, 0);
             }
         }
     }
     if (r) {
         /* a NAME directory made for this trace goes too (unless another trace is in it) */
+        if (nfd >= 0) close(nfd);
         if (created) unlinkat(st->dirfd, p->name, AT_REMOVEDIR);
         put_free(p, 1);
         return r;
     }
-    if (st->fsync) {
-        int d = fsync_dirat(st->dirfd, p->name);
-        if (d) {                      /* not durable: take it back rather than lie */
-            unlinkat(st->dirfd, file, 0);
-            if (created) unlinkat(st->dirfd, p->name, AT_REMOVEDIR);
-            put_free(p, 0);
-            return d;
-        }
+    /* the flock goes with the close: only now that the file has left the temporary area,
+     * where another process's store_open_dir would take an unlocked file for debris */
+    int d = close(p->fd) ? -errno : 0;  /* NFS and friends report write errors here */
+    p->fd = -1;
+    if (!d && st->fsync && fsync(nfd)) d = -errno;
+    if (d) {                          /* not durable: take it back rather than lie */
+        unlinkat(nfd, base, 0);
+        close(nfd);
+        if (created) unlinkat(st->dirfd, p->name, AT_REMOVEDIR);
+        put_free(p, 0);
+        return d;
     }
     struct stat sb;
-    if (fstatat(st->dirfd, file, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (fstatat(nfd, base, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
         if (out) entry_fill(out, file, &sb);
         usage_add(st, (int64_t)sb.st_size, 1);
     } else if (out) {
@@ -473,17 +473,25 @@ int store_put_commit(store_put *p, struct store_entry *out)
         out->gzip = p->gzip;
         usage_add(st, (int64_t)p->bytes, 1);
     }
+    close(nfd);
     put_free(p, 0);
     return 0;
 }
 
 /* --- reading and deleting --------------------------------------------------------- */
 
+/* An open of an id failed with e: -ENOENT where no trace can be there (a symlink on the
+ * way, a component too long for the filesystem or not a directory), else -e. */
+static int no_such(int e)
+{
+    return e == ELOOP || e == EXDEV || e == ENOTDIR || e == ENAMETOOLONG ? -ENOENT : -e;
+}
+
 int store_open(store *st, const char *id, int *fd, struct store_entry *out)
 {
     if (!store_id_valid(id)) return -EINVAL;
     int f = open_beneath(st->dirfd, id, O_RDONLY | O_NONBLOCK);
-    if (f < 0) return errno == ELOOP || errno == EXDEV ? -ENOENT : -errno;
+    if (f < 0) return no_such(errno);
     struct stat sb;
     if (fstat(f, &sb)) { int e = -errno; close(f); return e; }
     if (!S_ISREG(sb.st_mode)) { close(f); return -ENOENT; }
@@ -505,10 +513,10 @@ int store_delete(store *st, const char *id)
     if (!store_id_valid(id)) return -EINVAL;
     const char *base;
     int pfd = open_parent(st->dirfd, id, &base);
-    if (pfd < 0) return errno == ELOOP || errno == EXDEV || errno == ENOTDIR ? -ENOENT : -errno;
+    if (pfd < 0) return no_such(errno);
     struct stat sb;
     int r = 0;
-    if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW)) r = -errno;
+    if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW)) r = no_such(errno);
     else if (!S_ISREG(sb.st_mode)) r = -ENOENT;
     else if (unlinkat(pfd, base, 0)) r = -errno;
     close(pfd);
@@ -528,8 +536,12 @@ int store_retain(store *st, uint64_t max_bytes, int64_t max_age_s)
     for (size_t i = 0; i < n; i++) total += v[i].bytes;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    int64_t cutoff = max_age_s > 0
-        ? ((int64_t)now.tv_sec - max_age_s) * 1000000000 + now.tv_nsec : INT64_MIN;
+    /* an age beyond what int64 nanoseconds hold (--max-age 1000000d) keeps everything:
+     * the product must not overflow, or the cutoff wraps into the future */
+    int64_t cutoff = INT64_MIN;
+    int64_t cutoff_s = max_age_s > 0 ? (int64_t)now.tv_sec - max_age_s : INT64_MIN;
+    if (cutoff_s > INT64_MIN / 1000000000 + 1)
+        cutoff = cutoff_s * 1000000000 + now.tv_nsec;
     int removed = 0;
     for (size_t i = 0; i < n; i++) {
         int old = v[i].mtime_ns < cutoff;

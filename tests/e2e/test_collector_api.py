@@ -172,14 +172,43 @@ def test_too_large_is_413_early(daemon, tmp_path):
     assert status == 201
 
 
+def test_chunked_body_over_a_large_limit_is_413(daemon, tmp_path):
+    # a limit over lib/httpd's 64 MB drain allowance (the default is 100M): the body past
+    # the limit is drained a while, and the client gets its 413, not a reset connection
+    store = tmp_path / "s"
+    d = start_collector(daemon, store, "--max-body", "70M")
+    before = snapshot(store)
+    f = tmp_path / "big.perf"
+    with open(f, "wb") as out:
+        for _ in range(75 * 4):                                # 75 MB
+            out.write((TEXT * 4)[:256 * 1024])
+    rc, out = curl("-H", "X-name: big", "-H", "Transfer-Encoding: chunked", "--data-binary",
+                   f"@{f}", d.url + "/", "-w", "\n%{http_code}")
+    assert rc == 0 and out.endswith(b"\n413"), (rc, out[-200:])
+    assert snapshot(store) == before
+
+
+def test_huge_max_body_limit_still_takes_uploads(daemon, tmp_path):
+    # a limit past 2^63 bytes (a way of saying "no limit") must not wrap negative and
+    # refuse every upload that has a Content-Length
+    d = start_collector(daemon, tmp_path / "s", "--max-body", "9000000T")
+    status, doc = upload(d.url, TEXT[:50000])
+    assert status == 201, doc
+
+
+def token_collector(daemon, store, tmp_path):
+    """A collector with --token-file; returns it and the headers that authorize."""
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    d = start_collector(daemon, store, "--token-file", str(token))
+    return d, {"Authorization": "Bearer s3cret"}
+
+
 @pytest.mark.parametrize("bad", ["../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd",
                                  "fib/../../x", ".tmp/x", "fib/.hidden", "a//b"])
 def test_ids_escaping_the_store_are_400(daemon, tmp_path, bad):
     store = tmp_path / "traces"
-    token = tmp_path / "token"
-    token.write_text("s3cret\n")
-    d = start_collector(daemon, store, "--token-file", str(token))
-    auth = {"Authorization": "Bearer s3cret"}
+    d, auth = token_collector(daemon, store, tmp_path)
     assert upload(d.url, TEXT, headers=auth)[0] == 201
     (tmp_path / "outside").write_text("secret")
     before = snapshot(store)
@@ -192,6 +221,33 @@ def test_ids_escaping_the_store_are_400(daemon, tmp_path, bad):
         assert b"secret" not in body
     assert snapshot(store) == before
     assert (tmp_path / "outside").exists()
+
+
+@pytest.mark.parametrize("unknown", ["fib/" + "a" * 300, "b" * 300 + "/x.perf"],
+                         ids=["long-file", "long-dir"])
+def test_unknown_ids_with_long_components_are_404(daemon, tmp_path, unknown):
+    # valid ids (store_id_valid allows components up to the 1024-byte id limit) that no
+    # file can have: "no such trace", not an internal error
+    d, auth = token_collector(daemon, tmp_path / "traces", tmp_path)
+    assert upload(d.url, TEXT, name="fib", headers=auth)[0] == 201
+    for method in ("GET", "DELETE"):
+        status, _, body = http(method, d.url + "/api/v1/traces/" + unknown, headers=auth)
+        assert status == 404, (method, status, body)
+
+
+def test_ids_with_an_encoded_nul_are_400(daemon, tmp_path):
+    # "ID%00junk" decodes to a NUL byte: a non-printable id, 400 -- never the trace the
+    # bytes before the NUL name (which a C string would cut it to)
+    store = tmp_path / "traces"
+    d, auth = token_collector(daemon, store, tmp_path)
+    status, doc = upload(d.url, TEXT, name="fib", headers=auth)
+    assert status == 201
+    for method in ("GET", "DELETE"):
+        req = (f"{method} /api/v1/traces/{doc['id']}%00.html HTTP/1.1\r\nHost: x\r\n"
+               f"Connection: close\r\nAuthorization: Bearer s3cret\r\n\r\n").encode()
+        status, body = raw(d.port, req)
+        assert status == 400, (method, status, body)
+    assert traces(store) == [doc["id"]]
 
 
 def test_list_get_delete_with_token(daemon, tmp_path):

@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +320,135 @@ static void test_retention(void **state)
     store_close(st);
 }
 
+/* Another process opening the store (a second collector, flamescope) cleans the temporary
+ * area while uploads commit: it must never take a writer's file, so every commit works. */
+struct reopen_arg { atomic_int stop; };
+
+static void *reopener(void *arg)
+{
+    struct reopen_arg *r = arg;
+    while (!atomic_load(&r->stop)) {
+        char err[256];
+        store *o = store_open_dir(dir, err, sizeof err);
+        if (o) store_close(o);
+    }
+    return NULL;
+}
+
+static void test_reopen_never_disturbs_commits(void **state)
+{
+    store *st = open_store();
+    static struct reopen_arg r;
+    atomic_store(&r.stop, 0);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, reopener, &r);
+    int failed = 0;
+    for (int i = 0; i < 1500; i++) {
+        char err[256];
+        store_put *p = store_put_begin(st, "busy", 0, err, sizeof err);
+        if (!p) { failed++; continue; }
+        store_put_write(p, "data\n", 5);
+        struct store_entry e;
+        if (store_put_commit(p, &e)) failed++;
+    }
+    atomic_store(&r.stop, 1);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    assert_int_equal(failed, 0);
+    store_close(st);
+}
+
+/* Someone who can write into the store swaps DIR/NAME for a symlink to elsewhere while
+ * uploads of NAME commit: the check that NAME is a real directory and the rename into it
+ * must be one step, so no trace ever lands outside the store. */
+struct swap_arg { atomic_int stop; char name[300], link[300], outside[300]; };
+
+static void *swapper(void *arg)
+{
+    struct swap_arg *a = arg;
+    /* DIR/swap and a symlink to the outside trade places atomically, back and forth */
+    while (!atomic_load(&a->stop)) {
+        renameat2(AT_FDCWD, a->name, AT_FDCWD, a->link, RENAME_EXCHANGE);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void test_commit_never_follows_a_swapped_in_symlink(void **state)
+{
+    store *st = open_store();
+    static struct swap_arg a;
+    atomic_store(&a.stop, 0);
+    snprintf(a.name, sizeof a.name, "%s/swap", dir);
+    snprintf(a.outside, sizeof a.outside, "%s.outside", dir);
+    assert_int_equal(mkdir(a.outside, 0755), 0);
+    snprintf(a.link, sizeof a.link, "%s/swap.link", dir);
+    assert_int_equal(symlink(a.outside, a.link), 0);
+    struct store_entry e;
+    put_one(st, "swap", "x\n", 0, &e);                    /* DIR/swap exists */
+    pthread_t th;
+    pthread_create(&th, NULL, swapper, &a);
+    for (int i = 0; i < 1000; i++) {
+        char err[256];
+        store_put *p = store_put_begin(st, "swap", 0, err, sizeof err);
+        if (!p) continue;
+        store_put_write(p, "data\n", 5);
+        store_put_commit(p, &e);
+    }
+    atomic_store(&a.stop, 1);
+    pthread_join(th, NULL);
+    unlink(a.link);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", a.outside);
+    assert_int_equal(system(cmd), 0);                      /* nothing outside the store */
+    assert_int_equal(count_dir(".tmp"), 0);
+    store_close(st);
+}
+
+/* A file put into the store by hand with a modification time past 2262 (a bad clock,
+ * `touch -d 3000-01-01`) does not fit int64 nanoseconds: it must still list as the newest,
+ * never wrap into the past and be the first that retention removes. */
+static void test_far_future_mtime_is_newest(void **state)
+{
+    store *st = open_store();
+    struct store_entry e;
+    put_one(st, "r", "0123456789\n", 0, &e);
+    set_age(e.id, 100);
+    char p[512];
+    snprintf(p, sizeof p, "%s/r/future.perf", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("x\n", f);
+    fclose(f);
+    struct timespec t[2] = { { 32503680000, 0 }, { 32503680000, 0 } };    /* year 3000 */
+    assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+    struct store_entry *v;
+    size_t n;
+    assert_int_equal(store_list(st, NULL, &v, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].id, e.id);                   /* oldest first */
+    assert_string_equal(v[1].id, "r/future.perf");
+    assert_true(v[1].mtime_ns > v[0].mtime_ns);
+    free(v);
+    assert_int_equal(store_retain(st, 0, 3600), 0);       /* nothing is an hour old */
+    assert_int_equal(store_stat(st, "r/future.perf", NULL), 0);
+    store_close(st);
+}
+
+/* A --max-age far beyond the epoch ("1000000d", or the largest lib/units accepts) means
+ * "keep for ever": nothing in the store is that old. */
+static void test_retention_huge_age_keeps_everything(void **state)
+{
+    store *st = open_store();
+    struct store_entry e;
+    put_one(st, "r", "0123456789\n", 0, &e);
+    set_age(e.id, 100);
+    assert_int_equal(store_retain(st, 0, 86400000000LL), 0);       /* 1000000d */
+    assert_int_equal(store_retain(st, 0, INT64_MAX / 1000), 0);    /* units' largest */
+    assert_int_equal(store_retain(st, 0, INT64_MAX), 0);
+    assert_int_equal(store_stat(st, e.id, NULL), 0);
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +460,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_walks_any_depth_skips_dotfiles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts_never_collide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_never_disturbs_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_never_follows_a_swapped_in_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_far_future_mtime_is_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_huge_age_keeps_everything, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
