@@ -867,7 +867,9 @@ static void finish(profile *p)
     if (!p->sorted)
         return;
     double span = ceil(max_s) - p->base_s;
-    if (span < 0 || span > 100000000)
+    /* the table costs a word a second: a sparse profile (a few samples years apart)
+     * would pay far more for it than for its samples, so it scans instead */
+    if (span < 0 || span > 100000000 || span > (double)p->n + 65536)
         return;
     p->nsec = (uint32_t)span + 1;
     p->sec_first = malloc(((size_t)p->nsec + 1) * sizeof *p->sec_first);

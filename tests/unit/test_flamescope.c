@@ -215,6 +215,26 @@ static void test_profile_unsorted_and_heatmap(void **st)
     profile_free(p);
 }
 
+/* Two samples 50 million seconds apart (a tiny hostile file) must not cost a
+ * per-second table of 400 MB; ranges still select exactly. */
+static void test_profile_sparse_span_is_cheap(void **st)
+{
+    const char *text =
+        "a 1/1 [000] 1.000000: 1 cpu-clock: \n\t1 f (/x)\n\n"
+        "a 1/1 [000] 2.500000: 1 cpu-clock: \n\t1 g (/x)\n\n"
+        "a 1/1 [000] 50000001.000000: 1 cpu-clock: \n\t1 f (/x)\n\n";
+    profile *p = build(text, NULL);
+    assert_non_null(p);
+    assert_true(profile_memory(p) < (16u << 20));
+    struct profile_range r;
+    char err[128];
+    assert_int_equal(profile_range_parse(p, "1", "2", &r, err, sizeof err), 0);
+    uint64_t *counts = calloc(profile_fs_nstacks(p), sizeof *counts);
+    assert_int_equal(profile_fs_count(p, &r, counts), 1);   /* 2.5 only */
+    free(counts);
+    profile_free(p);
+}
+
 static void test_profile_errors(void **st)
 {
     int e = 0;
@@ -390,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_profile_namings),
         cmocka_unit_test(test_profile_ranges),
         cmocka_unit_test(test_profile_unsorted_and_heatmap),
+        cmocka_unit_test(test_profile_sparse_span_is_cheap),
         cmocka_unit_test(test_profile_errors),
         cmocka_unit_test(test_differential_and_elided),
         cmocka_unit_test(test_cache_single_flight),
