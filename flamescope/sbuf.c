@@ -101,8 +101,7 @@ void sbuf_i64(sbuf *b, int64_t v)
     }
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t sbuf_utf8_len(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t len;
@@ -167,7 +166,7 @@ void sbuf_json_str(sbuf *b, const char *str, size_t len)
             i++;
             continue;
         }
-        size_t l = utf8_len(s + i, len - i);
+        size_t l = sbuf_utf8_len(s + i, len - i);
         if (l == 0) {
             memcpy(o, "\\ufffd", 6);
             o += 6;

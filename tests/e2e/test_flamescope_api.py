@@ -463,6 +463,27 @@ def test_svg_export(server):
     assert len(rects) > 5
 
 
+def test_svg_export_of_hostile_names_is_well_formed(server, profdir):
+    # symbols are bytes from the traced binary: invalid UTF-8, markup, and a long name
+    # of two-byte characters that the frame label must shorten
+    long_name = "\u00e9" * 300
+    text = ("app 1/1 [000] 1.000000: 1 cpu-clock: \n"
+            "\t1 bad\xffname (/srv/app)\n"
+            "\t2 a<b>&c]]> (/srv/app)\n"
+            "\t3 " + long_name + " (/srv/app)\n\n").encode("latin-1", "ignore")
+    text = text.replace(long_name.encode("latin-1"), long_name.encode())
+    (profdir / "hostile.perf").write_bytes(text)
+    st, hd, body = get(server, "/api/v1/export", filename="hostile.perf", format="svg")
+    assert st == 200
+    root = ET.fromstring(body)        # raises on anything not well-formed
+    ns = "{http://www.w3.org/2000/svg}"
+    titles = [t.text for t in root.iter(ns + "title")]
+    assert any(t.startswith("a<b>&c]]> (") for t in titles)
+    assert any(t.startswith(long_name + " (") for t in titles)
+    labels = [t.text for t in root.iter(ns + "text") if t.get("data-n") == long_name]
+    assert labels and labels[0].endswith("..") and labels[0].startswith("\u00e9")
+
+
 # --------------------------------------------------------------------------- changing files
 
 def test_replaced_profile_is_indexed_again(server, profdir):
