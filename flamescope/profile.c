@@ -79,6 +79,7 @@ struct profile {
 
     struct profile_invocation *inv;
     size_t ninv, invcap;
+    size_t inv_bytes;          /* their id and fn strings */
     uint64_t parsed_bytes;
 };
 
@@ -697,6 +698,7 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
     o->has_end = (iv.flags & PS_INV_END) != 0;
     o->has_status = (iv.flags & PS_INV_STATUS) != 0;
     o->status = iv.status;
+    p->inv_bytes += iv.id.len + iv.fn.len + 2;
     o->tid = (iv.flags & PS_INV_TID) ? iv.tid : 0;
     if (o->tid > 0)
         p->inv_tids = 1;
@@ -1003,7 +1005,7 @@ size_t profile_memory(const profile *p)
     m += (p->nsec + 1) * sizeof(size_t) * (p->sec_first != NULL);
     m += strtab_memory(p->names) + strtab_memory(p->frames) + p->frame_bits_cap;
     m += strtab_memory(p->cnames) + trie_memory(&p->fs) + trie_memory(&p->folded);
-    m += p->invcap * sizeof *p->inv;
+    m += p->invcap * sizeof *p->inv + p->inv_bytes;
     return m;
 }
 

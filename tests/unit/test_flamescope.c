@@ -235,6 +235,31 @@ static void test_profile_sparse_span_is_cheap(void **st)
     profile_free(p);
 }
 
+/* The cache's budget counts profile_memory(): the invocations' id and fn strings are
+ * part of what an index holds (a file of long invocation lines is mostly them). */
+static void test_profile_memory_counts_invocations(void **st)
+{
+    size_t ninv = 2000, idlen = 2000;
+    char *id = malloc(idlen + 1);
+    assert_non_null(id);
+    memset(id, 'x', idlen);
+    id[idlen] = 0;
+    sbuf b;
+    sbuf_init(&b);
+    for (size_t i = 0; i < ninv; i++)
+        sbuf_printf(&b, "# fntrace invocation : id=%s%zu fn=%s start=1.0 end=1.5\n", id, i,
+                    id);
+    sbuf_adds(&b, "a 1/1 [000] 1.000000: 1 cpu-clock: \n\t1 f (/x)\n\n");
+    char *text = take(&b);
+    profile *p = build(text, NULL);
+    assert_non_null(p);
+    assert_int_equal(profile_ninvocations(p), ninv);
+    assert_true(profile_memory(p) >= ninv * 2 * idlen);
+    profile_free(p);
+    free(text);
+    free(id);
+}
+
 static void test_profile_errors(void **st)
 {
     int e = 0;
@@ -411,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_profile_ranges),
         cmocka_unit_test(test_profile_unsorted_and_heatmap),
         cmocka_unit_test(test_profile_sparse_span_is_cheap),
+        cmocka_unit_test(test_profile_memory_counts_invocations),
         cmocka_unit_test(test_profile_errors),
         cmocka_unit_test(test_differential_and_elided),
         cmocka_unit_test(test_cache_single_flight),
