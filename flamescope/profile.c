@@ -516,7 +516,7 @@ static size_t folded_tidy(const char *f, size_t len, const char *mod, size_t mle
     int go = 0;
     if (open) {
         for (size_t i = n; i >= 2 && !go; i--)
-            if (tmp[i - 2] == ')' && tmp[i - 1] == '.' && (size_t)(&tmp[i - 2] - open) >= 2)
+            if (tmp[i - 2] == ')' && tmp[i - 1] == '.' && &tmp[i - 2] >= open + 2)
                 go = 1;
     }
     if (!go) {

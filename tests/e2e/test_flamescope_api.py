@@ -382,6 +382,18 @@ def test_folded_tricky_names(server, profdir):
     assert "V8_WorkerThread;" in body.decode() and "_[i]" in body.decode()
 
 
+def test_folded_go_method_rule_needs_the_order(server, profdir):
+    # stackcollapse keeps "(...)" only for Go-style names: ".(" and then ")." after it;
+    # a ")." before the ".(" is not one
+    text = ("app 1/1 [000] 1.000000: 1 cpu-clock: \n"
+            "\t1 f(x).g.(y) (/srv/app)\n"
+            "\t2 pkg.(*T).M (/srv/app)\n\n")
+    (profdir / "gonames.perf").write_text(text)
+    st, _, body = get(server, "/api/v1/export", filename="gonames.perf", format="folded")
+    assert st == 200
+    assert body.decode() == stackcollapse(text) == "app;pkg.(*T).M;f 1\n"
+
+
 def test_folded_range_and_invocation(server, profdir):
     text = (TESTDATA / "perf-threads.stacks").read_text()
     ss = samples(text)
