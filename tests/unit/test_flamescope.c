@@ -290,6 +290,61 @@ static ftree *tree_of(const char *const *names, const uint64_t *counts)
     return t;
 }
 
+/* A wide tree (a profile with a few hundred thousand distinct leaf functions, a file
+ * of some tens of MB) compares in linear time: matching children by scanning the
+ * sibling list made one request take minutes of CPU.  The alarm is ~100x the time
+ * the comparison needs; the scan needed far longer. */
+static const char *wide_label(const void *ctx, uint32_t node, size_t *len, int *type)
+{
+    char *names = (char *)ctx;
+    *type = node == 1 ? FT_NONE : FT_USER;
+    *len = 8;
+    return names + (size_t)node * 8;
+}
+
+static void test_wide_trees_compare_fast(void **st)
+{
+    uint32_t n = 400000;
+    uint32_t *parent = malloc((size_t)n * sizeof *parent);
+    uint64_t *c1 = calloc(n, sizeof *c1), *c2 = calloc(n, sizeof *c2);
+    char *names = malloc((size_t)n * 8 + 1);
+    assert_true(parent && c1 && c2 && names);
+    parent[0] = 0;
+    parent[1] = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(names + (size_t)i * 8, 9, "f%07u", i);
+        if (i >= 2) {
+            parent[i] = 1;
+            c1[i] = 1 + (i & 1);
+            c2[i] = 1;
+        }
+    }
+    alarm(60);
+    ftree *t1 = ftree_new(), *t2 = ftree_new();
+    assert_int_equal(ftree_add_tree(t1, n, parent, c1, wide_label, names), 0);
+    assert_int_equal(ftree_add_tree(t2, n, parent, c2, wide_label, names), 0);
+    assert_int_equal(ftree_differential(t1, t2), 0);
+    assert_int_equal(ftree_elided(t1, t2), 0);
+    alarm(0);
+    /* every leaf matched: the elided tree is all zero */
+    assert_int_equal(ftree_total(t2), 0);
+    sbuf b;
+    sbuf_init(&b);
+    ftree_json(t1, &b);
+    char *j = take(&b);
+    /* weight 599997/399998 = 1.5, every leaf matched: d = round(1 - 1.5) = round(2 - 1.5)
+     * = 0 (half to even); a leaf not found in t2 would have d = v */
+    assert_non_null(strstr(j, "{\"n\":\"f0000002\",\"l\":\"user\",\"v\":1,\"d\":0,"));
+    assert_non_null(strstr(j, "{\"n\":\"f0399999\",\"l\":\"user\",\"v\":2,\"d\":0,"));
+    free(j);
+    ftree_free(t1);
+    ftree_free(t2);
+    free(parent);
+    free(c1);
+    free(c2);
+    free(names);
+}
+
 static void test_differential_and_elided(void **st)
 {
     static const char *const n1[] = {"", "comm", "a", "b", "c"};
@@ -439,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_profile_memory_counts_invocations),
         cmocka_unit_test(test_profile_errors),
         cmocka_unit_test(test_differential_and_elided),
+        cmocka_unit_test(test_wide_trees_compare_fast),
         cmocka_unit_test(test_cache_single_flight),
         cmocka_unit_test(test_cache_budget),
     };
