@@ -251,6 +251,25 @@ def test_invocations_and_their_flame_graphs(server, profdir):
         assert norm(same) == norm(tree)
 
 
+def test_query_values_with_a_nul_byte_are_refused(server, profdir):
+    # the C side would read "a\0b" as "a": an invocation id or range that is not the
+    # one asked for, answered as if it were (here the whole profile)
+    text = (TESTDATA / "perf-threads.stacks").read_text()
+    t0 = samples(text)[0][0]
+    (profdir / "inv.perf").write_text(with_invocations(text, [("a", "f", t0 + 0.3,
+                                                               t0 + 0.6, 200)]))
+    for path, params in [
+            ("/api/v1/flamegraph", {"filename": "inv.perf", "invocation": "\0a"}),
+            ("/api/v1/export", {"filename": "inv.perf", "invocation": "a\0x"}),
+            ("/flamegraph/", {"filename": "inv.perf", "start": "1\0junk"}),
+            ("/flamegraph/", {"filename": "inv.perf", "end": "2\0"}),
+            ("/differential/", {"filename": "inv.perf", "compareFilename": "inv.perf",
+                                "compareStart": "0\0x"})]:
+        st, _, body = get(server, path, **params)
+        assert st == 400, (path, params, st)
+        assert "NUL" in json.loads(body)["error"]
+
+
 def frames_of(tree):
     """Every frame name in a flame graph tree."""
     out = {tree["n"]}
