@@ -570,8 +570,12 @@ static int write_pprof(const profile *p, const struct agg *a, const struct profi
         if (idx)
             strs[idx] = (char *)profile_folded_name(p, k, &lens[idx]);
     }
-    for (uint32_t i = 0; i < nstr; i++)
-        pb_bytes(&pb, 6, strs[i] ? strs[i] : "", lens[i]);
+    for (uint32_t i = 0; i < nstr; i++) {
+        /* proto3 strings: UTF-8 only (symbol names are bytes from the binary) */
+        sbuf_add_utf8(&sub, strs[i] ? strs[i] : "", lens[i]);
+        pb_bytes(&pb, 6, sub.p ? sub.p : "", sub.len);
+        sub.len = 0;
+    }
     free(path.v);
     free(strs);
     free(lens);

@@ -125,6 +125,23 @@ size_t sbuf_utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+void sbuf_add_utf8(sbuf *b, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        size_t l = sbuf_utf8_len((const unsigned char *)s + i, len - i);
+        if (l == 0) {
+            sbuf_add(b, "\xef\xbf\xbd", 3);
+            i++;
+            continue;
+        }
+        size_t j = i + l;     /* copy runs of valid text at once */
+        while (j < len && (l = sbuf_utf8_len((const unsigned char *)s + j, len - j)))
+            j += l;
+        sbuf_add(b, s + i, j - i);
+        i = j;
+    }
+}
+
 void sbuf_json_str(sbuf *b, const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;

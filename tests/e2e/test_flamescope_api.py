@@ -461,6 +461,45 @@ def test_pprof_reads_in_go_tool_pprof(server, tmp_path):
     assert flat["fib_phase"] == leaves["fib_phase"]
 
 
+def pprof_strings(gz):
+    """The string_table (field 6) of a gzip'd profile.proto message."""
+    data, i, out = gzip.decompress(gz), 0, []
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            b = data[i]
+            i += 1
+            v |= (b & 0x7f) << shift
+            shift += 7
+            if not b & 0x80:
+                return v
+    while i < len(data):
+        key = varint()
+        if key & 7 == 0:
+            varint()
+        elif key & 7 == 2:
+            n = varint()
+            if key >> 3 == 6:
+                out.append(data[i:i + n])
+            i += n
+        else:
+            raise AssertionError("unexpected wire type %d" % (key & 7))
+    return out
+
+
+def test_pprof_strings_are_utf8(server, profdir):
+    # profile.proto is proto3: its strings must be UTF-8, or protobuf's own decoders
+    # (Go's google.golang.org/protobuf, Python's) reject the whole profile
+    (profdir / "bytes.perf").write_bytes(b"app 1/1 [000] 1.000000: 1 cpu-clock: \n"
+                                         b"\t1 bad\xffname (/srv/app)\n"
+                                         b"\t2 caf\xc3\xa9 (/srv/app)\n\n")
+    st, _, body = get(server, "/api/v1/export", filename="bytes.perf", format="pprof")
+    assert st == 200
+    strs = [s.decode("utf-8") for s in pprof_strings(body)]   # raises on invalid UTF-8
+    assert "bad\ufffdname" in strs and "caf\u00e9" in strs and strs[0] == ""
+
+
 def test_speedscope_export(server):
     st, hd, body = get(server, "/api/v1/export", filename="perf-system.stacks",
                        format="speedscope")
