@@ -118,12 +118,27 @@ static const profile *get_profile(api *a, httpd_req *req, const char *arg, const
     return p;
 }
 
+/* Query argument arg (NULL when absent); replies 400 and returns -1 when it holds a
+ * NUL byte, which C would read as the end of a different value. */
+static int query_arg(httpd_req *req, const char *arg, const char **out)
+{
+    size_t len = 0;
+    *out = httpd_req_query_n(req, arg, &len);
+    if (*out && strlen(*out) != len) {
+        httpd_reply_error(req, 400, "%s: a NUL byte in the value", arg);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_range(httpd_req *req, const profile *p, const char *sarg, const char *earg,
                        struct profile_range *r)
 {
     char err[160];
-    int rc = profile_range_parse(p, httpd_req_query(req, sarg), httpd_req_query(req, earg), r,
-                                 err, sizeof err);
+    const char *sv, *ev;
+    if (query_arg(req, sarg, &sv) || query_arg(req, earg, &ev))
+        return -1;
+    int rc = profile_range_parse(p, sv, ev, r, err, sizeof err);
     if (rc) {
         httpd_reply_error(req, rc == -ERANGE ? 416 : 400, "%s", err);
         return -1;
@@ -293,7 +308,9 @@ static int h_invocations(httpd_req *req, void *arg)
 /* The range of a request: invocation=ID, or start/end like FlameScope's. */
 static int request_range(httpd_req *req, const profile *p, struct profile_range *r)
 {
-    const char *inv = httpd_req_query(req, "invocation");
+    const char *inv;
+    if (query_arg(req, "invocation", &inv))
+        return -1;
     if (inv && *inv) {
         const struct profile_invocation *v = profile_invocation_find(p, inv);
         if (!v) {

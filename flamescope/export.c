@@ -230,10 +230,21 @@ static void xml_text(sbuf *out, const char *s, size_t len)
         case '&': sbuf_adds(out, "&amp;"); break;
         case '"': sbuf_adds(out, "&quot;"); break;
         default:
-            if (c < 0x20 || c == 0x7f)
+            if (c < 0x20 || c == 0x7f) {
                 sbuf_addc(out, '?');
-            else
+            } else if (c < 0x80) {
                 sbuf_addc(out, (char)c);
+            } else {
+                /* XML must be UTF-8 of XML characters: U+FFFD for anything else */
+                size_t l = sbuf_utf8_len((const unsigned char *)s + i, len - i);
+                if (l == 0 || (l == 3 && c == 0xef && (unsigned char)s[i + 1] == 0xbf &&
+                               (unsigned char)s[i + 2] >= 0xbe)) {
+                    sbuf_adds(out, "\xef\xbf\xbd");
+                } else {
+                    sbuf_add(out, s + i, l);
+                    i += l - 1;
+                }
+            }
         }
     }
 }
@@ -374,7 +385,10 @@ static int write_svg(const profile *p, const struct agg *a, const char *title, s
             if ((size_t)chars >= len) {
                 xml_text(out, name, len);
             } else {
-                xml_text(out, name, (size_t)chars - 2);
+                size_t cut = (size_t)chars - 2;   /* not inside a UTF-8 sequence */
+                while (cut > 0 && ((unsigned char)name[cut] & 0xc0) == 0x80)
+                    cut--;
+                xml_text(out, name, cut);
                 sbuf_adds(out, "..");
             }
         }
@@ -556,8 +570,12 @@ static int write_pprof(const profile *p, const struct agg *a, const struct profi
         if (idx)
             strs[idx] = (char *)profile_folded_name(p, k, &lens[idx]);
     }
-    for (uint32_t i = 0; i < nstr; i++)
-        pb_bytes(&pb, 6, strs[i] ? strs[i] : "", lens[i]);
+    for (uint32_t i = 0; i < nstr; i++) {
+        /* proto3 strings: UTF-8 only (symbol names are bytes from the binary) */
+        sbuf_add_utf8(&sub, strs[i] ? strs[i] : "", lens[i]);
+        pb_bytes(&pb, 6, sub.p ? sub.p : "", sub.len);
+        sub.len = 0;
+    }
     free(path.v);
     free(strs);
     free(lens);

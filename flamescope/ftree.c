@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strtab.h"
+
 #define NIL UINT32_MAX
 
 struct node {
@@ -159,13 +161,45 @@ uint64_t ftree_total(const ftree *t)
     return s;
 }
 
-static uint32_t child_find(const ftree *t, uint32_t parent, const struct node *like)
+/* Children by (parent, name, type): a hash over a whole tree, so matching a node's
+ * children costs one lookup each, not a scan of the siblings (quadratic in a wide
+ * node).  Linear probing in id order: the first match is the first such child. */
+struct cindex {
+    uint32_t *slot;            /* node id + 1, 0 empty */
+    size_t mask;
+};
+
+static uint64_t child_hash(uint32_t parent, const struct node *x)
 {
-    for (uint32_t c = t->n[parent].first; c != NIL; c = t->n[c].next) {
-        const struct node *x = &t->n[c];
-        if (x->type == like->type && x->nlen == like->nlen &&
+    return strtab_hash(x->name, x->nlen, ((uint64_t)parent << 8 | x->type) * 0x9e3779b97f4a7c15ull);
+}
+
+static int cindex_build(struct cindex *ci, const ftree *t)
+{
+    size_t cap = 16;
+    while (cap < t->count * 2)
+        cap *= 2;
+    ci->slot = calloc(cap, sizeof *ci->slot);
+    if (!ci->slot)
+        return -ENOMEM;
+    ci->mask = cap - 1;
+    for (uint32_t i = 1; i < t->count; i++) {
+        size_t j = child_hash(t->n[i].parent, &t->n[i]) & ci->mask;
+        while (ci->slot[j])
+            j = (j + 1) & ci->mask;
+        ci->slot[j] = i + 1;
+    }
+    return 0;
+}
+
+static uint32_t child_find(const ftree *t, const struct cindex *ci, uint32_t parent,
+                           const struct node *like)
+{
+    for (size_t j = child_hash(parent, like) & ci->mask; ci->slot[j]; j = (j + 1) & ci->mask) {
+        const struct node *x = &t->n[ci->slot[j] - 1];
+        if (x->parent == parent && x->type == like->type && x->nlen == like->nlen &&
             memcmp(x->name, like->name, x->nlen) == 0)
-            return c;
+            return ci->slot[j] - 1;
     }
     return NIL;
 }
@@ -183,8 +217,11 @@ int ftree_differential(ftree *t, const ftree *cmp)
         return -EDOM;
     double w = (double)full1 / (double)full2;
     struct pair *q = malloc(t->count * sizeof *q);
-    if (!q)
+    struct cindex ci = {0};
+    if (!q || cindex_build(&ci, cmp)) {
+        free(q);
         return -ENOMEM;
+    }
     size_t head = 0, tail = 0;
     q[tail++] = (struct pair){0, 0};
     while (head < tail) {
@@ -197,9 +234,10 @@ int ftree_differential(ftree *t, const ftree *cmp)
         }
         x->d = (int64_t)rint((double)x->v - (double)cmp->n[pr.b].v * w);
         for (uint32_t c = x->first; c != NIL; c = t->n[c].next)
-            q[tail++] = (struct pair){c, child_find(cmp, pr.b, &t->n[c])};
+            q[tail++] = (struct pair){c, child_find(cmp, &ci, pr.b, &t->n[c])};
     }
     free(q);
+    free(ci.slot);
     return 0;
 }
 
@@ -211,7 +249,8 @@ int ftree_elided(const ftree *t, ftree *cmp)
     double w = (double)full1 / (double)full2;
     struct pair *q = malloc(cmp->count * sizeof *q);
     uint32_t *sub = malloc(cmp->count * sizeof *sub);
-    if (!q || !sub) {
+    struct cindex ci = {0};
+    if (!q || !sub || cindex_build(&ci, t)) {
         free(q);
         free(sub);
         return -ENOMEM;
@@ -235,10 +274,11 @@ int ftree_elided(const ftree *t, ftree *cmp)
         }
         y->v = 0;
         for (uint32_t c = y->first; c != NIL; c = cmp->n[c].next)
-            q[tail++] = (struct pair){child_find(t, pr.a, &cmp->n[c]), c};
+            q[tail++] = (struct pair){child_find(t, &ci, pr.a, &cmp->n[c]), c};
     }
     free(q);
     free(sub);
+    free(ci.slot);
     return 0;
 }
 

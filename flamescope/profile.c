@@ -79,6 +79,7 @@ struct profile {
 
     struct profile_invocation *inv;
     size_t ninv, invcap;
+    size_t inv_bytes;          /* their id and fn strings */
     uint64_t parsed_bytes;
 };
 
@@ -515,7 +516,7 @@ static size_t folded_tidy(const char *f, size_t len, const char *mod, size_t mle
     int go = 0;
     if (open) {
         for (size_t i = n; i >= 2 && !go; i--)
-            if (tmp[i - 2] == ')' && tmp[i - 1] == '.' && (size_t)(&tmp[i - 2] - open) >= 2)
+            if (tmp[i - 2] == ')' && tmp[i - 1] == '.' && &tmp[i - 2] >= open + 2)
                 go = 1;
     }
     if (!go) {
@@ -697,6 +698,7 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
     o->has_end = (iv.flags & PS_INV_END) != 0;
     o->has_status = (iv.flags & PS_INV_STATUS) != 0;
     o->status = iv.status;
+    p->inv_bytes += iv.id.len + iv.fn.len + 2;
     o->tid = (iv.flags & PS_INV_TID) ? iv.tid : 0;
     if (o->tid > 0)
         p->inv_tids = 1;
@@ -867,7 +869,9 @@ static void finish(profile *p)
     if (!p->sorted)
         return;
     double span = ceil(max_s) - p->base_s;
-    if (span < 0 || span > 100000000)
+    /* the table costs a word a second: a sparse profile (a few samples years apart)
+     * would pay far more for it than for its samples, so it scans instead */
+    if (span < 0 || span > 100000000 || span > (double)p->n + 65536)
         return;
     p->nsec = (uint32_t)span + 1;
     p->sec_first = malloc(((size_t)p->nsec + 1) * sizeof *p->sec_first);
@@ -1001,7 +1005,7 @@ size_t profile_memory(const profile *p)
     m += (p->nsec + 1) * sizeof(size_t) * (p->sec_first != NULL);
     m += strtab_memory(p->names) + strtab_memory(p->frames) + p->frame_bits_cap;
     m += strtab_memory(p->cnames) + trie_memory(&p->fs) + trie_memory(&p->folded);
-    m += p->invcap * sizeof *p->inv;
+    m += p->invcap * sizeof *p->inv + p->inv_bytes;
     return m;
 }
 

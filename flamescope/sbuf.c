@@ -101,8 +101,7 @@ void sbuf_i64(sbuf *b, int64_t v)
     }
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t sbuf_utf8_len(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t len;
@@ -124,6 +123,23 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
         return 0;
     return len;
+}
+
+void sbuf_add_utf8(sbuf *b, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        size_t l = sbuf_utf8_len((const unsigned char *)s + i, len - i);
+        if (l == 0) {
+            sbuf_add(b, "\xef\xbf\xbd", 3);
+            i++;
+            continue;
+        }
+        size_t j = i + l;     /* copy runs of valid text at once */
+        while (j < len && (l = sbuf_utf8_len((const unsigned char *)s + j, len - j)))
+            j += l;
+        sbuf_add(b, s + i, j - i);
+        i = j;
+    }
 }
 
 void sbuf_json_str(sbuf *b, const char *str, size_t len)
@@ -167,7 +183,7 @@ void sbuf_json_str(sbuf *b, const char *str, size_t len)
             i++;
             continue;
         }
-        size_t l = utf8_len(s + i, len - i);
+        size_t l = sbuf_utf8_len(s + i, len - i);
         if (l == 0) {
             memcpy(o, "\\ufffd", 6);
             o += 6;

@@ -32,6 +32,10 @@ void sbuf_i64(sbuf *b, int64_t v);
 /* A JSON string literal (with quotes). Control characters and invalid UTF-8 are escaped
  * (invalid bytes become U+FFFD), valid UTF-8 passes through. */
 void sbuf_json_str(sbuf *b, const char *s, size_t len);
+/* Length of the valid UTF-8 sequence at s[0..n) (1..4), 0 if invalid (n >= 1). */
+size_t sbuf_utf8_len(const unsigned char *s, size_t n);
+/* s[0..len) with each byte that is not part of valid UTF-8 written as U+FFFD. */
+void sbuf_add_utf8(sbuf *b, const char *s, size_t len);
 /* The shortest text that reads back as v, as Python's repr(float) prints it ("980.0"). */
 void sbuf_pyfloat(sbuf *b, double v);
 /* NUL-terminates and returns the buffer (the caller frees it); *len excludes the NUL.

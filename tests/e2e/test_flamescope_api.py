@@ -251,6 +251,25 @@ def test_invocations_and_their_flame_graphs(server, profdir):
         assert norm(same) == norm(tree)
 
 
+def test_query_values_with_a_nul_byte_are_refused(server, profdir):
+    # the C side would read "a\0b" as "a": an invocation id or range that is not the
+    # one asked for, answered as if it were (here the whole profile)
+    text = (TESTDATA / "perf-threads.stacks").read_text()
+    t0 = samples(text)[0][0]
+    (profdir / "inv.perf").write_text(with_invocations(text, [("a", "f", t0 + 0.3,
+                                                               t0 + 0.6, 200)]))
+    for path, params in [
+            ("/api/v1/flamegraph", {"filename": "inv.perf", "invocation": "\0a"}),
+            ("/api/v1/export", {"filename": "inv.perf", "invocation": "a\0x"}),
+            ("/flamegraph/", {"filename": "inv.perf", "start": "1\0junk"}),
+            ("/flamegraph/", {"filename": "inv.perf", "end": "2\0"}),
+            ("/differential/", {"filename": "inv.perf", "compareFilename": "inv.perf",
+                                "compareStart": "0\0x"})]:
+        st, _, body = get(server, path, **params)
+        assert st == 400, (path, params, st)
+        assert "NUL" in json.loads(body)["error"]
+
+
 def frames_of(tree):
     """Every frame name in a flame graph tree."""
     out = {tree["n"]}
@@ -382,6 +401,18 @@ def test_folded_tricky_names(server, profdir):
     assert "V8_WorkerThread;" in body.decode() and "_[i]" in body.decode()
 
 
+def test_folded_go_method_rule_needs_the_order(server, profdir):
+    # stackcollapse keeps "(...)" only for Go-style names: ".(" and then ")." after it;
+    # a ")." before the ".(" is not one
+    text = ("app 1/1 [000] 1.000000: 1 cpu-clock: \n"
+            "\t1 f(x).g.(y) (/srv/app)\n"
+            "\t2 pkg.(*T).M (/srv/app)\n\n")
+    (profdir / "gonames.perf").write_text(text)
+    st, _, body = get(server, "/api/v1/export", filename="gonames.perf", format="folded")
+    assert st == 200
+    assert body.decode() == stackcollapse(text) == "app;pkg.(*T).M;f 1\n"
+
+
 def test_folded_range_and_invocation(server, profdir):
     text = (TESTDATA / "perf-threads.stacks").read_text()
     ss = samples(text)
@@ -430,6 +461,45 @@ def test_pprof_reads_in_go_tool_pprof(server, tmp_path):
     assert flat["fib_phase"] == leaves["fib_phase"]
 
 
+def pprof_strings(gz):
+    """The string_table (field 6) of a gzip'd profile.proto message."""
+    data, i, out = gzip.decompress(gz), 0, []
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            b = data[i]
+            i += 1
+            v |= (b & 0x7f) << shift
+            shift += 7
+            if not b & 0x80:
+                return v
+    while i < len(data):
+        key = varint()
+        if key & 7 == 0:
+            varint()
+        elif key & 7 == 2:
+            n = varint()
+            if key >> 3 == 6:
+                out.append(data[i:i + n])
+            i += n
+        else:
+            raise AssertionError("unexpected wire type %d" % (key & 7))
+    return out
+
+
+def test_pprof_strings_are_utf8(server, profdir):
+    # profile.proto is proto3: its strings must be UTF-8, or protobuf's own decoders
+    # (Go's google.golang.org/protobuf, Python's) reject the whole profile
+    (profdir / "bytes.perf").write_bytes(b"app 1/1 [000] 1.000000: 1 cpu-clock: \n"
+                                         b"\t1 bad\xffname (/srv/app)\n"
+                                         b"\t2 caf\xc3\xa9 (/srv/app)\n\n")
+    st, _, body = get(server, "/api/v1/export", filename="bytes.perf", format="pprof")
+    assert st == 200
+    strs = [s.decode("utf-8") for s in pprof_strings(body)]   # raises on invalid UTF-8
+    assert "bad\ufffdname" in strs and "caf\u00e9" in strs and strs[0] == ""
+
+
 def test_speedscope_export(server):
     st, hd, body = get(server, "/api/v1/export", filename="perf-system.stacks",
                        format="speedscope")
@@ -461,6 +531,27 @@ def test_svg_export(server):
     assert root.find(ns + "script") is not None
     rects = [r for r in root.iter(ns + "rect")]
     assert len(rects) > 5
+
+
+def test_svg_export_of_hostile_names_is_well_formed(server, profdir):
+    # symbols are bytes from the traced binary: invalid UTF-8, markup, and a long name
+    # of two-byte characters that the frame label must shorten
+    long_name = "\u00e9" * 300
+    text = ("app 1/1 [000] 1.000000: 1 cpu-clock: \n"
+            "\t1 bad\xffname (/srv/app)\n"
+            "\t2 a<b>&c]]> (/srv/app)\n"
+            "\t3 " + long_name + " (/srv/app)\n\n").encode("latin-1", "ignore")
+    text = text.replace(long_name.encode("latin-1"), long_name.encode())
+    (profdir / "hostile.perf").write_bytes(text)
+    st, hd, body = get(server, "/api/v1/export", filename="hostile.perf", format="svg")
+    assert st == 200
+    root = ET.fromstring(body)        # raises on anything not well-formed
+    ns = "{http://www.w3.org/2000/svg}"
+    titles = [t.text for t in root.iter(ns + "title")]
+    assert any(t.startswith("a<b>&c]]> (") for t in titles)
+    assert any(t.startswith(long_name + " (") for t in titles)
+    labels = [t.text for t in root.iter(ns + "text") if t.get("data-n") == long_name]
+    assert labels and labels[0].endswith("..") and labels[0].startswith("\u00e9")
 
 
 # --------------------------------------------------------------------------- changing files

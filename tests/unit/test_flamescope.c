@@ -215,6 +215,51 @@ static void test_profile_unsorted_and_heatmap(void **st)
     profile_free(p);
 }
 
+/* Two samples 50 million seconds apart (a tiny hostile file) must not cost a
+ * per-second table of 400 MB; ranges still select exactly. */
+static void test_profile_sparse_span_is_cheap(void **st)
+{
+    const char *text =
+        "a 1/1 [000] 1.000000: 1 cpu-clock: \n\t1 f (/x)\n\n"
+        "a 1/1 [000] 2.500000: 1 cpu-clock: \n\t1 g (/x)\n\n"
+        "a 1/1 [000] 50000001.000000: 1 cpu-clock: \n\t1 f (/x)\n\n";
+    profile *p = build(text, NULL);
+    assert_non_null(p);
+    assert_true(profile_memory(p) < (16u << 20));
+    struct profile_range r;
+    char err[128];
+    assert_int_equal(profile_range_parse(p, "1", "2", &r, err, sizeof err), 0);
+    uint64_t *counts = calloc(profile_fs_nstacks(p), sizeof *counts);
+    assert_int_equal(profile_fs_count(p, &r, counts), 1);   /* 2.5 only */
+    free(counts);
+    profile_free(p);
+}
+
+/* The cache's budget counts profile_memory(): the invocations' id and fn strings are
+ * part of what an index holds (a file of long invocation lines is mostly them). */
+static void test_profile_memory_counts_invocations(void **st)
+{
+    size_t ninv = 2000, idlen = 2000;
+    char *id = malloc(idlen + 1);
+    assert_non_null(id);
+    memset(id, 'x', idlen);
+    id[idlen] = 0;
+    sbuf b;
+    sbuf_init(&b);
+    for (size_t i = 0; i < ninv; i++)
+        sbuf_printf(&b, "# fntrace invocation : id=%s%zu fn=%s start=1.0 end=1.5\n", id, i,
+                    id);
+    sbuf_adds(&b, "a 1/1 [000] 1.000000: 1 cpu-clock: \n\t1 f (/x)\n\n");
+    char *text = take(&b);
+    profile *p = build(text, NULL);
+    assert_non_null(p);
+    assert_int_equal(profile_ninvocations(p), ninv);
+    assert_true(profile_memory(p) >= ninv * 2 * idlen);
+    profile_free(p);
+    free(text);
+    free(id);
+}
+
 static void test_profile_errors(void **st)
 {
     int e = 0;
@@ -243,6 +288,61 @@ static ftree *tree_of(const char *const *names, const uint64_t *counts)
     assert_non_null(t);
     assert_int_equal(ftree_add_tree(t, 5, PARENT, counts, label_of, names), 0);
     return t;
+}
+
+/* A wide tree (a profile with a few hundred thousand distinct leaf functions, a file
+ * of some tens of MB) compares in linear time: matching children by scanning the
+ * sibling list made one request take minutes of CPU.  The alarm is ~100x the time
+ * the comparison needs; the scan needed far longer. */
+static const char *wide_label(const void *ctx, uint32_t node, size_t *len, int *type)
+{
+    char *names = (char *)ctx;
+    *type = node == 1 ? FT_NONE : FT_USER;
+    *len = 8;
+    return names + (size_t)node * 8;
+}
+
+static void test_wide_trees_compare_fast(void **st)
+{
+    uint32_t n = 400000;
+    uint32_t *parent = malloc((size_t)n * sizeof *parent);
+    uint64_t *c1 = calloc(n, sizeof *c1), *c2 = calloc(n, sizeof *c2);
+    char *names = malloc((size_t)n * 8 + 1);
+    assert_true(parent && c1 && c2 && names);
+    parent[0] = 0;
+    parent[1] = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(names + (size_t)i * 8, 9, "f%07u", i);
+        if (i >= 2) {
+            parent[i] = 1;
+            c1[i] = 1 + (i & 1);
+            c2[i] = 1;
+        }
+    }
+    alarm(60);
+    ftree *t1 = ftree_new(), *t2 = ftree_new();
+    assert_int_equal(ftree_add_tree(t1, n, parent, c1, wide_label, names), 0);
+    assert_int_equal(ftree_add_tree(t2, n, parent, c2, wide_label, names), 0);
+    assert_int_equal(ftree_differential(t1, t2), 0);
+    assert_int_equal(ftree_elided(t1, t2), 0);
+    alarm(0);
+    /* every leaf matched: the elided tree is all zero */
+    assert_int_equal(ftree_total(t2), 0);
+    sbuf b;
+    sbuf_init(&b);
+    ftree_json(t1, &b);
+    char *j = take(&b);
+    /* weight 599997/399998 = 1.5, every leaf matched: d = round(1 - 1.5) = round(2 - 1.5)
+     * = 0 (half to even); a leaf not found in t2 would have d = v */
+    assert_non_null(strstr(j, "{\"n\":\"f0000002\",\"l\":\"user\",\"v\":1,\"d\":0,"));
+    assert_non_null(strstr(j, "{\"n\":\"f0399999\",\"l\":\"user\",\"v\":2,\"d\":0,"));
+    free(j);
+    ftree_free(t1);
+    ftree_free(t2);
+    free(parent);
+    free(c1);
+    free(c2);
+    free(names);
 }
 
 static void test_differential_and_elided(void **st)
@@ -390,8 +490,11 @@ int main(void)
         cmocka_unit_test(test_profile_namings),
         cmocka_unit_test(test_profile_ranges),
         cmocka_unit_test(test_profile_unsorted_and_heatmap),
+        cmocka_unit_test(test_profile_sparse_span_is_cheap),
+        cmocka_unit_test(test_profile_memory_counts_invocations),
         cmocka_unit_test(test_profile_errors),
         cmocka_unit_test(test_differential_and_elided),
+        cmocka_unit_test(test_wide_trees_compare_fast),
         cmocka_unit_test(test_cache_single_flight),
         cmocka_unit_test(test_cache_budget),
     };
