@@ -102,8 +102,8 @@ static const profile *get_profile(api *a, httpd_req *req, const char *arg, const
     struct open_ctx oc = {a, fd};
     int err = 0;
     char msg[256] = "";
-    const profile *p = pcache_get(a->cache, id, ent.bytes, ent.mtime_ns, build_from_fd, &oc,
-                                  ref, &err, msg, sizeof msg);
+    const profile *p = pcache_get(a->cache, id, ent.bytes, ent.mtime_ns, ent.version,
+                                  build_from_fd, &oc, ref, &err, msg, sizeof msg);
     close(fd);
     if (!p) {
         int st = status_of(err);

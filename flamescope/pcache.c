@@ -16,6 +16,7 @@ struct pcache_entry {
     char *id;
     uint64_t size;
     int64_t mtime_ns;
+    char *version;
     int state;
     int err;
     char msg[256];
@@ -49,6 +50,7 @@ static void entry_free(struct pcache_entry *e)
 {
     profile_free(e->prof);
     free(e->id);
+    free(e->version);
     free(e);
 }
 
@@ -110,16 +112,19 @@ static void evict(pcache *c)
 }
 
 const profile *pcache_get(pcache *c, const char *id, uint64_t size, int64_t mtime_ns,
-                          pcache_build_fn build, void *ctx, pcache_entry **ref, int *err,
+                          const char *version, pcache_build_fn build, void *ctx, pcache_entry **ref, int *err,
                           char *msg, size_t msglen)
 {
     *ref = NULL;
+    if (!version)
+        version = "";
     pthread_mutex_lock(&c->mu);
     struct pcache_entry *e = c->head, *found = NULL;
     while (e) {
         struct pcache_entry *n = e->next;
         if (strcmp(e->id, id) == 0) {
-            if (e->size == size && e->mtime_ns == mtime_ns && !found) {
+            if (e->size == size && e->mtime_ns == mtime_ns &&
+                strcmp(e->version, version) == 0 && !found) {
                 found = e;
             } else if (e->refs == 0 && e->state == E_READY) {
                 /* an older version of the same profile: stale */
@@ -161,7 +166,9 @@ const profile *pcache_get(pcache *c, const char *id, uint64_t size, int64_t mtim
     }
     c->st.misses++;
     e = calloc(1, sizeof *e);
-    if (!e || !(e->id = strdup(id))) {
+    if (!e || !(e->id = strdup(id)) || !(e->version = strdup(version))) {
+        if (e)
+            free(e->id);
         free(e);
         pthread_mutex_unlock(&c->mu);
         *err = -ENOMEM;

@@ -1,12 +1,14 @@
-/* pcache — the profile index cache: one index per (store id, size, mtime), bounded by
+/* pcache — the profile index cache: one index per (store id, size, mtime, version: the
+ * store's change token, see struct store_entry), bounded by
  * the bytes the indexes hold, least recently used first out.
  *
  * Single flight: when several requests want the same uncached profile, the first one
  * builds the index (outside the lock) and the others wait on a condition variable for
  * it, so a profile is parsed once however many requests arrive.  A failed build is not
- * cached: every waiter gets its error, the next request tries again.  A new size or
- * mtime for an id is a new key (a file appended to or replaced is indexed again); the
- * stale index is dropped once unused.
+ * cached: every waiter gets its error, the next request tries again.  A new size, mtime
+ * or version for an id is a new key (a file appended to or replaced is indexed again,
+ * also when the replacement has the same size and mtime); the stale index is dropped
+ * once unused.
  *
  * Ownership: pcache_get() returns a reference the caller gives back with
  * pcache_release(); an index in use is never freed (the cache may exceed its budget
@@ -29,10 +31,11 @@ typedef profile *(*pcache_build_fn)(void *ctx, int *err, char *msg, size_t msgle
 pcache *pcache_new(size_t max_bytes);
 void pcache_free(pcache *c);
 
-/* The index of id at (size, mtime_ns), built with build(ctx) when absent.  Returns
- * NULL with a negative errno in *err and a message on failure. */
+/* The index of id at (size, mtime_ns, version), built with build(ctx) when absent;
+ * version is the store's change token (NULL counts as "").  Returns NULL with a
+ * negative errno in *err and a message on failure. */
 const profile *pcache_get(pcache *c, const char *id, uint64_t size, int64_t mtime_ns,
-                          pcache_build_fn build, void *ctx, pcache_entry **ref, int *err,
+                          const char *version, pcache_build_fn build, void *ctx, pcache_entry **ref, int *err,
                           char *msg, size_t msglen);
 void pcache_release(pcache *c, pcache_entry *ref);
 

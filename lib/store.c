@@ -105,6 +105,15 @@ static void usage_add(store *st, int64_t bytes, int64_t files)
     pthread_mutex_unlock(&st->lock);
 }
 
+/* Times int64 nanoseconds cannot hold (before 1678, after 2261) saturate, not wrap. */
+static int64_t timespec_ns(const struct timespec *t)
+{
+    int64_t s = (int64_t)t->tv_sec;
+    return s >= INT64_MAX / 1000000000 ? INT64_MAX
+         : s <= INT64_MIN / 1000000000 ? INT64_MIN
+         : s * 1000000000 + t->tv_nsec;
+}
+
 static void entry_fill(struct store_entry *e, const char *id, const struct stat *sb)
 {
     memset(e, 0, sizeof *e);
@@ -113,11 +122,11 @@ static void entry_fill(struct store_entry *e, const char *id, const struct stat 
     if (slash && (size_t)(slash - id) <= STORE_NAME_MAX)
         memcpy(e->name, id, (size_t)(slash - id));
     e->bytes = (uint64_t)sb->st_size;
-    /* times int64 nanoseconds cannot hold (before 1678, after 2261) saturate, not wrap */
-    int64_t s = (int64_t)sb->st_mtim.tv_sec;
-    e->mtime_ns = s >= INT64_MAX / 1000000000 ? INT64_MAX
-                : s <= INT64_MIN / 1000000000 ? INT64_MIN
-                : s * 1000000000 + sb->st_mtim.tv_nsec;
+    e->mtime_ns = timespec_ns(&sb->st_mtim);
+    /* ctime changes with every write, truncate, utime and chmod, and cannot be set from
+     * user space; a new file (rename-replace) has a new inode */
+    snprintf(e->version, sizeof e->version, "%jx:%jx:%jd", (uintmax_t)sb->st_dev,
+             (uintmax_t)sb->st_ino, (intmax_t)timespec_ns(&sb->st_ctim));
     size_t n = strlen(id);
     e->gzip = n > 3 && !strcmp(id + n - 3, ".gz");
 }

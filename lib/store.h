@@ -23,6 +23,7 @@
 
 #define STORE_NAME_MAX 128
 #define STORE_ID_MAX 1024
+#define STORE_VERSION_MAX 64
 
 typedef struct store store;
 typedef struct store_put store_put;
@@ -33,6 +34,13 @@ struct store_entry {
     uint64_t bytes;
     int64_t mtime_ns;              /* wall clock, ns since the epoch */
     int gzip;                      /* ends in .gz */
+    /* A change token: an opaque printable string that differs whenever the content may
+     * have changed, even when bytes and mtime_ns did not (a file replaced by one of the
+     * same size with its mtime copied).  Compare it for equality only, together with
+     * bytes and mtime_ns.  The directory backend derives it from the file's device,
+     * inode and ctime (a rename-replace changes the inode, an in-place rewrite the
+     * ctime); an object store would use its ETag. */
+    char version[STORE_VERSION_MAX + 1];
 };
 
 /* Trace names: [A-Za-z0-9._-]{1,128}, not starting with a dot. */

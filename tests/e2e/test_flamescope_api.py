@@ -570,6 +570,34 @@ def test_replaced_profile_is_indexed_again(server, profdir):
     assert hm == golden("perf-system.stacks.heatmap.json")
 
 
+@pytest.mark.parametrize("how", ["rename", "in_place"])
+def test_replaced_profile_with_same_size_and_mtime_is_indexed_again(server, profdir, how):
+    """A profile replaced by hand with one of the same byte size and the same mtime (cp -p,
+    touch -r, two writes in one timestamp tick) is served with its new content."""
+    old = (TESTDATA / "perf-threads.stacks").read_bytes()
+    new = old.replace(b"hash_block", b"hash_bloke")
+    assert new != old and len(new) == len(old)
+    p = profdir / "same.perf"
+    p.write_bytes(old)
+    st = os.stat(p)
+    first = get_json(server, "/flamegraph/", filename="same.perf")
+    assert "hash_block" in frames_of(first)
+    if how == "rename":
+        tmp = profdir / ".same.tmp"
+        tmp.write_bytes(new)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(tmp, p)
+    else:
+        with open(p, "r+b") as f:
+            f.write(new)
+        os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = os.stat(p)
+    assert (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    second = get_json(server, "/flamegraph/", filename="same.perf")
+    assert "hash_bloke" in frames_of(second) and "hash_block" not in frames_of(second)
+    assert total(second) == total(first)
+
+
 def test_profile_appended_while_served(server, profdir):
     data = (TESTDATA / "perf-threads.stacks").read_bytes()
     p = profdir / "growing.perf"

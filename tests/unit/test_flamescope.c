@@ -411,7 +411,8 @@ static void *getter_main(void *arg)
     struct getter *g = arg;
     pcache_entry *ref;
     char msg[64];
-    g->got = pcache_get(g->c, "x", 1, 2, slow_build, g->ctx, &ref, &g->err, msg, sizeof msg);
+    g->got = pcache_get(g->c, "x", 1, 2, "", slow_build, g->ctx, &ref, &g->err, msg,
+                        sizeof msg);
     pcache_release(g->c, ref);
     return NULL;
 }
@@ -446,15 +447,26 @@ static void test_cache_single_flight(void **st)
     pcache_entry *ref;
     int err = 0;
     char msg[64];
-    assert_null(pcache_get(c, "y", 1, 2, slow_build, (void *)1, &ref, &err, msg, sizeof msg));
+    assert_null(pcache_get(c, "y", 1, 2, "", slow_build, (void *)1, &ref, &err, msg, sizeof msg));
     assert_int_equal(err, -EBADMSG);
-    assert_null(pcache_get(c, "y", 1, 2, slow_build, (void *)1, &ref, &err, msg, sizeof msg));
+    assert_null(pcache_get(c, "y", 1, 2, "", slow_build, (void *)1, &ref, &err, msg, sizeof msg));
     assert_int_equal(atomic_load(&builds), 2);
 
     /* a new size is a new key; the stale entry goes */
-    const profile *p = pcache_get(c, "x", 5, 2, slow_build, NULL, &ref, &err, msg, sizeof msg);
+    const profile *p = pcache_get(c, "x", 5, 2, "", slow_build, NULL, &ref, &err, msg,
+                                  sizeof msg);
     assert_non_null(p);
     pcache_release(c, ref);
+    /* so is a new version with the same size and mtime (the file was replaced) */
+    assert_int_equal(atomic_load(&builds), 3);
+    p = pcache_get(c, "x", 5, 2, "v2", slow_build, NULL, &ref, &err, msg, sizeof msg);
+    assert_non_null(p);
+    pcache_release(c, ref);
+    assert_int_equal(atomic_load(&builds), 4);
+    p = pcache_get(c, "x", 5, 2, "v2", slow_build, NULL, &ref, &err, msg, sizeof msg);
+    assert_non_null(p);
+    pcache_release(c, ref);
+    assert_int_equal(atomic_load(&builds), 4);
     struct pcache_stats s;
     pcache_stats_get(c, &s);
     assert_int_equal(s.entries, 1);
@@ -467,8 +479,8 @@ static void test_cache_budget(void **st)
     pcache_entry *r1, *r2;
     int err;
     char msg[64];
-    const profile *a = pcache_get(c, "a", 1, 1, slow_build, NULL, &r1, &err, msg, sizeof msg);
-    const profile *b = pcache_get(c, "b", 1, 1, slow_build, NULL, &r2, &err, msg, sizeof msg);
+    const profile *a = pcache_get(c, "a", 1, 1, "", slow_build, NULL, &r1, &err, msg, sizeof msg);
+    const profile *b = pcache_get(c, "b", 1, 1, "", slow_build, NULL, &r2, &err, msg, sizeof msg);
     assert_non_null(a);
     assert_non_null(b);
     /* both in use: still valid */

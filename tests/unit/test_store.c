@@ -434,6 +434,47 @@ static void test_far_future_mtime_is_newest(void **state)
     store_close(st);
 }
 
+/* A trace replaced by hand with one of the same size and the same mtime (cp -p, touch -r)
+ * keeps bytes and mtime_ns: its version (the change token) must differ, whether the file
+ * was renamed over or rewritten in place; an untouched trace keeps its version. */
+static void test_version_changes_when_replaced_with_same_size_and_mtime(void **state)
+{
+    store *st = open_store();
+    struct store_entry e, a, b;
+    put_one(st, "v", "first\n", 0, &e);
+    assert_true(e.version[0]);
+    assert_int_equal(store_stat(st, e.id, &a), 0);
+    assert_string_equal(a.version, e.version);
+    char p[STORE_ID_MAX + 300], tmp[300];
+    snprintf(p, sizeof p, "%s/%s", dir, e.id);
+    snprintf(tmp, sizeof tmp, "%s/v/.replacement", dir);
+    struct timespec t[2] = { { 0, UTIME_OMIT }, { a.mtime_ns / 1000000000,
+                                                   a.mtime_ns % 1000000000 } };
+    /* rename-replace */
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fputs("other\n", f);
+    fclose(f);
+    assert_int_equal(utimensat(AT_FDCWD, tmp, t, 0), 0);
+    assert_int_equal(rename(tmp, p), 0);
+    assert_int_equal(store_stat(st, e.id, &b), 0);
+    assert_int_equal(b.bytes, a.bytes);
+    assert_true(b.mtime_ns == a.mtime_ns);
+    assert_string_not_equal(b.version, a.version);
+    /* in-place rewrite; ctime has the granularity of the kernel's clock tick */
+    usleep(50000);
+    f = fopen(p, "r+");
+    assert_non_null(f);
+    fputs("third\n", f);
+    fclose(f);
+    assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+    assert_int_equal(store_stat(st, e.id, &a), 0);
+    assert_int_equal(a.bytes, b.bytes);
+    assert_true(a.mtime_ns == b.mtime_ns);
+    assert_string_not_equal(a.version, b.version);
+    store_close(st);
+}
+
 /* A --max-age far beyond the epoch ("1000000d", or the largest lib/units accepts) means
  * "keep for ever": nothing in the store is that old. */
 static void test_retention_huge_age_keeps_everything(void **state)
@@ -464,6 +505,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_never_follows_a_swapped_in_symlink, setup, teardown),
         cmocka_unit_test_setup_teardown(test_far_future_mtime_is_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_huge_age_keeps_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_version_changes_when_replaced_with_same_size_and_mtime, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
