@@ -665,6 +665,8 @@ void symbolizer_fork(symbolizer *s, int pid, int ppid)
     struct proc *parent = intmap_get(&s->procs, (uint64_t)ppid);
     struct proc *p = proc_get(s, pid);
     if (!p || !parent || p == parent || p->n) return;
+    free(p->maps);                   /* left empty by an exec, or by a reused pid */
+    p->cap = 0;
     p->maps = malloc(parent->cap * sizeof *p->maps);
     if (!p->maps) return;
     memcpy(p->maps, parent->maps, parent->n * sizeof *p->maps);
