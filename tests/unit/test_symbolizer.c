@@ -433,6 +433,40 @@ static void test_huge_build_id_note(void **state)
     assert_int_equal(rc, 0);
 }
 
+/* Writes a small crafted ELF whose nsyms symbols (at 0x1000, 16 bytes each) all carry
+ * the same namelen-byte name, its symbol table listed by nsymtabs section headers. */
+static void write_name_bomb(const char *path, int nsyms, int nsymtabs, int namelen)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    const uint64_t str_off = 0x1000, sym_off = str_off + (((uint64_t)namelen + 2 + 7) & ~7ull);
+    const uint64_t sh_off = sym_off + (uint64_t)nsyms * sizeof(Elf64_Sym);
+    Elf64_Ehdr eh = elf_header(sh_off, 2 + nsymtabs);
+    assert_int_equal(pwrite(fd, &eh, sizeof eh, 0), sizeof eh);
+    char *strtab = calloc(1, (size_t)namelen + 2);
+    memset(strtab + 1, 'x', (size_t)namelen);
+    assert_int_equal(pwrite(fd, strtab, (size_t)namelen + 2, (off_t)str_off), namelen + 2);
+    free(strtab);
+    Elf64_Sym *syms = calloc((size_t)nsyms, sizeof *syms);
+    for (int i = 0; i < nsyms; i++)
+        syms[i] = (Elf64_Sym){ .st_name = 1, .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC),
+                               .st_shndx = 1, .st_value = 0x1000 + 16 * (uint64_t)i, .st_size = 16 };
+    assert_int_equal(pwrite(fd, syms, (size_t)nsyms * sizeof *syms, (off_t)sym_off),
+                     (ssize_t)((size_t)nsyms * sizeof *syms));
+    free(syms);
+    Elf64_Shdr *sh = calloc((size_t)nsymtabs + 2, sizeof *sh);
+    sh[1] = (Elf64_Shdr){ .sh_type = SHT_STRTAB, .sh_offset = str_off, .sh_size = (uint64_t)namelen + 2,
+                          .sh_addralign = 1 };
+    for (int i = 0; i < nsymtabs; i++)
+        sh[2 + i] = (Elf64_Shdr){ .sh_type = SHT_SYMTAB, .sh_offset = sym_off,
+                                  .sh_size = (uint64_t)nsyms * sizeof(Elf64_Sym), .sh_link = 1,
+                                  .sh_entsize = sizeof(Elf64_Sym), .sh_addralign = 8 };
+    assert_int_equal(pwrite(fd, sh, ((size_t)nsymtabs + 2) * sizeof *sh, (off_t)sh_off),
+                     (ssize_t)(((size_t)nsymtabs + 2) * sizeof *sh));
+    free(sh);
+    close(fd);
+}
+
 /* A small crafted ELF (under 100 KiB) whose symbols all carry the same 60 KB name, its
  * symbol table listed by 40 section headers: copying every name would take 2.4 GB.  The
  * symbolizer's memory must stay bounded (the child runs under a 4 GiB address-space
@@ -443,32 +477,7 @@ static void test_elf_name_bomb(void **state)
     enum { NSYMS = 1000, NSYMTABS = 40, NAMELEN = 60000 };
     char path[64];
     snprintf(path, sizeof path, "/tmp/fntrace-bomb-%d.so", getpid());
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    const uint64_t str_off = 0x1000, sym_off = str_off + ((NAMELEN + 2 + 7) & ~7);
-    const uint64_t sh_off = sym_off + NSYMS * sizeof(Elf64_Sym);
-    Elf64_Ehdr eh = elf_header(sh_off, 2 + NSYMTABS);
-    assert_int_equal(pwrite(fd, &eh, sizeof eh, 0), sizeof eh);
-    char *strtab = calloc(1, NAMELEN + 2);
-    memset(strtab + 1, 'x', NAMELEN);
-    assert_int_equal(pwrite(fd, strtab, NAMELEN + 2, (off_t)str_off), NAMELEN + 2);
-    free(strtab);
-    Elf64_Sym *syms = calloc(NSYMS, sizeof *syms);
-    for (int i = 0; i < NSYMS; i++)
-        syms[i] = (Elf64_Sym){ .st_name = 1, .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC),
-                               .st_shndx = 1, .st_value = 0x1000 + 16 * (uint64_t)i, .st_size = 16 };
-    assert_int_equal(pwrite(fd, syms, NSYMS * sizeof *syms, (off_t)sym_off), NSYMS * sizeof *syms);
-    free(syms);
-    Elf64_Shdr sh[2 + NSYMTABS];
-    memset(sh, 0, sizeof sh);
-    sh[1] = (Elf64_Shdr){ .sh_type = SHT_STRTAB, .sh_offset = str_off, .sh_size = NAMELEN + 2,
-                          .sh_addralign = 1 };
-    for (int i = 0; i < NSYMTABS; i++)
-        sh[2 + i] = (Elf64_Shdr){ .sh_type = SHT_SYMTAB, .sh_offset = sym_off,
-                                  .sh_size = NSYMS * sizeof(Elf64_Sym), .sh_link = 1,
-                                  .sh_entsize = sizeof(Elf64_Sym), .sh_addralign = 8 };
-    assert_int_equal(pwrite(fd, sh, sizeof sh, (off_t)sh_off), sizeof sh);
-    close(fd);
+    write_name_bomb(path, NSYMS, NSYMTABS, NAMELEN);
     pid_t child = fork();
     assert_true(child >= 0);
     if (!child) {
@@ -491,6 +500,50 @@ static void test_elf_name_bomb(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_true(ru.ru_maxrss < (UNDER_ASAN ? 2 : 1) * 1024 * 1024);   /* KiB: 1 GiB (2) */
+}
+
+/* Many crafted files, each under the per-table caps (one symbol table of 1000 names of
+ * 60 KB: 60 MB), mapped by one target: together they stay under the session's budget
+ * (here 200 MB): the first ones resolve, the later ones are not loaded and print as
+ * [unknown] in their module, and the symbolizer says how many it left out. */
+static void test_session_budget(void **state)
+{
+    (void)state;
+    enum { NFILES = 12, NSYMS = 1000, NAMELEN = 60000 };
+    char paths[NFILES][64];
+    for (int i = 0; i < NFILES; i++) {
+        snprintf(paths[i], sizeof paths[i], "/tmp/fntrace-budget-%d-%d.so", getpid(), i);
+        write_name_bomb(paths[i], NSYMS, 1, NAMELEN);
+    }
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (!child) {
+        alarm(120);
+        symbolizer *s = symbolizer_new();
+        if (symbolizer_set_mem_budget(s, 200u << 20)) _exit(2);
+        sym_frame f;
+        for (int i = 0; i < NFILES; i++) {
+            uint64_t base = 0x50000000 + 0x100000 * (uint64_t)i;
+            symbolizer_mmap(s, FAKE_PID + 16, base, 0x10000, 0, 0, 0, 100 + (uint64_t)i, paths[i]);
+            symbolizer_resolve_user(s, FAKE_PID + 16, base + 0x1004, &f);
+            if (!f.module || strcmp(f.module, paths[i])) _exit(3);
+            if (i < 3 && (!f.sym || strlen(f.sym) != NAMELEN || f.off != 4)) _exit(4);
+            if (i >= 4 && f.sym) _exit(5);      /* past the budget: [unknown] (module) */
+        }
+        symbolizer_stats st;
+        symbolizer_get_stats(s, &st);
+        if (st.tables_over_budget < NFILES - 4) _exit(6);
+        symbolizer_free(s);
+        _exit(0);
+    }
+    int status = 0;
+    struct rusage ru;
+    assert_int_equal(wait4(child, &status, 0, &ru), child);
+    for (int i = 0; i < NFILES; i++) unlink(paths[i]);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* KiB: 12 tables would take 720 MB */
+    assert_true(ru.ru_maxrss < (UNDER_ASAN ? 600 : 400) * 1024);
 }
 
 /* A library replaced on disk while mapped (a package upgrade): the mapping is named
@@ -596,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_fifo_does_not_block),
         cmocka_unit_test(test_huge_build_id_note),
         cmocka_unit_test(test_elf_name_bomb),
+        cmocka_unit_test(test_session_budget),
         cmocka_unit_test(test_deleted_mapping_not_the_new_file),
         cmocka_unit_test(test_kernel),
         cmocka_unit_test(test_intmap),
