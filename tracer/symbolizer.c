@@ -104,6 +104,7 @@ struct proc {
     struct symtab jit;
     char *jit_path;
     off_t jit_size;                   /* bytes of the JIT map consumed so far */
+    int jit_full;                     /* a limit was hit: not read on until it is replaced */
     uint64_t jit_epoch;
 };
 
@@ -749,6 +750,10 @@ static void jit_refresh(symbolizer *s, struct proc *p)
             return;
         }
         p->jit_size = 0;
+        p->jit_full = 0;
+    } else if (p->jit_full) {                  /* grown past what we keep: no re-parse */
+        fclose(f);
+        return;
     }
     s->stats.perfmap_reads++;
     if (!p->jit_path) p->jit_path = strdup(path);
@@ -780,7 +785,11 @@ static void jit_refresh(symbolizer *s, struct proc *p)
         while (*end == ' ' || *end == '\t') end++;
         end[strcspn(end, "\r\n")] = 0;
         if (!*end) continue;
-        if (symtab_add(&p->jit, start, size, end) < 0) break;
+        if (symtab_add(&p->jit, start, size, end) < 0) {
+            p->jit_full = 1;
+            if (s->budget.spent) s->stats.tables_over_budget++;
+            break;
+        }
     }
     p->jit_size = consumed;
     fclose(f);

@@ -339,6 +339,49 @@ static void test_jit_names_stay_valid(void **state)
     symbolizer_free(s);
 }
 
+/* A JIT map past what the symbolizer keeps (here the session's budget, set small) is
+ * read once: the lines left over are not parsed again at every epoch.  Only a file
+ * replaced by a shorter one is read again. */
+static void test_jit_map_over_limit_read_once(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/perf-%d.map", FAKE_PID + 17);
+    FILE *m = fopen(path, "w");
+    assert_non_null(m);
+    for (int i = 0; i < 20000; i++)     /* ~60 bytes each: 1.2 MB kept when all are */
+        fprintf(m, "%llx 10 JS:*function_number_%d app.js:%d\n", 0x7f0010000000ull + 16ull * (unsigned)i, i, i);
+    fclose(m);
+    symbolizer *s = symbolizer_new();
+    assert_int_equal(symbolizer_set_mem_budget(s, 256 << 10), 0);
+    sym_frame f;
+    symbolizer_stats st;
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 17, 0x7f0010000000 + 4, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "JS:*function_number_0 app.js:0");
+    symbolizer_get_stats(s, &st);
+    assert_int_equal(st.perfmap_reads, 1);
+    assert_int_equal(st.tables_over_budget, 1);
+    for (int e = 0; e < 5; e++) {
+        symbolizer_tick(s);
+        symbolizer_resolve_user(s, FAKE_PID + 17, 0x7f0010000000 + 16 * 19999, &f);
+        assert_null(f.sym);              /* past what was kept */
+    }
+    symbolizer_get_stats(s, &st);
+    assert_int_equal(st.perfmap_reads, 1);
+    /* replaced by a shorter file: looked at again */
+    m = fopen(path, "w");
+    fprintf(m, "7f0000001000 40 JS:^again\n");
+    fclose(m);
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 17, 0x7f0000001010, &f);
+    symbolizer_get_stats(s, &st);
+    assert_int_equal(st.perfmap_reads, 2);
+    unlink(path);
+    symbolizer_free(s);
+}
+
 /* Resolves ip of a fake process in a child with an alarm, so a hang or a crash fails
  * the test instead of stalling or killing the suite.  With lib, 64 KiB of that file are
  * mapped at ip & ~0xffff first and the frame must name it; no symbol is expected.
@@ -646,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_debug_file_by_build_id),
         cmocka_unit_test(test_jit_map),
         cmocka_unit_test(test_jit_names_stay_valid),
+        cmocka_unit_test(test_jit_map_over_limit_read_once),
         cmocka_unit_test(test_fifo_does_not_block),
         cmocka_unit_test(test_huge_build_id_note),
         cmocka_unit_test(test_elf_name_bomb),
