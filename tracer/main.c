@@ -188,6 +188,9 @@ static int cmd_record(int argc, char **argv)
     if (res.stats.lost)
         log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
                  (unsigned long long)res.stats.lost);
+    if (res.stats.tables_over_budget)
+        log_warn("symbol tables left out", "tables=%u (symbol memory budget spent; their "
+                 "frames print as [unknown])", res.stats.tables_over_budget);
     if (res.cmd_exited && WIFEXITED(res.cmd_status) && WEXITSTATUS(res.cmd_status))
         log_info("command exited", "status=%d", WEXITSTATUS(res.cmd_status));
     if (res.cmd_terminated) log_info("command stopped", "reason=\"recording ended first\"");

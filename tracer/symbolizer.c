@@ -29,6 +29,7 @@
 #define MAX_SEGS        32
 #define DSO_BUCKETS     1024
 #define MAX_RETIRED     (64u << 20)   /* per JIT map: old string buffers kept alive */
+#define DEFAULT_BUDGET  ((size_t)1 << 30) /* all tables together: see symbolizer_set_mem_budget */
 
 struct sym {
     uint64_t start, size;
@@ -42,7 +43,15 @@ struct retired {
     char *strs;
 };
 
+/* Bytes of symbol entries and names loaded by the whole session: a target can map many
+ * distinct crafted files, each under the per-table caps. */
+struct budget {
+    size_t limit, used;
+    int spent;                        /* an add was refused: load no further tables */
+};
+
 struct symtab {
+    struct budget *budget;            /* the session's, shared by every table */
     struct sym *v;
     size_t n, cap;
     char *strs;
@@ -95,6 +104,7 @@ struct proc {
     struct symtab jit;
     char *jit_path;
     off_t jit_size;                   /* bytes of the JIT map consumed so far */
+    int jit_full;                     /* a limit was hit: not read on until it is replaced */
     uint64_t jit_epoch;
 };
 
@@ -106,6 +116,7 @@ struct symbolizer {
     int kernel_tried;
     char debug_root[PATH_MAX];        /* where debug files are installed */
     uint64_t epoch;
+    struct budget budget;
     symbolizer_stats stats;
 };
 
@@ -116,6 +127,11 @@ static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const cha
     if (t->n >= MAX_SYMS) return -E2BIG;
     size_t nl = strlen(name) + 1;
     if (t->slen + nl > MAX_STR_BYTES) return -E2BIG;
+    size_t cost = sizeof *t->v + nl;
+    if (t->budget->used + cost > t->budget->limit) {
+        t->budget->spent = 1;
+        return -E2BIG;
+    }
     if (t->n == t->cap) {
         size_t nc = t->cap ? t->cap * 2 : 256;
         struct sym *nv = realloc(t->v, nc * sizeof *nv);
@@ -144,6 +160,7 @@ static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const cha
     memcpy(t->strs + t->slen, name, nl);
     t->v[t->n++] = (struct sym){ start, size, t->slen };
     t->slen += nl;
+    t->budget->used += cost;
     return 0;
 }
 
@@ -200,7 +217,9 @@ static void symtab_free(struct symtab *t)
         free(r->strs);
         free(r);
     }
+    struct budget *b = t->budget;
     memset(t, 0, sizeof *t);
+    t->budget = b;
 }
 
 /* Empties t for a fresh read; the names handed out so far stay valid.  -E2BIG when that
@@ -353,12 +372,20 @@ static void dso_load_elf(symbolizer *s, struct dso *d, Elf *e, const char *path)
     if (!ok) elf_load_syms(e, SHT_DYNSYM, &d->syms);
     symtab_finish(&d->syms);
     s->stats.dsos_loaded++;
+    if (s->budget.spent) s->stats.tables_over_budget++;   /* this one is cut short */
+}
+
+/* 1 when the session's budget is spent: the table is left empty (counted). */
+static int over_budget(symbolizer *s)
+{
+    if (s->budget.spent) s->stats.tables_over_budget++;
+    return s->budget.spent;
 }
 
 static void dso_load(symbolizer *s, struct dso *d, int pid)
 {
     d->loaded = 1;
-    if (d->path[0] != '/') return;
+    if (d->path[0] != '/' || over_budget(s)) return;
     char path[PATH_MAX], buf[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s", d->path);
     size_t pl = strlen(path);
@@ -394,7 +421,7 @@ static void vdso_load(symbolizer *s, struct dso *d)
 {
     d->loaded = 1;
     unsigned long base = getauxval(AT_SYSINFO_EHDR);
-    if (!base) return;
+    if (!base || over_budget(s)) return;
     FILE *f = fopen("/proc/self/maps", "re");
     if (!f) return;
     char line[MAX_LINE];
@@ -452,6 +479,7 @@ static void kallsyms_line(struct symtab *t, char *line, int *nonzero)
 static void kernel_load(symbolizer *s)
 {
     s->kernel_tried = 1;
+    if (over_budget(s)) return;
     int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     size_t cap = 1 << 20, len = 0;
@@ -475,6 +503,7 @@ static void kernel_load(symbolizer *s)
     free(buf);
     if (!nonzero) symtab_free(&s->kernel->syms);   /* kptr_restrict: addresses hidden */
     symtab_finish(&s->kernel->syms);
+    if (s->budget.spent) s->stats.tables_over_budget++;   /* cut short */
 }
 
 void symbolizer_resolve_kernel(symbolizer *s, uint64_t ip, sym_frame *out)
@@ -516,6 +545,7 @@ static struct dso *dso_get(symbolizer *s, const char *path, uint32_t maj, uint32
     d->maj = maj;
     d->min = min;
     d->ino = ino;
+    d->syms.budget = &s->budget;
     d->next = s->dsos[h];
     s->dsos[h] = d;
     return d;
@@ -528,6 +558,7 @@ static struct proc *proc_get(symbolizer *s, int pid)
     p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->pid = pid;
+    p->jit.budget = &s->budget;
     p->maps_epoch = UINT64_MAX;
     p->jit_epoch = UINT64_MAX;
     if (intmap_put(&s->procs, (uint64_t)pid, p) < 0) {
@@ -665,6 +696,8 @@ void symbolizer_fork(symbolizer *s, int pid, int ppid)
     struct proc *parent = intmap_get(&s->procs, (uint64_t)ppid);
     struct proc *p = proc_get(s, pid);
     if (!p || !parent || p == parent || p->n) return;
+    free(p->maps);                   /* left empty by an exec, or by a reused pid */
+    p->cap = 0;
     p->maps = malloc(parent->cap * sizeof *p->maps);
     if (!p->maps) return;
     memcpy(p->maps, parent->maps, parent->n * sizeof *p->maps);
@@ -717,6 +750,10 @@ static void jit_refresh(symbolizer *s, struct proc *p)
             return;
         }
         p->jit_size = 0;
+        p->jit_full = 0;
+    } else if (p->jit_full) {                  /* grown past what we keep: no re-parse */
+        fclose(f);
+        return;
     }
     s->stats.perfmap_reads++;
     if (!p->jit_path) p->jit_path = strdup(path);
@@ -748,7 +785,11 @@ static void jit_refresh(symbolizer *s, struct proc *p)
         while (*end == ' ' || *end == '\t') end++;
         end[strcspn(end, "\r\n")] = 0;
         if (!*end) continue;
-        if (symtab_add(&p->jit, start, size, end) < 0) break;
+        if (symtab_add(&p->jit, start, size, end) < 0) {
+            p->jit_full = 1;
+            if (s->budget.spent) s->stats.tables_over_budget++;
+            break;
+        }
     }
     p->jit_size = consumed;
     fclose(f);
@@ -829,6 +870,13 @@ int symbolizer_set_debug_root(symbolizer *s, const char *dir)
     return 0;
 }
 
+int symbolizer_set_mem_budget(symbolizer *s, size_t bytes)
+{
+    if (!bytes) return -EINVAL;
+    s->budget.limit = bytes;
+    return 0;
+}
+
 void symbolizer_tick(symbolizer *s)
 {
     s->epoch++;
@@ -845,6 +893,7 @@ symbolizer *symbolizer_new(void)
     symbolizer *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     snprintf(s->debug_root, sizeof s->debug_root, "/usr/lib/debug");
+    s->budget.limit = DEFAULT_BUDGET;
     s->vdso = calloc(1, sizeof *s->vdso);
     s->kernel = calloc(1, sizeof *s->kernel);
     if (!s->vdso || !s->kernel || !(s->vdso->path = strdup("[vdso]")) ||
@@ -852,6 +901,7 @@ symbolizer *symbolizer_new(void)
         symbolizer_free(s);
         return NULL;
     }
+    s->vdso->syms.budget = s->kernel->syms.budget = &s->budget;
     return s;
 }
 

@@ -13,7 +13,8 @@
  *   - [vdso] from this process's own vdso image (the kernel maps the same one everywhere);
  *   - kernel frames from /proc/kallsyms (loaded on the first kernel frame);
  *   - JIT code from /tmp/perf-PID.map (node --perf-basic-prof, JVM agents, python -X perf),
- *     re-read at most once per epoch (symbolizer_tick) when it has grown.
+ *     re-read at most once per epoch (symbolizer_tick) when it has grown; one that hit a
+ *     symbol or memory limit is not read on until it is replaced (shrinks).
  * Printed addresses follow perf: file offset (ip - map start + pgoff) for frames in a
  * file-backed mapping or [vdso], the absolute address for kernel, JIT and unmapped code.
  *
@@ -22,6 +23,7 @@
 #ifndef FNTRACE_SYMBOLIZER_H
 #define FNTRACE_SYMBOLIZER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct symbolizer symbolizer;
@@ -39,6 +41,12 @@ void symbolizer_free(symbolizer *s);
 /* Where debug files live (default /usr/lib/debug: DIR/.build-id/xx/yyy.debug and
  * DIR/<binary's directory>/<debuglink>).  Returns 0 or -EINVAL. */
 int symbolizer_set_debug_root(symbolizer *s, const char *dir);
+
+/* Bytes of symbol entries and names all tables together may hold (default 1 GiB), on
+ * top of each table's own caps.  Once spent, tables not loaded yet stay empty: their
+ * frames print as [unknown] (module), counted in tables_over_budget.  Set it before
+ * the first resolve.  Returns 0 or -EINVAL (0 bytes). */
+int symbolizer_set_mem_budget(symbolizer *s, size_t bytes);
 
 /* Reads /proc/PID/maps (executable mappings) for a process about to be traced.
  * Returns 0 or a negative errno (the process is gone, or /proc is not readable). */
@@ -64,6 +72,7 @@ typedef struct symbolizer_stats {
     unsigned dsos_loaded;     /* binaries whose symbol table was read */
     unsigned maps_reads;      /* /proc/PID/maps reads */
     unsigned perfmap_reads;   /* /tmp/perf-PID.map reads */
+    unsigned tables_over_budget; /* symbol tables cut short or not loaded: budget spent */
 } symbolizer_stats;
 void symbolizer_get_stats(const symbolizer *s, symbolizer_stats *out);
 

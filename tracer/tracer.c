@@ -311,6 +311,9 @@ void tracer_get_stats(const tracer *t, tracer_stats *out)
     out->buffered = t->nrecs;
     out->kernel_frames = sampler_kernel_frames(t->smp);
     out->events = sampler_nevents(t->smp);
+    symbolizer_stats ss;
+    symbolizer_get_stats(t->sym, &ss);
+    out->tables_over_budget = ss.tables_over_budget;
 }
 
 static int rec_cmp(const void *a, const void *b)

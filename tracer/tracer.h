@@ -96,6 +96,7 @@ typedef struct tracer_stats {
     uint64_t buffered;      /* samples waiting for tracer_flush() */
     int kernel_frames;      /* 1: kernel frames recorded; 0: user frames only */
     unsigned events;        /* perf events open (threads x CPUs) */
+    unsigned tables_over_budget; /* symbol tables left out: the symbolizer's memory budget */
 } tracer_stats;
 void tracer_get_stats(const tracer *t, tracer_stats *out);
 

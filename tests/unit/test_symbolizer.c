@@ -1,7 +1,9 @@
 /* Unit tests for tracer/symbolizer: symbols of this very process (its executable, libc,
  * the vdso), a synthetic address space fed as the sampler would (mmap, fork, exec),
- * JIT maps with and without 0x prefixes that grow while being read, the kernel through
- * /proc/kallsyms when this user may read its addresses, and the intmap it is built on. */
+ * JIT maps with and without 0x prefixes that grow while being read or go past the
+ * limits, crafted ELF files against the per-table and per-session memory bounds, the
+ * kernel through /proc/kallsyms when this user may read its addresses, and the intmap
+ * it is built on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,6 +174,13 @@ static void test_mmap_fork_exec(void **state)
     symbolizer_tick(s);
     symbolizer_resolve_user(s, FAKE_PID + 1, base + file_off, &f);
     assert_null(f.sym);
+    /* a FORK record for that pid again (the pid was reused): it takes the parent's
+     * mappings and what it had before is released (a leak shows under ASan) */
+    symbolizer_fork(s, FAKE_PID + 1, FAKE_PID);
+    symbolizer_resolve_user(s, FAKE_PID + 1, base + file_off + 2, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "marker_function");
+    assert_int_equal(f.off, 2);
     symbolizer_free(s);
 }
 
@@ -311,6 +320,49 @@ static void test_jit_names_stay_valid(void **state)
     symbolizer_free(s);
 }
 
+/* A JIT map past what the symbolizer keeps (here the session's budget, set small) is
+ * read once: the lines left over are not parsed again at every epoch.  Only a file
+ * replaced by a shorter one is read again. */
+static void test_jit_map_over_limit_read_once(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/perf-%d.map", FAKE_PID + 17);
+    FILE *m = fopen(path, "w");
+    assert_non_null(m);
+    for (int i = 0; i < 20000; i++)     /* ~60 bytes each: 1.2 MB kept when all are */
+        fprintf(m, "%llx 10 JS:*function_number_%d app.js:%d\n", 0x7f0010000000ull + 16ull * (unsigned)i, i, i);
+    fclose(m);
+    symbolizer *s = symbolizer_new();
+    assert_int_equal(symbolizer_set_mem_budget(s, 256 << 10), 0);
+    sym_frame f;
+    symbolizer_stats st;
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 17, 0x7f0010000000 + 4, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "JS:*function_number_0 app.js:0");
+    symbolizer_get_stats(s, &st);
+    assert_int_equal(st.perfmap_reads, 1);
+    assert_int_equal(st.tables_over_budget, 1);
+    for (int e = 0; e < 5; e++) {
+        symbolizer_tick(s);
+        symbolizer_resolve_user(s, FAKE_PID + 17, 0x7f0010000000 + 16 * 19999, &f);
+        assert_null(f.sym);              /* past what was kept */
+    }
+    symbolizer_get_stats(s, &st);
+    assert_int_equal(st.perfmap_reads, 1);
+    /* replaced by a shorter file: looked at again */
+    m = fopen(path, "w");
+    fprintf(m, "7f0000001000 40 JS:^again\n");
+    fclose(m);
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 17, 0x7f0000001010, &f);
+    symbolizer_get_stats(s, &st);
+    assert_int_equal(st.perfmap_reads, 2);
+    unlink(path);
+    symbolizer_free(s);
+}
+
 /* Resolves ip of a fake process in a child with an alarm, so a hang or a crash fails
  * the test instead of stalling or killing the suite.  With lib, 64 KiB of that file are
  * mapped at ip & ~0xffff first and the frame must name it; no symbol is expected.
@@ -405,6 +457,40 @@ static void test_huge_build_id_note(void **state)
     assert_int_equal(rc, 0);
 }
 
+/* Writes a small crafted ELF whose nsyms symbols (at 0x1000, 16 bytes each) all carry
+ * the same namelen-byte name, its symbol table listed by nsymtabs section headers. */
+static void write_name_bomb(const char *path, int nsyms, int nsymtabs, int namelen)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    const uint64_t str_off = 0x1000, sym_off = str_off + (((uint64_t)namelen + 2 + 7) & ~7ull);
+    const uint64_t sh_off = sym_off + (uint64_t)nsyms * sizeof(Elf64_Sym);
+    Elf64_Ehdr eh = elf_header(sh_off, 2 + nsymtabs);
+    assert_int_equal(pwrite(fd, &eh, sizeof eh, 0), sizeof eh);
+    char *strtab = calloc(1, (size_t)namelen + 2);
+    memset(strtab + 1, 'x', (size_t)namelen);
+    assert_int_equal(pwrite(fd, strtab, (size_t)namelen + 2, (off_t)str_off), namelen + 2);
+    free(strtab);
+    Elf64_Sym *syms = calloc((size_t)nsyms, sizeof *syms);
+    for (int i = 0; i < nsyms; i++)
+        syms[i] = (Elf64_Sym){ .st_name = 1, .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC),
+                               .st_shndx = 1, .st_value = 0x1000 + 16 * (uint64_t)i, .st_size = 16 };
+    assert_int_equal(pwrite(fd, syms, (size_t)nsyms * sizeof *syms, (off_t)sym_off),
+                     (ssize_t)((size_t)nsyms * sizeof *syms));
+    free(syms);
+    Elf64_Shdr *sh = calloc((size_t)nsymtabs + 2, sizeof *sh);
+    sh[1] = (Elf64_Shdr){ .sh_type = SHT_STRTAB, .sh_offset = str_off, .sh_size = (uint64_t)namelen + 2,
+                          .sh_addralign = 1 };
+    for (int i = 0; i < nsymtabs; i++)
+        sh[2 + i] = (Elf64_Shdr){ .sh_type = SHT_SYMTAB, .sh_offset = sym_off,
+                                  .sh_size = (uint64_t)nsyms * sizeof(Elf64_Sym), .sh_link = 1,
+                                  .sh_entsize = sizeof(Elf64_Sym), .sh_addralign = 8 };
+    assert_int_equal(pwrite(fd, sh, ((size_t)nsymtabs + 2) * sizeof *sh, (off_t)sh_off),
+                     (ssize_t)(((size_t)nsymtabs + 2) * sizeof *sh));
+    free(sh);
+    close(fd);
+}
+
 /* A small crafted ELF (under 100 KiB) whose symbols all carry the same 60 KB name, its
  * symbol table listed by 40 section headers: copying every name would take 2.4 GB.  The
  * symbolizer's memory must stay bounded (the child runs under a 4 GiB address-space
@@ -415,32 +501,7 @@ static void test_elf_name_bomb(void **state)
     enum { NSYMS = 1000, NSYMTABS = 40, NAMELEN = 60000 };
     char path[64];
     snprintf(path, sizeof path, "/tmp/fntrace-bomb-%d.so", getpid());
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    const uint64_t str_off = 0x1000, sym_off = str_off + ((NAMELEN + 2 + 7) & ~7);
-    const uint64_t sh_off = sym_off + NSYMS * sizeof(Elf64_Sym);
-    Elf64_Ehdr eh = elf_header(sh_off, 2 + NSYMTABS);
-    assert_int_equal(pwrite(fd, &eh, sizeof eh, 0), sizeof eh);
-    char *strtab = calloc(1, NAMELEN + 2);
-    memset(strtab + 1, 'x', NAMELEN);
-    assert_int_equal(pwrite(fd, strtab, NAMELEN + 2, (off_t)str_off), NAMELEN + 2);
-    free(strtab);
-    Elf64_Sym *syms = calloc(NSYMS, sizeof *syms);
-    for (int i = 0; i < NSYMS; i++)
-        syms[i] = (Elf64_Sym){ .st_name = 1, .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC),
-                               .st_shndx = 1, .st_value = 0x1000 + 16 * (uint64_t)i, .st_size = 16 };
-    assert_int_equal(pwrite(fd, syms, NSYMS * sizeof *syms, (off_t)sym_off), NSYMS * sizeof *syms);
-    free(syms);
-    Elf64_Shdr sh[2 + NSYMTABS];
-    memset(sh, 0, sizeof sh);
-    sh[1] = (Elf64_Shdr){ .sh_type = SHT_STRTAB, .sh_offset = str_off, .sh_size = NAMELEN + 2,
-                          .sh_addralign = 1 };
-    for (int i = 0; i < NSYMTABS; i++)
-        sh[2 + i] = (Elf64_Shdr){ .sh_type = SHT_SYMTAB, .sh_offset = sym_off,
-                                  .sh_size = NSYMS * sizeof(Elf64_Sym), .sh_link = 1,
-                                  .sh_entsize = sizeof(Elf64_Sym), .sh_addralign = 8 };
-    assert_int_equal(pwrite(fd, sh, sizeof sh, (off_t)sh_off), sizeof sh);
-    close(fd);
+    write_name_bomb(path, NSYMS, NSYMTABS, NAMELEN);
     pid_t child = fork();
     assert_true(child >= 0);
     if (!child) {
@@ -463,6 +524,50 @@ static void test_elf_name_bomb(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_true(ru.ru_maxrss < (UNDER_ASAN ? 2 : 1) * 1024 * 1024);   /* KiB: 1 GiB (2) */
+}
+
+/* Many crafted files, each under the per-table caps (one symbol table of 1000 names of
+ * 60 KB: 60 MB), mapped by one target: together they stay under the session's budget
+ * (here 200 MB): the first ones resolve, the later ones are not loaded and print as
+ * [unknown] in their module, and the symbolizer says how many it left out. */
+static void test_session_budget(void **state)
+{
+    (void)state;
+    enum { NFILES = 12, NSYMS = 1000, NAMELEN = 60000 };
+    char paths[NFILES][64];
+    for (int i = 0; i < NFILES; i++) {
+        snprintf(paths[i], sizeof paths[i], "/tmp/fntrace-budget-%d-%d.so", getpid(), i);
+        write_name_bomb(paths[i], NSYMS, 1, NAMELEN);
+    }
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (!child) {
+        alarm(120);
+        symbolizer *s = symbolizer_new();
+        if (symbolizer_set_mem_budget(s, 200u << 20)) _exit(2);
+        sym_frame f;
+        for (int i = 0; i < NFILES; i++) {
+            uint64_t base = 0x50000000 + 0x100000 * (uint64_t)i;
+            symbolizer_mmap(s, FAKE_PID + 16, base, 0x10000, 0, 0, 0, 100 + (uint64_t)i, paths[i]);
+            symbolizer_resolve_user(s, FAKE_PID + 16, base + 0x1004, &f);
+            if (!f.module || strcmp(f.module, paths[i])) _exit(3);
+            if (i < 3 && (!f.sym || strlen(f.sym) != NAMELEN || f.off != 4)) _exit(4);
+            if (i >= 4 && f.sym) _exit(5);      /* past the budget: [unknown] (module) */
+        }
+        symbolizer_stats st;
+        symbolizer_get_stats(s, &st);
+        if (st.tables_over_budget < NFILES - 4) _exit(6);
+        symbolizer_free(s);
+        _exit(0);
+    }
+    int status = 0;
+    struct rusage ru;
+    assert_int_equal(wait4(child, &status, 0, &ru), child);
+    for (int i = 0; i < NFILES; i++) unlink(paths[i]);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* KiB: 12 tables would take 720 MB */
+    assert_true(ru.ru_maxrss < (UNDER_ASAN ? 600 : 400) * 1024);
 }
 
 /* A library replaced on disk while mapped (a package upgrade): the mapping is named
@@ -564,9 +669,11 @@ int main(void)
         cmocka_unit_test(test_debug_file_by_build_id),
         cmocka_unit_test(test_jit_map),
         cmocka_unit_test(test_jit_names_stay_valid),
+        cmocka_unit_test(test_jit_map_over_limit_read_once),
         cmocka_unit_test(test_fifo_does_not_block),
         cmocka_unit_test(test_huge_build_id_note),
         cmocka_unit_test(test_elf_name_bomb),
+        cmocka_unit_test(test_session_budget),
         cmocka_unit_test(test_deleted_mapping_not_the_new_file),
         cmocka_unit_test(test_kernel),
         cmocka_unit_test(test_intmap),
