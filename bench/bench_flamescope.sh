@@ -25,12 +25,8 @@ if [ ! -x "$GEN" ] || [ ! -x "$BIN" ]; then
     exit 1
 fi
 # the same deterministic profile bench_parse uses, generated once into $BUILD/bench/
-mkdir -p "$BUILD/bench"
-src=$BUILD/bench/profile-${MB}mb.perf
-if [ ! -s "$src" ]; then
-    "$GEN" "$MB" >"$src.tmp"
-    mv "$src.tmp" "$src"
-fi
+. "$(dirname "$0")/common.sh"
+src=$(bench_profile "$MB") || exit 1
 ln "$src" "$prof" 2>/dev/null || cp "$src" "$prof"
 bytes=$(stat -c %s "$prof")
 samples=$(grep -c '^[^#[:space:]]' "$prof" || true)

@@ -15,12 +15,8 @@ if [ ! -x "$gen" ] || [ ! -x "$prog" ]; then
     echo "bench: parse FAILED (missing $gen or $prog: run make all)"
     exit 1
 fi
-mkdir -p "$BUILD/bench"
-f=$BUILD/bench/profile-${MB}mb.perf
-if [ ! -s "$f" ]; then
-    "$gen" "$MB" >"$f.tmp"
-    mv "$f.tmp" "$f"
-fi
+. "$(dirname "$0")/common.sh"
+f=$(bench_profile "$MB") || exit 1
 bytes=$(stat -c %s "$f")
 cat "$f" >/dev/null
 cat "$f" >/dev/null
