@@ -98,6 +98,25 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* The options `record --upload` and `upload` share; 0, or -1 after a usage error. */
+static int upload_option(int opt, const char *arg, upload_opts *uo)
+{
+    long v;
+    switch (opt) {
+    case OPT_NAME: uo->name = arg; return 0;
+    case OPT_SPOOL: uo->spool_dir = arg; return 0;
+    case OPT_SPOOL_MAX:
+        if (parse_long(arg, 1, 0x7fffffffL, &v)) { usage_error("invalid size: %s", arg); return -1; }
+        uo->spool_max_bytes = (uint64_t)v;
+        return 0;
+    case OPT_RETRIES:
+        if (parse_long(arg, 1, 100, &v)) { usage_error("invalid retries: %s", arg); return -1; }
+        uo->attempts = (int)v;
+        return 0;
+    }
+    return -1;
+}
+
 static int exit_for_upload(int rc, const char *err)
 {
     if (rc == 1) {
@@ -139,15 +158,8 @@ static int cmd_record(int argc, char **argv)
             ro.pid = (int)v;
             break;
         case OPT_UPLOAD: url = optarg; break;
-        case OPT_NAME: uo.name = optarg; break;
-        case OPT_SPOOL: uo.spool_dir = optarg; break;
-        case OPT_SPOOL_MAX:
-            if (parse_long(optarg, 1, 0x7fffffffL, &v)) return usage_error("invalid size: %s", optarg);
-            uo.spool_max_bytes = (uint64_t)v;
-            break;
-        case OPT_RETRIES:
-            if (parse_long(optarg, 1, 100, &v)) return usage_error("invalid retries: %s", optarg);
-            uo.attempts = (int)v;
+        case OPT_NAME: case OPT_SPOOL: case OPT_SPOOL_MAX: case OPT_RETRIES:
+            if (upload_option(c, optarg, &uo)) return EXIT_USAGE;
             break;
         case OPT_USER_ONLY: ro.user_only = 1; break;
         case OPT_BACKEND:
@@ -212,20 +224,12 @@ static int cmd_record(int argc, char **argv)
 static int cmd_upload(int argc, char **argv)
 {
     upload_opts uo = { 0 };
-    long v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
         switch (c) {
-        case OPT_NAME: uo.name = optarg; break;
-        case OPT_SPOOL: uo.spool_dir = optarg; break;
-        case OPT_SPOOL_MAX:
-            if (parse_long(optarg, 1, 0x7fffffffL, &v)) return usage_error("invalid size: %s", optarg);
-            uo.spool_max_bytes = (uint64_t)v;
-            break;
-        case OPT_RETRIES:
-            if (parse_long(optarg, 1, 100, &v)) return usage_error("invalid retries: %s", optarg);
-            uo.attempts = (int)v;
+        case OPT_NAME: case OPT_SPOOL: case OPT_SPOOL_MAX: case OPT_RETRIES:
+            if (upload_option(c, optarg, &uo)) return EXIT_USAGE;
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return usage_error("%s", "invalid option for upload");
