@@ -2,6 +2,7 @@
 in the middle of a large upload, a client hanging up mid-body, a full filesystem, 200 idle
 connections (slowloris)."""
 import concurrent.futures
+import contextlib
 import os
 import signal
 import socket
@@ -12,6 +13,25 @@ import pytest
 
 from collector_helpers import TRACE, snapshot, start_collector, tmp_files, traces, upload
 from conftest import http
+
+
+@contextlib.contextmanager
+def small_tmpfs(mnt, options):
+    """A tmpfs mounted at mnt with the given mount options, unmounted afterwards; skips
+    the test where it cannot be mounted (not root, no tmpfs)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)],
+                       capture_output=True)
+    if r.returncode:
+        pytest.skip("cannot mount a tmpfs here: " + r.stderr.decode().strip())
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+        if os.path.ismount(mnt):
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 TEXT = TRACE.read_bytes()
 
@@ -68,15 +88,7 @@ def test_kill_9_mid_upload_leaves_no_partial_trace(daemon, tmp_path):
 
 
 def test_full_filesystem_is_507_and_leaves_nothing(daemon, tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-                       capture_output=True)
-    if r.returncode:
-        pytest.skip("cannot mount a tmpfs here: " + r.stderr.decode().strip())
-    try:
+    with small_tmpfs(tmp_path / "small", "size=2m") as mnt:
         store = mnt / "traces"
         d = start_collector(daemon, store)
         assert upload(d.url, TEXT)[0] == 201           # 267 KB fits
@@ -96,10 +108,6 @@ def test_full_filesystem_is_507_and_leaves_nothing(daemon, tmp_path):
         m = http("GET", d.url + "/metrics")[2].decode()
         assert 'fntrace_collector_rejects_total{reason="disk_full"} 2' in m
         d.stop()
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)
-        if os.path.ismount(mnt):
-            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def test_200_idle_connections_do_not_starve_uploads(daemon, tmp_path):
@@ -166,15 +174,7 @@ def test_client_gone_mid_upload_leaves_nothing(daemon, tmp_path):
 
 def test_no_inodes_left_is_507(daemon, tmp_path):
     """The temporary file itself cannot be created (a filesystem out of inodes)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mnt = tmp_path / "few-inodes"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,nr_inodes=16", "tmpfs", str(mnt)],
-                       capture_output=True)
-    if r.returncode:
-        pytest.skip("cannot mount a tmpfs here: " + r.stderr.decode().strip())
-    try:
+    with small_tmpfs(tmp_path / "few-inodes", "size=4m,nr_inodes=16") as mnt:
         store = mnt / "traces"
         d = start_collector(daemon, store)
         assert upload(d.url, TEXT[:5000], name="fill")[0] == 201
@@ -194,7 +194,3 @@ def test_no_inodes_left_is_507(daemon, tmp_path):
             p.unlink()
         assert upload(d.url, TEXT[:5000], name="fill")[0] == 201    # and it recovers
         d.stop()
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)
-        if os.path.ismount(mnt):
-            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
