@@ -10,7 +10,6 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 COLLECTOR=$BUILD/bin/fntrace-collector
-SHARED=${FNTRACE_SHARED:-../shared}
 CLIENTS=32
 [ -x "$COLLECTOR" ] || { echo "bench: collector skipped (not built)"; exit 0; }
 command -v nginx >/dev/null || { echo "bench: collector skipped (no nginx; install nginx-light)"; exit 0; }
@@ -30,7 +29,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.05; done; return 1; }
 
 # bodies: real perf-script text, repeated to size
-src=$SHARED/testdata/perf-threads.stacks
+src=tests/data/perf-threads.stacks
 for spec in 100K:102400 10M:10485760; do
     name=${spec%%:*} size=${spec#*:}
     : > "$tmp/body.$name"

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { toFlameTree, groupOf, url } from '../../flamescope/web/src/api.js';
 
 const ROOT = path.resolve(process.env.FNTRACE_ROOT || path.join(path.dirname(fileURLToPath(import.meta.url)), '../..'));
-const GOLDEN = path.join(path.resolve(process.env.FNTRACE_SHARED || path.join(ROOT, '../shared')), 'testdata/golden');
+const GOLDEN = path.join(ROOT, 'tests/data/golden');
 const golden = (name) => JSON.parse(fs.readFileSync(path.join(GOLDEN, name), 'utf8'));
 
 // Walks both trees side by side; returns the number of samples under src.  In a

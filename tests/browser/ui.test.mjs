@@ -8,8 +8,7 @@
 // page shows.  Screenshots go to $BUILD/test-output/browser/.  The server is stopped by
 // its pid at the end.
 //
-// Env: BUILD (default build), FNTRACE_ROOT (repo root), FNTRACE_SHARED (default
-// <root>/../shared).  Run: node --test tests/browser/  (tests/run does it).
+// Env: BUILD (default build), FNTRACE_ROOT (repo root; the profiles are its tests/data).  Run: node --test tests/browser/  (tests/run does it).
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,8 +22,7 @@ import { chromium } from 'playwright-core';
 
 const ROOT = path.resolve(process.env.FNTRACE_ROOT || path.join(path.dirname(fileURLToPath(import.meta.url)), '../..'));
 const BUILD = path.resolve(ROOT, process.env.BUILD || 'build');
-const SHARED = path.resolve(process.env.FNTRACE_SHARED || path.join(ROOT, '../shared'));
-const TESTDATA = path.join(SHARED, 'testdata');
+const TESTDATA = path.join(ROOT, 'tests/data');
 const BINARY = path.join(BUILD, 'bin/fntrace-flamescope');
 const SHOTS = path.join(BUILD, 'test-output/browser');
 const CHROMIUM = '/usr/bin/chromium';

@@ -12,8 +12,7 @@ import pytest
 
 ROOT = Path(os.environ.get("FNTRACE_ROOT", Path(__file__).resolve().parents[2]))
 BUILD = ROOT / os.environ.get("BUILD", "build")
-SHARED = Path(os.environ.get("FNTRACE_SHARED", ROOT.parent / "shared"))
-TESTDATA = SHARED / "testdata"
+TESTDATA = ROOT / "tests" / "data"
 GOLDEN = TESTDATA / "golden"
 ASAN = os.environ.get("FNTRACE_ASAN") == "1"
 

@@ -18,9 +18,9 @@ static size_t text_len;
 
 static int load(void **state)
 {
-    const char *shared = getenv("FNTRACE_SHARED");
+    const char *root = getenv("FNTRACE_ROOT");
     char path[512];
-    snprintf(path, sizeof path, "%s/testdata/perf-threads.stacks", shared ? shared : "../shared");
+    snprintf(path, sizeof path, "%s/tests/data/perf-threads.stacks", root && *root ? root : ".");
     FILE *f = fopen(path, "rb");
     if (!f) { fprintf(stderr, "cannot open %s\n", path); return -1; }
     text = malloc(1 << 20);

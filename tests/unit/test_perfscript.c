@@ -1,7 +1,7 @@
 /* Unit tests for lib/perfscript (parser, writer, sniffer) and lib/strtab.
  *
- * The real profiles come from $FNTRACE_SHARED/testdata (default: ../shared relative to
- * the repository root, where tests/run starts us). Expected counts are computed from
+ * The real profiles come from tests/data under $FNTRACE_ROOT (the repository root,
+ * where tests/run starts us). Expected counts are computed from
  * each file by an independent scan (POSIX regex, FlameScope's event-line pattern), never
  * hard-coded. */
 #include <setjmp.h>
@@ -161,13 +161,8 @@ static char *read_file(const char *path, size_t *len)
 static const char *testdata_dir(void)
 {
     static char dir[4096];
-    const char *shared = getenv("FNTRACE_SHARED");
-    if (shared && *shared)
-        snprintf(dir, sizeof(dir), "%s/testdata", shared);
-    else if (getenv("FNTRACE_ROOT"))
-        snprintf(dir, sizeof(dir), "%s/../shared/testdata", getenv("FNTRACE_ROOT"));
-    else
-        snprintf(dir, sizeof(dir), "../shared/testdata");
+    const char *root = getenv("FNTRACE_ROOT");
+    snprintf(dir, sizeof(dir), "%s/tests/data", root && *root ? root : ".");
     return dir;
 }
 
@@ -183,7 +178,7 @@ static int list_profiles(char names[][256], int max)
 {
     DIR *d = opendir(testdata_dir());
     if (!d)
-        fail_msg("test data directory %s missing (set FNTRACE_SHARED to the shared dir)",
+        fail_msg("test data directory %s missing (run from the project root or set FNTRACE_ROOT)",
                  testdata_dir());
     int n = 0;
     struct dirent *e;
@@ -199,7 +194,7 @@ static int list_profiles(char names[][256], int max)
     }
     closedir(d);
     if (n < 4)
-        fail_msg("expected the shared profiles in %s, found %d", testdata_dir(), n);
+        fail_msg("expected the test profiles in %s, found %d", testdata_dir(), n);
     return n;
 }
 
