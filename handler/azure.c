@@ -1,8 +1,10 @@
 /* azure — see azure.h. */
 #define _GNU_SOURCE
 #include "azure.h"
+#include "errbuf.h"
 #include "log.h"
 #include "openfaas.h"
+#include "readfile.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -17,23 +19,6 @@
 
 /* --- function.json ----------------------------------------------------------------------- */
 
-static char *read_small_file(const char *path, size_t max, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)); return NULL; }
-    char *buf = malloc(max + 1);
-    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    int bad = !buf || ferror(f) || n > max;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        snprintf(err, errlen, "cannot read %s (unreadable or over %zu bytes)", path, max);
-        return NULL;
-    }
-    buf[n] = 0;
-    return buf;
-}
-
 static const char *str_of(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -46,19 +31,21 @@ static int ends_with_ci(const char *s, const char *suffix)
     return n >= m && !strcasecmp(s + n - m, suffix);
 }
 
-/* Parses one function.json into b; -1 with a message when it is not valid. */
+/* Parses one function.json into b; a negative code with a message when it cannot be
+ * read (-errno, -FT_ERR_TOO_LARGE) or is not one (-FT_ERR_BAD_INPUT). */
 static int parse_function_json(const char *path, struct rt_binding *b, int *http_trigger,
                                char *err, size_t errlen)
 {
-    char *text = read_small_file(path, FUNCTION_JSON_MAX, err, errlen);
-    if (!text) return -1;
+    char *text;
+    int rc = read_small_file(path, FUNCTION_JSON_MAX, &text, NULL, err, errlen);
+    if (rc < 0) return rc;
     cJSON *root = cJSON_Parse(text);
     free(text);
     const cJSON *bindings = root ? cJSON_GetObjectItemCaseSensitive(root, "bindings") : NULL;
     if (!cJSON_IsArray(bindings)) {
         cJSON_Delete(root);
-        snprintf(err, errlen, "%s: not a function.json (no \"bindings\" array)", path);
-        return -1;
+        err_set(err, errlen, "%s: not a function.json (no \"bindings\" array)", path);
+        return -FT_ERR_BAD_INPUT;
     }
     *http_trigger = 0;
     const cJSON *bd;
@@ -80,7 +67,11 @@ static int parse_function_json(const char *path, struct rt_binding *b, int *http
 int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errlen)
 {
     DIR *d = opendir(root);
-    if (!d) { snprintf(err, errlen, "cannot open script root %s: %s", root, strerror(errno)); return -1; }
+    if (!d) {
+        int e = errno;
+        err_set(err, errlen, "cannot open script root %s: %s", root, strerror(e));
+        return -e;
+    }
     int mismatches = 0, rc = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -91,7 +82,7 @@ int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errle
         if (stat(path, &st) || !S_ISREG(st.st_mode)) continue;
         struct rt_binding b = { 0 };
         int http_trigger = 0;
-        if (parse_function_json(path, &b, &http_trigger, err, errlen)) { rc = -1; break; }
+        if ((rc = parse_function_json(path, &b, &http_trigger, err, errlen)) < 0) break;
         snprintf(b.function, sizeof b.function, "%s", e->d_name);
         const struct fn_func *f = app_find(rt->app, e->d_name);
         if (!f) {
@@ -102,7 +93,7 @@ int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errle
             mismatches++;
         }
         struct rt_binding *nb = realloc(rt->bindings, (rt->nbindings + 1) * sizeof *nb);
-        if (!nb) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
+        if (!nb) { err_set(err, errlen, "out of memory"); rc = -ENOMEM; break; }
         rt->bindings = nb;
         rt->bindings[rt->nbindings++] = b;
     }
@@ -199,10 +190,16 @@ static int add_pairs(struct app_call *c, const cJSON *obj, int query)
 
 int azure_request_from_data(struct app_call *c, const cJSON *r, char *err, size_t errlen)
 {
-    if (!cJSON_IsObject(r)) { snprintf(err, errlen, "the HTTP request in Data is not an object"); return -1; }
+    if (!cJSON_IsObject(r)) {
+        err_set(err, errlen, "the HTTP request in Data is not an object");
+        return -FT_ERR_BAD_INPUT;
+    }
     const char *method = str_of(r, "Method");
     const char *url = str_of(r, "Url");
-    if (!method || !*method) { snprintf(err, errlen, "the HTTP request in Data has no \"Method\""); return -1; }
+    if (!method || !*method) {
+        err_set(err, errlen, "the HTTP request in Data has no \"Method\"");
+        return -FT_ERR_BAD_INPUT;
+    }
     /* path and query string out of the URL: scheme://host[:port]/path?query */
     char path[4096] = "/";
     const char *qs = NULL;
@@ -222,7 +219,7 @@ int azure_request_from_data(struct app_call *c, const cJSON *r, char *err, size_
     char *body = NULL;
     if (bv && !cJSON_IsNull(bv)) {
         body = cJSON_IsString(bv) ? strdup(bv->valuestring) : cJSON_PrintUnformatted(bv);
-        if (!body) { snprintf(err, errlen, "out of memory"); return -1; }
+        if (!body) { err_set(err, errlen, "out of memory"); return -ENOMEM; }
     }
     int rc = app_call_set_request(c, method, path, body ? body : "", body ? strlen(body) : 0);
     free(body);
@@ -237,7 +234,7 @@ int azure_request_from_data(struct app_call *c, const cJSON *r, char *err, size_
     cJSON_Delete(qparsed);
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(r, "Headers");
     if (!rc && cJSON_IsObject(h)) rc = add_pairs(c, h, 0);
-    if (rc) { snprintf(err, errlen, "out of memory"); return -1; }
+    if (rc) { err_set(err, errlen, "out of memory"); return -ENOMEM; }
     return 0;
 }
 
@@ -297,13 +294,14 @@ static int h_invoke(httpd_req *req, void *arg)
     if (!fn) return httpd_reply_error(req, 404, "no function named %.128s", name);
     const char *id = httpd_req_header(req, "X-Azure-Functions-InvocationId");
     struct app_call *c = app_call_new(rt->app, fn, id);
-    if (!c) return httpd_reply_error(req, 503, "out of memory");
+    if (!c) return httpd_reply_error(req, ft_http_status(-ENOMEM), "out of memory");
     size_t len;
     const char *body = httpd_req_body(req, &len);
     char err[256];
-    if (rt_call_set_payload(c, body, len, err, sizeof err)) {
+    int rc = rt_call_set_payload(c, body, len, err, sizeof err);
+    if (rc < 0) {
         app_call_free(c);
-        return httpd_reply_error(req, 400, "%s", err);
+        return httpd_reply_error(req, ft_http_status(rc), "%s", err);
     }
     if (fn->http) {
         const struct rt_binding *b = binding_of(rt, fn->name);
@@ -311,12 +309,13 @@ static int h_invoke(httpd_req *req, void *arg)
         const cJSON *r = c->inv.data ? cJSON_GetObjectItemCaseSensitive(c->inv.data, trig) : NULL;
         if (!r) {
             app_call_free(c);
-            return httpd_reply_error(req, 400, "%s is an HTTP function: Data.%s must hold the HTTP request",
+            return httpd_reply_error(req, ft_http_status(-FT_ERR_BAD_INPUT),
+                                     "%s is an HTTP function: Data.%s must hold the HTTP request",
                                      fn->name, trig);
         }
-        if (azure_request_from_data(c, r, err, sizeof err)) {
+        if ((rc = azure_request_from_data(c, r, err, sizeof err)) < 0) {
             app_call_free(c);
-            return httpd_reply_error(req, 400, "%s", err);
+            return httpd_reply_error(req, ft_http_status(rc), "%s", err);
         }
         return rt_dispatch(rt, req, c, reply_http_envelope, 0);
     }

@@ -13,6 +13,7 @@
 #include "openfaas.h"
 #include "runtime.h"
 #include "tracing.h"
+#include "units.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -34,7 +35,7 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 {
     fprintf(out,
 "usage: %s [--port N] [--listen ADDR] [--mode openfaas|azure|local] [--function NAME]\n"
-"          [--script-root DIR] [--max-body BYTES] [--list] [--help]\n"
+"          [--script-root DIR] [--max-body SIZE] [--list] [--help]\n"
 "\n"
 "Serves the functions of the app \"%s\" over HTTP.\n"
 "  Azure Functions custom handler when FUNCTIONS_CUSTOMHANDLER_PORT is set (127.0.0.1);\n"
@@ -48,7 +49,7 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 "  --function NAME     what / calls in OpenFaaS mode (default: the only function)\n"
 "  --script-root DIR   Azure: check DIR/*/function.json against the app and take binding\n"
 "                      names from them (default $AzureWebJobsScriptRoot, or . with host.json)\n"
-"  --max-body BYTES    largest request body (default 1 MiB)\n"
+"  --max-body SIZE     largest request body: bytes, or 512K, 10M (default 1M)\n"
 "  --list              print the function names and exit\n"
 "environment:\n"
 "  FUNCTIONS_CUSTOMHANDLER_PORT   Azure mode and its port\n"
@@ -65,25 +66,6 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
             prog, app->name);
 }
 
-static int parse_port(const char *s, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : -1;
-    if (!s || errno || *end || end == s || v < 0 || v > 65535) return -1;
-    *out = (unsigned)v;
-    return 0;
-}
-
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = s ? strtoull(s, &end, 10) : 0;
-    if (!s || errno || *end || end == s || v == 0 || v > (1ull << 31) || s[0] == '-') return -1;
-    *out = (size_t)v;
-    return 0;
-}
 
 /* Waits up to secs, returning early (1) on a signal. */
 static int wait_or_signal(double secs)
@@ -150,15 +132,22 @@ int fn_app_run(fn_app *app, int argc, char **argv)
     unsigned port = 8080;
     const char *port_src = port_arg;
     if (!port_src) port_src = rt->mode == RT_AZURE ? azure_port : getenv("port");
-    if (port_src && *port_src && parse_port(port_src, &port)) {
-        snprintf(err, sizeof err, "port %s is not a port number", port_src);
-        goto out;
+    uint64_t u;
+    if (port_src && *port_src) {
+        if (units_uint(port_src, 65535, &u) < 0) {
+            snprintf(err, sizeof err, "port %s is not a port number", port_src);
+            goto out;
+        }
+        port = (unsigned)u;
     }
     if (rt->mode == RT_AZURE && !port_src) { snprintf(err, sizeof err, "Azure mode needs FUNCTIONS_CUSTOMHANDLER_PORT or --port"); goto out; }
     if (!listen) listen = rt->mode == RT_OPENFAAS ? "0.0.0.0" : "127.0.0.1";
-    if (body_arg && parse_size(body_arg, &rt->max_body)) {
-        snprintf(err, sizeof err, "max body %s is not a size in bytes (1..2^31)", body_arg);
-        goto out;
+    if (body_arg) {
+        if (units_size(body_arg, &u) < 0 || u < 1 || u > (1ull << 31)) {
+            snprintf(err, sizeof err, "max body %s is not a size (1..2G: bytes, 512K, 10M)", body_arg);
+            goto out;
+        }
+        rt->max_body = (size_t)u;
     }
     if (app->nfuncs == 0) { snprintf(err, sizeof err, "the app has no functions"); goto out; }
     if (fname && *fname) {
@@ -203,8 +192,8 @@ int fn_app_run(fn_app *app, int argc, char **argv)
     if (io_threads < 4) io_threads = 4;
     const char *iot = getenv("FNHANDLER_THREADS");
     if (iot && *iot) {
-        size_t v;
-        if (parse_size(iot, &v) || v > 256) {
+        uint64_t v;
+        if (units_uint(iot, 256, &v) < 0 || v < 1) {
             snprintf(err, sizeof err, "FNHANDLER_THREADS=%s is not a thread count (1..256)", iot);
             exit_code = 2;
             tracing_stop(tr);

@@ -1,11 +1,12 @@
 /* runtime — see runtime.h: the HTTP side of a call, shared by the front ends. */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "errbuf.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <math.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,25 +17,6 @@ double rt_call_limit(const struct rt *rt)
     double e = rt->exec_timeout, w = rt->write_timeout;
     if (e > 0 && w > 0) return e < w ? e : w;
     return e > 0 ? e : (w > 0 ? w : 0);
-}
-
-double rt_parse_duration(const char *s)
-{
-    if (!s) return -1;
-    while (isspace((unsigned char)*s)) s++;
-    if (!*s) return -1;
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || !isfinite(v) || v < 0) return -1;
-    while (isspace((unsigned char)*end)) end++;
-    double mul;
-    if (!*end || !strcmp(end, "s")) mul = 1;
-    else if (!strcmp(end, "ms")) mul = 1e-3;
-    else if (!strcmp(end, "us") || !strcmp(end, "µs")) mul = 1e-6;
-    else if (!strcmp(end, "m")) mul = 60;
-    else if (!strcmp(end, "h")) mul = 3600;
-    else return -1;
-    return v * mul;
 }
 
 struct fill_ctx { struct app_call *call; int err; };
@@ -80,21 +62,21 @@ int rt_call_set_payload(struct app_call *call, const char *body, size_t len, cha
         if (end != body + len) { cJSON_Delete(root); root = NULL; }
     }
     if (!root) {
-        snprintf(err, errlen, len ? "malformed JSON payload" : "empty body: expected an invocation payload {\"Data\":{...},\"Metadata\":{...}}");
-        return -1;
+        err_set(err, errlen, "%s", len ? "malformed JSON payload" : "empty body: expected an invocation payload {\"Data\":{...},\"Metadata\":{...}}");
+        return -FT_ERR_BAD_INPUT;
     }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        snprintf(err, errlen, "invocation payload must be a JSON object {\"Data\":{...},\"Metadata\":{...}}");
-        return -1;
+        err_set(err, errlen, "invocation payload must be a JSON object {\"Data\":{...},\"Metadata\":{...}}");
+        return -FT_ERR_BAD_INPUT;
     }
     cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "Data");
     cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "Metadata");
     if ((data && !cJSON_IsObject(data) && !cJSON_IsNull(data)) ||
         (meta && !cJSON_IsObject(meta) && !cJSON_IsNull(meta))) {
         cJSON_Delete(root);
-        snprintf(err, errlen, "\"Data\" and \"Metadata\" must be JSON objects");
-        return -1;
+        err_set(err, errlen, "\"Data\" and \"Metadata\" must be JSON objects");
+        return -FT_ERR_BAD_INPUT;
     }
     app_call_set_payload(call, root, cJSON_IsObject(data) ? data : NULL,
                          cJSON_IsObject(meta) ? meta : NULL);
@@ -124,7 +106,7 @@ int rt_reply_plain(struct rt *rt, httpd_req *req, struct app_call *c)
     char *body = res->body;
     size_t len = res->len;
     res->body = NULL;
-    if (!body && !(body = strdup(""))) return -1;
+    if (!body && !(body = strdup(""))) return -ENOMEM;
     return httpd_reply_take(req, res->status, res->has_ctype ? NULL : "text/plain; charset=utf-8",
                             body, len);
 }

@@ -10,6 +10,7 @@
 #define FNHANDLER_RUNTIME_H
 
 #include "app.h"
+#include "fterr.h"
 #include "httpd.h"
 
 #include <limits.h>
@@ -48,7 +49,8 @@ double rt_call_limit(const struct rt *rt);
  * X-Azure-Functions-InvocationId, else X-Call-Id, else generated).  NULL: out of memory. */
 struct app_call *rt_call_from_http(struct rt *rt, const struct fn_func *fn, httpd_req *req);
 /* Parses an invocation payload {"Data":{…},"Metadata":{…}} into the call (both optional,
- * both objects).  -1 with a message in err when the body is not such an object. */
+ * both objects).  -FT_ERR_BAD_INPUT with a message in err when the body is not such an
+ * object. */
 int rt_call_set_payload(struct app_call *call, const char *body, size_t len, char *err,
                         size_t errlen);
 /* Replies with a finished call's result: the function's response as it set it (http
@@ -66,9 +68,5 @@ int rt_dispatch(struct rt *rt, httpd_req *req, struct app_call *call, rt_reply_f
                 int duration_header);
 /* {"Outputs":{…},"Logs":[…],"ReturnValue":…} of a finished generic call. */
 struct cJSON *rt_envelope(struct app_call *call);
-
-/* Duration in seconds from "10s", "500ms", "2m", "1h", "1.5s" or a plain number of
- * seconds (as the OpenFaaS watchdog reads them).  -1 when malformed. */
-double rt_parse_duration(const char *s);
 
 #endif
