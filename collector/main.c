@@ -140,8 +140,7 @@ int main(int argc, char **argv)
     int sig;
     while (!(sig = httpd_wait_signal(1000))) collector_tick(c);
     log_info("stopping", "signal=%d", sig);
-    httpd_quiesce(c->srv);
-    for (int i = 0; i < 100 && httpd_inflight(c->srv); i++) usleep(100000);
+    httpd_drain(c->srv, 10, NULL, NULL);
     collector_stop(c);
     free(token); free(cert); free(key);
     return 0;

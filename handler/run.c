@@ -67,6 +67,13 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 }
 
 
+/* httpd_drain's busy callback: functions still executing (timed-out ones included). */
+static unsigned functions_running(void *arg)
+{
+    fn_app *app = arg;
+    return atomic_load(&app->running);
+}
+
 /* Waits up to secs, returning early (1) on a signal. */
 static int wait_or_signal(double secs)
 {
@@ -229,13 +236,9 @@ int fn_app_run(fn_app *app, int argc, char **argv)
         openfaas_unlock(rt);
         cut = wait_or_signal(rt->healthcheck_interval);
     }
-    httpd_quiesce(srv);
     double grace = rt->write_timeout > 0 ? rt->write_timeout : 10;
-    uint64_t end = invlog_now_ns() + (uint64_t)(grace * 1e9);
-    while (!cut && (httpd_inflight(srv) > 0 || atomic_load(&app->running) > 0) &&
-           invlog_now_ns() < end)
-        cut = wait_or_signal(0.05);
-    unsigned left = httpd_inflight(srv), running = atomic_load(&app->running);
+    unsigned left = httpd_drain(srv, cut ? 0 : grace, functions_running, app);
+    unsigned running = atomic_load(&app->running);
     /* parked requests must be answered before the server stops: leave it to exit then */
     if (!left) httpd_stop(srv);
     tracing_stop(tr);
