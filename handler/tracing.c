@@ -17,7 +17,7 @@
 #include "runtime.h"
 #include "tracer.h"
 #include "units.h"
-#include "upload.h"
+#include "uploader.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /* fntrace — command line: `fntrace record` samples a process or a command and writes
  * perf-script text (or uploads it); `fntrace upload` sends existing files and drains the
- * spool.  Argument parsing and wiring only: the work is in record.c, tracer.c, upload.c. */
+ * spool.  Argument parsing and wiring only: the work is in record.c, tracer.c, uploader.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -14,7 +14,7 @@
 #include "log.h"
 #include "record.h"
 #include "units.h"
-#include "upload.h"
+#include "uploader.h"
 
 /* exit codes (documented in --help and docs/tracer.md) */
 enum {

@@ -17,7 +17,7 @@
 
 #include "fterr.h"
 #include "tracer.h"
-#include "upload.h"
+#include "uploader.h"
 
 typedef struct record_opts {
     int pid;                       /* attach to this process, or 0 */

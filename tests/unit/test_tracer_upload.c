@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../tracer/upload.h"
+#include "../../tracer/uploader.h"
 
 static const char trace[] =
     "# ========\n# cmdline : test\n# ========\n#\n"

@@ -1,4 +1,4 @@
-/* upload — sends traces to a collector, and keeps what could not be sent in a bounded
+/* uploader — sends traces to a collector, and keeps what could not be sent in a bounded
  * spool directory until the collector is back.  Used by `fntrace record --upload`,
  * `fntrace upload`, and the handler runtime's tracing thread.
  *
@@ -22,8 +22,8 @@
  * collector cannot be reached or keeps failing (transient), -FT_ERR_UNAUTHORIZED,
  * -FT_ERR_TOO_LARGE, -FT_ERR_BAD_INPUT (bad URL, other 4xx) when it refuses for good,
  * -errno for local failures (reading a file, writing the spool); a message in err. */
-#ifndef FNTRACE_UPLOAD_H
-#define FNTRACE_UPLOAD_H
+#ifndef FNTRACE_UPLOADER_H
+#define FNTRACE_UPLOADER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
-/* upload — see upload.h.  libcurl easy handles (one per request, no shared state but the
+/* uploader — see uploader.h.  libcurl easy handles (one per request, no shared state but the
  * process-wide "this server refuses gzip" flag), zlib for the gzip body, plain files and
  * rename(2) for the spool. */
-#include "upload.h"
+#include "uploader.h"
 #include "errbuf.h"
 #include "fterr.h"
 
