@@ -40,6 +40,7 @@ struct rt {
     atomic_int healthy;                /* lock written, not draining */
     struct rt_binding *bindings;
     size_t nbindings;
+    struct httpd_route routes[8];      /* the mode's routes (its config step fills them) */
 };
 
 /* Limit for one function call: the smaller of exec_timeout and write_timeout (0: none). */
