@@ -54,11 +54,6 @@ int app_record_invocations(fn_app *app, size_t capacity);
 /* A fresh invocation id when the request brought none. */
 void app_make_id(fn_app *app, char *buf, size_t len);
 
-/* bump allocator for a call's strings: chunks that never move */
-struct arena_chunk;
-struct arena { struct arena_chunk *head; };
-char *arena_strndup(struct arena *a, const char *s, size_t n);
-
 struct fn_response {
     int status;
     int error_set;           /* fn_response_error was called */
@@ -82,24 +77,20 @@ struct fn_invocation {
 
 enum { APP_DONE = 0, APP_TIMEOUT = 1, APP_BUSY = 2 };
 
+/* What the front ends read of a call; its allocator, its owned empties and the hand-over
+ * to a time-limit thread are app.c's own (struct call_impl there). */
 struct app_call {
     fn_app *app;
     const struct fn_func *fn;
     char id[INVLOG_ID_MAX + 1];
-    struct arena arena;
     fn_request req;
     fn_pair *pairs;          /* query then headers */
-    size_t npairs, cap_pairs, nquery;
+    size_t npairs, nquery;
     fn_response res;
     fn_invocation inv;
     struct cJSON *payload;   /* owned: Data/Metadata/req strings point into it */
-    struct cJSON *empty_data, *empty_meta;
-    int rc;
     int tid;                 /* thread that ran the function (gettid), set as it starts;
                                 read it only after APP_DONE */
-    /* hand-over to a thread for time limits */
-    int finished, abandoned;
-    void *sync;
 };
 
 /* id NULL or empty: a generated one.  NULL when out of memory. */
