@@ -43,6 +43,8 @@ struct fn_app {
     size_t nfuncs, cap;
     invlog *invocations;     /* NULL until tracing asks for them */
     atomic_uint running;     /* functions executing, timed-out ones included */
+    atomic_uint holds;       /* parked calls (runtime.c: their thread, the deadline list)
+                                that may still use the app */
     atomic_ullong seq;       /* for generated invocation ids */
     char id_prefix[24];
 };

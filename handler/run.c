@@ -69,7 +69,7 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 static unsigned functions_running(void *arg)
 {
     fn_app *app = arg;
-    return atomic_load(&app->running);
+    return atomic_load(&app->running) + atomic_load(&app->holds);
 }
 
 /* Waits up to secs, returning early (1) on a signal. */
@@ -290,7 +290,7 @@ static int serve(struct rt *rt, const struct mode *m, const char *listen, unsign
     }
     double grace = rt->write_timeout > 0 ? rt->write_timeout : 10;
     unsigned left = httpd_drain(srv, cut ? 0 : grace, functions_running, app);
-    unsigned running = atomic_load(&app->running);
+    unsigned running = atomic_load(&app->running) + atomic_load(&app->holds);
     /* parked requests must be answered before the server stops: leave it to exit then */
     if (!left) httpd_stop(srv);
     tracing_stop(tr);
@@ -320,8 +320,9 @@ int fn_app_run(fn_app *app, int argc, char **argv)
     if (m && rc == 0)
         exit_code = serve(rt, m, a.listen ? a.listen : m->listen, port, &busy, err, sizeof err);
     if (err[0] && exit_code) log_error("cannot serve", "app=%s reason=\"%s\"", app->name, err);
+    if (busy) return exit_code;       /* a function still holds the app and rt: leave them */
     free(rt->bindings);
     free(rt);
-    if (!busy) fn_app_free(app);      /* a function still holds the app: leave it be */
+    fn_app_free(app);
     return exit_code;
 }

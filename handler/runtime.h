@@ -64,7 +64,10 @@ int rt_reply_plain(struct rt *rt, httpd_req *req, struct app_call *call);
 int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *call, rt_reply_fn reply,
                      int duration_header);
 /* rt_run_and_reply on the calling I/O thread for FN_QUICK functions (or when rt->handoff
- * is off), else on a thread of its own while the request is parked (httpd_req_suspend). */
+ * is off); else the request is parked (httpd_req_suspend) and the call runs on one thread
+ * of its own, which replies when the function finishes; a call with a time limit is also
+ * on the list of the process's one deadline thread, which answers 504 when the limit
+ * passes first (the function then finishes in the background, its result dropped). */
 int rt_dispatch(struct rt *rt, httpd_req *req, struct app_call *call, rt_reply_fn reply,
                 int duration_header);
 /* {"Outputs":{…},"Logs":[…],"ReturnValue":…} of a finished generic call. */
