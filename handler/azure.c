@@ -19,6 +19,27 @@
 
 /* --- function.json ----------------------------------------------------------------------- */
 
+/* What function.json says about one function: the one place that knows binding types (a
+ * new type is a field here and a branch in parse_function_json). */
+struct azure_binding {
+    char function[APP_NAME_MAX + 1];
+    char trigger[APP_NAME_MAX + 1];    /* name of the trigger binding ("req") */
+    char http_out[APP_NAME_MAX + 1];   /* name of the http output binding ("res", "$return") */
+};
+
+struct azure_bindings {
+    struct azure_binding *v;
+    size_t n;
+};
+
+void azure_free_bindings(struct rt *rt)
+{
+    if (!rt->bindings) return;
+    free(rt->bindings->v);
+    free(rt->bindings);
+    rt->bindings = NULL;
+}
+
 static const char *str_of(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -33,7 +54,7 @@ static int ends_with_ci(const char *s, const char *suffix)
 
 /* Parses one function.json into b; a negative code with a message when it cannot be
  * read (-errno, -FT_ERR_TOO_LARGE) or is not one (-FT_ERR_BAD_INPUT). */
-static int parse_function_json(const char *path, struct rt_binding *b, int *http_trigger,
+static int parse_function_json(const char *path, struct azure_binding *b, int *http_trigger,
                                char *err, size_t errlen)
 {
     char *text;
@@ -72,6 +93,12 @@ int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errle
         err_set(err, errlen, "cannot open script root %s: %s", root, strerror(e));
         return -e;
     }
+    struct azure_bindings *bs = rt->bindings;
+    if (!bs && !(bs = rt->bindings = calloc(1, sizeof *bs))) {
+        closedir(d);
+        err_set(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     int mismatches = 0, rc = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -80,7 +107,7 @@ int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errle
         struct stat st;
         snprintf(path, sizeof path, "%s/%s/function.json", root, e->d_name);
         if (stat(path, &st) || !S_ISREG(st.st_mode)) continue;
-        struct rt_binding b = { 0 };
+        struct azure_binding b = { 0 };
         int http_trigger = 0;
         if ((rc = parse_function_json(path, &b, &http_trigger, err, errlen)) < 0) break;
         snprintf(b.function, sizeof b.function, "%s", e->d_name);
@@ -92,30 +119,33 @@ int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errle
             log_warn("HTTP function bound to a non-HTTP trigger in function.json", "function=%s", e->d_name);
             mismatches++;
         }
-        struct rt_binding *nb = realloc(rt->bindings, (rt->nbindings + 1) * sizeof *nb);
+        struct azure_binding *nb = realloc(bs->v, (bs->n + 1) * sizeof *nb);
         if (!nb) { err_set(err, errlen, "out of memory"); rc = -ENOMEM; break; }
-        rt->bindings = nb;
-        rt->bindings[rt->nbindings++] = b;
+        bs->v = nb;
+        bs->v[bs->n++] = b;
     }
     closedir(d);
     if (rc) return rc;
     for (size_t i = 0; i < rt->app->nfuncs; i++) {
         int found = 0;
-        for (size_t j = 0; j < rt->nbindings && !found; j++)
-            found = !strcasecmp(rt->bindings[j].function, rt->app->funcs[i].name);
+        for (size_t j = 0; j < bs->n && !found; j++)
+            found = !strcasecmp(bs->v[j].function, rt->app->funcs[i].name);
         if (!found) {
             log_warn("function has no function.json in the script root: the host will not call it",
                      "function=%s root=%s", rt->app->funcs[i].name, root);
             mismatches++;
         }
     }
+    log_info("function.json files read", "root=%s functions=%zu mismatches=%d", root, bs->n,
+             mismatches);
     return mismatches;
 }
 
-static const struct rt_binding *binding_of(const struct rt *rt, const char *fn)
+static const struct azure_binding *binding_of(const struct rt *rt, const char *fn)
 {
-    for (size_t i = 0; i < rt->nbindings; i++)
-        if (!strcasecmp(rt->bindings[i].function, fn)) return &rt->bindings[i];
+    const struct azure_bindings *bs = rt->bindings;
+    for (size_t i = 0; bs && i < bs->n; i++)
+        if (!strcasecmp(bs->v[i].function, fn)) return &bs->v[i];
     return NULL;
 }
 
@@ -261,7 +291,7 @@ static int h_ready(httpd_req *req, void *arg)
 
 static int reply_http_envelope(struct rt *rt, httpd_req *req, struct app_call *c)
 {
-    const struct rt_binding *b = binding_of(rt, c->fn->name);
+    const struct azure_binding *b = binding_of(rt, c->fn->name);
     const char *out = b && b->http_out[0] ? b->http_out : "res";
     cJSON *env = cJSON_CreateObject();
     cJSON *outs = cJSON_AddObjectToObject(env, "Outputs");
@@ -304,7 +334,7 @@ static int h_invoke(httpd_req *req, void *arg)
         return httpd_reply_error(req, ft_http_status(rc), "%s", err);
     }
     if (fn->http) {
-        const struct rt_binding *b = binding_of(rt, fn->name);
+        const struct azure_binding *b = binding_of(rt, fn->name);
         const char *trig = b && b->trigger[0] ? b->trigger : "req";
         const cJSON *r = c->inv.data ? cJSON_GetObjectItemCaseSensitive(c->inv.data, trig) : NULL;
         if (!r) {

@@ -135,8 +135,6 @@ static int config_azure(struct rt *rt, const struct run_args *a, char *err, size
     if (root && *root) {
         int mism = azure_load_bindings(rt, root, err, errlen);
         if (mism < 0) return mism;
-        log_info("function.json files read", "root=%s functions=%zu mismatches=%d",
-                 root, rt->nbindings, mism);
     }
     azure_routes(rt, rt->routes);
     return 0;
@@ -321,7 +319,7 @@ int fn_app_run(fn_app *app, int argc, char **argv)
         exit_code = serve(rt, m, a.listen ? a.listen : m->listen, port, &busy, err, sizeof err);
     if (err[0] && exit_code) log_error("cannot serve", "app=%s reason=\"%s\"", app->name, err);
     if (busy) return exit_code;       /* a function still holds the app and rt: leave them */
-    free(rt->bindings);
+    azure_free_bindings(rt);
     free(rt);
     fn_app_free(app);
     return exit_code;

@@ -20,12 +20,7 @@ struct cJSON;
 
 enum rt_mode { RT_OPENFAAS, RT_LOCAL, RT_AZURE };
 
-/* What function.json says about one function (Azure mode with a script root). */
-struct rt_binding {
-    char function[APP_NAME_MAX + 1];
-    char trigger[APP_NAME_MAX + 1];    /* name of the trigger binding ("req") */
-    char http_out[APP_NAME_MAX + 1];   /* name of the http output binding ("res", "$return") */
-};
+struct azure_bindings;                 /* azure.c's own: what function.json files say */
 
 struct rt {
     fn_app *app;
@@ -38,8 +33,7 @@ struct rt {
     char lock_path[PATH_MAX];
     int suppress_lock;
     atomic_int healthy;                /* lock written, not draining */
-    struct rt_binding *bindings;
-    size_t nbindings;
+    struct azure_bindings *bindings;   /* Azure mode with a script root, else NULL */
     struct httpd_route routes[8];      /* the mode's routes (its config step fills them) */
 };
 
