@@ -144,6 +144,28 @@ static void arena_free(struct arena *a)
     }
 }
 
+/* --- threads ---------------------------------------------------------------------------- */
+
+int app_spawn_detached(void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int err = pthread_create(&th, &at, fn, arg);
+    pthread_attr_destroy(&at);
+    return err;
+}
+
+void app_cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 /* --- calls ------------------------------------------------------------------------------ */
 
 struct call_sync {
@@ -338,18 +360,9 @@ int app_call_run(struct app_call *c, double timeout_s, unsigned max_inflight)
     struct call_sync *s = calloc(1, sizeof *s);
     if (!s) goto inline_run;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    app_cond_init_monotonic(&s->cv);
     impl(c)->sync = s;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    int err = pthread_create(&th, &at, call_thread, c);
-    pthread_attr_destroy(&at);
+    int err = app_spawn_detached(call_thread, c);
     if (err) {
         log_warn("cannot start a thread for the time limit; running inline", "err=%s", strerror(err));
         goto inline_run;

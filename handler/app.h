@@ -19,6 +19,7 @@
 #include "fnhandler.h"
 #include "invlog.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -55,6 +56,10 @@ const struct fn_func *app_find(const fn_app *app, const char *name);
 int app_record_invocations(fn_app *app, size_t capacity);
 /* A fresh invocation id when the request brought none. */
 void app_make_id(fn_app *app, char *buf, size_t len);
+/* Starts fn(arg) on a detached thread; 0 or the errno of pthread_create. */
+int app_spawn_detached(void *(*fn)(void *), void *arg);
+/* Initialises a condition variable whose timed waits use CLOCK_MONOTONIC. */
+void app_cond_init_monotonic(pthread_cond_t *cv);
 
 struct fn_response {
     int status;

@@ -255,18 +255,9 @@ static void *watchdog_thread(void *arg)
 static int watchdog_start_locked(void)
 {
     if (watchdog.started) return 0;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_destroy(&watchdog.cv);
-    pthread_cond_init(&watchdog.cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    int err = pthread_create(&th, &at, watchdog_thread, NULL);
-    pthread_attr_destroy(&at);
+    app_cond_init_monotonic(&watchdog.cv);
+    int err = app_spawn_detached(watchdog_thread, NULL);
     if (!err) watchdog.started = 1;
     return err;
 }
@@ -329,12 +320,7 @@ int rt_dispatch(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply_fn r
         pthread_mutex_unlock(&watchdog.mu);
     }
     atomic_fetch_add(&rt->app->holds, 1);
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    int err = pthread_create(&th, &at, call_thread, p);
-    pthread_attr_destroy(&at);
+    int err = app_spawn_detached(call_thread, p);
     if (err) {                /* parked already: run it here, then let it go */
         log_warn("cannot start a thread for a function; running it on the I/O thread",
                  "err=%s", strerror(err));
