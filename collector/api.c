@@ -4,6 +4,7 @@
 #include "api.h"
 #include "collector.h"
 #include "metrics.h"
+#include "tracename.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -35,9 +36,11 @@ int api_list(httpd_req *req, void *arg)
     struct collector *c = arg;
     size_t nlen = 0;
     const char *name = httpd_req_query_n(req, "name", &nlen);
-    if (name && !(strlen(name) == nlen && store_name_valid(name))) {
+    if (name && !trace_name_valid_n(name, nlen)) {
+        char err[256];
         metrics_reject(c->metrics, REJECT_BAD_NAME);
-        return httpd_reply_error(req, 400, "invalid trace name");
+        trace_name_error(err, sizeof err, "?name=", name, nlen);
+        return httpd_reply_error(req, 400, "%s", err);
     }
     struct store_entry *v;
     size_t n;

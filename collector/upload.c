@@ -10,6 +10,7 @@
 #include "collector.h"
 #include "log.h"
 #include "metrics.h"
+#include "tracename.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -25,13 +26,8 @@ struct upload {
     int settled;                     /* committed or refused: nothing more to count */
     size_t head_len;
     char head[1];
-    char name[STORE_NAME_MAX + 1];
+    char name[TRACE_NAME_MAX + 1];
 };
-
-int upload_name_ok(const char *name, size_t len)
-{
-    return name && strlen(name) == len && store_name_valid(name);
-}
 
 /* A printable, bounded copy of untrusted text for error messages. */
 static void printable(char *out, size_t outlen, const char *s, size_t len)
@@ -54,11 +50,8 @@ const char *upload_name(httpd_req *req, char *err, size_t errlen)
         snprintf(err, errlen, "no trace name: send the header X-name: NAME (or ?name=NAME)");
         return NULL;
     }
-    if (!upload_name_ok(name, len)) {
-        char shown[48];
-        printable(shown, sizeof shown, name, len);
-        snprintf(err, errlen, "invalid trace name \"%s\": use 1 to %d of A-Z a-z 0-9 . _ -, "
-                 "not starting with a dot", shown, STORE_NAME_MAX);
+    if (!trace_name_valid_n(name, len)) {
+        trace_name_error(err, errlen, "trace name", name, len);
         return NULL;
     }
     return name;

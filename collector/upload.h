@@ -16,9 +16,7 @@ int upload_handle(httpd_req *req, void *arg);
 void upload_done(httpd_req *req, int completed, void *arg);
 
 /* The trace name of a request: X-name header, else ?name=.  Returns the name, or NULL
- * with a message in err (missing, NUL byte inside, not [A-Za-z0-9._-]{1,128}, dot first). */
+ * with a message in err (missing, or breaking the rule of lib/tracename.h). */
 const char *upload_name(httpd_req *req, char *err, size_t errlen);
-/* Checks a name given with its length (a NUL inside makes it invalid). 1 or 0. */
-int upload_name_ok(const char *name, size_t len);
 
 #endif

@@ -3,6 +3,7 @@
  * rename(2) for the spool. */
 #include "upload.h"
 #include "errbuf.h"
+#include "tracename.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -31,18 +32,7 @@ static unsigned spool_seq;
 
 static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-int upload_name_valid(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n < 1 || n > 128 || name[0] == '.') return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
+int upload_name_valid(const char *name) { return trace_name_valid(name); }
 
 /* Level 1: a trace's text (repetitive stacks and invocation lines) deflates to ~10% at
  * level 1 in a third of level 6's CPU time, for ~14% more bytes; uploads run inside
@@ -151,8 +141,12 @@ static void sleep_ms(int ms)
 int upload_send(const upload_opts *o, const void *body, size_t len, upload_report *rep,
                 char *err, size_t errlen)
 {
-    if (!o->url || !upload_name_valid(o->name)) {
-        err_set(err, errlen, "invalid upload name (want [A-Za-z0-9._-]{1,128}, no leading dot)");
+    if (!o->url) {
+        err_set(err, errlen, "no upload URL");
+        return -EINVAL;
+    }
+    if (!trace_name_valid(o->name)) {
+        trace_name_error(err, errlen, "upload name", o->name, o->name ? strlen(o->name) : 0);
         return -EINVAL;
     }
     int attempts = o->attempts > 0 ? o->attempts : 3;
@@ -242,7 +236,7 @@ static int entry_trace_name(const char *entry, char *name, size_t cap)
     if (!nl || nl >= cap) return -1;
     memcpy(name, dot + 1, nl);
     name[nl] = 0;
-    return upload_name_valid(name) ? 0 : -1;
+    return trace_name_valid(name) ? 0 : -1;
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -267,8 +261,8 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
         err_set(err, errlen, "no spool directory");
         return -EINVAL;
     }
-    if (!upload_name_valid(name)) {
-        err_set(err, errlen, "invalid trace name");
+    if (!trace_name_valid(name)) {
+        trace_name_error(err, errlen, "trace name", name, name ? strlen(name) : 0);
         return -EINVAL;
     }
     uint64_t max_bytes = o->spool_max_bytes ? o->spool_max_bytes : DEFAULT_SPOOL_BYTES;

@@ -50,7 +50,7 @@ typedef struct upload_report {
     long http_status;             /* last HTTP status seen, 0: none */
 } upload_report;
 
-/* 1 when name is a valid trace name. */
+/* 1 when name is a valid trace name: trace_name_valid() of lib/tracename.h. */
 int upload_name_valid(const char *name);
 
 /* POSTs one body, retrying transient failures.  0 on success; -EAGAIN when the server

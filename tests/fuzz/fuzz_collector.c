@@ -18,8 +18,8 @@ static void check_name(const uint8_t *data, size_t size)
     char *s = malloc(size + 1);
     memcpy(s, data, size);
     s[size] = 0;
-    if (upload_name_ok(s, size)) {
-        assert(size >= 1 && size <= STORE_NAME_MAX);
+    if (trace_name_valid_n(s, size)) {
+        assert(size >= 1 && size <= TRACE_NAME_MAX);
         assert(s[0] != '.' && !strchr(s, '/') && !memchr(s, 0, size));
         assert(store_id_valid(s));
     }
