@@ -4,6 +4,7 @@
 #include "api.h"
 #include "collector.h"
 #include "metrics.h"
+#include "fterr.h"
 #include "tracename.h"
 
 #include <cjson/cJSON.h>
@@ -40,12 +41,12 @@ int api_list(httpd_req *req, void *arg)
         char err[256];
         metrics_reject(c->metrics, REJECT_BAD_NAME);
         trace_name_error(err, sizeof err, "?name=", name, nlen);
-        return httpd_reply_error(req, 400, "%s", err);
+        return httpd_reply_fterr(req, -FT_ERR_BAD_NAME, "%s", err);
     }
     struct store_entry *v;
     size_t n;
     int r = store_list(c->st, name, &v, &n);
-    if (r) return httpd_reply_error(req, 500, "cannot list the store: %s", strerror(-r));
+    if (r) return httpd_reply_fterr(req, -EIO, "cannot list the store: %s", ft_strerror(r));
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -69,15 +70,15 @@ static const char *request_id(httpd_req *req, struct collector *c)
     const char *id = api_id_of_path(httpd_req_path(req));
     if (id && store_id_valid(id)) return id;
     metrics_reject(c->metrics, REJECT_BAD_REQUEST);
-    httpd_reply_error(req, 400, "invalid trace id: expected NAME/FILE inside the store");
+    httpd_reply_fterr(req, -FT_ERR_BAD_ID, "invalid trace id: expected NAME/FILE inside the store");
     return NULL;
 }
 
 static int not_found_or_error(httpd_req *req, int r)
 {
     if (r == -ENOENT || r == -ENOTDIR)
-        return httpd_reply_error(req, 404, "no such trace: %s", api_id_of_path(httpd_req_path(req)));
-    return httpd_reply_error(req, 500, "cannot read the trace: %s", strerror(-r));
+        return httpd_reply_fterr(req, -ENOENT, "no such trace: %s", api_id_of_path(httpd_req_path(req)));
+    return httpd_reply_fterr(req, -EIO, "cannot read the trace: %s", ft_strerror(r));
 }
 
 int api_get(httpd_req *req, void *arg)
@@ -107,12 +108,12 @@ int api_delete(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     if (!c->opts.token)
-        return httpd_reply_error(req, 403, "deleting traces needs a token: start the "
+        return httpd_reply_fterr(req, -EPERM, "deleting traces needs a token: start the "
                                  "collector with --token-file");
     if (!collector_authorized(c, req)) {
         metrics_reject(c->metrics, REJECT_UNAUTHORIZED);
         httpd_add_header(req, "WWW-Authenticate", "Bearer");
-        return httpd_reply_error(req, 401, "missing or wrong token: send Authorization: Bearer TOKEN");
+        return httpd_reply_fterr(req, -FT_ERR_UNAUTHORIZED, "missing or wrong token: send Authorization: Bearer TOKEN");
     }
     const char *id = request_id(req, c);
     if (!id) return 0;
@@ -136,6 +137,6 @@ int api_metrics(httpd_req *req, void *arg)
     store_usage(c->st, &bytes, &files);
     size_t len;
     char *text = metrics_render(c->metrics, bytes, files, &len);
-    if (!text) return httpd_reply_error(req, 503, "out of memory");
+    if (!text) return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     return httpd_reply_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

@@ -8,6 +8,7 @@
 #include "upload.h"
 #include "bodycheck.h"
 #include "collector.h"
+#include "fterr.h"
 #include "log.h"
 #include "metrics.h"
 #include "tracename.h"
@@ -57,11 +58,14 @@ const char *upload_name(httpd_req *req, char *err, size_t errlen)
     return name;
 }
 
-static int reject(httpd_req *req, struct collector *c, int status, enum reject_reason why,
+/* Refuses the upload with error code code (lib/fterr.h: its HTTP status comes from
+ * ft_http_status) and the formatted message. */
+static int reject(httpd_req *req, struct collector *c, int code, enum reject_reason why,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int reject(httpd_req *req, struct collector *c, int status, enum reject_reason why,
+static int reject(httpd_req *req, struct collector *c, int code, enum reject_reason why,
                   const char *fmt, ...)
 {
+    int status = ft_http_status(code);
     struct upload *u = httpd_req_state(req);
     char msg[400];
     va_list ap;
@@ -82,15 +86,16 @@ static int reject(httpd_req *req, struct collector *c, int status, enum reject_r
 
 static int store_error(httpd_req *req, struct collector *c, int e, const char *what)
 {
-    if (e == -ENOSPC || e == -EDQUOT)
-        return reject(req, c, 507, REJECT_DISK_FULL, "the collector's disk is full (%s)", what);
-    return reject(req, c, 500, REJECT_STORE_ERROR, "cannot store the trace (%s): %s", what,
-                  strerror(-e));
+    if (ft_http_status(e) == 507)
+        return reject(req, c, e, REJECT_DISK_FULL, "the collector's disk is full (%s)", what);
+    /* anything else the store says is the collector's own failure, whatever errno */
+    return reject(req, c, -EIO, REJECT_STORE_ERROR, "cannot store the trace (%s): %s", what,
+                  ft_strerror(e));
 }
 
 static int too_large(httpd_req *req, struct collector *c)
 {
-    return reject(req, c, 413, REJECT_TOO_LARGE, "trace over the limit of %llu bytes",
+    return reject(req, c, -FT_ERR_TOO_LARGE, REJECT_TOO_LARGE, "trace over the limit of %llu bytes",
                   (unsigned long long)c->opts.max_body);
 }
 
@@ -99,19 +104,19 @@ int upload_begin(httpd_req *req, void *arg)
     struct collector *c = arg;
     if (!collector_authorized(c, req)) {
         httpd_add_header(req, "WWW-Authenticate", "Bearer");
-        return reject(req, c, 401, REJECT_UNAUTHORIZED,
+        return reject(req, c, -FT_ERR_UNAUTHORIZED, REJECT_UNAUTHORIZED,
                       "missing or wrong token: send Authorization: Bearer TOKEN");
     }
     char err[256];
     const char *name = upload_name(req, err, sizeof err);
-    if (!name) return reject(req, c, 400, REJECT_BAD_NAME, "%s", err);
+    if (!name) return reject(req, c, -FT_ERR_BAD_NAME, REJECT_BAD_NAME, "%s", err);
     const char *enc = httpd_req_header(req, "Content-Encoding");
     int gzip = 0;
     if (enc && *enc && strcasecmp(enc, "identity")) {
         if (strcasecmp(enc, "gzip") && strcasecmp(enc, "x-gzip")) {
             char shown[40];
             printable(shown, sizeof shown, enc, strlen(enc));
-            return reject(req, c, 415, REJECT_NOT_PERF,
+            return reject(req, c, -FT_ERR_BODY_TYPE, REJECT_NOT_PERF,
                           "unsupported Content-Encoding \"%s\": send gzip or nothing", shown);
         }
         gzip = 1;
@@ -148,13 +153,11 @@ static int put_open(httpd_req *req, struct collector *c, struct upload *u)
     return 0;
 }
 
-static int body_refused(httpd_req *req, struct collector *c, int verdict, const char *err)
+static int body_refused(httpd_req *req, struct collector *c, int code, const char *err)
 {
-    switch (verdict) {
-    case BODY_BAD_GZIP: return reject(req, c, 400, REJECT_BAD_GZIP, "%s", err);
-    case BODY_NOMEM: return reject(req, c, 503, REJECT_STORE_ERROR, "%s", err);
-    default: return reject(req, c, 415, REJECT_NOT_PERF, "%s", err);
-    }
+    enum reject_reason why = code == -FT_ERR_BODY_GZIP ? REJECT_BAD_GZIP
+                           : code == -FT_ERR_BODY_TYPE ? REJECT_NOT_PERF : REJECT_STORE_ERROR;
+    return reject(req, c, code, why, "%s", err);
 }
 
 int upload_data(httpd_req *req, const char *data, size_t len, void *arg)

@@ -1,5 +1,6 @@
 /* api — see api.h. */
 #include "api.h"
+#include "fterr.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ static int reply_buf(httpd_req *req, int status, const char *type, sbuf *b)
     size_t len;
     char *p = sbuf_take(b, &len);
     if (!p)
-        return httpd_reply_error(req, 500, "out of memory");
+        return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     return httpd_reply_take(req, status, type, p, len);
 }
 
@@ -46,20 +47,6 @@ static profile *build_from_fd(void *ctx, int *err, char *msg, size_t msglen)
 {
     struct open_ctx *o = ctx;
     return profile_build(o->fd, o->a->opts.max_text, err, msg, msglen);
-}
-
-static int status_of(int err)
-{
-    switch (err) {
-    case -ENOENT: return 404;
-    case -EINVAL: case -EISDIR: case -ENAMETOOLONG: case -ENOTDIR: case -ELOOP: return 400;
-    case -EACCES: case -EPERM: return 403;
-    case -EFBIG: return 413;
-    case -ERANGE: return 416;
-    case -EBADMSG: case -EMEDIUMTYPE: case -EILSEQ: return 422;
-    case -ENOMEM: return 503;
-    default: return 500;
-    }
 }
 
 /* The index of the profile named by query argument `arg`; replies on failure (and
@@ -96,7 +83,7 @@ static const profile *get_profile(api *a, httpd_req *req, const char *arg, const
         else if (rc == -ENOENT)
             httpd_reply_error(req, 404, "no profile %s", id);
         else
-            httpd_reply_error(req, status_of(rc), "cannot open %s: %s", id, strerror(-rc));
+            httpd_reply_fterr(req, rc, "cannot open %s: %s", id, ft_strerror(rc));
         return NULL;
     }
     struct open_ctx oc = {a, fd};
@@ -106,13 +93,12 @@ static const profile *get_profile(api *a, httpd_req *req, const char *arg, const
                                   build_from_fd, &oc, ref, &err, msg, sizeof msg);
     close(fd);
     if (!p) {
-        int st = status_of(err);
-        if (err == -EBADMSG)
-            httpd_reply_error(req, st, "%s: corrupt or truncated gzip (%s)", id, msg);
-        else if (err == -EMEDIUMTYPE)
-            httpd_reply_error(req, st, "%s: not a perf script profile (%s)", id, msg);
+        if (err == -FT_ERR_BAD_GZIP)
+            httpd_reply_fterr(req, err, "%s: corrupt or truncated gzip (%s)", id, msg);
+        else if (err == -FT_ERR_NOT_PERF)
+            httpd_reply_fterr(req, err, "%s: not a perf script profile (%s)", id, msg);
         else
-            httpd_reply_error(req, st, "%s: %s", id, msg[0] ? msg : strerror(-err));
+            httpd_reply_fterr(req, err, "%s: %s", id, msg[0] ? msg : ft_strerror(err));
         return NULL;
     }
     return p;
@@ -140,7 +126,7 @@ static int parse_range(httpd_req *req, const profile *p, const char *sarg, const
         return -1;
     int rc = profile_range_parse(p, sv, ev, r, err, sizeof err);
     if (rc) {
-        httpd_reply_error(req, rc == -ERANGE ? 416 : 400, "%s", err);
+        httpd_reply_fterr(req, rc == -ERANGE ? rc : -EINVAL, "%s", err);
         return -1;
     }
     return 0;
@@ -155,7 +141,7 @@ static int h_profiles(httpd_req *req, void *arg)
     size_t n = 0;
     int rc = store_list(a->st, NULL, &ents, &n);
     if (rc < 0)
-        return httpd_reply_error(req, 500, "cannot list profiles: %s", strerror(-rc));
+        return httpd_reply_fterr(req, -EIO, "cannot list profiles: %s", ft_strerror(rc));
     sbuf b;
     sbuf_init(&b);
     sbuf_addc(&b, '[');
@@ -195,7 +181,7 @@ static int h_heatmap(httpd_req *req, void *arg)
     pcache_release(a->cache, ref);
     if (rc) {
         sbuf_free(&b);
-        return httpd_reply_error(req, rc == -ENOMEM ? 503 : 400, "%s", err);
+        return httpd_reply_fterr(req, rc == -ENOMEM ? rc : -EINVAL, "%s", err);
     }
     return reply_buf(req, 200, "application/json", &b);
 }
@@ -203,7 +189,7 @@ static int h_heatmap(httpd_req *req, void *arg)
 static int reply_tree(httpd_req *req, ftree *t)
 {
     if (!t)
-        return httpd_reply_error(req, 503, "out of memory");
+        return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     sbuf b;
     sbuf_init(&b);
     ftree_json(t, &b);
@@ -217,7 +203,7 @@ static int reply_flamegraph(httpd_req *req, const profile *p, const struct profi
     sbuf_init(&b);
     if (views_flamegraph(p, r, &b)) {
         sbuf_free(&b);
-        return httpd_reply_error(req, 503, "out of memory");
+        return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     }
     return reply_buf(req, 200, "application/json", &b);
 }
@@ -259,16 +245,16 @@ static int compare(httpd_req *req, api *a, int elided)
     t1 = ftree_build(p1, &g1);
     t2 = ftree_build(p2, &g2);
     if (!t1 || !t2) {
-        httpd_reply_error(req, 503, "out of memory");
+        httpd_reply_fterr(req, -ENOMEM, "out of memory");
         goto out;
     }
     int rc = elided ? ftree_elided(t1, t2) : ftree_differential(t1, t2);
-    if (rc == -EDOM) {
-        httpd_reply_error(req, 422, "the compared range has no samples");
+    if (rc == -FT_ERR_EMPTY) {
+        httpd_reply_fterr(req, rc, "the compared range has no samples");
         goto out;
     }
     if (rc) {
-        httpd_reply_error(req, 503, "out of memory");
+        httpd_reply_fterr(req, -ENOMEM, "out of memory");
         goto out;
     }
     if (elided) {
@@ -356,7 +342,7 @@ static int h_export(httpd_req *req, void *arg)
         int rc = export_write(p, &r, format, id, &b);
         if (rc) {
             sbuf_free(&b);
-            httpd_reply_error(req, status_of(rc), "export failed: %s", strerror(-rc));
+            httpd_reply_fterr(req, rc, "export failed: %s", ft_strerror(rc));
         } else {
             /* a download name: the id's last component, safe characters only */
             const char *base = strrchr(id, '/');

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fterr.h"
 #include "strtab.h"
 
 #define NIL UINT32_MAX
@@ -214,7 +215,7 @@ int ftree_differential(ftree *t, const ftree *cmp)
 {
     uint64_t full1 = ftree_total(t), full2 = ftree_total(cmp);
     if (full2 == 0)
-        return -EDOM;
+        return -FT_ERR_EMPTY;
     double w = (double)full1 / (double)full2;
     struct pair *q = malloc(t->count * sizeof *q);
     struct cindex ci = {0};
@@ -245,7 +246,7 @@ int ftree_elided(const ftree *t, ftree *cmp)
 {
     uint64_t full1 = ftree_total(t), full2 = ftree_total(cmp);
     if (full2 == 0)
-        return -EDOM;
+        return -FT_ERR_EMPTY;
     double w = (double)full1 / (double)full2;
     struct pair *q = malloc(cmp->count * sizeof *q);
     uint32_t *sub = malloc(cmp->count * sizeof *sub);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fterr.h"
 #include "perfscript.h"
 #include "strtab.h"
 
@@ -936,7 +937,7 @@ profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t e
     const ps_stats *st = ps_parser_stats(ps);
     p->parsed_bytes = st->bytes;
     if (rc == 0 && p->n == 0 && st->skipped > 0) {
-        rc = -EMEDIUMTYPE;
+        rc = -FT_ERR_NOT_PERF;
         if (err)
             snprintf(err, errlen, "not perf script text (%llu unreadable lines, no sample)",
                      (unsigned long long)st->skipped);

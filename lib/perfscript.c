@@ -28,6 +28,7 @@
  * space), the event name (a non-space token ending with ':'), optional extra text. */
 #include "perfscript.h"
 #include "errbuf.h"
+#include "fterr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -929,14 +930,14 @@ static int parse_gz(ps_parser *p, gzFile gz, char *err, size_t errlen)
                 rc = errno ? -errno : -EIO;
                 err_set(err, errlen, "read: %s", strerror(-rc));
             } else {
-                rc = -EBADMSG;
+                rc = -FT_ERR_BAD_GZIP;
                 err_set(err, errlen, "gzip: %s", zmsg ? zmsg : "corrupt data");
             }
             break;
         }
         if (n == 0) {
             if (zerr == Z_BUF_ERROR) {
-                rc = -EBADMSG;
+                rc = -FT_ERR_BAD_GZIP;
                 err_set(err, errlen, "gzip: %s", zmsg ? zmsg : "unexpected end of file");
                 break;
             }
@@ -953,8 +954,8 @@ static int parse_gz(ps_parser *p, gzFile gz, char *err, size_t errlen)
         if ((rc = stream_process(p, 0)) != 0)
             break;
     }
-    if (rc < 0 && rc != -EBADMSG && rc != -EFBIG && err && errlen && !err[0])
-        err_set(err, errlen, "%s", strerror(-rc));
+    if (rc < 0 && rc != -FT_ERR_BAD_GZIP && rc != -EFBIG && err && errlen && !err[0])
+        err_set(err, errlen, "%s", ft_strerror(rc));
     gzclose(gz);
     stream_reset(p);
     return rc;
@@ -1564,7 +1565,7 @@ long ps_gunzip_prefix(const void *gz, size_t len, void *out, size_t outcap)
             break;
         if (r != Z_OK) {
             if (z.total_out == 0 && (outcap - z.avail_out) == 0)
-                rc = -EBADMSG;
+                rc = -FT_ERR_BAD_GZIP;
             break;
         }
     }

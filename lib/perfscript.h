@@ -192,7 +192,7 @@ int ps_parse_mem(ps_parser *p, const void *buf, size_t len);
 
 /* Parses a plain or gzip file (gzip by magic, several members allowed).
  * Returns 0, a callback's value, or a negative errno: -ENOENT etc. from open/read,
- * -EBADMSG for corrupt or truncated gzip, -EFBIG past opts.max_bytes, -ENOMEM.
+ * -FT_ERR_BAD_GZIP for corrupt or truncated gzip, -EFBIG past opts.max_bytes, -ENOMEM.
  * Samples before an error have been delivered. err (may be NULL) gets a message. */
 int ps_parse_file(ps_parser *p, const char *path, char *err, size_t errlen);
 /* Same over an open descriptor (not closed; read until EOF). */
@@ -360,7 +360,7 @@ int ps_sniff(const void *buf, size_t len);
 int ps_is_gzip(const void *buf, size_t len);
 /* Inflates as much of the gzip prefix gz[0..len) as fits into out[0..outcap);
  * a prefix cut anywhere is fine. Returns the number of bytes produced (>= 0) or
- * -EBADMSG when the data is not valid gzip. */
+ * -FT_ERR_BAD_GZIP when the data is not valid gzip. */
 long ps_gunzip_prefix(const void *gz, size_t len, void *out, size_t outcap);
 /* ps_sniff on a body that may be gzip: a gzip prefix is inflated (up to PS_SNIFF_MAX
  * bytes of text) and sniffed. Returns 1 or 0. */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fterr.h"
 #include "perfscript.h"
 #include "strtab.h"
 
@@ -405,7 +406,7 @@ static void test_gzip_input(void **state)
     struct collect tr = { 0 };
     ps_parser *ptr = new_parser(&tr, NULL);
     err[0] = '\0';
-    assert_int_equal(ps_parse_file(ptr, tmpl2, err, sizeof(err)), -EBADMSG);
+    assert_int_equal(ps_parse_file(ptr, tmpl2, err, sizeof(err)), -FT_ERR_BAD_GZIP);
     assert_true(strlen(err) > 0);
     assert_true(tr.samples < plain.samples);
     unlink(tmpl2);
@@ -1206,7 +1207,7 @@ static void test_sniff(void **state)
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
         if (!ps_sniff(yes[i], strlen(yes[i])))
             fail_msg("not sniffed as perf script: '%s'", yes[i]);
-    assert_int_equal(ps_gunzip_prefix("not gzip at all", 15, (char[64]){ 0 }, 64), -EBADMSG);
+    assert_int_equal(ps_gunzip_prefix("not gzip at all", 15, (char[64]){ 0 }, 64), -FT_ERR_BAD_GZIP);
     /* gzip of something else is not perf script, nor is a bare gzip magic */
     const char *json = "{\"a\": 1}\n";
     char tmpl[] = "/tmp/test_perfscript_XXXXXX";
