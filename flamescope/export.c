@@ -8,9 +8,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "ftree.h"
+#include "gz.h"
 
 int export_format_parse(const char *name)
 {
@@ -443,27 +443,14 @@ static void pb_msg(sbuf *b, unsigned field, sbuf *m)
 
 static int gzip_buf(const void *in, size_t len, sbuf *out)
 {
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return -ENOMEM;
-    size_t bound = deflateBound(&z, len);
-    char *d = sbuf_reserve(out, bound);
-    if (!d) {
-        deflateEnd(&z);
-        return -ENOMEM;
-    }
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)len;
-    z.next_out = (Bytef *)d;
-    z.avail_out = (uInt)bound;
-    int rc = deflate(&z, Z_FINISH);
-    size_t produced = bound - z.avail_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END)
-        return -EIO;
-    out->len += produced;
-    return 0;
+    unsigned char *gz;
+    size_t n;
+    int rc = gz_compress(in, len, GZ_DEFAULT, &gz, &n);
+    if (rc)
+        return rc;
+    sbuf_add(out, gz, n);
+    free(gz);
+    return sbuf_failed(out) ? -ENOMEM : 0;
 }
 
 static int write_pprof(const profile *p, const struct agg *a, const struct profile_range *r,

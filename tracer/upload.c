@@ -1,8 +1,9 @@
 /* upload — see upload.h.  libcurl easy handles (one per request, no shared state but the
- * process-wide "this server refuses gzip" flag), zlib for the gzip body, plain files and
+ * process-wide "this server refuses gzip" flag), lib/gz for the gzip body, plain files and
  * rename(2) for the spool. */
 #include "upload.h"
 #include "errbuf.h"
+#include "gz.h"
 #include "tracename.h"
 
 #include <curl/curl.h>
@@ -19,7 +20,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define DEFAULT_SPOOL_BYTES (64ull << 20)
 #define DEFAULT_SPOOL_FILES 1000u
@@ -37,32 +37,7 @@ int upload_name_valid(const char *name) { return trace_name_valid(name); }
 /* Level 1: a trace's text (repetitive stacks and invocation lines) deflates to ~10% at
  * level 1 in a third of level 6's CPU time, for ~14% more bytes; uploads run inside
  * the traced process, where CPU is what the tracing must not take. */
-#define GZIP_LEVEL 1
-
-static int gzip_buf(const void *in, size_t len, unsigned char **out, size_t *outlen)
-{
-    z_stream z = { 0 };
-    if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -ENOMEM;
-    size_t cap = deflateBound(&z, (uLong)len) + 64;
-    unsigned char *buf = malloc(cap);
-    if (!buf) {
-        deflateEnd(&z);
-        return -ENOMEM;
-    }
-    z.next_in = (unsigned char *)(uintptr_t)in;
-    z.avail_in = (uInt)len;
-    z.next_out = buf;
-    z.avail_out = (uInt)cap;
-    int rc = deflate(&z, Z_FINISH);
-    *outlen = cap - z.avail_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        free(buf);
-        return -EIO;
-    }
-    *out = buf;
-    return 0;
-}
+#define GZIP_LEVEL GZ_FAST
 
 static size_t discard(char *p, size_t sz, size_t n, void *arg)
 {
@@ -83,7 +58,7 @@ static int post_once(const upload_opts *o, const char *name, const void *body, s
     unsigned char *gz = NULL;
     size_t gzlen = 0;
     int use_gzip = o->gzip == UPLOAD_GZIP_AUTO && !__atomic_load_n(&gzip_refused, __ATOMIC_RELAXED);
-    if (use_gzip && gzip_buf(body, len, &gz, &gzlen) < 0) use_gzip = 0;
+    if (use_gzip && gz_compress(body, len, GZIP_LEVEL, &gz, &gzlen) < 0) use_gzip = 0;
     CURL *c = curl_easy_init();
     if (!c) {
         free(gz);

@@ -1,6 +1,6 @@
 /* Unit tests for the small shared rules of lib/: the error convention (fterr: every
  * fntrace code has a name and an HTTP status, body and stored-file failures differ), the
- * trace-name rule (tracename) and the JSON error body (jsonerr). */
+ * trace-name rule (tracename), the JSON error body (jsonerr) and gzip (gz). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "fterr.h"
+#include "gz.h"
 #include "jsonerr.h"
 #include "tracename.h"
 
@@ -101,6 +103,47 @@ static void test_json_error_body(void **state)
     cJSON_Delete(o);
 }
 
+static size_t gunzip(const unsigned char *gz, size_t n, char *out, size_t cap)
+{
+    z_stream z = { 0 };
+    assert_int_equal(inflateInit2(&z, 16 + MAX_WBITS), Z_OK);
+    z.next_in = (Bytef *)gz;
+    z.avail_in = (uInt)n;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t got = cap - z.avail_out;
+    inflateEnd(&z);
+    return got;
+}
+
+static void test_gzip_round_trip(void **state)
+{
+    size_t len = 1 << 20;
+    char *text = malloc(len), *back = malloc(len + 1);
+    for (size_t i = 0; i < len; i++) text[i] = "main;work;leaf 1\n"[i % 17] + (char)(i % 251 == 0);
+    for (int level = GZ_FAST; level <= GZ_DEFAULT; level += GZ_DEFAULT - GZ_FAST) {
+        unsigned char *gz;
+        size_t n;
+        assert_int_equal(gz_compress(text, len, level, &gz, &n), 0);
+        assert_true(n > 18 && n < len / 4);
+        assert_int_equal(gz[0], 0x1f);
+        assert_int_equal(gz[1], 0x8b);
+        assert_int_equal(gunzip(gz, n, back, len + 1), len);
+        assert_memory_equal(back, text, len);
+        free(gz);
+    }
+    unsigned char *gz;
+    size_t n;
+    assert_int_equal(gz_compress("", 0, GZ_FAST, &gz, &n), 0);
+    assert_int_equal(gunzip(gz, n, back, 1), 0);
+    free(gz);
+    assert_int_equal(gz_compress(text, len, 0, &gz, &n), -EINVAL);
+    assert_null(gz);
+    free(text);
+    free(back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -109,6 +152,7 @@ int main(void)
         cmocka_unit_test(test_trace_name_rule),
         cmocka_unit_test(test_trace_name_message),
         cmocka_unit_test(test_json_error_body),
+        cmocka_unit_test(test_gzip_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
