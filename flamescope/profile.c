@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "fterr.h"
+#include "oatable.h"
 #include "perfscript.h"
 #include "strtab.h"
 
@@ -32,11 +32,6 @@
  * (parent, label) with parent < node, so one pass in id order visits parents first.
  * A sample's stack is its leaf node.  The hash (parent, label) -> node is only needed
  * while building and is freed by trie_seal(), which builds the child lists instead. */
-struct trie_slot {
-    uint64_t key;              /* (parent << 32 | label) + 1, 0 = empty */
-    uint32_t node;
-};
-
 struct trie {
     uint32_t *parent, *label;
     uint8_t *state;            /* FlameScope trie: idle regex state of the path */
@@ -45,8 +40,7 @@ struct trie {
      * go on where no stack went before make chains: that node was just created, so its
      * line is in the cache), later children through the hash. */
     uint32_t *first, *first_label;
-    struct trie_slot *h;       /* key and node in one cache line */
-    size_t hcap, hcount;
+    oatable h;                 /* parent << 32 | label -> node: key and node in one line */
     uint32_t *next;            /* next sibling, after trie_seal() */
 };
 
@@ -213,10 +207,8 @@ static int trie_init(struct trie *t, int with_state)
     t->first = malloc(t->cap * sizeof *t->first);
     t->first_label = malloc(t->cap * sizeof *t->first_label);
     t->state = with_state ? malloc(t->cap) : NULL;
-    t->hcap = 2048;
-    t->h = calloc(t->hcap, sizeof *t->h);
     if (!t->parent || !t->label || !t->first || !t->first_label || (with_state && !t->state) ||
-        !t->h)
+        oat_init(&t->h, 1024))
         return -ENOMEM;
     t->first[0] = PROFILE_NONE;
     t->parent[0] = PROFILE_NONE;
@@ -232,56 +224,11 @@ static void trie_free(struct trie *t)
     free(t->parent);
     free(t->label);
     free(t->state);
-    free(t->h);
+    oat_free(&t->h);
     free(t->first);
     free(t->first_label);
     free(t->next);
     memset(t, 0, sizeof *t);
-}
-
-static inline uint64_t trie_mix(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    k ^= k >> 33;
-    return k;
-}
-
-/* A zeroed slot table; big ones are asked for in huge pages, since every lookup is a
- * random access (a TLB miss per lookup with 4 KiB pages). */
-static struct trie_slot *slots_alloc(size_t n)
-{
-    size_t bytes = n * sizeof(struct trie_slot);
-    if (bytes < (4u << 20))
-        return calloc(n, sizeof(struct trie_slot));
-    void *p = NULL;
-    if (posix_memalign(&p, 2u << 20, bytes))
-        return NULL;
-    madvise(p, bytes, MADV_HUGEPAGE);
-    memset(p, 0, bytes);
-    return p;
-}
-
-static int trie_rehash(struct trie *t)
-{
-    size_t nc = t->hcap * 2;
-    struct trie_slot *h = slots_alloc(nc);
-    if (!h)
-        return -ENOMEM;
-    for (size_t i = 0; i < t->hcap; i++) {
-        if (!t->h[i].key)
-            continue;
-        size_t j = trie_mix(t->h[i].key) & (nc - 1);
-        while (h[j].key)
-            j = (j + 1) & (nc - 1);
-        h[j] = t->h[i];
-    }
-    free(t->h);
-    t->h = h;
-    t->hcap = nc;
-    return 0;
 }
 
 static int trie_grow(struct trie *t)
@@ -334,30 +281,21 @@ static uint32_t trie_child(struct trie *t, uint32_t parent, uint32_t label, int 
     }
     if (t->first_label[parent] == label)
         return fc;
-    uint64_t key = (((uint64_t)parent << 32) | label) + 1;
-    size_t j = trie_mix(key) & (t->hcap - 1);
-    while (t->h[j].key) {
-        if (t->h[j].key == key)
-            return t->h[j].node;
-        j = (j + 1) & (t->hcap - 1);
-    }
-    uint32_t id = trie_new_node(t, parent, label);
-    if (id == PROFILE_NONE)
+    uint64_t key = ((uint64_t)parent << 32) | label;
+    size_t j = oat_find(&t->h, key);
+    if (t->h.slot[j].val)
+        return (uint32_t)t->h.slot[j].val;
+    uint32_t id = trie_new_node(t, parent, label);   /* never 0: the root has no parent */
+    if (id == PROFILE_NONE || oat_insert_at(&t->h, j, key, id))
         return PROFILE_NONE;
-    t->h[j].key = key;
-    t->h[j].node = id;
     *created = 1;
-    if (++t->hcount * 2 > t->hcap && trie_rehash(t))
-        return PROFILE_NONE;
     return id;
 }
 
 /* Drops the build hash, links the children (in creation order) after the first. */
 static int trie_seal(struct trie *t)
 {
-    free(t->h);
-    t->h = NULL;
-    t->hcap = 0;
+    oat_free(&t->h);
     free(t->first_label);
     t->first_label = NULL;
     t->next = malloc((size_t)t->n * sizeof *t->next);
@@ -384,7 +322,7 @@ static size_t trie_memory(const struct trie *t)
 {
     size_t per = 3 * sizeof(uint32_t) + (t->state ? 1 : 0) + (t->next ? 4 : 0) +
                  (t->first_label ? 4 : 0);
-    return (size_t)t->cap * per + t->hcap * sizeof(struct trie_slot);
+    return (size_t)t->cap * per + oat_memory(&t->h);
 }
 
 static int pool_push(struct build *b, uint32_t v)

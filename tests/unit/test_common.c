@@ -1,6 +1,6 @@
 /* Unit tests for the small shared rules of lib/: the error convention (fterr: every
  * fntrace code has a name and an HTTP status, body and stored-file failures differ), the
- * trace-name rule (tracename), the JSON error body (jsonerr) and gzip (gz). */
+ * trace-name rule (tracename), the JSON error body (jsonerr), gzip (gz) and the hash table (oatable). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +16,7 @@
 #include "fterr.h"
 #include "gz.h"
 #include "jsonerr.h"
+#include "oatable.h"
 #include "tracename.h"
 
 static void test_every_code_named_and_mapped(void **state)
@@ -144,6 +145,43 @@ static void test_gzip_round_trip(void **state)
     free(back);
 }
 
+static void test_oatable_map_and_multimap(void **state)
+{
+    oatable t = { 0 };
+    assert_int_equal(oat_get(&t, 5), 0);                  /* a zeroed table is empty */
+    enum { N = 20000 };
+    for (uint64_t k = 0; k < N; k++) assert_int_equal(oat_put(&t, k * 7919, k + 1), 0);
+    assert_int_equal(t.len, N);
+    assert_true(t.mask + 1 >= 2 * N);                     /* at most half full */
+    for (uint64_t k = 0; k < N; k++) assert_int_equal(oat_get(&t, k * 7919), k + 1);
+    assert_int_equal(oat_get(&t, 1), 0);
+    for (uint64_t k = 0; k < N; k += 2) assert_int_equal(oat_put(&t, k * 7919, 0), 0);
+    assert_int_equal(t.len, N / 2);
+    for (uint64_t k = 0; k < N; k++) assert_int_equal(oat_get(&t, k * 7919), k % 2 ? k + 1 : 0);
+    size_t pos = 0, seen = 0;
+    uint64_t key, val;
+    while (oat_iter(&t, &pos, &key, &val)) {
+        assert_int_equal(key, (val - 1) * 7919);
+        seen++;
+    }
+    assert_int_equal(seen, N / 2);
+    oat_free(&t);
+    /* one key many times: found in insertion order, also across growth */
+    for (uint64_t v = 1; v <= 100; v++) {
+        size_t i = oat_find(&t, 42);
+        while (i != OAT_NONE && t.slot[i].val) i = oat_next(&t, i, 42);
+        assert_int_equal(oat_insert_at(&t, i, 42, v), 0);
+        assert_int_equal(oat_put(&t, 1000 + v, v), 0);
+    }
+    uint64_t want = 1;
+    for (size_t i = oat_find(&t, 42); t.slot[i].val; i = oat_next(&t, i, 42))
+        assert_int_equal(t.slot[i].val, want++);
+    assert_int_equal(want, 101);
+    assert_true(oat_memory(&t) >= 200 * sizeof(oat_slot));
+    oat_free(&t);
+    assert_int_equal(oat_memory(&t), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_trace_name_message),
         cmocka_unit_test(test_json_error_body),
         cmocka_unit_test(test_gzip_round_trip),
+        cmocka_unit_test(test_oatable_map_and_multimap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
