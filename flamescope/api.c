@@ -327,9 +327,16 @@ static int h_export(httpd_req *req, void *arg)
 {
     api *a = arg;
     const char *fmt = httpd_req_query(req, "format");
-    int format = export_format_parse(fmt ? fmt : "folded");
-    if (format < 0)
-        return httpd_reply_error(req, 400, "format must be folded, svg, pprof or speedscope");
+    const struct export_format *format = export_find(fmt ? fmt : "folded");
+    if (!format) {
+        size_t n;
+        const struct export_format *f = export_formats(&n);
+        char names[256] = "";
+        for (size_t i = 0, k = 0; i < n && k < sizeof names; i++)
+            k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", i ? ", " : "", f[i].name);
+        return httpd_reply_fterr(req, -EINVAL, "format must be one of %s (GET /api/v1/exports)",
+                                 names);
+    }
     pcache_entry *ref;
     const profile *p = get_profile(a, req, "filename", NULL, &ref);
     if (!p)
@@ -354,13 +361,37 @@ static int h_export(httpd_req *req, void *arg)
             name[k] = 0;
             char disp[256];
             snprintf(disp, sizeof disp, "attachment; filename=\"%s.%s\"", name,
-                     export_file_ext(format));
+                     format->ext);
             httpd_add_header(req, "Content-Disposition", disp);
-            reply_buf(req, 200, export_content_type(format), &b);
+            reply_buf(req, 200, format->content_type, &b);
         }
     }
     pcache_release(a->cache, ref);
     return 0;
+}
+
+/* GET /api/v1/exports: the export formats (export.c's table), which the web UI makes
+ * its links from. */
+static int h_exports(httpd_req *req, void *arg)
+{
+    size_t n;
+    const struct export_format *f = export_formats(&n);
+    sbuf b;
+    sbuf_init(&b);
+    sbuf_addc(&b, '[');
+    for (size_t i = 0; i < n; i++) {
+        sbuf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
+        sbuf_json_str(&b, f[i].name, strlen(f[i].name));
+        sbuf_adds(&b, ",\"ext\":");
+        sbuf_json_str(&b, f[i].ext, strlen(f[i].ext));
+        sbuf_adds(&b, ",\"contentType\":");
+        sbuf_json_str(&b, f[i].content_type, strlen(f[i].content_type));
+        sbuf_adds(&b, ",\"description\":");
+        sbuf_json_str(&b, f[i].description, strlen(f[i].description));
+        sbuf_addc(&b, '}');
+    }
+    sbuf_addc(&b, ']');
+    return reply_buf(req, 200, "application/json", &b);
 }
 
 static int h_stats(httpd_req *req, void *arg)
@@ -451,6 +482,7 @@ api *api_new(store *st, const struct api_opts *opts)
         {"/api/v1/invocations", h_invocations},
         {"/api/v1/flamegraph", h_api_flamegraph},
         {"/api/v1/export", h_export},
+        {"/api/v1/exports", h_exports},
         {"/api/v1/stats", h_stats},
         {"/*", h_static},
     };

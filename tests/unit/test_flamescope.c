@@ -140,7 +140,7 @@ static void test_profile_namings(void **st)
     /* folded: stackcollapse naming and period weights */
     sbuf b;
     sbuf_init(&b);
-    assert_int_equal(export_write(p, NULL, EXPORT_FOLDED, "t", &b), 0);
+    assert_int_equal(export_write(p, NULL, export_find("folded"), "t", &b), 0);
     char *f = take(&b);
     assert_string_equal(f,
                         "java;a;b_[i];com/x/Y:::run 5000000\n"
