@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../collector/api.h"
+#include "../../collector/query.h"
 #include "../../collector/bodycheck.h"
-#include "../../collector/upload.h"
+#include "../../collector/ingest.h"
 #include "store.h"
 
 static void check_name(const uint8_t *data, size_t size)
@@ -32,7 +32,7 @@ static void check_id(const uint8_t *data, size_t size)
     memcpy(s, "/api/v1/traces/", 15);
     memcpy(s + 15, data, size);
     s[15 + size] = 0;
-    const char *id = api_id_of_path(s);
+    const char *id = query_id_of_path(s);
     assert(id == s + 15);
     if (store_id_valid(id)) {
         assert(id[0] != '/' && strlen(id) <= STORE_ID_MAX);

@@ -1,7 +1,7 @@
-/* api — see api.h.  Ids come from the URL path (already percent-decoded by
+/* query — see query.h.  Ids come from the URL path (already percent-decoded by
  * libmicrohttpd) and are checked by store_id_valid() before the store sees them, so
  * "..", absolute paths, dot files and the temporary area are a 400, never a file. */
-#include "api.h"
+#include "query.h"
 #include "collector.h"
 #include "metrics.h"
 #include "fterr.h"
@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *api_id_of_path(const char *path)
+const char *query_id_of_path(const char *path)
 {
-    size_t n = strlen(API_TRACES "/");
-    if (strncmp(path, API_TRACES "/", n)) return NULL;
+    size_t n = strlen(QUERY_TRACES "/");
+    if (strncmp(path, QUERY_TRACES "/", n)) return NULL;
     return path + n;
 }
 
@@ -32,7 +32,7 @@ static void iso_time(char *out, size_t outlen, int64_t ns)
     snprintf(out, outlen, "%s.%03dZ", base, (int)(ns % 1000000000 / 1000000));
 }
 
-int api_list(httpd_req *req, void *arg)
+int query_list(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     size_t nlen = 0;
@@ -67,7 +67,7 @@ int api_list(httpd_req *req, void *arg)
 /* The id of the request, or NULL after a 400 reply. */
 static const char *request_id(httpd_req *req, struct collector *c)
 {
-    const char *id = api_id_of_path(httpd_req_path(req));
+    const char *id = query_id_of_path(httpd_req_path(req));
     if (id && store_id_valid(id)) return id;
     metrics_reject(c->metrics, REJECT_BAD_REQUEST);
     httpd_reply_fterr(req, -FT_ERR_BAD_ID, "invalid trace id: expected NAME/FILE inside the store");
@@ -77,11 +77,11 @@ static const char *request_id(httpd_req *req, struct collector *c)
 static int not_found_or_error(httpd_req *req, int r)
 {
     if (r == -ENOENT || r == -ENOTDIR)
-        return httpd_reply_fterr(req, -ENOENT, "no such trace: %s", api_id_of_path(httpd_req_path(req)));
+        return httpd_reply_fterr(req, -ENOENT, "no such trace: %s", query_id_of_path(httpd_req_path(req)));
     return httpd_reply_fterr(req, -EIO, "cannot read the trace: %s", ft_strerror(r));
 }
 
-int api_get(httpd_req *req, void *arg)
+int query_get(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     const char *id = request_id(req, c);
@@ -104,7 +104,7 @@ int api_get(httpd_req *req, void *arg)
     return httpd_reply_fd(req, 200, "text/plain; charset=utf-8", fd, e.bytes);
 }
 
-int api_delete(httpd_req *req, void *arg)
+int query_delete(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     if (!c->opts.token)
@@ -125,12 +125,12 @@ int api_delete(httpd_req *req, void *arg)
     return httpd_reply_json(req, 200, o);
 }
 
-int api_healthz(httpd_req *req, void *arg)
+int query_healthz(httpd_req *req, void *arg)
 {
     return httpd_reply(req, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
 }
 
-int api_metrics(httpd_req *req, void *arg)
+int query_metrics(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     uint64_t bytes, files;

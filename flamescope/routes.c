@@ -1,5 +1,5 @@
-/* api — see api.h. */
-#include "api.h"
+/* routes — see routes.h. */
+#include "routes.h"
 #include "fterr.h"
 
 #include <errno.h>
@@ -20,10 +20,10 @@
 #define HAVE_WEB_ASSETS 1
 #endif
 
-struct api {
+struct routes {
     store *st;
     pcache *cache;
-    struct api_opts opts;
+    struct routes_opts opts;
     struct httpd_route routes[24];
 };
 
@@ -39,7 +39,7 @@ static int reply_buf(httpd_req *req, int status, const char *type, sbuf *b)
 }
 
 struct open_ctx {
-    api *a;
+    routes *a;
     int fd;
 };
 
@@ -51,7 +51,7 @@ static profile *build_from_fd(void *ctx, int *err, char *msg, size_t msglen)
 
 /* The index of the profile named by query argument `arg`; replies on failure (and
  * returns NULL).  *ref must be released. */
-static const profile *get_profile(api *a, httpd_req *req, const char *arg, const char *type_arg,
+static const profile *get_profile(routes *a, httpd_req *req, const char *arg, const char *type_arg,
                                   pcache_entry **ref)
 {
     *ref = NULL;
@@ -136,7 +136,7 @@ static int parse_range(httpd_req *req, const profile *p, const char *sarg, const
 
 static int h_profiles(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     struct store_entry *ents = NULL;
     size_t n = 0;
     int rc = store_list(a->st, NULL, &ents, &n);
@@ -159,7 +159,7 @@ static int h_profiles(httpd_req *req, void *arg)
 
 static int h_heatmap(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     long rows = HEATMAP_DEFAULT_ROWS;
     const char *rs = httpd_req_query(req, "rows");
     if (rs && *rs) {
@@ -210,7 +210,7 @@ static int reply_flamegraph(httpd_req *req, const profile *p, const struct profi
 
 static int h_flamegraph(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     pcache_entry *ref;
     const profile *p = get_profile(a, req, "filename", "type", &ref);
     if (!p)
@@ -226,7 +226,7 @@ static int h_flamegraph(httpd_req *req, void *arg)
 }
 
 /* /differential/ and /elided/ */
-static int compare(httpd_req *req, api *a, int elided)
+static int compare(httpd_req *req, routes *a, int elided)
 {
     pcache_entry *r1, *r2;
     const profile *p1 = get_profile(a, req, "filename", "type", &r1);
@@ -279,7 +279,7 @@ static int h_elided(httpd_req *req, void *arg) { return compare(req, arg, 1); }
 
 static int h_invocations(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     pcache_entry *ref;
     const profile *p = get_profile(a, req, "filename", NULL, &ref);
     if (!p)
@@ -311,7 +311,7 @@ static int request_range(httpd_req *req, const profile *p, struct profile_range 
 
 static int h_api_flamegraph(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     pcache_entry *ref;
     const profile *p = get_profile(a, req, "filename", NULL, &ref);
     if (!p)
@@ -325,7 +325,7 @@ static int h_api_flamegraph(httpd_req *req, void *arg)
 
 static int h_export(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     const char *fmt = httpd_req_query(req, "format");
     const struct export_format *format = export_find(fmt ? fmt : "folded");
     if (!format) {
@@ -396,7 +396,7 @@ static int h_exports(httpd_req *req, void *arg)
 
 static int h_stats(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     struct pcache_stats s;
     pcache_stats_get(a->cache, &s);
     sbuf b;
@@ -452,9 +452,9 @@ static int h_static(httpd_req *req, void *arg)
 
 /* ------------------------------------------------------------------ table */
 
-api *api_new(store *st, const struct api_opts *opts)
+routes *routes_new(store *st, const struct routes_opts *opts)
 {
-    api *a = calloc(1, sizeof *a);
+    routes *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
     a->st = st;
@@ -497,7 +497,7 @@ api *api_new(store *st, const struct api_opts *opts)
     return a;
 }
 
-void api_free(api *a)
+void routes_free(routes *a)
 {
     if (!a)
         return;
@@ -505,4 +505,4 @@ void api_free(api *a)
     free(a);
 }
 
-const struct httpd_route *api_routes(api *a) { return a->routes; }
+const struct httpd_route *routes_table(routes *a) { return a->routes; }

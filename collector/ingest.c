@@ -1,11 +1,11 @@
-/* upload — see upload.h.
+/* ingest — see ingest.h.
  *
  * The store_put is opened with the first two body bytes, when bodycheck knows whether the
  * body is gzip (that picks the .perf or .perf.gz suffix); a lone first byte waits in
  * `head`.  Every refusal goes through reject(): one JSON error, one metric, the put
  * aborted.  lib/httpd holds a reply made mid-body until the body ends (or closes the
- * connection when it goes on too long), and calls upload_done in every case. */
-#include "upload.h"
+ * connection when it goes on too long), and calls ingest_done in every case. */
+#include "ingest.h"
 #include "bodycheck.h"
 #include "collector.h"
 #include "fterr.h"
@@ -42,7 +42,7 @@ static void printable(char *out, size_t outlen, const char *s, size_t len)
     out[j] = 0;
 }
 
-const char *upload_name(httpd_req *req, char *err, size_t errlen)
+const char *ingest_name(httpd_req *req, char *err, size_t errlen)
 {
     size_t len = 0;
     const char *name = httpd_req_header_n(req, "X-name", &len);
@@ -99,7 +99,7 @@ static int too_large(httpd_req *req, struct collector *c)
                   (unsigned long long)c->opts.max_body);
 }
 
-int upload_begin(httpd_req *req, void *arg)
+int ingest_begin(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     if (!collector_authorized(c, req)) {
@@ -108,7 +108,7 @@ int upload_begin(httpd_req *req, void *arg)
                       "missing or wrong token: send Authorization: Bearer TOKEN");
     }
     char err[256];
-    const char *name = upload_name(req, err, sizeof err);
+    const char *name = ingest_name(req, err, sizeof err);
     if (!name) return reject(req, c, -FT_ERR_BAD_NAME, REJECT_BAD_NAME, "%s", err);
     const char *enc = httpd_req_header(req, "Content-Encoding");
     int gzip = 0;
@@ -160,7 +160,7 @@ static int body_refused(httpd_req *req, struct collector *c, int code, const cha
     return reject(req, c, code, why, "%s", err);
 }
 
-int upload_data(httpd_req *req, const char *data, size_t len, void *arg)
+int ingest_data(httpd_req *req, const char *data, size_t len, void *arg)
 {
     struct collector *c = arg;
     struct upload *u = httpd_req_state(req);
@@ -182,7 +182,7 @@ int upload_data(httpd_req *req, const char *data, size_t len, void *arg)
     return r ? store_error(req, c, r, "write") : 0;
 }
 
-int upload_handle(httpd_req *req, void *arg)
+int ingest_handle(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     struct upload *u = httpd_req_state(req);
@@ -213,7 +213,7 @@ int upload_handle(httpd_req *req, void *arg)
     return httpd_reply_json(req, 201, o);
 }
 
-void upload_done(httpd_req *req, int completed, void *arg)
+void ingest_done(httpd_req *req, int completed, void *arg)
 {
     struct collector *c = arg;
     struct upload *u = httpd_req_state(req);
