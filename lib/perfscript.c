@@ -1092,13 +1092,6 @@ static void fmt_frame(struct out *o, const ps_frame *f)
     out_put(o, "\n", 1);
 }
 
-size_t ps_format_event(const ps_sample *s, char *out, size_t outcap)
-{
-    struct out o = { out, outcap, 0 };
-    fmt_event(&o, s);
-    return out_end(&o);
-}
-
 size_t ps_format_frame(const ps_frame *f, char *out, size_t outcap)
 {
     struct out o = { out, outcap, 0 };
@@ -1475,12 +1468,6 @@ int ps_write_invocation(ps_writer *w, const ps_invocation *inv)
 
 /* ------------------------------------------------------------------ sniffing */
 
-int ps_is_gzip(const void *buf, size_t len)
-{
-    const unsigned char *b = buf;
-    return len >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 0x08;
-}
-
 static int starts_with(const char *b, const char *e, const char *lit)
 {
     size_t n = strlen(lit);
@@ -1543,43 +1530,3 @@ int ps_sniff(const void *data, size_t len)
     return 0;
 }
 
-long ps_gunzip_prefix(const void *gz, size_t len, void *out, size_t outcap)
-{
-    z_stream z;
-    memset(&z, 0, sizeof(z));
-    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-        return -ENOMEM;
-    z.next_in = (Bytef *)(uintptr_t)gz;
-    z.avail_in = len > UINT32_MAX ? UINT32_MAX : (uInt)len;
-    z.next_out = out;
-    z.avail_out = outcap > UINT32_MAX ? UINT32_MAX : (uInt)outcap;
-    long rc = 0;
-    while (z.avail_out > 0 && z.avail_in > 0) {
-        int r = inflate(&z, Z_SYNC_FLUSH);
-        if (r == Z_STREAM_END) {
-            if (z.avail_in == 0 || inflateReset(&z) != Z_OK)
-                break;
-            continue;
-        }
-        if (r == Z_BUF_ERROR)
-            break;
-        if (r != Z_OK) {
-            if (z.total_out == 0 && (outcap - z.avail_out) == 0)
-                rc = -FT_ERR_BAD_GZIP;
-            break;
-        }
-    }
-    if (rc == 0)
-        rc = (long)(outcap - z.avail_out);
-    inflateEnd(&z);
-    return rc;
-}
-
-int ps_sniff_body(const void *buf, size_t len)
-{
-    if (!ps_is_gzip(buf, len))
-        return ps_sniff(buf, len);
-    char text[PS_SNIFF_MAX];
-    long n = ps_gunzip_prefix(buf, len, text, sizeof(text));
-    return n > 0 && ps_sniff(text, (size_t)n);
-}

@@ -339,9 +339,6 @@ int ps_write_sample_end(ps_writer *w);                      /* the blank line */
 /* Raw bytes (for callers that copy text through unchanged). */
 int ps_write_raw(ps_writer *w, const void *data, size_t len);
 
-/* Formats one event line ("…: \n" included) into out like snprintf; for tests and
- * callers that build text themselves. */
-size_t ps_format_event(const ps_sample *s, char *out, size_t outcap);
 /* Formats one frame line ("\t…\n" included) into out like snprintf. */
 size_t ps_format_frame(const ps_frame *f, char *out, size_t outcap);
 
@@ -355,15 +352,5 @@ size_t ps_format_frame(const ps_frame *f, char *out, size_t outcap);
  * no. Reads at most PS_SNIFF_MAX bytes. Returns 1 or 0. */
 #define PS_SNIFF_MAX 4096
 int ps_sniff(const void *buf, size_t len);
-
-/* Is buf the start of a gzip stream (1f 8b 08)? */
-int ps_is_gzip(const void *buf, size_t len);
-/* Inflates as much of the gzip prefix gz[0..len) as fits into out[0..outcap);
- * a prefix cut anywhere is fine. Returns the number of bytes produced (>= 0) or
- * -FT_ERR_BAD_GZIP when the data is not valid gzip. */
-long ps_gunzip_prefix(const void *gz, size_t len, void *out, size_t outcap);
-/* ps_sniff on a body that may be gzip: a gzip prefix is inflated (up to PS_SNIFF_MAX
- * bytes of text) and sniffed. Returns 1 or 0. */
-int ps_sniff_body(const void *buf, size_t len);
 
 #endif
