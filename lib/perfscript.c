@@ -1,5 +1,5 @@
 /* perfscript — parser, writer and sniffer of `perf script --header` text (contract in
- * perfscript.h and DESIGN.md "perf-script format").
+ * perfscript.h and docs/perfscript.md).
  *
  * Parser design. The core, parse_text(), walks complete lines of one contiguous buffer
  * with memchr and dispatches on the first byte: `#` -> header callback; blank -> end

@@ -1,7 +1,7 @@
 /* perfscript — the model of the `perf script --header` text format: parser, writer,
  * sniffer. Shared by the tracer (writes it), the collector (sniffs uploads) and
- * flamescope (parses profiles on its hot path). DESIGN.md "perf-script format" is the
- * contract; this header is its C form.
+ * flamescope (parses profiles on its hot path). docs/perfscript.md describes the format
+ * for people; this header is its C form and the contract.
  *
  * The format, one sample:
  *
@@ -321,7 +321,9 @@ int ps_write_header_line(ps_writer *w, ps_str line);
  *   "# fntrace backend : perf"          (perf | bpf)
  *   "# fntrace frames : kernel+user"    (or "user": kernel frames not permitted)
  *   "# fntrace lost samples : 12"
- *   "# fntrace invocation : id=… fn=… start=S.NS end=S.NS status=N" */
+ *   "# fntrace invocation : id=… fn=… start=S.NS[ end=S.NS][ status=N][ tid=N]"
+ *   (end, status and tid are written when inv->flags has PS_INV_END, PS_INV_STATUS,
+ *   PS_INV_TID; a tid <= 0 is left out) */
 int ps_write_fntrace_version(ps_writer *w, const char *version);
 int ps_write_fntrace_backend(ps_writer *w, const char *backend);
 int ps_write_fntrace_frames(ps_writer *w, int kernel);
