@@ -423,6 +423,15 @@ static int comm_info_get(struct build *b, const ps_sample *s, struct comm_info *
     return 0;
 }
 
+/* Where the next "->" (perf's inline-chain separator) starts in s[pos, end), or end. */
+static size_t arrow_at(const char *s, size_t pos, size_t end)
+{
+    for (size_t i = pos; i + 1 < end; i++)
+        if (s[i] == '-' && s[i + 1] == '>')
+            return i;
+    return end;
+}
+
 /* stackcollapse-perf.pl's tidying of one function name (one "->" part) into out. */
 static size_t folded_tidy(const char *f, size_t len, const char *mod, size_t mlen, int java,
                           int inlined, char *out, size_t cap)
@@ -488,12 +497,12 @@ static size_t folded_tidy(const char *f, size_t len, const char *mod, size_t mle
     return w;
 }
 
-/* Translates one raw frame into its FlameScope frames and folded names (memoised):
- * *out gets the index of its raw_info.  A direct-mapped cache by symbol id answers
- * almost every frame (a symbol nearly always comes with the same module) without
- * hashing; the interner behind it is exact. */
-static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_info *ci,
-                        uint32_t *out)
+/* The raw_info id of frame f for a comm with ci's java flags: *id, and 1 when it is new
+ * (its raw_info still to fill), 0 when known.  A direct-mapped cache by symbol id
+ * answers almost every frame (a symbol nearly always comes with the same module)
+ * without hashing; the interner behind it is exact. */
+static int raw_lookup(struct build *b, const ps_frame *f, const struct comm_info *ci,
+                      uint32_t *out)
 {
     uint32_t mid = (f->flags & PS_FRAME_MODULE) ? f->module_id : STRTAB_NONE;
     uint8_t jf = (uint8_t)(ci->fs_java | ci->c_java << 1);
@@ -515,9 +524,8 @@ static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_in
     if (id == STRTAB_NONE)
         return -ENOMEM;
     if (f->sym_id < (1u << 24)) {
-        size_t cap = b->nsymc;
-        if (slot >= cap) {
-            size_t nc = cap ? cap : 4096;
+        if (slot >= b->nsymc) {
+            size_t cap = b->nsymc, nc = cap ? cap : 4096;
             while (nc <= slot)
                 nc *= 2;
             struct sym_cache *n = realloc(b->symc, nc * sizeof *n);
@@ -535,38 +543,24 @@ static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_in
     if (grow((void **)&b->raws, &b->rawcap, (size_t)id + 1, sizeof *b->raws))
         return -ENOMEM;
     b->nraws = id + 1;
-    struct raw_info *ri = &b->raws[id];
-    memset(ri, 0, sizeof *ri);
+    memset(&b->raws[id], 0, sizeof b->raws[id]);
+    return 1;
+}
 
-    const char *sym = f->sym.p ? f->sym.p : "";
-    size_t slen = f->sym.len;
-    const char *mod = f->module.p ? f->module.p : "";
-    size_t mlen = f->module.len;
-    int has_mod = (f->flags & PS_FRAME_MODULE) != 0;
-
-    unsigned sb = idle_bits(sym, slen), mb = idle_bits(mod, mlen);
-    ri->heat_bits = sb | mb | (((sb & IP_SW) && (mb & IP_IDLE)) ? IP_SELF : 0);
-
-    ri->fs_off = (uint32_t)b->npool;
-    ri->c_off = (uint32_t)b->npool;
-    if (!has_mod)              /* both tools drop a frame without "(module)" */
-        return 0;
-    /* FlameScope: name cut at its first '+' (not at position 0), split at "->" */
+/* FlameScope's frames of a symbol: the name cut at its first '+' (not at position 0),
+ * split at "->"; the first part typed by its library, the rest inlined. */
+static int raw_fs_frames(struct build *b, struct raw_info *ri, const char *sym, size_t slen,
+                         const char *mod, size_t mlen, const struct comm_info *ci)
+{
     size_t nl = slen;
     const char *plus = slen > 1 ? memchr(sym + 1, '+', slen - 1) : NULL;
     if (plus)
         nl = (size_t)(plus - sym);
     ri->fs_bits = idle_bits(sym, nl);
-    int lt = library_type(mod, mlen, has_mod);
-    size_t pos = 0;
-    for (int part = 0;; part++) {
-        const char *arrow = NULL;
-        for (size_t i = pos; i + 1 < nl; i++)
-            if (sym[i] == '-' && sym[i + 1] == '>') {
-                arrow = sym + i;
-                break;
-            }
-        size_t pend = arrow ? (size_t)(arrow - sym) : nl;
+    int lt = library_type(mod, mlen, 1);
+    ri->fs_off = (uint32_t)b->npool;
+    for (size_t pos = 0, part = 0;; part++) {
+        size_t pend = arrow_at(sym, pos, nl);
         const char *name = sym + pos;
         size_t len = pend - pos;
         if (ci->fs_java && len > 0 && name[0] == 'L') {
@@ -577,39 +571,63 @@ static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_in
         if (fr == STRTAB_NONE || pool_push(b, fr))
             return -ENOMEM;
         ri->fs_n++;
-        if (!arrow)
-            break;
+        if (pend == nl)
+            return 0;
         pos = pend + 2;
     }
-    /* stackcollapse-perf.pl: skip "(…" process names, split at "->" dropping trailing
-     * empty parts, tidy each part */
+}
+
+/* stackcollapse-perf.pl's names of a symbol: none for "(…" process names, else split
+ * at "->" dropping trailing empty parts, each part tidied. */
+static int raw_folded_names(struct build *b, uint32_t id, const char *sym, size_t slen,
+                            const char *mod, size_t mlen, const struct comm_info *ci)
+{
     b->raws[id].c_off = (uint32_t)b->npool;
     if (slen > 0 && sym[0] == '(')
         return 0;
     size_t parts_end = slen;
     while (parts_end >= 2 && sym[parts_end - 2] == '-' && sym[parts_end - 1] == '>')
         parts_end -= 2;
-    pos = 0;
-    for (int part = 0; parts_end > 0; part++) {
-        const char *arrow = NULL;
-        for (size_t i = pos; i + 1 < parts_end; i++)
-            if (sym[i] == '-' && sym[i + 1] == '>') {
-                arrow = sym + i;
-                break;
-            }
-        size_t pend = arrow ? (size_t)(arrow - sym) : parts_end;
+    for (size_t pos = 0, part = 0; parts_end > 0; part++) {
+        size_t pend = arrow_at(sym, pos, parts_end);
         char out_name[4200];
         size_t ol = folded_tidy(sym + pos, pend - pos, mod, mlen, ci->c_java, part > 0,
                                 out_name, sizeof out_name);
         uint32_t cn = strtab_intern(b->p->cnames, out_name, ol);
-        if (cn == STRTAB_NONE || pool_push(b, cn))
+        if (cn == STRTAB_NONE || pool_push(b, cn))   /* may move b->raws: index again */
             return -ENOMEM;
         b->raws[id].c_n++;
-        if (!arrow)
-            break;
+        if (pend == parts_end)
+            return 0;
         pos = pend + 2;
     }
     return 0;
+}
+
+/* Translates one raw frame into its FlameScope frames and folded names (memoised):
+ * *out gets the index of its raw_info. */
+static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_info *ci,
+                        uint32_t *out)
+{
+    int rc = raw_lookup(b, f, ci, out);
+    if (rc <= 0)
+        return rc;
+    uint32_t id = *out;
+    struct raw_info *ri = &b->raws[id];
+    const char *sym = f->sym.p ? f->sym.p : "";
+    size_t slen = f->sym.len;
+    const char *mod = f->module.p ? f->module.p : "";
+    size_t mlen = f->module.len;
+
+    unsigned sb = idle_bits(sym, slen), mb = idle_bits(mod, mlen);
+    ri->heat_bits = sb | mb | (((sb & IP_SW) && (mb & IP_IDLE)) ? IP_SELF : 0);
+    ri->fs_off = (uint32_t)b->npool;
+    ri->c_off = (uint32_t)b->npool;
+    if (!(f->flags & PS_FRAME_MODULE))      /* both tools drop a frame without "(module)" */
+        return 0;
+    if ((rc = raw_fs_frames(b, ri, sym, slen, mod, mlen, ci)))
+        return rc;
+    return raw_folded_names(b, id, sym, slen, mod, mlen, ci);
 }
 
 static int on_header(void *ctx, ps_str line, uint64_t lineno)
@@ -645,46 +663,44 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
     return 0;
 }
 
-static int on_sample(void *ctx, const ps_sample *s)
+/* Room for one more sample in the per-sample arrays. */
+static int samples_reserve(profile *p)
 {
-    struct build *b = ctx;
-    profile *p = b->p;
-    if (p->n == p->cap) {
-        size_t c = p->cap ? p->cap * 2 : 4096;
-        uint64_t *t = realloc(p->t_ns, c * sizeof *t);
-        if (!t)
-            return -ENOMEM;
-        p->t_ns = t;
-        uint32_t *f = realloc(p->fstack, c * sizeof *f);
-        if (!f)
-            return -ENOMEM;
-        p->fstack = f;
-        uint32_t *cs = realloc(p->cstack, c * sizeof *cs);
-        if (!cs)
-            return -ENOMEM;
-        p->cstack = cs;
-        int32_t *td = realloc(p->tid, c * sizeof *td);
-        if (!td)
-            return -ENOMEM;
-        p->tid = td;
-        if (p->period) {
-            uint64_t *pe = realloc(p->period, c * sizeof *pe);
-            if (!pe)
-                return -ENOMEM;
-            p->period = pe;
-        }
-        p->cap = c;
-    }
-    struct comm_info *ci;
-    int rc = comm_info_get(b, s, &ci);
-    if (rc)
-        return rc;
-
-    if (grow((void **)&b->ridx, &b->ridxcap, (size_t)s->nframes + 1, sizeof *b->ridx))
+    if (p->n < p->cap)
+        return 0;
+    size_t c = p->cap ? p->cap * 2 : 4096;
+    uint64_t *t = realloc(p->t_ns, c * sizeof *t);
+    if (!t)
         return -ENOMEM;
-    /* heatmap idle: the event line's text, then the frame lines as printed */
-    int seen = 0, heat_idle = 0;
-    heat_idle |= idle_step(&seen, ci->heat_bits);
+    p->t_ns = t;
+    uint32_t *f = realloc(p->fstack, c * sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    p->fstack = f;
+    uint32_t *cs = realloc(p->cstack, c * sizeof *cs);
+    if (!cs)
+        return -ENOMEM;
+    p->cstack = cs;
+    int32_t *td = realloc(p->tid, c * sizeof *td);
+    if (!td)
+        return -ENOMEM;
+    p->tid = td;
+    if (p->period) {
+        uint64_t *pe = realloc(p->period, c * sizeof *pe);
+        if (!pe)
+            return -ENOMEM;
+        p->period = pe;
+    }
+    p->cap = c;
+    return 0;
+}
+
+/* The heatmap's idle test over the event line's text (comm, event, extra); *seen
+ * carries the "swapper seen" state on to the frames.  1 when idle, <0 on error. */
+static int event_idle(struct build *b, const ps_sample *s, const struct comm_info *ci,
+                      int *seen)
+{
+    int idle = idle_step(seen, ci->heat_bits);
     if (s->event_id < (1u << 16)) {
         if (s->event_id >= b->nevbits) {
             size_t n = b->nevbits;
@@ -695,26 +711,25 @@ static int on_sample(void *ctx, const ps_sample *s)
         }
         if (!b->evbits[s->event_id])
             b->evbits[s->event_id] = (uint8_t)(idle_bits(s->event.p, s->event.len) + 1);
-        heat_idle |= idle_step(&seen, b->evbits[s->event_id] - 1u);
+        idle |= idle_step(seen, b->evbits[s->event_id] - 1u);
     } else {
-        heat_idle |= idle_step(&seen, idle_bits(s->event.p, s->event.len));
+        idle |= idle_step(seen, idle_bits(s->event.p, s->event.len));
     }
     if (s->extra.len)
-        heat_idle |= idle_step(&seen, idle_bits(s->extra.p, s->extra.len));
+        idle |= idle_step(seen, idle_bits(s->extra.p, s->extra.len));
+    return idle;
+}
 
-    for (uint32_t i = 0; i < s->nframes; i++) {
-        rc = raw_info_get(b, &s->frames[i], ci, &b->ridx[i]);
-        if (rc)
-            return rc;
-        if (!heat_idle)
-            heat_idle |= idle_step(&seen, b->raws[b->ridx[i]].heat_bits);
-    }
-    /* FlameScope stack: comm, then the frames from the root (they are printed leaf
-     * first); each new node carries the idle regex's state along its path */
+/* FlameScope stack: comm, then the frames from the root (they are printed leaf first);
+ * each new node carries the idle regex's state along its path.  The leaf node, or
+ * PROFILE_NONE when out of memory. */
+static uint32_t fs_stack(struct build *b, const ps_sample *s, const struct comm_info *ci)
+{
+    profile *p = b->p;
     int created;
     uint32_t fs = trie_child(&p->fs, 0, ci->fs_frame, &created);
     if (fs == PROFILE_NONE)
-        return -ENOMEM;
+        return PROFILE_NONE;
     if (created)
         p->fs.state[fs] = (uint8_t)idle_state(0, ci->fs_idle);
     for (uint32_t i = s->nframes; i-- > 0;) {
@@ -723,32 +738,46 @@ static int on_sample(void *ctx, const ps_sample *s)
             uint32_t fr = b->pool[ri->fs_off + k];
             uint32_t child = trie_child(&p->fs, fs, fr, &created);
             if (child == PROFILE_NONE)
-                return -ENOMEM;
+                return PROFILE_NONE;
             if (created)
                 p->fs.state[child] =
                     (uint8_t)idle_state(p->fs.state[fs], p->frame_bits[fr] - 1u);
             fs = child;
         }
     }
+    return fs;
+}
 
-    uint32_t cs = PROFILE_NONE;
+/* Folded stack (first event type only): *cs, PROFILE_NONE for other events. */
+static int folded_stack(struct build *b, const ps_sample *s, const struct comm_info *ci,
+                        uint32_t *out)
+{
+    profile *p = b->p;
     ps_str ev = s->event;
+    *out = PROFILE_NONE;
     if (!p->event) {
         p->event = strndup(ev.p ? ev.p : "", ev.len);
         if (!p->event)
             return -ENOMEM;
     }
-    if (strlen(p->event) == ev.len && (ev.len == 0 || memcmp(p->event, ev.p, ev.len) == 0)) {
-        cs = trie_child(&p->folded, 0, ci->pname, &created);
-        for (uint32_t i = s->nframes; i-- > 0 && cs != PROFILE_NONE;) {
-            const struct raw_info *ri = &b->raws[b->ridx[i]];
-            for (uint32_t k = 0; k < ri->c_n && cs != PROFILE_NONE; k++)
-                cs = trie_child(&p->folded, cs, b->pool[ri->c_off + k], &created);
-        }
-        if (cs == PROFILE_NONE)
-            return -ENOMEM;
+    if (strlen(p->event) != ev.len || (ev.len && memcmp(p->event, ev.p, ev.len) != 0))
+        return 0;
+    int created;
+    uint32_t cs = trie_child(&p->folded, 0, ci->pname, &created);
+    for (uint32_t i = s->nframes; i-- > 0 && cs != PROFILE_NONE;) {
+        const struct raw_info *ri = &b->raws[b->ridx[i]];
+        for (uint32_t k = 0; k < ri->c_n && cs != PROFILE_NONE; k++)
+            cs = trie_child(&p->folded, cs, b->pool[ri->c_off + k], &created);
     }
+    if (cs == PROFILE_NONE)
+        return -ENOMEM;
+    *out = cs;
+    return 0;
+}
 
+/* The sample's period: one constant until two differ, then an array. */
+static int record_period(profile *p, const ps_sample *s)
+{
     uint64_t per = (s->flags & PS_SAMPLE_PERIOD) && s->period ? s->period : 1;
     if (!p->period_set) {
         p->period_const = per;
@@ -762,8 +791,12 @@ static int on_sample(void *ctx, const ps_sample *s)
     }
     if (p->period)
         p->period[p->n] = per;
+    return 0;
+}
 
-    uint64_t t = s->time_ns;
+/* The time bounds (and FlameScope's Python-float ones) and the order flag. */
+static void record_time(profile *p, uint64_t t)
+{
     double td = (double)t / 1e9;
     if (p->n == 0) {
         p->min_ns = p->max_ns = t;
@@ -781,7 +814,36 @@ static int on_sample(void *ctx, const ps_sample *s)
     else if (td > p->py_end)
         p->py_end = td;
     p->last_ns = t;
-    p->t_ns[p->n] = t;
+}
+
+static int on_sample(void *ctx, const ps_sample *s)
+{
+    struct build *b = ctx;
+    profile *p = b->p;
+    struct comm_info *ci;
+    int rc;
+    if ((rc = samples_reserve(p)) || (rc = comm_info_get(b, s, &ci)))
+        return rc;
+    if (grow((void **)&b->ridx, &b->ridxcap, (size_t)s->nframes + 1, sizeof *b->ridx))
+        return -ENOMEM;
+    /* heatmap idle: the event line's text, then the frame lines as printed */
+    int seen = 0;
+    int heat_idle = event_idle(b, s, ci, &seen);
+    if (heat_idle < 0)
+        return heat_idle;
+    for (uint32_t i = 0; i < s->nframes; i++) {
+        if ((rc = raw_info_get(b, &s->frames[i], ci, &b->ridx[i])))
+            return rc;
+        if (!heat_idle)
+            heat_idle |= idle_step(&seen, b->raws[b->ridx[i]].heat_bits);
+    }
+    uint32_t fs = fs_stack(b, s, ci), cs;
+    if (fs == PROFILE_NONE)
+        return -ENOMEM;
+    if ((rc = folded_stack(b, s, ci, &cs)) || (rc = record_period(p, s)))
+        return rc;
+    record_time(p, s->time_ns);
+    p->t_ns[p->n] = s->time_ns;
     p->fstack[p->n] = fs | (heat_idle ? HEAT_IDLE_BIT : 0);
     p->cstack[p->n] = cs;
     p->tid[p->n] = s->tid;
