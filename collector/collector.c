@@ -81,8 +81,12 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
     if (!c->opts.dir) c->opts.dir = "./traces";
     c->st = store_open_dir(c->opts.dir, err, errlen);
     c->metrics = metrics_new();
-    if (!c->st || !c->metrics) {
+    if (c->st && c->metrics)
+        c->idem = idem_open(c->opts.dir, c->opts.idem_window_s ? c->opts.idem_window_s
+                                                               : IDEM_WINDOW_DEFAULT, err, errlen);
+    if (!c->st || !c->metrics || !c->idem) {
         if (c->st && !c->metrics) snprintf(err, errlen, "out of memory");
+        idem_close(c->idem);
         store_close(c->st);
         metrics_free(c->metrics);
         free(c);
@@ -120,6 +124,7 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
     };
     c->srv = httpd_start(&ho, c->routes, err, errlen);
     if (!c->srv) {
+        idem_close(c->idem);
         store_close(c->st);
         metrics_free(c->metrics);
         free(c);
@@ -134,6 +139,7 @@ void collector_stop(struct collector *c)
 {
     if (!c) return;
     httpd_stop(c->srv);
+    idem_close(c->idem);
     store_close(c->st);
     metrics_free(c->metrics);
     free(c);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "httpd.h"
+#include "idem.h"
 #include "store.h"
 
 struct metrics;
@@ -25,6 +26,7 @@ struct collector_opts {
     uint64_t max_body;          /* bytes, 0: no limit */
     uint64_t max_bytes;         /* retention by total size, 0: none */
     int64_t max_age_s;          /* retention by age, 0: none */
+    int64_t idem_window_s;      /* Idempotency-Key retention, 0: IDEM_WINDOW_DEFAULT */
     unsigned max_conns;         /* 0: lib/httpd's default */
     unsigned threads;           /* 0: default */
     const char *tls_cert_pem;   /* contents, both or neither */
@@ -37,6 +39,7 @@ struct collector {
     struct collector_opts opts; /* strings belong to the caller and outlive the collector */
     store *st;
     struct metrics *metrics;
+    struct idem *idem;          /* Idempotency-Key index (thread-safe) */
     httpd *srv;
     struct httpd_route routes[10];
     atomic_int retaining;       /* one retention pass at a time */

@@ -23,6 +23,7 @@ static const char *const reason_names[REJECT_COUNT] = {
     [REJECT_DISK_FULL] = "disk_full",
     [REJECT_STORE_ERROR] = "store_error",
     [REJECT_ABORTED] = "aborted",
+    [REJECT_IN_PROGRESS] = "in_progress",
 };
 
 struct metrics *metrics_new(void) { return calloc(1, sizeof(struct metrics)); }

@@ -16,6 +16,7 @@ enum reject_reason {
     REJECT_DISK_FULL,      /* 507 */
     REJECT_STORE_ERROR,    /* 500 */
     REJECT_ABORTED,        /* the client went away mid-body */
+    REJECT_IN_PROGRESS,    /* 409: the same Idempotency-Key is being uploaded */
     REJECT_COUNT
 };
 

@@ -257,7 +257,9 @@ static int cmd_upload(int argc, char **argv)
     }
     if (rep.evicted) log_warn("spool full", "evicted=%d oldest traces deleted", rep.evicted);
     if (rep.rejected) log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
-    log_info("upload done", "sent=%d spooled=%d left_in_spool=%d", rep.sent, rep.spooled, rep.left);
+    int left = upload_spool_count(&uo);     /* after this run's own spooling too */
+    log_info("upload done", "sent=%d spooled=%d evicted=%d left_in_spool=%d", rep.sent,
+             rep.spooled, rep.evicted, left < 0 ? rep.left : left);
     if (worst == EXIT_OK && drc > 0) worst = EXIT_SPOOLED;
     return worst;
 }
