@@ -24,6 +24,7 @@ struct collector_opts {
     uint16_t port;              /* default 8081 (0 picks a free one) */
     const char *token;          /* NULL: uploads need none, DELETE is refused */
     uint64_t max_body;          /* bytes, 0: no limit */
+    uint64_t max_inflated;      /* inflated bytes of a gzip upload, 0: no limit */
     uint64_t max_bytes;         /* retention by total size, 0: none */
     int64_t max_age_s;          /* retention by age, 0: none */
     int64_t idem_window_s;      /* Idempotency-Key retention, 0: IDEM_WINDOW_DEFAULT */

@@ -177,6 +177,7 @@ int ingest_begin(httpd_req *req, void *arg)
     u->bc = bodycheck_new(gzip);
     httpd_req_set_state(req, u);
     if (!u->bc) return -1;
+    bodycheck_set_max_text(u->bc, c->opts.max_inflated);
     return idem_begin(req, c, u);
 }
 
@@ -205,7 +206,8 @@ static int put_open(httpd_req *req, struct collector *c, struct upload *u)
 static int body_refused(httpd_req *req, struct collector *c, int code, const char *err)
 {
     enum reject_reason why = code == -FT_ERR_BODY_GZIP ? REJECT_BAD_GZIP
-                           : code == -FT_ERR_BODY_TYPE ? REJECT_NOT_PERF : REJECT_STORE_ERROR;
+                           : code == -FT_ERR_BODY_TYPE ? REJECT_NOT_PERF
+                           : code == -FT_ERR_TOO_LARGE ? REJECT_TOO_LARGE : REJECT_STORE_ERROR;
     return reject(req, c, code, why, "%s", err);
 }
 

@@ -24,6 +24,8 @@ static const char usage[] =
     "                       TOKEN being the first line of F (without it: uploads are open,\n"
     "                       deletes refused)\n"
     "  --max-body BYTES     largest upload (default 100M; 0: no limit)\n"
+    "  --max-inflated BYTES largest trace a gzip upload may inflate to (default 8 x\n"
+    "                       --max-body; 0: no limit): a gzip bomb is cut off there, 413\n"
     "  --max-bytes BYTES    keep the store under this size, oldest traces go first\n"
     "  --max-age DURATION   remove traces older than this (90s, 30m, 12h, 7d)\n"
     "  --max-conns N        concurrent connections (default 1024)\n"
@@ -62,7 +64,8 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PORT, O_DIR, O_TOKEN, O_MAX_BODY, O_MAX_BYTES, O_MAX_AGE,
-           O_MAX_CONNS, O_THREADS, O_CERT, O_KEY, O_NO_FSYNC, O_QUIET, O_VERSION };
+           O_MAX_CONNS, O_THREADS, O_CERT, O_KEY, O_NO_FSYNC, O_QUIET, O_VERSION,
+           O_MAX_INFLATED };
     static const struct option lopts[] = {
         { "listen", required_argument, 0, O_LISTEN }, { "port", required_argument, 0, O_PORT },
         { "dir", required_argument, 0, O_DIR }, { "token-file", required_argument, 0, O_TOKEN },
@@ -73,11 +76,14 @@ int main(int argc, char **argv)
         { "threads", required_argument, 0, O_THREADS },
         { "tls-cert", required_argument, 0, O_CERT }, { "tls-key", required_argument, 0, O_KEY },
         { "no-fsync", no_argument, 0, O_NO_FSYNC }, { "quiet", no_argument, 0, O_QUIET },
-        { "version", no_argument, 0, O_VERSION }, { "help", no_argument, 0, 'h' },
+        { "version", no_argument, 0, O_VERSION },
+        { "max-inflated", required_argument, 0, O_MAX_INFLATED },   /* in enum order */
+        { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     struct collector_opts o = { .dir = "./traces", .port = 8081, .max_body = 100ull << 20 };
     const char *token_file = NULL, *cert_file = NULL, *key_file = NULL;
+    int inflated_set = 0;
     char err[512];
     int opt;
     unsigned u;
@@ -91,6 +97,10 @@ int main(int argc, char **argv)
         case O_DIR: o.dir = optarg; break;
         case O_TOKEN: token_file = optarg; break;
         case O_MAX_BODY: if (units_size(optarg, &o.max_body)) goto bad; break;
+        case O_MAX_INFLATED:
+            if (units_size(optarg, &o.max_inflated)) goto bad;
+            inflated_set = 1;
+            break;
         case O_MAX_BYTES: if (units_size(optarg, &o.max_bytes)) goto bad; break;
         case O_MAX_AGE: if (units_duration_s(optarg, &o.max_age_s)) goto bad; break;
         case O_MAX_CONNS: if (parse_uint(optarg, 1000000, &o.max_conns) || !o.max_conns) goto bad; break;
@@ -109,6 +119,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind < argc) { fprintf(stderr, "fntrace-collector: unexpected argument %s\n%s", argv[optind], usage); return 2; }
+    if (!inflated_set) o.max_inflated = o.max_body * 8;
     if (!cert_file != !key_file) {
         fprintf(stderr, "fntrace-collector: --tls-cert and --tls-key go together\n");
         return 2;
