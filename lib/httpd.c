@@ -510,10 +510,35 @@ static int reply_500_unless_replied(httpd_req *req, const char *what)
     return httpd_reply_error(req, 500, "internal error");
 }
 
+struct clen_ctx { const char *first; int conflict; };
+
+static enum MHD_Result clen_each(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    struct clen_ctx *c = cls;
+    if (!key || strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) return MHD_YES;
+    if (!c->first) c->first = value ? value : "";
+    else if (strcmp(c->first, value ? value : "")) { c->conflict = 1; return MHD_NO; }
+    return MHD_YES;
+}
+
+/* Two Content-Length headers that disagree (RFC 9112 6.3: unrecoverable framing). */
+static int clen_conflict(struct MHD_Connection *conn)
+{
+    struct clen_ctx c = { NULL, 0 };
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, clen_each, &c);
+    return c.conflict;
+}
+
 static enum MHD_Result phase_new(httpd_req *req)
 {
     httpd *srv = req->srv;
     int status;
+    if (clen_conflict(req->conn)) {
+        httpd_add_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+        httpd_reply_error(req, 400, "two different Content-Length headers");
+        return queue_if_ready(req);
+    }
     req->route = route_find(srv->routes, req->method, req->path, &status);
     if (!req->route) {
         httpd_reply_error(req, status, status == 404 ? "no such endpoint: %s" : "method %s not allowed here",
