@@ -23,6 +23,7 @@ struct collector_opts {
     const char *listen;         /* default 127.0.0.1 */
     uint16_t port;              /* default 8081 (0 picks a free one) */
     const char *token;          /* NULL: uploads need none, DELETE is refused */
+    int public_read;            /* with a token: listing and downloading need none */
     uint64_t max_body;          /* bytes, 0: no limit */
     uint64_t max_inflated;      /* inflated bytes of a gzip upload, 0: no limit */
     uint64_t max_bytes;         /* retention by total size, 0: none */

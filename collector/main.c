@@ -20,9 +20,11 @@ static const char usage[] =
     "  --listen ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
     "  --port N             port (default 8081)\n"
     "  --dir DIR            trace store directory (default ./traces)\n"
-    "  --token-file F       uploads and deletes need `Authorization: Bearer TOKEN`,\n"
-    "                       TOKEN being the first line of F (without it: uploads are open,\n"
-    "                       deletes refused)\n"
+    "  --token-file F       uploads, deletes and reads (listing, downloading) need\n"
+    "                       `Authorization: Bearer TOKEN`, TOKEN being the first line of F\n"
+    "                       (without it: uploads and reads are open, deletes refused)\n"
+    "  --public-read        with --token-file: listing and downloading need no token\n"
+    "                       (traces show code paths and command lines)\n"
     "  --max-body BYTES     largest upload (default 100M; 0: no limit)\n"
     "  --max-inflated BYTES largest trace a gzip upload may inflate to (default 8 x\n"
     "                       --max-body; 0: no limit): a gzip bomb is cut off there, 413\n"
@@ -65,7 +67,7 @@ int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PORT, O_DIR, O_TOKEN, O_MAX_BODY, O_MAX_BYTES, O_MAX_AGE,
            O_MAX_CONNS, O_THREADS, O_CERT, O_KEY, O_NO_FSYNC, O_QUIET, O_VERSION,
-           O_MAX_INFLATED };
+           O_MAX_INFLATED, O_PUBLIC_READ };
     static const struct option lopts[] = {
         { "listen", required_argument, 0, O_LISTEN }, { "port", required_argument, 0, O_PORT },
         { "dir", required_argument, 0, O_DIR }, { "token-file", required_argument, 0, O_TOKEN },
@@ -78,6 +80,7 @@ int main(int argc, char **argv)
         { "no-fsync", no_argument, 0, O_NO_FSYNC }, { "quiet", no_argument, 0, O_QUIET },
         { "version", no_argument, 0, O_VERSION },
         { "max-inflated", required_argument, 0, O_MAX_INFLATED },   /* in enum order */
+        { "public-read", no_argument, 0, O_PUBLIC_READ },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -109,6 +112,7 @@ int main(int argc, char **argv)
         case O_KEY: key_file = optarg; break;
         case O_NO_FSYNC: o.no_fsync = 1; break;
         case O_QUIET: o.quiet = 1; break;
+        case O_PUBLIC_READ: o.public_read = 1; break;
         case O_VERSION: printf("fntrace-collector %s\n", FNTRACE_VERSION); return 0;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
