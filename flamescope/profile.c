@@ -72,7 +72,18 @@ struct build {
     int err;
     char *errmsg;
     size_t errlen;
+    size_t max_mem;            /* memory budget of the build, 0: none */
 };
+
+/* What the build holds now: the index so far plus the build's own tables. */
+static size_t build_memory(const struct build *b)
+{
+    return profile_memory(b->p) + strtab_memory(b->pst) + strtab_memory(b->rawmap) +
+           b->rawcap * sizeof *b->raws + b->poolcap * sizeof *b->pool +
+           b->nsymc * sizeof *b->symc + b->ridxcap * sizeof *b->ridx;
+}
+
+#define BUDGET_EVERY 1024      /* samples between two looks at the budget */
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
@@ -524,6 +535,8 @@ static int on_sample(void *ctx, const ps_sample *s)
     p->cstack[p->n] = cs;
     p->tid[p->n] = s->tid;
     p->n++;
+    if (b->max_mem && p->n % BUDGET_EVERY == 0 && build_memory(b) > b->max_mem)
+        return -FT_ERR_OVER_BUDGET;
     return 0;
 }
 
@@ -579,8 +592,15 @@ static void build_release(struct build *b)
 
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen)
 {
+    return profile_build_budget(fd, max_text, 0, errp, err, errlen);
+}
+
+profile *profile_build_budget(int fd, uint64_t max_text, size_t max_mem, int *errp,
+                              char *err, size_t errlen)
+{
     struct build b;
     memset(&b, 0, sizeof b);
+    b.max_mem = max_mem;
     profile *p = calloc(1, sizeof *p);
     int rc = -ENOMEM;
     ps_parser *ps = NULL;
@@ -620,6 +640,9 @@ profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t e
     }
     if (rc > 0)
         rc = -EIO;
+    if (rc == -FT_ERR_OVER_BUDGET && err)
+        snprintf(err, errlen, "its index would pass the memory budget of %zu bytes (--cache) "
+                 "after %zu samples", max_mem, p->n);
     if (rc)
         goto fail;
     ps_parser_free(ps);

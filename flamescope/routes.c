@@ -46,7 +46,9 @@ struct open_ctx {
 static profile *build_from_fd(void *ctx, int *err, char *msg, size_t msglen)
 {
     struct open_ctx *o = ctx;
-    return profile_build(o->fd, o->a->opts.max_text, err, msg, msglen);
+    /* one index may take the whole cache budget, not more: the cache could not hold it */
+    return profile_build_budget(o->fd, o->a->opts.max_text, o->a->opts.cache_bytes, err,
+                                msg, msglen);
 }
 
 /* The index of the profile named by query argument `arg`; replies on failure (and
@@ -403,10 +405,12 @@ static int h_stats(httpd_req *req, void *arg)
     sbuf_init(&b);
     sbuf_printf(&b,
                 "{\"cache\":{\"entries\":%zu,\"bytes\":%zu,\"budget\":%zu,\"hits\":%llu,"
-                "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu}}",
+                "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu,"
+                "\"queued\":%llu,\"refusals\":%llu}}",
                 s.entries, s.bytes, a->opts.cache_bytes, (unsigned long long)s.hits,
                 (unsigned long long)s.misses, (unsigned long long)s.builds,
-                (unsigned long long)s.waits, (unsigned long long)s.evictions);
+                (unsigned long long)s.waits, (unsigned long long)s.evictions,
+                (unsigned long long)s.queued, (unsigned long long)s.refusals);
     return reply_buf(req, 200, "application/json", &b);
 }
 
