@@ -27,6 +27,7 @@
 #include "fterr.h"
 #include "jsonerr.h"
 #include "log.h"
+#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -182,8 +183,9 @@ int httpd_reply_json(httpd_req *req, int status, cJSON *json)
 {
     char *s = json ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
+    size_t n = s ? strlen(s) : 0;
+    s = utf8_fix_owned(s, &n);            /* cJSON copies bytes: JSON must be UTF-8 */
     if (!s) return httpd_reply(req, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
-    size_t n = strlen(s);
     /* a trailing newline makes curl output readable; JSON parsers ignore it */
     char *t = realloc(s, n + 2);
     if (!t) { free(s); return -1; }
