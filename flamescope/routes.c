@@ -1,5 +1,6 @@
 /* routes — see routes.h. */
 #include "routes.h"
+#include "units.h"
 #include "fterr.h"
 
 #include <errno.h>
@@ -279,6 +280,9 @@ static int h_elided(httpd_req *req, void *arg) { return compare(req, arg, 1); }
 
 /* ------------------------------------------------------------------ fntrace API */
 
+#define INVOCATIONS_PAGE 10000      /* default page of /api/v1/invocations */
+#define INVOCATIONS_PAGE_MAX 100000
+
 static int h_invocations(httpd_req *req, void *arg)
 {
     routes *a = arg;
@@ -286,9 +290,31 @@ static int h_invocations(httpd_req *req, void *arg)
     const profile *p = get_profile(a, req, "filename", NULL, &ref);
     if (!p)
         return 0;
+    /* paged: a profile of a million invocations costs one page per request, not all */
+    const char *off_s, *lim_s;
+    uint64_t off = 0, lim = INVOCATIONS_PAGE;
+    if (query_arg(req, "offset", &off_s) || query_arg(req, "limit", &lim_s)) {
+        pcache_release(a->cache, ref);
+        return 0;
+    }
+    if ((off_s && units_uint(off_s, UINT32_MAX, &off)) ||
+        (lim_s && (units_uint(lim_s, INVOCATIONS_PAGE_MAX, &lim) || !lim))) {
+        pcache_release(a->cache, ref);
+        return httpd_reply_error(req, 400, "offset must be a count, limit between 1 and %d",
+                                 INVOCATIONS_PAGE_MAX);
+    }
+    size_t total = profile_ninvocations(p);
+    char num[32];
+    snprintf(num, sizeof num, "%zu", total);
+    httpd_add_header(req, "X-Total-Count", num);
+    if (off + lim < total) {
+        char next[64];
+        snprintf(next, sizeof next, "%llu", (unsigned long long)(off + lim));
+        httpd_add_header(req, "X-Next-Offset", next);
+    }
     sbuf b;
     sbuf_init(&b);
-    views_invocations(p, &b);
+    views_invocations(p, (size_t)off, (size_t)lim, &b);
     pcache_release(a->cache, ref);
     return reply_buf(req, 200, "application/json", &b);
 }

@@ -174,13 +174,15 @@ static void seconds(sbuf *out, uint64_t ns)
                 (unsigned long long)(ns % 1000000000ull));
 }
 
-void views_invocations(const profile *p, sbuf *out)
+void views_invocations(const profile *p, size_t offset, size_t limit, sbuf *out)
 {
     double base = profile_base_s(p);
+    size_t n = profile_ninvocations(p);
+    size_t end = limit && offset < n && n - offset > limit ? offset + limit : n;
     sbuf_addc(out, '[');
-    for (size_t i = 0; i < profile_ninvocations(p); i++) {
+    for (size_t i = offset; i < end; i++) {
         const struct profile_invocation *v = profile_invocation(p, i);
-        if (i)
+        if (i > offset)
             sbuf_addc(out, ',');
         sbuf_adds(out, "{\"id\":");
         sbuf_json_str(out, v->id, strlen(v->id));

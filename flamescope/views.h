@@ -25,6 +25,7 @@ int views_flamegraph(const profile *p, const struct profile_range *r, sbuf *out)
  * the samples' clock, rel_* relative to floor(first sample time) like the heatmap's
  * columns; end/status null while unknown, tid null when the line named no thread (the
  * invocation's flame graph then takes every thread's samples in its window). */
-void views_invocations(const profile *p, sbuf *out);
+/* Invocations [offset, offset + limit) as a JSON array (limit 0: all). */
+void views_invocations(const profile *p, size_t offset, size_t limit, sbuf *out);
 
 #endif
