@@ -211,6 +211,9 @@ static int cmd_record(int argc, char **argv)
     if (res.stats.lost)
         log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
                  (unsigned long long)res.stats.lost);
+    if (res.stats.jit_maps_capped)
+        log_warn("JIT maps cut short", "maps=%u (byte, time or symbol cap; their later "
+                 "frames print as [unknown])", res.stats.jit_maps_capped);
     if (res.stats.tables_over_budget)
         log_warn("symbol tables left out", "tables=%u (symbol memory budget spent; their "
                  "frames print as [unknown])", res.stats.tables_over_budget);

@@ -307,6 +307,7 @@ void tracer_get_stats(const tracer *t, tracer_stats *out)
     symbolizer_stats ss;
     symbolizer_get_stats(t->sym, &ss);
     out->tables_over_budget = ss.tables_over_budget;
+    out->jit_maps_capped = ss.jit_maps_capped;
 }
 
 static int rec_cmp(const void *a, const void *b)

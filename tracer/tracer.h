@@ -97,6 +97,7 @@ typedef struct tracer_stats {
     int kernel_frames;      /* 1: kernel frames recorded; 0: user frames only */
     unsigned events;        /* perf events open (threads x CPUs) */
     unsigned tables_over_budget; /* symbol tables left out: the symbolizer's memory budget */
+    unsigned jit_maps_capped;    /* JIT maps read no further (byte, time or symbol cap) */
 } tracer_stats;
 void tracer_get_stats(const tracer *t, tracer_stats *out);
 
