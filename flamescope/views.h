@@ -13,7 +13,10 @@
 #define HEATMAP_MAX_CELLS (20u * 1000u * 1000u)
 
 /* {"columns":[0..N-1],"rows":[…],"values":[[…]…],"maxvalue":M} as FlameScope computes
- * it.  -EINVAL for rows outside 1..HEATMAP_MAX_ROWS, -E2BIG for too many cells. */
+ * it.  -EINVAL for rows outside 1..HEATMAP_MAX_ROWS.  A grid over HEATMAP_MAX_CELLS
+ * (outliers far from the rest: a sample at t = 2^32) shows the densest stretch of
+ * seconds that fits: columns then start at its second, and "clipped":K counts the
+ * samples left out. */
 int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errlen);
 
 /* FlameScope's flame graph of range r as JSON, written straight from the profile's
