@@ -211,6 +211,10 @@ static int cmd_record(int argc, char **argv)
     if (res.stats.lost)
         log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
                  (unsigned long long)res.stats.lost);
+    if (res.stats.unsampled_tasks)
+        log_warn("short-lived tasks not sampled", "tasks=%llu (each exited before a sampling "
+                 "period of CPU time; the header says so; --backend bpf -a samples them)",
+                 (unsigned long long)res.stats.unsampled_tasks);
     if (res.stats.jit_maps_capped)
         log_warn("JIT maps cut short", "maps=%u (byte, time or symbol cap; their later "
                  "frames print as [unknown])", res.stats.jit_maps_capped);
