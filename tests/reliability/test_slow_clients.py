@@ -92,3 +92,40 @@ def test_handler_health_among_slow_clients_and_read_timeout(daemon, slow):
     while time.monotonic() < deadline and s.closed() < SLOW:
         time.sleep(0.2)
     assert s.closed() == SLOW, f"only {s.closed()} of {SLOW} slow clients were closed"
+
+
+def drip_body(port, head, seconds):
+    """Sends head, then one body byte every 0.5 s; returns the seconds until the server
+    closed the connection (None when it did not within `seconds`)."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=1)
+    s.sendall(head)
+    t = time.monotonic()
+    try:
+        while time.monotonic() - t < seconds:
+            s.sendall(b"x")
+            try:
+                if s.recv(4096) == b"":
+                    return time.monotonic() - t
+            except socket.timeout:
+                pass
+    except (BrokenPipeError, ConnectionResetError):
+        return time.monotonic() - t
+    finally:
+        s.close()
+    return None
+
+
+def test_slow_body_is_closed_and_leaves_nothing(daemon, tmp_path):
+    from collector_helpers import tmp_files
+    store = tmp_path / "store"
+    c = start_collector(daemon, store)
+    head = (b"POST / HTTP/1.1\r\nHost: x\r\nX-name: drip\r\nContent-Length: 1000000\r\n\r\n"
+            + TRACE.read_bytes()[:4096])
+    took = drip_body(c.port, head, 20.0)
+    assert took is not None and took < 13.0, took      # header deadline 10 s, then the rate
+    deadline = time.monotonic() + 5
+    while tmp_files(store) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert tmp_files(store) == []
+    assert http("GET", c.url + "/healthz", timeout=1)[0] == 200
