@@ -67,7 +67,8 @@ class DroppingProxy:
                         resp += chunk
                         if b"\r\n\r\n" in resp:
                             head, _, body = resp.partition(b"\r\n\r\n")
-                            cl = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+                            cl = [line for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length:")]
                             if cl and len(body) >= int(cl[0].split(b":")[1]):
                                 break
                 if self.seen > self.drop:
