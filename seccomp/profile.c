@@ -173,7 +173,8 @@ static int get_uint(struct ctx *c, const cJSON *v, const char *path, uint64_t ma
 {
     if (!cJSON_IsNumber(v)) FAIL(c, "%s: must be a number, not %s", path, type_name(v));
     double d = v->valuedouble;
-    if (!(d >= 0) || d != (double)(uint64_t)d || d > 9007199254740992.0)
+    /* range first: converting a double beyond uint64_t is undefined */
+    if (!(d >= 0) || d > 9007199254740992.0 || d != (double)(uint64_t)d)
         FAIL(c, "%s: must be a whole number from 0 to 2^53 (cannot hold %.17g exactly)", path, d);
     if ((uint64_t)d > max)
         FAIL(c, "%s: %llu is out of range (at most %llu)", path, (unsigned long long)d,

@@ -88,6 +88,9 @@ static void test_malformed_profiles(void **st)
           "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, \"value\": 18446744073709551615, "
           "\"op\": \"SCMP_CMP_EQ\"}]}]}", "cannot hold" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
+          "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, \"value\": 3.3e123, "
+          "\"op\": \"SCMP_CMP_EQ\"}]}]}", "cannot hold" },   /* found by fuzz_seccomp */
+        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
           "\"action\": \"SCMP_ACT_ALLOW\", \"includes\": {\"caps\": [\"CAP_ROOT\"]}}]}",
           "syscalls[0].includes.caps[0]: unknown capability \"CAP_ROOT\"" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
