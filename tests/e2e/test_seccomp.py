@@ -115,6 +115,15 @@ def test_diff_sees_capability_conditions(tmp_path):
     stricter = tmp_path / "no-ptrace.json"
     stricter.write_text(DEFAULT.read_text().replace('"ptrace"', '"getpid"'))
     assert diff_lines(DEFAULT, stricter, "none") == ["- ptrace"]
+    # clone for everyone, against the default's "clone without namespace flags"
+    looser = tmp_path / "clone.json"
+    r = subprocess.run([SECCOMP, "derive", "--base", str(DEFAULT), "--allow", "clone"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    looser.write_bytes(r.stdout)
+    assert diff_lines(DEFAULT, looser, "none") == [
+        f"~ clone ({DEFAULT}: allowed if its arguments match; {looser}: allowed)"]
+    assert diff_lines(DEFAULT, looser, "CAP_SYS_ADMIN") == []
 
 
 # --- exec: fntrace record under the profiles, as the unprivileged user 65534 ---------
