@@ -15,7 +15,6 @@
 #include "fterr.h"
 #include "policy.h"
 #include "profile.h"
-#include "syscalls.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_EXEC = 127 };
 
@@ -23,7 +22,7 @@ static const char usage_text[] =
 "usage: fntrace-seccomp derive --base DEFAULT.json --allow SYSCALL [--allow SYSCALL...]\n"
 "       fntrace-seccomp diff A.json B.json [--caps LIST] [--kernel X.Y]\n"
 "       fntrace-seccomp check PROFILE.json...\n"
-"       fntrace-seccomp exec PROFILE.json [--caps LIST] -- CMD [ARG...]\n"
+"       fntrace-seccomp exec PROFILE.json [--caps LIST] [--kernel X.Y] [-v] -- CMD [ARG...]\n"
 "       fntrace-seccomp COMMAND --help | --help | --version\n"
 "\n"
 "Docker-format seccomp profiles: make them, compare them, check them, and run a\n"
@@ -105,22 +104,28 @@ static int cmd_derive(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *base = NULL;
-    char **allow = calloc((size_t)argc * 2 + 1, sizeof *allow);  /* names, comma-split */
+    char *allow[512];      /* names, comma-split, pointing into copies */
     char *copies[256];
     size_t nallow = 0, ncopies = 0;
     int c, rc = EXIT_USAGE;
-    if (!allow) return EXIT_FAIL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b': base = optarg; break;
         case 'a': {
-            if (ncopies == sizeof copies / sizeof copies[0]) goto usage;
+            if (ncopies == sizeof copies / sizeof copies[0]) {
+                fprintf(stderr, "fntrace-seccomp: derive: more than %zu --allow options\n", ncopies);
+                goto out;
+            }
             char *s = strdup(optarg), *save = NULL;
             if (!s) goto out;
             copies[ncopies++] = s;
             for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (nallow >= (size_t)argc * 2) goto usage;
+                if (nallow == sizeof allow / sizeof allow[0]) {
+                    fprintf(stderr, "fntrace-seccomp: derive: more than %zu syscalls to allow\n",
+                            nallow);
+                    goto out;
+                }
                 allow[nallow++] = t;
             }
             break;
@@ -152,7 +157,6 @@ usage:
     print_text(stderr, derive_help);
 out:
     for (size_t i = 0; i < ncopies; i++) free(copies[i]);
-    free(allow);
     return rc;
 }
 
