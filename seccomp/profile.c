@@ -5,17 +5,15 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "caps.h"
 #include "errbuf.h"
 #include "fterr.h"
+#include "readfile.h"
 #include "syscalls.h"
 
 static const char *const action_names[] = {
@@ -544,63 +542,12 @@ void sc_profile_free(struct sc_profile *p)
     free(p);
 }
 
-int sc_read_file(const char *path, size_t max, char **out, size_t *len, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        err_set(err, errlen, "%s: %s", path, strerror(e));
-        return -e;
-    }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        err_set(err, errlen, "%s: is a directory", path);
-        return -EISDIR;
-    }
-    size_t cap = 65536, used = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) { close(fd); err_set(err, errlen, "out of memory"); return -ENOMEM; }
-    for (;;) {
-        if (used == cap) {
-            if (cap > max) break;
-            size_t ncap = cap * 2;
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) { free(buf); close(fd); err_set(err, errlen, "out of memory"); return -ENOMEM; }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t n = read(fd, buf + used, cap - used);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            free(buf);
-            close(fd);
-            err_set(err, errlen, "%s: %s", path, strerror(e));
-            return -e;
-        }
-        if (n == 0) break;
-        used += (size_t)n;
-        if (used > max) break;
-    }
-    close(fd);
-    if (used > max) {
-        free(buf);
-        err_set(err, errlen, "%s: larger than the %zu-byte limit", path, max);
-        return -FT_ERR_TOO_LARGE;
-    }
-    buf[used] = '\0';
-    *out = buf;
-    *len = used;
-    return 0;
-}
-
 struct sc_profile *sc_profile_load(const char *path, char *err, size_t errlen, int *code)
 {
     char *text;
     size_t len;
     char msg[512];
-    int rc = sc_read_file(path, SC_PROFILE_MAX_BYTES, &text, &len, err, errlen);
+    int rc = read_small_file(path, SC_PROFILE_MAX_BYTES, &text, &len, err, errlen);
     if (rc) {
         if (code) *code = rc;
         return NULL;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fterr.h"
+#include "readfile.h"
 #include "../../seccomp/caps.h"
 #include "../../seccomp/derive.h"
 #include "../../seccomp/diff.h"
@@ -31,7 +32,7 @@ static char *read_profile_file(const char *name, size_t *len)
     char path[4096], err[256];
     snprintf(path, sizeof path, "%s/seccomp/profiles/%s", root && *root ? root : ".", name);
     char *text = NULL;
-    int rc = sc_read_file(path, SC_PROFILE_MAX_BYTES, &text, len, err, sizeof err);
+    int rc = read_small_file(path, SC_PROFILE_MAX_BYTES, &text, len, err, sizeof err);
     if (rc) fail_msg("%s", err);
     return text;
 }
