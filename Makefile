@@ -113,7 +113,7 @@ gen: $(GEN_SRCS)
 # (glob of the symbols it exports) and NAME_DESC (module.mk).  libNAME.a is one
 # relocatable object: the component's modules and every archive member they need, with
 # every global symbol but NAME_SYMBOLS made local, so a program linking it sees the API
-# and nothing of fntrace's internals.  NAME.pc is written at install time for PREFIX.
+# and nothing of fntrace's internals.  NAME.pc is written at install time.
 OBJCOPY ?= objcopy
 define public_lib_rule
 $(BUILD)/lib/lib$(1).a: $$(call comp_libs,$$($(1)_COMP))
@@ -125,10 +125,10 @@ $(BUILD)/lib/lib$(1).a: $$(call comp_libs,$$($(1)_COMP))
 all: $(BUILD)/lib/lib$(1).a
 endef
 $(foreach l,$(PUBLIC_LIBS),$(eval $(call public_lib_rule,$(l))))
-pc_text = prefix=$(PREFIX)\nincludedir=$${prefix}/include\nlibdir=$${prefix}/lib\n\n\
-Name: $(1)\nDescription: $($(1)_DESC)\nVersion: $(VERSION)\n\
-Requires: $(call comp_pkgs,$($(1)_COMP))\nCflags: -I$${includedir}\n\
-Libs: -L$${libdir} -l$(1) -lpthread -lm\n
+# NAME.pc is relocatable (prefix from its own place, lib/pkgconfig under the prefix), so
+# it also works straight out of a DESTDIR staging tree with PKG_CONFIG_PATH pointing there
+pc_head  = prefix=$${pcfiledir}/../..\nincludedir=$${prefix}/include\nlibdir=$${prefix}/lib\n\n
+pc_text  = $(pc_head)Name: $(1)\nDescription: $($(1)_DESC)\nVersion: $(VERSION)\nRequires: $(call comp_pkgs,$($(1)_COMP))\nCflags: -I$${includedir}\nLibs: -L$${libdir} -l$(1) -lpthread -lm\n
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
