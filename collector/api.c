@@ -1,11 +1,13 @@
 /* api — see api.h.  Ids come from the URL path (already percent-decoded by
  * libmicrohttpd) and are checked by store_id_valid() before the store sees them, so
  * "..", absolute paths, dot files and the temporary area are a 400, never a file. */
+#define _GNU_SOURCE   /* asprintf */
 #include "api.h"
 #include "collector.h"
 #include "metrics.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,4 +137,49 @@ int api_metrics(httpd_req *req, void *arg)
     char *text = metrics_render(c->metrics, bytes, files, &len);
     if (!text) return httpd_reply_error(req, 503, "out of memory");
     return httpd_reply_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+/* The address to show in the curl line: the Host the client used when it looks like a
+ * host[:port] (it is echoed into the page), else the listening port on loopback. */
+static void status_host(httpd_req *req, struct collector *c, char *out, size_t outlen)
+{
+    const char *h = httpd_req_header(req, "Host");
+    size_t n = h ? strlen(h) : 0;
+    int ok = n > 0 && n < outlen && n < 256;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)h[i]) || strchr(".-:[]", h[i]) != NULL;
+    if (ok) snprintf(out, outlen, "%s", h);
+    else snprintf(out, outlen, "127.0.0.1:%u", (unsigned)collector_port(c));
+}
+
+int api_status(httpd_req *req, void *arg)
+{
+    struct collector *c = arg;
+    char host[260];
+    status_host(req, c, host, sizeof host);
+    const char *scheme = c->opts.tls_cert_pem ? "https" : "http";
+    const char *auth = c->opts.token ? " -H 'Authorization: Bearer TOKEN'" : "";
+    uint64_t bytes, files, uploads, up_bytes, rejects;
+    store_usage(c->st, &bytes, &files);
+    metrics_totals(c->metrics, &uploads, &up_bytes, &rejects);
+    char *page = NULL;
+    int len = asprintf(&page,
+        "fntrace-collector " FNTRACE_VERSION ": receives perf-script traces (plain or gzip)\n"
+        "and stores each one under its name.\n\n"
+        "Upload a trace under the name NAME:\n"
+        "  curl -H 'X-name: NAME'%s --data-binary @trace.perf %s://%s/\n"
+        "  fntrace upload --name NAME %s://%s/ trace.perf\n\n"
+        "Endpoints:\n"
+        "  POST /  or  POST " API_TRACES "      upload (X-name or ?name=)\n"
+        "  GET  " API_TRACES "[?name=NAME]    list (JSON)\n"
+        "  GET  " API_TRACES "/ID             download\n"
+        "  DELETE " API_TRACES "/ID           delete (needs the token)\n"
+        "  GET  /healthz  GET /metrics (Prometheus)\n\n"
+        "Stored: %llu traces, %llu bytes\n"
+        "Since start: %llu uploads stored (%llu bytes), %llu refused\n",
+        auth, scheme, host, scheme, host,
+        (unsigned long long)files, (unsigned long long)bytes,
+        (unsigned long long)uploads, (unsigned long long)up_bytes, (unsigned long long)rejects);
+    if (len < 0) return httpd_reply_error(req, 503, "out of memory");
+    return httpd_reply_take(req, 200, "text/plain; charset=utf-8", page, (size_t)len);
 }

@@ -102,6 +102,7 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
         { .method = "DELETE", .path = API_TRACES "/*", .handle = api_delete, .arg = c },
         { .method = "GET", .path = "/healthz", .handle = api_healthz, .arg = c },
         { .method = "GET", .path = "/metrics", .handle = api_metrics, .arg = c },
+        { .method = "GET", .path = "/", .handle = api_status, .arg = c },
         { 0 },
     };
     _Static_assert(sizeof routes <= sizeof c->routes, "route table too small");
