@@ -187,7 +187,7 @@ bench:
 demo:
 	@tools/deps.sh
 	@$(MAKE) --no-print-directory -j2 all
-	@BUILD=$(BUILD) tools/demo.sh
+	@BUILD=$(BUILD) DEMO_PARENT=$$PPID exec tools/demo.sh
 
 # the programs, the public libraries with their headers and pkg-config files (the
 # internal libfntrace*.a archives are build products only: nothing outside uses them)
