@@ -1,6 +1,7 @@
 /* api — the collector's read side and service endpoints: GET /api/v1/traces[?name=],
  * GET and DELETE /api/v1/traces/ID, GET /healthz, GET /metrics, GET / (status page).
- * Route arg: struct collector.  Stateless per request; thread-safe through the store and the metrics. */
+ * Route arg: struct collector.  Stateless per request; thread-safe through the store and
+ * the metrics. */
 #ifndef FNTRACE_COLLECTOR_API_H
 #define FNTRACE_COLLECTOR_API_H
 
