@@ -75,7 +75,8 @@ static const char *request_id(httpd_req *req, struct collector *c)
 static int not_found_or_error(httpd_req *req, int r)
 {
     if (r == -ENOENT || r == -ENOTDIR)
-        return httpd_reply_error(req, 404, "no such trace: %s", api_id_of_path(httpd_req_path(req)));
+        return httpd_reply_error(req, 404, "no such trace: %s",
+                                 api_id_of_path(httpd_req_path(req)));
     return httpd_reply_error(req, 500, "cannot read the trace: %s", strerror(-r));
 }
 
@@ -111,7 +112,8 @@ int api_delete(httpd_req *req, void *arg)
     if (!collector_authorized(c, req)) {
         metrics_reject(c->metrics, REJECT_UNAUTHORIZED);
         httpd_add_header(req, "WWW-Authenticate", "Bearer");
-        return httpd_reply_error(req, 401, "missing or wrong token: send Authorization: Bearer TOKEN");
+        return httpd_reply_error(req, 401,
+                                 "missing or wrong token: send Authorization: Bearer TOKEN");
     }
     const char *id = request_id(req, c);
     if (!id) return 0;

@@ -80,7 +80,10 @@ static int parse_function_json(const char *path, struct rt_binding *b, int *http
 int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errlen)
 {
     DIR *d = opendir(root);
-    if (!d) { snprintf(err, errlen, "cannot open script root %s: %s", root, strerror(errno)); return -1; }
+    if (!d) {
+        snprintf(err, errlen, "cannot open script root %s: %s", root, strerror(errno));
+        return -1;
+    }
     int mismatches = 0, rc = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -95,10 +98,12 @@ int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errle
         snprintf(b.function, sizeof b.function, "%s", e->d_name);
         const struct fn_func *f = app_find(rt->app, e->d_name);
         if (!f) {
-            log_warn("function.json names a function the app does not have", "function=%s", e->d_name);
+            log_warn("function.json names a function the app does not have", "function=%s",
+                     e->d_name);
             mismatches++;
         } else if (f->http && !http_trigger) {
-            log_warn("HTTP function bound to a non-HTTP trigger in function.json", "function=%s", e->d_name);
+            log_warn("HTTP function bound to a non-HTTP trigger in function.json", "function=%s",
+                     e->d_name);
             mismatches++;
         }
         struct rt_binding *nb = realloc(rt->bindings, (rt->nbindings + 1) * sizeof *nb);
@@ -189,7 +194,8 @@ static int add_pairs(struct app_call *c, const cJSON *obj, int query)
             v = el;
             char *t = scalar_text(v);
             if (!t) return -1;
-            int rc = query ? app_call_add_query(c, kv->string, t) : app_call_add_header(c, kv->string, t);
+            int rc = query ? app_call_add_query(c, kv->string, t)
+                           : app_call_add_header(c, kv->string, t);
             free(t);
             if (rc) return -1;
         }
@@ -199,10 +205,16 @@ static int add_pairs(struct app_call *c, const cJSON *obj, int query)
 
 int azure_request_from_data(struct app_call *c, const cJSON *r, char *err, size_t errlen)
 {
-    if (!cJSON_IsObject(r)) { snprintf(err, errlen, "the HTTP request in Data is not an object"); return -1; }
+    if (!cJSON_IsObject(r)) {
+        snprintf(err, errlen, "the HTTP request in Data is not an object");
+        return -1;
+    }
     const char *method = str_of(r, "Method");
     const char *url = str_of(r, "Url");
-    if (!method || !*method) { snprintf(err, errlen, "the HTTP request in Data has no \"Method\""); return -1; }
+    if (!method || !*method) {
+        snprintf(err, errlen, "the HTTP request in Data has no \"Method\"");
+        return -1;
+    }
     /* path and query string out of the URL: scheme://host[:port]/path?query */
     char path[4096] = "/";
     const char *qs = NULL;
@@ -251,7 +263,8 @@ cJSON *azure_http_output(const fn_response *res)
     cJSON_AddStringToObject(o, "body", res->body ? res->body : "");
     cJSON *h = cJSON_AddObjectToObject(o, "headers");
     if (!res->has_ctype) cJSON_AddStringToObject(h, "Content-Type", "text/plain; charset=utf-8");
-    for (int i = 0; i < res->nheaders; i++) cJSON_AddStringToObject(h, res->hname[i], res->hvalue[i]);
+    for (int i = 0; i < res->nheaders; i++)
+        cJSON_AddStringToObject(h, res->hname[i], res->hvalue[i]);
     return o;
 }
 
@@ -311,7 +324,8 @@ static int h_invoke(httpd_req *req, void *arg)
         const cJSON *r = c->inv.data ? cJSON_GetObjectItemCaseSensitive(c->inv.data, trig) : NULL;
         if (!r) {
             app_call_free(c);
-            return httpd_reply_error(req, 400, "%s is an HTTP function: Data.%s must hold the HTTP request",
+            return httpd_reply_error(req, 400,
+                                     "%s is an HTTP function: Data.%s must hold the HTTP request",
                                      fn->name, trig);
         }
         if (azure_request_from_data(c, r, err, sizeof err)) {

@@ -88,8 +88,10 @@ static int h_function(httpd_req *req, void *arg)
 void openfaas_routes(struct rt *rt, struct httpd_route *r)
 {
     memset(r, 0, OPENFAAS_NROUTES * sizeof *r);
-    r[0] = (struct httpd_route){ .method = "GET", .path = "/_/health", .handle = h_health, .arg = rt };
-    r[1] = (struct httpd_route){ .method = "GET", .path = "/_/ready", .handle = h_ready, .arg = rt };
+    r[0] = (struct httpd_route){ .method = "GET", .path = "/_/health", .handle = h_health,
+                                .arg = rt };
+    r[1] = (struct httpd_route){ .method = "GET", .path = "/_/ready", .handle = h_ready,
+                                .arg = rt };
     r[2] = (struct httpd_route){ .method = NULL, .path = "/*", .handle = h_function,
                                  .max_body = rt->max_body, .arg = rt };
 }
@@ -143,7 +145,8 @@ int openfaas_lock(struct rt *rt, char *err, size_t errlen)
     if (!rt->suppress_lock) {
         int fd = open(rt->lock_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
         if (fd < 0) {
-            snprintf(err, errlen, "cannot write the lock file %s: %s", rt->lock_path, strerror(errno));
+            snprintf(err, errlen, "cannot write the lock file %s: %s", rt->lock_path,
+                     strerror(errno));
             return -1;
         }
         close(fd);

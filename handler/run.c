@@ -142,7 +142,10 @@ int fn_app_run(fn_app *app, int argc, char **argv)
         if (!strcmp(mode, "azure")) rt->mode = RT_AZURE;
         else if (!strcmp(mode, "local")) rt->mode = RT_LOCAL;
         else if (!strcmp(mode, "openfaas")) rt->mode = RT_OPENFAAS;
-        else { snprintf(err, sizeof err, "unknown mode %s (openfaas, azure or local)", mode); goto out; }
+        else {
+            snprintf(err, sizeof err, "unknown mode %s (openfaas, azure or local)", mode);
+            goto out;
+        }
     } else if (azure_port && *azure_port) rt->mode = RT_AZURE;
     else if (port_arg) rt->mode = RT_LOCAL;
     else rt->mode = RT_OPENFAAS;
@@ -154,7 +157,10 @@ int fn_app_run(fn_app *app, int argc, char **argv)
         snprintf(err, sizeof err, "port %s is not a port number", port_src);
         goto out;
     }
-    if (rt->mode == RT_AZURE && !port_src) { snprintf(err, sizeof err, "Azure mode needs FUNCTIONS_CUSTOMHANDLER_PORT or --port"); goto out; }
+    if (rt->mode == RT_AZURE && !port_src) {
+        snprintf(err, sizeof err, "Azure mode needs FUNCTIONS_CUSTOMHANDLER_PORT or --port");
+        goto out;
+    }
     if (!listen) listen = rt->mode == RT_OPENFAAS ? "0.0.0.0" : "127.0.0.1";
     if (body_arg && parse_size(body_arg, &rt->max_body)) {
         snprintf(err, sizeof err, "max body %s is not a size in bytes (1..2^31)", body_arg);
@@ -228,7 +234,9 @@ int fn_app_run(fn_app *app, int argc, char **argv)
     } else {
         atomic_store(&rt->healthy, 1);
     }
-    log_info("serving", "app=%s mode=%s listen=%s port=%u functions=%zu default=%s exec_timeout_s=%.3f max_inflight=%u",
+    log_info("serving",
+             "app=%s mode=%s listen=%s port=%u functions=%zu default=%s exec_timeout_s=%.3f "
+             "max_inflight=%u",
              app->name, mode_name(rt->mode), listen, (unsigned)httpd_port(srv), app->nfuncs,
              rt->default_fn ? rt->default_fn->name : "-", rt->exec_timeout, rt->max_inflight);
 
@@ -250,7 +258,8 @@ int fn_app_run(fn_app *app, int argc, char **argv)
     /* parked requests must be answered before the server stops: leave it to exit then */
     if (!left) httpd_stop(srv);
     tracing_stop(tr);
-    log_info("stopped", "app=%s unfinished_requests=%u running_functions=%u", app->name, left, running);
+    log_info("stopped", "app=%s unfinished_requests=%u running_functions=%u", app->name, left,
+             running);
     exit_code = 0;
     if (running || left) {  /* a function still holds the app: leave it be */
         free(rt->bindings);

@@ -80,12 +80,16 @@ int rt_call_set_payload(struct app_call *call, const char *body, size_t len, cha
         if (end != body + len) { cJSON_Delete(root); root = NULL; }
     }
     if (!root) {
-        snprintf(err, errlen, len ? "malformed JSON payload" : "empty body: expected an invocation payload {\"Data\":{...},\"Metadata\":{...}}");
+        snprintf(err, errlen,
+                 len ? "malformed JSON payload"
+                     : "empty body: expected an invocation payload "
+                       "{\"Data\":{...},\"Metadata\":{...}}");
         return -1;
     }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        snprintf(err, errlen, "invocation payload must be a JSON object {\"Data\":{...},\"Metadata\":{...}}");
+        snprintf(err, errlen,
+                 "invocation payload must be a JSON object {\"Data\":{...},\"Metadata\":{...}}");
         return -1;
     }
     cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "Data");
@@ -157,7 +161,8 @@ int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply
         status = 429;
         rc = httpd_reply_error(req, 429, "too many requests in flight (max_inflight=%u)",
                                rt->max_inflight);
-        log_warn("max_inflight reached", "fn=%s id=%s max_inflight=%u", fname, id, rt->max_inflight);
+        log_warn("max_inflight reached", "fn=%s id=%s max_inflight=%u", fname, id,
+                 rt->max_inflight);
     } else if (r == APP_TIMEOUT) {
         status = 504;
         rc = httpd_reply_error(req, 504, "function %s did not finish within %.3gs", fname, limit);

@@ -52,7 +52,8 @@ static int env_on(const char *v)
 static void upload_window(struct tracing *tr, int last)
 {
     uint64_t dropped = 0;
-    size_t n = !tr->app->invocations ? 0 : invlog_drain(tr->app->invocations, tr->recs, tr->max_invocations, &dropped);
+    size_t n = !tr->app->invocations ? 0 : invlog_drain(tr->app->invocations, tr->recs,
+                                                        tr->max_invocations, &dropped);
     for (size_t i = 0; i < n; i++) tr->invs[i] = invlog_to_ps(&tr->recs[i]);
     tracer_stats st;
     tracer_get_stats(tr->t, &st);
@@ -66,7 +67,10 @@ static void upload_window(struct tracing *tr, int last)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    if (!f) { log_error("tracing: out of memory", "window=%llu", (unsigned long long)tr->windows); return; }
+    if (!f) {
+        log_error("tracing: out of memory", "window=%llu", (unsigned long long)tr->windows);
+        return;
+    }
     int rc = tracer_flush(tr->t, f, &h);
     fclose(f);
     tr->windows++;
@@ -83,9 +87,11 @@ static void upload_window(struct tracing *tr, int last)
     else if (rc == 1) tr->spooled++;
     else tr->failed++;
     if (rc < 0)
-        log_error("tracing: upload failed", "collector=%s name=%s reason=\"%s\"", tr->url, tr->name, err);
+        log_error("tracing: upload failed", "collector=%s name=%s reason=\"%s\"", tr->url,
+                  tr->name, err);
     else
-        log_info(rc == 0 ? "tracing: trace uploaded" : "tracing: collector unreachable, trace spooled",
+        log_info(rc == 0 ? "tracing: trace uploaded"
+                         : "tracing: collector unreachable, trace spooled",
                  "collector=%s name=%s samples=%llu invocations=%zu bytes=%zu evicted=%d%s",
                  tr->url, tr->name, (unsigned long long)st.buffered, n, len, rep.evicted,
                  last ? " last=1" : "");
@@ -142,7 +148,8 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
     if ((v = getenv("FNTRACE_WINDOW")) && *v) {
         double w = rt_parse_duration(v);
         if (w < 0.1 || w > 3600) {
-            snprintf(err, errlen, "FNTRACE_WINDOW=%s is not a window (0.1s .. 1h; 10, 10s, 500ms)", v);
+            snprintf(err, errlen, "FNTRACE_WINDOW=%s is not a window (0.1s .. 1h; 10, 10s, 500ms)",
+                     v);
             goto fail;
         }
         tr->window_s = w;
@@ -150,7 +157,9 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
     v = getenv("FNTRACE_NAME");
     snprintf(tr->name, sizeof tr->name, "%s", v && *v ? v : app->name);
     if (!upload_name_valid(tr->name)) {
-        snprintf(err, errlen, "FNTRACE_NAME=%s is not a trace name ([A-Za-z0-9._-], not starting with a dot)", tr->name);
+        snprintf(err, errlen,
+                 "FNTRACE_NAME=%s is not a trace name ([A-Za-z0-9._-], not starting with a dot)",
+                 tr->name);
         goto fail;
     }
     v = getenv("FNTRACE_COLLECTOR");
@@ -183,7 +192,8 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
     tr->t = tracer_start(&o, why, sizeof why);
     if (!tr->t) {
         /* never stop serving because of tracing: one line, and go on without it */
-        log_warn("tracing off: cannot sample this process (perf_event_open refused); the functions keep serving",
+        log_warn("tracing off: cannot sample this process (perf_event_open refused); the "
+                 "functions keep serving",
                  "reason=\"%s\"", why);
         free(tr->recs);
         free(tr->invs);
@@ -191,7 +201,8 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
         return 0;
     }
     if (tr->max_invocations && app_record_invocations(app, tr->max_invocations)) {
-        log_warn("tracing: out of memory for the invocation log; traces will have none", "max=%zu", tr->max_invocations);
+        log_warn("tracing: out of memory for the invocation log; traces will have none", "max=%zu",
+                 tr->max_invocations);
     }
     int rc = pthread_create(&tr->th, NULL, tracing_thread, tr);
     if (rc) {

@@ -106,7 +106,10 @@ static int upload_option(int opt, const char *arg, upload_opts *uo)
     case OPT_NAME: uo->name = arg; return 0;
     case OPT_SPOOL: uo->spool_dir = arg; return 0;
     case OPT_SPOOL_MAX:
-        if (parse_long(arg, 1, 0x7fffffffL, &v)) { usage_error("invalid size: %s", arg); return -1; }
+        if (parse_long(arg, 1, 0x7fffffffL, &v)) {
+            usage_error("invalid size: %s", arg);
+            return -1;
+        }
         uo->spool_max_bytes = (uint64_t)v;
         return 0;
     case OPT_RETRIES:
@@ -141,7 +144,8 @@ static int cmd_record(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+F:d:o:p:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'F':
-            if (parse_long(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
+            if (parse_long(optarg, 1, 100000, &v))
+                return usage_error("invalid frequency: %s", optarg);
             ro.freq = (int)v;
             break;
         case 'd': {
@@ -154,7 +158,8 @@ static int cmd_record(int argc, char **argv)
         }
         case 'o': ro.output = optarg; break;
         case 'p':
-            if (parse_long(optarg, 1, 0x7fffffff, &v)) return usage_error("invalid pid: %s", optarg);
+            if (parse_long(optarg, 1, 0x7fffffff, &v))
+                return usage_error("invalid pid: %s", optarg);
             ro.pid = (int)v;
             break;
         case OPT_UPLOAD: url = optarg; break;
@@ -164,7 +169,8 @@ static int cmd_record(int argc, char **argv)
         case OPT_USER_ONLY: ro.user_only = 1; break;
         case OPT_BACKEND:
             if (!strcmp(optarg, "bpf"))
-                return usage_error("%s", "the bpf backend is not available in this build; use --backend perf");
+                return usage_error("%s", "the bpf backend is not available in this build; "
+                                         "use --backend perf");
             if (strcmp(optarg, "perf")) return usage_error("unknown backend: %s", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
@@ -175,7 +181,8 @@ static int cmd_record(int argc, char **argv)
     if (!ro.pid == !ro.argv) return usage_error("%s", "give either -p PID or -- CMD");
     if (url) {
         if (!upload_name_valid(uo.name))
-            return usage_error("%s", "--upload needs --name NAME ([A-Za-z0-9._-]{1,128}, no leading dot)");
+            return usage_error("%s", "--upload needs --name NAME "
+                                     "([A-Za-z0-9._-]{1,128}, no leading dot)");
         uo.url = url;
         ro.upload = &uo;
     } else if (uo.name || uo.spool_dir) {
@@ -238,7 +245,8 @@ static int cmd_upload(int argc, char **argv)
     if (optind >= argc) return usage_error("%s", "upload needs a URL");
     uo.url = argv[optind++];
     if (!upload_name_valid(uo.name) && (optind < argc || !uo.spool_dir))
-        return usage_error("%s", "upload needs --name NAME ([A-Za-z0-9._-]{1,128}, no leading dot)");
+        return usage_error("%s", "upload needs --name NAME "
+                                 "([A-Za-z0-9._-]{1,128}, no leading dot)");
     signal(SIGPIPE, SIG_IGN);
     char err[512] = "";
     upload_report rep = { 0 };
@@ -252,7 +260,8 @@ static int cmd_upload(int argc, char **argv)
         if (ec != EXIT_OK && (worst == EXIT_OK || worst == EXIT_SPOOLED)) worst = ec;
     }
     if (rep.evicted) log_warn("spool full", "evicted=%d oldest traces deleted", rep.evicted);
-    if (rep.rejected) log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
+    if (rep.rejected)
+        log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
     log_info("upload done", "sent=%d spooled=%d left_in_spool=%d", rep.sent, rep.spooled, rep.left);
     if (worst == EXIT_OK && drc == 1) worst = EXIT_SPOOLED;
     return worst;

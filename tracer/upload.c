@@ -52,7 +52,8 @@ int upload_name_valid(const char *name)
 static int gzip_buf(const void *in, size_t len, unsigned char **out, size_t *outlen)
 {
     z_stream z = { 0 };
-    if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -ENOMEM;
+    if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -ENOMEM;
     size_t cap = deflateBound(&z, (uLong)len) + 64;
     unsigned char *buf = malloc(cap);
     if (!buf) {
