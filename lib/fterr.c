@@ -18,6 +18,7 @@ static const char *const ft_messages[FT_ERR__END - FT_ERR__START] = {
     [FT_ERR_STORE_DOWN - FT_ERR__START] = "the store is unavailable",
     [FT_ERR_CORRUPT - FT_ERR__START] = "damaged file",
     [FT_ERR_UNSUPPORTED - FT_ERR__START] = "not supported by this build",
+    [FT_ERR_NO_TARGET - FT_ERR__START] = "cannot start, find or trace the target",
 };
 
 const char *ft_strerror(int err)
@@ -37,7 +38,7 @@ int ft_http_status(int err)
         return 400;
     case FT_ERR_UNAUTHORIZED: return 401;
     case EACCES: case EPERM: return 403;
-    case ENOENT: return 404;
+    case ENOENT: case FT_ERR_NO_TARGET: return 404;
     case FT_ERR_TOO_LARGE: case EFBIG: return 413;
     case FT_ERR_NOT_PERF: return 415;
     case ERANGE: return 416;

@@ -26,6 +26,7 @@ enum ft_err {
     FT_ERR_STORE_DOWN,               /* the store cannot be reached now; retry later */
     FT_ERR_CORRUPT,                  /* a file of ours (index, spool entry) is damaged */
     FT_ERR_UNSUPPORTED,              /* asked for something this build cannot do */
+    FT_ERR_NO_TARGET,                /* a process to trace cannot be started, found, traced */
     FT_ERR__END
 };
 

@@ -616,3 +616,17 @@ int httpd_wait_signal(int timeout_ms)
     int sig = sigtimedwait(&set, NULL, &ts);
     return sig > 0 ? sig : 0;
 }
+
+unsigned httpd_drain(httpd *srv, double grace_s, unsigned (*busy)(void *arg), void *arg)
+{
+    httpd_quiesce(srv);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double end = (double)t.tv_sec + (double)t.tv_nsec / 1e9 + grace_s;
+    while (httpd_inflight(srv) || (busy && busy(arg))) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)t.tv_sec + (double)t.tv_nsec / 1e9 >= end) break;
+        if (httpd_wait_signal(50)) break;
+    }
+    return httpd_inflight(srv);
+}

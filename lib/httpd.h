@@ -91,6 +91,11 @@ void httpd_stop(httpd *srv);
  * waits for one of them, or for the timeout (ms, <0 forever); returns the signal or 0. */
 void httpd_block_signals(void);
 int httpd_wait_signal(int timeout_ms);
+/* The one drain of every daemon, after its stop signal: stops accepting new connections
+ * (httpd_quiesce), then waits up to grace_s seconds until no request is in flight and
+ * busy(arg) (NULL: not asked) returns 0; another SIGINT/SIGTERM cuts the wait short.
+ * Returns the requests still in flight; the caller then stops the server. */
+unsigned httpd_drain(httpd *srv, double grace_s, unsigned (*busy)(void *arg), void *arg);
 
 /* --- request accessors ------------------------------------------------------------- */
 const char *httpd_req_method(const httpd_req *req);

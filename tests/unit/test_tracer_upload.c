@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../tracer/upload.h"
+#include "../../tracer/uploader.h"
 
 static const char trace[] =
     "# ========\n# cmdline : test\n# ========\n#\n"
@@ -109,7 +109,7 @@ static void test_spool_when_down(void **state)
     assert_int_equal(count_entries(spool, ".tmp"), 0);
     /* a drain against a collector that is still down leaves everything */
     upload_report dr = { 0 };
-    assert_int_equal(upload_drain(&o, &dr, err, sizeof err), 1);
+    assert_int_equal(upload_drain(&o, &dr, err, sizeof err), 2);
     assert_int_equal(dr.sent, 0);
     assert_int_equal(dr.left, 2);
     assert_int_equal(count_entries(spool, NULL), 2);

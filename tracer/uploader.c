@@ -1,8 +1,9 @@
-/* upload — see upload.h.  libcurl easy handles (one per request, no shared state but the
+/* uploader — see uploader.h.  libcurl easy handles (one per request, no shared state but the
  * process-wide "this server refuses gzip" flag), zlib for the gzip body, plain files and
  * rename(2) for the spool. */
-#include "upload.h"
+#include "uploader.h"
 #include "errbuf.h"
+#include "fterr.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -82,14 +83,14 @@ static size_t discard(char *p, size_t sz, size_t n, void *arg)
     return sz * n;
 }
 
-/* One POST.  Returns 0 (2xx), -EAGAIN (transient), or a permanent negative errno. */
+/* One POST.  Returns 0 (2xx), -FT_ERR_STORE_DOWN (transient), or a permanent code. */
 static int post_once(const upload_opts *o, const char *name, const void *body, size_t len,
                      upload_report *rep, char *err, size_t errlen)
 {
     pthread_once(&curl_once, curl_init);
     if (len > UINT32_MAX) {
         err_set(err, errlen, "trace too large (%zu bytes)", len);
-        return -E2BIG;
+        return -FT_ERR_TOO_LARGE;
     }
     unsigned char *gz = NULL;
     size_t gzlen = 0;
@@ -128,7 +129,8 @@ static int post_once(const upload_opts *o, const char *name, const void *body, s
     if (rep) rep->http_status = status;
     if (cc != CURLE_OK) {
         err_set(err, errlen, "POST %s: %s", o->url, ebuf[0] ? ebuf : curl_easy_strerror(cc));
-        return cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ? -EINVAL : -EAGAIN;
+        return cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ? -FT_ERR_BAD_INPUT
+                                                                             : -FT_ERR_STORE_DOWN;
     }
     if (status >= 200 && status < 300) return 0;
     if (status == 415 && use_gzip) {
@@ -137,10 +139,10 @@ static int post_once(const upload_opts *o, const char *name, const void *body, s
         return post_once(o, name, body, len, rep, err, errlen);
     }
     err_set(err, errlen, "POST %s: HTTP %ld", o->url, status);
-    if (status >= 500 || status == 408 || status == 429) return -EAGAIN;
-    if (status == 401 || status == 403) return -EPERM;
-    if (status == 413) return -E2BIG;
-    return -EINVAL;
+    if (status >= 500 || status == 408 || status == 429) return -FT_ERR_STORE_DOWN;
+    if (status == 401 || status == 403) return -FT_ERR_UNAUTHORIZED;
+    if (status == 413) return -FT_ERR_TOO_LARGE;
+    return -FT_ERR_BAD_INPUT;
 }
 
 static void sleep_ms(int ms)
@@ -158,14 +160,14 @@ int upload_send(const upload_opts *o, const void *body, size_t len, upload_repor
     }
     int attempts = o->attempts > 0 ? o->attempts : 3;
     int wait = o->backoff_ms > 0 ? o->backoff_ms : 500;
-    int rc = -EAGAIN;
+    int rc = -FT_ERR_STORE_DOWN;
     for (int i = 0; i < attempts; i++) {
         if (i) {
             sleep_ms(wait);
             wait = wait * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : wait * 2;
         }
         rc = post_once(o, o->name, body, len, rep, err, errlen);
-        if (rc != -EAGAIN) break;
+        if (rc != -FT_ERR_STORE_DOWN) break;
     }
     if (!rc && rep) rep->sent++;
     return rc;
@@ -277,7 +279,7 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
     if (len > max_bytes) {
         err_set(err, errlen, "trace of %zu bytes is larger than the spool (%llu bytes)", len,
                 (unsigned long long)max_bytes);
-        return -E2BIG;
+        return -FT_ERR_TOO_LARGE;
     }
     if (mkdir(o->spool_dir, 0700) < 0 && errno != EEXIST) {
         int e = errno;
@@ -333,7 +335,7 @@ int upload_submit(const upload_opts *o, const void *body, size_t len, upload_rep
                   char *err, size_t errlen)
 {
     int rc = upload_send(o, body, len, rep, err, errlen);
-    if (rc != -EAGAIN || !o->spool_dir) return rc;
+    if (rc != -FT_ERR_STORE_DOWN || !o->spool_dir) return rc;
     char why[512];
     snprintf(why, sizeof why, "%s", err ? err : "");
     rc = upload_spool(o, o->name, body, len, rep, err, errlen);
@@ -415,7 +417,7 @@ int upload_drain(const upload_opts *o, upload_report *rep, char *err, size_t err
             if (rep) rep->sent++;
             continue;
         }
-        if (rc == -EAGAIN) {
+        if (rc == -FT_ERR_STORE_DOWN) {
             rename(claim, path);
             left = (int)(n - i);
             break;
@@ -428,5 +430,5 @@ int upload_drain(const upload_opts *o, upload_report *rep, char *err, size_t err
     }
     free(v);
     if (rep) rep->left = left;
-    return left ? 1 : 0;
+    return left;
 }
