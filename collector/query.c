@@ -1,10 +1,12 @@
-/* api — see api.h.  Ids come from the URL path (already percent-decoded by
+/* query — see query.h.  Ids come from the URL path (already percent-decoded by
  * libmicrohttpd) and are checked by store_id_valid() before the store sees them, so
  * "..", absolute paths, dot files and the temporary area are a 400, never a file. */
 #define _GNU_SOURCE   /* asprintf */
-#include "api.h"
+#include "query.h"
 #include "collector.h"
 #include "metrics.h"
+#include "fterr.h"
+#include "tracename.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -15,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *api_id_of_path(const char *path)
+const char *query_id_of_path(const char *path)
 {
-    size_t n = strlen(API_TRACES "/");
-    if (strncmp(path, API_TRACES "/", n)) return NULL;
+    size_t n = strlen(QUERY_TRACES "/");
+    if (strncmp(path, QUERY_TRACES "/", n)) return NULL;
     return path + n;
 }
 
@@ -32,19 +34,21 @@ static void iso_time(char *out, size_t outlen, int64_t ns)
     snprintf(out, outlen, "%s.%03dZ", base, (int)(ns % 1000000000 / 1000000));
 }
 
-int api_list(httpd_req *req, void *arg)
+int query_list(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     size_t nlen = 0;
     const char *name = httpd_req_query_n(req, "name", &nlen);
-    if (name && !(strlen(name) == nlen && store_name_valid(name))) {
+    if (name && !trace_name_valid_n(name, nlen)) {
+        char err[256];
         metrics_reject(c->metrics, REJECT_BAD_NAME);
-        return httpd_reply_error(req, 400, "invalid trace name");
+        trace_name_error(err, sizeof err, "?name=", name, nlen);
+        return httpd_reply_fterr(req, -FT_ERR_BAD_NAME, "%s", err);
     }
     struct store_entry *v;
     size_t n;
     int r = store_list(c->st, name, &v, &n);
-    if (r) return httpd_reply_error(req, 500, "cannot list the store: %s", strerror(-r));
+    if (r) return httpd_reply_fterr(req, -EIO, "cannot list the store: %s", ft_strerror(r));
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -65,22 +69,22 @@ int api_list(httpd_req *req, void *arg)
 /* The id of the request, or NULL after a 400 reply. */
 static const char *request_id(httpd_req *req, struct collector *c)
 {
-    const char *id = api_id_of_path(httpd_req_path(req));
+    const char *id = query_id_of_path(httpd_req_path(req));
     if (id && store_id_valid(id)) return id;
     metrics_reject(c->metrics, REJECT_BAD_REQUEST);
-    httpd_reply_error(req, 400, "invalid trace id: expected NAME/FILE inside the store");
+    httpd_reply_fterr(req, -FT_ERR_BAD_ID, "invalid trace id: expected NAME/FILE inside the store");
     return NULL;
 }
 
 static int not_found_or_error(httpd_req *req, int r)
 {
     if (r == -ENOENT || r == -ENOTDIR)
-        return httpd_reply_error(req, 404, "no such trace: %s",
-                                 api_id_of_path(httpd_req_path(req)));
-    return httpd_reply_error(req, 500, "cannot read the trace: %s", strerror(-r));
+        return httpd_reply_fterr(req, -ENOENT, "no such trace: %s",
+                                 query_id_of_path(httpd_req_path(req)));
+    return httpd_reply_fterr(req, -EIO, "cannot read the trace: %s", ft_strerror(r));
 }
 
-int api_get(httpd_req *req, void *arg)
+int query_get(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     const char *id = request_id(req, c);
@@ -103,16 +107,16 @@ int api_get(httpd_req *req, void *arg)
     return httpd_reply_fd(req, 200, "text/plain; charset=utf-8", fd, e.bytes);
 }
 
-int api_delete(httpd_req *req, void *arg)
+int query_delete(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     if (!c->opts.token)
-        return httpd_reply_error(req, 403, "deleting traces needs a token: start the "
+        return httpd_reply_fterr(req, -EPERM, "deleting traces needs a token: start the "
                                  "collector with --token-file");
     if (!collector_authorized(c, req)) {
         metrics_reject(c->metrics, REJECT_UNAUTHORIZED);
         httpd_add_header(req, "WWW-Authenticate", "Bearer");
-        return httpd_reply_error(req, 401,
+        return httpd_reply_fterr(req, -FT_ERR_UNAUTHORIZED,
                                  "missing or wrong token: send Authorization: Bearer TOKEN");
     }
     const char *id = request_id(req, c);
@@ -125,22 +129,21 @@ int api_delete(httpd_req *req, void *arg)
     return httpd_reply_json(req, 200, o);
 }
 
-int api_healthz(httpd_req *req, void *arg)
+int query_healthz(httpd_req *req, void *arg)
 {
     return httpd_reply(req, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
 }
 
-int api_metrics(httpd_req *req, void *arg)
+int query_metrics(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     uint64_t bytes, files;
     store_usage(c->st, &bytes, &files);
     size_t len;
     char *text = metrics_render(c->metrics, bytes, files, &len);
-    if (!text) return httpd_reply_error(req, 503, "out of memory");
+    if (!text) return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     return httpd_reply_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
-
 /* The address to show in the curl line: the Host the client used when it looks like a
  * host[:port] (it is echoed into the page), else the listening port on loopback. */
 static void status_host(httpd_req *req, struct collector *c, char *out, size_t outlen)
@@ -154,7 +157,7 @@ static void status_host(httpd_req *req, struct collector *c, char *out, size_t o
     else snprintf(out, outlen, "127.0.0.1:%u", (unsigned)collector_port(c));
 }
 
-int api_status(httpd_req *req, void *arg)
+int query_status(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     char host[260];
@@ -168,14 +171,14 @@ int api_status(httpd_req *req, void *arg)
     int len = asprintf(&page,
         "fntrace-collector " FNTRACE_VERSION ": receives perf-script traces (plain or gzip)\n"
         "and stores each one under its name.\n\n"
-        "Upload a trace under the name NAME:\n"
+        "Upload a trace under the name NAME (" TRACE_NAME_RULE "):\n"
         "  curl -H 'X-name: NAME'%s --data-binary @trace.perf %s://%s/\n"
         "  fntrace upload --name NAME %s://%s/ trace.perf\n\n"
         "Endpoints:\n"
-        "  POST /  or  POST " API_TRACES "      upload (X-name or ?name=)\n"
-        "  GET  " API_TRACES "[?name=NAME]    list (JSON)\n"
-        "  GET  " API_TRACES "/ID             download\n"
-        "  DELETE " API_TRACES "/ID           delete (needs the token)\n"
+        "  POST /  or  POST " QUERY_TRACES "      upload (X-name or ?name=)\n"
+        "  GET  " QUERY_TRACES "[?name=NAME]    list (JSON)\n"
+        "  GET  " QUERY_TRACES "/ID             download\n"
+        "  DELETE " QUERY_TRACES "/ID           delete (needs the token)\n"
         "  GET  /healthz  GET /metrics (Prometheus)\n\n"
         "Stored: %llu traces, %llu bytes\n"
         "Since start: %llu uploads stored (%llu bytes), %llu refused\n",
