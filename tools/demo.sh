@@ -130,7 +130,7 @@ FNTRACE_COLLECTOR="http://127.0.0.1:$pc/" FNTRACE_SPOOL="$BUILD/demo-spool" \
 app_pid=$!
 pids+=($app_pid); wait_up "http://127.0.0.1:$pa/hello" app $app_pid
 
-echo "demo: collector  http://127.0.0.1:$pc/   (traces in $DIR)"
+echo "demo: collector  http://127.0.0.1:$pc/   (a status page with the curl upload line; traces in $DIR)"
 echo "demo: flamescope http://127.0.0.1:$pf/"
 echo "demo: app        http://127.0.0.1:$pa/{hello,circle-area,pi,fibonacci,queue-echo}"
 grep -m1 -E 'msg="tracing (on|off)' "$logs/app.log" | sed 's/^/demo: app says: /'
