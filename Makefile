@@ -74,18 +74,21 @@ $(1)_SRCS := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)) $$($(1)_GEN)
 $(1)_OBJS := $$(patsubst %.c,$(BUILD)/obj/%.o,$$(patsubst $(BUILD)/%,%,$$($(1)_SRCS)))
 $(BUILD)/obj/$(1)/%.o $$(patsubst %.c,$(BUILD)/obj/%.o,$$(patsubst $(BUILD)/%,%,$$($(1)_GEN))): \
     COMP_CFLAGS = $$(call comp_incs,$(1)) $$(call pkg_cflags,$$(call comp_pkgs,$(1)))
-$(BUILD)/lib/libfntrace-$(1).a: $$($(1)_OBJS)
+# (rebuilt from scratch, and also when a file of the folder is added, removed or renamed:
+# the folder and this Makefile are prerequisites, so a renamed module never leaves its
+# old object behind, as tracer/upload.o stayed in libfntrace-tracer.a after the rename)
+$(BUILD)/lib/libfntrace-$(1).a: $$($(1)_OBJS) $(1) Makefile
 	@mkdir -p $$(@D)
-	$$(AR) rcs $$@ $$^
+	rm -f $$@ && $$(AR) rcs $$@ $$(filter %.o,$$^)
 LIBS += $(BUILD)/lib/libfntrace-$(1).a
 endef
 $(foreach c,$(COMPONENTS),$(eval $(call component_rules,$(c))))
 
 ALL_LIBS := $(LIBS) $(COMMON_LIB)
 
-$(COMMON_LIB): $(COMMON_OBJS)
+$(COMMON_LIB): $(COMMON_OBJS) lib Makefile
 	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 
 COMP_CFLAGS = $(call pkg_cflags,$(lib_PKGS))
 $(BUILD)/obj/%.o: %.c | gen
