@@ -18,7 +18,8 @@
  * default, one thread per connection with HTTPD_THREAD_PER_CONNECTION (for handlers that
  * block, like user functions), or a pool whose `handle` parks requests that would block and
  * lets other threads answer them (HTTPD_ALLOW_SUSPEND, httpd_req_suspend).  Callbacks for
- * one request never run concurrently; different requests do.  Route args are shared between threads: their owners lock what they mutate.
+ * one request never run concurrently; different requests do.  Route args are shared
+ * between threads: their owners lock what they mutate.
  *
  * Ownership: the glue owns httpd_req; strings it returns live until `done` returns. */
 #ifndef FNTRACE_HTTPD_H
@@ -145,6 +146,9 @@ int httpd_reply_take(httpd_req *req, int status, const char *content_type,
 int httpd_reply_json(httpd_req *req, int status, struct cJSON *json);
 /* {"error": "<formatted message>"} with the status. */
 int httpd_reply_error(httpd_req *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same for a failure code (lib/fterr.h): the status is ft_http_status(err). */
+int httpd_reply_fterr(httpd_req *req, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Sends size bytes of fd from offset 0; takes ownership of fd. */
 int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,

@@ -15,6 +15,7 @@
 #include "record.h"
 #include "units.h"
 #include "uploader.h"
+#include "tracename.h"
 
 /* exit codes (documented in --help and docs/tracer.md) */
 enum {
@@ -69,7 +70,7 @@ static const char usage_text[] =
 "      --backend perf     the sampling backend (only perf is available in this build)\n"
 "      --upload URL       POST the trace to a collector (with X-name: NAME, gzip when\n"
 "                         accepted, retries with backoff); with -o, also keep the file\n"
-"      --name NAME        trace name, [A-Za-z0-9._-]{1,128}\n"
+"      --name NAME        trace name: " TRACE_NAME_RULE "\n"
 "      --spool DIR        keep traces that could not be delivered in DIR (bounded) and\n"
 "                         send them first next time\n"
 "      --spool-max-bytes SIZE  spool bound: bytes, or 512K, 10M, 1G (default 64M)\n"
@@ -155,7 +156,8 @@ static int cmd_record(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+F:d:o:p:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'F':
-            if (parse_count(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
+            if (parse_count(optarg, 1, 100000, &v))
+                return usage_error("invalid frequency: %s", optarg);
             ro.freq = (int)v;
             break;
         case 'd':
@@ -164,7 +166,8 @@ static int cmd_record(int argc, char **argv)
             break;
         case 'o': ro.output = optarg; break;
         case 'p':
-            if (parse_count(optarg, 1, 0x7fffffff, &v)) return usage_error("invalid pid: %s", optarg);
+            if (parse_count(optarg, 1, 0x7fffffff, &v))
+                return usage_error("invalid pid: %s", optarg);
             ro.pid = (int)v;
             break;
         case OPT_UPLOAD: url = optarg; break;
@@ -174,7 +177,8 @@ static int cmd_record(int argc, char **argv)
         case OPT_USER_ONLY: ro.user_only = 1; break;
         case OPT_BACKEND:
             if (!strcmp(optarg, "bpf"))
-                return usage_error("%s", "the bpf backend is not available in this build; use --backend perf");
+                return usage_error("%s", "the bpf backend is not available in this build; "
+                                         "use --backend perf");
             if (strcmp(optarg, "perf")) return usage_error("unknown backend: %s", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
@@ -184,8 +188,8 @@ static int cmd_record(int argc, char **argv)
     if (optind < argc) ro.argv = argv + optind;
     if (!ro.pid == !ro.argv) return usage_error("%s", "give either -p PID or -- CMD");
     if (url) {
-        if (!upload_name_valid(uo.name))
-            return usage_error("%s", "--upload needs --name NAME ([A-Za-z0-9._-]{1,128}, no leading dot)");
+        if (!trace_name_valid(uo.name))
+            return usage_error("%s", "--upload needs --name NAME (" TRACE_NAME_RULE ")");
         uo.url = url;
         ro.upload = &uo;
     } else if (uo.name || uo.spool_dir) {
@@ -240,8 +244,8 @@ static int cmd_upload(int argc, char **argv)
     }
     if (optind >= argc) return usage_error("%s", "upload needs a URL");
     uo.url = argv[optind++];
-    if (!upload_name_valid(uo.name) && (optind < argc || !uo.spool_dir))
-        return usage_error("%s", "upload needs --name NAME ([A-Za-z0-9._-]{1,128}, no leading dot)");
+    if (!trace_name_valid(uo.name) && (optind < argc || !uo.spool_dir))
+        return usage_error("%s", "upload needs --name NAME (" TRACE_NAME_RULE ")");
     signal(SIGPIPE, SIG_IGN);
     char err[512] = "";
     upload_report rep = { 0 };
@@ -255,7 +259,8 @@ static int cmd_upload(int argc, char **argv)
         if (ec != EXIT_OK && (worst == EXIT_OK || worst == EXIT_SPOOLED)) worst = ec;
     }
     if (rep.evicted) log_warn("spool full", "evicted=%d oldest traces deleted", rep.evicted);
-    if (rep.rejected) log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
+    if (rep.rejected)
+        log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
     log_info("upload done", "sent=%d spooled=%d left_in_spool=%d", rep.sent, rep.spooled, rep.left);
     if (worst == EXIT_OK && drc > 0) worst = EXIT_SPOOLED;
     return worst;
