@@ -114,7 +114,8 @@ static int cmd_derive(int argc, char **argv)
         case 'b': base = optarg; break;
         case 'a': {
             if (ncopies == sizeof copies / sizeof copies[0]) {
-                fprintf(stderr, "fntrace-seccomp: derive: more than %zu --allow options\n", ncopies);
+                fprintf(stderr, "fntrace-seccomp: derive: more than %zu --allow options\n",
+                        ncopies);
                 goto out;
             }
             char *s = strdup(optarg), *save = NULL;

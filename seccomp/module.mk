@@ -1,6 +1,9 @@
 # seccomp: Docker-format seccomp profiles (profiles/*.json) and the fntrace-seccomp
 # command (derive / diff / check / exec); modules -> libfntrace-seccomp.a
 COMPONENTS += seccomp
+seccomp_USES  :=                      # lib/ only
+seccomp_PKGS  := libcjson libseccomp  # profile parser: cJSON; filter: libseccomp
+seccomp_TESTS := test_seccomp
 BINS += fntrace-seccomp
 BIN_fntrace-seccomp := seccomp/main.c
 

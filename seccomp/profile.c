@@ -139,7 +139,8 @@ struct ctx {
 /* a JSON path for messages; a cut path is still a useful message */
 #define PATHF(buf, ...) ((void)(snprintf(buf, sizeof buf, __VA_ARGS__) < 0))
 
-#define FAIL(c, ...) do { err_set((c)->err, (c)->errlen, __VA_ARGS__); return -FT_ERR_BAD_INPUT; } while (0)
+#define FAIL(c, ...) \
+    do { err_set((c)->err, (c)->errlen, __VA_ARGS__); return -FT_ERR_BAD_INPUT; } while (0)
 
 static const char *type_name(const cJSON *v)
 {
@@ -161,7 +162,8 @@ static int check_keys(struct ctx *c, const cJSON *obj, const char *path, const c
             if (!strcmp(keys[i], k->string)) { ok = 1; break; }
         if (!ok) FAIL(c, "%s: unknown key \"%s\"", path, k->string);
         for (const cJSON *o = obj->child; o != k; o = o->next)
-            if (!strcmp(o->string, k->string)) FAIL(c, "%s: key \"%s\" given twice", path, k->string);
+            if (!strcmp(o->string, k->string))
+                FAIL(c, "%s: key \"%s\" given twice", path, k->string);
     }
     return 0;
 }
@@ -182,7 +184,8 @@ static int get_uint(struct ctx *c, const cJSON *v, const char *path, uint64_t ma
 }
 
 /* An array of strings, or null / absent (0 entries).  The array is allocated. */
-static int get_strings(struct ctx *c, const cJSON *v, const char *path, const char ***out, size_t *n)
+static int get_strings(struct ctx *c, const cJSON *v, const char *path, const char ***out,
+                       size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -244,7 +247,8 @@ static int parse_cond(struct ctx *c, const cJSON *v, const char *path, struct sc
     const cJSON *mk = cJSON_GetObjectItemCaseSensitive(v, "minKernel");
     if (mk && !cJSON_IsNull(mk)) {
         PATHF(sub, "%s.minKernel", path);
-        if (!cJSON_IsString(mk)) FAIL(c, "%s: must be a string \"X.Y\", not %s", sub, type_name(mk));
+        if (!cJSON_IsString(mk))
+            FAIL(c, "%s: must be a string \"X.Y\", not %s", sub, type_name(mk));
         unsigned maj, min;
         char extra;
         if (sscanf(mk->valuestring, "%u.%u%c", &maj, &min, &extra) != 2 || maj > 1000 || min > 1000
@@ -318,7 +322,8 @@ static int parse_rule(struct ctx *c, const cJSON *v, size_t idx, struct sc_rule 
     if (name && !cJSON_IsNull(name)) {
         if (names && !cJSON_IsNull(names))
             FAIL(c, "%s: both \"name\" and \"names\" given; use one", path);
-        if (!cJSON_IsString(name)) FAIL(c, "%s.name: must be a string, not %s", path, type_name(name));
+        if (!cJSON_IsString(name))
+            FAIL(c, "%s.name: must be a string, not %s", path, type_name(name));
         r->names = calloc(1, sizeof *r->names);
         if (!r->names) { err_set(c->err, c->errlen, "out of memory"); return -ENOMEM; }
         r->names[0] = name->valuestring;
@@ -350,7 +355,8 @@ static int parse_rule(struct ctx *c, const cJSON *v, size_t idx, struct sc_rule 
 
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(v, "args");
     if (args && !cJSON_IsNull(args)) {
-        if (!cJSON_IsArray(args)) FAIL(c, "%s.args: must be an array, not %s", path, type_name(args));
+        if (!cJSON_IsArray(args))
+            FAIL(c, "%s.args: must be an array, not %s", path, type_name(args));
         size_t n = (size_t)cJSON_GetArraySize(args);
         if (n > 64) FAIL(c, "%s.args: %zu conditions (at most 64)", path, n);
         if (n) {
@@ -367,7 +373,8 @@ static int parse_rule(struct ctx *c, const cJSON *v, size_t idx, struct sc_rule 
 
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(v, "comment");
     if (cm && !cJSON_IsNull(cm)) {
-        if (!cJSON_IsString(cm)) FAIL(c, "%s.comment: must be a string, not %s", path, type_name(cm));
+        if (!cJSON_IsString(cm))
+            FAIL(c, "%s.comment: must be a string, not %s", path, type_name(cm));
         r->comment = cm->valuestring;
     }
     PATHF(sub, "%s.includes", path);

@@ -61,33 +61,43 @@ static void test_malformed_profiles(void **st)
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\"} x", "trailing data" },
         { "[]", "must be a JSON object" },
         { "{}", "defaultAction: missing" },
-        { "{\"defaultAction\": \"SCMP_ACT_DENY\"}", "defaultAction: unknown action \"SCMP_ACT_DENY\"" },
+        { "{\"defaultAction\": \"SCMP_ACT_DENY\"}", "defaultAction: unknown action "
+          "\"SCMP_ACT_DENY\"" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
-          "\"action\": \"SCMP_ACT_PERMIT\"}]}", "syscalls[0].action: unknown action \"SCMP_ACT_PERMIT\"" },
-        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\", \"raed\"], "
+          "\"action\": \"SCMP_ACT_PERMIT\"}]}", "syscalls[0].action: unknown action "
+          "\"SCMP_ACT_PERMIT\"" },
+        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\", "
+          "\"raed\"], "
           "\"action\": \"SCMP_ACT_ALLOW\"}]}", "syscalls[0].names[1]: unknown syscall \"raed\"" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": \"read\", "
-          "\"action\": \"SCMP_ACT_ALLOW\"}]}", "syscalls[0].names: must be an array of strings, not a string" },
+          "\"action\": \"SCMP_ACT_ALLOW\"}]}", "syscalls[0].names: must be an array of strings, "
+          "not a string" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": \"1\"}",
           "defaultErrnoRet: must be a number, not a string" },
         { "{\"defaultAction\": 1}", "defaultAction: must be a string, not a number" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
-          "\"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": -1}]}", "syscalls[0].errnoRet: must be a whole number" },
+          "\"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": -1}]}", "syscalls[0].errnoRet: must be "
+          "a whole number" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"architectures\": [\"SCMP_ARCH_Z80\"]}",
           "architectures[0]: unknown architecture \"SCMP_ARCH_Z80\"" },
-        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"archMap\": [{\"architecture\": \"SCMP_ARCH_X86_64\", "
-          "\"subArchitectures\": [\"SCMP_ARCH_PDP11\"]}]}", "archMap[0].subArchitectures[0]: unknown architecture" },
+        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"archMap\": [{\"architecture\": "
+          "\"SCMP_ARCH_X86_64\", "
+          "\"subArchitectures\": [\"SCMP_ARCH_PDP11\"]}]}", "archMap[0].subArchitectures[0]: "
+          "unknown architecture" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
           "\"action\": \"SCMP_ACT_ALLOW\", \"includes\": {\"arches\": [\"vax\"]}}]}",
           "syscalls[0].includes.arches[0]: unknown architecture \"vax\"" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
-          "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_ABOUT\"}]}]}",
+          "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, \"value\": 1, \"op\": "
+          "\"SCMP_CMP_ABOUT\"}]}]}",
           "syscalls[0].args[0].op: unknown operator \"SCMP_CMP_ABOUT\"" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
-          "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 6, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}]}]}",
+          "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 6, \"value\": 1, \"op\": "
+          "\"SCMP_CMP_EQ\"}]}]}",
           "syscalls[0].args[0].index: 6 is out of range" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
-          "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, \"value\": 18446744073709551615, "
+          "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, \"value\": "
+          "18446744073709551615, "
           "\"op\": \"SCMP_CMP_EQ\"}]}]}", "cannot hold" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
           "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, \"value\": 3.3e123, "
@@ -98,16 +108,21 @@ static void test_malformed_profiles(void **st)
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
           "\"action\": \"SCMP_ACT_ALLOW\", \"includes\": {\"minKernel\": \"4.x\"}}]}",
           "syscalls[0].includes.minKernel: \"4.x\" is not a kernel version" },
-        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscals\": []}", "profile: unknown key \"syscals\"" },
-        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultAction\": \"SCMP_ACT_ALLOW\"}", "given twice" },
-        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"name\": \"read\", \"names\": [\"write\"], "
+        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscals\": []}", "profile: unknown key "
+          "\"syscals\"" },
+        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultAction\": "
+          "\"SCMP_ACT_ALLOW\"}", "given twice" },
+        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"name\": \"read\", "
+          "\"names\": [\"write\"], "
           "\"action\": \"SCMP_ACT_ALLOW\"}]}", "both \"name\" and \"names\"" },
-        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [], \"action\": \"SCMP_ACT_ALLOW\"}]}",
+        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [], \"action\": "
+          "\"SCMP_ACT_ALLOW\"}]}",
           "no syscall names" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
           "\"action\": \"SCMP_ACT_ALLOW\", \"errnoRet\": 1}]}", "errnoRet is only meaningful" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"architectures\": [\"SCMP_ARCH_X86\"], "
-          "\"archMap\": [{\"architecture\": \"SCMP_ARCH_X86_64\"}]}", "both \"architectures\" and \"archMap\"" },
+          "\"archMap\": [{\"architecture\": \"SCMP_ARCH_X86_64\"}]}", "both \"architectures\" "
+          "and \"archMap\"" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[512] = "";
@@ -224,7 +239,8 @@ static void test_derive_changes_nothing_else(void **st)
     struct sc_profile *p = parse("{\"defaultAction\": \"SCMP_ACT_ERRNO\"}", err, sizeof err);
     const char *perf[] = { "perf_event_open" };
     out = sc_derive_text(p, perf, 1, err, sizeof err);
-    assert_string_equal(out, "{\n\t\"defaultAction\": \"SCMP_ACT_ERRNO\",\n\t\"syscalls\": [\n\t\t{\n"
+    assert_string_equal(out, "{\n\t\"defaultAction\": \"SCMP_ACT_ERRNO\",\n\t\"syscalls\": "
+        "[\n\t\t{\n"
                              "\t\t\t\"names\": [\n\t\t\t\t\"perf_event_open\"\n\t\t\t],\n"
                              "\t\t\t\"action\": \"SCMP_ACT_ALLOW\"\n\t\t}\n\t]\n}\n");
     free(out);
@@ -271,7 +287,8 @@ static void test_includes_excludes(void **st)
               "{\"names\": [\"mount\"], \"action\": \"SCMP_ACT_ALLOW\", \"includes\": {\"caps\": "
               "[\"CAP_SYS_ADMIN\", \"CAP_NET_ADMIN\"]}},"
               "{\"names\": [\"umount2\"], \"action\": \"SCMP_ACT_ALLOW\", \"excludes\": {\"caps\": "
-              "[\"CAP_SYS_ADMIN\", \"CAP_NET_ADMIN\"], \"minKernel\": \"7.0\"}}]}", err, sizeof err);
+              "[\"CAP_SYS_ADMIN\", \"CAP_NET_ADMIN\"], \"minKernel\": "
+              "\"7.0\"}}]}", err, sizeof err);
     if (!p) fail_msg("%s", err);
     struct sc_env both = env_with("SYS_ADMIN,NET_ADMIN", "amd64", 6, 1);
     struct sc_env net = env_with("NET_ADMIN", "amd64", 6, 1);
@@ -398,7 +415,8 @@ static void test_filter_behaves(void **st)
         "\"rt_sigaction\", \"sigaltstack\", \"getpid\", \"gettid\", \"tgkill\", \"prctl\"], "
         "\"action\": \"SCMP_ACT_ALLOW\"},"
         "{\"names\": [\"dup\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": ["
-        "{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}, {\"index\": 0, \"value\": 2, \"op\": \"SCMP_CMP_EQ\"}]}]}";
+        "{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}, {\"index\": 0, \"value\": 2, "
+        "\"op\": \"SCMP_CMP_EQ\"}]}]}";
     assert_int_equal(child_dup_errno(dflt, "none", 1), 0);
     assert_int_equal(child_dup_errno(dflt, "none", 2), 0);
     assert_int_equal(child_dup_errno(dflt, "none", 0), 77);
@@ -410,8 +428,10 @@ static void test_filter_refuses_what_it_cannot_express(void **st)
         { "{\"defaultAction\": \"SCMP_ACT_NOTIFY\"}", "needs a listener" },
         { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
           "\"action\": \"SCMP_ACT_NOTIFY\"}]}", "syscalls[0]: SCMP_ACT_NOTIFY needs a listener" },
-        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"listenerPath\": \"/run/x.sock\"}", "listenerPath" },
-        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"flags\": [\"SECCOMP_FILTER_FLAG_NEW_LISTENER\"]}",
+        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"listenerPath\": "
+          "\"/run/x.sock\"}", "listenerPath" },
+        { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"flags\": "
+          "[\"SECCOMP_FILTER_FLAG_NEW_LISTENER\"]}",
           "flags[0]: SECCOMP_FILTER_FLAG_NEW_LISTENER cannot be expressed" },
         /* a deny rule for a syscall libseccomp cannot name would silently not deny */
         { "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mseal\"], "
@@ -440,7 +460,8 @@ static void test_filter_shipped(void **st)
     struct sc_filter_stats stats;
     char err[512];
     if (sc_filter_build(p, &env, &ctx, &stats, err, sizeof err)) fail_msg("%s", err);
-    if (seccomp_arch_native() == SCMP_ARCH_X86_64) assert_int_equal(stats.arches, 3);  /* + x86, x32 */
+    if (seccomp_arch_native() == SCMP_ARCH_X86_64)
+        assert_int_equal(stats.arches, 3);  /* + x86, x32 */
     assert_true(stats.rules_applied > 0 && stats.rules_skipped > 0);
     seccomp_release(ctx);
     sc_profile_free(p);
