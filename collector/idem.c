@@ -32,6 +32,7 @@ struct idem {
     oatable map;               /* hash(key) -> struct ent * */
     int fd;                    /* journal, O_APPEND */
     int64_t window;
+    int full_logged;
 };
 
 static uint64_t key_hash(const char *s)
@@ -98,6 +99,23 @@ static struct ent *add(struct idem *ix, const char *key)
 static int expired(const struct idem *ix, const struct ent *e, int64_t now)
 {
     return e->id && ix->window > 0 && now - e->t > ix->window;
+}
+
+/* Drops every expired key: the map rebuilt from the live ones.  Caller locks. */
+static void expire_all(struct idem *ix, int64_t now)
+{
+    oatable old = ix->map;
+    memset(&ix->map, 0, sizeof ix->map);
+    for (size_t i = 0; old.slot && i <= old.mask; i++) {
+        struct ent *e = (struct ent *)(uintptr_t)old.slot[i].val;
+        if (!e) continue;
+        if (expired(ix, e, now)) { ent_free(e); continue; }
+        uint64_t h = key_hash(e->key);
+        size_t j = oat_find(&ix->map, h);
+        while (j != OAT_NONE && ix->map.slot[j].val) j = oat_next(&ix->map, j, h);
+        if (oat_insert_at(&ix->map, j, h, (uint64_t)(uintptr_t)e) < 0) ent_free(e);
+    }
+    oat_free(&old);
 }
 
 /* Reads the journal into the map (skipping bad and expired lines), rewrites it with the
@@ -209,6 +227,13 @@ int idem_claim(struct idem *ix, const char *key, char *id, uint64_t *bytes)
         snprintf(id, STORE_ID_MAX + 1, "%s", e->id);
         *bytes = e->bytes;
         rc = 1;
+    } else if (ix->map.len >= IDEM_MAX_KEYS && (expire_all(ix, now_s()),
+                                                ix->map.len >= IDEM_MAX_KEYS)) {
+        if (!ix->full_logged)
+            log_warn("idempotency index full", "keys=%zu detail=\"uploads are stored without "
+                     "their key until old keys expire\"", ix->map.len);
+        ix->full_logged = 1;
+        rc = 2;
     } else rc = add(ix, key) ? 0 : -ENOMEM;
     pthread_mutex_unlock(&ix->mu);
     return rc;

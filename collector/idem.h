@@ -21,6 +21,7 @@
 
 #define IDEM_KEY_MAX 200
 #define IDEM_WINDOW_DEFAULT (7 * 86400)
+#define IDEM_MAX_KEYS (1u << 20)    /* keys held at once (~300 MB at most) */
 
 struct idem;
 
@@ -34,6 +35,7 @@ void idem_close(struct idem *ix);
 
 /* 0: the key is new and now claimed by the caller (idem_commit or idem_release follows);
  * 1: known: *id (STORE_ID_MAX + 1 bytes) and *bytes are the first upload's;
+ * 2: the index is full (IDEM_MAX_KEYS, logged once): store without a key;
  * -EBUSY: another request holds the claim; -ENOMEM. */
 int idem_claim(struct idem *ix, const char *key, char *id, uint64_t *bytes);
 /* Records the claimed key's upload, in memory and in the journal (fdatasync'd). */

@@ -134,6 +134,7 @@ static int idem_begin(httpd_req *req, struct collector *c, struct upload *u)
         uint64_t bytes;
         int r = idem_claim(c->idem, u->key, e.id, &bytes);
         if (r == 0) { u->claimed = 1; return 0; }
+        if (r == 2) return 0;                       /* index full: stored without its key */
         if (r == -EBUSY)
             return reject(req, c, r, REJECT_IN_PROGRESS,
                           "an upload with this Idempotency-Key is in progress: retry later");
