@@ -387,6 +387,21 @@ int ps_header_kv(ps_str line, ps_str *key, ps_str *value)
     return 1;
 }
 
+/* 32 lower-case hex digits, not all zero (a W3C trace id) */
+static int is_trace_id(ps_str v)
+{
+    int nonzero = 0;
+    if (v.len != 32)
+        return 0;
+    for (size_t i = 0; i < v.len; i++) {
+        char c = v.p[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+        nonzero |= c != '0';
+    }
+    return nonzero;
+}
+
 int ps_header_invocation(ps_str line, ps_invocation *out)
 {
     ps_str key, val;
@@ -433,6 +448,8 @@ int ps_header_invocation(ps_str line, ps_invocation *out)
                     inv.tid = 0;
                     inv.flags &= ~(uint32_t)PS_INV_TID;
                 }
+            } else if (ps_str_eqc(k, "trace_id")) {
+                inv.trace_id = is_trace_id(v) ? v : (ps_str){ NULL, 0 };
             }
         }
         b = te;
@@ -1468,6 +1485,10 @@ int ps_write_invocation(ps_writer *w, const ps_invocation *inv)
     if ((inv->flags & PS_INV_TID) && inv->tid > 0) {
         snprintf(t, sizeof(t), " tid=%d", inv->tid);
         ps_write_raw(w, t, strlen(t));
+    }
+    if (is_trace_id(inv->trace_id)) {
+        ps_write_raw(w, " trace_id=", 10);
+        ps_write_raw(w, inv->trace_id.p, inv->trace_id.len);
     }
     return ps_write_raw(w, "\n", 1);
 }
