@@ -859,7 +859,7 @@ int fn_app_bind(fn_app *app, const char *function, const char *type, const char 
         strlen(name) > APP_NAME_MAX || !direction)
         return bind_fail(function, name, "type, direction and name are required (at most 64 bytes)");
     int out = !strcmp(direction, "out");
-    if (!out && strcmp(direction, "in")) return bind_fail(function, name, "direction is \"in\" or \"out\"");
+    if (!out && strcmp(direction, "in")) return bind_fail(function, name, "direction is 'in' or 'out'");
     const struct bd_kind *k = kind_of(type);
     unsigned want = out ? D_OUT : (k->dirs & D_TRIGGER ? D_TRIGGER : D_IN);
     if (!(k->dirs & want))
@@ -1341,7 +1341,7 @@ int fn_output_signalr_group(fn_invocation *inv, const char *name, const char *ac
                             const char *user_id, const char *group)
 {
     if (!action || (strcmp(action, "add") && strcmp(action, "remove")))
-        return out_fail(inv, name, "a group action is \"add\" or \"remove\"", NULL);
+        return out_fail(inv, name, "a group action is 'add' or 'remove'", NULL);
     if (!user_id || !group) return out_fail(inv, name, "a group action needs a user and a group", NULL);
     cJSON *m = cJSON_CreateObject();
     if (!m) return out_fail(inv, name, "out of memory", NULL);
