@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,6 +331,19 @@ static int get_str(struct pctx *c, const cJSON *o, const char *where, const char
     return 0;
 }
 
+/* A JSON number as an integer in [lo, hi]: 0, -1 (not an integer), -2 (out of range).
+ * The range is checked on the double first: converting one past long long is undefined. */
+static int num_to_ll(double d, long long lo, long long hi, long long *out)
+{
+    if (!isfinite(d)) return -1;
+    if (d < (double)lo || d >= 9223372036854775808.0 || d > (double)hi) return -2;
+    if (d != floor(d)) return -1;
+    long long v = (long long)d;
+    if (v < lo || v > hi) return -2;
+    *out = v;
+    return 0;
+}
+
 static int get_int(struct pctx *c, const cJSON *o, const char *where, const char *key,
                    int required, long long lo, long long hi, long long *out)
 {
@@ -347,9 +361,9 @@ static int get_int(struct pctx *c, const cJSON *o, const char *where, const char
         *out = ll;
         return 0;
     } else return bad(c, where, key, "not a number");
-    if (d != (double)(long long)d) return bad(c, where, key, "not an integer");
-    if (d < (double)lo || d > (double)hi) return bad(c, where, key, "out of range");
-    *out = (long long)d;
+    int r = num_to_ll(d, lo, hi, out);
+    if (r == -1) return bad(c, where, key, "not an integer");
+    if (r == -2) return bad(c, where, key, "out of range");
     return 0;
 }
 
@@ -585,9 +599,9 @@ static int p_eventhub(struct pctx *c, const cJSON *val, const cJSON *meta,
             m = eh_item(c, &e, "SequenceNumber", w, sizeof w, &rc);
             if (rc) return rc;
             if (absent(m)) return bad(c, w, NULL, "missing");
-            if (!cJSON_IsNumber(m) || m->valuedouble != (double)(long long)m->valuedouble)
-                return bad(c, w, NULL, "not an integer");
-            ev[i].sequence_number = (long long)m->valuedouble;
+            if (!cJSON_IsNumber(m) ||
+                num_to_ll(m->valuedouble, 0, LLONG_MAX, &ev[i].sequence_number) < 0)
+                return bad(c, w, NULL, "not an integer (0 or more)");
             m = eh_item(c, &e, "Offset", w, sizeof w, &rc);
             if (rc) return rc;
             if (!absent(m) && !cJSON_IsString(m)) return bad(c, w, NULL, "not a string");

@@ -166,6 +166,12 @@ static void test_timer_and_queue(void **st)
     refused(BD_V_QUEUE, "\"x\"", "{\"Id\":\"1\",\"DequeueCount\":1,\"PopReceipt\":\"p\","
             "\"InsertionTime\":\"2026-12-02\"}", "Metadata.InsertionTime: not an ISO 8601 date");
     refused(BD_V_QUEUE, "null", QMETA, "Data.x: missing");
+    /* numbers past long long (the fuzzer's first finding) */
+    refused(BD_V_QUEUE, "\"x\"", "{\"Id\":\"1\",\"DequeueCount\":1e60}", "Metadata.DequeueCount: out of range");
+    refused(BD_V_QUEUE, "\"x\"", "{\"Id\":\"1\",\"DequeueCount\":9223372036854775808}",
+            "Metadata.DequeueCount: out of range");
+    refused(BD_V_EVENTHUB, "[\"a\"]", "{\"EnqueuedTimeUtcArray\":[\"2026-12-02T01:00:00Z\"],"
+            "\"SequenceNumberArray\":[-1e300]}", "Metadata.SequenceNumberArray[0]: not an integer");
     bd_mem_free(&m);
 }
 
