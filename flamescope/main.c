@@ -1,5 +1,5 @@
 /* fntrace-flamescope — serves FlameScope's API, fntrace's /api/v1/ and the web UI over
- * the profiles of a trace store (see api.h).  This file parses the command line, opens
+ * the profiles of a trace store (see routes.h).  This file parses the command line, opens
  * the store, starts the server and waits for SIGINT/SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "routes.h"
 #include "httpd.h"
 #include "log.h"
 #include "store.h"
@@ -99,11 +99,11 @@ int main(int argc, char **argv)
         log_error("cannot open the profile directory", "dir=%s error=\"%s\"", dir, err);
         return 1;
     }
-    struct api_opts ao = {
+    struct routes_opts ao = {
         .cache_bytes = (size_t)cache_mb << 20,
         .max_text = maxprof_mb << 20,
     };
-    api *a = api_new(st, &ao);
+    routes *a = routes_new(st, &ao);
     if (!a) {
         log_error("out of memory", "%s", "");
         store_close(st);
@@ -117,10 +117,10 @@ int main(int argc, char **argv)
         .name = "flamescope",
     };
     httpd_block_signals();
-    httpd *srv = httpd_start(&ho, api_routes(a), err, sizeof err);
+    httpd *srv = httpd_start(&ho, routes_table(a), err, sizeof err);
     if (!srv) {
         log_error("cannot start the server", "error=\"%s\"", err);
-        api_free(a);
+        routes_free(a);
         store_close(st);
         return 1;
     }
@@ -130,7 +130,7 @@ int main(int argc, char **argv)
     log_info("stopping", "signal=%d", sig);
     httpd_drain(srv, 10, NULL, NULL);
     httpd_stop(srv);
-    api_free(a);
+    routes_free(a);
     store_close(st);
     return 0;
 }

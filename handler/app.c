@@ -2,6 +2,7 @@
  * and invocations live here too: they are the state of one call. */
 #define _GNU_SOURCE
 #include "app.h"
+#include "jsonerr.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -519,10 +520,8 @@ int fn_response_error(fn_response *res, int status, const char *fmt, ...)
     char msg[APP_LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    cJSON *o = json_error_v(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    if (o) cJSON_AddStringToObject(o, "error", msg);
     if (status < 400 || status > 599) status = 500;
     fn_response_json(res, status, o);
     res->status = status;

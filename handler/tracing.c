@@ -12,6 +12,7 @@
 #include "app.h"
 #include "errbuf.h"
 #include "fterr.h"
+#include "tracename.h"
 #include "invlog.h"
 #include "log.h"
 #include "runtime.h"
@@ -152,9 +153,8 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
     }
     v = getenv("FNTRACE_NAME");
     snprintf(tr->name, sizeof tr->name, "%s", v && *v ? v : app->name);
-    if (!upload_name_valid(tr->name)) {
-        rc = -FT_ERR_BAD_NAME;
-        err_set(err, errlen, "FNTRACE_NAME=%s is not a trace name ([A-Za-z0-9._-], not starting with a dot)", tr->name);
+    if (!trace_name_valid(tr->name)) {
+        rc = trace_name_error(err, errlen, "FNTRACE_NAME=", tr->name, strlen(tr->name));
         goto fail;
     }
     v = getenv("FNTRACE_COLLECTOR");

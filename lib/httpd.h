@@ -146,6 +146,9 @@ int httpd_reply_json(httpd_req *req, int status, struct cJSON *json);
 /* {"error": "<formatted message>"} with the status. */
 int httpd_reply_error(httpd_req *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same for a failure code (lib/fterr.h): the status is ft_http_status(err). */
+int httpd_reply_fterr(httpd_req *req, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Sends size bytes of fd from offset 0; takes ownership of fd. */
 int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,
                    uint64_t size);

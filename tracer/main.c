@@ -15,6 +15,7 @@
 #include "record.h"
 #include "units.h"
 #include "uploader.h"
+#include "tracename.h"
 
 /* exit codes (documented in --help and docs/tracer.md) */
 enum {
@@ -69,7 +70,7 @@ static const char usage_text[] =
 "      --backend perf     the sampling backend (only perf is available in this build)\n"
 "      --upload URL       POST the trace to a collector (with X-name: NAME, gzip when\n"
 "                         accepted, retries with backoff); with -o, also keep the file\n"
-"      --name NAME        trace name, [A-Za-z0-9._-]{1,128}\n"
+"      --name NAME        trace name: " TRACE_NAME_RULE "\n"
 "      --spool DIR        keep traces that could not be delivered in DIR (bounded) and\n"
 "                         send them first next time\n"
 "      --spool-max-bytes SIZE  spool bound: bytes, or 512K, 10M, 1G (default 64M)\n"
@@ -184,8 +185,8 @@ static int cmd_record(int argc, char **argv)
     if (optind < argc) ro.argv = argv + optind;
     if (!ro.pid == !ro.argv) return usage_error("%s", "give either -p PID or -- CMD");
     if (url) {
-        if (!upload_name_valid(uo.name))
-            return usage_error("%s", "--upload needs --name NAME ([A-Za-z0-9._-]{1,128}, no leading dot)");
+        if (!trace_name_valid(uo.name))
+            return usage_error("%s", "--upload needs --name NAME (" TRACE_NAME_RULE ")");
         uo.url = url;
         ro.upload = &uo;
     } else if (uo.name || uo.spool_dir) {
@@ -240,8 +241,8 @@ static int cmd_upload(int argc, char **argv)
     }
     if (optind >= argc) return usage_error("%s", "upload needs a URL");
     uo.url = argv[optind++];
-    if (!upload_name_valid(uo.name) && (optind < argc || !uo.spool_dir))
-        return usage_error("%s", "upload needs --name NAME ([A-Za-z0-9._-]{1,128}, no leading dot)");
+    if (!trace_name_valid(uo.name) && (optind < argc || !uo.spool_dir))
+        return usage_error("%s", "upload needs --name NAME (" TRACE_NAME_RULE ")");
     signal(SIGPIPE, SIG_IGN);
     char err[512] = "";
     upload_report rep = { 0 };

@@ -32,7 +32,7 @@ enum upload_gzip { UPLOAD_GZIP_AUTO = 0, UPLOAD_GZIP_OFF = 1 };
 
 typedef struct upload_opts {
     const char *url;              /* http(s)://host:port/path */
-    const char *name;             /* X-name: [A-Za-z0-9._-]{1,128}, not starting with '.' */
+    const char *name;             /* X-name: a trace name (lib/tracename.h) */
     const char *spool_dir;        /* NULL: no spool, a failed upload is an error */
     uint64_t spool_max_bytes;     /* 0: 64 MiB */
     unsigned spool_max_files;     /* 0: 1000 */
@@ -52,9 +52,6 @@ typedef struct upload_report {
                                      .rejected.ENTRY and left for a person to look at */
     long http_status;             /* last HTTP status seen, 0: none */
 } upload_report;
-
-/* 1 when name is a valid trace name. */
-int upload_name_valid(const char *name);
 
 /* POSTs one body, retrying transient failures.  0 on success; -FT_ERR_STORE_DOWN when
  * the server could not be reached or kept failing; a permanent code otherwise. */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../../tracer/uploader.h"
+#include "tracename.h"
 
 static const char trace[] =
     "# ========\n# cmdline : test\n# ========\n#\n"
@@ -74,17 +75,17 @@ static int teardown(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    assert_true(upload_name_valid("fibonacci"));
-    assert_true(upload_name_valid("a.b_c-9"));
-    assert_false(upload_name_valid(""));
-    assert_false(upload_name_valid(".hidden"));
-    assert_false(upload_name_valid("../etc"));
-    assert_false(upload_name_valid("a b"));
-    assert_false(upload_name_valid(NULL));
+    assert_true(trace_name_valid("fibonacci"));
+    assert_true(trace_name_valid("a.b_c-9"));
+    assert_false(trace_name_valid(""));
+    assert_false(trace_name_valid(".hidden"));
+    assert_false(trace_name_valid("../etc"));
+    assert_false(trace_name_valid("a b"));
+    assert_false(trace_name_valid(NULL));
     char long_name[130];
     memset(long_name, 'a', 129);
     long_name[129] = 0;
-    assert_false(upload_name_valid(long_name));
+    assert_false(trace_name_valid(long_name));
 }
 
 static void test_spool_when_down(void **state)
