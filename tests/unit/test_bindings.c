@@ -18,7 +18,9 @@
 #include "bindings.h"
 #include "fnhandler.h"
 #include "fterr.h"
+#include "invlog.h"
 #include "log.h"
+#include "perfscript.h"
 
 /* --- dates, base64, traceparent ---------------------------------------------------------- */
 
@@ -82,6 +84,44 @@ static void test_traceparent(void **st)
                           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(bd_traceparent_id(bad[i], id), -FT_ERR_BAD_INPUT);
+}
+
+/* The trace id travels in the invocation line and back; a malformed one is left out. */
+static void test_trace_id_in_the_invocation_line(void **st)
+{
+    invlog *log = invlog_new(4);
+    invlog_push_traced(log, "a", "hello", 1000000000, 2000000000, 200, 7,
+                       "4bf92f3577b34da6a3ce929d0e0e4736");
+    invlog_push_traced(log, "b", "hello", 1000000000, 2000000000, 200, 7, "not-a-trace-id");
+    struct invlog_rec r[2];
+    assert_int_equal(invlog_drain(log, r, 2, NULL), 2);
+    for (int i = 0; i < 2; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        ps_writer *w = ps_writer_new_fp(f);
+        ps_invocation inv = invlog_to_ps(&r[i]);
+        assert_int_equal(ps_write_invocation(w, &inv), 0);
+        assert_int_equal(ps_writer_close(w), 0);
+        fclose(f);
+        assert_int_equal(strchr(buf, '\n') - buf, (long)len - 1);     /* one line */
+        ps_invocation back;
+        assert_int_equal(ps_header_invocation((ps_str){ buf, len - 1 }, &back), 1);
+        if (i == 0) {
+            assert_non_null(strstr(buf, " trace_id=4bf92f3577b34da6a3ce929d0e0e4736\n"));
+            assert_true(ps_str_eqc(back.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736"));
+        } else {
+            assert_null(strstr(buf, "trace_id="));
+            assert_int_equal(back.trace_id.len, 0);
+        }
+        free(buf);
+    }
+    /* a reader ignores a trace_id of another shape rather than the invocation */
+    const char *line = "# fntrace invocation : id=x fn=f start=1.0 trace_id=XYZ";
+    ps_invocation back;
+    assert_int_equal(ps_header_invocation(ps_cstr(line), &back), 1);
+    assert_int_equal(back.trace_id.len, 0);
+    invlog_free(log);
 }
 
 /* --- parsers ---------------------------------------------------------------------------- */
@@ -468,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_traceparent),
+        cmocka_unit_test(test_trace_id_in_the_invocation_line),
         cmocka_unit_test(test_timer_and_queue),
         cmocka_unit_test(test_blob),
         cmocka_unit_test(test_eventhub),
