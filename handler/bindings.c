@@ -210,7 +210,8 @@ long bd_base64_decode(const char *s, size_t len, unsigned char *out)
             if (pad || (v[k] = b64val((unsigned char)s[i + k])) < 0) return -FT_ERR_BAD_INPUT;
         }
         if (pad == 1 && s[i + 2] == '=') return -FT_ERR_BAD_INPUT;
-        unsigned n = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
+        unsigned n = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 |
+                     (unsigned)v[3];
         out[o++] = (unsigned char)(n >> 16);
         if (pad < 2) out[o++] = (unsigned char)(n >> 8);
         if (pad < 1) out[o++] = (unsigned char)n;
@@ -386,7 +387,8 @@ static int get_date(struct pctx *c, const cJSON *o, const char *where, const cha
     if (absent(v)) return required ? bad(c, where, key, "missing") : 0;
     if (!cJSON_IsString(v)) return bad(c, where, key, "not a date string");
     if (bd_parse_date(v->valuestring, out) < 0)
-        return bad(c, where, key, "not an ISO 8601 date (YYYY-MM-DDTHH:MM:SS[.f][Z|+HH:MM]): \"%.40s\"",
+        return bad(c, where, key,
+                   "not an ISO 8601 date (YYYY-MM-DDTHH:MM:SS[.f][Z|+HH:MM]): \"%.40s\"",
                    v->valuestring);
     return 0;
 }
@@ -871,15 +873,19 @@ int fn_app_bind(fn_app *app, const char *function, const char *type, const char 
     if (!f) return bind_fail(function, name, "no such function (register it first)");
     if (!type || !*type || strlen(type) > APP_NAME_MAX || !name || !*name ||
         strlen(name) > APP_NAME_MAX || !direction)
-        return bind_fail(function, name, "type, direction and name are required (at most 64 bytes)");
+        return bind_fail(function, name,
+                         "type, direction and name are required (at most 64 bytes)");
     int out = !strcmp(direction, "out");
-    if (!out && strcmp(direction, "in")) return bind_fail(function, name, "direction is 'in' or 'out'");
+    if (!out && strcmp(direction, "in"))
+        return bind_fail(function, name, "direction is 'in' or 'out'");
     const struct bd_kind *k = kind_of(type);
     unsigned want = out ? D_OUT : (k->dirs & D_TRIGGER ? D_TRIGGER : D_IN);
     if (!(k->dirs & want))
-        return bind_fail(function, name, out ? "this type is not an output" : "this type is not an input");
+        return bind_fail(function, name,
+                         out ? "this type is not an output" : "this type is not an input");
     if (!f->binds) {
-        if (!(f->binds = calloc(1, sizeof *f->binds))) return bind_fail(function, name, "out of memory");
+        if (!(f->binds = calloc(1, sizeof *f->binds)))
+            return bind_fail(function, name, "out of memory");
         f->binds->trigger = -1;
     }
     struct bd_set *s = f->binds;
@@ -982,7 +988,10 @@ cJSON *bd_host_json(const char *exe)
 int bd_check_rules(const cJSON *fj, char *err, size_t errlen)
 {
     const cJSON *arr = cJSON_IsObject(fj) ? cJSON_GetObjectItemCaseSensitive(fj, "bindings") : NULL;
-    if (!cJSON_IsArray(arr)) { err_set(err, errlen, "no \"bindings\" array"); return -FT_ERR_BAD_INPUT; }
+    if (!cJSON_IsArray(arr)) {
+        err_set(err, errlen, "no \"bindings\" array");
+        return -FT_ERR_BAD_INPUT;
+    }
     int triggers = 0, http_trigger = 0, http_out = 0, i = 0;
     const cJSON *b;
     cJSON_ArrayForEach(b, arr) {
@@ -995,13 +1004,15 @@ int bd_check_rules(const cJSON *fj, char *err, size_t errlen)
         }
         if (strcmp(d->valuestring, "in") && strcmp(d->valuestring, "out") &&
             strcmp(d->valuestring, "inout")) {
-            err_set(err, errlen, "bindings[%d] (%s): direction %s", i, n->valuestring, d->valuestring);
+            err_set(err, errlen, "bindings[%d] (%s): direction %s", i, n->valuestring,
+                    d->valuestring);
             return -FT_ERR_BAD_INPUT;
         }
         if (is_trigger_type(t->valuestring)) {
             triggers++;
             if (strcmp(d->valuestring, "in")) {
-                err_set(err, errlen, "bindings[%d] (%s): a trigger's direction is \"in\"", i, n->valuestring);
+                err_set(err, errlen, "bindings[%d] (%s): a trigger's direction is \"in\"", i,
+                        n->valuestring);
                 return -FT_ERR_BAD_INPUT;
             }
             http_trigger |= !strcasecmp(t->valuestring, "httpTrigger");
@@ -1107,7 +1118,8 @@ static int write_json_file(const char *path, const cJSON *json, char *err, size_
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     int rc = 0;
-    if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0 || fflush(f) || fsync(fileno(f))) rc = -errno;
+    if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0 || fflush(f) || fsync(fileno(f)))
+        rc = -errno;
     if (f && fclose(f) && !rc) rc = -errno;
     if (!rc && rename(tmp, path)) rc = -errno;
     if (rc) {
@@ -1270,9 +1282,11 @@ static int put(fn_invocation *inv, const char *name, int allowed, cJSON *v)
         cJSON_DeleteItemFromObjectCaseSensitive(inv->multi, name);
         return fn_invocation_output(inv, name, v);
     }
-    if (!inv->multi && !(inv->multi = cJSON_CreateObject())) return out_fail(inv, name, "out of memory", v);
+    if (!inv->multi && !(inv->multi = cJSON_CreateObject()))
+        return out_fail(inv, name, "out of memory", v);
     cJSON *arr = cJSON_GetObjectItemCaseSensitive(inv->multi, name);
-    if (!arr && !(arr = cJSON_AddArrayToObject(inv->multi, name))) return out_fail(inv, name, "out of memory", v);
+    if (!arr && !(arr = cJSON_AddArrayToObject(inv->multi, name)))
+        return out_fail(inv, name, "out of memory", v);
     if (cJSON_GetArraySize(arr) >= FN_MAX_BATCH) return out_fail(inv, name, "too many values", v);
     cJSON_AddItemToArray(arr, v);
     return 0;
@@ -1318,7 +1332,8 @@ int fn_output_http(fn_invocation *inv, const char *name, int status, const char 
     cJSON_AddStringToObject(o, "statusCode", st);
     cJSON_AddStringToObject(o, "body", b ? b : "");
     cJSON *h = cJSON_AddObjectToObject(o, "headers");
-    cJSON_AddStringToObject(h, "Content-Type", content_type ? content_type : "text/plain; charset=utf-8");
+    cJSON_AddStringToObject(h, "Content-Type",
+                            content_type ? content_type : "text/plain; charset=utf-8");
     free(b);
     return put(inv, name, K(O_HTTP), o);
 }
@@ -1327,7 +1342,8 @@ int fn_output_table(fn_invocation *inv, const char *name, const char *pk, const 
                     cJSON *props)
 {
     if (!pk || !rk) return out_fail(inv, name, "PartitionKey and RowKey are required", props);
-    if (props && !cJSON_IsObject(props)) return out_fail(inv, name, "properties must be an object", props);
+    if (props && !cJSON_IsObject(props))
+        return out_fail(inv, name, "properties must be an object", props);
     cJSON *e = props ? props : cJSON_CreateObject();
     if (!e) return out_fail(inv, name, "out of memory", NULL);
     cJSON_DeleteItemFromObjectCaseSensitive(e, "PartitionKey");
@@ -1341,7 +1357,8 @@ int fn_output_signalr(fn_invocation *inv, const char *name, const char *target, 
                       const char *user_id, const char *group)
 {
     if (!target || !*target) return out_fail(inv, name, "a SignalR message needs a target", args);
-    if (args && !cJSON_IsArray(args)) return out_fail(inv, name, "arguments must be an array", args);
+    if (args && !cJSON_IsArray(args))
+        return out_fail(inv, name, "arguments must be an array", args);
     cJSON *m = cJSON_CreateObject();
     if (!m) return out_fail(inv, name, "out of memory", args);
     cJSON_AddStringToObject(m, "target", target);
@@ -1356,7 +1373,8 @@ int fn_output_signalr_group(fn_invocation *inv, const char *name, const char *ac
 {
     if (!action || (strcmp(action, "add") && strcmp(action, "remove")))
         return out_fail(inv, name, "a group action is 'add' or 'remove'", NULL);
-    if (!user_id || !group) return out_fail(inv, name, "a group action needs a user and a group", NULL);
+    if (!user_id || !group)
+        return out_fail(inv, name, "a group action needs a user and a group", NULL);
     cJSON *m = cJSON_CreateObject();
     if (!m) return out_fail(inv, name, "out of memory", NULL);
     cJSON_AddStringToObject(m, "userId", user_id);

@@ -32,7 +32,8 @@ static const struct kind {
 "int fn_register_%2$s(fn_app *app)\n"
 "{\n"
 "    return fn_app_http(app, \"%1$s\", %2$s, NULL) ||\n"
-"           fn_app_bind(app, \"%1$s\", \"httpTrigger\", \"in\", \"req\", \"methods\", \"get,post\",\n"
+"           fn_app_bind(app, \"%1$s\", \"httpTrigger\", \"in\", \"req\", \"methods\", "
+"\"get,post\",\n"
 "                       \"authLevel\", \"function\", NULL) ||\n"
 "           fn_app_bind(app, \"%1$s\", \"http\", \"out\", \"res\", NULL);\n"
 "}\n" },
@@ -50,7 +51,8 @@ static const struct kind {
 "int fn_register_%2$s(fn_app *app)\n"
 "{\n"
 "    return fn_app_invoke(app, \"%1$s\", %2$s, NULL) ||\n"
-"           fn_app_bind(app, \"%1$s\", \"queueTrigger\", \"in\", \"msg\", \"queueName\", \"%1$s-in\",\n"
+"           fn_app_bind(app, \"%1$s\", \"queueTrigger\", \"in\", \"msg\", \"queueName\", "
+"\"%1$s-in\",\n"
 "                       \"connection\", \"AzureWebJobsStorage\", NULL) ||\n"
 "           fn_app_bind(app, \"%1$s\", \"queue\", \"out\", \"out\", \"queueName\", \"%1$s-out\",\n"
 "                       \"connection\", \"AzureWebJobsStorage\", NULL);\n"
@@ -85,9 +87,11 @@ static const struct kind {
 "int fn_register_%2$s(fn_app *app)\n"
 "{\n"
 "    return fn_app_invoke(app, \"%1$s\", %2$s, NULL) ||\n"
-"           fn_app_bind(app, \"%1$s\", \"blobTrigger\", \"in\", \"blob\", \"path\", \"%1$s/{name}\",\n"
+"           fn_app_bind(app, \"%1$s\", \"blobTrigger\", \"in\", \"blob\", \"path\", "
+"\"%1$s/{name}\",\n"
 "                       \"connection\", \"AzureWebJobsStorage\", NULL) ||\n"
-"           fn_app_bind(app, \"%1$s\", \"blob\", \"out\", \"copy\", \"path\", \"%1$s-copies/{name}\",\n"
+"           fn_app_bind(app, \"%1$s\", \"blob\", \"out\", \"copy\", \"path\", "
+"\"%1$s-copies/{name}\",\n"
 "                       \"connection\", \"AzureWebJobsStorage\", NULL);\n"
 "}\n" },
     { "eventhub", "an Event Hub-triggered function (batches)",
@@ -194,7 +198,8 @@ int scaffold_new(const char *kind, const char *name, const char *dir, FILE *out,
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (!strcmp(kinds[i].kind, kind)) k = &kinds[i];
     if (!k) {
-        err_set(err, errlen, "unknown kind %s (http, queue, timer, blob, eventhub, eventgrid)", kind);
+        err_set(err, errlen, "unknown kind %s (http, queue, timer, blob, eventhub, eventgrid)",
+                kind);
         return -FT_ERR_BAD_INPUT;
     }
     size_t n = name ? strlen(name) : 0;
@@ -223,7 +228,8 @@ int scaffold_new(const char *kind, const char *name, const char *dir, FILE *out,
     char *code = NULL;
     if (asprintf(&code,
                  "/* %s — %s, written by `fnhandler new %s -n %s`.\n"
-                 " * Registered by the FN_FUNCTION(%s) line of functions.def (main.c reads it). */\n"
+                 " * Registered by the FN_FUNCTION(%s) line of functions.def (main.c reads it). "
+                 "*/\n"
                  "#include <fnhandler.h>\n#include <cjson/cJSON.h>\n\n",
                  name, k->summary, kind, name, id) < 0) {
         free(defs);

@@ -280,7 +280,8 @@ static int queue_to_blob(fn_invocation *inv, void *arg)
     const cJSON *qty = cJSON_GetObjectItemCaseSensitive(m.json, "qty");
     if (!cJSON_IsString(item) || !cJSON_IsNumber(qty) || qty->valuedouble < 1 ||
         qty->valuedouble > 1e6 || qty->valuedouble != (int)qty->valuedouble)
-        return fn_invocation_error(inv, 400, "Data.order: expected {\"item\": text, \"qty\": 1..1000000}");
+        return fn_invocation_error(inv, 400,
+                                   "Data.order: expected {\"item\": text, \"qty\": 1..1000000}");
     char receipt[512];
     int n = snprintf(receipt, sizeof receipt, "order %s: %d x %.200s (dequeue %ld)\n", m.id,
                      qty->valueint, item->valuestring, m.dequeue_count);
@@ -323,8 +324,10 @@ static int eventhub_batch(fn_invocation *inv, void *arg)
     cJSON_AddNumberToObject(p, "sum", sum);
     cJSON_AddNumberToObject(p, "firstSequenceNumber", (double)b.events[0].sequence_number);
     cJSON_AddNumberToObject(p, "lastSequenceNumber", (double)b.events[b.n - 1].sequence_number);
-    cJSON_AddStringToObject(p, "firstEnqueued", iso(&b.events[0].enqueued_time, first, sizeof first));
-    cJSON_AddStringToObject(p, "lastEnqueued", iso(&b.events[b.n - 1].enqueued_time, last, sizeof last));
+    iso(&b.events[0].enqueued_time, first, sizeof first);
+    iso(&b.events[b.n - 1].enqueued_time, last, sizeof last);
+    cJSON_AddStringToObject(p, "firstEnqueued", first);
+    cJSON_AddStringToObject(p, "lastEnqueued", last);
     fn_invocation_log(inv, "eventhub-batch: %zu events, sum %g", b.n, sum);
     return fn_output_table(inv, "summary", b.partition_id ? b.partition_id : "0", rk, p);
 }

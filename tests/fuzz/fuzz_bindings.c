@@ -38,10 +38,12 @@ static void views(const cJSON *val, const cJSON *meta, int trigger, int text)
             if (v == BD_V_QUEUE) s += touch(u.q.text, u.q.len);
             if (v == BD_V_BLOB) s += touch(u.b.data, u.b.len + 1);
             if (v == BD_V_EVENTHUB)
-                for (size_t i = 0; i < u.e.n; i++) s += touch(u.e.events[i].body, u.e.events[i].len);
+                for (size_t i = 0; i < u.e.n; i++) s += touch(u.e.events[i].body,
+                                                              u.e.events[i].len);
             if (v == BD_V_SERVICEBUS) s += touch(u.s.body, u.s.len);
             if (v == BD_V_TABLE)
-                for (size_t i = 0; i < u.r.n; i++) s += touch(u.r.rows[i].row_key, strlen(u.r.rows[i].row_key));
+                for (size_t i = 0; i < u.r.n; i++) s += touch(u.r.rows[i].row_key,
+                                                              strlen(u.r.rows[i].row_key));
             if (v == BD_V_COSMOS)
                 for (size_t i = 0; i < u.d.n; i++) s += (size_t)cJSON_IsObject(u.d.items[i]);
             (void)s;

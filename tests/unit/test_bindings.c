@@ -74,10 +74,13 @@ static void test_base64(void **st)
 static void test_traceparent(void **st)
 {
     char id[33];
-    assert_int_equal(bd_traceparent_id("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", id), 0);
+    assert_int_equal(bd_traceparent_id("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                                       id), 0);
     assert_string_equal(id, "4bf92f3577b34da6a3ce929d0e0e4736");
-    assert_int_equal(bd_traceparent_id("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", id), 0);
-    const char *bad[] = { "", "00-4bf92f3577b34da6a3ce929d0e0e4736", "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+    assert_int_equal(bd_traceparent_id("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+                                       id), 0);
+    const char *bad[] = { "", "00-4bf92f3577b34da6a3ce929d0e0e4736",
+                         "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
                           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
                           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
                           "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
@@ -175,13 +178,16 @@ static void test_timer_and_queue(void **st)
     assert_int_equal(t.next.tv_sec - t.last.tv_sec, 300);
     cJSON_Delete(keep[0]);
     /* the timer object as a JSON string */
-    assert_int_equal(parse(BD_V_TIMER, "\"{\\\"IsPastDue\\\":false}\"", NULL, 0, &t, &m, keep, err), 0);
+    assert_int_equal(parse(BD_V_TIMER, "\"{\\\"IsPastDue\\\":false}\"", NULL, 0, &t, &m, keep,
+                           err), 0);
     assert_false(t.has_status);
     cJSON_Delete(keep[0]);
     refused(BD_V_TIMER, "{}", NULL, "Data.x.IsPastDue: missing");
     refused(BD_V_TIMER, "{\"IsPastDue\":1}", NULL, "Data.x.IsPastDue: not true or false");
-    refused(BD_V_TIMER, "{\"IsPastDue\":true,\"Schedule\":[]}", NULL, "Data.x.Schedule: not an object");
-    refused(BD_V_TIMER, "{\"IsPastDue\":true,\"ScheduleStatus\":{\"Last\":\"2026-12-02T01:00:00Z\"}}",
+    refused(BD_V_TIMER, "{\"IsPastDue\":true,\"Schedule\":[]}", NULL,
+            "Data.x.Schedule: not an object");
+    refused(BD_V_TIMER,
+            "{\"IsPastDue\":true,\"ScheduleStatus\":{\"Last\":\"2026-12-02T01:00:00Z\"}}",
             NULL, "Data.x.ScheduleStatus.Next: missing");
     refused(BD_V_TIMER, "7", NULL, "Data.x: not a JSON object");
 
@@ -201,13 +207,16 @@ static void test_timer_and_queue(void **st)
     cJSON_Delete(keep[0]);
     cJSON_Delete(keep[1]);
     refused(BD_V_QUEUE, "\"x\"", "{}", "Metadata.Id: missing");
-    refused(BD_V_QUEUE, "\"x\"", "{\"Id\":\"1\",\"DequeueCount\":1.5}", "Metadata.DequeueCount: not an integer");
-    refused(BD_V_QUEUE, "\"x\"", "{\"Id\":\"1\",\"DequeueCount\":-1}", "Metadata.DequeueCount: out of range");
+    refused(BD_V_QUEUE, "\"x\"", "{\"Id\":\"1\",\"DequeueCount\":1.5}",
+            "Metadata.DequeueCount: not an integer");
+    refused(BD_V_QUEUE, "\"x\"", "{\"Id\":\"1\",\"DequeueCount\":-1}",
+            "Metadata.DequeueCount: out of range");
     refused(BD_V_QUEUE, "\"x\"", "{\"Id\":\"1\",\"DequeueCount\":1,\"PopReceipt\":\"p\","
             "\"InsertionTime\":\"2026-12-02\"}", "Metadata.InsertionTime: not an ISO 8601 date");
     refused(BD_V_QUEUE, "null", QMETA, "Data.x: missing");
     /* numbers past long long (the fuzzer's first finding) */
-    refused(BD_V_QUEUE, "\"x\"", "{\"Id\":\"1\",\"DequeueCount\":1e60}", "Metadata.DequeueCount: out of range");
+    refused(BD_V_QUEUE, "\"x\"", "{\"Id\":\"1\",\"DequeueCount\":1e60}",
+            "Metadata.DequeueCount: out of range");
     refused(BD_V_QUEUE, "\"x\"", "{\"Id\":\"1\",\"DequeueCount\":9223372036854775808}",
             "Metadata.DequeueCount: out of range");
     refused(BD_V_EVENTHUB, "[\"a\"]", "{\"EnqueuedTimeUtcArray\":[\"2026-12-02T01:00:00Z\"],"
@@ -221,7 +230,8 @@ static void test_blob(void **st)
     cJSON *keep[2];
     char err[256];
     fn_blob b;
-    assert_int_equal(parse(BD_V_BLOB, "\"AAEC/w==\"", "{\"name\":\"a.bin\",\"Uri\":\"http://x/a.bin\","
+    assert_int_equal(parse(BD_V_BLOB, "\"AAEC/w==\"",
+                           "{\"name\":\"a.bin\",\"Uri\":\"http://x/a.bin\","
                            "\"Properties\":{\"ContentType\":\"application/x\",\"Length\":4}}",
                            0, &b, &m, keep, err), 0);
     assert_int_equal(b.len, 4);
@@ -249,9 +259,11 @@ static void test_eventhub(void **st)
     char err[256];
     fn_eventhub_batch b;
     assert_int_equal(parse(BD_V_EVENTHUB, "[\"{\\\"v\\\":1}\",\"two\"]",
-                           "{\"EnqueuedTimeUtcArray\":[\"2026-12-02T01:00:00Z\",\"2026-12-02T01:00:01Z\"],"
+                           "{\"EnqueuedTimeUtcArray\":[\"2026-12-02T01:00:00Z\","
+                           "\"2026-12-02T01:00:01Z\"],"
                            "\"SequenceNumberArray\":[7,8],\"OffsetArray\":[\"0\",\"64\"],"
-                           "\"PartitionKeyArray\":[null,\"k\"],\"PartitionContext\":{\"PartitionId\":\"2\"}}",
+                           "\"PartitionKeyArray\":[null,\"k\"],"
+                           "\"PartitionContext\":{\"PartitionId\":\"2\"}}",
                            0, &b, &m, keep, err), 0);
     assert_int_equal(b.n, 2);
     assert_non_null(b.events[0].json);
@@ -270,13 +282,17 @@ static void test_eventhub(void **st)
     assert_int_equal(b.events[0].sequence_number, 9007199254740993LL);
     cJSON_Delete(keep[0]);
     cJSON_Delete(keep[1]);
-    refused(BD_V_EVENTHUB, "[\"a\"]", "{\"SequenceNumberArray\":[1]}", "Metadata.EnqueuedTimeUtcArray[0]: missing");
-    refused(BD_V_EVENTHUB, "[\"a\"]", "{\"EnqueuedTimeUtcArray\":{}}", "Metadata.EnqueuedTimeUtcArray: not an array");
+    refused(BD_V_EVENTHUB, "[\"a\"]", "{\"SequenceNumberArray\":[1]}",
+            "Metadata.EnqueuedTimeUtcArray[0]: missing");
+    refused(BD_V_EVENTHUB, "[\"a\"]", "{\"EnqueuedTimeUtcArray\":{}}",
+            "Metadata.EnqueuedTimeUtcArray: not an array");
     refused(BD_V_EVENTHUB, "[\"a\",\"b\"]", "{\"EnqueuedTimeUtcArray\":[\"2026-12-02T01:00:00Z\"]}",
             "Metadata.EnqueuedTimeUtcArray: 1 entries for a batch of 2 events");
     refused(BD_V_EVENTHUB, "[\"a\"]", "{\"EnqueuedTimeUtcArray\":[\"2026-12-02T01:00:00Z\"],"
-            "\"SequenceNumberArray\":[1],\"PropertiesArray\":[5]}", "Metadata.PropertiesArray[0]: not an object");
-    refused(BD_V_EVENTHUB, "\"x\"", "{\"EnqueuedTimeUtc\":\"2026-12-02T01:00:00Z\"}", "Metadata.SequenceNumber: missing");
+            "\"SequenceNumberArray\":[1],\"PropertiesArray\":[5]}", "Metadata.PropertiesArray[0]: "
+            "not an object");
+    refused(BD_V_EVENTHUB, "\"x\"", "{\"EnqueuedTimeUtc\":\"2026-12-02T01:00:00Z\"}",
+            "Metadata.SequenceNumber: missing");
     /* a huge batch */
     cJSON *big = cJSON_CreateArray();
     for (int i = 0; i <= FN_MAX_BATCH; i++) cJSON_AddItemToArray(big, cJSON_CreateString("e"));
@@ -294,9 +310,11 @@ static void test_servicebus_eventgrid_cosmos_table(void **st)
     cJSON *keep[2];
     char err[256];
     fn_servicebus_message s;
-    assert_int_equal(parse(BD_V_SERVICEBUS, "{\"order\":1}", "{\"MessageId\":\"m\",\"DeliveryCount\":3,"
+    assert_int_equal(parse(BD_V_SERVICEBUS, "{\"order\":1}",
+                           "{\"MessageId\":\"m\",\"DeliveryCount\":3,"
                            "\"EnqueuedTimeUtc\":\"2026-12-02T01:00:00Z\",\"Label\":\"l\","
-                           "\"UserProperties\":{\"a\":1},\"SessionId\":\"s1\"}", 0, &s, &m, keep, err), 0);
+                           "\"UserProperties\":{\"a\":1},\"SessionId\":\"s1\"}",
+                           0, &s, &m, keep, err), 0);
     assert_string_equal(s.message_id, "m");
     assert_int_equal(s.delivery_count, 3);
     assert_string_equal(s.subject, "l");
@@ -307,22 +325,26 @@ static void test_servicebus_eventgrid_cosmos_table(void **st)
     cJSON_Delete(keep[1]);
     refused(BD_V_SERVICEBUS, "\"x\"", "{\"DeliveryCount\":1}", "Metadata.MessageId: missing");
     refused(BD_V_SERVICEBUS, "\"x\"", "{\"MessageId\":\"m\"}", "Metadata.DeliveryCount: missing");
-    refused(BD_V_SERVICEBUS, "\"x\"", "{\"MessageId\":\"m\",\"DeliveryCount\":1,\"ExpiresAtUtc\":\"never\"}",
+    refused(BD_V_SERVICEBUS, "\"x\"",
+            "{\"MessageId\":\"m\",\"DeliveryCount\":1,\"ExpiresAtUtc\":\"never\"}",
             "Metadata.ExpiresAtUtc: not an ISO 8601 date");
 
     fn_eventgrid_event g;
     assert_int_equal(parse(BD_V_EVENTGRID, "{\"id\":\"1\",\"eventType\":\"t\",\"subject\":\"s\","
-                           "\"eventTime\":\"2026-12-02T01:00:00.5Z\",\"dataVersion\":\"1\",\"data\":[1]}",
+                           "\"eventTime\":\"2026-12-02T01:00:00.5Z\",\"dataVersion\":\"1\","
+                           "\"data\":[1]}",
                            NULL, 0, &g, &m, keep, err), 0);
     assert_string_equal(g.event_type, "t");
     assert_true(cJSON_IsArray(g.data));
     cJSON_Delete(keep[0]);
-    refused(BD_V_EVENTGRID, "{\"id\":\"1\",\"eventType\":\"t\",\"subject\":\"s\",\"dataVersion\":\"1\"}",
+    refused(BD_V_EVENTGRID,
+            "{\"id\":\"1\",\"eventType\":\"t\",\"subject\":\"s\",\"dataVersion\":\"1\"}",
             NULL, "Data.x.eventTime: missing");
     refused(BD_V_EVENTGRID, "\"{not json\"", NULL, "Data.x: not a JSON object");
 
     fn_documents d;
-    assert_int_equal(parse(BD_V_COSMOS, "[{\"id\":\"a\"},{\"id\":\"b\",\"n\":2}]", NULL, 0, &d, &m, keep, err), 0);
+    assert_int_equal(parse(BD_V_COSMOS, "[{\"id\":\"a\"},{\"id\":\"b\",\"n\":2}]", NULL, 0, &d, &m,
+                           keep, err), 0);
     assert_int_equal(d.n, 2);
     assert_int_equal(cJSON_GetObjectItem(d.items[1], "n")->valueint, 2);
     cJSON_Delete(keep[0]);
@@ -354,14 +376,19 @@ static void test_declarations(void **st)
     assert_int_equal(fn_app_invoke(app, "q", noop_invoke, NULL), 0);
     assert_int_equal(fn_app_http(app, "h", noop_http, NULL), 0);
     /* refusals */
-    assert_int_equal(fn_app_bind(app, "nope", "queueTrigger", "in", "m", "queueName", "a", NULL), -1);
-    assert_int_equal(fn_app_bind(app, "q", "queueTrigger", "in", "m", NULL), -1);       /* no queueName */
+    assert_int_equal(fn_app_bind(app, "nope", "queueTrigger", "in", "m", "queueName", "a", NULL),
+                     -1);
+    assert_int_equal(fn_app_bind(app, "q", "queueTrigger", "in", "m", NULL),
+                     -1);       /* no queueName */
     assert_int_equal(fn_app_bind(app, "q", "queueTrigger", "out", "m", "queueName", "a", NULL), -1);
     assert_int_equal(fn_app_bind(app, "q", "queue", "in", "m", "queueName", "a", NULL), -1);
-    assert_int_equal(fn_app_bind(app, "q", "http", "out", "res", NULL), -1);          /* no httpTrigger */
+    assert_int_equal(fn_app_bind(app, "q", "http", "out", "res", NULL),
+                     -1);          /* no httpTrigger */
     assert_int_equal(fn_app_bind(app, "q", "queueTrigger", "in", "m", "queueName", NULL, NULL), -1);
-    assert_int_equal(fn_app_bind(app, "q", "queueTrigger", "sideways", "m", "queueName", "a", NULL), -1);
-    assert_int_equal(fn_app_bind(app, "h", "timerTrigger", "in", "t", "schedule", "* * * * * *", NULL), -1);
+    assert_int_equal(fn_app_bind(app, "q", "queueTrigger", "sideways", "m", "queueName", "a",
+                                 NULL), -1);
+    assert_int_equal(fn_app_bind(app, "h", "timerTrigger", "in", "t", "schedule", "* * * * * *",
+                                 NULL), -1);
     /* accepted, then duplicates refused */
     assert_int_equal(fn_app_bind(app, "q", "queueTrigger", "in", "m", "queueName", "a", NULL), 0);
     assert_int_equal(fn_app_bind(app, "q", "timerTrigger", "in", "t", "schedule", "x", NULL), -1);
@@ -417,7 +444,8 @@ static void rules(const char *json, const char *want)
     cJSON *j = cJSON_Parse(json);
     char err[256] = "";
     int rc = bd_check_rules(j, err, sizeof err);
-    if (want ? (rc == 0 || !strstr(err, want)) : rc != 0) fail_msg("%s: rc=%d err=%s", json, rc, err);
+    if (want ? (rc == 0 || !strstr(err, want)) : rc != 0) fail_msg("%s: rc=%d err=%s", json, rc,
+                                                                   err);
     cJSON_Delete(j);
 }
 
@@ -449,7 +477,8 @@ static void test_outputs(void **st)
     assert_int_equal(fn_app_bind(app, "q", "sendGrid", "out", "mail", NULL), 0);
     assert_int_equal(fn_app_bind(app, "q", "twilioSms", "out", "sms", NULL), 0);
     assert_int_equal(fn_app_bind(app, "q", "table", "out", "tab", "tableName", "t", NULL), 0);
-    assert_int_equal(fn_app_bind(app, "q", "serviceBus", "out", "$return", "queueName", "r", NULL), 0);
+    assert_int_equal(fn_app_bind(app, "q", "serviceBus", "out", "$return", "queueName", "r", NULL),
+                     0);
     struct app_call *c = app_call_new(app, app_find(app, "q"), "id1");
     fn_invocation *inv = &c->inv;
     /* one queue message: as it is; "abcd" (valid base64) is sent encoded */
