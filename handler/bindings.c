@@ -1212,45 +1212,20 @@ static int get_view(fn_invocation *inv, const char *name, enum bd_view view, voi
     return 0;
 }
 
-int fn_timer_get(fn_invocation *inv, const char *name, fn_timer_info *out)
-{
-    return get_view(inv, name, BD_V_TIMER, out);
-}
-
-int fn_queue_get(fn_invocation *inv, const char *name, fn_queue_message *out)
-{
-    return get_view(inv, name, BD_V_QUEUE, out);
-}
-
-int fn_blob_get(fn_invocation *inv, const char *name, fn_blob *out)
-{
-    return get_view(inv, name, BD_V_BLOB, out);
-}
-
-int fn_eventhub_get(fn_invocation *inv, const char *name, fn_eventhub_batch *out)
-{
-    return get_view(inv, name, BD_V_EVENTHUB, out);
-}
-
-int fn_servicebus_get(fn_invocation *inv, const char *name, fn_servicebus_message *out)
-{
-    return get_view(inv, name, BD_V_SERVICEBUS, out);
-}
-
-int fn_eventgrid_get(fn_invocation *inv, const char *name, fn_eventgrid_event *out)
-{
-    return get_view(inv, name, BD_V_EVENTGRID, out);
-}
-
-int fn_cosmos_get(fn_invocation *inv, const char *name, fn_documents *out)
-{
-    return get_view(inv, name, BD_V_COSMOS, out);
-}
-
-int fn_table_get(fn_invocation *inv, const char *name, fn_table_rows *out)
-{
-    return get_view(inv, name, BD_V_TABLE, out);
-}
+/* the public accessors: one view each */
+#define TYPED_GET(fn, type, view)                                                          \
+    int fn(fn_invocation *inv, const char *name, type *out)                                \
+    {                                                                                      \
+        return get_view(inv, name, view, out);                                             \
+    }
+TYPED_GET(fn_timer_get, fn_timer_info, BD_V_TIMER)
+TYPED_GET(fn_queue_get, fn_queue_message, BD_V_QUEUE)
+TYPED_GET(fn_blob_get, fn_blob, BD_V_BLOB)
+TYPED_GET(fn_eventhub_get, fn_eventhub_batch, BD_V_EVENTHUB)
+TYPED_GET(fn_servicebus_get, fn_servicebus_message, BD_V_SERVICEBUS)
+TYPED_GET(fn_eventgrid_get, fn_eventgrid_event, BD_V_EVENTGRID)
+TYPED_GET(fn_cosmos_get, fn_documents, BD_V_COSMOS)
+TYPED_GET(fn_table_get, fn_table_rows, BD_V_TABLE)
 
 /* --- typed outputs ---------------------------------------------------------------------------- */
 

@@ -23,6 +23,16 @@ def start_examples(daemon, mode_args, env=None, port=None, cwd=None, name="fnhan
     return daemon(argv, port, env=full_env, cwd=cwd, name=name)
 
 
+def start_trace_stack(daemon, traces):
+    """A collector storing into `traces` and a flamescope reading it; (collector, flamescope)."""
+    pc, pf = free_port(), free_port()
+    coll = daemon([binary("fntrace-collector"), "--listen", "127.0.0.1", "--port", str(pc),
+                   "--dir", str(traces)], pc)
+    fs = daemon([binary("fntrace-flamescope"), "--listen", "127.0.0.1", "--port", str(pf),
+                 "--dir", str(traces)], pf)
+    return coll, fs
+
+
 def request(url, method="GET", body=None, headers=None, timeout=60):
     """(status, headers with lower-case names, body bytes)."""
     if isinstance(body, (dict, list)):

@@ -4,17 +4,16 @@ invokes every example in the Functions host's payload shapes, outputs are checke
 name as the host would deliver them, bad trigger payloads are 400s naming the field, a
 function.json that differs from the code stops the program, and a request's W3C
 traceparent travels into the trace and back out through flamescope's lookup."""
-import base64
+import gzip
 import json
 import subprocess
-import time
 from urllib.parse import quote
 
 import pytest
 
 from conftest import binary, free_port
 from handler_common import (AzureHost, check_binding_rules, dotnet_date, host_delivers, jbody,
-                            queue_metadata, request, start_examples, wait_until)
+                            queue_metadata, request, start_trace_stack, wait_until)
 
 
 def azure_init(root):
@@ -211,11 +210,7 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 def test_traceparent_into_the_trace_and_out_through_flamescope(daemon, tmp_path, root):
     traces = tmp_path / "traces"
     traces.mkdir()
-    pc, pf = free_port(), free_port()
-    coll = daemon([binary("fntrace-collector"), "--listen", "127.0.0.1", "--port", str(pc),
-                   "--dir", str(traces)], pc)
-    fs = daemon([binary("fntrace-flamescope"), "--listen", "127.0.0.1", "--port", str(pf),
-                 "--dir", str(traces)], pf)
+    coll, fs = start_trace_stack(daemon, traces)
     host = AzureHost(daemon, root, env={
         "FNTRACE": "1", "FNTRACE_FREQ": "499", "FNTRACE_WINDOW": "1s",
         "FNTRACE_COLLECTOR": coll.url + "/", "FNTRACE_NAME": "bindings-e2e"})
@@ -248,11 +243,8 @@ def test_traceparent_into_the_trace_and_out_through_flamescope(daemon, tmp_path,
     q = wait_until(lambda: found(other), timeout=30)
     assert q and q[0]["fn"] == "queue-to-blob"
     # the invocation line of the trace file carries it
-    text = b"".join(p.read_bytes() for p in traces.rglob("*.perf*"))
-    if text[:2] == b"\x1f\x8b":
-        import gzip
-        text = b"".join(gzip.decompress(p.read_bytes()) if p.read_bytes()[:2] == b"\x1f\x8b"
-                        else p.read_bytes() for p in traces.rglob("*.perf*"))
+    raw = [p.read_bytes() for p in traces.rglob("*.perf*")]
+    text = b"".join(gzip.decompress(r) if r[:2] == b"\x1f\x8b" else r for r in raw)
     assert f"trace_id={TRACE_ID}".encode() in text
     st, _, b = request(f"{fs.url}/api/v1/invocations?trace_id=xyz")
     assert st == 400 and "trace_id" in jbody(b)["error"]
