@@ -10,11 +10,16 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app.h"
+#include "azure.h"
+#include "runtime.h"
 #include "bindings.h"
 #include "fnhandler.h"
 #include "fterr.h"
@@ -163,6 +168,11 @@ static void refused(enum bd_view v, const char *val, const char *meta, const cha
 #define QMETA "{\"Id\":\"m1\",\"DequeueCount\":2,\"PopReceipt\":\"p\"," \
     "\"InsertionTime\":\"2026-12-02T01:00:00+00:00\",\"ExpirationTime\":\"2026-12-09T01:00:00Z\"," \
     "\"NextVisibleTime\":\"2026-12-02T01:00:30.5Z\"}"
+
+#define QMETA_TC "{\"Id\":\"m1\",\"DequeueCount\":2,\"PopReceipt\":\"p\"," \
+    "\"InsertionTime\":\"2026-12-02T01:00:00Z\",\"ExpirationTime\":\"2026-12-09T01:00:00Z\"," \
+    "\"NextVisibleTime\":\"2026-12-02T01:00:30Z\",\"TraceContext\":{\"TraceParent\":" \
+    "\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}}"
 
 static void test_timer_and_queue(void **st)
 {
@@ -530,6 +540,108 @@ static void test_outputs(void **st)
     fn_app_free(app);
 }
 
+/* --- through the Azure routes on a real server ------------------------------------------- */
+
+static atomic_int queue_calls;
+
+/* an HTTP function that also writes a queue message, its response as $return */
+static int order_http(const fn_request *req, fn_response *res, void *arg)
+{
+    fn_invocation *inv = fn_response_invocation(res);
+    if (fn_output_text(inv, "q", "queued")) return fn_response_error(res, 500, "queue");
+    const char *tid = fn_request_trace_id(req);
+    return fn_response_printf(res, "trace %s", tid ? tid : "-");
+}
+
+static int queue_fn(fn_invocation *inv, void *arg)
+{
+    atomic_fetch_add(&queue_calls, 1);
+    fn_queue_message m;
+    if (fn_queue_get(inv, NULL, &m)) return -1;
+    const char *tid = fn_invocation_trace_id(inv);
+    return fn_output_text(inv, "q", tid ? tid : "none");
+}
+
+static size_t collect(char *p, size_t sz, size_t nm, void *ud)
+{
+    size_t have = strlen(ud), n = sz * nm;
+    if (have + n > 8191) n = 8191 - have;
+    memcpy((char *)ud + have, p, n);
+    ((char *)ud)[have + n] = 0;
+    return sz * nm;
+}
+
+static long post(const char *url, const char *body, char *out)
+{
+    out[0] = 0;
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+static void test_azure_envelope(void **st)
+{
+    fn_app *app = fn_app_new("unit");
+    assert_int_equal(fn_app_http(app, "order", order_http, NULL), 0);
+    assert_int_equal(fn_app_invoke(app, "queued", queue_fn, NULL), 0);
+    assert_int_equal(fn_app_bind(app, "order", "httpTrigger", "in", "request", NULL), 0);
+    assert_int_equal(fn_app_bind(app, "order", "http", "out", "$return", NULL), 0);
+    assert_int_equal(fn_app_bind(app, "order", "queue", "out", "q", "queueName", "x", NULL), 0);
+    assert_int_equal(fn_app_bind(app, "queued", "queueTrigger", "in", "m", "queueName", "a",
+                                 NULL), 0);
+    assert_int_equal(fn_app_bind(app, "queued", "queue", "out", "q", "queueName", "b", NULL), 0);
+    static struct rt rt;
+    static struct httpd_route routes[8];
+    memset(&rt, 0, sizeof rt);
+    rt.app = app;
+    rt.mode = RT_AZURE;
+    rt.max_body = 65536;
+    rt.handoff = 1;
+    atomic_store(&rt.healthy, 1);
+    azure_routes(&rt, routes);
+    char err[256], url[128], out[8192];
+    struct httpd_opts o = { .port = 0, .threads = 2, .flags = HTTPD_ALLOW_SUSPEND | HTTPD_QUIET };
+    httpd *srv = httpd_start(&o, routes, err, sizeof err);
+    assert_non_null(srv);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/order", (unsigned)httpd_port(srv));
+    assert_int_equal(post(url, "{\"Data\":{\"request\":{\"Method\":\"GET\","
+                               "\"Url\":\"http://h/api/order\",\"Headers\":{\"traceparent\":"
+                               "[\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"]}}},"
+                               "\"Metadata\":{}}", out), 200);
+    cJSON *env = cJSON_Parse(out);
+    assert_non_null(env);
+    cJSON *ret = cJSON_GetObjectItem(env, "ReturnValue");
+    assert_string_equal(cJSON_GetObjectItem(ret, "statusCode")->valuestring, "200");
+    assert_string_equal(cJSON_GetObjectItem(ret, "body")->valuestring,
+                        "trace 4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(env, "Outputs"), "q")->valuestring,
+                        "queued");
+    cJSON_Delete(env);
+    /* a declared queue trigger without the host's metadata: 400 before the function runs */
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/queued", (unsigned)httpd_port(srv));
+    assert_int_equal(post(url, "{\"Data\":{\"m\":\"x\"},\"Metadata\":{}}", out), 400);
+    assert_non_null(strstr(out, "Metadata.Id: missing"));
+    assert_int_equal(atomic_load(&queue_calls), 0);
+    /* with it, and the host's trace context */
+    assert_int_equal(post(url, "{\"Data\":{\"m\":\"x\"},\"Metadata\":" QMETA_TC "}", out), 200);
+    /* 32 hex digits are valid base64: sent encoded, so the host's decoding gives them back */
+    char *enc = bd_base64_encode("0af7651916cd43dd8448eb211c80319c", 32), want[128];
+    snprintf(want, sizeof want, "\"q\":\"%s\"", enc);
+    free(enc);
+    assert_non_null(strstr(out, want));
+    assert_int_equal(atomic_load(&queue_calls), 1);
+    httpd_stop(srv);
+    while (atomic_load(&app->running)) usleep(10000);
+    fn_app_free(app);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -545,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_declarations),
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_outputs),
+        cmocka_unit_test(test_azure_envelope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
