@@ -973,6 +973,11 @@ cJSON *bd_host_json(const char *exe)
     cJSON *h = cJSON_CreateObject();
     if (!h) return NULL;
     cJSON_AddStringToObject(h, "version", "2.0");
+    /* what `func init` writes: Application Insights sampling, requests not sampled */
+    cJSON *ss = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(
+        h, "logging"), "applicationInsights"), "samplingSettings");
+    cJSON_AddBoolToObject(ss, "isEnabled", 1);
+    cJSON_AddStringToObject(ss, "excludedTypes", "Request");
     cJSON *ch = cJSON_AddObjectToObject(h, "customHandler");
     cJSON *d = cJSON_AddObjectToObject(ch, "description");
     cJSON_AddStringToObject(d, "defaultExecutablePath", exe);

@@ -7,6 +7,7 @@ traceparent travels into the trace and back out through flamescope's lookup."""
 import gzip
 import json
 import subprocess
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -252,3 +253,28 @@ def test_traceparent_into_the_trace_and_out_through_flamescope(daemon, tmp_path,
     assert st == 400
     st, _, b = request(f"{fs.url}/api/v1/invocations?trace_id={'1' * 32}")
     assert st == 200 and jbody(b) == []
+
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "handler" / "templates" / "azure"
+
+
+@pytest.mark.skipif(not (TEMPLATE / "host.json").exists(),
+                    reason="no Azure template (handler/templates/azure) in this tree yet")
+def test_azure_template_is_what_azure_init_writes(tmp_path):
+    """The Azure template is generated (`fnhandler-examples --azure-init
+    handler/templates/azure`), not hand-kept: its host.json and every function.json are
+    what --azure-init writes now, for every function of the app."""
+    exe = json.loads((TEMPLATE / "host.json").read_text())["customHandler"]["description"][
+        "defaultExecutablePath"]
+    r = subprocess.run([binary("fnhandler-examples"), "--azure-init", str(tmp_path / "gen"),
+                        "--azure-exe", exe], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    gen = tmp_path / "gen"
+    assert json.loads((TEMPLATE / "host.json").read_text()) == \
+        json.loads((gen / "host.json").read_text())
+    want = sorted(p.parent.name for p in gen.glob("*/function.json"))
+    have = sorted(p.parent.name for p in TEMPLATE.glob("*/function.json"))
+    assert have == want, "regenerate: fnhandler-examples --azure-init handler/templates/azure"
+    for f in want:
+        assert json.loads((TEMPLATE / f / "function.json").read_text()) == \
+            json.loads((gen / f / "function.json").read_text()), f
