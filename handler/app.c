@@ -603,7 +603,8 @@ int fn_invocation_error(fn_invocation *inv, int status, const char *fmt, ...)
 
 /* --- from a call's public parts back to the call ---------------------------------------- */
 
-#define CALL_OF(ptr, member) ((struct app_call *)((char *)(ptr) - offsetof(struct app_call, member)))
+#define CALL_OF(ptr, member) \
+    ((struct app_call *)((char *)(ptr) - offsetof(struct app_call, member)))
 
 fn_invocation *fn_response_invocation(fn_response *res)
 {

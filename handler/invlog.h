@@ -3,8 +3,8 @@
  * Each finished call is recorded (id, function, start and end on CLOCK_MONOTONIC — the
  * clock the tracer's samples use — the HTTP status and the thread that ran it, so a
  * viewer can tell its samples from those of concurrent calls, and the W3C trace id the
- * request came with, so a tracing tool's trace leads to its profile) in a bounded ring.  The tracing
- * part drains it once per upload window and writes one `# fntrace invocation` line per
+ * request came with, so a tracing tool's trace leads to its profile) in a bounded ring.
+ * The tracing part drains it once per upload window and writes one `# fntrace invocation` line per
  * record.  When the ring is full the oldest record is overwritten and counted as dropped,
  * so a runtime without tracing (nobody drains) uses a fixed amount of memory.
  *

@@ -2,7 +2,7 @@
 COMPONENTS += handler                 # handler/*.c -> libfntrace-handler.a
 handler_USES  := tracer               # tracing.c runs the tracer library and its uploader
 handler_PKGS  := libmicrohttpd libcjson
-handler_TESTS := test_fnhandler
+handler_TESTS := test_fnhandler test_bindings
 BINS += fnhandler-examples
 BIN_fnhandler-examples := handler/examples/main.c
 BINS += fnhandler                     # the developer's tool: fnhandler new KIND -n NAME
