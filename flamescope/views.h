@@ -30,5 +30,12 @@ int views_flamegraph(const profile *p, const struct profile_range *r, sbuf *out)
  * invocation's flame graph then takes every thread's samples in its window). */
 /* Invocations [offset, offset + limit) as a JSON array (limit 0: all). */
 void views_invocations(const profile *p, size_t offset, size_t limit, sbuf *out);
+/* The invocations of p whose trace id is trace_id (NULL: all), as comma-separated objects
+ * (a leading comma unless first); filename (NULL: none) adds "filename", "flamegraph" (the
+ * API URL of the invocation's flame graph) and "ui" (the viewer's link).  Returns how many. */
+size_t views_invocations_matching(const profile *p, const char *trace_id, const char *filename,
+                                  int first, sbuf *out);
+/* s percent-escaped for a URL query value ('/' kept). */
+void views_url_escape(sbuf *out, const char *s);
 
 #endif
