@@ -5,6 +5,7 @@ ends on a character boundary.  Bounded: a second."""
 import json
 
 from azure_host import AzureHost, write_script_root
+from handler_common import queue_metadata
 
 
 def strict(data):
@@ -13,7 +14,8 @@ def strict(data):
 
 def test_invalid_bytes_in_outputs_are_replaced(daemon, tmp_path):
     host = AzureHost(daemon, write_script_root(tmp_path / "app"))
-    raw = b'{"Data":{"item":"bad \xff\xfe and \xed\xa0\x80 here"},"Metadata":{}}'
+    meta = json.dumps(queue_metadata()).encode()
+    raw = b'{"Data":{"item":"bad \xff\xfe and \xed\xa0\x80 here"},"Metadata":' + meta + b'}'
     st, _, data = host.invoke_raw("queue-echo", None, raw=raw)
     assert st == 200, data
     env = strict(data)
@@ -23,7 +25,8 @@ def test_invalid_bytes_in_outputs_are_replaced(daemon, tmp_path):
 def test_cut_log_lines_end_on_a_character_boundary(daemon, tmp_path):
     host = AzureHost(daemon, write_script_root(tmp_path / "app"))
     item = "é" * 300                                   # 2 bytes each: any byte cut splits one
-    st, _, data = host.invoke_raw("queue-echo", {"Data": {"item": item}, "Metadata": {}})
+    st, _, data = host.invoke_raw("queue-echo", {"Data": {"item": item},
+                                                 "Metadata": queue_metadata()})
     assert st == 200
     env = strict(data)
     assert env["Outputs"]["output"] == item
