@@ -16,7 +16,7 @@ DESTDIR  ?=
 CC       ?= cc
 VERSION  := 0.1.0
 
-PKGS     := libmicrohttpd libcjson libcurl libelf zlib libseccomp libbpf
+PKGS     := libmicrohttpd libcjson libcurl libelf zlib libseccomp libbpf libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
