@@ -6,6 +6,8 @@
  * aborted.  lib/httpd holds a reply made mid-body until the body ends (or closes the
  * connection when it goes on too long), and calls upload_done in every case. */
 #include "upload.h"
+#include "api.h"
+#include "fterr.h"
 #include "bodycheck.h"
 #include "collector.h"
 #include "log.h"
@@ -91,8 +93,14 @@ static int store_error(httpd_req *req, struct collector *c, int e, const char *w
 {
     if (e == -ENOSPC || e == -EDQUOT)
         return reject(req, c, 507, REJECT_DISK_FULL, "the collector's disk is full (%s)", what);
+    if (e == -FT_ERR_STORE_DOWN || e == -FT_ERR_UNAUTHORIZED) {
+        /* not stored, and nothing acknowledged: the client's spool keeps it and retries */
+        httpd_add_header(req, "Retry-After", STORE_RETRY_AFTER);
+        return reject(req, c, 503, REJECT_STORE_DOWN, "the trace store is unavailable (%s: %s); "
+                      "try again later", what, ft_strerror(e));
+    }
     return reject(req, c, 500, REJECT_STORE_ERROR, "cannot store the trace (%s): %s", what,
-                  strerror(-e));
+                  ft_strerror(e));
 }
 
 static int too_large(httpd_req *req, struct collector *c)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "fterr.h"
 #include "ftree.h"
 #include "pcache.h"
 #include "profile.h"
@@ -39,13 +40,18 @@ static int reply_buf(httpd_req *req, int status, const char *type, sbuf *b)
 
 struct open_ctx {
     api *a;
-    int fd;
+    store_reader *rd;
 };
 
-static profile *build_from_fd(void *ctx, int *err, char *msg, size_t msglen)
+/* The fd where the store has one (the directory, the blob cache), else the reader's
+ * callback (a blob streamed from the store). */
+static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
 {
     struct open_ctx *o = ctx;
-    return profile_build(o->fd, o->a->opts.max_text, err, msg, msglen);
+    int fd = store_reader_fd(o->rd);
+    if (fd >= 0)
+        return profile_build(fd, o->a->opts.max_text, err, msg, msglen);
+    return profile_build_read(store_read_cb, o->rd, o->a->opts.max_text, err, msg, msglen);
 }
 
 static int status_of(int err)
@@ -57,7 +63,7 @@ static int status_of(int err)
     case -EFBIG: return 413;
     case -ERANGE: return 416;
     case -EBADMSG: case -EMEDIUMTYPE: case -EILSEQ: return 422;
-    case -ENOMEM: return 503;
+    case -ENOMEM: case -FT_ERR_STORE_DOWN: case -FT_ERR_UNAUTHORIZED: return 503;
     default: return 500;
     }
 }
@@ -87,24 +93,24 @@ static const profile *get_profile(api *a, httpd_req *req, const char *arg, const
         httpd_reply_error(req, 400, "%s: not a profile name inside the profile directory", arg);
         return NULL;
     }
-    int fd = -1;
+    store_reader *rd = NULL;
     struct store_entry ent;
-    int rc = store_open(a->st, id, &fd, &ent);
+    int rc = store_open_reader(a->st, id, &rd, &ent);
     if (rc < 0) {
         if (rc == -EISDIR)
             httpd_reply_error(req, 400, "%s is a directory, not a profile", id);
         else if (rc == -ENOENT)
             httpd_reply_error(req, 404, "no profile %s", id);
         else
-            httpd_reply_error(req, status_of(rc), "cannot open %s: %s", id, strerror(-rc));
+            httpd_reply_error(req, status_of(rc), "cannot open %s: %s", id, ft_strerror(rc));
         return NULL;
     }
-    struct open_ctx oc = {a, fd};
+    struct open_ctx oc = {a, rd};
     int err = 0;
     char msg[256] = "";
     const profile *p = pcache_get(a->cache, id, ent.bytes, ent.mtime_ns, ent.version,
-                                  build_from_fd, &oc, ref, &err, msg, sizeof msg);
-    close(fd);
+                                  build_from_reader, &oc, ref, &err, msg, sizeof msg);
+    store_reader_close(rd);
     if (!p) {
         int st = status_of(err);
         if (err == -EBADMSG)
@@ -155,7 +161,7 @@ static int h_profiles(httpd_req *req, void *arg)
     size_t n = 0;
     int rc = store_list(a->st, NULL, &ents, &n);
     if (rc < 0)
-        return httpd_reply_error(req, 500, "cannot list profiles: %s", strerror(-rc));
+        return httpd_reply_error(req, status_of(rc), "cannot list profiles: %s", ft_strerror(rc));
     sbuf b;
     sbuf_init(&b);
     sbuf_addc(&b, '[');

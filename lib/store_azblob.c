@@ -1024,7 +1024,7 @@ typedef struct azreader {
     uint64_t pos;                   /* bytes handed out */
     char range[64];
     /* copy into the disk cache */
-    int cfd;
+    int cfd, want_cache;
     char cpath[PATH_MAX], ctmp[PATH_MAX];
 } azreader;
 
@@ -1197,6 +1197,12 @@ static int transfer_pump(azreader *r)
 
 static void cache_write(azreader *r, const void *d, size_t n)
 {
+    if (r->want_cache && r->pos == 0) {
+        r->want_cache = 0;
+        snprintf(r->ctmp, sizeof r->ctmp, "%s/.part-%08x%08x", r->a->cache_dir,
+                 store_random32(), store_random32());
+        r->cfd = open(r->ctmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    }
     if (r->cfd < 0) return;
     const char *p = d;
     while (n) {
@@ -1288,9 +1294,7 @@ static int az_open_reader(void *self, const char *id, void **out, struct store_e
             r->fd = fd;
         } else {
             if (fd >= 0) close(fd);
-            snprintf(r->ctmp, sizeof r->ctmp, "%s/.part-%08x%08x", a->cache_dir,
-                     store_random32(), store_random32());
-            r->cfd = open(r->ctmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+            r->want_cache = 1;                       /* the copy starts with the first read */
         }
     }
     *out = r;
