@@ -547,11 +547,11 @@ static int status_code(const az *a, const struct azreq *rq, char *err, size_t er
     long s = rq->status;
     if (s >= 200 && s < 300) return 0;
     const char *code = rq->error_code[0] ? rq->error_code : "no error code";
-    const char *blob = rq->blob ? rq->blob : "";
+    const char *blob = rq->blob ? rq->blob : "", *sep = rq->blob ? "/" : "";
     switch (s) {
     case 401: case 403:
-        err_set(err, errlen, "Azure Storage refused %s %s/%s (HTTP %ld %s): check the account "
-                "key or SAS token", rq->method, a->container, blob, s, code);
+        err_set(err, errlen, "Azure Storage refused %s %s%s%s (HTTP %ld %s): check the account "
+                "key or SAS token", rq->method, a->container, sep, blob, s, code);
         return -FT_ERR_UNAUTHORIZED;
     case 404:
         err_set(err, errlen, "no such blob %s/%s (%s)", a->container, blob, code);
@@ -561,8 +561,8 @@ static int status_code(const az *a, const struct azreq *rq, char *err, size_t er
     case 413: err_set(err, errlen, "too large for Azure Storage (%s)", code); return -EFBIG;
     case 416: err_set(err, errlen, "range not satisfiable (%s)", code); return -ERANGE;
     default:
-        err_set(err, errlen, "Azure Storage answered HTTP %ld (%s) to %s %s/%s", s, code,
-                rq->method, a->container, blob);
+        err_set(err, errlen, "Azure Storage answered HTTP %ld (%s) to %s %s%s%s", s, code,
+                rq->method, a->container, sep, blob);
         return retryable_status(s) ? -FT_ERR_STORE_DOWN : -EIO;
     }
 }
