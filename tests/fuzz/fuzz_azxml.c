@@ -38,13 +38,14 @@ static int stop_first(void *ctx, const struct azxml_blob *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char marker[64], err[256];
+    char marker[1024], marker2[1024], err[256];
     struct acc a = { 0 }, b = { 0 };
     int r1 = azxml_list_parse((const char *)data, size, on_blob, &a, marker, sizeof marker,
                               err, sizeof err);
     if (strnlen(marker, sizeof marker) >= sizeof marker) abort();
-    int r2 = azxml_list_parse((const char *)data, size, on_blob, &b, NULL, 0, err, sizeof err);
-    if (r1 != r2 || a.n != b.n || a.hash != b.hash) abort();
+    int r2 = azxml_list_parse((const char *)data, size, on_blob, &b, marker2, sizeof marker2,
+                              err, sizeof err);
+    if (r1 != r2 || a.n != b.n || a.hash != b.hash || strcmp(marker, marker2)) abort();
     unsigned calls = 0;
     int r3 = azxml_list_parse((const char *)data, size, stop_first, &calls, NULL, 0, NULL, 0);
     if (calls > 1 || (calls == 1 && r3 != 7)) abort();
