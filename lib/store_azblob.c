@@ -240,6 +240,10 @@ static int set_key(az *a, const char *key, char *err, size_t errlen)
 static int set_sas(az *a, const char *sas, char *err, size_t errlen)
 {
     if (*sas == '?') sas++;
+    if (strlen(sas) > 2000) {
+        err_set(err, errlen, "the SAS token is longer than 2000 characters");
+        return -FT_ERR_BAD_INPUT;
+    }
     for (const char *c = sas; *c; c++)
         if (*c <= ' ' || *c > '~' || *c == '#') {
             err_set(err, errlen, "bad character in the SAS token");
@@ -634,6 +638,24 @@ static void entry_from(struct store_entry *e, const char *id, const struct azreq
 
 /* --- open / close ----------------------------------------------------------------- */
 
+/* Removes partial copies (".part-*") a crashed reader left in the blob cache: those not
+ * written to for an hour (a live reader of another process writes to its own steadily). */
+static void cache_clean_parts(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    time_t now = time(NULL);
+    while ((de = readdir(d))) {
+        struct stat sb;
+        if (strncmp(de->d_name, ".part-", 6)) continue;
+        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+            now - sb.st_mtime > 3600)
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+}
+
 static void list_drop(az *a)
 {
     pthread_mutex_lock(&a->list_lock);
@@ -676,6 +698,8 @@ void *store_azblob_open(const char *account, const char *container,
             r = -errno;
         } else if (!(a->cache_dir = strdup(o->cache_dir))) {
             r = -ENOMEM;
+        } else {
+            cache_clean_parts(a->cache_dir);
         }
         a->cache_bytes = o->cache_bytes ? o->cache_bytes : 1ull << 30;
     }
