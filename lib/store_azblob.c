@@ -60,7 +60,6 @@
 #define RESP_MAX (8u << 20)           /* one List Blobs page (5000 blobs) fits easily */
 #define ERR_BODY_MAX (64u << 10)
 #define READ_BUF_MAX (1u << 20)
-#define LIST_PAGE "5000"
 #define DEV_ACCOUNT "devstoreaccount1"
 #define DEV_KEY "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
@@ -72,6 +71,7 @@ typedef struct az {
     size_t keylen;                /* 0: SAS */
     char *sas;                    /* without the leading '?' */
     /* listing cache */
+    char list_page[12];           /* maxresults of a List Blobs page */
     int list_ttl_ms;
     pthread_mutex_t list_lock;
     struct store_entry *lv;
@@ -686,6 +686,10 @@ void *store_azblob_open(const char *account, const char *container,
     snprintf(a->account, sizeof a->account, "%s", account);
     snprintf(a->container, sizeof a->container, "%s", container);
     a->list_ttl_ms = o->list_ttl_ms;
+    /* FNTRACE_AZBLOB_LIST_PAGE (1 to 5000): smaller pages, for tests of the paging */
+    const char *pg = getenv("FNTRACE_AZBLOB_LIST_PAGE");
+    long page = pg ? atol(pg) : 0;
+    snprintf(a->list_page, sizeof a->list_page, "%ld", page >= 1 && page <= 5000 ? page : 5000);
     int r = configure(a, err, errlen);
     if (!r && !strncmp(a->origin, "http://", 7) && !host_is_loopback(a->origin) && !o->allow_http) {
         err_set(err, errlen, "refusing plain http to %s (the account key or SAS would travel "
@@ -769,7 +773,7 @@ static int list_remote(az *a, const char *prefix, struct listacc *l)
     for (int page = 0; page < 100000; page++) {
         struct azreq rq = { .method = "GET", .resp_max = RESP_MAX, .nq = 3,
                             .q = { { "restype", "container" }, { "comp", "list" },
-                                   { "maxresults", LIST_PAGE } } };
+                                   { "maxresults", a->list_page } } };
         if (prefix) rq.q[rq.nq++] = (struct kv){ "prefix", prefix };
         if (*marker) rq.q[rq.nq++] = (struct kv){ "marker", marker };
         char err[400];

@@ -77,13 +77,15 @@ def collector(daemon, az, container="traces", *args):
                   name="fntrace-collector")
 
 
-def flamescope(daemon, az, tmp_path, container="traces", *args):
+def flamescope(daemon, az, tmp_path, container="traces", *args, page=None):
     port = free_port()
     argv = [binary("fntrace-flamescope"), "--port", str(port), "--quiet", "--list-ttl-ms", "0",
             "--blob-cache", str(tmp_path / "blobcache"),
             "--store", f"azblob://devstoreaccount1/{container}", *args]
-    return daemon(argv, port, env={"AZURE_STORAGE_CONNECTION_STRING": az.connection_string()},
-                  name="fntrace-flamescope")
+    env = {"AZURE_STORAGE_CONNECTION_STRING": az.connection_string()}
+    if page:
+        env["FNTRACE_AZBLOB_LIST_PAGE"] = str(page)
+    return daemon(argv, port, env=env, name="fntrace-flamescope")
 
 
 def listing(url, name=None):
@@ -117,7 +119,7 @@ def test_two_collectors_one_container_one_flamescope(tmp_path, daemon, azurite):
     status, hdrs, got = http("GET", f"{c1.url}/api/v1/traces/{doc['id']}")
     assert status == 200 and hdrs.get("Content-Encoding") == "gzip" and got == gz
 
-    fs = flamescope(daemon, azurite, tmp_path)
+    fs = flamescope(daemon, azurite, tmp_path, page=2)   # 5 blobs: 3 List Blobs pages
     status, _, body = http("GET", f"{fs.url}/profile/")
     assert status == 200
     assert sorted(p["filename"] for p in json.loads(body)) == sorted([*bodies, doc["id"]])
