@@ -154,8 +154,9 @@ int main(int argc, char **argv)
     httpd_block_signals();
     struct collector *c = collector_start(&o, err, sizeof err);
     if (!c) goto fail;
-    log_info("listening", "addr=%s port=%u store=%s tls=%d token=%d fsync=%d", o.listen ? o.listen : "127.0.0.1",
-             (unsigned)collector_port(c), store_describe(c->st), cert != NULL, token != NULL, !o.no_fsync);
+    log_info("listening", "addr=%s port=%u store=%s tls=%d token=%d fsync=%d",
+             o.listen ? o.listen : "127.0.0.1", (unsigned)collector_port(c),
+             store_describe(c->st), cert != NULL, token != NULL, !o.no_fsync);
     int sig;
     while (!(sig = httpd_wait_signal(1000))) collector_tick(c);
     log_info("stopping", "signal=%d", sig);

@@ -75,7 +75,9 @@ int main(int argc, char **argv)
         case O_DIR: dir = optarg; spec = NULL; break;
         case O_STORE: spec = optarg; break;
         case O_BCACHE: bcache = optarg; break;
-        case O_BCACHE_MB: if (parse_u64(optarg, 1u << 24, &bcache_mb) || !bcache_mb) goto bad; break;
+        case O_BCACHE_MB:
+            if (parse_u64(optarg, 1u << 24, &bcache_mb) || !bcache_mb) goto bad;
+            break;
         case O_TTL: if (parse_u64(optarg, 3600000, &ttl_ms)) goto bad; break;
         case O_HTTP: allow_http = 1; break;
         case O_CACHE: if (parse_u64(optarg, 1u << 20, &cache_mb)) goto bad; break;

@@ -905,7 +905,8 @@ profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t e
     return profile_build_read(NULL, &fd, max_text, errp, err, errlen);
 }
 
-profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx, uint64_t max_text, int *errp, char *err,
+profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
+                            uint64_t max_text, int *errp, char *err,
                             size_t errlen)
 {
     struct build b;

@@ -56,7 +56,8 @@ typedef struct profile profile;
  * -EMEDIUMTYPE: not perf-script text (nothing parsed but malformed lines); -EFBIG. */
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen);
 /* The same from a read callback (a store reader); rd NULL reads the fd *(int *)ctx. */
-profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx, uint64_t max_text, int *errp, char *err,
+profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
+                            uint64_t max_text, int *errp, char *err,
                             size_t errlen);
 void profile_free(profile *p);
 /* Bytes of memory the index holds. */

@@ -54,7 +54,9 @@ static int text_cp(struct px *x, unsigned long cp)
     size_t n;
     if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
     if (cp < 0x80) { b[0] = (char)cp; n = 1; }
-    else if (cp < 0x800) { b[0] = (char)(0xc0 | cp >> 6); b[1] = (char)(0x80 | (cp & 0x3f)); n = 2; }
+    else if (cp < 0x800) {
+        b[0] = (char)(0xc0 | cp >> 6); b[1] = (char)(0x80 | (cp & 0x3f)); n = 2;
+    }
     else if (cp < 0x10000) {
         b[0] = (char)(0xe0 | cp >> 12); b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
         b[2] = (char)(0x80 | (cp & 0x3f)); n = 3;
@@ -76,7 +78,8 @@ static int read_text(struct px *x)
             text_put(x, s, (size_t)(x->p - s));
             continue;
         }
-        const char *semi = memchr(x->p, ';', (size_t)(x->end - x->p) < 12 ? (size_t)(x->end - x->p) : 12);
+        size_t left = (size_t)(x->end - x->p);
+        const char *semi = memchr(x->p, ';', left < 12 ? left : 12);
         if (!semi) return fail(x, "an unterminated entity");
         const char *e = x->p + 1;
         size_t n = (size_t)(semi - e);
@@ -120,6 +123,12 @@ static int skip_past(struct px *x, const char *needle)
     return fail(x, "an unterminated declaration or comment");
 }
 
+static void skip_space(struct px *x)
+{
+    while (x->p < x->end && (*x->p == ' ' || *x->p == '\t' || *x->p == '\r' || *x->p == '\n'))
+        x->p++;
+}
+
 static int path_is(const struct px *x, const char *const *names, int n)
 {
     if (x->depth != n) return 0;
@@ -141,7 +150,8 @@ static int on_close(struct px *x, azxml_blob_fn fn, void *ctx)
     } else if (x->in_blob && x->depth == 5 && !strcmp(x->stack[3], "Properties")) {
         if (!strcmp(top, "Content-Length")) {
             char *end;
-            if (!x->tlen || x->text[0] < '0' || x->text[0] > '9') return fail(x, "a bad Content-Length");
+            if (!x->tlen || x->text[0] < '0' || x->text[0] > '9')
+                return fail(x, "a bad Content-Length");
             unsigned long long v = strtoull(x->text, &end, 10);
             if (*end || v > (1ull << 62)) return fail(x, "a bad Content-Length");
             x->blob.content_length = v;
@@ -182,7 +192,7 @@ static int start_tag(struct px *x, azxml_blob_fn fn, void *ctx)
     x->depth++;
     int encoded = 0;
     for (;;) {                                   /* attributes */
-        while (x->p < x->end && (*x->p == ' ' || *x->p == '\t' || *x->p == '\r' || *x->p == '\n')) x->p++;
+        skip_space(x);
         if (x->p >= x->end) return fail(x, "an unterminated tag");
         if (*x->p == '>' || *x->p == '/') break;
         const char *an = x->p;
@@ -223,7 +233,7 @@ static int end_tag(struct px *x, azxml_blob_fn fn, void *ctx)
     const char *s = x->p;
     while (x->p < x->end && is_name_char((unsigned char)*x->p)) x->p++;
     size_t n = (size_t)(x->p - s);
-    while (x->p < x->end && (*x->p == ' ' || *x->p == '\t' || *x->p == '\r' || *x->p == '\n')) x->p++;
+    skip_space(x);
     if (x->p >= x->end || *x->p != '>') return fail(x, "an unterminated end tag");
     x->p++;
     if (!x->depth || strlen(x->stack[x->depth - 1]) != n || memcmp(x->stack[x->depth - 1], s, n))
@@ -265,7 +275,8 @@ int azxml_list_parse(const char *xml, size_t len, azxml_blob_fn fn, void *ctx,
         }
         x->p++;
         if (x->p >= x->end) { r = fail(x, "a lone '<'"); break; }
-        if (*x->p == '?') { if (x->depth || seen_root) r = fail(x, "a misplaced declaration"); else r = skip_past(x, "?>"); }
+        if (*x->p == '?')
+            r = x->depth || seen_root ? fail(x, "a misplaced declaration") : skip_past(x, "?>");
         else if (x->end - x->p >= 3 && !memcmp(x->p, "!--", 3)) r = skip_past(x, "-->");
         else if (*x->p == '!') r = fail(x, "a DOCTYPE or CDATA section");
         else if (*x->p == '/') { x->p++; r = end_tag(x, fn, ctx); }

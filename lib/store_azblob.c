@@ -61,7 +61,8 @@
 #define ERR_BODY_MAX (64u << 10)
 #define READ_BUF_MAX (1u << 20)
 #define DEV_ACCOUNT "devstoreaccount1"
-#define DEV_KEY "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+#define DEV_KEY "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/" \
+                "K1SZFPTOtr/KBHBeksoGMGw=="
 
 typedef struct az {
     char account[64], container[64];
@@ -261,7 +262,10 @@ static int configure(az *a, char *err, size_t errlen)
     const char *cs = getenv("AZURE_STORAGE_CONNECTION_STRING");
     char v[2048], ep[1024];
     if (cs && *cs) {
-        if (strlen(cs) > 8192) { err_set(err, errlen, "AZURE_STORAGE_CONNECTION_STRING too long"); return -FT_ERR_BAD_INPUT; }
+        if (strlen(cs) > 8192) {
+            err_set(err, errlen, "AZURE_STORAGE_CONNECTION_STRING too long");
+            return -FT_ERR_BAD_INPUT;
+        }
         if (cs_get(cs, "UseDevelopmentStorage", v, sizeof v) == 1 && !strcasecmp(v, "true")) {
             if (strcmp(a->account, DEV_ACCOUNT)) {
                 err_set(err, errlen, "UseDevelopmentStorage=true is the account %s, not %s",
@@ -294,7 +298,8 @@ static int configure(az *a, char *err, size_t errlen)
         }
         if (r) return r;
         if (cs_get(cs, "AccountKey", v, sizeof v) == 1) return set_key(a, v, err, errlen);
-        if (cs_get(cs, "SharedAccessSignature", v, sizeof v) == 1) return set_sas(a, v, err, errlen);
+        if (cs_get(cs, "SharedAccessSignature", v, sizeof v) == 1)
+            return set_sas(a, v, err, errlen);
         err_set(err, errlen, "AZURE_STORAGE_CONNECTION_STRING has neither AccountKey nor "
                 "SharedAccessSignature");
         return -FT_ERR_UNAUTHORIZED;
@@ -480,7 +485,8 @@ static struct curl_slist *headers(const az *a, const struct azreq *rq, const cha
     char line[2304];
     struct curl_slist *l = NULL, *t;
 #define ADD(...) do { snprintf(line, sizeof line, __VA_ARGS__); \
-        if (!(t = curl_slist_append(l, line))) { curl_slist_free_all(l); return NULL; } l = t; } while (0)
+        if (!(t = curl_slist_append(l, line))) { curl_slist_free_all(l); return NULL; } \
+        l = t; } while (0)
     ADD("x-ms-date: %s", date);
     ADD("x-ms-version: %s", API_VERSION);
     for (int i = 0; i < rq->nh; i++) ADD("%s: %s", rq->h[i].k, rq->h[i].v);
@@ -560,8 +566,12 @@ static int status_code(const az *a, const struct azreq *rq, char *err, size_t er
     case 404:
         err_set(err, errlen, "no such blob %s/%s (%s)", a->container, blob, code);
         return -ENOENT;
-    case 409: err_set(err, errlen, "conflict on %s/%s (%s)", a->container, blob, code); return -EEXIST;
-    case 412: err_set(err, errlen, "%s/%s changed meanwhile (%s)", a->container, blob, code); return -ESTALE;
+    case 409:
+        err_set(err, errlen, "conflict on %s/%s (%s)", a->container, blob, code);
+        return -EEXIST;
+    case 412:
+        err_set(err, errlen, "%s/%s changed meanwhile (%s)", a->container, blob, code);
+        return -ESTALE;
     case 413: err_set(err, errlen, "too large for Azure Storage (%s)", code); return -EFBIG;
     case 416: err_set(err, errlen, "range not satisfiable (%s)", code); return -ERANGE;
     default:
@@ -698,7 +708,8 @@ void *store_azblob_open(const char *account, const char *container,
     }
     if (!r && o->cache_dir) {
         if (mkdir(o->cache_dir, 0700) && errno != EEXIST) {
-            err_set(err, errlen, "cannot create the blob cache %s: %s", o->cache_dir, strerror(errno));
+            err_set(err, errlen, "cannot create the blob cache %s: %s", o->cache_dir,
+                    strerror(errno));
             r = -errno;
         } else if (!(a->cache_dir = strdup(o->cache_dir))) {
             r = -ENOMEM;
@@ -850,7 +861,8 @@ static int az_stat(void *self, const char *id, struct store_entry *out)
     char err[400];
     int r = perform(a, &rq, err, sizeof err);
     if (!r) entry_from(out, id, &rq);
-    else if (r != -ENOENT) log_warn("blob store request failed", "op=stat id=%s error=\"%s\"", id, err);
+    else if (r != -ENOENT)
+        log_warn("blob store request failed", "op=stat id=%s error=\"%s\"", id, err);
     req_free(&rq);
     return r;
 }
@@ -866,7 +878,8 @@ static int az_delete(void *self, const char *id, uint64_t *bytes)
     char err[400];
     r = perform(a, &rq, err, sizeof err);
     req_free(&rq);
-    if (r && r != -ENOENT) log_warn("blob store request failed", "op=delete id=%s error=\"%s\"", id, err);
+    if (r && r != -ENOENT)
+        log_warn("blob store request failed", "op=delete id=%s error=\"%s\"", id, err);
     if (!r) *bytes = e.bytes;
     list_drop(a);
     return r;
@@ -989,7 +1002,8 @@ static int az_put_commit(void *put, struct store_entry *out)
         size_t cap = 128 + (size_t)p->nblocks * 48;
         if (!(list = malloc(cap))) r = -ENOMEM;
         else {
-            size_t n = (size_t)snprintf(list, cap, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+            size_t n = (size_t)snprintf(list, cap, "%s",
+                                        "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
             for (unsigned i = 0; i < p->nblocks; i++) {
                 char bid[64];
                 block_id(i, bid);
@@ -1092,7 +1106,8 @@ static void cache_evict(az *a)
     while (d && (de = readdir(d))) {
         if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof v->name) continue;
         struct stat sb;
-        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) || !S_ISREG(sb.st_mode)) continue;
+        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) || !S_ISREG(sb.st_mode))
+            continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             struct cfile *nv = realloc(v, cap * sizeof *nv);
