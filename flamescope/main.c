@@ -1,5 +1,5 @@
 /* fntrace-flamescope — serves FlameScope's API, fntrace's /api/v1/ and the web UI over
- * the profiles of a trace store (see api.h).  This file parses the command line, opens
+ * the profiles of a trace store (see routes.h).  This file parses the command line, opens
  * the store, starts the server and waits for SIGINT/SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
@@ -9,10 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "routes.h"
 #include "httpd.h"
 #include "log.h"
 #include "store.h"
+#include "units.h"
 
 static const char usage[] =
     "usage: fntrace-flamescope [options]\n"
@@ -23,30 +24,35 @@ static const char usage[] =
     "  --dir DIR          short for --store dir:DIR (default ./traces)\n"
     "  --blob-cache DIR   local copies of blobs read from a blob store (default\n"
     "                     $TMPDIR/fntrace-flamescope-UID)\n"
-    "  --blob-cache-mb N  bound of that cache (default 4096)\n"
+    "  --blob-cache-size SIZE  bound of that cache (default 4G)\n"
     "  --list-ttl-ms N    a blob store's listing is reused this long (default 2000)\n"
     "  --store-allow-http let a blob store endpoint be plain http beyond loopback\n"
-    "  --cache-mb N       memory for cached profile indexes (default 1024)\n"
-    "  --max-profile-mb N largest profile text to index, after gunzip (default 4096;\n"
+    "  --cache SIZE       memory for cached profile indexes (default 1G)\n"
+    "  --max-profile SIZE largest profile text to index, after gunzip (default 4G;\n"
     "                     0: no limit)\n"
+    "  --cache-mb N, --max-profile-mb N   the same in MiB (older spelling)\n"
+    "Sizes take K, M, G, T suffixes (powers of 1024).\n"
     "  --threads N        worker threads (default 4)\n"
     "  --quiet            no access log\n";
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || errno || v > max || s[0] == '-')
-        return -1;
-    *out = v;
+    return units_uint(s, max, out) < 0 ? -1 : 0;
+}
+
+/* A size option (lib/units: 512M, 4G) in MiB, at most max MiB. */
+static int parse_mib(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v;
+    if (units_size(s, &v) < 0 || v / (1u << 20) > max) return -1;
+    *out = v >> 20;
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PORT, O_DIR, O_CACHE, O_MAXPROF, O_THREADS, O_QUIET, O_VERSION,
-           O_STORE, O_BCACHE, O_BCACHE_MB, O_TTL, O_HTTP };
+           O_CACHE_SIZE, O_MAXPROF_SIZE, O_STORE, O_BCACHE, O_BCACHE_SIZE, O_TTL, O_HTTP };
     static const struct option lopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"port", required_argument, 0, O_PORT},
@@ -56,9 +62,11 @@ int main(int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS},
         {"quiet", no_argument, 0, O_QUIET},
         {"version", no_argument, 0, O_VERSION},
+        {"cache", required_argument, 0, O_CACHE_SIZE},
+        {"max-profile", required_argument, 0, O_MAXPROF_SIZE},
         {"store", required_argument, 0, O_STORE},
         {"blob-cache", required_argument, 0, O_BCACHE},
-        {"blob-cache-mb", required_argument, 0, O_BCACHE_MB},
+        {"blob-cache-size", required_argument, 0, O_BCACHE_SIZE},
         {"list-ttl-ms", required_argument, 0, O_TTL},
         {"store-allow-http", no_argument, 0, O_HTTP},
         {"help", no_argument, 0, 'h'},
@@ -75,14 +83,16 @@ int main(int argc, char **argv)
         case O_DIR: dir = optarg; spec = NULL; break;
         case O_STORE: spec = optarg; break;
         case O_BCACHE: bcache = optarg; break;
-        case O_BCACHE_MB:
-            if (parse_u64(optarg, 1u << 24, &bcache_mb) || !bcache_mb) goto bad;
+        case O_BCACHE_SIZE:
+            if (parse_mib(optarg, 1u << 24, &bcache_mb) || !bcache_mb) goto bad;
             break;
         case O_TTL: if (parse_u64(optarg, 3600000, &ttl_ms)) goto bad; break;
         case O_HTTP: allow_http = 1; break;
         case O_CACHE: if (parse_u64(optarg, 1u << 20, &cache_mb)) goto bad; break;
         case O_MAXPROF: if (parse_u64(optarg, 1u << 24, &maxprof_mb)) goto bad; break;
         case O_THREADS: if (parse_u64(optarg, 256, &threads) || !threads) goto bad; break;
+        case O_CACHE_SIZE: if (parse_mib(optarg, 1u << 20, &cache_mb)) goto bad; break;
+        case O_MAXPROF_SIZE: if (parse_mib(optarg, 1u << 24, &maxprof_mb)) goto bad; break;
         case O_QUIET: quiet = 1; break;
         case O_VERSION: printf("fntrace-flamescope %s\n", FNTRACE_VERSION); return 0;
         case 'h': fputs(usage, stdout); return 0;
@@ -124,11 +134,11 @@ int main(int argc, char **argv)
         log_error("cannot open the store", "store=%s error=\"%s\"", spec ? spec : dirspec, err);
         return 1;
     }
-    struct api_opts ao = {
+    struct routes_opts ao = {
         .cache_bytes = (size_t)cache_mb << 20,
         .max_text = maxprof_mb << 20,
     };
-    api *a = api_new(st, &ao);
+    routes *a = routes_new(st, &ao);
     if (!a) {
         log_error("out of memory", "%s", "");
         store_close(st);
@@ -142,10 +152,10 @@ int main(int argc, char **argv)
         .name = "flamescope",
     };
     httpd_block_signals();
-    httpd *srv = httpd_start(&ho, api_routes(a), err, sizeof err);
+    httpd *srv = httpd_start(&ho, routes_table(a), err, sizeof err);
     if (!srv) {
         log_error("cannot start the server", "error=\"%s\"", err);
-        api_free(a);
+        routes_free(a);
         store_close(st);
         return 1;
     }
@@ -153,11 +163,9 @@ int main(int argc, char **argv)
              (unsigned)httpd_port(srv), store_describe(st), (unsigned long long)cache_mb);
     int sig = httpd_wait_signal(-1);
     log_info("stopping", "signal=%d", sig);
-    httpd_quiesce(srv);
-    for (int i = 0; i < 100 && httpd_inflight(srv); i++)
-        usleep(100000);
+    httpd_drain(srv, 10, NULL, NULL);
     httpd_stop(srv);
-    api_free(a);
+    routes_free(a);
     store_close(st);
     return 0;
 }

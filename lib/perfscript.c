@@ -1,5 +1,5 @@
 /* perfscript — parser, writer and sniffer of `perf script --header` text (contract in
- * perfscript.h and DESIGN.md "perf-script format").
+ * perfscript.h and docs/perfscript.md).
  *
  * Parser design. The core, parse_text(), walks complete lines of one contiguous buffer
  * with memchr and dispatches on the first byte: `#` -> header callback; blank -> end
@@ -27,7 +27,9 @@
  * `pid/tid` or `tid`, and a non-empty comm. Right of it: optional period (digits and a
  * space), the event name (a non-space token ending with ':'), optional extra text. */
 #include "perfscript.h"
+#include "ps_internal.h"
 #include "errbuf.h"
+#include "fterr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +37,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -43,7 +44,7 @@
 #define READ_CHUNK       (1u << 20)         /* bytes per read from a file */
 #define FEED_CHUNK       (64u * 1024u)      /* buffer room kept free for feeds */
 #define MAX_SAMPLE_TEXT  (4u << 20)         /* open-sample text kept while streaming */
-#define WRITER_BUF       (64u * 1024u)
+
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -60,101 +61,6 @@ int ps_str_eq(ps_str a, ps_str b)
 int ps_str_eqc(ps_str a, const char *s)
 {
     return ps_str_eq(a, ps_cstr(s));
-}
-
-static inline int is_ws(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static inline int is_digit(char c)
-{
-    return (unsigned char)(c - '0') < 10;
-}
-
-static const signed char hexval_tab[256] = {
-    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7,
-    ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
-    ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
-    ['F'] = 16,
-};
-
-/* value of hex digit + 1, 0 when not a hex digit */
-static inline int hexv(char c)
-{
-    return hexval_tab[(unsigned char)c];
-}
-
-/* Parses digits in [b, e) as an int32 with an optional leading '-'. */
-static int parse_i32(const char *b, const char *e, int32_t *out)
-{
-    int neg = 0;
-    if (b < e && *b == '-') {
-        neg = 1;
-        b++;
-    }
-    if (b >= e || e - b > 10)
-        return 0;
-    int64_t v = 0;
-    for (; b < e; b++) {
-        if (!is_digit(*b))
-            return 0;
-        v = v * 10 + (*b - '0');
-    }
-    if (neg)
-        v = -v;
-    if (v > INT32_MAX || v < INT32_MIN)
-        return 0;
-    *out = (int32_t)v;
-    return 1;
-}
-
-static int parse_u64(const char *b, const char *e, uint64_t *out)
-{
-    if (b >= e || e - b > 20)
-        return 0;
-    uint64_t v = 0;
-    for (; b < e; b++) {
-        if (!is_digit(*b))
-            return 0;
-        unsigned d = (unsigned)(*b - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 1;
-}
-
-/* "SECS[.FRAC]" with 1..10 digits of seconds and 0..9 decimals -> ns, exact. */
-static int parse_secs(const char *b, const char *e, uint64_t *ns)
-{
-    const char *dot = memchr(b, '.', (size_t)(e - b));
-    const char *se = dot ? dot : e;
-    if (se == b || se - b > 10)
-        return 0;
-    uint64_t s = 0;
-    for (const char *q = b; q < se; q++) {
-        if (!is_digit(*q))
-            return 0;
-        s = s * 10 + (uint64_t)(*q - '0');
-    }
-    uint64_t frac = 0;
-    if (dot) {
-        const char *fb = dot + 1;
-        if (fb == e || e - fb > 9)
-            return 0;
-        int nd = 0;
-        for (const char *q = fb; q < e; q++, nd++) {
-            if (!is_digit(*q))
-                return 0;
-            frac = frac * 10 + (uint64_t)(*q - '0');
-        }
-        for (; nd < 9; nd++)
-            frac *= 10;
-    }
-    *ns = s * PS_NSEC_PER_SEC + frac;
-    return 1;
 }
 
 int ps_parse_seconds(ps_str s, uint64_t *ns)
@@ -360,163 +266,6 @@ int ps_parse_frame_line(ps_str line, ps_frame *f)
     }
     f->sym = (ps_str){ a, (size_t)(se - a) };
     return 1;
-}
-
-/* ------------------------------------------------------------------ header lines */
-
-int ps_header_kv(ps_str line, ps_str *key, ps_str *value)
-{
-    if (!line.p || line.len < 2 || line.p[0] != '#')
-        return 0;
-    const char *b = line.p + 1, *e = line.p + line.len;
-    while (b < e && is_ws(*b))
-        b++;
-    const char *colon = memchr(b, ':', (size_t)(e - b));
-    if (!colon)
-        return 0;
-    const char *ke = colon;
-    while (ke > b && is_ws(ke[-1]))
-        ke--;
-    if (ke == b)
-        return 0;
-    const char *v = colon + 1;
-    if (v < e && *v == ' ')
-        v++;
-    *key = (ps_str){ b, (size_t)(ke - b) };
-    *value = (ps_str){ v, (size_t)(e - v) };
-    return 1;
-}
-
-int ps_header_invocation(ps_str line, ps_invocation *out)
-{
-    ps_str key, val;
-    if (!ps_header_kv(line, &key, &val) || !ps_str_eqc(key, "fntrace invocation"))
-        return 0;
-    ps_invocation inv = { .status = 0 };
-    int have = 0;
-    const char *b = val.p, *e = val.p + val.len;
-    while (b < e) {
-        while (b < e && is_ws(*b))
-            b++;
-        const char *te = b;
-        while (te < e && !is_ws(*te))
-            te++;
-        if (te == b)
-            break;
-        const char *eq = memchr(b, '=', (size_t)(te - b));
-        if (eq) {
-            ps_str k = { b, (size_t)(eq - b) }, v = { eq + 1, (size_t)(te - eq - 1) };
-            if (ps_str_eqc(k, "id") && v.len) {
-                inv.id = v;
-                have |= 1;
-            } else if (ps_str_eqc(k, "fn") && v.len) {
-                inv.fn = v;
-                have |= 2;
-            } else if (ps_str_eqc(k, "start")) {
-                if (!parse_secs(v.p, v.p + v.len, &inv.start_ns))
-                    return 0;
-                have |= 4;
-            } else if (ps_str_eqc(k, "end")) {
-                if (!parse_secs(v.p, v.p + v.len, &inv.end_ns))
-                    return 0;
-                inv.flags |= PS_INV_END;
-            } else if (ps_str_eqc(k, "status")) {
-                if (!parse_i32(v.p, v.p + v.len, &inv.status))
-                    return 0;
-                inv.flags |= PS_INV_STATUS;
-            } else if (ps_str_eqc(k, "tid")) {
-                int32_t tid;   /* a bad tid only loses the thread, not the invocation */
-                if (parse_i32(v.p, v.p + v.len, &tid) && tid > 0) {
-                    inv.tid = tid;
-                    inv.flags |= PS_INV_TID;
-                } else {
-                    inv.tid = 0;
-                    inv.flags &= ~(uint32_t)PS_INV_TID;
-                }
-            }
-        }
-        b = te;
-    }
-    if (have != 7)
-        return 0;
-    *out = inv;
-    return 1;
-}
-
-/* ------------------------------------------------------------------ escaping */
-
-static const char hexdig[] = "0123456789abcdef";
-
-size_t ps_escape(ps_str s, char *out, size_t outcap, int flags)
-{
-    size_t n = 0;
-#define PUT(ch)                                                                         \
-    do {                                                                                \
-        if (n + 1 < outcap)                                                             \
-            out[n] = (ch);                                                              \
-        n++;                                                                            \
-    } while (0)
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        if (c == '\\') {
-            PUT('\\');
-            PUT('\\');
-        } else if (c == '\n') {
-            PUT('\\');
-            PUT('n');
-        } else if (c == '\r') {
-            PUT('\\');
-            PUT('r');
-        } else if (c == '\t') {
-            PUT('\\');
-            PUT('t');
-        } else if (c < 0x20 || c == 0x7f || (c == ' ' && (flags & PS_ESC_SPACE))) {
-            PUT('\\');
-            PUT('x');
-            PUT(hexdig[c >> 4]);
-            PUT(hexdig[c & 15]);
-        } else {
-            PUT((char)c);
-        }
-    }
-    if (outcap)
-        out[n < outcap ? n : outcap - 1] = '\0';
-    return n;
-}
-
-size_t ps_unescape(ps_str s, char *out, size_t outcap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        char c = s.p[i];
-        if (c == '\\' && i + 1 < s.len) {
-            char d = s.p[i + 1];
-            if (d == '\\' || d == 'n' || d == 'r' || d == 't') {
-                PUT(d == 'n' ? '\n' : d == 'r' ? '\r' : d == 't' ? '\t' : '\\');
-                i++;
-                continue;
-            }
-            if (d == 'x' && i + 3 < s.len && hexv(s.p[i + 2]) && hexv(s.p[i + 3])) {
-                PUT((char)(((hexv(s.p[i + 2]) - 1) << 4) | (hexv(s.p[i + 3]) - 1)));
-                i += 3;
-                continue;
-            }
-        }
-        PUT(c);
-    }
-#undef PUT
-    if (outcap)
-        out[n < outcap ? n : outcap - 1] = '\0';
-    return n;
-}
-
-#define ESC_LINE 0x100   /* control characters only: keeps tabs and backslashes */
-
-static inline int needs_escape(unsigned char c, int flags)
-{
-    if (flags & ESC_LINE)
-        return (c < 0x20 && c != '\t') || c == 0x7f;
-    return c < 0x20 || c == 0x7f || c == '\\' || (c == ' ' && (flags & PS_ESC_SPACE));
 }
 
 /* ------------------------------------------------------------------ parser */
@@ -929,14 +678,14 @@ static int parse_gz(ps_parser *p, gzFile gz, char *err, size_t errlen)
                 rc = errno ? -errno : -EIO;
                 err_set(err, errlen, "read: %s", strerror(-rc));
             } else {
-                rc = -EBADMSG;
+                rc = -FT_ERR_BAD_GZIP;
                 err_set(err, errlen, "gzip: %s", zmsg ? zmsg : "corrupt data");
             }
             break;
         }
         if (n == 0) {
             if (zerr == Z_BUF_ERROR) {
-                rc = -EBADMSG;
+                rc = -FT_ERR_BAD_GZIP;
                 err_set(err, errlen, "gzip: %s", zmsg ? zmsg : "unexpected end of file");
                 break;
             }
@@ -953,8 +702,8 @@ static int parse_gz(ps_parser *p, gzFile gz, char *err, size_t errlen)
         if ((rc = stream_process(p, 0)) != 0)
             break;
     }
-    if (rc < 0 && rc != -EBADMSG && rc != -EFBIG && err && errlen && !err[0])
-        err_set(err, errlen, "%s", strerror(-rc));
+    if (rc < 0 && rc != -FT_ERR_BAD_GZIP && rc != -EFBIG && err && errlen && !err[0])
+        err_set(err, errlen, "%s", ft_strerror(rc));
     gzclose(gz);
     stream_reset(p);
     return rc;
@@ -1009,7 +758,7 @@ int ps_parse_read(ps_parser *p, ps_read_fn rd, void *ctx, char *err, size_t errl
             ssize_t n = rd(ctx, in + have, IN - have);
             if (n < 0) {
                 rc = (int)n;
-                err_set(err, errlen, "read: %s", strerror(-rc < 4000 ? -rc : EIO));
+                err_set(err, errlen, "read: %s", ft_strerror(rc));
                 goto done;
             }
             if (n == 0) eof = 1;
@@ -1017,7 +766,7 @@ int ps_parse_read(ps_parser *p, ps_read_fn rd, void *ctx, char *err, size_t errl
         }
         if (gz < 0) {
             if (have < 2 && !eof) continue;
-            gz = ps_is_gzip(in, have);
+            gz = have >= 2 && in[0] == 0x1f && in[1] == 0x8b;
         }
         if (!gz) {
             if (have && (rc = ps_parser_feed(p, in, have)) != 0) goto fed;
@@ -1027,7 +776,7 @@ int ps_parse_read(ps_parser *p, ps_read_fn rd, void *ctx, char *err, size_t errl
         }
         if (member_done) {                    /* another member, or the end */
             if (have < 2 && !eof) continue;
-            if (!ps_is_gzip(in, have)) break;
+            if (have < 2 || in[0] != 0x1f || in[1] != 0x8b) break;
             inflateReset(&z);
             member_done = 0;
         }
@@ -1042,7 +791,7 @@ int ps_parse_read(ps_parser *p, ps_read_fn rd, void *ctx, char *err, size_t errl
             z.avail_out = OUT;
             int zr = inflate(&z, Z_NO_FLUSH);
             if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
-                rc = zr == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
+                rc = zr == Z_MEM_ERROR ? -ENOMEM : -FT_ERR_BAD_GZIP;
                 err_set(err, errlen, "gzip: %s", z.msg ? z.msg : "corrupt data");
                 goto done;
             }
@@ -1054,7 +803,7 @@ int ps_parse_read(ps_parser *p, ps_read_fn rd, void *ctx, char *err, size_t errl
         memmove(in, z.next_in, z.avail_in);
         have = z.avail_in;
         if (eof && !member_done && z.avail_in == 0) {
-            rc = -EBADMSG;
+            rc = -FT_ERR_BAD_GZIP;
             err_set(err, errlen, "gzip: unexpected end of file");
             goto done;
         }
@@ -1066,7 +815,7 @@ fed:
         err_set(err, errlen, "input larger than %" PRIu64 " bytes", p->o.max_bytes);
 done:
     if (rc < 0 && err && errlen && !err[0])
-        err_set(err, errlen, "%s", strerror(-rc < 4000 ? -rc : EIO));
+        err_set(err, errlen, "%s", ft_strerror(rc));
     if (zinit) inflateEnd(&z);
     free(in);
     free(out);
@@ -1085,589 +834,4 @@ int ps_parse_file(ps_parser *p, const char *path, char *err, size_t errlen)
         return -e;
     }
     return parse_owned_fd(p, fd, err, errlen);
-}
-
-/* ------------------------------------------------------------------ formatting */
-
-struct out {
-    char *p;
-    size_t cap, n;
-};
-
-static void out_put(struct out *o, const void *data, size_t len)
-{
-    if (len && o->n < o->cap) {
-        size_t room = o->cap - o->n;
-        memcpy(o->p + o->n, data, len < room ? len : room);
-    }
-    o->n += len;
-}
-
-static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(struct out *o, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        out_put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-static size_t out_end(struct out *o)
-{
-    if (o->cap)
-        o->p[o->n < o->cap ? o->n : o->cap - 1] = '\0';
-    return o->n;
-}
-
-/* A field of a sample line: control characters (a newline in a comm or a file name)
- * are escaped so that the sample keeps its lines; everything else goes as it is. */
-static void out_field(struct out *o, ps_str f)
-{
-    size_t i = 0;
-    while (i < f.len) {
-        size_t j = i;
-        while (j < f.len && !needs_escape((unsigned char)f.p[j], ESC_LINE))
-            j++;
-        out_put(o, f.p + i, j - i);
-        if (j < f.len) {
-            char e[8];
-            out_put(o, e, ps_escape((ps_str){ f.p + j, 1 }, e, sizeof(e), 0));
-            j++;
-        }
-        i = j;
-    }
-}
-
-static void fmt_event(struct out *o, const ps_sample *s)
-{
-    if (s->comm.len)
-        out_field(o, s->comm);
-    else
-        out_put(o, ":-1", 3);       /* perf's name for an unknown thread */
-    out_put(o, " ", 1);
-    if (s->flags & PS_SAMPLE_PID)
-        out_printf(o, "%5d/%-5d ", s->pid, s->tid);
-    else
-        out_printf(o, "%5d ", s->tid);
-    if ((s->flags & PS_SAMPLE_CPU) && s->cpu >= 0)
-        out_printf(o, "[%03d] ", s->cpu);
-    char t[40];
-    snprintf(t, sizeof(t), "%" PRIu64 ".%06" PRIu64, s->time_ns / PS_NSEC_PER_SEC,
-             (s->time_ns % PS_NSEC_PER_SEC) / 1000);
-    out_printf(o, "%12s: ", t);
-    if (s->flags & PS_SAMPLE_PERIOD)
-        out_printf(o, "%10" PRIu64 " ", s->period);
-    out_field(o, s->event);
-    out_put(o, ": ", 2);
-    out_field(o, s->extra);
-    out_put(o, "\n", 1);
-}
-
-static void fmt_frame(struct out *o, const ps_frame *f)
-{
-    out_printf(o, "\t%16" PRIx64 " ", f->addr);
-    out_field(o, f->sym);
-    if (f->flags & PS_FRAME_OFF)
-        out_printf(o, "+0x%" PRIx64, f->off);
-    if (f->flags & PS_FRAME_MODULE) {
-        out_put(o, " (", 2);
-        out_field(o, f->module);
-        out_put(o, ")", 1);
-    }
-    out_put(o, "\n", 1);
-}
-
-size_t ps_format_event(const ps_sample *s, char *out, size_t outcap)
-{
-    struct out o = { out, outcap, 0 };
-    fmt_event(&o, s);
-    return out_end(&o);
-}
-
-size_t ps_format_frame(const ps_frame *f, char *out, size_t outcap)
-{
-    struct out o = { out, outcap, 0 };
-    fmt_frame(&o, f);
-    return out_end(&o);
-}
-
-/* ------------------------------------------------------------------ writer */
-
-struct ps_writer {
-    ps_sink_fn sink;
-    void *ctx;
-    FILE *fp;
-    int fd;
-    int err;
-    uint64_t total;
-    size_t len;
-    char buf[WRITER_BUF];
-};
-
-ps_writer *ps_writer_new(ps_sink_fn sink, void *ctx)
-{
-    ps_writer *w = malloc(sizeof(*w));
-    if (!w)
-        return NULL;
-    w->sink = sink;
-    w->ctx = ctx;
-    w->fp = NULL;
-    w->fd = -1;
-    w->err = 0;
-    w->total = 0;
-    w->len = 0;
-    return w;
-}
-
-static int sink_fp(void *ctx, const void *data, size_t len)
-{
-    FILE *fp = ctx;
-    if (fwrite(data, 1, len, fp) != len)
-        return errno ? -errno : -EIO;
-    return 0;
-}
-
-static int sink_fd(void *ctx, const void *data, size_t len)
-{
-    int fd = *(int *)ctx;
-    const char *d = data;
-    while (len) {
-        ssize_t n = write(fd, d, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        d += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-ps_writer *ps_writer_new_fp(FILE *fp)
-{
-    ps_writer *w = ps_writer_new(sink_fp, fp);
-    if (w)
-        w->fp = fp;
-    return w;
-}
-
-ps_writer *ps_writer_new_fd(int fd)
-{
-    ps_writer *w = ps_writer_new(sink_fd, NULL);
-    if (w) {
-        w->fd = fd;
-        w->ctx = &w->fd;
-    }
-    return w;
-}
-
-int ps_writer_flush(ps_writer *w)
-{
-    if (w->err)
-        return w->err;
-    if (w->len) {
-        int rc = w->sink(w->ctx, w->buf, w->len);
-        w->len = 0;
-        if (rc) {
-            w->err = rc < 0 ? rc : -EIO;
-            return w->err;
-        }
-    }
-    if (w->fp && fflush(w->fp) != 0)
-        w->err = errno ? -errno : -EIO;
-    return w->err;
-}
-
-int ps_writer_close(ps_writer *w)
-{
-    if (!w)
-        return 0;
-    int rc = ps_writer_flush(w);
-    free(w);
-    return rc;
-}
-
-int ps_writer_error(const ps_writer *w)
-{
-    return w->err;
-}
-
-uint64_t ps_writer_bytes(const ps_writer *w)
-{
-    return w->total;
-}
-
-int ps_write_raw(ps_writer *w, const void *data, size_t len)
-{
-    if (w->err || !len)
-        return w->err;
-    const char *d = data;
-    w->total += len;
-    while (len) {
-        size_t room = WRITER_BUF - w->len;
-        if (!room) {
-            int rc = w->sink(w->ctx, w->buf, w->len);
-            w->len = 0;
-            if (rc) {
-                w->err = rc < 0 ? rc : -EIO;
-                return w->err;
-            }
-            room = WRITER_BUF;
-        }
-        if (len >= WRITER_BUF && w->len == 0) {
-            /* big pieces go straight through */
-            int rc = w->sink(w->ctx, d, len);
-            if (rc)
-                w->err = rc < 0 ? rc : -EIO;
-            return w->err;
-        }
-        size_t n = len < room ? len : room;
-        memcpy(w->buf + w->len, d, n);
-        w->len += n;
-        d += n;
-        len -= n;
-    }
-    return 0;
-}
-
-/* Formats with fmt_fn into a stack buffer (or the heap when it is too small) and
- * writes the result. */
-static int write_formatted(ps_writer *w, void (*fn)(struct out *, const void *),
-                           const void *arg)
-{
-    char tmp[1024];
-    struct out o = { tmp, sizeof(tmp), 0 };
-    fn(&o, arg);
-    if (o.n <= sizeof(tmp))
-        return ps_write_raw(w, tmp, o.n);
-    char *big = malloc(o.n);
-    if (!big)
-        return w->err ? w->err : (w->err = -ENOMEM);
-    struct out o2 = { big, o.n, 0 };
-    fn(&o2, arg);
-    int rc = ps_write_raw(w, big, o2.n);
-    free(big);
-    return rc;
-}
-
-static void fmt_event_v(struct out *o, const void *s)
-{
-    fmt_event(o, s);
-}
-
-static void fmt_frame_v(struct out *o, const void *f)
-{
-    fmt_frame(o, f);
-}
-
-int ps_write_event(ps_writer *w, const ps_sample *s)
-{
-    return write_formatted(w, fmt_event_v, s);
-}
-
-int ps_write_frame(ps_writer *w, const ps_frame *f)
-{
-    return write_formatted(w, fmt_frame_v, f);
-}
-
-int ps_write_sample_end(ps_writer *w)
-{
-    return ps_write_raw(w, "\n", 1);
-}
-
-int ps_write_sample(ps_writer *w, const ps_sample *s)
-{
-    ps_write_event(w, s);
-    for (uint32_t i = 0; i < s->nframes; i++)
-        ps_write_frame(w, &s->frames[i]);
-    return ps_write_sample_end(w);
-}
-
-/* Writes s escaped (flags as ps_escape, or ESC_LINE). */
-static int write_escaped(ps_writer *w, ps_str s, int flags)
-{
-    size_t i = 0;
-    while (i < s.len) {
-        /* runs of bytes that need no escape go through as they are */
-        size_t j = i;
-        while (j < s.len && !needs_escape((unsigned char)s.p[j], flags))
-            j++;
-        if (j > i)
-            ps_write_raw(w, s.p + i, j - i);
-        if (j < s.len) {
-            char e[8];
-            size_t n = ps_escape((ps_str){ s.p + j, 1 }, e, sizeof(e), flags & PS_ESC_SPACE);
-            ps_write_raw(w, e, n);
-            j++;
-        }
-        i = j;
-    }
-    return w->err;
-}
-
-int ps_write_header_begin(ps_writer *w)
-{
-    return ps_write_raw(w, "# ========\n", 11);
-}
-
-int ps_write_header_end(ps_writer *w)
-{
-    return ps_write_raw(w, "# ========\n#\n", 13);
-}
-
-int ps_write_header_kv(ps_writer *w, const char *key, const char *value)
-{
-    ps_write_raw(w, "# ", 2);
-    write_escaped(w, ps_cstr(key), 0);
-    ps_write_raw(w, " : ", 3);
-    write_escaped(w, ps_cstr(value), 0);
-    return ps_write_raw(w, "\n", 1);
-}
-
-int ps_write_header_kvf(ps_writer *w, const char *key, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return w->err ? w->err : (w->err = -EINVAL);
-    if ((size_t)n < sizeof(tmp))
-        return ps_write_header_kv(w, key, tmp);
-    char *big = malloc((size_t)n + 1);
-    if (!big)
-        return w->err ? w->err : (w->err = -ENOMEM);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    int rc = ps_write_header_kv(w, key, big);
-    free(big);
-    return rc;
-}
-
-int ps_write_header_event(ps_writer *w, const char *name, unsigned freq_hz)
-{
-    return ps_write_header_kvf(
-        w, "event",
-        "name = %s, , type = 1, size = 128, { sample_period, sample_freq } = %u, "
-        "sample_type = IP|TID|TIME|CALLCHAIN|CPU|PERIOD, disabled = 1, inherit = 1, "
-        "freq = 1, sample_id_all = 1, use_clockid = 1, clockid = 1",
-        name, freq_hz);
-}
-
-static void fmt_secs(char *out, size_t cap, uint64_t ns)
-{
-    snprintf(out, cap, "%" PRIu64 ".%06" PRIu64, ns / PS_NSEC_PER_SEC,
-             (ns % PS_NSEC_PER_SEC) / 1000);
-}
-
-int ps_write_header_times(ps_writer *w, uint64_t first_ns, uint64_t last_ns)
-{
-    char a[40], b[40];
-    fmt_secs(a, sizeof(a), first_ns);
-    fmt_secs(b, sizeof(b), last_ns);
-    ps_write_header_kv(w, "time of first sample", a);
-    ps_write_header_kv(w, "time of last sample", b);
-    uint64_t d = last_ns > first_ns ? last_ns - first_ns : 0;
-    uint64_t us = (d + 500) / 1000;
-    return ps_write_header_kvf(w, "sample duration", "%6" PRIu64 ".%03" PRIu64 " ms",
-                               us / 1000, us % 1000);
-}
-
-int ps_write_header_perf(ps_writer *w, const ps_header_info *h)
-{
-    struct utsname u;
-    if (uname(&u) != 0)
-        memset(&u, 0, sizeof(u));
-    time_t when = h->captured_on ? h->captured_on : time(NULL);
-    struct tm tm;
-    char date[64] = "";
-    if (localtime_r(&when, &tm))
-        strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
-    long online = h->nrcpus_online ? h->nrcpus_online : sysconf(_SC_NPROCESSORS_ONLN);
-    long avail = h->nrcpus_avail ? h->nrcpus_avail : sysconf(_SC_NPROCESSORS_CONF);
-    ps_write_header_begin(w);
-    ps_write_header_kv(w, "captured on", date);
-    ps_write_header_kv(w, "hostname", h->hostname ? h->hostname : u.nodename);
-    ps_write_header_kv(w, "os release", h->os_release ? h->os_release : u.release);
-    ps_write_header_kv(w, "arch", h->arch ? h->arch : u.machine);
-    ps_write_header_kvf(w, "nrcpus online", "%ld", online);
-    ps_write_header_kvf(w, "nrcpus avail", "%ld", avail);
-    if (h->cmdline)
-        ps_write_header_kv(w, "cmdline", h->cmdline);
-    if (h->freq_hz)
-        ps_write_header_event(w, h->event ? h->event : "cpu-clock", h->freq_hz);
-    if (h->first_ns || h->last_ns)
-        ps_write_header_times(w, h->first_ns, h->last_ns);
-    return ps_write_header_end(w);
-}
-
-int ps_write_header_line(ps_writer *w, ps_str line)
-{
-    if (!line.len || line.p[0] != '#')
-        ps_write_raw(w, "#", 1);
-    write_escaped(w, line, ESC_LINE);   /* a copied line keeps its backslashes */
-    return ps_write_raw(w, "\n", 1);
-}
-
-int ps_write_fntrace_version(ps_writer *w, const char *version)
-{
-    return ps_write_header_kv(w, "fntrace version", version);
-}
-
-int ps_write_fntrace_backend(ps_writer *w, const char *backend)
-{
-    return ps_write_header_kv(w, "fntrace backend", backend);
-}
-
-int ps_write_fntrace_frames(ps_writer *w, int kernel)
-{
-    return ps_write_header_kv(w, "fntrace frames", kernel ? "kernel+user" : "user");
-}
-
-int ps_write_fntrace_lost(ps_writer *w, uint64_t lost)
-{
-    return ps_write_header_kvf(w, "fntrace lost samples", "%" PRIu64, lost);
-}
-
-int ps_write_invocation(ps_writer *w, const ps_invocation *inv)
-{
-    char t[40];
-    ps_write_raw(w, "# fntrace invocation : id=", 26);
-    write_escaped(w, inv->id, PS_ESC_SPACE);
-    ps_write_raw(w, " fn=", 4);
-    write_escaped(w, inv->fn, PS_ESC_SPACE);
-    fmt_secs(t, sizeof(t), inv->start_ns);
-    ps_write_raw(w, " start=", 7);
-    ps_write_raw(w, t, strlen(t));
-    if (inv->flags & PS_INV_END) {
-        fmt_secs(t, sizeof(t), inv->end_ns);
-        ps_write_raw(w, " end=", 5);
-        ps_write_raw(w, t, strlen(t));
-    }
-    if (inv->flags & PS_INV_STATUS) {
-        snprintf(t, sizeof(t), " status=%d", inv->status);
-        ps_write_raw(w, t, strlen(t));
-    }
-    if ((inv->flags & PS_INV_TID) && inv->tid > 0) {
-        snprintf(t, sizeof(t), " tid=%d", inv->tid);
-        ps_write_raw(w, t, strlen(t));
-    }
-    return ps_write_raw(w, "\n", 1);
-}
-
-/* ------------------------------------------------------------------ sniffing */
-
-int ps_is_gzip(const void *buf, size_t len)
-{
-    const unsigned char *b = buf;
-    return len >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 0x08;
-}
-
-static int starts_with(const char *b, const char *e, const char *lit)
-{
-    size_t n = strlen(lit);
-    return (size_t)(e - b) >= n && memcmp(b, lit, n) == 0;
-}
-
-int ps_sniff(const void *data, size_t len)
-{
-    if (!data || !len)
-        return 0;
-    const char *b = data;
-    if (len > PS_SNIFF_MAX)
-        len = PS_SNIFF_MAX;
-    const char *end = b + len;
-    if (memchr(b, '\0', len))
-        return 0;
-    int first = 1;
-    const char *q = b;
-    while (q < end) {
-        const char *nl = memchr(q, '\n', (size_t)(end - q));
-        const char *le = nl ? nl : end;
-        const char *lb = q;
-        q = nl ? nl + 1 : end;
-        const char *t = lb;
-        while (t < le && (is_ws(*t) || *t == '\r'))
-            t++;
-        if (t == le)
-            continue;                           /* blank */
-        if (*lb == '#') {
-            if (first && starts_with(lb, le, "#!"))
-                return 0;
-            if (starts_with(lb, le, "# ========") || starts_with(lb, le, "# fntrace "))
-                return 1;
-            first = 0;
-            continue;
-        }
-        first = 0;
-        if (!nl)
-            return 0;                           /* cut mid-line: cannot tell */
-        const char *ev_end = le;
-        if (ev_end > lb && ev_end[-1] == '\r')
-            ev_end--;
-        ps_sample s;
-        if (!ps_parse_event_line((ps_str){ lb, (size_t)(ev_end - lb) }, &s))
-            return 0;
-        if (q == end)
-            return 1;                           /* the event line ends the data */
-        nl = memchr(q, '\n', (size_t)(end - q));
-        le = nl ? nl : end;
-        if (le > q && le[-1] == '\r')
-            le--;
-        t = q;
-        while (t < le && is_ws(*t))
-            t++;
-        if (t == le)
-            return 1;                           /* blank line: a sample without frames */
-        ps_frame f;
-        return t > q && ps_parse_frame_line((ps_str){ q, (size_t)(le - q) }, &f);
-    }
-    return 0;
-}
-
-long ps_gunzip_prefix(const void *gz, size_t len, void *out, size_t outcap)
-{
-    z_stream z;
-    memset(&z, 0, sizeof(z));
-    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-        return -ENOMEM;
-    z.next_in = (Bytef *)(uintptr_t)gz;
-    z.avail_in = len > UINT32_MAX ? UINT32_MAX : (uInt)len;
-    z.next_out = out;
-    z.avail_out = outcap > UINT32_MAX ? UINT32_MAX : (uInt)outcap;
-    long rc = 0;
-    while (z.avail_out > 0 && z.avail_in > 0) {
-        int r = inflate(&z, Z_SYNC_FLUSH);
-        if (r == Z_STREAM_END) {
-            if (z.avail_in == 0 || inflateReset(&z) != Z_OK)
-                break;
-            continue;
-        }
-        if (r == Z_BUF_ERROR)
-            break;
-        if (r != Z_OK) {
-            if (z.total_out == 0 && (outcap - z.avail_out) == 0)
-                rc = -EBADMSG;
-            break;
-        }
-    }
-    if (rc == 0)
-        rc = (long)(outcap - z.avail_out);
-    inflateEnd(&z);
-    return rc;
-}
-
-int ps_sniff_body(const void *buf, size_t len)
-{
-    if (!ps_is_gzip(buf, len))
-        return ps_sniff(buf, len);
-    char text[PS_SNIFF_MAX];
-    long n = ps_gunzip_prefix(buf, len, text, sizeof(text));
-    return n > 0 && ps_sniff(text, (size_t)n);
 }

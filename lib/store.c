@@ -48,20 +48,6 @@ struct store_reader {
 
 /* --- validation ------------------------------------------------------------------- */
 
-int store_name_valid(const char *name)
-{
-    if (!name || !*name || name[0] == '.') return 0;
-    size_t n = 0;
-    for (const char *p = name; *p; p++, n++) {
-        char c = *p;
-        if (n >= STORE_NAME_MAX) return 0;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 int store_id_valid(const char *id)
 {
     if (!id || !*id) return 0;
@@ -110,7 +96,7 @@ void store_entry_derive(struct store_entry *e)
 {
     e->name[0] = 0;
     const char *slash = strchr(e->id, '/');
-    if (slash && (size_t)(slash - e->id) <= STORE_NAME_MAX) {
+    if (slash && (size_t)(slash - e->id) <= TRACE_NAME_MAX) {
         memcpy(e->name, e->id, (size_t)(slash - e->id));
         e->name[slash - e->id] = 0;
     }
@@ -311,8 +297,8 @@ void store_set_fsync(store *st, int on)
 
 store_put *store_put_begin(store *st, const char *name, int gzip, char *err, size_t errlen)
 {
-    if (!store_name_valid(name)) {
-        err_set(err, errlen, "invalid trace name");
+    if (!trace_name_valid(name)) {
+        trace_name_error(err, errlen, "trace name", name, name ? strlen(name) : 0);
         errno = EINVAL;           /* set after err_set: snprintf may touch errno */
         return NULL;
     }
@@ -360,7 +346,7 @@ int store_list(store *st, const char *name, struct store_entry **out, size_t *co
 {
     *out = NULL;
     *count = 0;
-    if (name && !store_name_valid(name)) return -EINVAL;
+    if (name && !trace_name_valid(name)) return -EINVAL;
     int64_t t0 = mono_ns();
     int r = op_done(st, STORE_OP_LIST, t0, st->be->list(st->self, name, out, count));
     if (r) return r;

@@ -831,7 +831,7 @@ static int az_list(void *self, const char *name, struct store_entry **out, size_
         free(l.v);
         l = (struct listacc){ 0 };
     }
-    char prefix[STORE_NAME_MAX + 2];
+    char prefix[TRACE_NAME_MAX + 2];
     if (name) snprintf(prefix, sizeof prefix, "%s/", name);
     int64_t t0 = now_ms();
     int r = list_remote(a, name ? prefix : NULL, &l);

@@ -51,7 +51,7 @@ typedef struct dirput {
     int gzip;
     int err;                    /* first write error, sticky */
     uint64_t bytes;
-    char name[STORE_NAME_MAX + 1];
+    char name[TRACE_NAME_MAX + 1];
     char tmpname[64];
 } dirput;
 
@@ -71,7 +71,7 @@ static void entry_fill(struct store_entry *e, const char *id, const struct stat 
     memset(e, 0, sizeof *e);
     snprintf(e->id, sizeof e->id, "%s", id);
     const char *slash = strchr(id, '/');
-    if (slash && (size_t)(slash - id) <= STORE_NAME_MAX)
+    if (slash && (size_t)(slash - id) <= TRACE_NAME_MAX)
         memcpy(e->name, id, (size_t)(slash - id));
     e->bytes = (uint64_t)sb->st_size;
     e->mtime_ns = timespec_ns(&sb->st_mtim);

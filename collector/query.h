@@ -1,27 +1,27 @@
-/* api — the collector's read side and service endpoints: GET /api/v1/traces[?name=],
+/* query — the collector's read side and service endpoints: GET /api/v1/traces[?name=],
  * GET and DELETE /api/v1/traces/ID, GET /healthz, GET /metrics.  Route arg: struct
  * collector.  Stateless per request; thread-safe through the store and the metrics. */
-#ifndef FNTRACE_COLLECTOR_API_H
-#define FNTRACE_COLLECTOR_API_H
+#ifndef FNTRACE_COLLECTOR_QUERY_H
+#define FNTRACE_COLLECTOR_QUERY_H
 
 #include "httpd.h"
 
-#define API_TRACES "/api/v1/traces"
+#define QUERY_TRACES "/api/v1/traces"
 
-int api_list(httpd_req *req, void *arg);
-int api_get(httpd_req *req, void *arg);
-int api_delete(httpd_req *req, void *arg);
-int api_healthz(httpd_req *req, void *arg);
-int api_metrics(httpd_req *req, void *arg);
+int query_list(httpd_req *req, void *arg);
+int query_get(httpd_req *req, void *arg);
+int query_delete(httpd_req *req, void *arg);
+int query_healthz(httpd_req *req, void *arg);
+int query_metrics(httpd_req *req, void *arg);
 
 /* Seconds a client should wait when the store is unavailable (503). */
 #define STORE_RETRY_AFTER "5"
 
 /* Replies to a failed store operation (what: "cannot list the store"…): 503 with
  * Retry-After when the store cannot be reached, else the status of code r. */
-int store_failed(httpd_req *req, int r, const char *what);
+int query_store_failed(httpd_req *req, int r, const char *what);
 
 /* The id in a /api/v1/traces/ID path, or NULL when the path has none. */
-const char *api_id_of_path(const char *path);
+const char *query_id_of_path(const char *path);
 
 #endif
