@@ -28,6 +28,8 @@ void metrics_upload(struct metrics *m, uint64_t bytes);
 void metrics_reject(struct metrics *m, enum reject_reason why);
 void metrics_retained(struct metrics *m, unsigned removed);
 const char *metrics_reason_name(enum reject_reason why);
+/* The counters since start: traces stored (and their bytes) and uploads refused. */
+void metrics_totals(struct metrics *m, uint64_t *uploads, uint64_t *bytes, uint64_t *rejects);
 struct store_op_stats;
 /* Renders every metric, with the store gauges and operation counts given (ops may be
  * NULL), into a malloc'd string. */
