@@ -346,20 +346,21 @@ static int h_invocations(httpd_req *req, void *arg)
     size_t n = 0, found = 0;
     int rc = store_list(a->st, NULL, &ents, &n);
     if (rc < 0)
-        return httpd_reply_error(req, 500, "cannot list profiles: %s", strerror(-rc));
+        return httpd_reply_fterr(req, rc == -FT_ERR_STORE_DOWN ? rc : -EIO,
+                                 "cannot list profiles: %s", ft_strerror(rc));
     sbuf_addc(&b, '[');
     for (size_t i = 0; i < n; i++) {
-        int fd = -1;
+        store_reader *rd = NULL;
         struct store_entry ent;
-        if (store_open(a->st, ents[i].id, &fd, &ent) < 0)
+        if (store_open_reader(a->st, ents[i].id, &rd, &ent) < 0)
             continue;
-        struct open_ctx oc = {a, fd};
+        struct open_ctx oc = {a, rd};
         int err = 0;
         char msg[256];
         pcache_entry *ref = NULL;
         const profile *p = pcache_get(a->cache, ents[i].id, ent.bytes, ent.mtime_ns, ent.version,
-                                      build_from_fd, &oc, &ref, &err, msg, sizeof msg);
-        close(fd);
+                                      build_from_reader, &oc, &ref, &err, msg, sizeof msg);
+        store_reader_close(rd);
         if (!p)
             continue;               /* a profile that does not parse holds no invocation */
         found += views_invocations_matching(p, want, ents[i].id, found == 0, &b);
