@@ -3,6 +3,7 @@
  * and from collector_tick for --max-age). */
 #include "collector.h"
 #include "query.h"
+#include "fterr.h"
 #include "log.h"
 #include "metrics.h"
 #include "ingest.h"
@@ -50,7 +51,7 @@ void collector_retain(struct collector *c)
         log_info("retention", "removed=%d store_bytes=%llu store_files=%llu", r,
                  (unsigned long long)bytes, (unsigned long long)files);
     } else if (r < 0) {
-        log_warn("retention failed", "error=\"%s\"", strerror(-r));
+        log_warn("retention failed", "error=\"%s\"", ft_strerror(r));
     }
     atomic_store(&c->retaining, 0);
 }
@@ -73,17 +74,33 @@ void collector_tick(struct collector *c)
     collector_retain(c);
 }
 
+/* Where the Idempotency-Key journal lives: the store's directory; a store without one
+ * (a blob container) keeps the keys in memory only, said once at startup. */
+static const char *idem_dir(const struct collector_opts *o)
+{
+    if (!o->store) return o->dir;
+    if (!strncmp(o->store, "dir:", 4)) return o->store + 4;
+    if (!strstr(o->store, "://")) return o->store;        /* a bare path is a directory */
+    log_warn("idempotency keys in memory only", "store=%s detail=\"a repeat after a restart "
+             "is stored again\"", o->store);
+    return NULL;
+}
+
 struct collector *collector_start(const struct collector_opts *opts, char *err, size_t errlen)
 {
     struct collector *c = calloc(1, sizeof *c);
     if (!c) { snprintf(err, errlen, "out of memory"); return NULL; }
     c->opts = *opts;
     if (!c->opts.dir) c->opts.dir = "./traces";
-    c->st = store_open_dir(c->opts.dir, err, errlen);
+    char spec[4096];
+    snprintf(spec, sizeof spec, "dir:%s", c->opts.dir);
+    struct store_opts so = { .no_fsync = c->opts.no_fsync, .allow_http = c->opts.store_allow_http };
+    c->st = store_open_spec(c->opts.store ? c->opts.store : spec, &so, NULL, err, errlen);
     c->metrics = metrics_new();
     if (c->st && c->metrics)
-        c->idem = idem_open(c->opts.dir, c->opts.idem_window_s ? c->opts.idem_window_s
-                                                               : IDEM_WINDOW_DEFAULT, err, errlen);
+        c->idem = idem_open(idem_dir(&c->opts), c->opts.idem_window_s ? c->opts.idem_window_s
+                                                                       : IDEM_WINDOW_DEFAULT,
+                            err, errlen);
     if (!c->st || !c->metrics || !c->idem) {
         if (c->st && !c->metrics) snprintf(err, errlen, "out of memory");
         idem_close(c->idem);

@@ -200,7 +200,7 @@ struct idem *idem_open(const char *dir, int64_t window_s, char *err, size_t errl
     ix->fd = -1;
     ix->window = window_s;
     pthread_mutex_init(&ix->mu, NULL);
-    if (load(ix, dir, err, errlen) < 0) { idem_close(ix); return NULL; }
+    if (dir && load(ix, dir, err, errlen) < 0) { idem_close(ix); return NULL; }
     return ix;
 }
 
@@ -255,7 +255,8 @@ int idem_commit(struct idem *ix, const char *key, const char *id, uint64_t bytes
         e->t = t;
         e->bytes = bytes;
         /* one write(2) of a short line to an O_APPEND file: lines never interleave */
-        if (write(ix->fd, line, (size_t)n) != n || fdatasync(ix->fd)) rc = errno ? -errno : -EIO;
+        if (ix->fd >= 0 && (write(ix->fd, line, (size_t)n) != n || fdatasync(ix->fd)))
+            rc = errno ? -errno : -EIO;
     }
     pthread_mutex_unlock(&ix->mu);
     if (rc) log_warn("idempotency key not recorded", "key=%s error=\"%s\"", key, strerror(-rc));

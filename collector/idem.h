@@ -30,6 +30,7 @@ struct idem;
  * key without quotes to out (IDEM_KEY_MAX + 1 bytes); returns 0 or -EINVAL. */
 int idem_key_parse(const char *value, size_t len, char *out);
 
+/* dir NULL: no journal (keys live in memory only, until the collector stops). */
 struct idem *idem_open(const char *dir, int64_t window_s, char *err, size_t errlen);
 void idem_close(struct idem *ix);
 

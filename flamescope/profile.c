@@ -594,11 +594,25 @@ static void build_release(struct build *b)
 
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen)
 {
-    return profile_build_budget(fd, max_text, 0, errp, err, errlen);
+    return profile_build_read(NULL, &fd, max_text, errp, err, errlen);
 }
 
 profile *profile_build_budget(int fd, uint64_t max_text, size_t max_mem, int *errp,
                               char *err, size_t errlen)
+{
+    return profile_build_read_budget(NULL, &fd, max_text, max_mem, errp, err, errlen);
+}
+
+profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
+                            uint64_t max_text, int *errp, char *err,
+                            size_t errlen)
+{
+    return profile_build_read_budget(rd, ctx, max_text, 0, errp, err, errlen);
+}
+
+profile *profile_build_read_budget(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
+                                   uint64_t max_text, size_t max_mem, int *errp, char *err,
+                                   size_t errlen)
 {
     struct build b;
     memset(&b, 0, sizeof b);
@@ -631,7 +645,7 @@ profile *profile_build_budget(int fd, uint64_t max_text, size_t max_mem, int *er
     ps = ps_parser_new(&o);
     if (!ps)
         goto fail;
-    rc = ps_parse_fd(ps, fd, err, errlen);
+    rc = rd ? ps_parse_read(ps, rd, ctx, err, errlen) : ps_parse_fd(ps, *(int *)ctx, err, errlen);
     const ps_stats *st = ps_parser_stats(ps);
     p->parsed_bytes = st->bytes;
     if (rc == 0 && p->n == 0 && st->skipped > 0) {

@@ -33,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define PROFILE_NONE UINT32_MAX
 
@@ -59,6 +60,13 @@ profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t e
  * pass max_mem bytes stops there with -FT_ERR_OVER_BUDGET, checked every 1,024 samples. */
 profile *profile_build_budget(int fd, uint64_t max_text, size_t max_mem, int *errp,
                               char *err, size_t errlen);
+/* The same from a read callback (a store reader); rd NULL reads the fd *(int *)ctx. */
+profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
+                            uint64_t max_text, int *errp, char *err,
+                            size_t errlen);
+profile *profile_build_read_budget(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
+                                   uint64_t max_text, size_t max_mem, int *errp, char *err,
+                                   size_t errlen);
 void profile_free(profile *p);
 /* Bytes of memory the index holds. */
 size_t profile_memory(const profile *p);
