@@ -20,6 +20,7 @@
 #include "naming.h"
 #include "perfscript.h"
 #include "strtab.h"
+#include "pindex.h"
 #include "profile_index.h"
 #include "trie.h"
 
@@ -31,6 +32,43 @@ const char *profile_ftype_name(int type)
 }
 
 /* ------------------------------------------------------------------ build state */
+
+/* The index while it is built: growable arrays, interners and tries; frozen into one
+ * image (pindex.c) when the parse ends. */
+struct draft {
+    size_t n, cap;
+    uint64_t *t_ns;
+    uint32_t *fstack;          /* | HEAT_IDLE_BIT */
+    uint32_t *cstack;
+    uint64_t *period;          /* NULL while every period equals period_const */
+    int32_t *tid;              /* each sample's tid; dropped unless an invocation has one */
+    int inv_tids;              /* some invocation line carries a tid */
+    uint64_t period_const;
+    int period_set;
+
+    uint64_t min_ns, max_ns, last_ns;
+    double py_start, py_end;   /* FlameScope's start/end tracking (with its elif) */
+    int sorted;
+    double base_s, end_s;      /* floor(min), ceil(end) as FlameScope computes them */
+    uint32_t nsec;
+    uint64_t *sec_first;       /* nsec + 1 entries, sorted profiles only */
+
+    strtab *names;             /* FlameScope frame names */
+    strtab *frames;            /* (name id u32, type u8) -> frame id */
+    uint8_t *frame_bits;       /* idle bits (IP_*) of each frame's name */
+    size_t frame_bits_cap;
+    struct trie fs;            /* FlameScope stacks: labels are frame ids */
+
+    strtab *cnames;            /* folded names */
+    struct trie folded;        /* stackcollapse stacks: labels are folded name ids */
+    char *event;
+
+    struct profile_invocation *inv;
+    size_t ninv, invcap;
+    uint64_t parsed_bytes;
+};
+typedef struct draft draft;
+
 
 struct comm_info {
     int known;
@@ -54,7 +92,7 @@ struct sym_cache {
 };
 
 struct build {
-    profile *p;
+    draft *p;
     strtab *pst;              /* the parser's interner */
     struct comm_info *comms;
     size_t ncomms;
@@ -97,7 +135,7 @@ static int pool_push(struct build *b, uint32_t v)
     return 0;
 }
 
-static uint32_t frame_intern(profile *p, const char *name, size_t len, int type)
+static uint32_t frame_intern(draft *p, const char *name, size_t len, int type)
 {
     uint32_t nid = strtab_intern(p->names, name, len);
     if (nid == STRTAB_NONE)
@@ -312,7 +350,7 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
     ps_invocation iv;
     if (!ps_header_invocation(line, &iv))
         return 0;
-    profile *p = b->p;
+    draft *p = b->p;
     if (grow((void **)&p->inv, &p->invcap, p->ninv + 1, sizeof *p->inv))
         return -ENOMEM;
     struct profile_invocation *o = &p->inv[p->ninv];
@@ -331,7 +369,6 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
     o->has_end = (iv.flags & PS_INV_END) != 0;
     o->has_status = (iv.flags & PS_INV_STATUS) != 0;
     o->status = iv.status;
-    p->inv_bytes += iv.id.len + iv.fn.len + 2;
     o->tid = (iv.flags & PS_INV_TID) ? iv.tid : 0;
     if (o->tid > 0)
         p->inv_tids = 1;
@@ -340,7 +377,7 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
 }
 
 /* Room for one more sample in the per-sample arrays. */
-static int samples_reserve(profile *p)
+static int samples_reserve(draft *p)
 {
     if (p->n < p->cap)
         return 0;
@@ -401,7 +438,7 @@ static int event_idle(struct build *b, const ps_sample *s, const struct comm_inf
  * PROFILE_NONE when out of memory. */
 static uint32_t fs_stack(struct build *b, const ps_sample *s, const struct comm_info *ci)
 {
-    profile *p = b->p;
+    draft *p = b->p;
     int created;
     uint32_t fs = trie_child(&p->fs, 0, ci->fs_frame, &created);
     if (fs == PROFILE_NONE)
@@ -428,7 +465,7 @@ static uint32_t fs_stack(struct build *b, const ps_sample *s, const struct comm_
 static int folded_stack(struct build *b, const ps_sample *s, const struct comm_info *ci,
                         uint32_t *out)
 {
-    profile *p = b->p;
+    draft *p = b->p;
     ps_str ev = s->event;
     *out = PROFILE_NONE;
     if (!p->event) {
@@ -452,7 +489,7 @@ static int folded_stack(struct build *b, const ps_sample *s, const struct comm_i
 }
 
 /* The sample's period: one constant until two differ, then an array. */
-static int record_period(profile *p, const ps_sample *s)
+static int record_period(draft *p, const ps_sample *s)
 {
     uint64_t per = (s->flags & PS_SAMPLE_PERIOD) && s->period ? s->period : 1;
     if (!p->period_set) {
@@ -471,7 +508,7 @@ static int record_period(profile *p, const ps_sample *s)
 }
 
 /* The time bounds (and FlameScope's Python-float ones) and the order flag. */
-static void record_time(profile *p, uint64_t t)
+static void record_time(draft *p, uint64_t t)
 {
     double td = (double)t / 1e9;
     if (p->n == 0) {
@@ -495,7 +532,7 @@ static void record_time(profile *p, uint64_t t)
 static int on_sample(void *ctx, const ps_sample *s)
 {
     struct build *b = ctx;
-    profile *p = b->p;
+    draft *p = b->p;
     struct comm_info *ci;
     int rc;
     if ((rc = samples_reserve(p)) || (rc = comm_info_get(b, s, &ci)))
@@ -527,7 +564,7 @@ static int on_sample(void *ctx, const ps_sample *s)
     return 0;
 }
 
-static void finish(profile *p)
+static void finish(draft *p)
 {
     if (!p->inv_tids) {        /* nobody will ask for a thread: no cost */
         free(p->tid);
@@ -577,11 +614,123 @@ static void build_release(struct build *b)
     free(b->evbits);
 }
 
+static void draft_free(draft *p)
+{
+    if (!p)
+        return;
+    free(p->t_ns);
+    free(p->fstack);
+    free(p->cstack);
+    free(p->period);
+    free(p->tid);
+    free(p->sec_first);
+    strtab_free(p->names);
+    strtab_free(p->frames);
+    trie_free(&p->fs);
+    free(p->frame_bits);
+    strtab_free(p->cnames);
+    trie_free(&p->folded);
+    free(p->event);
+    for (size_t i = 0; i < p->ninv; i++) {
+        free(p->inv[i].id);
+        free(p->inv[i].fn);
+    }
+    free(p->inv);
+    free(p);
+}
+
+/* A strtab as offsets + NUL-terminated bytes (the image's string table). */
+static int flat_strs(const strtab *t, struct pstrs *out, uint64_t **offp, char **bytesp)
+{
+    uint32_t n = strtab_count(t);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len;
+        strtab_str(t, i, &len);
+        total += len + 1;
+    }
+    uint64_t *off = malloc(((size_t)n + 1) * sizeof *off);
+    char *bytes = malloc(total ? total : 1);
+    *offp = off;
+    *bytesp = bytes;
+    if (!off || !bytes)
+        return -ENOMEM;
+    uint64_t o = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len;
+        const char *str = strtab_str(t, i, &len);
+        off[i] = o;
+        memcpy(bytes + o, str, len + 1);
+        o += len + 1;
+    }
+    off[n] = o;
+    *out = (struct pstrs){n, off, bytes};
+    return 0;
+}
+
+/* The draft laid out as one image (pindex.c): the index every query reads. */
+static profile *freeze(const draft *d)
+{
+    struct profile v;
+    memset(&v, 0, sizeof v);
+    v.n = d->n;
+    v.t_ns = d->t_ns;
+    v.fstack = d->fstack;
+    v.cstack = d->cstack;
+    v.period = d->period;
+    v.tid = d->tid;
+    v.period_const = d->period_const;
+    v.min_ns = d->min_ns;
+    v.max_ns = d->max_ns;
+    v.base_s = d->base_s;
+    v.end_s = d->end_s;
+    v.nsec = d->nsec;
+    v.sec_first = d->sec_first;
+    v.fs = (struct ptree){d->fs.n, d->fs.parent, d->fs.label, d->fs.first, d->fs.next,
+                          d->fs.state};
+    v.folded = (struct ptree){d->folded.n, d->folded.parent, d->folded.label,
+                              d->folded.first, d->folded.next, NULL};
+    v.event = d->event;
+    v.inv = d->inv;
+    v.ninv = d->ninv;
+    v.parsed_bytes = d->parsed_bytes;
+    uint32_t nf = strtab_count(d->frames);
+    uint32_t *fname = malloc(((size_t)nf + 1) * sizeof *fname);
+    uint8_t *ftype = malloc((size_t)nf + 1);
+    uint64_t *noff = NULL, *coff = NULL;
+    char *nbytes = NULL, *cbytes = NULL;
+    void *img = NULL;
+    size_t len = 0;
+    if (fname && ftype && !flat_strs(d->names, &v.names, &noff, &nbytes) &&
+        !flat_strs(d->cnames, &v.cnames, &coff, &cbytes)) {
+        for (uint32_t f = 0; f < nf; f++) {
+            const char *k = strtab_str(d->frames, f, NULL);
+            memcpy(&fname[f], k, 4);
+            ftype[f] = (uint8_t)k[4];
+        }
+        v.nframes = nf;
+        v.frame_name = fname;
+        v.frame_type = ftype;
+        img = pindex_image(&v, &len);
+    }
+    free(fname);
+    free(ftype);
+    free(noff);
+    free(nbytes);
+    free(coff);
+    free(cbytes);
+    profile *p = NULL;
+    if (img && pindex_open(img, len, 0, 0, NULL, &p, NULL, 0))
+        free(img);
+    return p;
+}
+
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen)
 {
     struct build b;
     memset(&b, 0, sizeof b);
-    profile *p = calloc(1, sizeof *p);
+    draft *p = calloc(1, sizeof *p);
+    profile *out = NULL;
     int rc = -ENOMEM;
     ps_parser *ps = NULL;
     if (err && errlen)
@@ -626,13 +775,14 @@ profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t e
     ps = NULL;
     build_release(&b);
     memset(&b, 0, sizeof b);
-    if (trie_seal(&p->fs) || trie_seal(&p->folded)) {
-        rc = -ENOMEM;
+    rc = -ENOMEM;
+    if (trie_seal(&p->fs) || trie_seal(&p->folded))
         goto fail;
-    }
     finish(p);
-    build_release(&b);
-    return p;
+    if (!(out = freeze(p)))
+        goto fail;
+    draft_free(p);
+    return out;
 fail:
     if (rc == -ENOMEM && err && !err[0])
         snprintf(err, errlen, "out of memory while indexing");
@@ -642,46 +792,6 @@ fail:
         *errp = rc;
     ps_parser_free(ps);
     build_release(&b);
-    profile_free(p);
+    draft_free(p);
     return NULL;
-}
-
-void profile_free(profile *p)
-{
-    if (!p)
-        return;
-    free(p->t_ns);
-    free(p->fstack);
-    free(p->cstack);
-    free(p->period);
-    free(p->tid);
-    free(p->sec_first);
-    strtab_free(p->names);
-    strtab_free(p->frames);
-    trie_free(&p->fs);
-    free(p->frame_bits);
-    strtab_free(p->cnames);
-    trie_free(&p->folded);
-    free(p->event);
-    for (size_t i = 0; i < p->ninv; i++) {
-        free(p->inv[i].id);
-        free(p->inv[i].fn);
-    }
-    free(p->inv);
-    free(p);
-}
-
-size_t profile_memory(const profile *p)
-{
-    size_t m = sizeof *p;
-    m += p->cap * (sizeof(uint64_t) + 2 * sizeof(uint32_t));
-    if (p->period)
-        m += p->cap * sizeof(uint64_t);
-    if (p->tid)
-        m += p->cap * sizeof *p->tid;
-    m += (p->nsec + 1) * sizeof(size_t) * (p->sec_first != NULL);
-    m += strtab_memory(p->names) + strtab_memory(p->frames) + p->frame_bits_cap;
-    m += strtab_memory(p->cnames) + trie_memory(&p->fs) + trie_memory(&p->folded);
-    m += p->invcap * sizeof *p->inv + p->inv_bytes;
-    return m;
 }
