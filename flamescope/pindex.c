@@ -226,7 +226,8 @@ static int check_strs(const struct pstrs *s, uint64_t bytes_len)
 }
 
 /* Counts and sections of a header (the arrays not yet read). */
-static int check_header(const struct header *h, size_t len, char *err, size_t errlen)
+static int check_header(const struct header *h, const char *img, size_t len, char *err,
+                        size_t errlen)
 {
     if (len < sizeof *h || memcmp(h->magic, MAGIC, sizeof MAGIC) != 0)
         return bad(err, errlen, "not an index file");
@@ -260,7 +261,7 @@ static int check_header(const struct header *h, size_t len, char *err, size_t er
     if (h->flags & ~(H_PERIOD | H_TID | H_SEC) || !isfinite(h->base_s) ||
         !isfinite(h->end_s) || h->sect[S_EVENT].len == 0)
         return bad(err, errlen, "index header holds impossible values");
-    if (strtab_hash((const char *)h + sizeof *h, len - sizeof *h, 0) != h->body_hash)
+    if (strtab_hash(img + sizeof *h, len - sizeof *h, 0) != h->body_hash)
         return bad(err, errlen, "index checksum mismatch");
     return 0;
 }
@@ -313,7 +314,7 @@ int pindex_open(void *image, size_t len, int mapped, int check, const struct pin
         return bad(err, errlen, "index file too short (%zu bytes)", len);
     memcpy(&h, img, sizeof h);
     int rc;
-    if (check && (rc = check_header(&h, len, err, errlen)))
+    if (check && (rc = check_header(&h, img, len, err, errlen)))
         return rc;
     if (want && (h.key.size != want->size || h.key.mtime_ns != want->mtime_ns ||
                  h.key.content_hash != want->content_hash ||

@@ -10,6 +10,8 @@
 
 #include "export.h"
 #include "ftree.h"
+#include "idxfile.h"
+#include "log.h"
 #include "pcache.h"
 #include "profile.h"
 #include "sbuf.h"
@@ -25,6 +27,7 @@ struct routes {
     pcache *cache;
     struct routes_opts opts;
     struct httpd_route routes[24];
+    uint64_t idx_loaded, idx_written, idx_refused, idx_write_failed;   /* atomics */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -41,12 +44,45 @@ static int reply_buf(httpd_req *req, int status, const char *type, sbuf *b)
 struct open_ctx {
     routes *a;
     int fd;
+    const struct store_entry *ent;
 };
 
+static void count(uint64_t *c) { __atomic_fetch_add(c, 1, __ATOMIC_RELAXED); }
+
+/* The index of an opened trace: its index file when one matches, else parsed from the
+ * text (and saved for the next open).  A refused index file is only logged: the
+ * trace is parsed again and the file replaced. */
 static profile *build_from_fd(void *ctx, int *err, char *msg, size_t msglen)
 {
     struct open_ctx *o = ctx;
-    return profile_build(o->fd, o->a->opts.max_text, err, msg, msglen);
+    routes *a = o->a;
+    const char *dir = a->opts.index_dir;
+    struct pindex_key key;
+    int keyed = dir && idxfile_key(o->fd, o->ent->bytes, o->ent->mtime_ns, o->ent->version,
+                                   &key) == 0;
+    char why[256] = "";
+    if (keyed) {
+        profile *p = NULL;
+        int rc = idxfile_load(dir, o->ent->id, &key, &p, why, sizeof why);
+        if (rc == 0) {
+            count(&a->idx_loaded);
+            return p;
+        }
+        if (rc != -ENOENT) {
+            count(&a->idx_refused);
+            log_warn("index file refused, rebuilding", "id=%s reason=\"%s\"", o->ent->id, why);
+        }
+    }
+    profile *p = profile_build(o->fd, a->opts.max_text, err, msg, msglen);
+    if (p && keyed) {
+        if (idxfile_save(dir, o->ent->id, &key, p, why, sizeof why) == 0) {
+            count(&a->idx_written);
+        } else {
+            count(&a->idx_write_failed);
+            log_warn("cannot save the index file", "id=%s error=\"%s\"", o->ent->id, why);
+        }
+    }
+    return p;
 }
 
 /* The index of the profile named by query argument `arg`; replies on failure (and
@@ -86,7 +122,7 @@ static const profile *get_profile(routes *a, httpd_req *req, const char *arg, co
             httpd_reply_fterr(req, rc, "cannot open %s: %s", id, ft_strerror(rc));
         return NULL;
     }
-    struct open_ctx oc = {a, fd};
+    struct open_ctx oc = {a, fd, &ent};
     int err = 0;
     char msg[256] = "";
     const profile *p = pcache_get(a->cache, id, ent.bytes, ent.mtime_ns, ent.version,
@@ -403,10 +439,17 @@ static int h_stats(httpd_req *req, void *arg)
     sbuf_init(&b);
     sbuf_printf(&b,
                 "{\"cache\":{\"entries\":%zu,\"bytes\":%zu,\"budget\":%zu,\"hits\":%llu,"
-                "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu}}",
+                "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu},"
+                "\"index\":{\"enabled\":%s,\"loaded\":%llu,\"written\":%llu,"
+                "\"refused\":%llu,\"write_failed\":%llu}}",
                 s.entries, s.bytes, a->opts.cache_bytes, (unsigned long long)s.hits,
                 (unsigned long long)s.misses, (unsigned long long)s.builds,
-                (unsigned long long)s.waits, (unsigned long long)s.evictions);
+                (unsigned long long)s.waits, (unsigned long long)s.evictions,
+                a->opts.index_dir ? "true" : "false",
+                (unsigned long long)__atomic_load_n(&a->idx_loaded, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&a->idx_written, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&a->idx_refused, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&a->idx_write_failed, __ATOMIC_RELAXED));
     return reply_buf(req, 200, "application/json", &b);
 }
 
