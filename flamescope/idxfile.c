@@ -86,7 +86,7 @@ int idxfile_load(const char *dir, const char *id, const struct pindex_key *key,
         return fail(err, errlen, -FT_ERR_CORRUPT, "not a regular, non-empty file");
     }
     size_t len = (size_t)sb.st_size;
-    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     int e = errno;
     close(fd);
     if (m == MAP_FAILED)

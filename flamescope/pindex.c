@@ -19,8 +19,7 @@ static const char MAGIC[8] = "FNTRIDX";
 
 enum {
     S_T_NS, S_FSTACK, S_CSTACK, S_PERIOD, S_TID, S_SEC,
-    S_FS_PARENT, S_FS_LABEL, S_FS_FIRST, S_FS_NEXT, S_FS_STATE,
-    S_FO_PARENT, S_FO_LABEL, S_FO_FIRST, S_FO_NEXT,
+    S_FS_PARENT, S_FS_LABEL, S_FS_STATE, S_FO_PARENT, S_FO_LABEL,
     S_FRAME_NAME, S_FRAME_TYPE, S_NAMES_OFF, S_NAMES, S_CNAMES_OFF, S_CNAMES,
     S_EVENT, S_INV, S_INV_STR, S__COUNT
 };
@@ -120,13 +119,9 @@ void *pindex_image(const struct profile *p, size_t *lenp)
         [S_SEC] = {p->sec_first, p->sec_first ? ((uint64_t)p->nsec + 1) * 8 : 0},
         [S_FS_PARENT] = {p->fs.parent, fn * 4},
         [S_FS_LABEL] = {p->fs.label, fn * 4},
-        [S_FS_FIRST] = {p->fs.first, fn * 4},
-        [S_FS_NEXT] = {p->fs.next, fn * 4},
         [S_FS_STATE] = {p->fs.state, fn},
         [S_FO_PARENT] = {p->folded.parent, on * 4},
         [S_FO_LABEL] = {p->folded.label, on * 4},
-        [S_FO_FIRST] = {p->folded.first, on * 4},
-        [S_FO_NEXT] = {p->folded.next, on * 4},
         [S_FRAME_NAME] = {p->frame_name, (uint64_t)p->nframes * 4},
         [S_FRAME_TYPE] = {p->frame_type, p->nframes},
         [S_NAMES_OFF] = {p->names.off, ((uint64_t)p->names.n + 1) * 8},
@@ -170,6 +165,18 @@ void *pindex_image(const struct profile *p, size_t *lenp)
     return img;
 }
 
+void pindex_seal(void *image, size_t len)
+{
+    struct header h;
+    if (len < sizeof h)
+        return;
+    memcpy(&h, image, sizeof h);
+    h.file_size = len;
+    h.body_hash = strtab_hash((const char *)image + sizeof h, len - sizeof h, 0);
+    h.header_hash = header_hash(&h);
+    memcpy(image, &h, sizeof h);
+}
+
 /* ------------------------------------------------------------------ reading */
 
 static int bad(char *err, size_t errlen, const char *fmt, ...)
@@ -196,22 +203,28 @@ static int sect_ok(const struct header *h, int i, uint64_t count, uint64_t elem)
     return count <= h->file_size / elem && len == count * elem;
 }
 
-static int check_tree(const struct ptree *t, uint32_t nlabels, int with_state)
+static int check_tree(const struct ptree *t, uint32_t nlabels)
 {
-    if (t->n == 0 || t->parent[0] != PROFILE_NONE || t->next[0] != PROFILE_NONE)
+    if (t->n == 0 || t->parent[0] != PROFILE_NONE)
         return 0;
-    (void)with_state;
-    for (uint32_t i = 0; i < t->n; i++) {
-        if (i > 0 && (t->parent[i] >= i || t->label[i] >= nlabels))
+    for (uint32_t i = 1; i < t->n; i++)
+        if (t->parent[i] >= i || t->label[i] >= nlabels)
             return 0;
-        uint32_t f = t->first[i], x = t->next[i];
-        if (f != PROFILE_NONE && (f <= i || f >= t->n || t->parent[f] != i))
-            return 0;
-        if (i > 0 && x != PROFILE_NONE &&
-            (x <= i || x >= t->n || t->parent[x] != t->parent[i]))
-            return 0;
-    }
     return 1;
+}
+
+/* The child lists of a tree whose parents are checked (parent[i] < i), children in
+ * id order (creation order): first and next live in links (2 * n words). */
+static void derive_links(struct ptree *t, uint32_t *links)
+{
+    uint32_t *first = links, *next = links + t->n;
+    memset(links, 0xff, (size_t)t->n * 2 * sizeof *links);
+    for (uint32_t i = t->n; i-- > 1;) {
+        next[i] = first[t->parent[i]];
+        first[t->parent[i]] = i;
+    }
+    t->first = first;
+    t->next = next;
 }
 
 static int check_strs(const struct pstrs *s, uint64_t bytes_len)
@@ -231,9 +244,12 @@ static int check_header(const struct header *h, const char *img, size_t len, cha
 {
     if (len < sizeof *h || memcmp(h->magic, MAGIC, sizeof MAGIC) != 0)
         return bad(err, errlen, "not an index file");
-    if (h->version != PINDEX_VERSION || h->header_size != sizeof *h)
+    if (h->version != PINDEX_VERSION)
         return bad(err, errlen, "index format %u, this build reads %u", h->version,
                    PINDEX_VERSION);
+    if (h->header_size != sizeof *h)
+        return bad(err, errlen, "index header of %u bytes, this build's is %zu",
+                   h->header_size, sizeof *h);
     if (h->header_hash != header_hash(h))
         return bad(err, errlen, "index header checksum mismatch");
     if (h->file_size != len)
@@ -246,10 +262,8 @@ static int check_header(const struct header *h, const char *img, size_t len, cha
              sect_ok(h, S_TID, (h->flags & H_TID) ? n : 0, 4) &&
              sect_ok(h, S_SEC, (h->flags & H_SEC) ? (uint64_t)h->nsec + 1 : 0, 8) &&
              sect_ok(h, S_FS_PARENT, h->fs_n, 4) && sect_ok(h, S_FS_LABEL, h->fs_n, 4) &&
-             sect_ok(h, S_FS_FIRST, h->fs_n, 4) && sect_ok(h, S_FS_NEXT, h->fs_n, 4) &&
              sect_ok(h, S_FS_STATE, h->fs_n, 1) &&
              sect_ok(h, S_FO_PARENT, h->fo_n, 4) && sect_ok(h, S_FO_LABEL, h->fo_n, 4) &&
-             sect_ok(h, S_FO_FIRST, h->fo_n, 4) && sect_ok(h, S_FO_NEXT, h->fo_n, 4) &&
              sect_ok(h, S_FRAME_NAME, h->nframes, 4) &&
              sect_ok(h, S_FRAME_TYPE, h->nframes, 1) &&
              sect_ok(h, S_NAMES_OFF, (uint64_t)h->nnames + 1, 8) && sect_ok(h, S_NAMES, 0, 0) &&
@@ -282,7 +296,7 @@ static int check_values(const profile *p, const struct header *h, const char *im
             if (p->sec_first[c] > p->n || (c && p->sec_first[c] < p->sec_first[c - 1]))
                 return 0;
     }
-    if (!check_tree(&p->fs, p->nframes, 1) || !check_tree(&p->folded, p->cnames.n, 0))
+    if (!check_tree(&p->fs, p->nframes) || !check_tree(&p->folded, p->cnames.n))
         return 0;
     for (uint32_t f = 0; f < p->nframes; f++)
         if (p->frame_name[f] >= p->names.n || p->frame_type[f] >= FT__COUNT)
@@ -340,10 +354,9 @@ int pindex_open(void *image, size_t len, int mapped, int check, const struct pin
     p->end_s = h.end_s;
     p->nsec = h.nsec;
     p->sec_first = (h.flags & H_SEC) ? AT(S_SEC) : NULL;
-    p->fs = (struct ptree){h.fs_n, AT(S_FS_PARENT), AT(S_FS_LABEL), AT(S_FS_FIRST),
-                           AT(S_FS_NEXT), AT(S_FS_STATE)};
-    p->folded = (struct ptree){h.fo_n, AT(S_FO_PARENT), AT(S_FO_LABEL), AT(S_FO_FIRST),
-                               AT(S_FO_NEXT), NULL};
+    p->fs = (struct ptree){h.fs_n, AT(S_FS_PARENT), AT(S_FS_LABEL), NULL, NULL,
+                           AT(S_FS_STATE)};
+    p->folded = (struct ptree){h.fo_n, AT(S_FO_PARENT), AT(S_FO_LABEL), NULL, NULL, NULL};
     p->nframes = h.nframes;
     p->frame_name = AT(S_FRAME_NAME);
     p->frame_type = AT(S_FRAME_TYPE);
@@ -356,10 +369,14 @@ int pindex_open(void *image, size_t len, int mapped, int check, const struct pin
         return bad(err, errlen, "index holds an id or offset out of its bounds");
     }
     p->ninv = h.ninv;
-    if (p->ninv && !(p->inv = calloc(p->ninv, sizeof *p->inv))) {
+    p->links = malloc(((size_t)h.fs_n + h.fo_n) * 2 * sizeof *p->links);
+    if (!p->links || (p->ninv && !(p->inv = calloc(p->ninv, sizeof *p->inv)))) {
+        free(p->links);
         free(p);
         return -ENOMEM;
     }
+    derive_links(&p->fs, p->links);
+    derive_links(&p->folded, p->links + (size_t)h.fs_n * 2);
     const struct inv_rec *rec = AT(S_INV);
     const char *str = AT(S_INV_STR);
 #undef AT
@@ -390,10 +407,12 @@ void profile_free(profile *p)
     else
         free(p->image);
     free(p->inv);
+    free(p->links);
     free(p);
 }
 
 size_t profile_memory(const profile *p)
 {
-    return sizeof *p + p->image_len + p->ninv * sizeof *p->inv;
+    return sizeof *p + p->image_len + p->ninv * sizeof *p->inv +
+           ((size_t)p->fs.n + p->folded.n) * 2 * sizeof *p->links;
 }

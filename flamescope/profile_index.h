@@ -58,7 +58,8 @@ struct profile {
     size_t ninv;
     uint64_t parsed_bytes;
 
-    void *image;               /* owns every array above */
+    uint32_t *links;           /* the tries' first/next lists (derived, malloc'd) */
+    void *image;               /* owns every other array above */
     size_t image_len;
     int mapped;                /* image is an mmap (munmap), else malloc (free) */
 };
