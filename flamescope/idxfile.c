@@ -139,6 +139,7 @@ int idxfile_save(const char *dir, const char *id, const struct pindex_key *key,
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return fail(err, errlen, -errno, "cannot create %s: %s", tmp, strerror(errno));
+    fchmod(fd, 0644);              /* readable like the traces (mkostemp made it 0600) */
     size_t len, hlen = pindex_header_size();
     const char *img = pindex_of(p, &len);
     char *hdr = malloc(hlen);
