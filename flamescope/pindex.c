@@ -364,11 +364,11 @@ int pindex_open(void *image, size_t len, int mapped, int check, const struct pin
     p->cnames = (struct pstrs){h.ncnames, AT(S_CNAMES_OFF), AT(S_CNAMES)};
     p->event = AT(S_EVENT);
     p->parsed_bytes = h.parsed_bytes;
+    p->ninv = h.ninv;
     if (check && !check_values(p, &h, img)) {
         free(p);
         return bad(err, errlen, "index holds an id or offset out of its bounds");
     }
-    p->ninv = h.ninv;
     p->links = malloc(((size_t)h.fs_n + h.fo_n) * 2 * sizeof *p->links);
     if (!p->links || (p->ninv && !(p->inv = calloc(p->ninv, sizeof *p->inv)))) {
         free(p->links);

@@ -376,6 +376,14 @@ static void bad_parent(char *img, size_t len)
     pindex_seal(img, len);
 }
 
+static uint32_t inv_off;
+static void bad_inv_string(char *img, size_t len)
+{
+    uint64_t v = 1ull << 62;       /* the second invocation's string offset */
+    memcpy(img + inv_off + 48 + 40, &v, 8);
+    pindex_seal(img, len);
+}
+
 static void test_index_damaged_images_are_refused(void **st)
 {
     struct pindex_key key = {1, 2, 3, "x"};
@@ -401,6 +409,10 @@ static void test_index_damaged_images_are_refused(void **st)
     memcpy(&off, img + 232 + 16 * 6, 8);
     parent_off = (uint32_t)off + 4;
     assert_int_equal(open_copy(p, &key, 0, bad_parent, &q), -FT_ERR_CORRUPT);
+    /* found by fuzz_pindex: invocation strings outside their section (section 18) */
+    memcpy(&off, img + 232 + 16 * 18, 8);
+    inv_off = (uint32_t)off;
+    assert_int_equal(open_copy(p, &key, 0, bad_inv_string, &q), -FT_ERR_CORRUPT);
     profile_free(p);
 }
 
