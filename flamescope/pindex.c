@@ -284,9 +284,9 @@ static int check_header(const struct header *h, const char *img, size_t len, cha
 static int check_values(const profile *p, const struct header *h, const char *img)
 {
     for (size_t i = 0; i < p->n; i++) {
-        if ((p->fstack[i] & ~HEAT_IDLE_BIT) >= p->fs.n)
-            return 0;
-        if (p->cstack[i] != PROFILE_NONE && p->cstack[i] >= p->folded.n)
+        /* a sample's stack is a node under a comm: never the root */
+        uint32_t fs = p->fstack[i] & ~HEAT_IDLE_BIT, cs = p->cstack[i];
+        if (fs == 0 || fs >= p->fs.n || cs == 0 || (cs != PROFILE_NONE && cs >= p->folded.n))
             return 0;
         if (p->period && p->period[i] == 0)
             return 0;

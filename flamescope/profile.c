@@ -12,9 +12,13 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fterr.h"
 #include "naming.h"
@@ -725,56 +729,294 @@ static profile *freeze(const draft *d)
     return p;
 }
 
-profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen)
-{
+/* ------------------------------------------------------------------ parts */
+
+/* One part of the text parsed into its own draft (the whole text, or one half of a
+ * large plain file on its own thread). */
+struct part {
+    draft *d;
     struct build b;
-    memset(&b, 0, sizeof b);
+    const char *text;          /* NULL: read fd */
+    size_t len;
+    int fd;
+    uint64_t max_text;
+    int rc;
+    uint64_t skipped;
+    char err[256];
+};
+
+static draft *draft_new(void)
+{
     draft *p = calloc(1, sizeof *p);
-    profile *out = NULL;
-    int rc = -ENOMEM;
-    ps_parser *ps = NULL;
-    if (err && errlen)
-        err[0] = 0;
     if (!p)
-        goto fail;
+        return NULL;
     p->py_start = INFINITY;
     p->py_end = -INFINITY;
     p->names = strtab_new();
     p->frames = strtab_new();
     p->cnames = strtab_new();
-    b.pst = strtab_new();
-    b.rawmap = strtab_new();
-    b.p = p;
-    if (!p->names || !p->frames || !p->cnames || !b.pst || !b.rawmap ||
-        trie_init(&p->fs, 1) || trie_init(&p->folded, 0))
-        goto fail;
+    if (!p->names || !p->frames || !p->cnames || trie_init(&p->fs, 1) ||
+        trie_init(&p->folded, 0)) {
+        draft_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void *parse_part(void *arg)
+{
+    struct part *pt = arg;
+    struct build *b = &pt->b;
+    memset(b, 0, sizeof *b);
+    pt->rc = -ENOMEM;
+    pt->d = draft_new();
+    b->p = pt->d;
+    b->pst = strtab_new();
+    b->rawmap = strtab_new();
+    ps_parser *ps = NULL;
     ps_parse_opts o;
     memset(&o, 0, sizeof o);
     o.on_sample = on_sample;
     o.on_header = on_header;
-    o.ctx = &b;
-    o.strtab = b.pst;
-    o.max_bytes = max_text;
-    ps = ps_parser_new(&o);
-    if (!ps)
-        goto fail;
-    rc = ps_parse_fd(ps, fd, err, errlen);
-    const ps_stats *st = ps_parser_stats(ps);
-    p->parsed_bytes = st->bytes;
-    if (rc == 0 && p->n == 0 && st->skipped > 0) {
+    o.ctx = b;
+    o.strtab = b->pst;
+    o.max_bytes = pt->max_text;
+    if (pt->d && b->pst && b->rawmap && (ps = ps_parser_new(&o))) {
+        if (pt->text)
+            pt->rc = ps_parse_mem(ps, pt->text, pt->len);
+        else
+            pt->rc = ps_parse_fd(ps, pt->fd, pt->err, sizeof pt->err);
+        const ps_stats *st = ps_parser_stats(ps);
+        pt->d->parsed_bytes = st->bytes;
+        pt->skipped = st->skipped;
+    }
+    ps_parser_free(ps);
+    build_release(b);
+    return NULL;
+}
+
+/* Room for n samples in every per-sample array. */
+static int samples_reserve_n(draft *p, size_t n)
+{
+    while (p->cap < n) {
+        size_t keep = p->n;
+        p->n = p->cap;           /* samples_reserve grows when n == cap */
+        int rc = samples_reserve(p);
+        p->n = keep;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Appends part b's samples, strings, stacks and invocations to a, numbering what is
+ * new to a in b's order: the ids a sequential parse of a's text then b's would give.
+ * 1 when b cannot be merged (its first event differs from a's: the folded view keeps
+ * a's only), 0, or -ENOMEM. */
+static int merge(draft *a, draft *b)
+{
+    if (!a->event || !b->event || strcmp(a->event, b->event) != 0)
+        return b->n ? 1 : 0;
+    int rc = -ENOMEM;
+    uint32_t nn = strtab_count(b->names), nf = strtab_count(b->frames);
+    uint32_t nc = strtab_count(b->cnames);
+    uint32_t *nmap = malloc(((size_t)nn + 1) * 4), *fmap = malloc(((size_t)nf + 1) * 4);
+    uint32_t *cmap = malloc(((size_t)nc + 1) * 4);
+    uint32_t *smap = malloc((size_t)b->fs.n * 4), *omap = malloc((size_t)b->folded.n * 4);
+    if (!nmap || !fmap || !cmap || !smap || !omap)
+        goto out;
+    for (uint32_t i = 0; i < nn; i++) {
+        size_t len;
+        const char *str = strtab_str(b->names, i, &len);
+        if ((nmap[i] = strtab_intern(a->names, str, len)) == STRTAB_NONE)
+            goto out;
+    }
+    for (uint32_t i = 0; i < nc; i++) {
+        size_t len;
+        const char *str = strtab_str(b->cnames, i, &len);
+        if ((cmap[i] = strtab_intern(a->cnames, str, len)) == STRTAB_NONE)
+            goto out;
+    }
+    for (uint32_t i = 0; i < nf; i++) {
+        const char *k = strtab_str(b->frames, i, NULL);
+        unsigned char key[5];
+        uint32_t nid;
+        memcpy(&nid, k, 4);
+        nid = nmap[nid];
+        memcpy(key, &nid, 4);
+        key[4] = (unsigned char)k[4];
+        uint32_t fid = strtab_intern(a->frames, key, sizeof key);
+        if (fid == STRTAB_NONE)
+            goto out;
+        if (fid >= a->frame_bits_cap) {
+            size_t old = a->frame_bits_cap;
+            if (grow((void **)&a->frame_bits, &a->frame_bits_cap, (size_t)fid + 1, 1))
+                goto out;
+            memset(a->frame_bits + old, 0, a->frame_bits_cap - old);
+        }
+        if (!a->frame_bits[fid])
+            a->frame_bits[fid] = b->frame_bits[i];
+        fmap[i] = fid;
+    }
+    smap[0] = omap[0] = 0;
+    for (uint32_t k = 1; k < b->fs.n; k++) {
+        int created;
+        uint32_t id = trie_child(&a->fs, smap[b->fs.parent[k]], fmap[b->fs.label[k]], &created);
+        if (id == PROFILE_NONE)
+            goto out;
+        if (created)
+            a->fs.state[id] = b->fs.state[k];
+        smap[k] = id;
+    }
+    for (uint32_t k = 1; k < b->folded.n; k++) {
+        int created;
+        omap[k] = trie_child(&a->folded, omap[b->folded.parent[k]], cmap[b->folded.label[k]],
+                             &created);
+        if (omap[k] == PROFILE_NONE)
+            goto out;
+    }
+    /* periods: one constant while both parts agree, else an array */
+    int need_period = a->period || b->period ||
+                      (a->period_set && b->period_set && a->period_const != b->period_const);
+    if (need_period && !a->period) {
+        a->period = malloc((a->cap ? a->cap : 1) * sizeof *a->period);
+        if (!a->period)
+            goto out;
+        for (size_t i = 0; i < a->n; i++)
+            a->period[i] = a->period_const;
+    }
+    if (!a->period_set && b->period_set) {
+        a->period_const = b->period_const;
+        a->period_set = 1;
+    }
+    if (samples_reserve_n(a, a->n + b->n))
+        goto out;
+    for (size_t i = 0; i < b->n; i++) {
+        size_t j = a->n + i;
+        a->t_ns[j] = b->t_ns[i];
+        a->fstack[j] = smap[b->fstack[i] & ~HEAT_IDLE_BIT] | (b->fstack[i] & HEAT_IDLE_BIT);
+        a->cstack[j] = b->cstack[i] == PROFILE_NONE ? PROFILE_NONE : omap[b->cstack[i]];
+        a->tid[j] = b->tid[i];
+        if (a->period)
+            a->period[j] = b->period ? b->period[i] : b->period_const;
+    }
+    a->n += b->n;
+    if (grow((void **)&a->inv, &a->invcap, a->ninv + b->ninv, sizeof *a->inv))
+        goto out;
+    memcpy(a->inv + a->ninv, b->inv, b->ninv * sizeof *b->inv);
+    a->ninv += b->ninv;
+    b->ninv = 0;               /* their strings now belong to a */
+    a->inv_tids |= b->inv_tids;
+    a->parsed_bytes += b->parsed_bytes;
+    /* the time bounds and FlameScope's order-dependent start/end, over the whole */
+    size_t total = a->n;
+    a->n = 0;
+    a->py_start = INFINITY;
+    a->py_end = -INFINITY;
+    for (size_t i = 0; i < total; i++, a->n++)
+        record_time(a, a->t_ns[i]);
+    rc = 0;
+out:
+    free(nmap);
+    free(fmap);
+    free(cmap);
+    free(smap);
+    free(omap);
+    return rc;
+}
+
+#define PAR_MIN_BYTES (16u << 20)
+
+/* A plain (not gzip) regular file large enough to parse in two halves: its mapping in
+ * *map, else NULL (parse sequentially). */
+static const char *map_for_parallel(int fd, uint64_t max_text, size_t *len)
+{
+    struct stat sb;
+    unsigned char magic[2];
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || fstat(fd, &sb) || !S_ISREG(sb.st_mode) ||
+        sb.st_size < PAR_MIN_BYTES || (max_text && (uint64_t)sb.st_size > max_text) ||
+        (uint64_t)sb.st_size > SIZE_MAX || pread(fd, magic, 2, 0) != 2 ||
+        (magic[0] == 0x1f && magic[1] == 0x8b))
+        return NULL;
+    void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    *len = (size_t)sb.st_size;
+    return m;
+}
+
+/* Parses the text in two halves split at a sample boundary (a blank line after the
+ * middle), the second on its own thread, and merges them.  1: not done (no boundary,
+ * or the halves cannot merge): parse sequentially. */
+static int parse_parallel(const char *text, size_t len, struct part *out)
+{
+    const char *mid = text + len / 2, *end = text + len;
+    const char *cut = memmem(mid, (size_t)(end - mid), "\n\n", 2);
+    if (!cut)
+        return 1;
+    size_t at = (size_t)(cut - text) + 2;
+    struct part two;
+    memset(&two, 0, sizeof two);
+    memset(out, 0, sizeof *out);
+    out->text = text;
+    out->len = at;
+    two.text = text + at;
+    two.len = len - at;
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, parse_part, &two) == 0;
+    parse_part(out);
+    if (threaded)
+        pthread_join(th, NULL);
+    else
+        parse_part(&two);
+    int rc = out->rc ? out->rc : two.rc;
+    if (!rc)
+        rc = merge(out->d, two.d);
+    out->skipped += two.skipped;
+    if (rc > 0 || rc < 0) {
+        draft_free(out->d);
+        out->d = NULL;
+    }
+    draft_free(two.d);
+    out->rc = rc < 0 ? rc : 0;
+    return rc > 0 ? 1 : 0;
+}
+
+profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen)
+{
+    struct part pt;
+    memset(&pt, 0, sizeof pt);
+    profile *out = NULL;
+    int rc;
+    if (err && errlen)
+        err[0] = 0;
+    size_t maplen = 0;
+    const char *map = map_for_parallel(fd, max_text, &maplen);
+    int done = map && parse_parallel(map, maplen, &pt) == 0;
+    if (map)
+        munmap((void *)map, maplen);
+    if (!done) {
+        memset(&pt, 0, sizeof pt);
+        pt.fd = fd;
+        pt.max_text = max_text;
+        parse_part(&pt);
+    }
+    draft *p = pt.d;
+    rc = pt.rc;
+    if (err && errlen && pt.err[0])
+        snprintf(err, errlen, "%s", pt.err);
+    if (rc == 0 && !p)
+        rc = -ENOMEM;
+    if (rc == 0 && p->n == 0 && pt.skipped > 0) {
         rc = -FT_ERR_NOT_PERF;
         if (err)
             snprintf(err, errlen, "not perf script text (%llu unreadable lines, no sample)",
-                     (unsigned long long)st->skipped);
+                     (unsigned long long)pt.skipped);
     }
     if (rc > 0)
         rc = -EIO;
     if (rc)
         goto fail;
-    ps_parser_free(ps);
-    ps = NULL;
-    build_release(&b);
-    memset(&b, 0, sizeof b);
     rc = -ENOMEM;
     if (trie_seal(&p->fs) || trie_seal(&p->folded))
         goto fail;
@@ -790,8 +1032,6 @@ fail:
         snprintf(err, errlen, "%s", strerror(-rc));
     if (errp)
         *errp = rc;
-    ps_parser_free(ps);
-    build_release(&b);
     draft_free(p);
     return NULL;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fterr.h"
+#include "gz.h"
 #include "../../flamescope/export.h"
 #include "../../flamescope/ftree.h"
 #include "../../flamescope/pcache.h"
@@ -416,6 +417,60 @@ static void test_index_damaged_images_are_refused(void **st)
     profile_free(p);
 }
 
+/* A large plain text is parsed in two halves on two threads and merged: every answer
+ * equals the sequential parse of the same text (gzip'd, which is never split). */
+static void test_parallel_parse_equals_sequential(void **st)
+{
+    sbuf b;
+    sbuf_init(&b);
+    sbuf_adds(&b, "# fntrace invocation : id=i1 fn=f start=100.0 end=150.0 status=200 tid=7\n");
+    for (size_t k = 0; b.len < (17u << 20); k++) {
+        double t = 100.0 + (double)k * 0.001;
+        if (k == 60000)
+            sbuf_adds(&b, "# fntrace invocation : id=i2 fn=g start=160.0 tid=8\n");
+        sbuf_printf(&b, "%s %zu/%zu [000] %.6f: %zu %s: \n", k % 5 ? "app" : "swapper",
+                    k % 3 + 1, k % 2 ? (size_t)7 : (size_t)8, t,
+                    k > 50000 ? 1000 + k % 3 : (size_t)1000,
+                    k % 11 == 10 ? "task-clock" : "cpu-clock");
+        sbuf_printf(&b, "\t%zx leaf%zu+0x%zx (/app/lib%zu.so)\n", k, k % 977, k % 16, k % 7);
+        sbuf_printf(&b, "\t1 mid%zu->inl%zu (/app)\n", k % 131, k % 3);
+        if (k % 5 == 0)
+            sbuf_adds(&b, "\t2 cpu_idle ([kernel.kallsyms])\n");
+        sbuf_printf(&b, "\t3 main%zu (/app)\n\n", (k / 1000) % 50);
+    }
+    size_t len;
+    char *text = sbuf_take(&b, &len);
+    assert_non_null(text);
+    profile *par = build(text, NULL);
+    assert_non_null(par);
+    unsigned char *gz = NULL;
+    size_t gzlen = 0;
+    assert_int_equal(gz_compress(text, len, 1, &gz, &gzlen), 0);
+    int fd = memfd_create("gz", 0);
+    assert_int_equal(write(fd, gz, gzlen), (ssize_t)gzlen);
+    lseek(fd, 0, SEEK_SET);
+    char err[256];
+    profile *seq = profile_build(fd, 0, NULL, err, sizeof err);
+    close(fd);
+    assert_non_null(seq);
+    assert_int_equal(profile_nsamples(par), profile_nsamples(seq));
+    assert_int_equal(profile_fs_nstacks(par), profile_fs_nstacks(seq));
+    size_t la, lb;
+    char *a = all_answers(par, &la), *c = all_answers(seq, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, c, la);
+    size_t ia, ib;
+    const void *pa = pindex_of(par, &ia), *pb = pindex_of(seq, &ib);
+    assert_int_equal(ia, ib);
+    assert_memory_equal(pa, pb, ia);   /* the same index, byte for byte */
+    free(a);
+    free(c);
+    free(gz);
+    free(text);
+    profile_free(par);
+    profile_free(seq);
+}
+
 static void test_profile_errors(void **st)
 {
     int e = 0;
@@ -663,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_profile_errors),
         cmocka_unit_test(test_index_image_answers_like_the_build),
         cmocka_unit_test(test_index_damaged_images_are_refused),
+        cmocka_unit_test(test_parallel_parse_equals_sequential),
         cmocka_unit_test(test_differential_and_elided),
         cmocka_unit_test(test_wide_trees_compare_fast),
         cmocka_unit_test(test_cache_single_flight),
