@@ -143,7 +143,8 @@ from app import config
 config.PROFILE_DIR = sys.argv[1]
 from app import APP
 logging.getLogger('werkzeug').setLevel(logging.ERROR)
-APP.run(host='127.0.0.1', port=int(sys.argv[2]), threaded=True)" "$work/traces" "$port") \
+APP.run(host='127.0.0.1', port=int(sys.argv[2]), threaded=True, debug=False,
+        use_reloader=False)" "$work/traces" "$port") \
         2>>"$work/upstream.log" &
     pid=$!
     wait_up

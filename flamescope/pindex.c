@@ -29,6 +29,7 @@ struct inv_rec {
     int32_t status, tid;
     uint32_t flags, id_len, fn_len, pad;
     uint64_t str_off;
+    char trace_id[40];         /* profile_invocation's 33 bytes, NUL-padded */
 };
 #define INV_END 1u
 #define INV_STATUS 2u
@@ -51,7 +52,8 @@ struct header {
     struct { uint64_t off, len; } sect[S__COUNT];
 };
 _Static_assert(sizeof(struct header) % 8 == 0, "header keeps sections aligned");
-_Static_assert(sizeof(struct inv_rec) == 48, "invocation record size");
+_Static_assert(sizeof(struct inv_rec) == 88, "invocation record size");
+_Static_assert(sizeof ((struct profile_invocation *)0)->trace_id <= 40, "trace id fits");
 
 size_t pindex_header_size(void) { return sizeof(struct header); }
 
@@ -153,7 +155,8 @@ void *pindex_image(const struct profile *p, size_t *lenp)
         size_t il = strlen(v->id), fl = strlen(v->fn);
         rec[i] = (struct inv_rec){v->start_ns, v->end_ns, v->status, v->tid,
                                   (v->has_end ? INV_END : 0) | (v->has_status ? INV_STATUS : 0),
-                                  (uint32_t)il, (uint32_t)fl, 0, so};
+                                  (uint32_t)il, (uint32_t)fl, 0, so, {0}};
+        memcpy(rec[i].trace_id, v->trace_id, sizeof v->trace_id);
         memcpy(str + so, v->id, il + 1);
         memcpy(str + so + il + 1, v->fn, fl + 1);
         so += il + fl + 2;
@@ -312,7 +315,8 @@ static int check_values(const profile *p, const struct header *h, const char *im
     for (size_t i = 0; i < p->ninv; i++) {
         uint64_t o = rec[i].str_off, il = rec[i].id_len, fl = rec[i].fn_len;
         if (o > slen || il >= slen - o || fl >= slen - o - il - 1 ||
-            str[o + il] != 0 || str[o + il + 1 + fl] != 0 || rec[i].flags & ~3u)
+            str[o + il] != 0 || str[o + il + 1 + fl] != 0 || rec[i].flags & ~3u ||
+            rec[i].trace_id[sizeof p->inv[0].trace_id - 1] != 0)
             return 0;
     }
     return 1;
@@ -390,6 +394,7 @@ int pindex_open(void *image, size_t len, int mapped, int check, const struct pin
         v->has_status = (rec[i].flags & INV_STATUS) != 0;
         v->status = rec[i].status;
         v->tid = rec[i].tid;
+        memcpy(v->trace_id, rec[i].trace_id, sizeof v->trace_id);
     }
     p->image = image;
     p->image_len = len;

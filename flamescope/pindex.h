@@ -31,7 +31,7 @@
 
 #include "profile.h"
 
-#define PINDEX_VERSION 1
+#define PINDEX_VERSION 2
 #define PINDEX_KEY_VERSION_MAX 71
 
 /* What ties an index to its trace: any difference makes the index stale. */

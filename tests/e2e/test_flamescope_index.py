@@ -26,7 +26,7 @@ def threads_text():
     """Invocations naming their threads, and one without a thread."""
     out = ["# ========", "# captured on : Sat Nov 21 10:15:00 2026", "# ========", "#",
            "# fntrace invocation : id=a fn=left start=100.000000000 end=100.500000000 "
-           "status=200 tid=11",
+           "status=200 tid=11 trace_id=4bf92f3577b34da6a3ce929d0e0e4736",
            "# fntrace invocation : id=b fn=right start=100.200000000 end=100.900000000 "
            "status=500 tid=12",
            "# fntrace invocation : id=c fn=all start=100.100000000"]
@@ -75,7 +75,8 @@ def requests_for(srv, names):
     st, _, body = get(srv, "/api/v1/exports")
     formats = [f["name"] for f in json.loads(body)]
     assert len(formats) >= 4
-    reqs = [("/profile/", {}), ("/api/v1/profiles", {})]
+    reqs = [("/profile/", {}), ("/api/v1/profiles", {}),
+            ("/api/v1/invocations", {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"})]
     for n in names:
         f = {"filename": n}
         reqs += [("/heatmap/", f), ("/heatmap/", {**f, "rows": "7"}),
@@ -87,6 +88,8 @@ def requests_for(srv, names):
             reqs += [("/api/v1/export", {**f, "format": fmt}),
                      ("/api/v1/export", {**f, "format": fmt, "start": "0.5", "end": "1"})]
         st, _, body = get(srv, "/api/v1/invocations", **f)
+        reqs.append(("/api/v1/invocations",
+                     {**f, "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}))
         for inv in json.loads(body) if st == 200 else []:
             reqs.append(("/api/v1/flamegraph", {**f, "invocation": inv["id"]}))
             for fmt in formats:

@@ -381,7 +381,7 @@ static uint32_t inv_off;
 static void bad_inv_string(char *img, size_t len)
 {
     uint64_t v = 1ull << 62;       /* the second invocation's string offset */
-    memcpy(img + inv_off + 48 + 40, &v, 8);
+    memcpy(img + inv_off + 88 + 40, &v, 8);   /* records of 88 bytes */
     pindex_seal(img, len);
 }
 
