@@ -385,6 +385,14 @@ static void bad_inv_string(char *img, size_t len)
     pindex_seal(img, len);
 }
 
+static uint32_t fstack_off;
+static void root_stack(char *img, size_t len)
+{
+    uint32_t v = 0;                /* the first sample on the root: an empty stack */
+    memcpy(img + fstack_off, &v, 4);
+    pindex_seal(img, len);
+}
+
 static void test_index_damaged_images_are_refused(void **st)
 {
     struct pindex_key key = {1, 2, 3, "x"};
@@ -414,6 +422,10 @@ static void test_index_damaged_images_are_refused(void **st)
     memcpy(&off, img + 232 + 16 * 18, 8);
     inv_off = (uint32_t)off;
     assert_int_equal(open_copy(p, &key, 0, bad_inv_string, &q), -FT_ERR_CORRUPT);
+    /* found by fuzz_pindex: a sample on the root stack (section 1) */
+    memcpy(&off, img + 232 + 16 * 1, 8);
+    fstack_off = (uint32_t)off;
+    assert_int_equal(open_copy(p, &key, 0, root_stack, &q), -FT_ERR_CORRUPT);
     profile_free(p);
 }
 
