@@ -17,6 +17,7 @@ struct agg {
     uint64_t *count;      /* samples per stack */
     uint64_t *weight;     /* period sum per stack */
     uint64_t total_count, total_weight;
+    uint64_t first_ns, last_ns;   /* earliest and latest sample counted */
 };
 
 /* What a writer reads (export.h: struct export_job is opaque outside). */
@@ -63,7 +64,11 @@ static int aggregate(const profile *p, const struct profile_range *r, struct agg
         uint32_t s = profile_folded_sample_stack(p, i);
         if (s == PROFILE_NONE || !in_sel(p, i, r, check))
             continue;
-        uint64_t w = profile_period(p, i);
+        uint64_t w = profile_period(p, i), t = profile_time_ns(p, i);
+        if (!a->total_count || t < a->first_ns)
+            a->first_ns = t;
+        if (!a->total_count || t > a->last_ns)
+            a->last_ns = t;
         a->count[s]++;
         a->weight[s] += w;
         a->total_count++;
@@ -438,7 +443,6 @@ static int write_pprof(const struct export_job *j, sbuf *out)
 {
     const profile *p = j->p;
     const struct agg *a = j->a;
-    const struct profile_range *r = j->r;
     uint32_t nn = profile_folded_nnames(p);
     /* string table: 0 "", then fixed strings, then function names on first use */
     uint32_t *str_of = calloc(nn + 1, sizeof *str_of);
@@ -550,9 +554,12 @@ static int write_pprof(const struct export_job *j, sbuf *out)
     free(strs);
     free(lens);
     free(str_of);
-    if (r) {
-        double d = (r->end_s - r->start_s) * 1e9;
-        pb_uint(&pb, 10, d > 0 ? (uint64_t)d : 0);      /* duration_nanos */
+    if (a->total_count) {
+        /* time_nanos: the first sample; duration_nanos: first to last sample plus one
+         * period (a clock event's period is in ns), not the range's whole seconds */
+        uint64_t period = clock ? a->total_weight / a->total_count : 0;
+        pb_uint(&pb, 9, a->first_ns);
+        pb_uint(&pb, 10, a->last_ns - a->first_ns + period);
     }
     pb_uint(&m, 1, S_WTYPE);
     pb_uint(&m, 2, S_WUNIT);

@@ -216,3 +216,53 @@ def test_index_dir_option_puts_the_files_elsewhere(daemon, profdir, tmp_path):
     assert get(srv, "/heatmap/", filename="sub/jit.perf.gz")[0] == 200
     assert (elsewhere / "sub" / "jit.perf.gz.fsidx").is_file()
     assert not (profdir / ".index").exists()
+
+
+def pb_fields(buf):
+    """Top-level varint fields of a protobuf message: {field: [values]}."""
+    out, i = {}, 0
+
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            b = buf[i]
+            i += 1
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                return v
+    while i < len(buf):
+        key = varint()
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            out.setdefault(field, []).append(varint())
+        elif wire == 2:
+            n = varint()
+            i += n
+        else:
+            raise AssertionError(f"wire type {wire}")
+    return out
+
+
+def test_pprof_duration_is_the_sample_span_plus_one_period(daemon, profdir):
+    """pprof's Duration: first to last sample plus one period, not whole seconds."""
+    srv = start(daemon, profdir)
+    text = (profdir / THREADS).read_text()
+    times, periods = [], []
+    for line in text.splitlines():
+        if line.startswith("fnhandler"):
+            secs, frac = line.split()[3].rstrip(":").split(".")
+            times.append(int(secs) * 10**9 + int(frac.ljust(9, "0")))
+            periods.append(int(line.split()[4]))
+    for params, sel in (({}, lambda t: True),
+                        ({"start": "0.2", "end": "0.5"},
+                         lambda t: 100.2e9 <= t <= 100.5e9)):
+        st, _, body = get(srv, "/api/v1/export", filename=THREADS, format="pprof", **params)
+        assert st == 200
+        f = pb_fields(gzip.decompress(body))
+        picked = [(t, p) for t, p in zip(times, periods) if sel(t)]
+        ts = [t for t, _ in picked]
+        period = sum(p for _, p in picked) // len(picked)
+        assert f[9] == [min(ts)]
+        assert f[10] == [max(ts) - min(ts) + period]
