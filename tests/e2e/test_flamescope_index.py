@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import struct
+import time
 import urllib.parse
 
 import pytest
@@ -266,3 +267,43 @@ def test_pprof_duration_is_the_sample_span_plus_one_period(daemon, profdir):
         period = sum(p for _, p in picked) // len(picked)
         assert f[9] == [min(ts)]
         assert f[10] == [max(ts) - min(ts) + period]
+
+
+def test_collector_writes_the_index_after_commit(daemon, tmp_path):
+    """An uploaded trace gets its index file from the collector, off the request path;
+    fntrace-flamescope then loads it on the first open instead of parsing."""
+    store = tmp_path / "store"
+    port = free_port()
+    coll = daemon([binary("fntrace-collector"), "--port", str(port), "--dir", str(store)],
+                  port)
+    body = (TESTDATA / "perf-threads.stacks").read_bytes()
+    st, _, resp = http("POST", coll.url + "/", body, {"X-name": "fn"})
+    assert st == 201, resp
+    tid = json.loads(resp)["id"]
+    idx = store / ".index" / (tid + ".fsidx")
+    for _ in range(200):
+        if idx.exists():
+            break
+        time.sleep(0.05)
+    assert idx.is_file()
+    fresh = start(daemon, store, "--no-index")
+    want = [get(fresh, p, filename=tid)[::2] for p in ("/heatmap/", "/flamegraph/")]
+    viewer = start(daemon, store)
+    got = [get(viewer, p, filename=tid)[::2] for p in ("/heatmap/", "/flamegraph/")]
+    assert got == want and got[0][0] == 200
+    s = stats(viewer)
+    assert (s["loaded"], s["written"], s["refused"]) == (1, 0, 0)
+    st, _, body = get(viewer, "/profile/")
+    assert [e["filename"] for e in json.loads(body)] == [tid]
+
+
+def test_collector_with_no_index_writes_none(daemon, tmp_path):
+    store = tmp_path / "store"
+    port = free_port()
+    coll = daemon([binary("fntrace-collector"), "--port", str(port), "--dir", str(store),
+                   "--no-index"], port)
+    st, _, _ = http("POST", coll.url + "/", (TESTDATA / "perf-threads.stacks").read_bytes(),
+                    {"X-name": "fn"})
+    assert st == 201
+    coll.stop()                      # the worker finishes before the collector exits
+    assert not (store / ".index").exists()
