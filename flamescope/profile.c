@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -738,8 +737,8 @@ static profile *freeze(const draft *d)
 struct part {
     draft *d;
     struct build b;
-    const char *text;          /* NULL: read fd */
-    size_t len;
+    int ranged;                /* parse [off, off + len) of fd with pread, else read fd */
+    uint64_t off, len;
     int fd;
     uint64_t max_text;
     int rc;
@@ -765,6 +764,34 @@ static draft *draft_new(void)
     return p;
 }
 
+#define PART_CHUNK (1u << 20)
+
+/* Feeds [off, off + len) of the file to the parser in chunks (the threads share fd:
+ * pread only). */
+static int parse_range(ps_parser *ps, struct part *pt)
+{
+    char *buf = malloc(PART_CHUNK);
+    if (!buf)
+        return -ENOMEM;
+    int rc = 0;
+    for (uint64_t done = 0; done < pt->len && !rc;) {
+        size_t want = pt->len - done < PART_CHUNK ? (size_t)(pt->len - done) : PART_CHUNK;
+        ssize_t r = pread(pt->fd, buf, want, (off_t)(pt->off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = r < 0 ? -errno : -EIO;
+            break;
+        }
+        rc = ps_parser_feed(ps, buf, (size_t)r);
+        done += (size_t)r;
+    }
+    if (!rc)
+        rc = ps_parser_finish(ps);
+    free(buf);
+    return rc;
+}
+
 static void *parse_part(void *arg)
 {
     struct part *pt = arg;
@@ -784,8 +811,8 @@ static void *parse_part(void *arg)
     o.strtab = b->pst;
     o.max_bytes = pt->max_text;
     if (pt->d && b->pst && b->rawmap && (ps = ps_parser_new(&o))) {
-        if (pt->text)
-            pt->rc = ps_parse_mem(ps, pt->text, pt->len);
+        if (pt->ranged)
+            pt->rc = parse_range(ps, pt);
         else
             pt->rc = ps_parse_fd(ps, pt->fd, pt->err, sizeof pt->err);
         const ps_stats *st = ps_parser_stats(ps);
@@ -928,42 +955,41 @@ out:
 }
 
 #define PAR_MIN_BYTES (16u << 20)
+#define PAR_WINDOW (1u << 20)
 
-/* A plain (not gzip) regular file large enough to parse in two halves: its mapping in
- * *map, else NULL (parse sequentially). */
-static const char *map_for_parallel(int fd, uint64_t max_text, size_t *len)
+/* Where a plain (not gzip) regular file large enough to parse in two halves can be
+ * split: just after the first blank line (a sample's end) past the middle; 0: parse
+ * sequentially. */
+static uint64_t split_point(int fd, uint64_t max_text, uint64_t *size)
 {
     struct stat sb;
     unsigned char magic[2];
     if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || fstat(fd, &sb) || !S_ISREG(sb.st_mode) ||
         sb.st_size < PAR_MIN_BYTES || (max_text && (uint64_t)sb.st_size > max_text) ||
-        (uint64_t)sb.st_size > SIZE_MAX || pread(fd, magic, 2, 0) != 2 ||
-        (magic[0] == 0x1f && magic[1] == 0x8b))
-        return NULL;
-    void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED)
-        return NULL;
-    *len = (size_t)sb.st_size;
-    return m;
+        pread(fd, magic, 2, 0) != 2 || (magic[0] == 0x1f && magic[1] == 0x8b))
+        return 0;
+    char *win = malloc(PAR_WINDOW);
+    if (!win)
+        return 0;
+    uint64_t mid = (uint64_t)sb.st_size / 2, at = 0;
+    ssize_t r = pread(fd, win, PAR_WINDOW, (off_t)mid);
+    const char *cut = r > 0 ? memmem(win, (size_t)r, "\n\n", 2) : NULL;
+    if (cut)
+        at = mid + (uint64_t)(cut - win) + 2;
+    free(win);
+    *size = (uint64_t)sb.st_size;
+    return at < *size ? at : 0;
 }
 
-/* Parses the text in two halves split at a sample boundary (a blank line after the
- * middle), the second on its own thread, and merges them.  1: not done (no boundary,
- * or the halves cannot merge): parse sequentially. */
-static int parse_parallel(const char *text, size_t len, struct part *out)
+/* Parses the file in two halves split at `at`, the second on its own thread, and
+ * merges them.  1: the halves cannot merge (parse sequentially). */
+static int parse_parallel(int fd, uint64_t at, uint64_t size, struct part *out)
 {
-    const char *mid = text + len / 2, *end = text + len;
-    const char *cut = memmem(mid, (size_t)(end - mid), "\n\n", 2);
-    if (!cut)
-        return 1;
-    size_t at = (size_t)(cut - text) + 2;
     struct part two;
     memset(&two, 0, sizeof two);
     memset(out, 0, sizeof *out);
-    out->text = text;
-    out->len = at;
-    two.text = text + at;
-    two.len = len - at;
+    *out = (struct part){.ranged = 1, .off = 0, .len = at, .fd = fd};
+    two = (struct part){.ranged = 1, .off = at, .len = size - at, .fd = fd};
     pthread_t th;
     int threaded = pthread_create(&th, NULL, parse_part, &two) == 0;
     parse_part(out);
@@ -992,11 +1018,8 @@ profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t e
     int rc;
     if (err && errlen)
         err[0] = 0;
-    size_t maplen = 0;
-    const char *map = map_for_parallel(fd, max_text, &maplen);
-    int done = map && parse_parallel(map, maplen, &pt) == 0;
-    if (map)
-        munmap((void *)map, maplen);
+    uint64_t size = 0, at = split_point(fd, max_text, &size);
+    int done = at && parse_parallel(fd, at, size, &pt) == 0;
     if (!done) {
         memset(&pt, 0, sizeof pt);
         pt.fd = fd;
