@@ -932,7 +932,8 @@ static int merge(draft *a, draft *b)
     a->n += b->n;
     if (grow((void **)&a->inv, &a->invcap, a->ninv + b->ninv, sizeof *a->inv))
         goto out;
-    memcpy(a->inv + a->ninv, b->inv, b->ninv * sizeof *b->inv);
+    if (b->ninv)
+        memcpy(a->inv + a->ninv, b->inv, b->ninv * sizeof *b->inv);
     a->ninv += b->ninv;
     b->ninv = 0;               /* their strings now belong to a */
     a->inv_tids |= b->inv_tids;
