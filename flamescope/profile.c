@@ -44,7 +44,7 @@ struct draft {
     uint32_t *fstack;          /* | HEAT_IDLE_BIT */
     uint32_t *cstack;
     uint64_t *period;          /* NULL while every period equals period_const */
-    int32_t *tid;              /* each sample's tid; dropped unless an invocation has one */
+    int32_t *tid;              /* each sample's tid (invocation ranges, speedscope threads) */
     int inv_tids;              /* some invocation line carries a tid */
     uint64_t period_const;
     int period_set;
@@ -571,10 +571,6 @@ static int on_sample(void *ctx, const ps_sample *s)
 
 static void finish(draft *p)
 {
-    if (!p->inv_tids) {        /* nobody will ask for a thread: no cost */
-        free(p->tid);
-        p->tid = NULL;
-    }
     if (p->n == 0) {
         p->base_s = 0;
         p->end_s = 0;

@@ -217,6 +217,8 @@ uint64_t profile_period(const profile *p, size_t i)
 }
 
 const char *profile_event(const profile *p) { return p->event; }
+int32_t profile_tid(const profile *p, size_t i) { return p->tid ? p->tid[i] : 0; }
+int profile_has_tids(const profile *p) { return p->tid != NULL; }
 
 /* ------------------------------------------------------------------ invocations */
 

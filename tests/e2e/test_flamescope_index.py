@@ -307,3 +307,21 @@ def test_collector_with_no_index_writes_none(daemon, tmp_path):
     assert st == 201
     coll.stop()                      # the worker finishes before the collector exits
     assert not (store / ".index").exists()
+
+
+def test_speedscope_has_one_profile_per_thread(daemon, profdir):
+    """speedscope's export: one sampled profile per thread, named "comm tid", in the
+    order the threads first appear, each with that thread's samples only."""
+    srv = start(daemon, profdir)
+    st, _, body = get(srv, "/api/v1/export", filename=THREADS, format="speedscope")
+    assert st == 200
+    doc = json.loads(body)
+    frames = [f["name"] for f in doc["shared"]["frames"]]
+    profs = doc["profiles"]
+    assert [p["name"] for p in profs] == ["fnhandler 11", "fnhandler 12"]
+    for p, leaf in zip(profs, ("left", "right")):
+        names = {frames[i] for s in p["samples"] for i in s}
+        assert leaf in names and ({"left", "right"} - {leaf}).isdisjoint(names)
+        assert sum(p["weights"]) == p["endValue"]
+        want = sum(5000000 + k for k in range(100))
+        assert p["endValue"] == want
