@@ -63,6 +63,14 @@ int idxfile_key(int fd, uint64_t size, int64_t mtime_ns, const char *version,
     return 0;
 }
 
+const char *idxfile_default_dir(const char *spec, const char *dir, char *buf, size_t len)
+{
+    if (spec && strncmp(spec, "dir:", 4) != 0)
+        return NULL;
+    int n = snprintf(buf, len, "%s/.index", spec ? spec + 4 : dir);
+    return n > 0 && (size_t)n < len ? buf : NULL;
+}
+
 static int index_path(const char *dir, const char *id, char *out, size_t outlen)
 {
     int n = snprintf(out, outlen, "%s/%s" SUFFIX, dir, id);

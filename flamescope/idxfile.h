@@ -23,6 +23,10 @@
 #include "pindex.h"
 #include "profile.h"
 
+/* The default index folder of a store: DIR/.index for a directory store (spec NULL: the
+ * directory dir; "dir:PATH"), NULL (no index files) for other stores.  buf holds it. */
+const char *idxfile_default_dir(const char *spec, const char *dir, char *buf, size_t len);
+
 /* The key of the trace open on fd (read with pread; the offset is left alone), of
  * size bytes, mtime_ns and change token version.  0 or -errno. */
 int idxfile_key(int fd, uint64_t size, int64_t mtime_ns, const char *version,

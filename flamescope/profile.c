@@ -736,6 +736,8 @@ struct part {
     int ranged;                /* parse [off, off + len) of fd with pread, else read fd */
     uint64_t off, len;
     int fd;
+    ssize_t (*rd)(void *ctx, void *buf, size_t len);   /* else: read through this */
+    void *rdctx;
     uint64_t max_text;
     int rc;
     uint64_t skipped;
@@ -809,6 +811,8 @@ static void *parse_part(void *arg)
     if (pt->d && b->pst && b->rawmap && (ps = ps_parser_new(&o))) {
         if (pt->ranged)
             pt->rc = parse_range(ps, pt);
+        else if (pt->rd)
+            pt->rc = ps_parse_read(ps, pt->rd, pt->rdctx, pt->err, sizeof pt->err);
         else
             pt->rc = ps_parse_fd(ps, pt->fd, pt->err, sizeof pt->err);
         const ps_stats *st = ps_parser_stats(ps);
@@ -1009,17 +1013,26 @@ static int parse_parallel(int fd, uint64_t at, uint64_t size, struct part *out)
 
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen)
 {
+    return profile_build_read(NULL, &fd, max_text, errp, err, errlen);
+}
+
+profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
+                            uint64_t max_text, int *errp, char *err, size_t errlen)
+{
     struct part pt;
     memset(&pt, 0, sizeof pt);
     profile *out = NULL;
     int rc;
     if (err && errlen)
         err[0] = 0;
-    uint64_t size = 0, at = split_point(fd, max_text, &size);
+    int fd = rd ? -1 : *(int *)ctx;
+    uint64_t size = 0, at = fd >= 0 ? split_point(fd, max_text, &size) : 0;
     int done = at && parse_parallel(fd, at, size, &pt) == 0;
     if (!done) {
         memset(&pt, 0, sizeof pt);
         pt.fd = fd;
+        pt.rd = rd;
+        pt.rdctx = ctx;
         pt.max_text = max_text;
         parse_part(&pt);
     }
