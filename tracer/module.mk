@@ -2,3 +2,14 @@
 COMPONENTS += tracer
 BINS += fntrace
 BIN_fntrace := tracer/main.c
+# tests/progs/selftrace: a test program that links the tracer library and samples itself
+# (the in-process samplers' end-to-end tests), around tests/progs/hotspots.c's workload
+SELFTRACE := $(BUILD)/tests/progs/selftrace
+$(BUILD)/obj/tests/progs/selftrace/hotspots.o: tests/progs/hotspots.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(OPT) -fno-omit-frame-pointer $(SAN) -Dmain=hotspots_main -c $< -o $@
+$(SELFTRACE): $(BUILD)/obj/tests/progs/selftrace/selftrace.o $(BUILD)/obj/tests/progs/selftrace/hotspots.o \
+              $(BUILD)/lib/libfntrace-tracer.a $(BUILD)/lib/libfntrace.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/lib/libfntrace-tracer.a $(BUILD)/lib/libfntrace.a $(LDLIBS)
+all: $(SELFTRACE)
