@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "app.h"
 #include "log.h"
+#include "tracing.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -288,6 +289,7 @@ static void *call_thread(void *p)
 {
     struct app_call *c = p;
     fn_app *app = c->app;
+    tracing_thread_begin();
     call_execute(c);
     struct call_sync *s = c->sync;
     pthread_mutex_lock(&s->mu);
@@ -304,6 +306,7 @@ static void *call_thread(void *p)
         app_call_free(c);
         atomic_fetch_sub(&app->running, 1);
     }
+    tracing_thread_end();
     return NULL;
 }
 

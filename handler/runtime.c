@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "runtime.h"
 #include "log.h"
+#include "tracing.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -183,10 +184,12 @@ struct handoff {
 static void *handoff_thread(void *p)
 {
     struct handoff *h = p;
+    tracing_thread_begin();
     if (rt_run_and_reply(h->rt, h->req, h->call, h->reply, h->duration_header) < 0)
         httpd_reply_error(h->req, 500, "internal error");
     httpd_req_resume(h->req);
     free(h);
+    tracing_thread_end();
     return NULL;
 }
 

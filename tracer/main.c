@@ -43,6 +43,10 @@ static const char usage_text[] =
 "                         recording ends first, CMD gets SIGTERM\n"
 "      --user-only        do not record kernel frames\n"
 "      --backend perf     the sampling backend (only perf is available in this build)\n"
+"      --sampler perf     how samples are taken; `timer` (POSIX CPU timers, no\n"
+"                         perf_event_open) samples its own process only: it is the\n"
+"                         handler's FNTRACE_SAMPLER=timer and the tracer library's\n"
+"                         TRACER_SAMPLER_TIMER, not a way to record another process\n"
 "      --upload URL       POST the trace to a collector (with X-name: NAME, gzip when\n"
 "                         accepted, retries with backoff); with -o, also keep the file\n"
 "      --name NAME        trace name, [A-Za-z0-9._-]{1,128}\n"
@@ -70,7 +74,7 @@ static int usage_error(const char *fmt, const char *arg)
 }
 
 enum { OPT_UPLOAD = 256, OPT_NAME, OPT_SPOOL, OPT_USER_ONLY, OPT_BACKEND, OPT_SPOOL_MAX,
-       OPT_RETRIES };
+       OPT_RETRIES, OPT_SAMPLER };
 
 static const struct option long_opts[] = {
     { "freq", required_argument, NULL, 'F' },
@@ -84,6 +88,7 @@ static const struct option long_opts[] = {
     { "retries", required_argument, NULL, OPT_RETRIES },
     { "user-only", no_argument, NULL, OPT_USER_ONLY },
     { "backend", required_argument, NULL, OPT_BACKEND },
+    { "sampler", required_argument, NULL, OPT_SAMPLER },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -167,6 +172,14 @@ static int cmd_record(int argc, char **argv)
                 return usage_error("%s", "the bpf backend is not available in this build; use --backend perf");
             if (strcmp(optarg, "perf")) return usage_error("unknown backend: %s", optarg);
             break;
+        case OPT_SAMPLER:
+            if (!strcmp(optarg, "timer"))
+                return usage_error("%s", "the timer sampler works in-process only (a SIGPROF "
+                                   "handler inside the sampled program): use FNTRACE_SAMPLER=timer "
+                                   "in the handler runtime, or link the tracer library; "
+                                   "fntrace record samples other processes with --sampler perf");
+            if (strcmp(optarg, "perf")) return usage_error("unknown sampler: %s", optarg);
+            break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return usage_error("%s", "invalid option");
         }
@@ -193,6 +206,10 @@ static int cmd_record(int argc, char **argv)
     if (st == RECORD_ERR_TARGET) {
         log_error("cannot trace", "reason=\"%s\"", res.err);
         return EXIT_TARGET;
+    }
+    if (st == RECORD_ERR_OUTPUT && !res.seconds) {        /* refused before sampling */
+        log_error("cannot write the trace; nothing recorded", "reason=\"%s\"", res.err);
+        return EXIT_ERROR;
     }
     log_info("recorded", "samples=%llu lost=%llu seconds=%.3f kernel_frames=%s events=%u",
              (unsigned long long)res.stats.samples, (unsigned long long)res.stats.lost,

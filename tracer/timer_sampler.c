@@ -68,6 +68,7 @@ struct timer_sampler {
     int spare_free;                 /* the non-current snapshot buffer is not in use */
     uint64_t lost_released;         /* lost samples of slots already freed */
     int claim_err;                  /* last timer_create/settime failure, -errno */
+    uint64_t rng;                   /* first-expiry phases (under g_lock) */
     intmap skipped;                 /* tids never to sample */
 };
 
@@ -232,10 +233,15 @@ static int slot_claim(timer_sampler *s, int tid)
         return -e;
     }
     atomic_store_explicit(&sl->state, SLOT_ACTIVE, memory_order_release);
+    /* the first expiry at a random phase of the period: a thread that lives for less
+     * than a period (a call on a thread of its own) is then sampled with the probability
+     * its CPU time deserves, instead of never */
+    s->rng = s->rng * 6364136223846793005ULL + 1442695040888963407ULL + (uint64_t)tid;
+    uint64_t first = 1 + (s->rng >> 33) % s->period_ns;
     struct itimerspec its = {
         .it_interval = { (time_t)(s->period_ns / 1000000000ULL), (long)(s->period_ns % 1000000000ULL) },
+        .it_value = { (time_t)(first / 1000000000ULL), (long)(first % 1000000000ULL) },
     };
-    its.it_value = its.it_interval;
     if (timer_settime(sl->timer, 0, &its, NULL) < 0) {
         int e = errno;
         timer_delete(sl->timer);
@@ -473,6 +479,9 @@ int timer_sampler_open(timer_sampler **out, const timer_sampler_opts *o, char *e
     s->pid = getpid();
     s->freq = o->freq;
     s->period_ns = 1000000000ULL / (uint64_t)o->freq;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    s->rng = (uint64_t)now.tv_nsec ^ ((uint64_t)s->pid << 32);
     s->skip_tid = o->skip_tid;
     if (o->skip_comm) snprintf(s->skip_comm, sizeof s->skip_comm, "%s", o->skip_comm);
     int rc = region_get();
