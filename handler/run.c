@@ -57,8 +57,10 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 "  FNHANDLER_LOCK_FILE            lock file (default /tmp/.lock)\n"
 "  FNHANDLER_FUNCTION, FNHANDLER_MAX_BODY   as --function, --max-body\n"
 "  FNHANDLER_THREADS              I/O threads (default 2 per CPU, at least 4)\n"
+"  FNHANDLER_HEADER_BYTES         request header space per connection (default 32768;\n"
+"                                 smaller is cheaper per keep-alive request)\n"
 "  FNHANDLER_ACCESS_LOG=1         one log line per request\n"
-"  FNTRACE=1, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME, FNTRACE_WINDOW, FNTRACE_SPOOL,\n"
+"  FNTRACE=1, FNTRACE_SAMPLER, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME, FNTRACE_WINDOW, FNTRACE_SPOOL,\n"
 "  FNTRACE_INVOCATIONS\n"
 "                                 in-process tracing (see the README)\n"
 "  FNTRACE_LOG                    debug|info|warn|error\n",
@@ -212,6 +214,17 @@ int fn_app_run(fn_app *app, int argc, char **argv)
         }
         io_threads = (unsigned)v;
     }
+    /* libmicrohttpd keeps a request's headers in its per-connection pool and zeroes the
+     * whole pool after every keep-alive request: the pool is the header limit and its
+     * size is paid per request (FNHANDLER_HEADER_BYTES; default libmicrohttpd's 32 KiB) */
+    size_t header_bytes = 0;
+    const char *hb = getenv("FNHANDLER_HEADER_BYTES");
+    if (hb && *hb && (parse_size(hb, &header_bytes) || header_bytes < 4096 || header_bytes > (1u << 20))) {
+        snprintf(err, sizeof err, "FNHANDLER_HEADER_BYTES=%s is not a size (4096..1048576)", hb);
+        exit_code = 2;
+        tracing_stop(tr);
+        goto out;
+    }
     rt->handoff = 1;
     struct httpd_opts ho = {
         .listen = listen,
@@ -220,6 +233,7 @@ int fn_app_run(fn_app *app, int argc, char **argv)
         .threads = io_threads,
         .timeout_s = rt->read_timeout > 0 ? (unsigned)(rt->read_timeout + 0.999) : 60,
         .name = app->name,
+        .conn_memory = header_bytes,
     };
     httpd *srv = httpd_start(&ho, routes, err, sizeof err);
     if (!srv) { tracing_stop(tr); goto out; }
