@@ -36,6 +36,7 @@ struct ts_slot {
     _Atomic int tid;
     timer_t timer;
     _Atomic uint64_t head, tail, lost;
+    _Atomic uintptr_t stack_lo, stack_hi;   /* the thread's own stack, when it told us */
 };
 
 struct ts_snap {
@@ -94,15 +95,21 @@ static uintptr_t load_word(uintptr_t a)
     return *(volatile const uintptr_t *)a;
 }
 
-size_t timer_walk(const ts_map *maps, size_t nmaps, uintptr_t ip, uintptr_t sp,
-                  uintptr_t fp, uint64_t *out, size_t max)
+/* The walk, with the stack bounds known already (stack_hi 0: the mapping holding sp). */
+static size_t walk(const ts_map *maps, size_t nmaps, uintptr_t ip, uintptr_t sp, uintptr_t fp,
+                   uintptr_t stack_lo, uintptr_t stack_hi, uint64_t *out, size_t max)
 {
     size_t k = 0;
     if (!max) return 0;
     out[k++] = ip;
-    const ts_map *st = map_find(maps, nmaps, sp);
-    if (!st || !(st->flags & TS_MAP_STACK)) return k;
-    uintptr_t lo = sp, hi = st->end;
+    uintptr_t lo = sp, hi;
+    if (stack_hi && sp >= stack_lo && sp < stack_hi) {
+        hi = stack_hi;
+    } else {
+        const ts_map *st = map_find(maps, nmaps, sp);
+        if (!st || !(st->flags & TS_MAP_STACK)) return k;
+        hi = st->end;
+    }
     while (k < max) {
         if (fp < lo || hi - lo < 2 * sizeof(uintptr_t) || fp > hi - 2 * sizeof(uintptr_t) ||
             (fp & (sizeof(uintptr_t) - 1)))
@@ -116,6 +123,12 @@ size_t timer_walk(const ts_map *maps, size_t nmaps, uintptr_t ip, uintptr_t sp,
         fp = next;
     }
     return k;
+}
+
+size_t timer_walk(const ts_map *maps, size_t nmaps, uintptr_t ip, uintptr_t sp,
+                  uintptr_t fp, uint64_t *out, size_t max)
+{
+    return walk(maps, nmaps, ip, sp, fp, 0, 0, out, max);
 }
 
 static void on_sigprof(int sig, siginfo_t *si, void *ucv)
@@ -151,9 +164,12 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
     size_t n;
     atomic_fetch_add(&g_inflight, 1);
     struct ts_snap *snap = atomic_load(&g_snap);
+    uintptr_t slo = atomic_load_explicit(&sl->stack_lo, memory_order_relaxed);
+    uintptr_t shi = atomic_load_explicit(&sl->stack_hi, memory_order_relaxed);
     if (snap) {
-        n = timer_walk(snap->m, snap->n, ip, sp, fp, frames, TS_MAX_FRAMES);
-        if (!map_find(snap->m, snap->n, ip) || (n == 1 && !map_find(snap->m, snap->n, sp)))
+        n = walk(snap->m, snap->n, ip, sp, fp, slo, shi, frames, TS_MAX_FRAMES);
+        if (!map_find(snap->m, snap->n, ip) ||
+            (n == 1 && !(shi && sp >= slo && sp < shi) && !map_find(snap->m, snap->n, sp)))
             atomic_fetch_add_explicit(&g_misses, 1, memory_order_relaxed);
     } else {
         frames[0] = ip;
@@ -220,6 +236,20 @@ static int slot_claim(timer_sampler *s, int tid)
     atomic_store(&sl->head, 0);
     atomic_store(&sl->tail, 0);
     atomic_store(&sl->lost, 0);
+    atomic_store(&sl->stack_lo, 0);
+    atomic_store(&sl->stack_hi, 0);
+    if (tid == gettid() && tid != getpid()) {   /* our own stack: exact, and never stale */
+        pthread_attr_t at;
+        void *addr;
+        size_t size;
+        if (pthread_getattr_np(pthread_self(), &at) == 0) {
+            if (pthread_attr_getstack(&at, &addr, &size) == 0) {
+                atomic_store(&sl->stack_lo, (uintptr_t)addr);
+                atomic_store(&sl->stack_hi, (uintptr_t)addr + size);
+            }
+            pthread_attr_destroy(&at);
+        }
+    }
     struct sigevent sev;
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;

@@ -27,18 +27,20 @@
  *     value (index and generation), so the handler looks nothing up; a stale signal of
  *     a released slot fails the generation check and is dropped.  SA_RESTART, so a
  *     sampled thread's system calls are restarted.
- *   - Fault-safe walk: the handler reads memory only inside the mapping that holds the
- *     interrupted stack pointer (which must be an anonymous read-write mapping or
- *     [stack]), from the stack pointer upwards; every frame pointer must be 8-aligned
+ *   - Fault-safe walk: the handler reads memory only inside the interrupted thread's
+ *     stack, from the stack pointer upwards: its exact bounds when the thread took its
+ *     timer itself (pthread_getattr_np at attach), else the mapping of the snapshot that
+ *     holds the stack pointer (an anonymous read-write mapping or [stack]); every frame pointer must be 8-aligned
  *     and above the previous one (a loop cannot continue), and every return address
  *     must lie in an executable mapping, or the walk ends.  The mappings come from a
  *     snapshot of /proc/self/maps that the tracing thread rebuilds (when new threads
  *     appear, or when handlers report misses) into one of two fixed buffers and
  *     publishes with an atomic pointer; a buffer is rewritten only once no handler can
  *     still hold it (a count of handlers in flight was seen at zero after the swap).
- *     Limit: a mapping unmapped between two snapshots while a stack pointer points into
- *     it (a thread stack freed and reused at once) is the one case the snapshot cannot
- *     know; the walk never leaves the interrupted thread's own live stack otherwise.
+ *     Limit: for a thread found by the scan, a mapping merged or replaced between two
+ *     snapshots around its stack is the one case the snapshot cannot know.
+ *   - The first expiry of each timer falls at a random phase of the period, so threads
+ *     that live less than a period are sampled in proportion to their CPU time.
  *   - Memory: slots, rings and snapshots live in one region mapped at the first open
  *     and kept for the life of the process, so no late signal can ever write freed
  *     memory.  One timer sampler per process at a time (SIGPROF is process-wide); open

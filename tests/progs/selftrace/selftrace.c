@@ -145,13 +145,6 @@ static int stress(int n)
 /* ---- main ------------------------------------------------------------------------ */
 
 
-static int count_tid(void *arg, const tracer_sample *s)
-{
-    (void)s;
-    (*(uint64_t *)arg)++;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     const char *out = NULL;
@@ -190,8 +183,7 @@ int main(int argc, char **argv)
     pthread_join(th, NULL);
     tracer_stats st;
     tracer_get_stats(g_tracer, &st);
-    uint64_t n = 0;
-    tracer_foreach(g_tracer, count_tid, &n);
+    uint64_t n = st.buffered;
     int wrc = tracer_flush(g_tracer, f, NULL);
     if (fclose(f) || wrc < 0) rc = 1;
     fprintf(stderr, "tracer_cpu_seconds=%.6f samples=%llu lost=%llu\n", g_tracer_cpu,
