@@ -9,9 +9,10 @@
  *     the thread that spent the CPU time, every 1/freq seconds of its own CPU time.  The
  *     kernel checks such timers at its tick and never at a context switch, which is what
  *     makes this cheaper than per-thread perf events for servers that switch at every
- *     request.  (A process CPU timer was rejected: it makes the scheduler account every
- *     thread's runtime into the shared group clock with atomics at each switch, and it
- *     signals whichever thread is running, the tracing thread included.)  A timer signal
+ *     request.  (A process CPU timer costs the same per switch (bench_timer.sh: +1 to +2 %
+ *     per ping-pong round for either, within the noise) but was rejected: it signals
+ *     whichever thread happens to run, the tracing thread included, and cannot leave a
+ *     thread out.)  A timer signal
  *     that covers several periods (its overrun count) gives the sample that many periods.
  *   - Threads: those that exist at open, then a scan of /proc/self/task at every read
  *     (the tracing thread's poll, every 100 ms) gives new threads their timer and
