@@ -161,7 +161,8 @@ static int cmd_record(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+F:d:o:p:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'F':
-            if (parse_count(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
+            if (parse_count(optarg, 1, 100000, &v))
+                return usage_error("invalid frequency: %s", optarg);
             ro.freq = (int)v;
             break;
         case 'd':
@@ -170,7 +171,8 @@ static int cmd_record(int argc, char **argv)
             break;
         case 'o': ro.output = optarg; break;
         case 'p':
-            if (parse_count(optarg, 1, 0x7fffffff, &v)) return usage_error("invalid pid: %s", optarg);
+            if (parse_count(optarg, 1, 0x7fffffff, &v))
+                return usage_error("invalid pid: %s", optarg);
             ro.pid = (int)v;
             break;
         case OPT_UPLOAD: url = optarg; break;
@@ -180,7 +182,8 @@ static int cmd_record(int argc, char **argv)
         case OPT_USER_ONLY: ro.user_only = 1; break;
         case OPT_BACKEND:
             if (!strcmp(optarg, "bpf"))
-                return usage_error("%s", "the bpf backend is not available in this build; use --backend perf");
+                return usage_error("%s", "the bpf backend is not available in this build; "
+                                         "use --backend perf");
             if (strcmp(optarg, "perf")) return usage_error("unknown backend: %s", optarg);
             break;
         case OPT_SAMPLER:
@@ -273,7 +276,8 @@ static int cmd_upload(int argc, char **argv)
         if (ec != EXIT_OK && (worst == EXIT_OK || worst == EXIT_SPOOLED)) worst = ec;
     }
     if (rep.evicted) log_warn("spool full", "evicted=%d oldest traces deleted", rep.evicted);
-    if (rep.rejected) log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
+    if (rep.rejected)
+        log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
     log_info("upload done", "sent=%d spooled=%d left_in_spool=%d", rep.sent, rep.spooled, rep.left);
     if (worst == EXIT_OK && drc > 0) worst = EXIT_SPOOLED;
     return worst;

@@ -6,8 +6,8 @@
 #include "timer_sampler.h"
 #include "errbuf.h"
 #include "intmap.h"
+#include "proctask.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -308,17 +308,12 @@ static int comm_is(int tid, const char *comm)
 /* New threads get a timer, timers of ended threads are retired. */
 static void scan_threads(timer_sampler *s)
 {
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return;
+    int *tids = NULL;
+    int nt = proc_tasks(s->pid, &tids);
+    if (nt < 0) return;
     intmap live = { 0 };
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        char *end;
-        long tid = strtol(de->d_name, &end, 10);
-        if (*end || tid <= 0) continue;
-        intmap_put(&live, (uint64_t)tid, (void *)1);
-    }
-    closedir(d);
+    for (int i = 0; i < nt; i++) intmap_put(&live, (uint64_t)tids[i], (void *)1);
+    free(tids);
     struct ts_region *r = g_region;
     pthread_mutex_lock(&g_lock);
     for (int i = 0; i < TS_SLOTS; i++) {
