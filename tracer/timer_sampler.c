@@ -315,21 +315,26 @@ static void scan_threads(timer_sampler *s)
     for (int i = 0; i < nt; i++) intmap_put(&live, (uint64_t)tids[i], (void *)1);
     free(tids);
     struct ts_region *r = g_region;
+    intmap timed = { 0 };                       /* tids that keep their timer */
     pthread_mutex_lock(&g_lock);
     for (int i = 0; i < TS_SLOTS; i++) {
         struct ts_slot *sl = &r->slots[i];
         if (atomic_load(&sl->state) != SLOT_ACTIVE) continue;
         struct itimerspec cur;
+        int tid = atomic_load(&sl->tid);
         /* gone, or a dead thread's timer (disarmed: its tid may already be reused) */
-        if (!intmap_get(&live, (uint64_t)atomic_load(&sl->tid)) ||
+        if (!intmap_get(&live, (uint64_t)tid) ||
             (timer_gettime(sl->timer, &cur) == 0 && !cur.it_value.tv_sec && !cur.it_value.tv_nsec))
             slot_retire(sl);
+        else
+            intmap_put(&timed, (uint64_t)tid, (void *)1);
     }
     size_t pos = 0;
     uint64_t tid;
     void *val;
     while (intmap_next(&live, &pos, &tid, &val)) {
-        if ((int)tid == s->skip_tid || intmap_get(&s->skipped, tid)) continue;
+        if ((int)tid == s->skip_tid || intmap_get(&s->skipped, tid) || intmap_get(&timed, tid))
+            continue;
         if (s->skip_comm[0] && comm_is((int)tid, s->skip_comm)) {
             intmap_put(&s->skipped, tid, (void *)1);
             continue;
@@ -337,6 +342,7 @@ static void scan_threads(timer_sampler *s)
         slot_claim(s, (int)tid);                /* -ESRCH: it ended meanwhile */
     }
     pthread_mutex_unlock(&g_lock);
+    intmap_free(&timed);
     /* forget skipped tids that are gone (their numbers may come back as app threads) */
     pos = 0;
     while (intmap_next(&s->skipped, &pos, &tid, &val))
