@@ -90,6 +90,12 @@ static const char usage_text[] =
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig) { (void)sig; stop_flag = 1; }
 
+/* why `fntrace record` has no timer sampler (tracer/timer_sampler.h) */
+static const char timer_in_process[] =
+    "the timer sampler works in-process only (a SIGPROF handler inside the sampled "
+    "program): use FNTRACE_SAMPLER=timer in the handler runtime, or link the tracer "
+    "library; fntrace record samples other processes with --sampler perf";
+
 static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "fntrace: ");
@@ -184,14 +190,11 @@ static int cmd_record(int argc, char **argv)
             if (!strcmp(optarg, "bpf"))
                 return usage_error("%s", "the bpf backend is not available in this build; "
                                          "use --backend perf");
+            if (!strcmp(optarg, "timer")) return usage_error("%s", timer_in_process);
             if (strcmp(optarg, "perf")) return usage_error("unknown backend: %s", optarg);
             break;
-        case OPT_SAMPLER:
-            if (!strcmp(optarg, "timer"))
-                return usage_error("%s", "the timer sampler works in-process only (a SIGPROF "
-                                   "handler inside the sampled program): use FNTRACE_SAMPLER=timer "
-                                   "in the handler runtime, or link the tracer library; "
-                                   "fntrace record samples other processes with --sampler perf");
+        case OPT_SAMPLER:                       /* --sampler NAME: --backend's other name */
+            if (!strcmp(optarg, "timer")) return usage_error("%s", timer_in_process);
             if (strcmp(optarg, "perf")) return usage_error("unknown sampler: %s", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;

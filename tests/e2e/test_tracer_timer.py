@@ -98,10 +98,16 @@ def test_timer_signal_safety_stress(tmp_path):
 
 
 def test_record_timer_sampler_is_in_process_only(tmp_path):
-    r = subprocess.run([FNTRACE, "record", "--sampler", "timer", "--", "true"],
+    marker = tmp_path / "ran"
+    for opt in ("--sampler", "--backend"):
+        r = subprocess.run([FNTRACE, "record", opt, "timer", "--", "touch", str(marker)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2
+        assert "in-process" in r.stderr and "FNTRACE_SAMPLER=timer" in r.stderr
+    assert not marker.exists()
+    r = subprocess.run([FNTRACE, "record", "--sampler", "perf", "--", "true"],
                        capture_output=True, text=True, timeout=30)
-    assert r.returncode == 2
-    assert "in-process" in r.stderr and "FNTRACE_SAMPLER=timer" in r.stderr
+    assert r.returncode == 0, r.stderr
 
 
 def test_record_output_checked_before_sampling(tmp_path):
