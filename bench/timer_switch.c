@@ -53,7 +53,8 @@ static double process_cpu(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "none") && strcmp(argv[1], "thread") && strcmp(argv[1], "process"))) {
+    if (argc != 3 || (strcmp(argv[1], "none") && strcmp(argv[1], "thread") &&
+                      strcmp(argv[1], "process"))) {
         fprintf(stderr, "usage: timer_switch none|thread|process ROUNDS\n");
         return 2;
     }

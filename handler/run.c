@@ -59,7 +59,8 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 "  FNHANDLER_HEADER_BYTES         request header space per connection (default 32768;\n"
 "                                 smaller is cheaper per keep-alive request)\n"
 "  FNHANDLER_ACCESS_LOG=1         one log line per request\n"
-"  FNTRACE=1, FNTRACE_SAMPLER, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME, FNTRACE_WINDOW, FNTRACE_SPOOL,\n"
+"  FNTRACE=1, FNTRACE_SAMPLER, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME,\n"
+"  FNTRACE_WINDOW, FNTRACE_SPOOL,\n"
 "  FNTRACE_INVOCATIONS\n"
 "                                 in-process tracing (see the README)\n"
 "  FNTRACE_LOG                    debug|info|warn|error\n",

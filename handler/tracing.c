@@ -133,10 +133,12 @@ static int start_sampling(struct tracing *tr)
     char why[256] = "", why2[256] = "";
     tr->t = tracer_start(&o, why, sizeof why);
     if (!tr->t && !tr->sampler_set) {
-        o.sampler = tr->sampler == TRACER_SAMPLER_TIMER ? TRACER_SAMPLER_PERF : TRACER_SAMPLER_TIMER;
+        o.sampler = tr->sampler == TRACER_SAMPLER_TIMER ? TRACER_SAMPLER_PERF
+                                                        : TRACER_SAMPLER_TIMER;
         tr->t = tracer_start(&o, why2, sizeof why2);
         if (tr->t) {
-            log_warn("tracing: sampler refused, using the other one", "sampler=%s fallback=%s reason=\"%s\"",
+            log_warn("tracing: sampler refused, using the other one",
+                     "sampler=%s fallback=%s reason=\"%s\"",
                      sampler_name(tr->sampler), sampler_name(o.sampler), why);
             tr->sampler = o.sampler;
         }
@@ -272,7 +274,8 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
                  "reason=\"%s\"", tr->why);
         goto off;
     }
-    log_info("tracing on", "sampler=%s freq_hz=%d window_s=%.3g collector=%s name=%s spool=%s frames=%s",
+    log_info("tracing on",
+             "sampler=%s freq_hz=%d window_s=%.3g collector=%s name=%s spool=%s frames=%s",
              sampler_name(tr->sampler), tr->freq, tr->window_s, tr->url, tr->name,
              tr->spool[0] ? tr->spool : "-", tr->kernel_frames ? "kernel+user" : "user");
     *out = tr;

@@ -55,7 +55,8 @@ static _Atomic(struct ts_snap *) g_snap;        /* current mapping snapshot */
 static _Atomic int g_inflight;                  /* handlers between load and last use of g_snap */
 static _Atomic uint64_t g_misses;               /* stack pointer / pc outside the snapshot */
 static _Atomic(timer_sampler *) g_active;
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;   /* slot claims (never in the handler) */
+/* slot claims and releases (never taken in the handler) */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct timer_sampler {
     int pid;
@@ -269,7 +270,8 @@ static int slot_claim(timer_sampler *s, int tid)
     s->rng = s->rng * 6364136223846793005ULL + 1442695040888963407ULL + (uint64_t)tid;
     uint64_t first = 1 + (s->rng >> 33) % s->period_ns;
     struct itimerspec its = {
-        .it_interval = { (time_t)(s->period_ns / 1000000000ULL), (long)(s->period_ns % 1000000000ULL) },
+        .it_interval = { (time_t)(s->period_ns / 1000000000ULL),
+                         (long)(s->period_ns % 1000000000ULL) },
         .it_value = { (time_t)(first / 1000000000ULL), (long)(first % 1000000000ULL) },
     };
     if (timer_settime(sl->timer, 0, &its, NULL) < 0) {

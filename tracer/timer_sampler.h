@@ -31,13 +31,14 @@
  *   - Fault-safe walk: the handler reads memory only inside the interrupted thread's
  *     stack, from the stack pointer upwards: its exact bounds when the thread took its
  *     timer itself (pthread_getattr_np at attach), else the mapping of the snapshot that
- *     holds the stack pointer (an anonymous read-write mapping or [stack]); every frame pointer must be 8-aligned
- *     and above the previous one (a loop cannot continue), and every return address
- *     must lie in an executable mapping, or the walk ends.  The mappings come from a
- *     snapshot of /proc/self/maps that the tracing thread rebuilds (when new threads
- *     appear, or when handlers report misses) into one of two fixed buffers and
- *     publishes with an atomic pointer; a buffer is rewritten only once no handler can
- *     still hold it (a count of handlers in flight was seen at zero after the swap).
+ *     holds the stack pointer (an anonymous read-write mapping or [stack]); every frame
+ *     pointer must be 8-aligned and above the previous one (a loop cannot continue), and
+ *     every return address must lie in an executable mapping, or the walk ends.  The
+ *     mappings come from a snapshot of /proc/self/maps that the tracing thread rebuilds
+ *     (when new threads appear, or when handlers report misses) into one of two fixed
+ *     buffers and publishes with an atomic pointer; a buffer is rewritten only once no
+ *     handler can still hold it (a count of handlers in flight was seen at zero after
+ *     the swap).
  *     Limit: for a thread found by the scan, a mapping merged or replaced between two
  *     snapshots around its stack is the one case the snapshot cannot know.
  *   - The first expiry of each timer falls at a random phase of the period, so threads

@@ -109,7 +109,8 @@ static void test_walk_unmapped_and_bad_values(void **state)
     assert_int_equal(timer_walk(m, nm, TEXT_LO, (uintptr_t)hole, (uintptr_t)hole, out, 16), 1);
     /* frame pointer below the stack pointer */
     good_chain();
-    assert_int_equal(timer_walk(m, nm, TEXT_LO, (uintptr_t)&stk[10], (uintptr_t)&stk[8], out, 16), 1);
+    assert_int_equal(timer_walk(m, nm, TEXT_LO, (uintptr_t)&stk[10], (uintptr_t)&stk[8], out, 16),
+                     1);
     assert_int_equal(timer_walk(m, nm, TEXT_LO, (uintptr_t)stk, 0, out, 16), 1);
     assert_int_equal(timer_walk(NULL, 0, TEXT_LO, (uintptr_t)stk, (uintptr_t)&stk[8], out, 16), 1);
 }

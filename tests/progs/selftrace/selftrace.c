@@ -150,13 +150,15 @@ int main(int argc, char **argv)
     const char *out = NULL;
     int opt;
     while ((opt = getopt(argc, argv, "+s:F:o:")) != -1) {
-        if (opt == 's') g_sampler = !strcmp(optarg, "perf") ? TRACER_SAMPLER_PERF : TRACER_SAMPLER_TIMER;
+        if (opt == 's')
+            g_sampler = !strcmp(optarg, "perf") ? TRACER_SAMPLER_PERF : TRACER_SAMPLER_TIMER;
         else if (opt == 'F') g_freq = atoi(optarg);
         else if (opt == 'o') out = optarg;
         else return 2;
     }
     if (!out || optind >= argc) {
-        fprintf(stderr, "usage: selftrace [-s timer|perf] [-F HZ] -o OUT hotspots|stress [ARGS…]\n");
+        fprintf(stderr, "usage: selftrace [-s timer|perf] [-F HZ] -o OUT "
+                        "hotspots|stress [ARGS…]\n");
         return 2;
     }
     FILE *f = fopen(out, "we");
