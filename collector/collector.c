@@ -7,6 +7,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ingest.h"
+#include "indexer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,13 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
         return NULL;
     }
     store_set_fsync(c->st, !c->opts.no_fsync);
+    if (c->opts.index_dir && !(c->indexer = indexer_new(c->st, c->opts.index_dir, 4ull << 30))) {
+        snprintf(err, errlen, "cannot start the indexer");
+        store_close(c->st);
+        metrics_free(c->metrics);
+        free(c);
+        return NULL;
+    }
     collector_retain(c);
     c->last_retain_ms = now_ms();
 
@@ -143,6 +151,7 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
     c->srv = httpd_start(&ho, c->routes, err, errlen);
     if (!c->srv) {
         idem_close(c->idem);
+        indexer_free(c->indexer);
         store_close(c->st);
         metrics_free(c->metrics);
         free(c);
@@ -158,6 +167,7 @@ void collector_stop(struct collector *c)
     if (!c) return;
     httpd_stop(c->srv);
     idem_close(c->idem);
+    indexer_free(c->indexer);
     store_close(c->st);
     metrics_free(c->metrics);
     free(c);

@@ -37,6 +37,7 @@ struct collector_opts {
     const char *tls_key_pem;
     int no_fsync;               /* for benchmarks and throwaway stores */
     int quiet;                  /* no access log */
+    const char *index_dir;      /* flamescope index files of committed traces, NULL: none */
 };
 
 struct collector {
@@ -44,6 +45,7 @@ struct collector {
     store *st;
     struct metrics *metrics;
     struct idem *idem;          /* Idempotency-Key index (thread-safe) */
+    struct indexer *indexer;    /* NULL without index_dir */
     httpd *srv;
     struct httpd_route routes[10];
     atomic_int retaining;       /* one retention pass at a time */
