@@ -1,5 +1,5 @@
 # The fntrace image: fntrace (the tracer command), fntrace-collector, fntrace-flamescope
-# (with its web UI) and fnhandler-examples, for docker-compose.yml and for running the
+# (with its web UI), fntrace-seccomp and fnhandler-examples, for docker-compose.yml and for running the
 # collector and viewer anywhere Docker runs.  Context: the top of the source tree.
 # Function images come from the templates (handler/templates/openfaas, azure).
 FROM debian:bookworm-slim AS build
@@ -17,7 +17,7 @@ RUN if [ ! -d flamescope/web/node_modules ]; then apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm ca-certificates \
     && (cd flamescope/web && npm ci --no-audit --no-fund); fi
 RUN make -j"$(nproc)" build/bin/fntrace build/bin/fntrace-collector build/bin/fntrace-flamescope \
-        build/bin/fnhandler-examples \
+        build/bin/fntrace-seccomp build/bin/fnhandler-examples \
  && mkdir -p /out && cp build/bin/* /out/ \
  && tools/docker/runtime-packages.sh /out/* > /out/runtime-packages
 
@@ -29,7 +29,8 @@ RUN apt-get update \
  && groupadd --gid 10001 fntrace \
  && useradd --uid 10001 --gid fntrace --home-dir /home/fntrace --create-home --shell /usr/sbin/nologin fntrace \
  && mkdir /traces && chown fntrace:fntrace /traces
-COPY --from=build /out/fntrace /out/fntrace-collector /out/fntrace-flamescope /out/fnhandler-examples /usr/local/bin/
+COPY --from=build /out/fntrace /out/fntrace-collector /out/fntrace-flamescope /out/fntrace-seccomp \
+     /out/fnhandler-examples /usr/local/bin/
 USER fntrace
 WORKDIR /home/fntrace
 VOLUME /traces
