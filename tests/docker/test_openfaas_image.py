@@ -84,8 +84,8 @@ def assert_traced(containers, cid, url, traces, fs):
     """Load on the function; its traces reach the collector with handle/fib frames and the
     invocations, and flamescope lists them and draws those frames."""
     stop = time.monotonic() + 3
-    while time.monotonic() < stop:
-        st, _, _ = request(url + "/?n=30")
+    while time.monotonic() < stop:     # calls of tens of ms: each runs on a thread of its own
+        st, _, _ = request(url + "/?n=35")
         assert st == 200
     files = wait_for(lambda: sorted((traces / NAME).glob("*.perf*")) if (traces / NAME).is_dir() else [],
                      timeout=30)
