@@ -50,6 +50,7 @@ def docker():
     try:
         d.ensure_base()
         yield d
+        d.prune()
     finally:
         d.stop()
 

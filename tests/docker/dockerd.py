@@ -1,7 +1,7 @@
 """A private Docker daemon for the container tests, and the images they need.
 
 The tests never use the machine's Docker: they start Debian's dockerd on a socket of
-their own (no bridge, no iptables, vfs storage so it runs anywhere, even nested), keep its
+their own (no bridge, no iptables, overlay2, or vfs where overlayfs is missing), keep its
 data-root under build/docker-cache/ so image layers survive between runs, and stop it by
 pid at the end.  The `debian:bookworm-slim` base image comes from no registry: it is
 debootstrap's minbase of bookworm, made once and cached as a tarball next to the data-root.
@@ -46,16 +46,27 @@ def _run(argv, env=None, timeout=None, check=True, input=None):
     return p.returncode, out
 
 
+def _overlay_ok():
+    try:
+        return "overlay" in Path("/proc/filesystems").read_text()
+    except OSError:
+        return False
+
+
 class Dockerd:
     """One dockerd of our own.  .env is os.environ plus DOCKER_HOST for clients."""
 
-    def __init__(self, data_root=None):
+    def __init__(self, data_root=None, driver=None):
         if os.geteuid() != 0:
             raise DockerError("the Docker tests start their own dockerd and must run as root")
         for what, path in (("dockerd", DOCKERD), ("docker", DOCKER)):
             if not path:
                 raise DockerError(f"{what} not found: install Debian's docker.io (make deps)")
-        self.data_root = Path(data_root or CACHE / "data")
+        # overlay2 where the data-root's filesystem has it (a container's layer costs
+        # nothing), else vfs (runs anywhere; every container copies its whole image)
+        self.driver = driver or os.environ.get("FNTRACE_DOCKER_STORAGE") or (
+            "overlay2" if _overlay_ok() else "vfs")
+        self.data_root = Path(data_root or CACHE / f"data-{self.driver}")
         self.data_root.mkdir(parents=True, exist_ok=True)
         # the exec-root holds unix sockets (containerd's): keep its path short
         self.run_dir = Path(tempfile.mkdtemp(prefix="ftd", dir="/tmp"))
@@ -67,9 +78,21 @@ class Dockerd:
         self.proc = None
 
     def start(self, timeout=60):
+        try:
+            return self._start(timeout)
+        except DockerError:
+            if self.driver != "overlay2" or os.environ.get("FNTRACE_DOCKER_STORAGE"):
+                raise
+            self.driver = "vfs"
+            self.data_root = self.data_root.with_name("data-vfs")
+            self.data_root.mkdir(parents=True, exist_ok=True)
+            self.run_dir.mkdir(exist_ok=True)
+            return self._start(timeout)
+
+    def _start(self, timeout):
         lock = self.data_root / "engine-pid"
         argv = [DOCKERD, "--bridge=none", "--iptables=false", "--ip-masq=false",
-                "--storage-driver=vfs", "--data-root", str(self.data_root),
+                f"--storage-driver={self.driver}", "--data-root", str(self.data_root),
                 "--exec-root", str(self.run_dir / "x"), "-H", f"unix://{self.sock}",
                 "--pidfile", str(self.pidfile)]
         self._log = open(self.log_path, "ab")
@@ -91,6 +114,10 @@ class Dockerd:
             return self.log_path.read_text(errors="replace")[-tail:]
         except OSError:
             return ""
+
+    def prune(self):
+        """Drops the images a rebuild left untagged, so the cache does not grow forever."""
+        self.docker("image", "prune", "-f", check=False)
 
     def stop(self, timeout=30):
         if self.proc and self.proc.poll() is None:
