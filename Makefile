@@ -35,7 +35,7 @@ LIBS       :=
 GEN_SRCS   :=
 TEST_PKGS  := cmocka
 
-.PHONY: all deps test asan fuzz bench demo install clean unit
+.PHONY: all deps test asan fuzz bench demo demo-docker templates install clean unit
 all:
 
 include $(wildcard */module.mk)
@@ -128,6 +128,17 @@ demo:
 	@tools/deps.sh
 	@$(MAKE) --no-print-directory -j2 all
 	@BUILD=$(BUILD) tools/demo.sh
+
+# `make demo-docker`: docker-compose.yml (collector, flamescope, a traced function) on
+# this machine's Docker; `make templates`: the OpenFaaS and Azure templates with fntrace's
+# source inside, ready to copy (faas-cli looks for template/c-fntrace).
+demo-docker:
+	@tools/demo-docker.sh
+
+templates:
+	@tools/docker/context.sh handler/templates/openfaas/c-fntrace $(BUILD)/templates/openfaas/template/c-fntrace
+	@tools/docker/context.sh handler/templates/azure $(BUILD)/templates/azure
+	@echo "templates: $(BUILD)/templates/openfaas/template/c-fntrace $(BUILD)/templates/azure"
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
