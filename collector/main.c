@@ -4,6 +4,7 @@
 #include "collector.h"
 #include "httpd.h"
 #include "log.h"
+#include "readfile.h"
 #include "units.h"
 
 #include <errno.h>
@@ -32,39 +33,32 @@ static const char usage[] =
     "  --quiet              no access log\n"
     "Sizes take K, M, G, T suffixes (powers of 1024).\n";
 
-/* Reads a whole small file into a NUL-terminated malloc'd string. */
-static char *read_small_file(const char *path, size_t max, char *err, size_t errlen)
+/* A whole small file (lib/readfile.h), or NULL with the reason in err. */
+static char *slurp(const char *path, size_t max, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)); return NULL; }
-    char *buf = malloc(max + 1);
-    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    int bad = !buf || ferror(f);
-    fclose(f);
-    if (bad || n > max) {
-        snprintf(err, errlen, "cannot read %s%s", path, n > max ? ": file too large" : "");
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
-    return buf;
+    char *buf;
+    return read_small_file(path, max, &buf, NULL, err, errlen) < 0 ? NULL : buf;
 }
 
 static char *read_token(const char *path, char *err, size_t errlen)
 {
-    char *t = read_small_file(path, 4096, err, errlen);
+    char *t = slurp(path, 4096, err, errlen);
     if (!t) return NULL;
     t[strcspn(t, "\r\n")] = 0;
     size_t n = strlen(t);
     while (n && (t[n - 1] == ' ' || t[n - 1] == '\t')) t[--n] = 0;
-    if (!n) { snprintf(err, errlen, "%s: the first line (the token) is empty", path); free(t); return NULL; }
+    if (!n) {
+        snprintf(err, errlen, "%s: the first line (the token) is empty", path);
+        free(t);
+        return NULL;
+    }
     return t;
 }
 
 static int parse_uint(const char *s, unsigned max, unsigned *out)
 {
     uint64_t v;
-    if (units_size(s, &v) || v > max) return -1;
+    if (units_uint(s, max, &v) < 0) return -1;
     *out = (unsigned)v;
     return 0;
 }
@@ -103,7 +97,9 @@ int main(int argc, char **argv)
         case O_MAX_BODY: if (units_size(optarg, &o.max_body)) goto bad; break;
         case O_MAX_BYTES: if (units_size(optarg, &o.max_bytes)) goto bad; break;
         case O_MAX_AGE: if (units_duration_s(optarg, &o.max_age_s)) goto bad; break;
-        case O_MAX_CONNS: if (parse_uint(optarg, 1000000, &o.max_conns) || !o.max_conns) goto bad; break;
+        case O_MAX_CONNS:
+            if (parse_uint(optarg, 1000000, &o.max_conns) || !o.max_conns) goto bad;
+            break;
         case O_THREADS: if (parse_uint(optarg, 1024, &o.threads) || !o.threads) goto bad; break;
         case O_CERT: cert_file = optarg; break;
         case O_KEY: key_file = optarg; break;
@@ -118,21 +114,25 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc) { fprintf(stderr, "fntrace-collector: unexpected argument %s\n%s", argv[optind], usage); return 2; }
+    if (optind < argc) {
+        fprintf(stderr, "fntrace-collector: unexpected argument %s\n%s", argv[optind], usage);
+        return 2;
+    }
     if (!cert_file != !key_file) {
         fprintf(stderr, "fntrace-collector: --tls-cert and --tls-key go together\n");
         return 2;
     }
     char *token = NULL, *cert = NULL, *key = NULL;
     if (token_file && !(token = read_token(token_file, err, sizeof err))) goto fail;
-    if (cert_file && (!(cert = read_small_file(cert_file, 1 << 20, err, sizeof err)) ||
-                      !(key = read_small_file(key_file, 1 << 20, err, sizeof err))))
+    if (cert_file && (!(cert = slurp(cert_file, 1 << 20, err, sizeof err)) ||
+                      !(key = slurp(key_file, 1 << 20, err, sizeof err))))
         goto fail;
     o.token = token;
     o.tls_cert_pem = cert;
     o.tls_key_pem = key;
     if (o.max_bytes && o.max_body > o.max_bytes)
-        log_warn("--max-body is over --max-bytes: a trace that large evicts everything", "max_body=%llu max_bytes=%llu",
+        log_warn("--max-body is over --max-bytes: a trace that large evicts everything",
+                 "max_body=%llu max_bytes=%llu",
                  (unsigned long long)o.max_body, (unsigned long long)o.max_bytes);
 
     /* each upload in flight holds a socket and a temporary file: allow what the hard
@@ -145,13 +145,13 @@ int main(int argc, char **argv)
     httpd_block_signals();
     struct collector *c = collector_start(&o, err, sizeof err);
     if (!c) goto fail;
-    log_info("listening", "addr=%s port=%u dir=%s tls=%d token=%d fsync=%d", o.listen ? o.listen : "127.0.0.1",
+    log_info("listening", "addr=%s port=%u dir=%s tls=%d token=%d fsync=%d",
+             o.listen ? o.listen : "127.0.0.1",
              (unsigned)collector_port(c), o.dir, cert != NULL, token != NULL, !o.no_fsync);
     int sig;
     while (!(sig = httpd_wait_signal(1000))) collector_tick(c);
     log_info("stopping", "signal=%d", sig);
-    httpd_quiesce(c->srv);
-    for (int i = 0; i < 100 && httpd_inflight(c->srv); i++) usleep(100000);
+    httpd_drain(c->srv, 10, NULL, NULL);
     collector_stop(c);
     free(token); free(cert); free(key);
     return 0;

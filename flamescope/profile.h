@@ -46,13 +46,14 @@ struct profile_invocation {
     int has_end, has_status;
     int32_t status;
     int32_t tid;                /* > 0: the thread that ran it; 0: unknown (all threads) */
+    char trace_id[33];          /* W3C trace id of its request (32 hex), or "" */
 };
 
 typedef struct profile profile;
 
 /* Parses a plain or gzip perf-script file from fd (read to EOF, not closed).
- * max_text bounds the decompressed bytes (0: none).  -EBADMSG: corrupt gzip;
- * -EMEDIUMTYPE: not perf-script text (nothing parsed but malformed lines); -EFBIG. */
+ * max_text bounds the decompressed bytes (0: none).  -FT_ERR_BAD_GZIP: corrupt gzip;
+ * -FT_ERR_NOT_PERF: not perf-script text (nothing parsed but malformed lines); -EFBIG. */
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen);
 void profile_free(profile *p);
 /* Bytes of memory the index holds. */

@@ -9,6 +9,8 @@
  * reply gets its connection closed instead: nobody streams us gigabytes to be ignored. */
 #define _GNU_SOURCE
 #include "httpd.h"
+#include "fterr.h"
+#include "jsonerr.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -153,11 +155,19 @@ int httpd_reply_error(httpd_req *req, int status, const char *fmt, ...)
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    cJSON *o = json_error_v(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    if (o) cJSON_AddStringToObject(o, "error", msg);
     return httpd_reply_json(req, status, o);
+}
+
+int httpd_reply_fterr(httpd_req *req, int err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    cJSON *o = json_error_v(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return httpd_reply_json(req, ft_http_status(err), o);
 }
 
 int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,
@@ -170,7 +180,8 @@ int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,
 
 int httpd_req_suspend(httpd_req *req)
 {
-    if (!(req->srv->flags & HTTPD_ALLOW_SUSPEND) || (req->srv->flags & HTTPD_THREAD_PER_CONNECTION) ||
+    if (!(req->srv->flags & HTTPD_ALLOW_SUSPEND) ||
+        (req->srv->flags & HTTPD_THREAD_PER_CONNECTION) ||
         req->phase != PHASE_DONE || req->resp || req->suspended)
         return -1;
     req->suspended = 1;
@@ -351,7 +362,8 @@ static enum MHD_Result phase_new(httpd_req *req)
     int status;
     req->route = route_find(srv->routes, req->method, req->path, &status);
     if (!req->route) {
-        httpd_reply_error(req, status, status == 404 ? "no such endpoint: %s" : "method %s not allowed here",
+        httpd_reply_error(req, status,
+                          status == 404 ? "no such endpoint: %s" : "method %s not allowed here",
                           status == 404 ? req->path : req->method);
         return queue_if_ready(req);
     }
@@ -554,8 +566,10 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
         ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                                             opts->max_conns_per_ip, NULL };
     if (tls) {
-        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)opts->tls_cert_pem };
-        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)opts->tls_key_pem };
+        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                            (void *)opts->tls_cert_pem };
+        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                            (void *)opts->tls_key_pem };
     }
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 
@@ -611,4 +625,18 @@ int httpd_wait_signal(int timeout_ms)
     struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
     int sig = sigtimedwait(&set, NULL, &ts);
     return sig > 0 ? sig : 0;
+}
+
+unsigned httpd_drain(httpd *srv, double grace_s, unsigned (*busy)(void *arg), void *arg)
+{
+    httpd_quiesce(srv);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double end = (double)t.tv_sec + (double)t.tv_nsec / 1e9 + grace_s;
+    while (httpd_inflight(srv) || (busy && busy(arg))) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)t.tv_sec + (double)t.tv_nsec / 1e9 >= end) break;
+        if (httpd_wait_signal(50)) break;
+    }
+    return httpd_inflight(srv);
 }

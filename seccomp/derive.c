@@ -36,7 +36,8 @@ static cJSON *allow_rule(struct sc_profile *p)
     for (cJSON *r = sc ? sc->child : NULL; r && i < p->nrules; r = r->next, i++) {
         const struct sc_rule *m = &p->rules[i];
         if (m->action == SC_ACT_ALLOW && !m->nargs && cond_empty(&m->includes)
-            && cond_empty(&m->excludes) && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r, "names")))
+            && cond_empty(&m->excludes)
+            && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r, "names")))
             return r;
     }
     return NULL;

@@ -15,7 +15,6 @@
 #include "fterr.h"
 #include "policy.h"
 #include "profile.h"
-#include "syscalls.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_EXEC = 127 };
 
@@ -23,7 +22,7 @@ static const char usage_text[] =
 "usage: fntrace-seccomp derive --base DEFAULT.json --allow SYSCALL [--allow SYSCALL...]\n"
 "       fntrace-seccomp diff A.json B.json [--caps LIST] [--kernel X.Y]\n"
 "       fntrace-seccomp check PROFILE.json...\n"
-"       fntrace-seccomp exec PROFILE.json [--caps LIST] -- CMD [ARG...]\n"
+"       fntrace-seccomp exec PROFILE.json [--caps LIST] [--kernel X.Y] [-v] -- CMD [ARG...]\n"
 "       fntrace-seccomp COMMAND --help | --help | --version\n"
 "\n"
 "Docker-format seccomp profiles: make them, compare them, check them, and run a\n"
@@ -105,22 +104,29 @@ static int cmd_derive(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *base = NULL;
-    char **allow = calloc((size_t)argc * 2 + 1, sizeof *allow);  /* names, comma-split */
+    char *allow[512];      /* names, comma-split, pointing into copies */
     char *copies[256];
     size_t nallow = 0, ncopies = 0;
     int c, rc = EXIT_USAGE;
-    if (!allow) return EXIT_FAIL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b': base = optarg; break;
         case 'a': {
-            if (ncopies == sizeof copies / sizeof copies[0]) goto usage;
+            if (ncopies == sizeof copies / sizeof copies[0]) {
+                fprintf(stderr, "fntrace-seccomp: derive: more than %zu --allow options\n",
+                        ncopies);
+                goto out;
+            }
             char *s = strdup(optarg), *save = NULL;
             if (!s) goto out;
             copies[ncopies++] = s;
             for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (nallow >= (size_t)argc * 2) goto usage;
+                if (nallow == sizeof allow / sizeof allow[0]) {
+                    fprintf(stderr, "fntrace-seccomp: derive: more than %zu syscalls to allow\n",
+                            nallow);
+                    goto out;
+                }
                 allow[nallow++] = t;
             }
             break;
@@ -152,8 +158,38 @@ usage:
     print_text(stderr, derive_help);
 out:
     for (size_t i = 0; i < ncopies; i++) free(copies[i]);
-    free(allow);
     return rc;
+}
+
+/* --caps / --kernel (/ --verbose) of diff and exec */
+struct env_opts {
+    const char *caps, *kernel;
+    int verbose;
+};
+
+static const struct option env_long_opts[] = {
+    { "caps", required_argument, NULL, 'c' },
+    { "kernel", required_argument, NULL, 'k' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Reads options until the first non-option ("+": CMD's options are never ours).
+ * Returns -1 to go on, or the exit status (help, usage). */
+static int read_env_opts(int argc, char **argv, struct env_opts *o, const char *help)
+{
+    int c;
+    while ((c = getopt_long(argc, argv, "+hv", env_long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->caps = optarg; break;
+        case 'k': o->kernel = optarg; break;
+        case 'v': o->verbose = 1; break;
+        case 'h': print_text(stdout, help); return EXIT_OK;
+        default: print_text(stderr, help); return EXIT_USAGE;
+        }
+    }
+    return -1;
 }
 
 /* --caps / --kernel shared by diff and exec */
@@ -170,35 +206,31 @@ static int env_options(struct sc_env *env, const char *caps, const char *kernel,
 
 static int cmd_diff(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "caps", required_argument, NULL, 'c' },
-        { "kernel", required_argument, NULL, 'k' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *caps = NULL, *kernel = NULL;
-    int c;
+    struct env_opts o = { 0 };
+    const char *files[2];
+    int nfiles = 0, rc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': caps = optarg; break;
-        case 'k': kernel = optarg; break;
-        case 'h': print_text(stdout, diff_help); return EXIT_OK;
-        default: print_text(stderr, diff_help); return EXIT_USAGE;
+    /* A.json B.json and options in any order */
+    while ((rc = read_env_opts(argc, argv, &o, diff_help)) == -1 && optind < argc) {
+        if (nfiles == 2) {
+            print_text(stderr, diff_help);
+            return EXIT_USAGE;
         }
+        files[nfiles++] = argv[optind++];
     }
-    if (argc - optind != 2) {
+    if (rc != -1) return rc;
+    if (nfiles != 2) {
         print_text(stderr, diff_help);
         return EXIT_USAGE;
     }
     char err[512];
     struct sc_env env;
     if (sc_env_current(&env, sc_caps_docker_default(), err, sizeof err)
-        || env_options(&env, caps, kernel, err, sizeof err)) {
+        || env_options(&env, o.caps, o.kernel, err, sizeof err)) {
         fprintf(stderr, "fntrace-seccomp: diff: %s\n", err);
         return EXIT_USAGE;
     }
-    const char *pa = argv[optind], *pb = argv[optind + 1];
+    const char *pa = files[0], *pb = files[1];
     struct sc_profile *a = sc_profile_load(pa, err, sizeof err, NULL), *b = NULL;
     if (a) b = sc_profile_load(pb, err, sizeof err, NULL);
     if (!a || !b) {
@@ -207,7 +239,7 @@ static int cmd_diff(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct sc_diff d;
-    int rc = sc_diff_compute(a, b, &env, &d, err, sizeof err);
+    rc = sc_diff_compute(a, b, &env, &d, err, sizeof err);
     sc_profile_free(a);
     sc_profile_free(b);
     if (rc) {
@@ -281,45 +313,24 @@ static int cmd_check(int argc, char **argv)
 
 static int cmd_exec(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "caps", required_argument, NULL, 'c' },
-        { "kernel", required_argument, NULL, 'k' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *caps = NULL, *kernel = NULL;
-    int c, verbose = 0;
+    struct env_opts o = { 0 };
+    int rc;
     optind = 1;
-    /* "+": stop at the first non-option, so CMD's own options are never ours */
-    while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': caps = optarg; break;
-        case 'k': kernel = optarg; break;
-        case 'v': verbose = 1; break;
-        case 'h': print_text(stdout, exec_help); return EXIT_OK;
-        default: print_text(stderr, exec_help); return EXIT_USAGE;
-        }
-    }
-    /* PROFILE [options] -- CMD...: options may also follow the profile */
-    if (optind >= argc) {
+    /* [options] PROFILE.json [options] -- CMD... */
+    if ((rc = read_env_opts(argc, argv, &o, exec_help)) != -1) return rc;
+    if (optind >= argc || !strcmp(argv[optind - 1], "--")) {   /* "exec -- CMD": no profile */
         print_text(stderr, exec_help);
         return EXIT_USAGE;
     }
     const char *path = argv[optind++];
-    while (optind < argc && strcmp(argv[optind], "--")) {
-        int before = optind;
-        c = getopt_long(argc, argv, "+hv", opts, NULL);
-        if (c == -1 || optind == before) break;
-        switch (c) {
-        case 'c': caps = optarg; break;
-        case 'k': kernel = optarg; break;
-        case 'v': verbose = 1; break;
-        case 'h': print_text(stdout, exec_help); return EXIT_OK;
-        default: print_text(stderr, exec_help); return EXIT_USAGE;
-        }
+    if ((rc = read_env_opts(argc, argv, &o, exec_help)) != -1) return rc;
+    if (optind > 0 && optind <= argc && !strcmp(argv[optind - 1], "--")) {
+        /* getopt consumed the "--" */
+    } else if (optind < argc) {
+        fprintf(stderr, "fntrace-seccomp: exec: expected -- before the command, got \"%s\"\n",
+                argv[optind]);
+        return EXIT_USAGE;
     }
-    if (optind < argc && !strcmp(argv[optind], "--")) optind++;
     if (optind >= argc) {
         fprintf(stderr, "fntrace-seccomp: exec: no command given (PROFILE.json -- CMD ...)\n");
         return EXIT_USAGE;
@@ -328,11 +339,12 @@ static int cmd_exec(int argc, char **argv)
     char err[512];
     struct sc_env env;
     uint64_t bnd = 0;
-    if (!caps && sc_caps_bounding(&bnd, err, sizeof err)) {
+    if (!o.caps && sc_caps_bounding(&bnd, err, sizeof err)) {
         fprintf(stderr, "fntrace-seccomp: exec: %s\n", err);
         return EXIT_FAIL;
     }
-    if (sc_env_current(&env, bnd, err, sizeof err) || env_options(&env, caps, kernel, err, sizeof err)) {
+    if (sc_env_current(&env, bnd, err, sizeof err)
+        || env_options(&env, o.caps, o.kernel, err, sizeof err)) {
         fprintf(stderr, "fntrace-seccomp: exec: %s\n", err);
         return EXIT_USAGE;
     }
@@ -343,13 +355,13 @@ static int cmd_exec(int argc, char **argv)
     }
     scmp_filter_ctx ctx;
     struct sc_filter_stats st;
-    int rc = sc_filter_build(p, &env, &ctx, &st, err, sizeof err);
+    rc = sc_filter_build(p, &env, &ctx, &st, err, sizeof err);
     if (rc) {
         fprintf(stderr, "fntrace-seccomp: %s: refused: %s\n", path, err);
         sc_profile_free(p);
         return EXIT_FAIL;
     }
-    if (verbose) {
+    if (o.verbose) {
         char capbuf[1024];
         fprintf(stderr, "fntrace-seccomp: %s: %zu of %zu rules apply (arch %s, kernel %d.%d, caps "
                 "%s), %zu libseccomp rules, %zu architectures, %zu names newer than libseccomp "

@@ -5,17 +5,15 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "caps.h"
 #include "errbuf.h"
 #include "fterr.h"
+#include "readfile.h"
 #include "syscalls.h"
 
 static const char *const action_names[] = {
@@ -141,7 +139,8 @@ struct ctx {
 /* a JSON path for messages; a cut path is still a useful message */
 #define PATHF(buf, ...) ((void)(snprintf(buf, sizeof buf, __VA_ARGS__) < 0))
 
-#define FAIL(c, ...) do { err_set((c)->err, (c)->errlen, __VA_ARGS__); return -FT_ERR_BAD_INPUT; } while (0)
+#define FAIL(c, ...) \
+    do { err_set((c)->err, (c)->errlen, __VA_ARGS__); return -FT_ERR_BAD_INPUT; } while (0)
 
 static const char *type_name(const cJSON *v)
 {
@@ -163,7 +162,8 @@ static int check_keys(struct ctx *c, const cJSON *obj, const char *path, const c
             if (!strcmp(keys[i], k->string)) { ok = 1; break; }
         if (!ok) FAIL(c, "%s: unknown key \"%s\"", path, k->string);
         for (const cJSON *o = obj->child; o != k; o = o->next)
-            if (!strcmp(o->string, k->string)) FAIL(c, "%s: key \"%s\" given twice", path, k->string);
+            if (!strcmp(o->string, k->string))
+                FAIL(c, "%s: key \"%s\" given twice", path, k->string);
     }
     return 0;
 }
@@ -173,7 +173,8 @@ static int get_uint(struct ctx *c, const cJSON *v, const char *path, uint64_t ma
 {
     if (!cJSON_IsNumber(v)) FAIL(c, "%s: must be a number, not %s", path, type_name(v));
     double d = v->valuedouble;
-    if (!(d >= 0) || d != (double)(uint64_t)d || d > 9007199254740992.0)
+    /* range first: converting a double beyond uint64_t is undefined */
+    if (!(d >= 0) || d > 9007199254740992.0 || d != (double)(uint64_t)d)
         FAIL(c, "%s: must be a whole number from 0 to 2^53 (cannot hold %.17g exactly)", path, d);
     if ((uint64_t)d > max)
         FAIL(c, "%s: %llu is out of range (at most %llu)", path, (unsigned long long)d,
@@ -183,7 +184,8 @@ static int get_uint(struct ctx *c, const cJSON *v, const char *path, uint64_t ma
 }
 
 /* An array of strings, or null / absent (0 entries).  The array is allocated. */
-static int get_strings(struct ctx *c, const cJSON *v, const char *path, const char ***out, size_t *n)
+static int get_strings(struct ctx *c, const cJSON *v, const char *path, const char ***out,
+                       size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -245,7 +247,8 @@ static int parse_cond(struct ctx *c, const cJSON *v, const char *path, struct sc
     const cJSON *mk = cJSON_GetObjectItemCaseSensitive(v, "minKernel");
     if (mk && !cJSON_IsNull(mk)) {
         PATHF(sub, "%s.minKernel", path);
-        if (!cJSON_IsString(mk)) FAIL(c, "%s: must be a string \"X.Y\", not %s", sub, type_name(mk));
+        if (!cJSON_IsString(mk))
+            FAIL(c, "%s: must be a string \"X.Y\", not %s", sub, type_name(mk));
         unsigned maj, min;
         char extra;
         if (sscanf(mk->valuestring, "%u.%u%c", &maj, &min, &extra) != 2 || maj > 1000 || min > 1000
@@ -319,7 +322,8 @@ static int parse_rule(struct ctx *c, const cJSON *v, size_t idx, struct sc_rule 
     if (name && !cJSON_IsNull(name)) {
         if (names && !cJSON_IsNull(names))
             FAIL(c, "%s: both \"name\" and \"names\" given; use one", path);
-        if (!cJSON_IsString(name)) FAIL(c, "%s.name: must be a string, not %s", path, type_name(name));
+        if (!cJSON_IsString(name))
+            FAIL(c, "%s.name: must be a string, not %s", path, type_name(name));
         r->names = calloc(1, sizeof *r->names);
         if (!r->names) { err_set(c->err, c->errlen, "out of memory"); return -ENOMEM; }
         r->names[0] = name->valuestring;
@@ -351,7 +355,8 @@ static int parse_rule(struct ctx *c, const cJSON *v, size_t idx, struct sc_rule 
 
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(v, "args");
     if (args && !cJSON_IsNull(args)) {
-        if (!cJSON_IsArray(args)) FAIL(c, "%s.args: must be an array, not %s", path, type_name(args));
+        if (!cJSON_IsArray(args))
+            FAIL(c, "%s.args: must be an array, not %s", path, type_name(args));
         size_t n = (size_t)cJSON_GetArraySize(args);
         if (n > 64) FAIL(c, "%s.args: %zu conditions (at most 64)", path, n);
         if (n) {
@@ -368,7 +373,8 @@ static int parse_rule(struct ctx *c, const cJSON *v, size_t idx, struct sc_rule 
 
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(v, "comment");
     if (cm && !cJSON_IsNull(cm)) {
-        if (!cJSON_IsString(cm)) FAIL(c, "%s.comment: must be a string, not %s", path, type_name(cm));
+        if (!cJSON_IsString(cm))
+            FAIL(c, "%s.comment: must be a string, not %s", path, type_name(cm));
         r->comment = cm->valuestring;
     }
     PATHF(sub, "%s.includes", path);
@@ -543,63 +549,12 @@ void sc_profile_free(struct sc_profile *p)
     free(p);
 }
 
-int sc_read_file(const char *path, size_t max, char **out, size_t *len, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        err_set(err, errlen, "%s: %s", path, strerror(e));
-        return -e;
-    }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        err_set(err, errlen, "%s: is a directory", path);
-        return -EISDIR;
-    }
-    size_t cap = 65536, used = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) { close(fd); err_set(err, errlen, "out of memory"); return -ENOMEM; }
-    for (;;) {
-        if (used == cap) {
-            if (cap > max) break;
-            size_t ncap = cap * 2;
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) { free(buf); close(fd); err_set(err, errlen, "out of memory"); return -ENOMEM; }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t n = read(fd, buf + used, cap - used);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            free(buf);
-            close(fd);
-            err_set(err, errlen, "%s: %s", path, strerror(e));
-            return -e;
-        }
-        if (n == 0) break;
-        used += (size_t)n;
-        if (used > max) break;
-    }
-    close(fd);
-    if (used > max) {
-        free(buf);
-        err_set(err, errlen, "%s: larger than the %zu-byte limit", path, max);
-        return -FT_ERR_TOO_LARGE;
-    }
-    buf[used] = '\0';
-    *out = buf;
-    *len = used;
-    return 0;
-}
-
 struct sc_profile *sc_profile_load(const char *path, char *err, size_t errlen, int *code)
 {
     char *text;
     size_t len;
     char msg[512];
-    int rc = sc_read_file(path, SC_PROFILE_MAX_BYTES, &text, &len, err, errlen);
+    int rc = read_small_file(path, SC_PROFILE_MAX_BYTES, &text, &len, err, errlen);
     if (rc) {
         if (code) *code = rc;
         return NULL;

@@ -87,7 +87,7 @@ struct sc_profile {
  * -FT_ERR_BAD_INPUT or -ENOMEM, in *code when code is not NULL). */
 struct sc_profile *sc_profile_parse(const char *text, size_t len, char *err, size_t errlen,
                                     int *code);
-/* Reads and parses a file (at most SC_PROFILE_MAX_BYTES); err names the file. */
+/* Reads (lib/readfile, at most SC_PROFILE_MAX_BYTES) and parses a file; err names it. */
 struct sc_profile *sc_profile_load(const char *path, char *err, size_t errlen, int *code);
 void sc_profile_free(struct sc_profile *p);
 
@@ -106,9 +106,5 @@ int sc_native_arch_known(const char *native_name);
 /* The running machine's arch: profile spelling and moby's native spelling. */
 const char *sc_arch_native_scmp(void);
 const char *sc_arch_native_name(void);
-
-/* Reads a whole file of at most max bytes into a new NUL-terminated buffer. */
-int sc_read_file(const char *path, size_t max, char **out, size_t *len, char *err,
-                 size_t errlen);
 
 #endif

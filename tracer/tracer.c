@@ -4,6 +4,7 @@
  * writer.  Samples are buffered as (header, range of resolved frames); comm strings are
  * interned for the session so a thread renaming itself never changes older samples. */
 #include "tracer.h"
+#include "proctask.h"
 #include "intmap.h"
 #include "sampler.h"
 
@@ -229,18 +230,10 @@ static char *read_cmdline(int pid)
 /* Comms of the threads that exist now (later ones come from COMM/FORK records). */
 static void seed_comms(tracer *t, int pid)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", pid);
-    DIR *d = opendir(path);
-    if (!d) return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        char *end;
-        long tid = strtol(de->d_name, &end, 10);
-        if (*end || tid <= 0) continue;
-        comm_of(t, (uint32_t)pid, (uint32_t)tid);
-    }
-    closedir(d);
+    int *tids;
+    int n = proc_tasks(pid, &tids);
+    for (int i = 0; i < n; i++) comm_of(t, (uint32_t)pid, (uint32_t)tids[i]);
+    free(tids);
 }
 
 tracer *tracer_start(const tracer_opts *o, char *err, size_t errlen)
@@ -322,20 +315,6 @@ static int rec_cmp(const void *a, const void *b)
     if (x->time != y->time) return x->time < y->time ? -1 : 1;
     if (x->first != y->first) return x->first < y->first ? -1 : 1;
     return 0;
-}
-
-void tracer_foreach(tracer *t, int (*fn)(void *arg, const tracer_sample *s), void *arg)
-{
-    if (t->nrecs > 1) qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
-    for (size_t i = 0; i < t->nrecs; i++) {
-        const struct rec *r = &t->recs[i];
-        tracer_sample s = {
-            .comm = r->comm, .pid = r->pid, .tid = r->tid, .cpu = r->cpu,
-            .time_ns = r->time, .period = r->period,
-            .frames = &t->frames[r->first], .nframes = r->nframes,
-        };
-        if (fn(arg, &s)) break;
-    }
 }
 
 static int write_header(tracer *t, ps_writer *w, const tracer_header *h)

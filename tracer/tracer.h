@@ -100,19 +100,6 @@ typedef struct tracer_stats {
 } tracer_stats;
 void tracer_get_stats(const tracer *t, tracer_stats *out);
 
-/* One buffered sample, as handed to tracer_foreach(); frames leaf first. */
-typedef struct tracer_sample {
-    const char *comm;
-    uint32_t pid, tid, cpu;
-    uint64_t time_ns;       /* CLOCK_MONOTONIC */
-    uint64_t period;
-    const sym_frame *frames;
-    uint32_t nframes;
-} tracer_sample;
-
-/* Calls fn for each buffered sample in time order; stops when fn returns non-zero. */
-void tracer_foreach(tracer *t, int (*fn)(void *arg, const tracer_sample *s), void *arg);
-
 void tracer_free(tracer *t);
 
 #endif

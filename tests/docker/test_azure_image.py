@@ -9,8 +9,8 @@ import json
 import pytest
 
 from conftest import AZURE_TEMPLATE, wait_port
-from handler_common import PI_50, jbody
-from test_handler_azure import AzureHost
+from handler_common import PI_50, AzureHost, jbody
+
 
 WWWROOT = "/home/site/wwwroot"
 

@@ -19,6 +19,7 @@
 #include "app.h"
 #include "azure.h"
 #include "fnhandler.h"
+#include "fterr.h"
 #include "invlog.h"
 #include "log.h"
 #include "openfaas.h"
@@ -45,7 +46,8 @@ static void test_invlog_ring(void **st)
     for (int i = 0; i < 5; i++) {
         char id[8];
         snprintf(id, sizeof id, "i%d", i);
-        invlog_push(log, id, "fibonacci", (uint64_t)i * 1000000000, (uint64_t)i * 1000000000 + 250000000, 500, 0);
+        invlog_push(log, id, "fibonacci", (uint64_t)i * 1000000000,
+                    (uint64_t)i * 1000000000 + 250000000, 500, 0);
     }
     assert_int_equal(invlog_drain(log, out, 2, &dropped), 2);   /* oldest kept first */
     assert_int_equal(dropped, 2);
@@ -91,17 +93,30 @@ static void test_invlog_through_perfscript(void **st)
     invlog_free(log);
 }
 
+/* The watchdog's duration variables, read in the lib/units grammar. */
 static void test_durations(void **st)
 {
-    assert_true(rt_parse_duration("10s") == 10);
-    assert_true(rt_parse_duration("500ms") == 0.5);
-    assert_true(rt_parse_duration("2m") == 120);
-    assert_true(rt_parse_duration("1.5s") == 1.5);
-    assert_true(rt_parse_duration("7") == 7);
-    assert_true(rt_parse_duration("soon") < 0);
-    assert_true(rt_parse_duration("-1s") < 0);
-    assert_true(rt_parse_duration("5 parsecs") < 0);
-    assert_true(rt_parse_duration("") < 0);
+    struct rt rt = { 0 };
+    char err[256];
+    setenv("exec_timeout", "1.5s", 1);
+    setenv("read_timeout", "500ms", 1);
+    setenv("write_timeout", "2m", 1);
+    setenv("healthcheck_interval", "7", 1);
+    assert_int_equal(openfaas_config(&rt, err, sizeof err), 0);
+    assert_true(rt.exec_timeout == 1.5);
+    assert_true(rt.read_timeout == 0.5);
+    assert_true(rt.write_timeout == 120);
+    assert_true(rt.healthcheck_interval == 7);
+    const char *bad[] = { "soon", "-1s", "5 parsecs" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("exec_timeout", bad[i], 1);
+        assert_int_equal(openfaas_config(&rt, err, sizeof err), -FT_ERR_BAD_INPUT);
+        assert_non_null(strstr(err, "exec_timeout"));
+    }
+    unsetenv("exec_timeout");
+    unsetenv("read_timeout");
+    unsetenv("write_timeout");
+    unsetenv("healthcheck_interval");
 }
 
 /* --- the Azure translation ------------------------------------------------------------------- */
@@ -151,7 +166,7 @@ static void test_azure_request_from_data(void **st)
 
     c = app_call_new(app, app_find(app, "hello"), NULL);
     r = cJSON_Parse("{\"Url\":\"/x\"}");
-    assert_int_equal(azure_request_from_data(c, r, err, sizeof err), -1);
+    assert_int_equal(azure_request_from_data(c, r, err, sizeof err), -FT_ERR_BAD_INPUT);
     assert_non_null(strstr(err, "Method"));
     cJSON_Delete(r);
     app_call_free(c);
@@ -254,7 +269,8 @@ static int setup(void **st)
     log_set_level(LOG_ERROR);
     fn_app *app = fn_app_new("unit");
     if (fn_app_http(app, "fails", fails, NULL) || fn_app_http(app, "refuses", refuses, NULL) ||
-        fn_app_http(app, "sleeps", sleeps, NULL) || fn_app_invoke(app, "gen-fails", gen_fails, NULL))
+        fn_app_http(app, "sleeps", sleeps, NULL) || fn_app_invoke(app, "gen-fails", gen_fails,
+                                                                  NULL))
         return -1;
     if (fn_app_http(app, "Fails", fails, NULL) == 0) return -1;      /* duplicate */
     if (app_record_invocations(app, 64)) return -1;

@@ -82,17 +82,17 @@ static void put_one(store *st, const char *name, const char *text, int gzip,
 
 static void test_names(void **state)
 {
-    assert_true(store_name_valid("fibonacci"));
-    assert_true(store_name_valid("a.b_c-D9"));
+    assert_true(trace_name_valid("fibonacci"));
+    assert_true(trace_name_valid("a.b_c-D9"));
     char n128[129], n129[130];
     memset(n128, 'a', 128); n128[128] = 0;
     memset(n129, 'a', 129); n129[129] = 0;
-    assert_true(store_name_valid(n128));
-    assert_false(store_name_valid(n129));
+    assert_true(trace_name_valid(n128));
+    assert_false(trace_name_valid(n129));
     const char *bad[] = { "", ".hidden", "..", "../../etc/passwd", "/abs", "a/b", "a b",
                           "caf\xc3\xa9", "a\\b", "a:b", NULL };
-    for (int i = 0; bad[i]; i++) assert_false(store_name_valid(bad[i]));
-    assert_false(store_name_valid(NULL));
+    for (int i = 0; bad[i]; i++) assert_false(trace_name_valid(bad[i]));
+    assert_false(trace_name_valid(NULL));
 }
 
 static void test_ids(void **state)
@@ -211,7 +211,8 @@ static void test_list_walks_any_depth_skips_dotfiles(void **state)
     char p[4096];
     snprintf(p, sizeof p, "mkdir -p '%s/a/b/c' '%s/.hidden' && echo x > '%s/a/b/c/deep.perf' && "
              "echo y > '%s/top.perf' && echo z > '%s/.hidden/h.perf' && echo w > '%s/a/.dot' && "
-             "ln -s /etc/passwd '%s/a/link.perf' && mkdir -p '%s.outside' && echo s > '%s.outside/passwd' && "
+             "ln -s /etc/passwd '%s/a/link.perf' && mkdir -p '%s.outside' && "
+             "echo s > '%s.outside/passwd' && "
              "ln -s '%s.outside' '%s/etc'", dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
     assert_int_equal(system(p), 0);
     struct store_entry *v;
@@ -502,7 +503,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_puts_never_collide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_never_disturbs_commits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_commit_never_follows_a_swapped_in_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_never_follows_a_swapped_in_symlink, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_far_future_mtime_is_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_huge_age_keeps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(
