@@ -9,7 +9,7 @@ import json
 import pytest
 
 from conftest import AZURE_TEMPLATE, wait_port
-from handler_common import PI_50, AzureHost, jbody
+from handler_common import PI_50, AzureHost, jbody, queue_metadata
 
 
 WWWROOT = "/home/site/wwwroot"
@@ -61,7 +61,8 @@ def test_handler_answers_the_test_host(daemon, docker, azure_image, containers):
     assert (st, jbody(body)) == (200, {"n": 20, "fibonacci": 6765})
     st, _, body, _ = host.http("circle-area", query={"radius": "wide"})
     assert st == 400 and "radius must be a number" in jbody(body)["error"]
-    st, _, data = host.invoke_raw("queue-echo", {"Data": {"item": {"order": 17}}, "Metadata": {}})
+    st, _, data = host.invoke_raw("queue-echo", {"Data": {"item": {"order": 17}},
+                                                 "Metadata": queue_metadata()})
     assert st == 200 and jbody(data)["Outputs"] == {"output": {"order": 17}}
     # the handler is the container's process, as the non-root user of the image
     status = docker.docker("exec", started[0], "cat", "/proc/1/status")
