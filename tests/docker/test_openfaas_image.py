@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import binary, free_port, wait_for, wait_port
-from handler_common import jbody, request
+from conftest import free_port, wait_for, wait_port
+from handler_common import jbody, request, start_trace_stack
 from test_handler_tracing import frames, trace_text
 
 NAME = "c-fntrace"
@@ -28,11 +28,7 @@ def stack(daemon, tmp_path):
     """fntrace-collector and fntrace-flamescope on the host, on loopback."""
     traces = tmp_path / "traces"
     traces.mkdir()
-    pc, pf = free_port(), free_port()
-    coll = daemon([binary("fntrace-collector"), "--listen", "127.0.0.1", "--port", str(pc),
-                   "--dir", str(traces)], pc)
-    fs = daemon([binary("fntrace-flamescope"), "--listen", "127.0.0.1", "--port", str(pf),
-                 "--dir", str(traces)], pf)
+    coll, fs = start_trace_stack(daemon, traces)
     return traces, coll, fs
 
 
