@@ -64,6 +64,9 @@ def _build_context(template, out, function=None):
 def _timed_build(d, tag, context, **kw):
     t = time.monotonic()
     log = d.build(tag, context, **kw)
+    # the build stage tagged too (cached: a second), so that the prune at the end of the
+    # session keeps its layers, the next run's build cache
+    d.build(tag + ":build-stage", context, target="build", **kw)
     (dk.CACHE / f"build-{tag.replace('/', '_')}.log").write_text(log)
     print(f"docker build {tag}: {time.monotonic() - t:.1f}s")
     return log

@@ -116,7 +116,8 @@ class Dockerd:
             return ""
 
     def prune(self):
-        """Drops the images a rebuild left untagged, so the cache does not grow forever."""
+        """Drops the images a rebuild left untagged (older versions), so the cache does not
+        grow forever; the tagged images and build stages keep their layers."""
         self.docker("image", "prune", "-f", check=False)
 
     def stop(self, timeout=30):
@@ -152,9 +153,9 @@ class Dockerd:
         if p.returncode != 0:
             raise DockerError(f"docker import of {BASE_TAR} failed:\n{p.stdout.decode()}")
 
-    def build(self, tag, context, dockerfile=None, build_args=None, timeout=1800):
+    def build(self, tag, context, dockerfile=None, build_args=None, target=None, timeout=1800):
         """docker build --network host; returns the build log."""
-        argv = ["build", "--network", "host", "-t", tag]
+        argv = ["build", "--network", "host", "-t", tag] + (["--target", target] if target else [])
         if dockerfile:
             argv += ["-f", dockerfile]
         for k, v in (build_args or {}).items():
