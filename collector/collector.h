@@ -19,6 +19,8 @@ struct metrics;
 
 struct collector_opts {
     const char *dir;            /* store directory, default "./traces" */
+    const char *store;          /* --store SPEC (store_open_spec); overrides dir */
+    int store_allow_http;       /* blob store over plain http to a non-loopback host */
     const char *listen;         /* default 127.0.0.1 */
     uint16_t port;              /* default 8081 (0 picks a free one) */
     const char *token;          /* NULL: uploads need none, DELETE is refused */
@@ -31,12 +33,14 @@ struct collector_opts {
     const char *tls_key_pem;
     int no_fsync;               /* for benchmarks and throwaway stores */
     int quiet;                  /* no access log */
+    const char *index_dir;      /* flamescope index files of committed traces, NULL: none */
 };
 
 struct collector {
     struct collector_opts opts; /* strings belong to the caller and outlive the collector */
     store *st;
     struct metrics *metrics;
+    struct indexer *indexer;    /* NULL without index_dir */
     httpd *srv;
     struct httpd_route routes[10];
     atomic_int retaining;       /* one retention pass at a time */

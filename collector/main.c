@@ -3,6 +3,7 @@
  * signal/tick loop. */
 #include "collector.h"
 #include "httpd.h"
+#include "idxfile.h"
 #include "log.h"
 #include "readfile.h"
 #include "units.h"
@@ -19,7 +20,12 @@ static const char usage[] =
     "usage: fntrace-collector [options]\n"
     "  --listen ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
     "  --port N             port (default 8081)\n"
-    "  --dir DIR            trace store directory (default ./traces)\n"
+    "  --store SPEC         where traces go: dir:PATH or azblob://ACCOUNT/CONTAINER\n"
+    "                       (Azure Blob Storage; credentials from\n"
+    "                       AZURE_STORAGE_CONNECTION_STRING, else AZURE_STORAGE_KEY or\n"
+    "                       AZURE_STORAGE_SAS_TOKEN)\n"
+    "  --dir DIR            short for --store dir:DIR (default ./traces)\n"
+    "  --store-allow-http   let a blob store endpoint be plain http beyond loopback\n"
     "  --token-file F       uploads and deletes need `Authorization: Bearer TOKEN`,\n"
     "                       TOKEN being the first line of F (without it: uploads are open,\n"
     "                       deletes refused)\n"
@@ -30,6 +36,9 @@ static const char usage[] =
     "  --threads N          worker threads (default 8)\n"
     "  --tls-cert F --tls-key F   serve HTTPS with this PEM certificate and key\n"
     "  --no-fsync           do not fsync stored traces (benchmarks, throwaway stores)\n"
+    "  --index-dir DIR      write fntrace-flamescope's index file of each trace there\n"
+    "                       after it is stored (default DIR/.index inside --dir)\n"
+    "  --no-index           write no index files (the viewer indexes on first open)\n"
     "  --quiet              no access log\n"
     "Sizes take K, M, G, T suffixes (powers of 1024).\n";
 
@@ -66,7 +75,8 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PORT, O_DIR, O_TOKEN, O_MAX_BODY, O_MAX_BYTES, O_MAX_AGE,
-           O_MAX_CONNS, O_THREADS, O_CERT, O_KEY, O_NO_FSYNC, O_QUIET, O_VERSION };
+           O_MAX_CONNS, O_THREADS, O_CERT, O_KEY, O_NO_FSYNC, O_QUIET, O_VERSION, O_STORE,
+           O_STORE_HTTP, O_INDEX_DIR, O_NO_INDEX };
     static const struct option lopts[] = {
         { "listen", required_argument, 0, O_LISTEN }, { "port", required_argument, 0, O_PORT },
         { "dir", required_argument, 0, O_DIR }, { "token-file", required_argument, 0, O_TOKEN },
@@ -77,11 +87,15 @@ int main(int argc, char **argv)
         { "threads", required_argument, 0, O_THREADS },
         { "tls-cert", required_argument, 0, O_CERT }, { "tls-key", required_argument, 0, O_KEY },
         { "no-fsync", no_argument, 0, O_NO_FSYNC }, { "quiet", no_argument, 0, O_QUIET },
-        { "version", no_argument, 0, O_VERSION }, { "help", no_argument, 0, 'h' },
+        { "version", no_argument, 0, O_VERSION }, { "store", required_argument, 0, O_STORE },
+        { "store-allow-http", no_argument, 0, O_STORE_HTTP }, { "help", no_argument, 0, 'h' },
+        { "index-dir", required_argument, 0, O_INDEX_DIR },
+        { "no-index", no_argument, 0, O_NO_INDEX },
         { 0, 0, 0, 0 },
     };
     struct collector_opts o = { .dir = "./traces", .port = 8081, .max_body = 100ull << 20 };
-    const char *token_file = NULL, *cert_file = NULL, *key_file = NULL;
+    const char *token_file = NULL, *cert_file = NULL, *key_file = NULL, *index_dir = NULL;
+    int no_index = 0;
     char err[512];
     int opt;
     unsigned u;
@@ -92,7 +106,9 @@ int main(int argc, char **argv)
             if (parse_uint(optarg, 65535, &u)) goto bad;
             o.port = (uint16_t)u;
             break;
-        case O_DIR: o.dir = optarg; break;
+        case O_DIR: o.dir = optarg; o.store = NULL; break;
+        case O_STORE: o.store = optarg; break;
+        case O_STORE_HTTP: o.store_allow_http = 1; break;
         case O_TOKEN: token_file = optarg; break;
         case O_MAX_BODY: if (units_size(optarg, &o.max_body)) goto bad; break;
         case O_MAX_BYTES: if (units_size(optarg, &o.max_bytes)) goto bad; break;
@@ -105,6 +121,8 @@ int main(int argc, char **argv)
         case O_KEY: key_file = optarg; break;
         case O_NO_FSYNC: o.no_fsync = 1; break;
         case O_QUIET: o.quiet = 1; break;
+        case O_INDEX_DIR: index_dir = optarg; break;
+        case O_NO_INDEX: no_index = 1; break;
         case O_VERSION: printf("fntrace-collector %s\n", FNTRACE_VERSION); return 0;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
@@ -127,6 +145,10 @@ int main(int argc, char **argv)
     if (cert_file && (!(cert = slurp(cert_file, 1 << 20, err, sizeof err)) ||
                       !(key = slurp(key_file, 1 << 20, err, sizeof err))))
         goto fail;
+    char defidx[4096];
+    if (!index_dir)
+        index_dir = idxfile_default_dir(o.store, o.dir, defidx, sizeof defidx);
+    o.index_dir = no_index ? NULL : index_dir;
     o.token = token;
     o.tls_cert_pem = cert;
     o.tls_key_pem = key;
@@ -145,9 +167,9 @@ int main(int argc, char **argv)
     httpd_block_signals();
     struct collector *c = collector_start(&o, err, sizeof err);
     if (!c) goto fail;
-    log_info("listening", "addr=%s port=%u dir=%s tls=%d token=%d fsync=%d",
-             o.listen ? o.listen : "127.0.0.1",
-             (unsigned)collector_port(c), o.dir, cert != NULL, token != NULL, !o.no_fsync);
+    log_info("listening", "addr=%s port=%u store=%s tls=%d token=%d fsync=%d",
+             o.listen ? o.listen : "127.0.0.1", (unsigned)collector_port(c),
+             store_describe(c->st), cert != NULL, token != NULL, !o.no_fsync);
     int sig;
     while (!(sig = httpd_wait_signal(1000))) collector_tick(c);
     log_info("stopping", "signal=%d", sig);

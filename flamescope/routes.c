@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "fterr.h"
 #include "ftree.h"
+#include "idxfile.h"
+#include "log.h"
 #include "pcache.h"
 #include "profile.h"
 #include "sbuf.h"
@@ -26,6 +29,7 @@ struct routes {
     pcache *cache;
     struct routes_opts opts;
     struct httpd_route routes[24];
+    uint64_t idx_loaded, idx_written, idx_refused, idx_write_failed;   /* atomics */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -41,13 +45,59 @@ static int reply_buf(httpd_req *req, int status, const char *type, sbuf *b)
 
 struct open_ctx {
     routes *a;
-    int fd;
+    store_reader *rd;
+    const struct store_entry *ent;
 };
 
-static profile *build_from_fd(void *ctx, int *err, char *msg, size_t msglen)
+static void count(uint64_t *c) { __atomic_fetch_add(c, 1, __ATOMIC_RELAXED); }
+
+/* The index of an opened trace: its index file when one matches, else parsed from the
+ * text (and saved for the next open).  A refused index file is only logged: the
+ * trace is parsed again and the file replaced.  Index files need the reader's file
+ * descriptor (the directory, the blob cache); a blob streamed from the store is parsed
+ * through the reader's callback, without one. */
+static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
 {
     struct open_ctx *o = ctx;
-    return profile_build(o->fd, o->a->opts.max_text, err, msg, msglen);
+    routes *a = o->a;
+    const char *dir = a->opts.index_dir;
+    int fd = store_reader_fd(o->rd);
+    if (fd < 0)
+        return profile_build_read(store_read_cb, o->rd, a->opts.max_text, err, msg, msglen);
+    struct pindex_key key;
+    int keyed = dir && idxfile_key(fd, o->ent->bytes, o->ent->mtime_ns, o->ent->version,
+                                   &key) == 0;
+    char why[256] = "";
+    if (keyed) {
+        profile *p = NULL;
+        int rc = idxfile_load(dir, o->ent->id, &key, &p, why, sizeof why);
+        if (rc == 0) {
+            count(&a->idx_loaded);
+            return p;
+        }
+        if (rc != -ENOENT) {
+            count(&a->idx_refused);
+            log_warn("index file refused, rebuilding", "id=%s reason=\"%s\"", o->ent->id, why);
+        }
+    }
+    profile *p = profile_build(fd, a->opts.max_text, err, msg, msglen);
+    if (p && keyed) {
+        if (idxfile_save(dir, o->ent->id, &key, p, why, sizeof why) == 0) {
+            count(&a->idx_written);
+        } else {
+            count(&a->idx_write_failed);
+            log_warn("cannot save the index file", "id=%s error=\"%s\"", o->ent->id, why);
+        }
+    }
+    return p;
+}
+
+/* A store failure as the code to answer with: a store that cannot be reached, or that
+ * refuses our credentials, is 503 (not the client's 401); other failures are ours. */
+static int store_code(int rc)
+{
+    if (rc == -FT_ERR_STORE_DOWN || rc == -FT_ERR_UNAUTHORIZED) return -FT_ERR_STORE_DOWN;
+    return rc;
 }
 
 /* The index of the profile named by query argument `arg`; replies on failure (and
@@ -75,24 +125,24 @@ static const profile *get_profile(routes *a, httpd_req *req, const char *arg, co
         httpd_reply_error(req, 400, "%s: not a profile name inside the profile directory", arg);
         return NULL;
     }
-    int fd = -1;
+    store_reader *rd = NULL;
     struct store_entry ent;
-    int rc = store_open(a->st, id, &fd, &ent);
+    int rc = store_open_reader(a->st, id, &rd, &ent);
     if (rc < 0) {
         if (rc == -EISDIR)
             httpd_reply_error(req, 400, "%s is a directory, not a profile", id);
         else if (rc == -ENOENT)
             httpd_reply_error(req, 404, "no profile %s", id);
         else
-            httpd_reply_fterr(req, rc, "cannot open %s: %s", id, ft_strerror(rc));
+            httpd_reply_fterr(req, store_code(rc), "cannot open %s: %s", id, ft_strerror(rc));
         return NULL;
     }
-    struct open_ctx oc = {a, fd};
+    struct open_ctx oc = {a, rd, &ent};
     int err = 0;
     char msg[256] = "";
     const profile *p = pcache_get(a->cache, id, ent.bytes, ent.mtime_ns, ent.version,
-                                  build_from_fd, &oc, ref, &err, msg, sizeof msg);
-    close(fd);
+                                  build_from_reader, &oc, ref, &err, msg, sizeof msg);
+    store_reader_close(rd);
     if (!p) {
         if (err == -FT_ERR_BAD_GZIP)
             httpd_reply_fterr(req, err, "%s: corrupt or truncated gzip (%s)", id, msg);
@@ -142,7 +192,8 @@ static int h_profiles(httpd_req *req, void *arg)
     size_t n = 0;
     int rc = store_list(a->st, NULL, &ents, &n);
     if (rc < 0)
-        return httpd_reply_fterr(req, -EIO, "cannot list profiles: %s", ft_strerror(rc));
+        return httpd_reply_fterr(req, rc == -FT_ERR_STORE_DOWN ? rc : -EIO,
+                                 "cannot list profiles: %s", ft_strerror(rc));
     sbuf b;
     sbuf_init(&b);
     sbuf_addc(&b, '[');
@@ -331,20 +382,21 @@ static int h_invocations(httpd_req *req, void *arg)
     size_t n = 0, found = 0;
     int rc = store_list(a->st, NULL, &ents, &n);
     if (rc < 0)
-        return httpd_reply_error(req, 500, "cannot list profiles: %s", strerror(-rc));
+        return httpd_reply_fterr(req, rc == -FT_ERR_STORE_DOWN ? rc : -EIO,
+                                 "cannot list profiles: %s", ft_strerror(rc));
     sbuf_addc(&b, '[');
     for (size_t i = 0; i < n; i++) {
-        int fd = -1;
+        store_reader *rd = NULL;
         struct store_entry ent;
-        if (store_open(a->st, ents[i].id, &fd, &ent) < 0)
+        if (store_open_reader(a->st, ents[i].id, &rd, &ent) < 0)
             continue;
-        struct open_ctx oc = {a, fd};
+        struct open_ctx oc = {a, rd, &ent};
         int err = 0;
         char msg[256];
         pcache_entry *ref = NULL;
         const profile *p = pcache_get(a->cache, ents[i].id, ent.bytes, ent.mtime_ns, ent.version,
-                                      build_from_fd, &oc, &ref, &err, msg, sizeof msg);
-        close(fd);
+                                      build_from_reader, &oc, &ref, &err, msg, sizeof msg);
+        store_reader_close(rd);
         if (!p)
             continue;               /* a profile that does not parse holds no invocation */
         found += views_invocations_matching(p, want, ents[i].id, found == 0, &b);
@@ -467,10 +519,17 @@ static int h_stats(httpd_req *req, void *arg)
     sbuf_init(&b);
     sbuf_printf(&b,
                 "{\"cache\":{\"entries\":%zu,\"bytes\":%zu,\"budget\":%zu,\"hits\":%llu,"
-                "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu}}",
+                "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu},"
+                "\"index\":{\"enabled\":%s,\"loaded\":%llu,\"written\":%llu,"
+                "\"refused\":%llu,\"write_failed\":%llu}}",
                 s.entries, s.bytes, a->opts.cache_bytes, (unsigned long long)s.hits,
                 (unsigned long long)s.misses, (unsigned long long)s.builds,
-                (unsigned long long)s.waits, (unsigned long long)s.evictions);
+                (unsigned long long)s.waits, (unsigned long long)s.evictions,
+                a->opts.index_dir ? "true" : "false",
+                (unsigned long long)__atomic_load_n(&a->idx_loaded, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&a->idx_written, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&a->idx_refused, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&a->idx_write_failed, __ATOMIC_RELAXED));
     return reply_buf(req, 200, "application/json", &b);
 }
 

@@ -68,6 +68,10 @@ static const char usage_text[] =
 "                         recording ends first, CMD gets SIGTERM\n"
 "      --user-only        do not record kernel frames\n"
 "      --backend perf     the sampling backend (only perf is available in this build)\n"
+"      --sampler perf     how samples are taken; `timer` (POSIX CPU timers, no\n"
+"                         perf_event_open) samples its own process only: it is the\n"
+"                         handler's FNTRACE_SAMPLER=timer and the tracer library's\n"
+"                         TRACER_SAMPLER_TIMER, not a way to record another process\n"
 "      --upload URL       POST the trace to a collector (with X-name: NAME, gzip when\n"
 "                         accepted, retries with backoff); with -o, also keep the file\n"
 "      --name NAME        trace name: " TRACE_NAME_RULE "\n"
@@ -86,6 +90,12 @@ static const char usage_text[] =
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig) { (void)sig; stop_flag = 1; }
 
+/* why `fntrace record` has no timer sampler (tracer/timer_sampler.h) */
+static const char timer_in_process[] =
+    "the timer sampler works in-process only (a SIGPROF handler inside the sampled "
+    "program): use FNTRACE_SAMPLER=timer in the handler runtime, or link the tracer "
+    "library; fntrace record samples other processes with --sampler perf";
+
 static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "fntrace: ");
@@ -95,7 +105,7 @@ static int usage_error(const char *fmt, const char *arg)
 }
 
 enum { OPT_UPLOAD = 256, OPT_NAME, OPT_SPOOL, OPT_USER_ONLY, OPT_BACKEND, OPT_SPOOL_MAX,
-       OPT_RETRIES };
+       OPT_RETRIES, OPT_SAMPLER };
 
 static const struct option long_opts[] = {
     { "freq", required_argument, NULL, 'F' },
@@ -109,6 +119,7 @@ static const struct option long_opts[] = {
     { "retries", required_argument, NULL, OPT_RETRIES },
     { "user-only", no_argument, NULL, OPT_USER_ONLY },
     { "backend", required_argument, NULL, OPT_BACKEND },
+    { "sampler", required_argument, NULL, OPT_SAMPLER },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -179,7 +190,12 @@ static int cmd_record(int argc, char **argv)
             if (!strcmp(optarg, "bpf"))
                 return usage_error("%s", "the bpf backend is not available in this build; "
                                          "use --backend perf");
+            if (!strcmp(optarg, "timer")) return usage_error("%s", timer_in_process);
             if (strcmp(optarg, "perf")) return usage_error("unknown backend: %s", optarg);
+            break;
+        case OPT_SAMPLER:                       /* --sampler NAME: --backend's other name */
+            if (!strcmp(optarg, "timer")) return usage_error("%s", timer_in_process);
+            if (strcmp(optarg, "perf")) return usage_error("unknown sampler: %s", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return usage_error("%s", "invalid option");
@@ -207,6 +223,10 @@ static int cmd_record(int argc, char **argv)
     if (rc == -FT_ERR_NO_TARGET) {
         log_error("cannot trace", "reason=\"%s\"", res.err);
         return exit_code(rc, 0);
+    }
+    if (rc < 0 && !res.upload_failed && !res.seconds) {   /* -o refused before sampling */
+        log_error("cannot write the trace; nothing recorded", "reason=\"%s\"", res.err);
+        return EXIT_ERROR;
     }
     log_info("recorded", "samples=%llu lost=%llu seconds=%.3f kernel_frames=%s events=%u",
              (unsigned long long)res.stats.samples, (unsigned long long)res.stats.lost,

@@ -7,6 +7,8 @@
 #include "proctask.h"
 #include "intmap.h"
 #include "sampler.h"
+#include "timer_sampler.h"
+#include "errbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +41,7 @@ struct pooled {
 
 struct tracer {
     sampler *smp;
+    timer_sampler *tsm;     /* the timer sampler instead of smp */
     symbolizer *sym;
     intmap comms;           /* tid -> interned comm */
     intmap pool;            /* string hash -> struct pooled chain */
@@ -255,6 +258,22 @@ tracer *tracer_start(const tracer_opts *o, char *err, size_t errlen)
         return NULL;
     }
     if (!o->exec) seed_comms(t, o->pid);
+    if (o->sampler == TRACER_SAMPLER_TIMER) {
+        if (o->pid != getpid() || o->exec) {
+            err_set(err, errlen, "the timer sampler samples its own process only (link the "
+                    "tracer library, or use the handler's FNTRACE_SAMPLER=timer); use the "
+                    "perf sampler for other processes");
+            tracer_free(t);
+            return NULL;
+        }
+        timer_sampler_opts to = { .freq = t->freq, .skip_tid = o->skip_tid,
+                                  .skip_comm = o->skip_comm };
+        if (timer_sampler_open(&t->tsm, &to, err, errlen) < 0) {
+            tracer_free(t);
+            return NULL;
+        }
+        return t;
+    }
     sampler_opts so = {
         .pid = o->pid, .freq = t->freq, .exec = o->exec, .user_only = o->user_only,
         .skip_tid = o->skip_tid,
@@ -270,6 +289,16 @@ tracer *tracer_start(const tracer_opts *o, char *err, size_t errlen)
 int tracer_poll(tracer *t, int timeout_ms)
 {
     if (t->stopped) return 0;
+    if (t->tsm) {                       /* no fd to wait on: the rings are read per poll */
+        if (timeout_ms > 0) {
+            struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+        t->added = 0;
+        symbolizer_tick(t->sym);
+        timer_sampler_read(t->tsm, on_record, t);
+        return (int)t->added;
+    }
     if (timeout_ms > 0) {
         int rc = sampler_wait(t->smp, timeout_ms);
         if (rc < 0 && rc != -EINTR) return rc;
@@ -283,6 +312,13 @@ int tracer_poll(tracer *t, int timeout_ms)
 void tracer_stop(tracer *t)
 {
     if (t->stopped) return;
+    if (t->tsm) {
+        timer_sampler_disable(t->tsm);
+        symbolizer_tick(t->sym);
+        timer_sampler_read(t->tsm, on_record, t);
+        t->stopped = 1;
+        return;
+    }
     /* The kernel reports samples it dropped on a full ring (PERF_RECORD_LOST) with the
      * next record it writes there: read once to make room, give a live target two
      * sampling periods to write again, then stop. */
@@ -300,10 +336,11 @@ void tracer_stop(tracer *t)
 void tracer_get_stats(const tracer *t, tracer_stats *out)
 {
     out->samples = t->samples;
-    out->lost = sampler_lost(t->smp);
+    out->lost = t->tsm ? timer_sampler_lost(t->tsm) : sampler_lost(t->smp);
     out->buffered = t->nrecs;
-    out->kernel_frames = sampler_kernel_frames(t->smp);
-    out->events = sampler_nevents(t->smp);
+    out->kernel_frames = t->tsm ? 0 : sampler_kernel_frames(t->smp);
+    out->events = t->tsm ? timer_sampler_nthreads(t->tsm) : sampler_nevents(t->smp);
+    out->sampler = t->tsm ? TRACER_SAMPLER_TIMER : TRACER_SAMPLER_PERF;
     symbolizer_stats ss;
     symbolizer_get_stats(t->sym, &ss);
     out->tables_over_budget = ss.tables_over_budget;
@@ -340,10 +377,10 @@ static int write_header(tracer *t, ps_writer *w, const tracer_header *h)
     ps_write_header_event(w, "cpu-clock", (unsigned)t->freq);
     if (t->nrecs) ps_write_header_times(w, t->recs[0].time, t->recs[t->nrecs - 1].time);
     ps_write_header_end(w);
-    uint64_t lost = sampler_lost(t->smp);
+    uint64_t lost = t->tsm ? timer_sampler_lost(t->tsm) : sampler_lost(t->smp);
     ps_write_fntrace_version(w, FNTRACE_VERSION);
-    ps_write_fntrace_backend(w, "perf");
-    ps_write_fntrace_frames(w, sampler_kernel_frames(t->smp));
+    ps_write_fntrace_backend(w, t->tsm ? "timer" : "perf");
+    ps_write_fntrace_frames(w, t->tsm ? 0 : sampler_kernel_frames(t->smp));
     ps_write_fntrace_lost(w, lost - t->lost_written);
     t->lost_written = lost;
     for (size_t i = 0; h && i < h->ninvocations; i++) ps_write_invocation(w, &h->invocations[i]);
@@ -405,6 +442,7 @@ void tracer_free(tracer *t)
 {
     if (!t) return;
     sampler_close(t->smp);
+    timer_sampler_close(t->tsm);
     symbolizer_free(t->sym);
     size_t pos = 0;
     uint64_t key;
