@@ -14,7 +14,8 @@
  * srv->cmu): while it waits for a request's headers it has a total deadline
  * (header_timeout_ms from the connection's start or from its previous reply); while a
  * body streams in it must average min_body_rate bytes/s once the body is older than that
- * deadline.  A sweeper thread checks every SWEEP_MS and shuts the socket down
+ * deadline.  A sweeper thread checks every SWEEP_MS while any connection is open (it
+ * sleeps while there is none) and shuts the socket down
  * (shutdown(2): libmicrohttpd then sees the hang-up and closes it on its own thread; the
  * record leaves the list in NOTIFY_CLOSED, which runs before the descriptor is closed, so
  * the sweeper never shuts a reused descriptor).  Under pressure (more than 7/8 of
@@ -455,6 +456,7 @@ static void on_conn(void *cls, struct MHD_Connection *conn, void **socket_contex
         pthread_mutex_lock(&srv->cmu);
         k->next = srv->conns;
         if (srv->conns) srv->conns->prev = k;
+        else pthread_cond_signal(&srv->ccond);   /* the sweeper sleeps while there is none */
         srv->conns = k;
         if (++srv->nconns > srv->soft_limit) conn_evict_one(srv, k, k->t0);
         pthread_mutex_unlock(&srv->cmu);
@@ -491,6 +493,12 @@ static void *sweeper_main(void *arg)
     httpd *srv = arg;
     pthread_mutex_lock(&srv->cmu);
     while (!srv->stopping) {
+        /* No connection, nothing to check: sleep until one starts, so an idle server
+         * burns no CPU (and an idle traced app has no samples to upload). */
+        if (!srv->conns) {
+            pthread_cond_wait(&srv->ccond, &srv->cmu);
+            continue;
+        }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += SWEEP_MS * 1000000L;
