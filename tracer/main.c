@@ -21,12 +21,16 @@ enum {
     EXIT_USAGE = 2,        /* bad arguments */
     EXIT_TARGET = 3,       /* target not found, not startable, or not traceable */
     EXIT_UPLOAD = 4,       /* upload refused, or failed with no spool */
+    EXIT_PERM = 4,         /* the bpf backend is not permitted (no root, CAP_BPF...) */
     EXIT_SPOOLED = 75,     /* EX_TEMPFAIL: collector unreachable, trace kept in the spool */
 };
 
 static const char usage_text[] =
 "usage: fntrace record [-F HZ] [-d SECONDS] [-o FILE] [--user-only]\n"
 "                      [--upload URL --name NAME [--spool DIR]] (-p PID | -- CMD [ARG...])\n"
+"       fntrace record --backend bpf [-F HZ] [-d SECONDS] [-o FILE] [--upload ...]\n"
+"                      (-p PID... | --cgroup PATH | -a | -- CMD [ARG...])\n"
+"       fntrace agent --collector URL [--cgroup-root PATH] [--window SECONDS] [-F HZ]\n"
 "       fntrace upload --name NAME [--spool DIR] URL [FILE...]\n"
 "       fntrace --help | --version\n"
 "\n"
@@ -42,7 +46,12 @@ static const char usage_text[] =
 "  -- CMD [ARG...]        start CMD and record it from its first instruction; when the\n"
 "                         recording ends first, CMD gets SIGTERM\n"
 "      --user-only        do not record kernel frames\n"
-"      --backend perf     the sampling backend (only perf is available in this build)\n"
+"      --backend perf|bpf the sampling backend: perf (default; perf_event_open per\n"
+"                         thread, no privilege for your own processes) or bpf (one BPF\n"
+"                         program on every CPU; root or CAP_BPF + CAP_PERFMON)\n"
+"  -p PID...              bpf: -p may be repeated; forked children are followed\n"
+"      --cgroup PATH      bpf: every process in a cgroup directory (v2 or v1) and below\n"
+"  -a, --all              bpf: every process on the machine (idle excluded)\n"
 "      --upload URL       POST the trace to a collector (with X-name: NAME, gzip when\n"
 "                         accepted, retries with backoff); with -o, also keep the file\n"
 "      --name NAME        trace name, [A-Za-z0-9._-]{1,128}\n"
@@ -54,8 +63,20 @@ static const char usage_text[] =
 "upload: sends FILEs (perf-script text) to URL, after what the spool holds; with no\n"
 "FILE it only drains the spool.\n"
 "\n"
+"agent: one per node; samples every process (or those under --cgroup-root) with the\n"
+"bpf backend, splits the samples by container and uploads one trace per container\n"
+"and window, named after the container (Docker name, OpenFaaS function label, else\n"
+"the cgroup leaf).  SIGTERM/SIGINT uploads what it holds, then exits.\n"
+"      --collector URL    where traces go (POST, X-name: container name)\n"
+"      --cgroup-root PATH only processes in this cgroup directory and below\n"
+"      --window SECONDS   one trace per container every SECONDS (default 10)\n"
+"      --spool DIR        keep undeliverable traces (bounded), send them first\n"
+"      --docker-root DIR  Docker's data root for container names (default\n"
+"                         /var/lib/docker; /var/run/docker.sock is asked first)\n"
+"\n"
 "exit status: 0 ok, 1 recording/writing failed, 2 usage, 3 target cannot be traced,\n"
-"4 upload refused (or failed without --spool), 75 collector unreachable: kept in spool.\n"
+"4 upload refused (or failed without --spool), or the bpf backend not permitted,\n"
+"75 collector unreachable: kept in spool.\n"
 "Environment: FNTRACE_LOG=debug|info|warn|error.\n";
 
 static volatile sig_atomic_t stop_flag;
@@ -70,7 +91,8 @@ static int usage_error(const char *fmt, const char *arg)
 }
 
 enum { OPT_UPLOAD = 256, OPT_NAME, OPT_SPOOL, OPT_USER_ONLY, OPT_BACKEND, OPT_SPOOL_MAX,
-       OPT_RETRIES };
+       OPT_RETRIES, OPT_CGROUP, OPT_COLLECTOR, OPT_CGROUP_ROOT, OPT_WINDOW,
+       OPT_DOCKER_ROOT };
 
 static const struct option long_opts[] = {
     { "freq", required_argument, NULL, 'F' },
@@ -84,6 +106,12 @@ static const struct option long_opts[] = {
     { "retries", required_argument, NULL, OPT_RETRIES },
     { "user-only", no_argument, NULL, OPT_USER_ONLY },
     { "backend", required_argument, NULL, OPT_BACKEND },
+    { "cgroup", required_argument, NULL, OPT_CGROUP },
+    { "all", no_argument, NULL, 'a' },
+    { "collector", required_argument, NULL, OPT_COLLECTOR },
+    { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
+    { "window", required_argument, NULL, OPT_WINDOW },
+    { "docker-root", required_argument, NULL, OPT_DOCKER_ROOT },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -135,10 +163,12 @@ static int cmd_record(int argc, char **argv)
     record_opts ro = { .freq = 200 };
     upload_opts uo = { 0 };
     const char *url = NULL;
+    int extra_pids[64];
+    size_t nextra = 0;
     long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+F:d:o:p:h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+F:d:o:p:ah", long_opts, NULL)) != -1) {
         switch (c) {
         case 'F':
             if (parse_long(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
@@ -155,24 +185,39 @@ static int cmd_record(int argc, char **argv)
         case 'o': ro.output = optarg; break;
         case 'p':
             if (parse_long(optarg, 1, 0x7fffffff, &v)) return usage_error("invalid pid: %s", optarg);
-            ro.pid = (int)v;
+            if (!ro.pid) ro.pid = (int)v;
+            else if (nextra < sizeof extra_pids / sizeof *extra_pids) extra_pids[nextra++] = (int)v;
+            else return usage_error("%s", "at most 65 -p");
             break;
+        case 'a': ro.all = 1; break;
+        case OPT_CGROUP: ro.cgroup = optarg; break;
         case OPT_UPLOAD: url = optarg; break;
         case OPT_NAME: case OPT_SPOOL: case OPT_SPOOL_MAX: case OPT_RETRIES:
             if (upload_option(c, optarg, &uo)) return EXIT_USAGE;
             break;
         case OPT_USER_ONLY: ro.user_only = 1; break;
         case OPT_BACKEND:
-            if (!strcmp(optarg, "bpf"))
-                return usage_error("%s", "the bpf backend is not available in this build; use --backend perf");
-            if (strcmp(optarg, "perf")) return usage_error("unknown backend: %s", optarg);
+            if (!strcmp(optarg, "bpf")) ro.backend = TRACER_BACKEND_BPF;
+            else if (!strcmp(optarg, "perf")) ro.backend = TRACER_BACKEND_PERF;
+            else return usage_error("unknown backend: %s", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return usage_error("%s", "invalid option");
         }
     }
     if (optind < argc) ro.argv = argv + optind;
-    if (!ro.pid == !ro.argv) return usage_error("%s", "give either -p PID or -- CMD");
+    ro.pids = extra_pids;
+    ro.npids = nextra;
+    int ntargets = !!ro.pid + !!ro.argv + !!ro.cgroup + ro.all;
+    if (ro.backend == TRACER_BACKEND_BPF) {
+        if (ntargets != 1)
+            return usage_error("%s", "give one of -p PID..., --cgroup PATH, -a or -- CMD");
+        if (ro.user_only) return usage_error("%s", "--user-only goes with --backend perf");
+    } else {
+        if (ro.cgroup || ro.all || nextra)
+            return usage_error("%s", "-a, --cgroup and several -p need --backend bpf");
+        if (ntargets != 1) return usage_error("%s", "give either -p PID or -- CMD");
+    }
     if (url) {
         if (!upload_name_valid(uo.name))
             return usage_error("%s", "--upload needs --name NAME ([A-Za-z0-9._-]{1,128}, no leading dot)");
@@ -194,12 +239,17 @@ static int cmd_record(int argc, char **argv)
         log_error("cannot trace", "reason=\"%s\"", res.err);
         return EXIT_TARGET;
     }
+    if (st == RECORD_ERR_PERM) {
+        log_error("not permitted", "reason=\"%s\"", res.err);
+        return EXIT_PERM;
+    }
     log_info("recorded", "samples=%llu lost=%llu seconds=%.3f kernel_frames=%s events=%u",
              (unsigned long long)res.stats.samples, (unsigned long long)res.stats.lost,
              res.seconds, res.stats.kernel_frames ? "yes" : "no", res.stats.events);
     if (res.stats.lost)
-        log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
-                 (unsigned long long)res.stats.lost);
+        log_warn("samples lost", "lost=%llu stack_collisions=%llu (ring buffer overflow or "
+                 "stack map collisions; try a lower -F)",
+                 (unsigned long long)res.stats.lost, (unsigned long long)res.stats.collisions);
     if (res.stats.tables_over_budget)
         log_warn("symbol tables left out", "tables=%u (symbol memory budget spent; their "
                  "frames print as [unknown])", res.stats.tables_over_budget);
@@ -269,7 +319,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-        printf("fntrace %s (backends: perf)\n", FNTRACE_VERSION);
+        printf("fntrace %s (backends: perf bpf)\n", FNTRACE_VERSION);
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "record")) return cmd_record(argc - 1, argv + 1);

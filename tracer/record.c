@@ -106,6 +106,14 @@ static int attached_alive(pid_t pid, int pidfd)
     return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
 }
 
+/* bpf: one of the other attached processes (-p repeated) still runs */
+static int others_alive(const record_opts *o)
+{
+    for (size_t i = 0; i < o->npids; i++)
+        if (attached_alive(o->pids[i], -1)) return 1;
+    return 0;
+}
+
 static void end_child(pid_t pid, record_result *res)
 {
     int st;
@@ -166,7 +174,9 @@ enum record_status record_run(const record_opts *o, record_result *res)
 {
     memset(res, 0, sizeof *res);
     res->cmd_status = -1;
-    tracer_opts to = { .freq = o->freq, .user_only = o->user_only };
+    tracer_opts to = { .freq = o->freq, .user_only = o->user_only, .backend = o->backend,
+                       .pids = o->pids, .npids = o->npids, .cgroup = o->cgroup,
+                       .all = o->all };
     pid_t child = -1;
     int go_w = -1, err_r = -1, pidfd = -1;
     char *cmdline = NULL;
@@ -181,10 +191,12 @@ enum record_status record_run(const record_opts *o, record_result *res)
         to.cmdline = cmdline = join_argv(o->argv);
     } else {
         to.pid = o->pid;
-        pidfd = pidfd_open_(o->pid);
+        if (o->pid > 0) pidfd = pidfd_open_(o->pid);
+        else if (!o->cgroup) to.cmdline = "";   /* -a: no target command line */
     }
-    tracer *t = tracer_start(&to, res->err, sizeof res->err);
-    if (!t) {
+    tracer *t;
+    int orc = tracer_open(&t, &to, res->err, sizeof res->err);
+    if (orc < 0) {
         if (child > 0) {
             close(go_w);                  /* the held child exits without exec */
             close(err_r);
@@ -192,7 +204,7 @@ enum record_status record_run(const record_opts *o, record_result *res)
         }
         if (pidfd >= 0) close(pidfd);
         free(cmdline);
-        return RECORD_ERR_TARGET;
+        return orc == -EPERM ? RECORD_ERR_PERM : RECORD_ERR_TARGET;
     }
     double start = now_s();
     if (child > 0) {
@@ -226,7 +238,7 @@ enum record_status record_run(const record_opts *o, record_result *res)
                 res->cmd_status = st;
                 break;
             }
-        } else if (!attached_alive(o->pid, pidfd)) {
+        } else if (o->pid > 0 && !attached_alive(o->pid, pidfd) && !others_alive(o)) {
             break;
         }
     }

@@ -20,6 +20,11 @@
 
 typedef struct record_opts {
     int pid;                       /* attach to this process, or 0 */
+    enum tracer_backend backend;   /* perf (default) or bpf */
+    const int *pids;               /* bpf: more processes to attach to (-p repeated) */
+    size_t npids;
+    const char *cgroup;            /* bpf: a cgroup directory instead of processes */
+    int all;                       /* bpf: every process (-a) */
     char *const *argv;             /* or start this command (NULL-terminated) */
     int freq;                      /* 0: 200 */
     double duration;               /* seconds; 0: until the target exits or *stop */
@@ -32,6 +37,7 @@ typedef struct record_opts {
 enum record_status {
     RECORD_OK = 0,
     RECORD_ERR_TARGET,             /* cannot start, find or trace the target */
+    RECORD_ERR_PERM,               /* the backend is not permitted (bpf: no CAP_BPF...) */
     RECORD_ERR_OUTPUT,             /* cannot write the output */
     RECORD_UPLOAD_SPOOLED,         /* written to the spool, not delivered yet */
     RECORD_UPLOAD_FAILED,          /* refused by the server, or no spool to fall back on */
