@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "log.h"
 #include "record.h"
 #include "upload.h"
@@ -308,6 +309,81 @@ static int cmd_upload(int argc, char **argv)
     return worst;
 }
 
+static void on_agent_trace(void *arg, const agent_trace *t)
+{
+    (void)arg;
+    if (t->rc == 0) log_info("trace uploaded", "name=%s samples=%llu", t->name,
+                             (unsigned long long)t->samples);
+    else if (t->rc == 1) log_warn("trace spooled", "name=%s samples=%llu reason=\"%s\"", t->name,
+                                  (unsigned long long)t->samples, t->err);
+    else log_error("trace not uploaded", "name=%s samples=%llu reason=\"%s\"", t->name,
+                   (unsigned long long)t->samples, t->err);
+}
+
+static int cmd_agent(int argc, char **argv)
+{
+    agent_opts ao = { .freq = 200, .window = 10, .on_trace = on_agent_trace };
+    upload_opts uo = { 0 };
+    long v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+F:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'F':
+            if (parse_long(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
+            ao.freq = (int)v;
+            break;
+        case OPT_COLLECTOR: uo.url = optarg; break;
+        case OPT_CGROUP_ROOT: ao.cgroup_root = optarg; break;
+        case OPT_DOCKER_ROOT: ao.docker_root = optarg; break;
+        case OPT_WINDOW: {
+            char *end;
+            errno = 0;
+            ao.window = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(ao.window >= 0.1) || ao.window > 86400)
+                return usage_error("invalid window: %s", optarg);
+            break;
+        }
+        case OPT_SPOOL: case OPT_SPOOL_MAX: case OPT_RETRIES:
+            if (upload_option(c, optarg, &uo)) return EXIT_USAGE;
+            break;
+        case 'h': fputs(usage_text, stdout); return EXIT_OK;
+        default: return usage_error("%s", "invalid option for agent");
+        }
+    }
+    if (optind < argc) return usage_error("unexpected argument: %s", argv[optind]);
+    if (!uo.url) return usage_error("%s", "agent needs --collector URL");
+    ao.upload = &uo;
+    ao.stop = &stop_flag;
+    ao.cmdline = "fntrace agent";
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    char err[512] = "";
+    agent_stats st;
+    log_info("agent started", "collector=%s cgroup_root=%s window=%.1f freq=%d", uo.url,
+             ao.cgroup_root ? ao.cgroup_root : "(all)", ao.window, ao.freq);
+    int rc = agent_run(&ao, &st, err, sizeof err);
+    if (rc == -EPERM) {
+        log_error("not permitted", "reason=\"%s\"", err);
+        return EXIT_PERM;
+    }
+    if (rc < 0) {
+        log_error("cannot sample", "reason=\"%s\"", err);
+        return EXIT_TARGET;
+    }
+    log_info("agent stopped", "windows=%u sent=%u spooled=%u failed=%u samples=%llu lost=%llu "
+             "stack_collisions=%llu", st.windows, st.sent, st.spooled, st.failed,
+             (unsigned long long)st.samples, (unsigned long long)st.lost,
+             (unsigned long long)st.collisions);
+    if (st.lost)
+        log_warn("samples lost", "lost=%llu stack_collisions=%llu", (unsigned long long)st.lost,
+                 (unsigned long long)st.collisions);
+    return st.failed ? EXIT_UPLOAD : st.spooled ? EXIT_SPOOLED : EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -324,5 +400,6 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "record")) return cmd_record(argc - 1, argv + 1);
     if (!strcmp(argv[1], "upload")) return cmd_upload(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "agent")) return cmd_agent(argc - 1, argv + 1);
     return usage_error("unknown command: %s", argv[1]);
 }
