@@ -220,16 +220,28 @@ static int on_event(void *ctx, void *data, size_t size)
         s->cb(s->cb_arg, &r);
         return 0;
     case PROF_SAMPLE:
+    case PROF_SAMPLE_FULL:
         break;
     default:
         return 0;
     }
-    if (e->ustack == -EEXIST || e->kstack == -EEXIST) {
-        s->collisions++;
-        return 0;
-    }
     uint32_t g = e->gen & 1, n = 0;
-    if (e->kstack >= 0) {
+    if (e->type == PROF_SAMPLE_FULL) {
+        const struct prof_event_full *f = data;
+        if (size < sizeof *f || f->kn > PROF_MAX_DEPTH || f->un > PROF_MAX_DEPTH) return 0;
+        s->collisions++;
+        if (f->kn) {
+            s->ips[n++] = SAMPLER_CONTEXT_KERNEL;
+            memcpy(&s->ips[n], f->kips, f->kn * sizeof *f->kips);
+            n += f->kn;
+        }
+        if (f->un) {
+            s->ips[n++] = SAMPLER_CONTEXT_USER;
+            memcpy(&s->ips[n], f->uips, f->un * sizeof *f->uips);
+            n += f->un;
+        }
+    }
+    if (e->type == PROF_SAMPLE && e->kstack >= 0) {
         const struct cached_stack *c = get_stack(s, g, e->kstack, 0);
         if (!c) {
             s->stack_errors++;
@@ -239,7 +251,7 @@ static int on_event(void *ctx, void *data, size_t size)
         memcpy(&s->ips[n], c->ips, c->n * sizeof *c->ips);
         n += c->n;
     }
-    if (e->ustack >= 0) {
+    if (e->type == PROF_SAMPLE && e->ustack >= 0) {
         const struct cached_stack *c = get_stack(s, g, e->ustack, 1);
         if (!c) {
             s->stack_errors++;
@@ -498,7 +510,7 @@ uint64_t bpf_sampler_lost(const bpf_sampler *s)
 {
     bpf_sampler_stats st;
     bpf_sampler_get_stats(s, &st);
-    return st.ring_drops + st.collisions + s->stack_errors;
+    return st.ring_drops + s->stack_errors;
 }
 
 unsigned bpf_sampler_nevents(const bpf_sampler *s)

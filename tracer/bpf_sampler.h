@@ -17,8 +17,9 @@
  *     v1 or hybrid machine) becomes a pid set refreshed from its cgroup.procs files,
  *     recursively, at every read;
  *   - all: every process; idle (pid 0) only with want_idle.
- * Samples whose stack collided in the map (-EEXIST) are not handed out: they count as
- * lost, with ring-buffer drops, and bpf_sampler_get_stats() tells them apart.
+ * A sample whose stack collided in the map (-EEXIST) arrives with its frames copied
+ * into its record: collisions are counted (bpf_sampler_get_stats) but lose nothing.
+ * Lost samples are ring-buffer drops and stacks the kernel could not give.
  * Exec and exit of a traced process arrive as SREC_COMM (exec = 1) and SREC_EXIT.
  * The reader sees no mmap records: the tracer reads /proc/PID/maps of each new process.
  *
@@ -69,14 +70,14 @@ void bpf_sampler_disable(bpf_sampler *s);
 typedef struct bpf_sampler_stats {
     uint64_t samples;         /* samples the program wrote */
     uint64_t ring_drops;      /* records lost: ring buffer full */
-    uint64_t collisions;      /* samples dropped: their stack collided in the map */
+    uint64_t collisions;      /* samples whose stack collided in the map (recovered) */
     uint64_t stack_errors;    /* stack ids the kernel could not give (or read back) */
     uint64_t pids_full;       /* forked children not followed: pid set full */
     unsigned cpus;            /* perf events open */
 } bpf_sampler_stats;
 void bpf_sampler_get_stats(const bpf_sampler *s, bpf_sampler_stats *out);
 
-/* Samples lost for any reason (ring drops + collisions + unreadable stacks). */
+/* Samples lost: ring drops + stacks the kernel could not give or read back. */
 uint64_t bpf_sampler_lost(const bpf_sampler *s);
 unsigned bpf_sampler_nevents(const bpf_sampler *s);
 void bpf_sampler_close(bpf_sampler *s);

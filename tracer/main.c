@@ -248,9 +248,11 @@ static int cmd_record(int argc, char **argv)
              (unsigned long long)res.stats.samples, (unsigned long long)res.stats.lost,
              res.seconds, res.stats.kernel_frames ? "yes" : "no", res.stats.events);
     if (res.stats.lost)
-        log_warn("samples lost", "lost=%llu stack_collisions=%llu (ring buffer overflow or "
-                 "stack map collisions; try a lower -F)",
-                 (unsigned long long)res.stats.lost, (unsigned long long)res.stats.collisions);
+        log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
+                 (unsigned long long)res.stats.lost);
+    if (res.stats.collisions)
+        log_info("stack map collisions", "samples=%llu (their frames came in the sample: "
+                 "none lost)", (unsigned long long)res.stats.collisions);
     if (res.stats.tables_over_budget)
         log_warn("symbol tables left out", "tables=%u (symbol memory budget spent; their "
                  "frames print as [unknown])", res.stats.tables_over_budget);
@@ -379,8 +381,8 @@ static int cmd_agent(int argc, char **argv)
              (unsigned long long)st.samples, (unsigned long long)st.lost,
              (unsigned long long)st.collisions);
     if (st.lost)
-        log_warn("samples lost", "lost=%llu stack_collisions=%llu", (unsigned long long)st.lost,
-                 (unsigned long long)st.collisions);
+        log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
+                 (unsigned long long)st.lost);
     return st.failed ? EXIT_UPLOAD : st.spooled ? EXIT_SPOOLED : EXIT_OK;
 }
 

@@ -14,8 +14,9 @@
  * Two stack maps, chosen by the gen variable user space flips: user space empties the
  * map not in use, long after every sample that named its ids has been read, then
  * switches to it.  A stack id is therefore never reused while a sample naming it waits
- * in the ring.  Collisions (-EEXIST: two different stacks hashed to one bucket) and
- * ring-buffer drops are counted, never hidden.
+ * in the ring.  A collision (-EEXIST: two different stacks hashed to one bucket) is
+ * counted and the sample then carries its frames itself (bpf_get_stack into a larger
+ * record), so it is not lost; ring-buffer drops are counted, never hidden.
  *
  * Process events for the symbolizer: exec of a traced process (its maps change) and
  * thread exit (the last chance to read a JIT map). */
@@ -82,28 +83,52 @@ static __always_inline __s32 stack_id(void *ctx, __u32 g, __u64 flags)
     return (__s32)id;
 }
 
+static __always_inline void fill(struct prof_event *e, __u32 type, __u32 tgid, __u32 tid,
+                                 __u32 g, __s32 k, __s32 u)
+{
+    e->time_ns = bpf_ktime_get_ns();
+    e->type = type;
+    e->pid = tgid;
+    e->tid = tid;
+    e->cpu = bpf_get_smp_processor_id();
+    e->gen = g;
+    e->pad = 0;
+    e->kstack = k;
+    e->ustack = u;
+    bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
 SEC("perf_event")
 int on_sample(struct bpf_perf_event_data *ctx)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tgid = id >> 32, tid = (__u32)id;
     if (!traced(tgid)) return 0;
+    __u32 g = gen & 1;
+    __s32 k = stack_id(ctx, g, 0);
+    __s32 u = tgid ? stack_id(ctx, g, BPF_F_USER_STACK) : -14;
+    if (k == -EEXIST || u == -EEXIST) {
+        /* collision: carry the frames in the record (rare, so the big record is too) */
+        struct prof_event_full *f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
+        if (!f) {
+            count(PROF_CNT_RB_DROPS);
+            return 0;
+        }
+        fill(&f->e, PROF_SAMPLE_FULL, tgid, tid, g, k, u);
+        long kb = bpf_get_stack(ctx, f->kips, sizeof(f->kips), 0);
+        long ub = tgid ? bpf_get_stack(ctx, f->uips, sizeof(f->uips), BPF_F_USER_STACK) : 0;
+        f->kn = kb > 0 ? (__u32)((__u64)kb / 8) : 0;
+        f->un = ub > 0 ? (__u32)((__u64)ub / 8) : 0;
+        bpf_ringbuf_submit(f, BPF_RB_NO_WAKEUP);
+        count(PROF_CNT_SAMPLES);
+        return 0;
+    }
     struct prof_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
         count(PROF_CNT_RB_DROPS);
         return 0;
     }
-    __u32 g = gen & 1;
-    e->time_ns = bpf_ktime_get_ns();
-    e->type = PROF_SAMPLE;
-    e->pid = tgid;
-    e->tid = tid;
-    e->cpu = bpf_get_smp_processor_id();
-    e->gen = g;
-    e->pad = 0;
-    e->kstack = stack_id(ctx, g, 0);
-    e->ustack = tgid ? stack_id(ctx, g, BPF_F_USER_STACK) : -14;
-    bpf_get_current_comm(e->comm, sizeof(e->comm));
+    fill(e, PROF_SAMPLE, tgid, tid, g, k, u);
     bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
     count(PROF_CNT_SAMPLES);
     return 0;

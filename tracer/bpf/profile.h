@@ -11,6 +11,8 @@ enum prof_event_type {
     PROF_SAMPLE = 1,                 /* a cpu-clock sample */
     PROF_EXEC = 2,                   /* a traced process exec'ed: new image */
     PROF_EXIT = 3,                   /* a traced thread exited (pid == tid: the process) */
+    PROF_SAMPLE_FULL = 4,            /* a sample whose stack collided in the stack map:
+                                        its frames are copied into the record instead */
 };
 
 /* one ring-buffer record */
@@ -25,6 +27,14 @@ struct prof_event {
     __u32 gen;                       /* which of the two stack maps (0 or 1) */
     __u32 pad;
     char comm[PROF_COMM_LEN];
+};
+
+/* PROF_SAMPLE_FULL: the event, then the frames themselves */
+struct prof_event_full {
+    struct prof_event e;             /* kstack/ustack: the ids or -EEXIST, informative */
+    __u32 kn, un;                    /* frames in kips / uips */
+    __u64 kips[PROF_MAX_DEPTH];
+    __u64 uips[PROF_MAX_DEPTH];
 };
 
 /* counters[], atomically incremented by the program */
