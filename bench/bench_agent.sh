@@ -141,7 +141,7 @@ try:
     m = re.search(r"samples=(\d+) lost=(\d+) stack_collisions=(\d+)", hi_log)
     n, lost, coll = (int(x) for x in m.groups()) if m else (-1, -1, -1)
     print(f"bench: agent_1000hz seconds={seconds:.0f} samples={n} lost={lost} "
-          f"stack_collisions={coll} ring_drops={lost - coll if lost >= 0 else -1} "
+          f"stack_collisions={coll} ring_drops_and_stack_errors={lost} "
           f"agent_cpu_s={hi_cpu:.3f} goal=0_lost {'met' if lost == 0 else 'missed'}")
 finally:
     if old_stats is not None:

@@ -44,7 +44,7 @@
 #define CAP_BPF 39
 #endif
 
-#define FLIP_NS 250000000ULL         /* stack map generation length */
+#define FLIP_NS 1000000000ULL        /* stack map generation length */
 #define MAX_CGROUP_DEPTH 64          /* directories below a v1 cgroup walked for pids */
 
 struct cached_stack {
@@ -61,6 +61,8 @@ struct bpf_sampler {
     int freq;
     int stack_fd[2];
     intmap stack_cache[2];           /* (id << 1 | user) -> struct cached_stack */
+    uint32_t *keys;                  /* flip(): the ids of one map */
+    uint32_t nkeys;
     uint64_t flip_at;
     char *cgroup_v1;                 /* v1 directory whose pids are mirrored, or NULL */
     intmap v1_pids;                  /* pids currently in the kernel's set (v1 mode) */
@@ -159,19 +161,21 @@ static void cache_clear(intmap *m)
     intmap_free(m);
 }
 
-/* Empties the inactive stack map and switches the program to it. */
+/* Empties the inactive stack map and switches the program to it.  The keys are listed
+ * first and deleted after: the kernel restarts get_next_key from the first bucket when
+ * the given key is gone, so deleting while walking would cost a scan per entry. */
 static void flip(bpf_sampler *s)
 {
     uint32_t next = (s->skel->bss->gen & 1) ^ 1;
     int fd = s->stack_fd[next];
-    uint32_t key, nkey;
-    int first = 1;
-    /* deleting while iterating: always ask for the first key after "nothing" */
-    while (!bpf_map_get_next_key(fd, first ? NULL : &key, &nkey)) {
-        bpf_map_delete_elem(fd, &nkey);
+    uint32_t key, nkey, n = 0;
+    uint32_t *keys = s->keys;
+    for (int first = 1; n < s->nkeys && !bpf_map_get_next_key(fd, first ? NULL : &key, &nkey);
+         first = 0) {
+        keys[n++] = nkey;
         key = nkey;
-        first = 0;
     }
+    for (uint32_t i = 0; i < n; i++) bpf_map_delete_elem(fd, &keys[i]);
     cache_clear(&s->stack_cache[next]);
     __atomic_store_n(&s->skel->bss->gen, next, __ATOMIC_RELEASE);
 }
@@ -392,6 +396,12 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
         rc = perm_error(-rc, "loading the BPF program", err, errlen);
         goto fail;
     }
+    s->nkeys = bpf_map__max_entries(s->skel->maps.stacks0);
+    if (!(s->keys = calloc(s->nkeys, sizeof *s->keys))) {
+        rc = -ENOMEM;
+        err_set(err, errlen, "out of memory");
+        goto fail;
+    }
     s->stack_fd[0] = bpf_map__fd(s->skel->maps.stacks0);
     s->stack_fd[1] = bpf_map__fd(s->skel->maps.stacks1);
     int pfd = bpf_map__fd(s->skel->maps.pids);
@@ -533,5 +543,6 @@ void bpf_sampler_close(bpf_sampler *s)
     cache_clear(&s->stack_cache[1]);
     intmap_free(&s->v1_pids);
     free(s->cgroup_v1);
+    free(s->keys);
     free(s);
 }

@@ -7,7 +7,7 @@
  * skeleton) runs on a software cpu-clock perf event opened per online CPU in frequency
  * mode; each sample is one ring-buffer record (CLOCK_MONOTONIC time, pid, tid, cpu,
  * comm, kernel and user stack ids).  Stacks live in one of two STACK_TRACE maps: every
- * 250 ms the reader empties the map not in use (its samples were read 250 ms ago) and
+ * second the reader empties the map not in use (its samples were read a second ago) and
  * switches the program to it, so ids are never reused under a waiting sample; each id's
  * frames are read from the kernel once per generation and cached.
  * Filters:

@@ -43,6 +43,7 @@ struct tracer {
     sampler *smp;           /* perf backend, or */
     bpf_sampler *bpf;       /* bpf backend */
     intmap known_pids;      /* bpf: processes whose maps were read */
+    uint64_t last_tick;     /* bpf: CLOCK_MONOTONIC ns of the last symbolizer epoch */
     void (*on_new_pid)(void *arg, int pid);
     void *on_new_pid_arg;
     symbolizer *sym;
@@ -379,6 +380,21 @@ int tracer_open(tracer **out, const tracer_opts *o, char *err, size_t errlen)
     return 0;
 }
 
+/* A new symbolizer epoch: every read for the perf backend; at most once a second for
+ * the bpf backend, whose many processes (all of a node) would otherwise re-read their
+ * /proc/PID/maps at every read for each frame that resolves nowhere. */
+static void tick(tracer *t)
+{
+    if (t->bpf) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+        if (now - t->last_tick < 1000000000ULL) return;
+        t->last_tick = now;
+    }
+    symbolizer_tick(t->sym);
+}
+
 int tracer_poll(tracer *t, int timeout_ms)
 {
     if (t->stopped) return 0;
@@ -387,7 +403,7 @@ int tracer_poll(tracer *t, int timeout_ms)
         if (rc < 0 && rc != -EINTR) return rc;
     }
     t->added = 0;
-    symbolizer_tick(t->sym);
+    tick(t);
     src_read(t);
     return (int)t->added;
 }
