@@ -302,3 +302,36 @@ def test_bpf_usage_errors():
     assert r.returncode == 3 and "cgroup" in r.stderr
     r = subprocess.run([FNTRACE, "agent"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "--collector" in r.stderr
+
+
+@needs_root
+def test_bpf_jit_map_in_another_namespace(tmp_path):
+    """node --perf-basic-prof in its own pid and mount namespaces (pid 1 there, its own
+    /tmp, a tmpfs the host cannot see): the bpf backend reads
+    /proc/PID/root/tmp/perf-1.map and names the JIT frames."""
+    node = shutil.which("node")
+    if not node or not shutil.which("unshare"):
+        pytest.skip("node or unshare is not installed")
+    js = tmp_path / "busy.js"
+    js.write_text("function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\n"
+                  "let t = Date.now(); while (Date.now() - t < 2500) fib(25);\n")
+    ns = subprocess.Popen(["unshare", "--pid", "--fork", "--mount", "--propagation", "private",
+                           "sh", "-c", 'src=$(cat "$1") && mount -t tmpfs tmpfs /tmp && cd /tmp '
+                           f'&& sleep 0.7 && exec {node} --perf-basic-prof -e "$src"', "sh", str(js)])
+    try:
+        deadline = time.monotonic() + 10
+        child = None
+        while child is None and time.monotonic() < deadline:
+            kids = Path(f"/proc/{ns.pid}/task/{ns.pid}/children").read_text().split()
+            child = int(kids[0]) if kids else None
+            time.sleep(0.01)
+        assert child
+        r = subprocess.run([FNTRACE, "record", "--backend", "bpf", "-p", str(child)],
+                           capture_output=True, text=True, timeout=60)
+        ns.wait(timeout=30)
+    finally:
+        stop(ns)
+    assert r.returncode == 0, r.stderr
+    _, samples = parse(r.stdout)
+    jit = {(s, m) for _, fr in samples for s, m in fr if m == "/tmp/perf-1.map"}
+    assert any("fib" in s for s, _ in jit), sorted(jit)[:10]
