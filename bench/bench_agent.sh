@@ -76,13 +76,28 @@ def prog_runtime():
         return None
 
 
-def agent(freq):
-    """fntrace agent for `seconds` at freq; returns (cpu_s, kernel_prog_s, log)."""
-    log = os.path.join(tmp, f"agent-{freq}.log")
+def cgroup_root():
+    """A cgroup v2 (else v1 cpu) directory for the target alone, or None."""
+    for line in open("/proc/self/mountinfo"):
+        left, _, right = line.partition(" - ")
+        f, r = left.split(), right.split()
+        if r[0] == "cgroup2" or (r[0] == "cgroup" and "cpu" in r[2].split(",")):
+            return os.path.join(f[4], f"fntrace-bench-{os.getpid()}")
+    return None
+
+
+def agent(freq, cgroup=None):
+    """fntrace agent for `seconds` at freq (on cgroup, holding the target, when given);
+    returns (cpu_s, kernel_prog_s, log)."""
+    log = os.path.join(tmp, f"agent-{freq}-{bool(cgroup)}.log")
     tgt = busy()
+    extra = []
+    if cgroup:
+        open(os.path.join(cgroup, "cgroup.procs"), "w").write(f"{tgt.pid}\n")
+        extra = ["--cgroup-root", cgroup]
     with open(log, "w") as lf:
         a = subprocess.Popen([fntrace, "agent", "--collector", f"http://127.0.0.1:{port}/",
-                              "--window", "5", "-F", str(freq)], stderr=lf)
+                              "--window", "5", "-F", str(freq), *extra], stderr=lf)
         time.sleep(seconds)
         kern = prog_runtime()
         a.send_signal(signal.SIGTERM)
@@ -136,6 +151,24 @@ try:
           f"ratio={ag_cpu / max(pf_cpu, 1e-6):.3f} (vs perf record -a -g + perf script) "
           f"ratio_perf_backend={ag_cpu / max(fn_cpu, 1e-6):.3f} "
           f"goal=lowest {'met' if best else 'missed'}")
+
+    cg = cgroup_root()
+    if cg:
+        os.mkdir(cg)
+        try:
+            cg_cpu, _, cg_log = agent(200, cg)
+        finally:
+            for _ in range(100):
+                try:
+                    os.rmdir(cg)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        m = re.search(r"samples=(\d+)", cg_log.split("agent stopped")[-1])
+        print(f"bench: agent_one_cgroup seconds={seconds:.0f} agent_cpu_s={cg_cpu:.3f} "
+              f"samples={m.group(1) if m else -1} perf_backend_cpu_s={fn_cpu:.3f} "
+              f"ratio={cg_cpu / max(fn_cpu, 1e-6):.3f} (the agent on a cgroup holding only the "
+              f"target, vs the perf backend on it)")
 
     hi_cpu, _, hi_log = agent(1000)
     m = re.search(r"samples=(\d+) lost=(\d+) stack_collisions=(\d+)", hi_log)

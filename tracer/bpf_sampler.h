@@ -47,7 +47,7 @@ typedef struct bpf_sampler_opts {
     int want_idle;            /* also the idle task (pid 0) */
     int freq;                 /* samples per second per CPU */
     unsigned ring_bytes;      /* ring buffer size, power of two; 0: 256 KiB per CPU, >= 1 MiB */
-    unsigned stack_entries;   /* stack map buckets (each map); 0: 16384 */
+    unsigned stack_entries;   /* stack map buckets (each map); 0: 8192 */
 } bpf_sampler_opts;
 
 /* 0 when this process may load the backend; -EPERM with the missing capabilities named

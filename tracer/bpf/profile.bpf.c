@@ -48,7 +48,7 @@ struct stackmap {
     __uint(type, BPF_MAP_TYPE_STACK_TRACE);
     __uint(key_size, sizeof(__u32));
     __uint(value_size, PROF_MAX_DEPTH * sizeof(__u64));
-    __uint(max_entries, 16384);
+    __uint(max_entries, 8192);
 };
 struct stackmap stacks0 SEC(".maps");
 struct stackmap stacks1 SEC(".maps");
