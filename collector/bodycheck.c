@@ -4,8 +4,10 @@
  * the end).  A gzip body is complete when its last member ended (Z_STREAM_END) and no
  * partial member follows; several members back to back (`cat a.gz b.gz`) are fine. */
 #include "bodycheck.h"
+#include "fterr.h"
 #include "perfscript.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,7 @@
 struct bodycheck {
     int declared_gzip;
     enum bodycheck_mode mode;
-    int verdict;                 /* sticky once not BODY_OK */
+    int verdict;                 /* sticky once not 0: a negative fterr code */
     unsigned char head[2];       /* the first byte, while the mode is unknown */
     size_t head_len;
     z_stream z;
@@ -58,7 +60,7 @@ static int fail(struct bodycheck *bc, int verdict, char *err, size_t errlen, con
 
 static int not_perf(struct bodycheck *bc, char *err, size_t errlen)
 {
-    return fail(bc, BODY_NOT_PERF, err, errlen,
+    return fail(bc, -FT_ERR_BODY_TYPE, err, errlen,
                 bc->mode == BODY_GZIP
                 ? "body is gzip, but not of perf script text (expected `perf script` output)"
                 : "body is not perf script text (expected `perf script` output, plain or gzip)");
@@ -67,14 +69,14 @@ static int not_perf(struct bodycheck *bc, char *err, size_t errlen)
 static int take_text(struct bodycheck *bc, const void *data, size_t len, char *err, size_t errlen)
 {
     bc->text_bytes += len;
-    if (bc->sniffed || !len) return BODY_OK;
+    if (bc->sniffed || !len) return 0;
     size_t n = PS_SNIFF_MAX - bc->sniff_len;
     if (n > len) n = len;
     memcpy(bc->sniff + bc->sniff_len, data, n);
     bc->sniff_len += n;
-    if (bc->sniff_len < PS_SNIFF_MAX) return BODY_OK;
+    if (bc->sniff_len < PS_SNIFF_MAX) return 0;
     bc->sniffed = 1;
-    return ps_sniff(bc->sniff, bc->sniff_len) ? BODY_OK : not_perf(bc, err, errlen);
+    return ps_sniff(bc->sniff, bc->sniff_len) ? 0 : not_perf(bc, err, errlen);
 }
 
 static int bad_gzip(struct bodycheck *bc, char *err, size_t errlen)
@@ -82,7 +84,7 @@ static int bad_gzip(struct bodycheck *bc, char *err, size_t errlen)
     char msg[256];
     snprintf(msg, sizeof msg, "body is not valid gzip: %s",
              bc->z.msg ? bc->z.msg : "corrupt stream");
-    return fail(bc, BODY_BAD_GZIP, err, errlen, msg);
+    return fail(bc, -FT_ERR_BODY_GZIP, err, errlen, msg);
 }
 
 static int take_gzip(struct bodycheck *bc, const unsigned char *data, size_t len,
@@ -112,7 +114,7 @@ static int take_gzip(struct bodycheck *bc, const unsigned char *data, size_t len
         data += slice;
         len -= slice;
     }
-    return BODY_OK;
+    return 0;
 }
 
 static int take(struct bodycheck *bc, const unsigned char *data, size_t len,
@@ -128,25 +130,25 @@ static int decide(struct bodycheck *bc, const unsigned char *first, size_t n,
 {
     int magic = n >= 2 && first[0] == 0x1f && first[1] == 0x8b;
     if (bc->declared_gzip && !magic)
-        return fail(bc, BODY_BAD_GZIP, err, errlen,
+        return fail(bc, -FT_ERR_BODY_GZIP, err, errlen,
                     "Content-Encoding is gzip but the body is not gzip");
-    if (!magic) { bc->mode = BODY_PLAIN; return BODY_OK; }
+    if (!magic) { bc->mode = BODY_PLAIN; return 0; }
     if (inflateInit2(&bc->z, 16 + MAX_WBITS) != Z_OK)
-        return fail(bc, BODY_NOMEM, err, errlen, "out of memory");
+        return fail(bc, -ENOMEM, err, errlen, "out of memory");
     bc->z_init = 1;
     bc->mode = BODY_GZIP;
-    return BODY_OK;
+    return 0;
 }
 
 int bodycheck_feed(struct bodycheck *bc, const void *data, size_t len, char *err, size_t errlen)
 {
     const unsigned char *d = data;
     if (bc->verdict) return bc->verdict;
-    if (!len) return BODY_OK;
+    if (!len) return 0;
     if (bc->mode == BODY_UNKNOWN) {
         if (bc->head_len + len < 2) {        /* one byte so far: wait for the second */
             bc->head[bc->head_len++] = d[0];
-            return BODY_OK;
+            return 0;
         }
         unsigned char first[2];
         size_t k = 0;
@@ -165,18 +167,18 @@ int bodycheck_finish(struct bodycheck *bc, char *err, size_t errlen)
     if (bc->verdict) return bc->verdict;
     if (bc->mode == BODY_UNKNOWN) {
         if (!bc->head_len)
-            return fail(bc, BODY_EMPTY, err, errlen, "empty body: expected perf script text");
+            return fail(bc, -FT_ERR_BODY_TYPE, err, errlen, "empty body: expected perf script text");
         int v = decide(bc, bc->head, bc->head_len, err, errlen);
         if (v || (v = take(bc, bc->head, bc->head_len, err, errlen))) return v;
     }
     if (bc->mode == BODY_GZIP && !bc->member_ended)
-        return fail(bc, BODY_BAD_GZIP, err, errlen,
+        return fail(bc, -FT_ERR_BODY_GZIP, err, errlen,
                     "gzip body is truncated: the stream does not end properly");
     if (!bc->text_bytes)
-        return fail(bc, BODY_EMPTY, err, errlen, "empty body: expected perf script text");
+        return fail(bc, -FT_ERR_BODY_TYPE, err, errlen, "empty body: expected perf script text");
     if (!bc->sniffed) {
         bc->sniffed = 1;
         if (!ps_sniff(bc->sniff, bc->sniff_len)) return not_perf(bc, err, errlen);
     }
-    return BODY_OK;
+    return 0;
 }

@@ -4,7 +4,7 @@
  * first bytes, kept for sniffing) so that a corrupt or truncated stream is caught before
  * anything is stored.  Memory per check is fixed (about 80 KB), whatever the body size.
  *
- * Use: bodycheck_init(); bodycheck_feed() for each chunk (it may reject early, as soon as
+ * Use: bodycheck_new(); bodycheck_feed() for each chunk (it may reject early, as soon as
  * the first bytes are known to be wrong); bodycheck_finish() at the end; bodycheck_free().
  * bodycheck_mode() says plain or gzip once the first two bytes are in.
  * One check per request, used by one thread at a time. */
@@ -16,9 +16,11 @@
 
 enum bodycheck_mode { BODY_UNKNOWN, BODY_PLAIN, BODY_GZIP };
 
-/* Why a body was refused (for metrics and the HTTP status: all are 415 but BODY_BAD_GZIP,
- * which is 400). */
-enum bodycheck_verdict { BODY_OK = 0, BODY_NOT_PERF, BODY_BAD_GZIP, BODY_EMPTY, BODY_NOMEM };
+/* Errors follow lib/fterr.h: 0 to go on, else a negative code with a message in err:
+ *   -FT_ERR_BODY_TYPE  not perf-script text, or empty (HTTP 415)
+ *   -FT_ERR_BODY_GZIP  says or looks gzip but is corrupt, truncated or plain (HTTP 400)
+ *   -ENOMEM            (HTTP 503)
+ * A refusal is sticky: later calls return the same code. */
 
 struct bodycheck;
 
@@ -26,7 +28,6 @@ struct bodycheck;
 struct bodycheck *bodycheck_new(int declared_gzip);
 void bodycheck_free(struct bodycheck *bc);
 
-/* Returns BODY_OK to go on, else a verdict with a message in err. */
 int bodycheck_feed(struct bodycheck *bc, const void *data, size_t len, char *err, size_t errlen);
 int bodycheck_finish(struct bodycheck *bc, char *err, size_t errlen);
 enum bodycheck_mode bodycheck_mode(const struct bodycheck *bc);

@@ -1,11 +1,11 @@
-/* collector — see collector.h.  Wires the store, the metrics and the routes of upload.c
- * and api.c into a lib/httpd server; runs retention (on upload when over --max-bytes,
+/* collector — see collector.h.  Wires the store, the metrics and the routes of ingest.c
+ * and query.c into a lib/httpd server; runs retention (on upload when over --max-bytes,
  * and from collector_tick for --max-age). */
 #include "collector.h"
-#include "api.h"
+#include "query.h"
 #include "log.h"
 #include "metrics.h"
-#include "upload.h"
+#include "ingest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,15 +93,15 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
     c->last_retain_ms = now_ms();
 
     const struct httpd_route routes[] = {
-        { .method = "POST", .path = "/", .handle = upload_handle, .begin = upload_begin,
-          .data = upload_data, .done = upload_done, .arg = c },
-        { .method = "POST", .path = API_TRACES, .handle = upload_handle, .begin = upload_begin,
-          .data = upload_data, .done = upload_done, .arg = c },
-        { .method = "GET", .path = API_TRACES, .handle = api_list, .arg = c },
-        { .method = "GET", .path = API_TRACES "/*", .handle = api_get, .arg = c },
-        { .method = "DELETE", .path = API_TRACES "/*", .handle = api_delete, .arg = c },
-        { .method = "GET", .path = "/healthz", .handle = api_healthz, .arg = c },
-        { .method = "GET", .path = "/metrics", .handle = api_metrics, .arg = c },
+        { .method = "POST", .path = "/", .handle = ingest_handle, .begin = ingest_begin,
+          .data = ingest_data, .done = ingest_done, .arg = c },
+        { .method = "POST", .path = QUERY_TRACES, .handle = ingest_handle, .begin = ingest_begin,
+          .data = ingest_data, .done = ingest_done, .arg = c },
+        { .method = "GET", .path = QUERY_TRACES, .handle = query_list, .arg = c },
+        { .method = "GET", .path = QUERY_TRACES "/*", .handle = query_get, .arg = c },
+        { .method = "DELETE", .path = QUERY_TRACES "/*", .handle = query_delete, .arg = c },
+        { .method = "GET", .path = "/healthz", .handle = query_healthz, .arg = c },
+        { .method = "GET", .path = "/metrics", .handle = query_metrics, .arg = c },
         { 0 },
     };
     _Static_assert(sizeof routes <= sizeof c->routes, "route table too small");

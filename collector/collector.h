@@ -47,7 +47,11 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
 uint16_t collector_port(const struct collector *c);
 /* Periodic work (age retention); call about once a second. */
 void collector_tick(struct collector *c);
-/* Stops serving, waits for requests in flight, frees everything. */
+/* Stops serving at once and frees everything: connections still open are closed and
+ * an upload in flight is aborted (its put leaves nothing behind); it does not wait for
+ * them.  To let requests finish, call httpd_quiesce(c->srv) and wait for
+ * httpd_inflight(c->srv) to reach 0 first (main.c does, for up to 10 s, on SIGINT or
+ * SIGTERM). */
 void collector_stop(struct collector *c);
 
 /* For the routes. */

@@ -4,6 +4,7 @@
 #include "collector.h"
 #include "httpd.h"
 #include "log.h"
+#include "readfile.h"
 #include "units.h"
 
 #include <errno.h>
@@ -32,27 +33,16 @@ static const char usage[] =
     "  --quiet              no access log\n"
     "Sizes take K, M, G, T suffixes (powers of 1024).\n";
 
-/* Reads a whole small file into a NUL-terminated malloc'd string. */
-static char *read_small_file(const char *path, size_t max, char *err, size_t errlen)
+/* A whole small file (lib/readfile.h), or NULL with the reason in err. */
+static char *slurp(const char *path, size_t max, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)); return NULL; }
-    char *buf = malloc(max + 1);
-    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    int bad = !buf || ferror(f);
-    fclose(f);
-    if (bad || n > max) {
-        snprintf(err, errlen, "cannot read %s%s", path, n > max ? ": file too large" : "");
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
-    return buf;
+    char *buf;
+    return read_small_file(path, max, &buf, NULL, err, errlen) < 0 ? NULL : buf;
 }
 
 static char *read_token(const char *path, char *err, size_t errlen)
 {
-    char *t = read_small_file(path, 4096, err, errlen);
+    char *t = slurp(path, 4096, err, errlen);
     if (!t) return NULL;
     t[strcspn(t, "\r\n")] = 0;
     size_t n = strlen(t);
@@ -64,7 +54,7 @@ static char *read_token(const char *path, char *err, size_t errlen)
 static int parse_uint(const char *s, unsigned max, unsigned *out)
 {
     uint64_t v;
-    if (units_size(s, &v) || v > max) return -1;
+    if (units_uint(s, max, &v) < 0) return -1;
     *out = (unsigned)v;
     return 0;
 }
@@ -125,8 +115,8 @@ int main(int argc, char **argv)
     }
     char *token = NULL, *cert = NULL, *key = NULL;
     if (token_file && !(token = read_token(token_file, err, sizeof err))) goto fail;
-    if (cert_file && (!(cert = read_small_file(cert_file, 1 << 20, err, sizeof err)) ||
-                      !(key = read_small_file(key_file, 1 << 20, err, sizeof err))))
+    if (cert_file && (!(cert = slurp(cert_file, 1 << 20, err, sizeof err)) ||
+                      !(key = slurp(key_file, 1 << 20, err, sizeof err))))
         goto fail;
     o.token = token;
     o.tls_cert_pem = cert;
@@ -150,8 +140,7 @@ int main(int argc, char **argv)
     int sig;
     while (!(sig = httpd_wait_signal(1000))) collector_tick(c);
     log_info("stopping", "signal=%d", sig);
-    httpd_quiesce(c->srv);
-    for (int i = 0; i < 100 && httpd_inflight(c->srv); i++) usleep(100000);
+    httpd_drain(c->srv, 10, NULL, NULL);
     collector_stop(c);
     free(token); free(cert); free(key);
     return 0;

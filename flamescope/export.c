@@ -8,50 +8,23 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "ftree.h"
-
-int export_format_parse(const char *name)
-{
-    if (!name)
-        return -1;
-    if (!strcmp(name, "folded"))
-        return EXPORT_FOLDED;
-    if (!strcmp(name, "svg"))
-        return EXPORT_SVG;
-    if (!strcmp(name, "pprof"))
-        return EXPORT_PPROF;
-    if (!strcmp(name, "speedscope"))
-        return EXPORT_SPEEDSCOPE;
-    return -1;
-}
-
-const char *export_content_type(int f)
-{
-    switch (f) {
-    case EXPORT_FOLDED: return "text/plain; charset=utf-8";
-    case EXPORT_SVG: return "image/svg+xml";
-    case EXPORT_PPROF: return "application/octet-stream";
-    default: return "application/json";
-    }
-}
-
-const char *export_file_ext(int f)
-{
-    switch (f) {
-    case EXPORT_FOLDED: return "folded";
-    case EXPORT_SVG: return "svg";
-    case EXPORT_PPROF: return "pb.gz";
-    default: return "speedscope.json";
-    }
-}
+#include "gz.h"
 
 struct agg {
     uint32_t n;           /* folded stacks */
     uint64_t *count;      /* samples per stack */
     uint64_t *weight;     /* period sum per stack */
     uint64_t total_count, total_weight;
+};
+
+/* What a writer reads (export.h: struct export_job is opaque outside). */
+struct export_job {
+    const profile *p;
+    const struct profile_range *r;       /* NULL: all samples */
+    const struct agg *a;
+    const char *title;
 };
 
 static int in_sel(const profile *p, size_t i, const struct profile_range *r, int check)
@@ -148,8 +121,10 @@ static int cmp_line(const void *a, const void *b)
     return (x->len > y->len) - (x->len < y->len);
 }
 
-static int write_folded(const profile *p, const struct agg *a, sbuf *out)
+static int write_folded(const struct export_job *j, sbuf *out)
 {
+    const profile *p = j->p;
+    const struct agg *a = j->a;
     size_t nl = 0;
     for (uint32_t s = 0; s < a->n; s++)
         nl += a->count[s] != 0;
@@ -296,8 +271,11 @@ static const char svg_script[] =
     "window.addEventListener('load',init);\n"
     "]]></script>\n";
 
-static int write_svg(const profile *p, const struct agg *a, const char *title, sbuf *out)
+static int write_svg(const struct export_job *j, sbuf *out)
 {
+    const profile *p = j->p;
+    const struct agg *a = j->a;
+    const char *title = j->title;
     ftree *t = ftree_new();
     if (!t || ftree_add_tree(t, a->n, profile_folded_parents(p), a->weight, folded_label, p)) {
         ftree_free(t);
@@ -443,32 +421,21 @@ static void pb_msg(sbuf *b, unsigned field, sbuf *m)
 
 static int gzip_buf(const void *in, size_t len, sbuf *out)
 {
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return -ENOMEM;
-    size_t bound = deflateBound(&z, len);
-    char *d = sbuf_reserve(out, bound);
-    if (!d) {
-        deflateEnd(&z);
-        return -ENOMEM;
-    }
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)len;
-    z.next_out = (Bytef *)d;
-    z.avail_out = (uInt)bound;
-    int rc = deflate(&z, Z_FINISH);
-    size_t produced = bound - z.avail_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END)
-        return -EIO;
-    out->len += produced;
-    return 0;
+    unsigned char *gz;
+    size_t n;
+    int rc = gz_compress(in, len, GZ_DEFAULT, &gz, &n);
+    if (rc)
+        return rc;
+    sbuf_add(out, gz, n);
+    free(gz);
+    return sbuf_failed(out) ? -ENOMEM : 0;
 }
 
-static int write_pprof(const profile *p, const struct agg *a, const struct profile_range *r,
-                       sbuf *out)
+static int write_pprof(const struct export_job *j, sbuf *out)
 {
+    const profile *p = j->p;
+    const struct agg *a = j->a;
+    const struct profile_range *r = j->r;
     uint32_t nn = profile_folded_nnames(p);
     /* string table: 0 "", then fixed strings, then function names on first use */
     uint32_t *str_of = calloc(nn + 1, sizeof *str_of);
@@ -601,9 +568,12 @@ static int write_pprof(const profile *p, const struct agg *a, const struct profi
 
 /* ------------------------------------------------------------------ speedscope */
 
-static int write_speedscope(const profile *p, const struct profile_range *r,
-                            const struct agg *a, const char *title, sbuf *out)
+static int write_speedscope(const struct export_job *j, sbuf *out)
 {
+    const profile *p = j->p;
+    const struct profile_range *r = j->r;
+    const struct agg *a = j->a;
+    const char *title = j->title;
     uint32_t nn = profile_folded_nnames(p);
     uint32_t *frame_of = malloc((nn + 1) * sizeof *frame_of);
     if (!frame_of)
@@ -697,20 +667,45 @@ static int write_speedscope(const profile *p, const struct profile_range *r,
     return sbuf_failed(out) || failed || oom ? -ENOMEM : 0;
 }
 
-int export_write(const profile *p, const struct profile_range *r, int format,
-                 const char *title, sbuf *out)
+/* ------------------------------------------------------------------ the formats */
+
+/* The one list of formats: the server's ?format= names, its download names and
+ * types, the list GET /api/v1/exports gives the web UI.  A new format is one row. */
+static const struct export_format formats[] = {
+    {"folded", "folded", "text/plain; charset=utf-8",
+     "folded stacks, as stackcollapse-perf.pl writes them", write_folded},
+    {"svg", "svg", "image/svg+xml", "a standalone interactive flame graph", write_svg},
+    {"pprof", "pb.gz", "application/octet-stream", "gzip'd profile.proto for go tool pprof",
+     write_pprof},
+    {"speedscope", "speedscope.json", "application/json", "speedscope's file format",
+     write_speedscope},
+};
+
+const struct export_format *export_formats(size_t *n)
 {
+    *n = sizeof formats / sizeof formats[0];
+    return formats;
+}
+
+const struct export_format *export_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof formats / sizeof formats[0]; i++)
+        if (!strcmp(formats[i].name, name))
+            return &formats[i];
+    return NULL;
+}
+
+int export_write(const profile *p, const struct profile_range *r,
+                 const struct export_format *f, const char *title, sbuf *out)
+{
+    if (!f || !f->write)
+        return -EINVAL;
     struct agg a;
     int rc = aggregate(p, r, &a);
     if (rc)
         return rc;
-    switch (format) {
-    case EXPORT_FOLDED: rc = write_folded(p, &a, out); break;
-    case EXPORT_SVG: rc = write_svg(p, &a, title, out); break;
-    case EXPORT_PPROF: rc = write_pprof(p, &a, r, out); break;
-    case EXPORT_SPEEDSCOPE: rc = write_speedscope(p, r, &a, title, out); break;
-    default: rc = -EINVAL;
-    }
+    struct export_job j = { p, r, &a, title };
+    rc = f->write(&j, out);
     agg_free(&a);
     return rc;
 }

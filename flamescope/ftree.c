@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fterr.h"
+#include "oatable.h"
 #include "strtab.h"
 
 #define NIL UINT32_MAX
@@ -163,10 +165,10 @@ uint64_t ftree_total(const ftree *t)
 
 /* Children by (parent, name, type): a hash over a whole tree, so matching a node's
  * children costs one lookup each, not a scan of the siblings (quadratic in a wide
- * node).  Linear probing in id order: the first match is the first such child. */
+ * node).  A lib/oatable multimap from the hash to node id + 1, filled in id order: the
+ * first match is the first such child. */
 struct cindex {
-    uint32_t *slot;            /* node id + 1, 0 empty */
-    size_t mask;
+    oatable h;
 };
 
 static uint64_t child_hash(uint32_t parent, const struct node *x)
@@ -176,18 +178,16 @@ static uint64_t child_hash(uint32_t parent, const struct node *x)
 
 static int cindex_build(struct cindex *ci, const ftree *t)
 {
-    size_t cap = 16;
-    while (cap < t->count * 2)
-        cap *= 2;
-    ci->slot = calloc(cap, sizeof *ci->slot);
-    if (!ci->slot)
+    memset(ci, 0, sizeof *ci);
+    if (oat_init(&ci->h, t->count))
         return -ENOMEM;
-    ci->mask = cap - 1;
     for (uint32_t i = 1; i < t->count; i++) {
-        size_t j = child_hash(t->n[i].parent, &t->n[i]) & ci->mask;
-        while (ci->slot[j])
-            j = (j + 1) & ci->mask;
-        ci->slot[j] = i + 1;
+        uint64_t h = child_hash(t->n[i].parent, &t->n[i]);
+        size_t j = oat_find(&ci->h, h);
+        while (ci->h.slot[j].val)
+            j = oat_next(&ci->h, j, h);
+        if (oat_insert_at(&ci->h, j, h, (uint64_t)i + 1))
+            return -ENOMEM;
     }
     return 0;
 }
@@ -195,11 +195,12 @@ static int cindex_build(struct cindex *ci, const ftree *t)
 static uint32_t child_find(const ftree *t, const struct cindex *ci, uint32_t parent,
                            const struct node *like)
 {
-    for (size_t j = child_hash(parent, like) & ci->mask; ci->slot[j]; j = (j + 1) & ci->mask) {
-        const struct node *x = &t->n[ci->slot[j] - 1];
+    uint64_t h = child_hash(parent, like);
+    for (size_t j = oat_find(&ci->h, h); ci->h.slot[j].val; j = oat_next(&ci->h, j, h)) {
+        const struct node *x = &t->n[ci->h.slot[j].val - 1];
         if (x->parent == parent && x->type == like->type && x->nlen == like->nlen &&
             memcmp(x->name, like->name, x->nlen) == 0)
-            return ci->slot[j] - 1;
+            return (uint32_t)(ci->h.slot[j].val - 1);
     }
     return NIL;
 }
@@ -214,7 +215,7 @@ int ftree_differential(ftree *t, const ftree *cmp)
 {
     uint64_t full1 = ftree_total(t), full2 = ftree_total(cmp);
     if (full2 == 0)
-        return -EDOM;
+        return -FT_ERR_EMPTY;
     double w = (double)full1 / (double)full2;
     struct pair *q = malloc(t->count * sizeof *q);
     struct cindex ci = {0};
@@ -237,7 +238,7 @@ int ftree_differential(ftree *t, const ftree *cmp)
             q[tail++] = (struct pair){c, child_find(cmp, &ci, pr.b, &t->n[c])};
     }
     free(q);
-    free(ci.slot);
+    oat_free(&ci.h);
     return 0;
 }
 
@@ -245,7 +246,7 @@ int ftree_elided(const ftree *t, ftree *cmp)
 {
     uint64_t full1 = ftree_total(t), full2 = ftree_total(cmp);
     if (full2 == 0)
-        return -EDOM;
+        return -FT_ERR_EMPTY;
     double w = (double)full1 / (double)full2;
     struct pair *q = malloc(cmp->count * sizeof *q);
     uint32_t *sub = malloc(cmp->count * sizeof *sub);
@@ -278,7 +279,7 @@ int ftree_elided(const ftree *t, ftree *cmp)
     }
     free(q);
     free(sub);
-    free(ci.slot);
+    oat_free(&ci.h);
     return 0;
 }
 

@@ -43,10 +43,10 @@ ftree *ftree_build(const profile *p, const struct profile_range *r);
 uint64_t ftree_total(const ftree *t);
 /* FlameScope's differential: t gets `d` = round(v - v_cmp * total(t)/total(cmp)) on
  * every node matched in cmp (and their children), d = v on the first unmatched node of
- * a path.  -EDOM when cmp is empty. */
+ * a path.  -FT_ERR_EMPTY when cmp is empty. */
 int ftree_differential(ftree *t, const ftree *cmp);
 /* FlameScope's elided: cmp's nodes also in t get v = 0; the subtrees missing from t are
- * scaled by total(t)/total(cmp).  The result is cmp.  -EDOM when cmp is empty. */
+ * scaled by total(t)/total(cmp).  The result is cmp.  -FT_ERR_EMPTY when cmp is empty. */
 int ftree_elided(const ftree *t, ftree *cmp);
 /* {"n":…,"l":…,"v":…[,"d":…],"c":[…]} */
 void ftree_json(const ftree *t, sbuf *out);

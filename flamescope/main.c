@@ -1,5 +1,5 @@
 /* fntrace-flamescope — serves FlameScope's API, fntrace's /api/v1/ and the web UI over
- * the profiles of a trace store (see api.h).  This file parses the command line, opens
+ * the profiles of a trace store (see routes.h).  This file parses the command line, opens
  * the store, starts the server and waits for SIGINT/SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
@@ -9,36 +9,43 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "routes.h"
 #include "httpd.h"
 #include "log.h"
 #include "store.h"
+#include "units.h"
 
 static const char usage[] =
     "usage: fntrace-flamescope [options]\n"
     "  --listen ADDR      address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
     "  --port N           port (default 5000; 0 picks a free one)\n"
     "  --dir DIR          profile directory, the collector's store (default ./traces)\n"
-    "  --cache-mb N       memory for cached profile indexes (default 1024)\n"
-    "  --max-profile-mb N largest profile text to index, after gunzip (default 4096;\n"
+    "  --cache SIZE       memory for cached profile indexes (default 1G)\n"
+    "  --max-profile SIZE largest profile text to index, after gunzip (default 4G;\n"
     "                     0: no limit)\n"
+    "  --cache-mb N, --max-profile-mb N   the same in MiB (older spelling)\n"
+    "Sizes take K, M, G, T suffixes (powers of 1024).\n"
     "  --threads N        worker threads (default 4)\n"
     "  --quiet            no access log\n";
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || errno || v > max || s[0] == '-')
-        return -1;
-    *out = v;
+    return units_uint(s, max, out) < 0 ? -1 : 0;
+}
+
+/* A size option (lib/units: 512M, 4G) in MiB, at most max MiB. */
+static int parse_mib(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v;
+    if (units_size(s, &v) < 0 || v / (1u << 20) > max) return -1;
+    *out = v >> 20;
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    enum { O_LISTEN = 256, O_PORT, O_DIR, O_CACHE, O_MAXPROF, O_THREADS, O_QUIET, O_VERSION };
+    enum { O_LISTEN = 256, O_PORT, O_DIR, O_CACHE, O_MAXPROF, O_THREADS, O_QUIET, O_VERSION,
+           O_CACHE_SIZE, O_MAXPROF_SIZE };
     static const struct option lopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"port", required_argument, 0, O_PORT},
@@ -48,6 +55,8 @@ int main(int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS},
         {"quiet", no_argument, 0, O_QUIET},
         {"version", no_argument, 0, O_VERSION},
+        {"cache", required_argument, 0, O_CACHE_SIZE},
+        {"max-profile", required_argument, 0, O_MAXPROF_SIZE},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -62,6 +71,8 @@ int main(int argc, char **argv)
         case O_CACHE: if (parse_u64(optarg, 1u << 20, &cache_mb)) goto bad; break;
         case O_MAXPROF: if (parse_u64(optarg, 1u << 24, &maxprof_mb)) goto bad; break;
         case O_THREADS: if (parse_u64(optarg, 256, &threads) || !threads) goto bad; break;
+        case O_CACHE_SIZE: if (parse_mib(optarg, 1u << 20, &cache_mb)) goto bad; break;
+        case O_MAXPROF_SIZE: if (parse_mib(optarg, 1u << 24, &maxprof_mb)) goto bad; break;
         case O_QUIET: quiet = 1; break;
         case O_VERSION: printf("fntrace-flamescope %s\n", FNTRACE_VERSION); return 0;
         case 'h': fputs(usage, stdout); return 0;
@@ -88,11 +99,11 @@ int main(int argc, char **argv)
         log_error("cannot open the profile directory", "dir=%s error=\"%s\"", dir, err);
         return 1;
     }
-    struct api_opts ao = {
+    struct routes_opts ao = {
         .cache_bytes = (size_t)cache_mb << 20,
         .max_text = maxprof_mb << 20,
     };
-    api *a = api_new(st, &ao);
+    routes *a = routes_new(st, &ao);
     if (!a) {
         log_error("out of memory", "%s", "");
         store_close(st);
@@ -106,10 +117,10 @@ int main(int argc, char **argv)
         .name = "flamescope",
     };
     httpd_block_signals();
-    httpd *srv = httpd_start(&ho, api_routes(a), err, sizeof err);
+    httpd *srv = httpd_start(&ho, routes_table(a), err, sizeof err);
     if (!srv) {
         log_error("cannot start the server", "error=\"%s\"", err);
-        api_free(a);
+        routes_free(a);
         store_close(st);
         return 1;
     }
@@ -117,11 +128,9 @@ int main(int argc, char **argv)
              (unsigned)httpd_port(srv), dir, (unsigned long long)cache_mb);
     int sig = httpd_wait_signal(-1);
     log_info("stopping", "signal=%d", sig);
-    httpd_quiesce(srv);
-    for (int i = 0; i < 100 && httpd_inflight(srv); i++)
-        usleep(100000);
+    httpd_drain(srv, 10, NULL, NULL);
     httpd_stop(srv);
-    api_free(a);
+    routes_free(a);
     store_close(st);
     return 0;
 }

@@ -51,8 +51,8 @@ struct profile_invocation {
 typedef struct profile profile;
 
 /* Parses a plain or gzip perf-script file from fd (read to EOF, not closed).
- * max_text bounds the decompressed bytes (0: none).  -EBADMSG: corrupt gzip;
- * -EMEDIUMTYPE: not perf-script text (nothing parsed but malformed lines); -EFBIG. */
+ * max_text bounds the decompressed bytes (0: none).  -FT_ERR_BAD_GZIP: corrupt gzip;
+ * -FT_ERR_NOT_PERF: not perf-script text (nothing parsed but malformed lines); -EFBIG. */
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen);
 void profile_free(profile *p);
 /* Bytes of memory the index holds. */

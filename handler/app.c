@@ -2,6 +2,7 @@
  * and invocations live here too: they are the state of one call. */
 #define _GNU_SOURCE
 #include "app.h"
+#include "jsonerr.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -106,7 +107,9 @@ void app_make_id(fn_app *app, char *buf, size_t len)
     snprintf(buf, len, "%s-%llu", app->id_prefix, n);
 }
 
-/* --- arena ------------------------------------------------------------------------------ */
+/* --- arena: a bump allocator for a call's strings, chunks that never move ----------------- */
+
+struct arena { struct arena_chunk *head; };
 
 struct arena_chunk {
     struct arena_chunk *next;
@@ -114,7 +117,7 @@ struct arena_chunk {
     char data[];
 };
 
-char *arena_strndup(struct arena *a, const char *s, size_t n)
+static char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
     struct arena_chunk *c = a->head;
     if (!c || c->cap - c->used < n + 1) {
@@ -142,6 +145,28 @@ static void arena_free(struct arena *a)
     }
 }
 
+/* --- threads ---------------------------------------------------------------------------- */
+
+int app_spawn_detached(void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int err = pthread_create(&th, &at, fn, arg);
+    pthread_attr_destroy(&at);
+    return err;
+}
+
+void app_cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 /* --- calls ------------------------------------------------------------------------------ */
 
 struct call_sync {
@@ -149,10 +174,24 @@ struct call_sync {
     pthread_cond_t cv;
 };
 
+/* A call and what only this file sees of it. */
+struct call_impl {
+    struct app_call pub;
+    struct arena arena;
+    size_t cap_pairs;
+    struct cJSON *empty_data, *empty_meta;
+    int rc;
+    int finished, abandoned;         /* hand-over to a thread for time limits */
+    struct call_sync *sync;
+};
+
+static struct call_impl *impl(struct app_call *c) { return (struct call_impl *)c; }
+
 struct app_call *app_call_new(fn_app *app, const struct fn_func *fn, const char *id)
 {
-    struct app_call *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    struct call_impl *ci = calloc(1, sizeof *ci);
+    if (!ci) return NULL;
+    struct app_call *c = &ci->pub;
     c->app = app;
     c->fn = fn;
     if (id && *id) snprintf(c->id, sizeof c->id, "%s", id);
@@ -179,25 +218,25 @@ void app_call_free(struct app_call *c)
     cJSON_Delete(c->inv.logs);
     free(c->inv.error);
     cJSON_Delete(c->payload);
-    cJSON_Delete(c->empty_data);
-    cJSON_Delete(c->empty_meta);
-    if (c->sync) {
-        struct call_sync *s = c->sync;
+    cJSON_Delete(impl(c)->empty_data);
+    cJSON_Delete(impl(c)->empty_meta);
+    if (impl(c)->sync) {
+        struct call_sync *s = impl(c)->sync;
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
         free(s);
     }
     free(c->pairs);
-    arena_free(&c->arena);
-    free(c);
+    arena_free(&impl(c)->arena);
+    free(impl(c));
 }
 
 int app_call_set_request(struct app_call *c, const char *method, const char *path,
                          const char *body, size_t len)
 {
-    const char *m = arena_strndup(&c->arena, method ? method : "GET", strlen(method ? method : "GET"));
-    const char *p = arena_strndup(&c->arena, path ? path : "/", strlen(path ? path : "/"));
-    const char *b = arena_strndup(&c->arena, body ? body : "", body ? len : 0);
+    const char *m = arena_strndup(&impl(c)->arena, method ? method : "GET", strlen(method ? method : "GET"));
+    const char *p = arena_strndup(&impl(c)->arena, path ? path : "/", strlen(path ? path : "/"));
+    const char *b = arena_strndup(&impl(c)->arena, body ? body : "", body ? len : 0);
     if (!m || !p || !b) return -1;
     c->req.method = m;
     c->req.path = p;
@@ -208,15 +247,15 @@ int app_call_set_request(struct app_call *c, const char *method, const char *pat
 
 static int add_pair(struct app_call *c, const char *name, const char *value)
 {
-    if (c->npairs == c->cap_pairs) {
-        size_t cap = c->cap_pairs ? c->cap_pairs * 2 : 16;
+    if (c->npairs == impl(c)->cap_pairs) {
+        size_t cap = impl(c)->cap_pairs ? impl(c)->cap_pairs * 2 : 16;
         fn_pair *p = realloc(c->pairs, cap * sizeof *p);
         if (!p) return -1;
         c->pairs = p;
-        c->cap_pairs = cap;
+        impl(c)->cap_pairs = cap;
     }
-    const char *n = arena_strndup(&c->arena, name, strlen(name));
-    const char *v = arena_strndup(&c->arena, value ? value : "", strlen(value ? value : ""));
+    const char *n = arena_strndup(&impl(c)->arena, name, strlen(name));
+    const char *v = arena_strndup(&impl(c)->arena, value ? value : "", strlen(value ? value : ""));
     if (!n || !v) return -1;
     c->pairs[c->npairs++] = (fn_pair){ n, v };
     return 0;
@@ -270,17 +309,17 @@ static void call_execute(struct app_call *c)
     c->req.headers = c->pairs ? c->pairs + c->nquery : NULL;
     c->req.nheaders = c->npairs - c->nquery;
     if (c->fn->http) {
-        c->rc = c->fn->http(&c->req, &c->res, c->fn->arg);
-        if (c->rc && !c->res.error_set) {
+        impl(c)->rc = c->fn->http(&c->req, &c->res, c->fn->arg);
+        if (impl(c)->rc && !c->res.error_set) {
             fn_response_error(&c->res, 500, "function %s failed", c->fn->name);
         }
-        if (c->rc) log_failure(c, c->res.status, c->res.error);
+        if (impl(c)->rc) log_failure(c, c->res.status, c->res.error);
     } else {
-        if (!c->inv.data) c->inv.data = c->empty_data = cJSON_CreateObject();
-        if (!c->inv.metadata) c->inv.metadata = c->empty_meta = cJSON_CreateObject();
-        c->rc = c->fn->invoke(&c->inv, c->fn->arg);
-        if (c->rc && !c->inv.status) fn_invocation_error(&c->inv, 500, "function %s failed", c->fn->name);
-        if (c->rc) log_failure(c, c->inv.status, c->inv.error);
+        if (!c->inv.data) c->inv.data = impl(c)->empty_data = cJSON_CreateObject();
+        if (!c->inv.metadata) c->inv.metadata = impl(c)->empty_meta = cJSON_CreateObject();
+        impl(c)->rc = c->fn->invoke(&c->inv, c->fn->arg);
+        if (impl(c)->rc && !c->inv.status) fn_invocation_error(&c->inv, 500, "function %s failed", c->fn->name);
+        if (impl(c)->rc) log_failure(c, c->inv.status, c->inv.error);
     }
 }
 
@@ -289,10 +328,10 @@ static void *call_thread(void *p)
     struct app_call *c = p;
     fn_app *app = c->app;
     call_execute(c);
-    struct call_sync *s = c->sync;
+    struct call_sync *s = impl(c)->sync;
     pthread_mutex_lock(&s->mu);
-    c->finished = 1;
-    int abandoned = c->abandoned;
+    impl(c)->finished = 1;
+    int abandoned = impl(c)->abandoned;
     /* the waiting request keeps the app alive; an abandoned call is the last user of its
      * function's name, and the draining runtime frees the app once nothing runs: count
      * the call as finished only after its last use */
@@ -322,18 +361,9 @@ int app_call_run(struct app_call *c, double timeout_s, unsigned max_inflight)
     struct call_sync *s = calloc(1, sizeof *s);
     if (!s) goto inline_run;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    c->sync = s;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    int err = pthread_create(&th, &at, call_thread, c);
-    pthread_attr_destroy(&at);
+    app_cond_init_monotonic(&s->cv);
+    impl(c)->sync = s;
+    int err = app_spawn_detached(call_thread, c);
     if (err) {
         log_warn("cannot start a thread for the time limit; running inline", "err=%s", strerror(err));
         goto inline_run;
@@ -344,10 +374,10 @@ int app_call_run(struct app_call *c, double timeout_s, unsigned max_inflight)
     dl.tv_sec = (time_t)secs;
     dl.tv_nsec = (long)((secs - (double)dl.tv_sec) * 1e9);
     pthread_mutex_lock(&s->mu);
-    while (!c->finished)
+    while (!impl(c)->finished)
         if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) break;
-    int finished = c->finished;
-    if (!finished) c->abandoned = 1;
+    int finished = impl(c)->finished;
+    if (!finished) impl(c)->abandoned = 1;
     pthread_mutex_unlock(&s->mu);
     return finished ? APP_DONE : APP_TIMEOUT;
 
@@ -485,10 +515,8 @@ int fn_response_error(fn_response *res, int status, const char *fmt, ...)
     char msg[APP_LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    cJSON *o = json_error_v(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    if (o) cJSON_AddStringToObject(o, "error", msg);
     if (status < 400 || status > 599) status = 500;
     fn_response_json(res, status, o);
     res->status = status;

@@ -19,6 +19,7 @@
 #include "fnhandler.h"
 #include "invlog.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -43,6 +44,8 @@ struct fn_app {
     size_t nfuncs, cap;
     invlog *invocations;     /* NULL until tracing asks for them */
     atomic_uint running;     /* functions executing, timed-out ones included */
+    atomic_uint holds;       /* parked calls (runtime.c: their thread, the deadline list)
+                                that may still use the app */
     atomic_ullong seq;       /* for generated invocation ids */
     char id_prefix[24];
 };
@@ -53,11 +56,10 @@ const struct fn_func *app_find(const fn_app *app, const char *name);
 int app_record_invocations(fn_app *app, size_t capacity);
 /* A fresh invocation id when the request brought none. */
 void app_make_id(fn_app *app, char *buf, size_t len);
-
-/* bump allocator for a call's strings: chunks that never move */
-struct arena_chunk;
-struct arena { struct arena_chunk *head; };
-char *arena_strndup(struct arena *a, const char *s, size_t n);
+/* Starts fn(arg) on a detached thread; 0 or the errno of pthread_create. */
+int app_spawn_detached(void *(*fn)(void *), void *arg);
+/* Initialises a condition variable whose timed waits use CLOCK_MONOTONIC. */
+void app_cond_init_monotonic(pthread_cond_t *cv);
 
 struct fn_response {
     int status;
@@ -82,24 +84,20 @@ struct fn_invocation {
 
 enum { APP_DONE = 0, APP_TIMEOUT = 1, APP_BUSY = 2 };
 
+/* What the front ends read of a call; its allocator, its owned empties and the hand-over
+ * to a time-limit thread are app.c's own (struct call_impl there). */
 struct app_call {
     fn_app *app;
     const struct fn_func *fn;
     char id[INVLOG_ID_MAX + 1];
-    struct arena arena;
     fn_request req;
     fn_pair *pairs;          /* query then headers */
-    size_t npairs, cap_pairs, nquery;
+    size_t npairs, nquery;
     fn_response res;
     fn_invocation inv;
     struct cJSON *payload;   /* owned: Data/Metadata/req strings point into it */
-    struct cJSON *empty_data, *empty_meta;
-    int rc;
     int tid;                 /* thread that ran the function (gettid), set as it starts;
                                 read it only after APP_DONE */
-    /* hand-over to a thread for time limits */
-    int finished, abandoned;
-    void *sync;
 };
 
 /* id NULL or empty: a generated one.  NULL when out of memory. */

@@ -1,8 +1,10 @@
 /* azure — see azure.h. */
 #define _GNU_SOURCE
 #include "azure.h"
+#include "errbuf.h"
 #include "log.h"
 #include "openfaas.h"
+#include "readfile.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -17,21 +19,25 @@
 
 /* --- function.json ----------------------------------------------------------------------- */
 
-static char *read_small_file(const char *path, size_t max, char *err, size_t errlen)
+/* What function.json says about one function: the one place that knows binding types (a
+ * new type is a field here and a branch in parse_function_json). */
+struct azure_binding {
+    char function[APP_NAME_MAX + 1];
+    char trigger[APP_NAME_MAX + 1];    /* name of the trigger binding ("req") */
+    char http_out[APP_NAME_MAX + 1];   /* name of the http output binding ("res", "$return") */
+};
+
+struct azure_bindings {
+    struct azure_binding *v;
+    size_t n;
+};
+
+void azure_free_bindings(struct rt *rt)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)); return NULL; }
-    char *buf = malloc(max + 1);
-    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    int bad = !buf || ferror(f) || n > max;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        snprintf(err, errlen, "cannot read %s (unreadable or over %zu bytes)", path, max);
-        return NULL;
-    }
-    buf[n] = 0;
-    return buf;
+    if (!rt->bindings) return;
+    free(rt->bindings->v);
+    free(rt->bindings);
+    rt->bindings = NULL;
 }
 
 static const char *str_of(const cJSON *o, const char *key)
@@ -46,19 +52,21 @@ static int ends_with_ci(const char *s, const char *suffix)
     return n >= m && !strcasecmp(s + n - m, suffix);
 }
 
-/* Parses one function.json into b; -1 with a message when it is not valid. */
-static int parse_function_json(const char *path, struct rt_binding *b, int *http_trigger,
+/* Parses one function.json into b; a negative code with a message when it cannot be
+ * read (-errno, -FT_ERR_TOO_LARGE) or is not one (-FT_ERR_BAD_INPUT). */
+static int parse_function_json(const char *path, struct azure_binding *b, int *http_trigger,
                                char *err, size_t errlen)
 {
-    char *text = read_small_file(path, FUNCTION_JSON_MAX, err, errlen);
-    if (!text) return -1;
+    char *text;
+    int rc = read_small_file(path, FUNCTION_JSON_MAX, &text, NULL, err, errlen);
+    if (rc < 0) return rc;
     cJSON *root = cJSON_Parse(text);
     free(text);
     const cJSON *bindings = root ? cJSON_GetObjectItemCaseSensitive(root, "bindings") : NULL;
     if (!cJSON_IsArray(bindings)) {
         cJSON_Delete(root);
-        snprintf(err, errlen, "%s: not a function.json (no \"bindings\" array)", path);
-        return -1;
+        err_set(err, errlen, "%s: not a function.json (no \"bindings\" array)", path);
+        return -FT_ERR_BAD_INPUT;
     }
     *http_trigger = 0;
     const cJSON *bd;
@@ -80,7 +88,17 @@ static int parse_function_json(const char *path, struct rt_binding *b, int *http
 int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errlen)
 {
     DIR *d = opendir(root);
-    if (!d) { snprintf(err, errlen, "cannot open script root %s: %s", root, strerror(errno)); return -1; }
+    if (!d) {
+        int e = errno;
+        err_set(err, errlen, "cannot open script root %s: %s", root, strerror(e));
+        return -e;
+    }
+    struct azure_bindings *bs = rt->bindings;
+    if (!bs && !(bs = rt->bindings = calloc(1, sizeof *bs))) {
+        closedir(d);
+        err_set(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     int mismatches = 0, rc = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -89,9 +107,9 @@ int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errle
         struct stat st;
         snprintf(path, sizeof path, "%s/%s/function.json", root, e->d_name);
         if (stat(path, &st) || !S_ISREG(st.st_mode)) continue;
-        struct rt_binding b = { 0 };
+        struct azure_binding b = { 0 };
         int http_trigger = 0;
-        if (parse_function_json(path, &b, &http_trigger, err, errlen)) { rc = -1; break; }
+        if ((rc = parse_function_json(path, &b, &http_trigger, err, errlen)) < 0) break;
         snprintf(b.function, sizeof b.function, "%s", e->d_name);
         const struct fn_func *f = app_find(rt->app, e->d_name);
         if (!f) {
@@ -101,30 +119,33 @@ int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errle
             log_warn("HTTP function bound to a non-HTTP trigger in function.json", "function=%s", e->d_name);
             mismatches++;
         }
-        struct rt_binding *nb = realloc(rt->bindings, (rt->nbindings + 1) * sizeof *nb);
-        if (!nb) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
-        rt->bindings = nb;
-        rt->bindings[rt->nbindings++] = b;
+        struct azure_binding *nb = realloc(bs->v, (bs->n + 1) * sizeof *nb);
+        if (!nb) { err_set(err, errlen, "out of memory"); rc = -ENOMEM; break; }
+        bs->v = nb;
+        bs->v[bs->n++] = b;
     }
     closedir(d);
     if (rc) return rc;
     for (size_t i = 0; i < rt->app->nfuncs; i++) {
         int found = 0;
-        for (size_t j = 0; j < rt->nbindings && !found; j++)
-            found = !strcasecmp(rt->bindings[j].function, rt->app->funcs[i].name);
+        for (size_t j = 0; j < bs->n && !found; j++)
+            found = !strcasecmp(bs->v[j].function, rt->app->funcs[i].name);
         if (!found) {
             log_warn("function has no function.json in the script root: the host will not call it",
                      "function=%s root=%s", rt->app->funcs[i].name, root);
             mismatches++;
         }
     }
+    log_info("function.json files read", "root=%s functions=%zu mismatches=%d", root, bs->n,
+             mismatches);
     return mismatches;
 }
 
-static const struct rt_binding *binding_of(const struct rt *rt, const char *fn)
+static const struct azure_binding *binding_of(const struct rt *rt, const char *fn)
 {
-    for (size_t i = 0; i < rt->nbindings; i++)
-        if (!strcasecmp(rt->bindings[i].function, fn)) return &rt->bindings[i];
+    const struct azure_bindings *bs = rt->bindings;
+    for (size_t i = 0; bs && i < bs->n; i++)
+        if (!strcasecmp(bs->v[i].function, fn)) return &bs->v[i];
     return NULL;
 }
 
@@ -199,10 +220,16 @@ static int add_pairs(struct app_call *c, const cJSON *obj, int query)
 
 int azure_request_from_data(struct app_call *c, const cJSON *r, char *err, size_t errlen)
 {
-    if (!cJSON_IsObject(r)) { snprintf(err, errlen, "the HTTP request in Data is not an object"); return -1; }
+    if (!cJSON_IsObject(r)) {
+        err_set(err, errlen, "the HTTP request in Data is not an object");
+        return -FT_ERR_BAD_INPUT;
+    }
     const char *method = str_of(r, "Method");
     const char *url = str_of(r, "Url");
-    if (!method || !*method) { snprintf(err, errlen, "the HTTP request in Data has no \"Method\""); return -1; }
+    if (!method || !*method) {
+        err_set(err, errlen, "the HTTP request in Data has no \"Method\"");
+        return -FT_ERR_BAD_INPUT;
+    }
     /* path and query string out of the URL: scheme://host[:port]/path?query */
     char path[4096] = "/";
     const char *qs = NULL;
@@ -222,7 +249,7 @@ int azure_request_from_data(struct app_call *c, const cJSON *r, char *err, size_
     char *body = NULL;
     if (bv && !cJSON_IsNull(bv)) {
         body = cJSON_IsString(bv) ? strdup(bv->valuestring) : cJSON_PrintUnformatted(bv);
-        if (!body) { snprintf(err, errlen, "out of memory"); return -1; }
+        if (!body) { err_set(err, errlen, "out of memory"); return -ENOMEM; }
     }
     int rc = app_call_set_request(c, method, path, body ? body : "", body ? strlen(body) : 0);
     free(body);
@@ -237,7 +264,7 @@ int azure_request_from_data(struct app_call *c, const cJSON *r, char *err, size_
     cJSON_Delete(qparsed);
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(r, "Headers");
     if (!rc && cJSON_IsObject(h)) rc = add_pairs(c, h, 0);
-    if (rc) { snprintf(err, errlen, "out of memory"); return -1; }
+    if (rc) { err_set(err, errlen, "out of memory"); return -ENOMEM; }
     return 0;
 }
 
@@ -264,7 +291,7 @@ static int h_ready(httpd_req *req, void *arg)
 
 static int reply_http_envelope(struct rt *rt, httpd_req *req, struct app_call *c)
 {
-    const struct rt_binding *b = binding_of(rt, c->fn->name);
+    const struct azure_binding *b = binding_of(rt, c->fn->name);
     const char *out = b && b->http_out[0] ? b->http_out : "res";
     cJSON *env = cJSON_CreateObject();
     cJSON *outs = cJSON_AddObjectToObject(env, "Outputs");
@@ -297,26 +324,28 @@ static int h_invoke(httpd_req *req, void *arg)
     if (!fn) return httpd_reply_error(req, 404, "no function named %.128s", name);
     const char *id = httpd_req_header(req, "X-Azure-Functions-InvocationId");
     struct app_call *c = app_call_new(rt->app, fn, id);
-    if (!c) return httpd_reply_error(req, 503, "out of memory");
+    if (!c) return httpd_reply_error(req, ft_http_status(-ENOMEM), "out of memory");
     size_t len;
     const char *body = httpd_req_body(req, &len);
     char err[256];
-    if (rt_call_set_payload(c, body, len, err, sizeof err)) {
+    int rc = rt_call_set_payload(c, body, len, err, sizeof err);
+    if (rc < 0) {
         app_call_free(c);
-        return httpd_reply_error(req, 400, "%s", err);
+        return httpd_reply_error(req, ft_http_status(rc), "%s", err);
     }
     if (fn->http) {
-        const struct rt_binding *b = binding_of(rt, fn->name);
+        const struct azure_binding *b = binding_of(rt, fn->name);
         const char *trig = b && b->trigger[0] ? b->trigger : "req";
         const cJSON *r = c->inv.data ? cJSON_GetObjectItemCaseSensitive(c->inv.data, trig) : NULL;
         if (!r) {
             app_call_free(c);
-            return httpd_reply_error(req, 400, "%s is an HTTP function: Data.%s must hold the HTTP request",
+            return httpd_reply_error(req, ft_http_status(-FT_ERR_BAD_INPUT),
+                                     "%s is an HTTP function: Data.%s must hold the HTTP request",
                                      fn->name, trig);
         }
-        if (azure_request_from_data(c, r, err, sizeof err)) {
+        if ((rc = azure_request_from_data(c, r, err, sizeof err)) < 0) {
             app_call_free(c);
-            return httpd_reply_error(req, 400, "%s", err);
+            return httpd_reply_error(req, ft_http_status(rc), "%s", err);
         }
         return rt_dispatch(rt, req, c, reply_http_envelope, 0);
     }

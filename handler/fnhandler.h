@@ -26,7 +26,8 @@
  *     drain on SIGTERM); / calls the default function, /{name} any function.
  * In the local and OpenFaaS modes a generic (fn_app_invoke) function takes a POST of the
  * same {"Data":…,"Metadata":…} payload and answers the same JSON as in Azure mode.
- * `fnhandler-app --help` lists every option and environment variable.
+ * A program whose main() ends in fn_app_run takes `--help`, which lists every option and
+ * environment variable (try `fnhandler-examples --help`; docs/handler.md has the list).
  *
  * Tracing: FNTRACE=1 in the environment starts a sampling thread on the process; every
  * invocation (id, function, start, end, status) is recorded and travels in the trace.

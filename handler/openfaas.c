@@ -1,7 +1,9 @@
 /* openfaas — see openfaas.h. */
 #define _GNU_SOURCE
 #include "openfaas.h"
+#include "errbuf.h"
 #include "log.h"
+#include "units.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -65,12 +67,13 @@ static const struct fn_func *route_function(struct rt *rt, const char *path)
 int openfaas_call(struct rt *rt, httpd_req *req, const struct fn_func *fn, int duration_header)
 {
     struct app_call *c = rt_call_from_http(rt, fn, req);
-    if (!c) return httpd_reply_error(req, 503, "out of memory");
+    if (!c) return httpd_reply_error(req, ft_http_status(-ENOMEM), "out of memory");
     if (fn->invoke) {
         char err[256];
-        if (rt_call_set_payload(c, c->req.body, c->req.body_len, err, sizeof err)) {
+        int rc = rt_call_set_payload(c, c->req.body, c->req.body_len, err, sizeof err);
+        if (rc < 0) {
             app_call_free(c);
-            return httpd_reply_error(req, 400, "%s", err);
+            return httpd_reply_error(req, ft_http_status(rc), "%s", err);
         }
     }
     return rt_dispatch(rt, req, c, NULL, duration_header);
@@ -98,12 +101,10 @@ static int env_duration(const char *name, double *out, char *err, size_t errlen)
 {
     const char *v = getenv(name);
     if (!v || !*v) return 0;
-    double d = rt_parse_duration(v);
-    if (d < 0) {
-        snprintf(err, errlen, "%s=%s is not a duration (like 10s, 500ms, 2m or seconds)", name, v);
-        return -1;
+    if (units_seconds(v, out) < 0) {
+        err_set(err, errlen, "%s=%s is not a duration (like 10s, 500ms, 2m or seconds)", name, v);
+        return -FT_ERR_BAD_INPUT;
     }
-    *out = d;
     return 0;
 }
 
@@ -115,20 +116,20 @@ static int env_bool(const char *name)
 
 int openfaas_config(struct rt *rt, char *err, size_t errlen)
 {
-    if (env_duration("exec_timeout", &rt->exec_timeout, err, errlen) ||
-        env_duration("read_timeout", &rt->read_timeout, err, errlen) ||
-        env_duration("write_timeout", &rt->write_timeout, err, errlen))
-        return -1;
+    int rc;
+    if ((rc = env_duration("exec_timeout", &rt->exec_timeout, err, errlen)) ||
+        (rc = env_duration("read_timeout", &rt->read_timeout, err, errlen)) ||
+        (rc = env_duration("write_timeout", &rt->write_timeout, err, errlen)))
+        return rc;
     rt->healthcheck_interval = rt->write_timeout;
-    if (env_duration("healthcheck_interval", &rt->healthcheck_interval, err, errlen)) return -1;
+    if ((rc = env_duration("healthcheck_interval", &rt->healthcheck_interval, err, errlen)))
+        return rc;
     const char *mi = getenv("max_inflight");
     if (mi && *mi) {
-        char *end;
-        errno = 0;
-        long v = strtol(mi, &end, 10);
-        if (errno || *end || v < 0 || v > 1000000) {
-            snprintf(err, errlen, "max_inflight=%s is not a number of requests", mi);
-            return -1;
+        uint64_t v;
+        if (units_uint(mi, 1000000, &v) < 0) {
+            err_set(err, errlen, "max_inflight=%s is not a number of requests", mi);
+            return -FT_ERR_BAD_INPUT;
         }
         rt->max_inflight = (unsigned)v;
     }
@@ -143,8 +144,9 @@ int openfaas_lock(struct rt *rt, char *err, size_t errlen)
     if (!rt->suppress_lock) {
         int fd = open(rt->lock_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
         if (fd < 0) {
-            snprintf(err, errlen, "cannot write the lock file %s: %s", rt->lock_path, strerror(errno));
-            return -1;
+            int e = errno;
+            err_set(err, errlen, "cannot write the lock file %s: %s", rt->lock_path, strerror(e));
+            return -e;
         }
         close(fd);
     }

@@ -17,10 +17,11 @@
 /* Fills routes (OPENFAAS_NROUTES entries, the last the terminator) for rt. */
 void openfaas_routes(struct rt *rt, struct httpd_route *routes);
 /* Reads exec_timeout, read_timeout, write_timeout, healthcheck_interval, max_inflight,
- * suppress_lock, FNHANDLER_LOCK_FILE from the environment into rt.  -1 with a message
- * when a value is malformed. */
+ * suppress_lock, FNHANDLER_LOCK_FILE from the environment into rt (durations in the
+ * lib/units grammar: 10s, 500ms, 1.5s).  -FT_ERR_BAD_INPUT with a message when a value
+ * is malformed. */
 int openfaas_config(struct rt *rt, char *err, size_t errlen);
-/* Writes the lock file and marks the runtime healthy; -1 with a message on failure. */
+/* Writes the lock file and marks the runtime healthy; -errno with a message on failure. */
 int openfaas_lock(struct rt *rt, char *err, size_t errlen);
 /* Calls fn for an HTTP request as these modes (and Azure's forwarding mode) do: an http
  * function gets the request as it came; a generic function gets its body as the

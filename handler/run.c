@@ -1,5 +1,8 @@
-/* run — fn_app_run: picks the mode from the environment and the command line, starts the
- * server with that mode's routes, waits for SIGINT/SIGTERM and drains.
+/* run — fn_app_run: reads the command line (parse_cli), picks the mode and applies what
+ * every mode shares (config_common), then that mode's own config step from the modes[]
+ * table (config_openfaas, config_local, config_azure: a new mode is one function and one
+ * row), starts the server with the mode's routes, waits for SIGINT/SIGTERM and drains
+ * (serve).
  *
  * Drain (every mode): the OpenFaaS mode first removes the lock file (health turns 503)
  * and keeps serving for healthcheck_interval so the platform stops routing here; then the
@@ -13,6 +16,7 @@
 #include "openfaas.h"
 #include "runtime.h"
 #include "tracing.h"
+#include "units.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,16 +29,11 @@
 
 #define DEFAULT_MAX_BODY (1u << 20)
 
-static const char *mode_name(enum rt_mode m)
-{
-    return m == RT_AZURE ? "azure" : m == RT_LOCAL ? "local" : "openfaas";
-}
-
 static void usage(const fn_app *app, const char *prog, FILE *out)
 {
     fprintf(out,
 "usage: %s [--port N] [--listen ADDR] [--mode openfaas|azure|local] [--function NAME]\n"
-"          [--script-root DIR] [--max-body BYTES] [--list] [--help]\n"
+"          [--script-root DIR] [--max-body SIZE] [--list] [--help]\n"
 "\n"
 "Serves the functions of the app \"%s\" over HTTP.\n"
 "  Azure Functions custom handler when FUNCTIONS_CUSTOMHANDLER_PORT is set (127.0.0.1);\n"
@@ -48,7 +47,7 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 "  --function NAME     what / calls in OpenFaaS mode (default: the only function)\n"
 "  --script-root DIR   Azure: check DIR/*/function.json against the app and take binding\n"
 "                      names from them (default $AzureWebJobsScriptRoot, or . with host.json)\n"
-"  --max-body BYTES    largest request body (default 1 MiB)\n"
+"  --max-body SIZE     largest request body: bytes, or 512K, 10M (default 1M)\n"
 "  --list              print the function names and exit\n"
 "environment:\n"
 "  FUNCTIONS_CUSTOMHANDLER_PORT   Azure mode and its port\n"
@@ -65,24 +64,12 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
             prog, app->name);
 }
 
-static int parse_port(const char *s, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : -1;
-    if (!s || errno || *end || end == s || v < 0 || v > 65535) return -1;
-    *out = (unsigned)v;
-    return 0;
-}
 
-static int parse_size(const char *s, size_t *out)
+/* httpd_drain's busy callback: functions still executing (timed-out ones included). */
+static unsigned functions_running(void *arg)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = s ? strtoull(s, &end, 10) : 0;
-    if (!s || errno || *end || end == s || v == 0 || v > (1ull << 31) || s[0] == '-') return -1;
-    *out = (size_t)v;
-    return 0;
+    fn_app *app = arg;
+    return atomic_load(&app->running) + atomic_load(&app->holds);
 }
 
 /* Waits up to secs, returning early (1) on a signal. */
@@ -92,9 +79,16 @@ static int wait_or_signal(double secs)
     return ms > 0 && httpd_wait_signal(ms) > 0;
 }
 
-int fn_app_run(fn_app *app, int argc, char **argv)
+/* What the command line and the environment say, before any mode is applied. */
+struct run_args {
+    const char *prog, *listen, *mode, *script_root, *fname, *port_arg, *body_arg;
+};
+
+/* --- the command line ----------------------------------------------------------------- */
+
+/* Fills a; returns -1 to go on, else the exit code (after --help, --list, a usage error). */
+static int parse_cli(fn_app *app, int argc, char **argv, struct run_args *a)
 {
-    if (!app) return 1;
     static const struct option opts[] = {
         { "port", required_argument, 0, 'p' },     { "listen", required_argument, 0, 'l' },
         { "mode", required_argument, 0, 'm' },     { "function", required_argument, 0, 'f' },
@@ -102,134 +96,186 @@ int fn_app_run(fn_app *app, int argc, char **argv)
         { "list", no_argument, 0, 'L' },           { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *prog = argc > 0 ? argv[0] : "fnhandler";
-    const char *listen = NULL, *mode = NULL, *script_root = NULL;
-    const char *fname = getenv("FNHANDLER_FUNCTION");
-    const char *port_arg = NULL, *body_arg = getenv("FNHANDLER_MAX_BODY");
+    *a = (struct run_args){ .prog = argc > 0 ? argv[0] : "fnhandler",
+                            .fname = getenv("FNHANDLER_FUNCTION"),
+                            .body_arg = getenv("FNHANDLER_MAX_BODY") };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hp:", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': port_arg = optarg; break;
-        case 'l': listen = optarg; break;
-        case 'm': mode = optarg; break;
-        case 'f': fname = optarg; break;
-        case 's': script_root = optarg; break;
-        case 'b': body_arg = optarg; break;
+        case 'p': a->port_arg = optarg; break;
+        case 'l': a->listen = optarg; break;
+        case 'm': a->mode = optarg; break;
+        case 'f': a->fname = optarg; break;
+        case 's': a->script_root = optarg; break;
+        case 'b': a->body_arg = optarg; break;
         case 'L':
             for (size_t i = 0; i < app->nfuncs; i++)
                 printf("%s\t%s\n", app->funcs[i].name, app->funcs[i].http ? "http" : "generic");
-            fn_app_free(app);
             return 0;
-        case 'h': usage(app, prog, stdout); fn_app_free(app); return 0;
-        default: usage(app, prog, stderr); fn_app_free(app); return 2;
+        case 'h': usage(app, a->prog, stdout); return 0;
+        default: usage(app, a->prog, stderr); return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument %s (see --help)\n", prog, argv[optind]);
-        fn_app_free(app);
+        fprintf(stderr, "%s: unexpected argument %s (see --help)\n", a->prog, argv[optind]);
         return 2;
     }
+    return -1;
+}
 
-    struct rt *rt = calloc(1, sizeof *rt);
-    if (!rt) { fn_app_free(app); return 1; }
-    rt->app = app;
-    rt->max_body = DEFAULT_MAX_BODY;
-    int exit_code = 2;
-    char err[512] = "";
+/* --- one config step per mode ------------------------------------------------------------ */
+
+/* Azure: binding names from the script root's function.json files, when there is one. */
+static int config_azure(struct rt *rt, const struct run_args *a, char *err, size_t errlen)
+{
+    const char *root = a->script_root;
+    if (!root) root = getenv("AzureWebJobsScriptRoot");
+    if (!root && access("host.json", F_OK) == 0) root = ".";
+    if (root && *root) {
+        int mism = azure_load_bindings(rt, root, err, errlen);
+        if (mism < 0) return mism;
+    }
+    azure_routes(rt, rt->routes);
+    return 0;
+}
+
+/* OpenFaaS: the watchdog's variables, with the of-watchdog's defaults for those unset. */
+static int config_openfaas(struct rt *rt, const struct run_args *a, char *err, size_t errlen)
+{
+    int rc = openfaas_config(rt, err, errlen);
+    if (rc < 0) return rc;
+    if (!getenv("exec_timeout")) rt->exec_timeout = 10;
+    if (!getenv("read_timeout")) rt->read_timeout = 10;
+    if (!getenv("write_timeout")) rt->write_timeout = 10;
+    if (!getenv("healthcheck_interval")) rt->healthcheck_interval = rt->write_timeout;
+    openfaas_routes(rt, rt->routes);
+    return 0;
+}
+
+/* Local: the OpenFaaS routes and variables, no lock file, no defaults. */
+static int config_local(struct rt *rt, const struct run_args *a, char *err, size_t errlen)
+{
+    int rc = openfaas_config(rt, err, errlen);
+    if (rc < 0) return rc;
+    rt->suppress_lock = 1;
+    openfaas_routes(rt, rt->routes);
+    return 0;
+}
+
+static const struct mode {
+    const char *name;
+    enum rt_mode mode;
+    const char *listen;             /* default address */
+    int (*config)(struct rt *rt, const struct run_args *a, char *err, size_t errlen);
+} modes[] = {
+    { "openfaas", RT_OPENFAAS, "0.0.0.0", config_openfaas },
+    { "local", RT_LOCAL, "127.0.0.1", config_local },
+    { "azure", RT_AZURE, "127.0.0.1", config_azure },
+};
+
+/* The mode (--mode, else Azure's variable, else local with --port, else OpenFaaS) and
+ * what every mode shares: port, listen address, body limit, default function. */
+static const struct mode *config_common(struct rt *rt, const struct run_args *a,
+                                        unsigned *port, char *err, size_t errlen)
+{
+    fn_app *app = rt->app;
     const char *azure_port = getenv("FUNCTIONS_CUSTOMHANDLER_PORT");
-    if (mode) {
-        if (!strcmp(mode, "azure")) rt->mode = RT_AZURE;
-        else if (!strcmp(mode, "local")) rt->mode = RT_LOCAL;
-        else if (!strcmp(mode, "openfaas")) rt->mode = RT_OPENFAAS;
-        else { snprintf(err, sizeof err, "unknown mode %s (openfaas, azure or local)", mode); goto out; }
-    } else if (azure_port && *azure_port) rt->mode = RT_AZURE;
-    else if (port_arg) rt->mode = RT_LOCAL;
-    else rt->mode = RT_OPENFAAS;
+    enum rt_mode want = RT_OPENFAAS;
+    if (a->mode) {
+        size_t i = 0;
+        while (i < sizeof modes / sizeof modes[0] && strcmp(a->mode, modes[i].name)) i++;
+        if (i == sizeof modes / sizeof modes[0]) {
+            snprintf(err, errlen, "unknown mode %s (openfaas, azure or local)", a->mode);
+            return NULL;
+        }
+        want = modes[i].mode;
+    } else if (azure_port && *azure_port) want = RT_AZURE;
+    else if (a->port_arg) want = RT_LOCAL;
+    const struct mode *m = &modes[0];
+    while (m->mode != want) m++;
+    rt->mode = m->mode;
 
-    unsigned port = 8080;
-    const char *port_src = port_arg;
+    const char *port_src = a->port_arg;
     if (!port_src) port_src = rt->mode == RT_AZURE ? azure_port : getenv("port");
-    if (port_src && *port_src && parse_port(port_src, &port)) {
-        snprintf(err, sizeof err, "port %s is not a port number", port_src);
-        goto out;
+    uint64_t u;
+    *port = 8080;
+    if (port_src && *port_src) {
+        if (units_uint(port_src, 65535, &u) < 0) {
+            snprintf(err, errlen, "port %s is not a port number", port_src);
+            return NULL;
+        }
+        *port = (unsigned)u;
     }
-    if (rt->mode == RT_AZURE && !port_src) { snprintf(err, sizeof err, "Azure mode needs FUNCTIONS_CUSTOMHANDLER_PORT or --port"); goto out; }
-    if (!listen) listen = rt->mode == RT_OPENFAAS ? "0.0.0.0" : "127.0.0.1";
-    if (body_arg && parse_size(body_arg, &rt->max_body)) {
-        snprintf(err, sizeof err, "max body %s is not a size in bytes (1..2^31)", body_arg);
-        goto out;
+    if (rt->mode == RT_AZURE && !port_src) {
+        snprintf(err, errlen, "Azure mode needs FUNCTIONS_CUSTOMHANDLER_PORT or --port");
+        return NULL;
     }
-    if (app->nfuncs == 0) { snprintf(err, sizeof err, "the app has no functions"); goto out; }
-    if (fname && *fname) {
-        if (!(rt->default_fn = app_find(app, fname))) {
-            snprintf(err, sizeof err, "no function named %s in the app", fname);
-            goto out;
+    if (a->body_arg) {
+        if (units_size(a->body_arg, &u) < 0 || u < 1 || u > (1ull << 31)) {
+            snprintf(err, errlen, "max body %s is not a size (1..2G: bytes, 512K, 10M)", a->body_arg);
+            return NULL;
+        }
+        rt->max_body = (size_t)u;
+    }
+    if (app->nfuncs == 0) { snprintf(err, errlen, "the app has no functions"); return NULL; }
+    if (a->fname && *a->fname) {
+        if (!(rt->default_fn = app_find(app, a->fname))) {
+            snprintf(err, errlen, "no function named %s in the app", a->fname);
+            return NULL;
         }
     } else if (app->nfuncs == 1) rt->default_fn = &app->funcs[0];
+    return m;
+}
 
-    struct httpd_route routes[8];
-    if (rt->mode == RT_AZURE) {
-        if (!script_root) script_root = getenv("AzureWebJobsScriptRoot");
-        if (!script_root && access("host.json", F_OK) == 0) script_root = ".";
-        if (script_root && *script_root) {
-            int mism = azure_load_bindings(rt, script_root, err, sizeof err);
-            if (mism < 0) { exit_code = 1; goto out; }
-            log_info("function.json files read", "root=%s functions=%zu mismatches=%d",
-                     script_root, rt->nbindings, mism);
-        }
-        azure_routes(rt, routes);
-    } else {
-        if (openfaas_config(rt, err, sizeof err)) goto out;
-        if (rt->mode == RT_OPENFAAS) {
-            /* the of-watchdog's defaults */
-            if (!getenv("exec_timeout")) rt->exec_timeout = 10;
-            if (!getenv("read_timeout")) rt->read_timeout = 10;
-            if (!getenv("write_timeout")) rt->write_timeout = 10;
-            if (!getenv("healthcheck_interval")) rt->healthcheck_interval = rt->write_timeout;
-        } else {
-            rt->suppress_lock = 1;
-        }
-        openfaas_routes(rt, routes);
+/* I/O threads: quick functions run on them, the others are handed to threads. */
+static int io_threads(unsigned *out, char *err, size_t errlen)
+{
+    unsigned n = 2 * (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    *out = n < 4 ? 4 : n;
+    const char *iot = getenv("FNHANDLER_THREADS");
+    if (!iot || !*iot) return 0;
+    uint64_t v;
+    if (units_uint(iot, 256, &v) < 0 || v < 1) {
+        snprintf(err, errlen, "FNHANDLER_THREADS=%s is not a thread count (1..256)", iot);
+        return -FT_ERR_BAD_INPUT;
     }
+    *out = (unsigned)v;
+    return 0;
+}
 
-    exit_code = 1;
+/* --- start, wait, drain ------------------------------------------------------------------ */
+
+/* Serves until SIGINT/SIGTERM and drains.  Returns the exit code; *busy is set when a
+ * request or a function still holds the app (the caller must not free it then). */
+static int serve(struct rt *rt, const struct mode *m, const char *listen, unsigned port,
+                 int *busy, char *err, size_t errlen)
+{
+    fn_app *app = rt->app;
+    *busy = 0;
+    unsigned threads;
+    if (io_threads(&threads, err, errlen) < 0) return 2;
     httpd_block_signals();          /* before any thread starts: they inherit the mask */
     struct tracing *tr = NULL;
-    if (tracing_start(app, &tr, err, sizeof err) < 0) goto out;
-
-    /* I/O threads: quick functions run on them, the others are handed to threads */
-    unsigned io_threads = 2 * (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-    if (io_threads < 4) io_threads = 4;
-    const char *iot = getenv("FNHANDLER_THREADS");
-    if (iot && *iot) {
-        size_t v;
-        if (parse_size(iot, &v) || v > 256) {
-            snprintf(err, sizeof err, "FNHANDLER_THREADS=%s is not a thread count (1..256)", iot);
-            exit_code = 2;
-            tracing_stop(tr);
-            goto out;
-        }
-        io_threads = (unsigned)v;
-    }
+    if (tracing_start(app, &tr, err, errlen) < 0) return 1;
     rt->handoff = 1;
     struct httpd_opts ho = {
         .listen = listen,
         .port = (uint16_t)port,
         .flags = HTTPD_ALLOW_SUSPEND | (getenv("FNHANDLER_ACCESS_LOG") ? 0 : HTTPD_QUIET),
-        .threads = io_threads,
+        .threads = threads,
         .timeout_s = rt->read_timeout > 0 ? (unsigned)(rt->read_timeout + 0.999) : 60,
         .name = app->name,
     };
-    httpd *srv = httpd_start(&ho, routes, err, sizeof err);
-    if (!srv) { tracing_stop(tr); goto out; }
+    httpd *srv = httpd_start(&ho, rt->routes, err, errlen);
+    if (!srv) { tracing_stop(tr); return 1; }
     if (rt->mode == RT_OPENFAAS) {
-        if (openfaas_lock(rt, err, sizeof err)) { httpd_stop(srv); tracing_stop(tr); goto out; }
+        if (openfaas_lock(rt, err, errlen) < 0) { httpd_stop(srv); tracing_stop(tr); return 1; }
     } else {
         atomic_store(&rt->healthy, 1);
     }
     log_info("serving", "app=%s mode=%s listen=%s port=%u functions=%zu default=%s exec_timeout_s=%.3f max_inflight=%u",
-             app->name, mode_name(rt->mode), listen, (unsigned)httpd_port(srv), app->nfuncs,
+             app->name, m->name, listen, (unsigned)httpd_port(srv), app->nfuncs,
              rt->default_fn ? rt->default_fn->name : "-", rt->exec_timeout, rt->max_inflight);
 
     int sig;
@@ -240,27 +286,40 @@ int fn_app_run(fn_app *app, int argc, char **argv)
         openfaas_unlock(rt);
         cut = wait_or_signal(rt->healthcheck_interval);
     }
-    httpd_quiesce(srv);
     double grace = rt->write_timeout > 0 ? rt->write_timeout : 10;
-    uint64_t end = invlog_now_ns() + (uint64_t)(grace * 1e9);
-    while (!cut && (httpd_inflight(srv) > 0 || atomic_load(&app->running) > 0) &&
-           invlog_now_ns() < end)
-        cut = wait_or_signal(0.05);
-    unsigned left = httpd_inflight(srv), running = atomic_load(&app->running);
+    unsigned left = httpd_drain(srv, cut ? 0 : grace, functions_running, app);
+    unsigned running = atomic_load(&app->running) + atomic_load(&app->holds);
     /* parked requests must be answered before the server stops: leave it to exit then */
     if (!left) httpd_stop(srv);
     tracing_stop(tr);
     log_info("stopped", "app=%s unfinished_requests=%u running_functions=%u", app->name, left, running);
-    exit_code = 0;
-    if (running || left) {  /* a function still holds the app: leave it be */
-        free(rt->bindings);
-        free(rt);
-        return exit_code;
-    }
+    *busy = running || left;
+    return 0;
+}
 
-out:
+int fn_app_run(fn_app *app, int argc, char **argv)
+{
+    if (!app) return 1;
+    struct run_args a;
+    int exit_code = parse_cli(app, argc, argv, &a);
+    if (exit_code >= 0) { fn_app_free(app); return exit_code; }
+
+    struct rt *rt = calloc(1, sizeof *rt);
+    if (!rt) { fn_app_free(app); return 1; }
+    rt->app = app;
+    rt->max_body = DEFAULT_MAX_BODY;
+    char err[512] = "";
+    unsigned port;
+    int busy = 0;
+    exit_code = 2;
+    const struct mode *m = config_common(rt, &a, &port, err, sizeof err);
+    int rc = m ? m->config(rt, &a, err, sizeof err) : 0;
+    if (m && rc < 0) exit_code = rt->mode == RT_AZURE ? 1 : 2;   /* unreadable root : usage */
+    if (m && rc == 0)
+        exit_code = serve(rt, m, a.listen ? a.listen : m->listen, port, &busy, err, sizeof err);
     if (err[0] && exit_code) log_error("cannot serve", "app=%s reason=\"%s\"", app->name, err);
-    free(rt->bindings);
+    if (busy) return exit_code;       /* a function still holds the app and rt: leave them */
+    azure_free_bindings(rt);
     free(rt);
     fn_app_free(app);
     return exit_code;

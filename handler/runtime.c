@@ -1,40 +1,24 @@
 /* runtime — see runtime.h: the HTTP side of a call, shared by the front ends. */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "errbuf.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <math.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 double rt_call_limit(const struct rt *rt)
 {
     double e = rt->exec_timeout, w = rt->write_timeout;
     if (e > 0 && w > 0) return e < w ? e : w;
     return e > 0 ? e : (w > 0 ? w : 0);
-}
-
-double rt_parse_duration(const char *s)
-{
-    if (!s) return -1;
-    while (isspace((unsigned char)*s)) s++;
-    if (!*s) return -1;
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || !isfinite(v) || v < 0) return -1;
-    while (isspace((unsigned char)*end)) end++;
-    double mul;
-    if (!*end || !strcmp(end, "s")) mul = 1;
-    else if (!strcmp(end, "ms")) mul = 1e-3;
-    else if (!strcmp(end, "us") || !strcmp(end, "µs")) mul = 1e-6;
-    else if (!strcmp(end, "m")) mul = 60;
-    else if (!strcmp(end, "h")) mul = 3600;
-    else return -1;
-    return v * mul;
 }
 
 struct fill_ctx { struct app_call *call; int err; };
@@ -80,21 +64,21 @@ int rt_call_set_payload(struct app_call *call, const char *body, size_t len, cha
         if (end != body + len) { cJSON_Delete(root); root = NULL; }
     }
     if (!root) {
-        snprintf(err, errlen, len ? "malformed JSON payload" : "empty body: expected an invocation payload {\"Data\":{...},\"Metadata\":{...}}");
-        return -1;
+        err_set(err, errlen, "%s", len ? "malformed JSON payload" : "empty body: expected an invocation payload {\"Data\":{...},\"Metadata\":{...}}");
+        return -FT_ERR_BAD_INPUT;
     }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        snprintf(err, errlen, "invocation payload must be a JSON object {\"Data\":{...},\"Metadata\":{...}}");
-        return -1;
+        err_set(err, errlen, "invocation payload must be a JSON object {\"Data\":{...},\"Metadata\":{...}}");
+        return -FT_ERR_BAD_INPUT;
     }
     cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "Data");
     cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "Metadata");
     if ((data && !cJSON_IsObject(data) && !cJSON_IsNull(data)) ||
         (meta && !cJSON_IsObject(meta) && !cJSON_IsNull(meta))) {
         cJSON_Delete(root);
-        snprintf(err, errlen, "\"Data\" and \"Metadata\" must be JSON objects");
-        return -1;
+        err_set(err, errlen, "\"Data\" and \"Metadata\" must be JSON objects");
+        return -FT_ERR_BAD_INPUT;
     }
     app_call_set_payload(call, root, cJSON_IsObject(data) ? data : NULL,
                          cJSON_IsObject(meta) ? meta : NULL);
@@ -124,22 +108,20 @@ int rt_reply_plain(struct rt *rt, httpd_req *req, struct app_call *c)
     char *body = res->body;
     size_t len = res->len;
     res->body = NULL;
-    if (!body && !(body = strdup(""))) return -1;
+    if (!body && !(body = strdup(""))) return -ENOMEM;
     return httpd_reply_take(req, res->status, res->has_ctype ? NULL : "text/plain; charset=utf-8",
                             body, len);
 }
 
-int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply_fn reply,
-                     int duration_header)
+/* The reply for a call that ran (APP_DONE), could not run (APP_BUSY) or passed its limit
+ * (APP_TIMEOUT), plus its invocation record.  Frees the call unless it timed out. */
+static int reply_result(struct rt *rt, httpd_req *req, struct app_call *c, int r,
+                        rt_reply_fn reply, int duration_header, uint64_t t0, double limit)
 {
-    uint64_t t0 = invlog_now_ns();
+    uint64_t t1 = invlog_now_ns();
     char id[INVLOG_ID_MAX + 1];
     snprintf(id, sizeof id, "%s", c->id);
     const char *fname = c->fn->name;      /* lives in the app */
-    /* quick functions run inline on an I/O thread: no time limit (it would need a thread) */
-    double limit = (c->fn->flags & FN_QUICK) ? 0 : rt_call_limit(rt);
-    int r = app_call_run(c, limit, rt->max_inflight);
-    uint64_t t1 = invlog_now_ns();
     if (duration_header) {
         /* integer formatting: printf's float path was 2.5 % of a hello request's CPU */
         char d[32];
@@ -172,21 +154,136 @@ int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply
     return rc;
 }
 
-struct handoff {
+int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply_fn reply,
+                     int duration_header)
+{
+    uint64_t t0 = invlog_now_ns();
+    /* quick functions run inline on an I/O thread: no time limit (it would need a thread) */
+    double limit = (c->fn->flags & FN_QUICK) ? 0 : rt_call_limit(rt);
+    int r = app_call_run(c, limit, rt->max_inflight);
+    return reply_result(rt, req, c, r, reply, duration_header, t0, limit);
+}
+
+/* --- a parked call: one thread runs it, one watchdog answers 504 at its deadline ---------
+ *
+ * The call's own thread runs the function (app_call_run without a limit, so no second
+ * thread) and replies when it finishes first.  Every parked call with a time limit is on
+ * the watchdog's list, sorted by nothing (the list is short: at most the calls running);
+ * the watchdog thread, one per process, answers 504 for those past their deadline.
+ * Whoever moves `state` from RUNNING first owns the reply; the last of the two to let go
+ * of the entry (refs) frees it, and the call with it when it timed out. */
+
+enum { PARK_RUNNING, PARK_REPLIED, PARK_TIMED_OUT };
+
+struct parked {
     struct rt *rt;
     httpd_req *req;
     struct app_call *call;
     rt_reply_fn reply;
     int duration_header;
+    uint64_t t0, deadline;          /* invlog_now_ns() clock; deadline 0: no limit */
+    double limit;
+    atomic_int state;
+    atomic_int refs;                /* the call's thread, and the watchdog's list */
+    struct parked *next;            /* on the watchdog's list */
 };
 
-static void *handoff_thread(void *p)
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct parked *head;
+    int started;
+} watchdog = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0 };
+
+static void parked_unref(struct parked *p)
 {
-    struct handoff *h = p;
-    if (rt_run_and_reply(h->rt, h->req, h->call, h->reply, h->duration_header) < 0)
-        httpd_reply_error(h->req, 500, "internal error");
-    httpd_req_resume(h->req);
-    free(h);
+    if (atomic_fetch_sub(&p->refs, 1) != 1) return;
+    if (atomic_load(&p->state) == PARK_TIMED_OUT) {
+        log_warn("timed-out function finished", "fn=%s id=%s", p->call->fn->name, p->call->id);
+        app_call_free(p->call);
+    }
+    free(p);
+}
+
+/* Takes p off the list; 1 when it was there (the list's reference is the caller's now). */
+static int watchdog_remove(struct parked *p)
+{
+    for (struct parked **pp = &watchdog.head; *pp; pp = &(*pp)->next)
+        if (*pp == p) { *pp = p->next; return 1; }
+    return 0;
+}
+
+static void *watchdog_thread(void *arg)
+{
+    pthread_setname_np(pthread_self(), "fn-deadline");
+    pthread_mutex_lock(&watchdog.mu);
+    for (;;) {
+        uint64_t now = invlog_now_ns(), next = 0;
+        struct parked *due = NULL;
+        for (struct parked *p = watchdog.head; p; p = p->next) {
+            if (p->deadline <= now) { due = p; break; }
+            if (!next || p->deadline < next) next = p->deadline;
+        }
+        if (due) {
+            watchdog_remove(due);
+            pthread_mutex_unlock(&watchdog.mu);
+            int running = PARK_RUNNING;
+            if (atomic_compare_exchange_strong(&due->state, &running, PARK_TIMED_OUT)) {
+                if (reply_result(due->rt, due->req, due->call, APP_TIMEOUT, due->reply,
+                                 due->duration_header, due->t0, due->limit) < 0)
+                    httpd_reply_error(due->req, 500, "internal error");
+                httpd_req_resume(due->req);
+            }
+            fn_app *app = due->rt->app;
+            parked_unref(due);
+            atomic_fetch_sub(&app->holds, 1);   /* the list's hold on the app */
+            pthread_mutex_lock(&watchdog.mu);
+            continue;
+        }
+        if (!next) {
+            pthread_cond_wait(&watchdog.cv, &watchdog.mu);
+        } else {
+            /* invlog_now_ns is CLOCK_MONOTONIC; the condition variable uses it too */
+            struct timespec ts = { (time_t)(next / 1000000000ull), (long)(next % 1000000000ull) };
+            pthread_cond_timedwait(&watchdog.cv, &watchdog.mu, &ts);
+        }
+    }
+    return NULL;
+}
+
+/* Starts the watchdog once; 0, or an errno from pthread_create. */
+static int watchdog_start_locked(void)
+{
+    if (watchdog.started) return 0;
+    pthread_cond_destroy(&watchdog.cv);
+    app_cond_init_monotonic(&watchdog.cv);
+    int err = app_spawn_detached(watchdog_thread, NULL);
+    if (!err) watchdog.started = 1;
+    return err;
+}
+
+static void *call_thread(void *arg)
+{
+    struct parked *p = arg;
+    struct rt *rt = p->rt;
+    int r = app_call_run(p->call, 0, rt->max_inflight);
+    int running = PARK_RUNNING;
+    if (atomic_compare_exchange_strong(&p->state, &running, PARK_REPLIED)) {
+        pthread_mutex_lock(&watchdog.mu);
+        int listed = watchdog_remove(p);
+        pthread_mutex_unlock(&watchdog.mu);
+        if (listed) {
+            parked_unref(p);
+            atomic_fetch_sub(&rt->app->holds, 1);
+        }
+        if (reply_result(rt, p->req, p->call, r, p->reply, p->duration_header, p->t0,
+                         p->limit) < 0)
+            httpd_reply_error(p->req, 500, "internal error");
+        p->call = NULL;
+        httpd_req_resume(p->req);
+    }
+    parked_unref(p);
+    atomic_fetch_sub(&rt->app->holds, 1);      /* last use of the app by this thread */
     return NULL;
 }
 
@@ -195,22 +292,39 @@ int rt_dispatch(struct rt *rt, httpd_req *req, struct app_call *c, rt_reply_fn r
 {
     if (!rt->handoff || (c->fn->flags & FN_QUICK))
         return rt_run_and_reply(rt, req, c, reply, duration_header);
-    struct handoff *h = malloc(sizeof *h);
-    if (!h || httpd_req_suspend(req)) {
-        free(h);
+    struct parked *p = calloc(1, sizeof *p);
+    if (!p || httpd_req_suspend(req)) {
+        free(p);
         return rt_run_and_reply(rt, req, c, reply, duration_header);
     }
-    *h = (struct handoff){ rt, req, c, reply, duration_header };
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    int err = pthread_create(&th, &at, handoff_thread, h);
-    pthread_attr_destroy(&at);
-    if (err) {                /* parked already: answer here, then let it go */
+    double limit = rt_call_limit(rt);
+    *p = (struct parked){ .rt = rt, .req = req, .call = c, .reply = reply,
+                          .duration_header = duration_header, .t0 = invlog_now_ns(),
+                          .limit = limit };
+    atomic_init(&p->state, PARK_RUNNING);
+    atomic_init(&p->refs, 1);
+    if (limit > 0) {
+        p->deadline = p->t0 + (uint64_t)(limit * 1e9);
+        pthread_mutex_lock(&watchdog.mu);
+        int err = watchdog_start_locked();
+        if (err) {
+            log_warn("cannot start the deadline thread; this call has no time limit",
+                     "err=%s", strerror(err));
+        } else {
+            atomic_fetch_add(&p->refs, 1);
+            atomic_fetch_add(&rt->app->holds, 1);
+            p->next = watchdog.head;
+            watchdog.head = p;
+            pthread_cond_signal(&watchdog.cv);
+        }
+        pthread_mutex_unlock(&watchdog.mu);
+    }
+    atomic_fetch_add(&rt->app->holds, 1);
+    int err = app_spawn_detached(call_thread, p);
+    if (err) {                /* parked already: run it here, then let it go */
         log_warn("cannot start a thread for a function; running it on the I/O thread",
                  "err=%s", strerror(err));
-        handoff_thread(h);
+        call_thread(p);
     }
     return 0;
 }

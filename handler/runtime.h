@@ -10,6 +10,7 @@
 #define FNHANDLER_RUNTIME_H
 
 #include "app.h"
+#include "fterr.h"
 #include "httpd.h"
 
 #include <limits.h>
@@ -19,12 +20,7 @@ struct cJSON;
 
 enum rt_mode { RT_OPENFAAS, RT_LOCAL, RT_AZURE };
 
-/* What function.json says about one function (Azure mode with a script root). */
-struct rt_binding {
-    char function[APP_NAME_MAX + 1];
-    char trigger[APP_NAME_MAX + 1];    /* name of the trigger binding ("req") */
-    char http_out[APP_NAME_MAX + 1];   /* name of the http output binding ("res", "$return") */
-};
+struct azure_bindings;                 /* azure.c's own: what function.json files say */
 
 struct rt {
     fn_app *app;
@@ -37,8 +33,8 @@ struct rt {
     char lock_path[PATH_MAX];
     int suppress_lock;
     atomic_int healthy;                /* lock written, not draining */
-    struct rt_binding *bindings;
-    size_t nbindings;
+    struct azure_bindings *bindings;   /* Azure mode with a script root, else NULL */
+    struct httpd_route routes[8];      /* the mode's routes (its config step fills them) */
 };
 
 /* Limit for one function call: the smaller of exec_timeout and write_timeout (0: none). */
@@ -48,7 +44,8 @@ double rt_call_limit(const struct rt *rt);
  * X-Azure-Functions-InvocationId, else X-Call-Id, else generated).  NULL: out of memory. */
 struct app_call *rt_call_from_http(struct rt *rt, const struct fn_func *fn, httpd_req *req);
 /* Parses an invocation payload {"Data":{…},"Metadata":{…}} into the call (both optional,
- * both objects).  -1 with a message in err when the body is not such an object. */
+ * both objects).  -FT_ERR_BAD_INPUT with a message in err when the body is not such an
+ * object. */
 int rt_call_set_payload(struct app_call *call, const char *body, size_t len, char *err,
                         size_t errlen);
 /* Replies with a finished call's result: the function's response as it set it (http
@@ -61,14 +58,13 @@ int rt_reply_plain(struct rt *rt, httpd_req *req, struct app_call *call);
 int rt_run_and_reply(struct rt *rt, httpd_req *req, struct app_call *call, rt_reply_fn reply,
                      int duration_header);
 /* rt_run_and_reply on the calling I/O thread for FN_QUICK functions (or when rt->handoff
- * is off), else on a thread of its own while the request is parked (httpd_req_suspend). */
+ * is off); else the request is parked (httpd_req_suspend) and the call runs on one thread
+ * of its own, which replies when the function finishes; a call with a time limit is also
+ * on the list of the process's one deadline thread, which answers 504 when the limit
+ * passes first (the function then finishes in the background, its result dropped). */
 int rt_dispatch(struct rt *rt, httpd_req *req, struct app_call *call, rt_reply_fn reply,
                 int duration_header);
 /* {"Outputs":{…},"Logs":[…],"ReturnValue":…} of a finished generic call. */
 struct cJSON *rt_envelope(struct app_call *call);
-
-/* Duration in seconds from "10s", "500ms", "2m", "1h", "1.5s" or a plain number of
- * seconds (as the OpenFaaS watchdog reads them).  -1 when malformed. */
-double rt_parse_duration(const char *s);
 
 #endif

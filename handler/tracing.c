@@ -10,11 +10,15 @@
 #define _GNU_SOURCE
 #include "tracing.h"
 #include "app.h"
+#include "errbuf.h"
+#include "fterr.h"
+#include "tracename.h"
 #include "invlog.h"
 #include "log.h"
 #include "runtime.h"
 #include "tracer.h"
-#include "upload.h"
+#include "units.h"
+#include "uploader.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -80,7 +84,7 @@ static void upload_window(struct tracing *tr, int last)
     rc = upload_submit(&tr->up, buf, len, &rep, err, sizeof err);
     free(buf);
     if (rc == 0) tr->sent++;
-    else if (rc == 1) tr->spooled++;
+    else if (rc > 0) tr->spooled++;
     else tr->failed++;
     if (rc < 0)
         log_error("tracing: upload failed", "collector=%s name=%s reason=\"%s\"", tr->url, tr->name, err);
@@ -125,38 +129,38 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
     *out = NULL;
     if (!env_on(getenv("FNTRACE"))) return 0;
     struct tracing *tr = calloc(1, sizeof *tr);
-    if (!tr) { snprintf(err, errlen, "out of memory"); return -1; }
+    if (!tr) { err_set(err, errlen, "out of memory"); return -ENOMEM; }
     tr->app = app;
     tr->freq = TRACER_DEFAULT_FREQ;
     tr->window_s = DEFAULT_WINDOW_S;
     const char *v;
+    int rc = -FT_ERR_BAD_INPUT;
+    uint64_t u;
     if ((v = getenv("FNTRACE_FREQ")) && *v) {
-        char *end;
-        long f = strtol(v, &end, 10);
-        if (*end || f < 1 || f > 10000) {
-            snprintf(err, errlen, "FNTRACE_FREQ=%s is not a sampling frequency (1..10000 Hz)", v);
+        if (units_uint(v, 10000, &u) < 0 || u < 1) {
+            err_set(err, errlen, "FNTRACE_FREQ=%s is not a sampling frequency (1..10000 Hz)", v);
             goto fail;
         }
-        tr->freq = (int)f;
+        tr->freq = (int)u;
     }
     if ((v = getenv("FNTRACE_WINDOW")) && *v) {
-        double w = rt_parse_duration(v);
-        if (w < 0.1 || w > 3600) {
-            snprintf(err, errlen, "FNTRACE_WINDOW=%s is not a window (0.1s .. 1h; 10, 10s, 500ms)", v);
+        double w;
+        if (units_seconds(v, &w) < 0 || w < 0.1 || w > 3600) {
+            err_set(err, errlen, "FNTRACE_WINDOW=%s is not a window (0.1s .. 1h; 10, 10s, 500ms)", v);
             goto fail;
         }
         tr->window_s = w;
     }
     v = getenv("FNTRACE_NAME");
     snprintf(tr->name, sizeof tr->name, "%s", v && *v ? v : app->name);
-    if (!upload_name_valid(tr->name)) {
-        snprintf(err, errlen, "FNTRACE_NAME=%s is not a trace name ([A-Za-z0-9._-], not starting with a dot)", tr->name);
+    if (!trace_name_valid(tr->name)) {
+        rc = trace_name_error(err, errlen, "FNTRACE_NAME=", tr->name, strlen(tr->name));
         goto fail;
     }
     v = getenv("FNTRACE_COLLECTOR");
     snprintf(tr->url, sizeof tr->url, "%s", v && *v ? v : DEFAULT_COLLECTOR);
     if (strncmp(tr->url, "http://", 7) && strncmp(tr->url, "https://", 8)) {
-        snprintf(err, errlen, "FNTRACE_COLLECTOR=%s is not an http(s) URL", tr->url);
+        err_set(err, errlen, "FNTRACE_COLLECTOR=%s is not an http(s) URL", tr->url);
         goto fail;
     }
     v = getenv("FNTRACE_SPOOL");
@@ -166,17 +170,15 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
                             .attempts = 2, .backoff_ms = 200, .timeout_s = 10 };
     tr->max_invocations = DEFAULT_MAX_INVOCATIONS;
     if ((v = getenv("FNTRACE_INVOCATIONS")) && *v) {
-        char *end;
-        long m = strtol(v, &end, 10);
-        if (*end || m < 0 || m > 1000000) {
-            snprintf(err, errlen, "FNTRACE_INVOCATIONS=%s is not a count (0..1000000)", v);
+        if (units_uint(v, 1000000, &u) < 0) {
+            err_set(err, errlen, "FNTRACE_INVOCATIONS=%s is not a count (0..1000000)", v);
             goto fail;
         }
-        tr->max_invocations = (size_t)m;
+        tr->max_invocations = (size_t)u;
     }
     tr->recs = calloc(tr->max_invocations + 1, sizeof *tr->recs);
     tr->invs = calloc(tr->max_invocations + 1, sizeof *tr->invs);
-    if (!tr->recs || !tr->invs) { snprintf(err, errlen, "out of memory"); goto fail; }
+    if (!tr->recs || !tr->invs) { err_set(err, errlen, "out of memory"); rc = -ENOMEM; goto fail; }
 
     char why[256] = "";
     tracer_opts o = { .pid = getpid(), .freq = tr->freq };
@@ -193,7 +195,7 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
     if (tr->max_invocations && app_record_invocations(app, tr->max_invocations)) {
         log_warn("tracing: out of memory for the invocation log; traces will have none", "max=%zu", tr->max_invocations);
     }
-    int rc = pthread_create(&tr->th, NULL, tracing_thread, tr);
+    rc = pthread_create(&tr->th, NULL, tracing_thread, tr);
     if (rc) {
         log_warn("tracing off: cannot start the tracing thread", "err=%s", strerror(rc));
         tracer_free(tr->t);
@@ -214,7 +216,7 @@ fail:
     free(tr->recs);
     free(tr->invs);
     free(tr);
-    return -1;
+    return rc;
 }
 
 void tracing_stop(struct tracing *tr)

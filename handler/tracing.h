@@ -1,11 +1,13 @@
 /* tracing — the tracer inside the runtime (FNTRACE=1).
  *
  * tracing_start reads FNTRACE, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME,
- * FNTRACE_WINDOW and FNTRACE_SPOOL; when tracing is on it starts sampling this process
+ * FNTRACE_WINDOW, FNTRACE_SPOOL and FNTRACE_INVOCATIONS (the most invocations one trace
+ * carries); when tracing is on it starts sampling this process
  * and a thread that, every window, writes the samples and the invocations of the window
  * (drained from the app's invlog) as one perf-script trace and uploads it.
  * Tracing never stops serving: when perf_event_open is refused it logs one line and
- * returns 0 with *out NULL.  -1 (with a message) only for malformed settings.
+ * returns 0 with *out NULL.  A negative code (with a message) only for malformed
+ * settings (-FT_ERR_BAD_INPUT, -FT_ERR_BAD_NAME) or when out of memory.
  *
  * Thread-safety: start and stop from the main thread; the rest runs on its own thread. */
 #ifndef FNHANDLER_TRACING_H

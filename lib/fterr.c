@@ -18,6 +18,9 @@ static const char *const ft_messages[FT_ERR__END - FT_ERR__START] = {
     [FT_ERR_STORE_DOWN - FT_ERR__START] = "the store is unavailable",
     [FT_ERR_CORRUPT - FT_ERR__START] = "damaged file",
     [FT_ERR_UNSUPPORTED - FT_ERR__START] = "not supported by this build",
+    [FT_ERR_NO_TARGET - FT_ERR__START] = "cannot start, find or trace the target",
+    [FT_ERR_BODY_TYPE - FT_ERR__START] = "request body is not perf script text",
+    [FT_ERR_BODY_GZIP - FT_ERR__START] = "request body is not valid gzip",
 };
 
 const char *ft_strerror(int err)
@@ -32,16 +35,16 @@ int ft_http_status(int err)
 {
     if (err < 0) err = -err;
     switch (err) {
-    case FT_ERR_BAD_NAME: case FT_ERR_BAD_ID: case FT_ERR_BAD_INPUT:
+    case FT_ERR_BAD_NAME: case FT_ERR_BAD_ID: case FT_ERR_BAD_INPUT: case FT_ERR_BODY_GZIP:
     case EINVAL: case EISDIR: case ENAMETOOLONG: case ENOTDIR: case ELOOP:
         return 400;
     case FT_ERR_UNAUTHORIZED: return 401;
     case EACCES: case EPERM: return 403;
-    case ENOENT: return 404;
+    case ENOENT: case FT_ERR_NO_TARGET: return 404;
     case FT_ERR_TOO_LARGE: case EFBIG: return 413;
-    case FT_ERR_NOT_PERF: return 415;
+    case FT_ERR_BODY_TYPE: return 415;
     case ERANGE: return 416;
-    case FT_ERR_BAD_GZIP: case FT_ERR_CORRUPT: case FT_ERR_EMPTY: case EBADMSG: case EILSEQ:
+    case FT_ERR_NOT_PERF: case FT_ERR_BAD_GZIP: case FT_ERR_CORRUPT: case FT_ERR_EMPTY: case EBADMSG: case EILSEQ:
         return 422;
     case FT_ERR_UNSUPPORTED: return 501;
     case FT_ERR_STORE_DOWN: case ENOMEM: case EAGAIN: return 503;

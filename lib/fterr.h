@@ -14,8 +14,8 @@
 
 enum ft_err {
     FT_ERR__START = 4000,
-    FT_ERR_NOT_PERF = FT_ERR__START, /* input is not perf-script text */
-    FT_ERR_BAD_GZIP,                 /* corrupt or truncated gzip */
+    FT_ERR_NOT_PERF = FT_ERR__START, /* a stored file is not perf-script text */
+    FT_ERR_BAD_GZIP,                 /* a stored file is corrupt or truncated gzip */
     FT_ERR_BAD_NAME,                 /* a trace name breaks the name rule (tracename.h) */
     FT_ERR_BAD_ID,                   /* a trace id that is not a path inside the store */
     FT_ERR_TOO_LARGE,                /* over a configured size limit */
@@ -26,6 +26,9 @@ enum ft_err {
     FT_ERR_STORE_DOWN,               /* the store cannot be reached now; retry later */
     FT_ERR_CORRUPT,                  /* a file of ours (index, spool entry) is damaged */
     FT_ERR_UNSUPPORTED,              /* asked for something this build cannot do */
+    FT_ERR_NO_TARGET,                /* a process to trace cannot be started, found, traced */
+    FT_ERR_BODY_TYPE,                /* a request body of the wrong type (not perf text) */
+    FT_ERR_BODY_GZIP,                /* a request body that says or looks gzip but is not */
     FT_ERR__END
 };
 

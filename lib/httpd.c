@@ -9,6 +9,8 @@
  * reply gets its connection closed instead: nobody streams us gigabytes to be ignored. */
 #define _GNU_SOURCE
 #include "httpd.h"
+#include "fterr.h"
+#include "jsonerr.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -153,11 +155,19 @@ int httpd_reply_error(httpd_req *req, int status, const char *fmt, ...)
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    cJSON *o = json_error_v(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    if (o) cJSON_AddStringToObject(o, "error", msg);
     return httpd_reply_json(req, status, o);
+}
+
+int httpd_reply_fterr(httpd_req *req, int err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    cJSON *o = json_error_v(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return httpd_reply_json(req, ft_http_status(err), o);
 }
 
 int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,
@@ -611,4 +621,18 @@ int httpd_wait_signal(int timeout_ms)
     struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
     int sig = sigtimedwait(&set, NULL, &ts);
     return sig > 0 ? sig : 0;
+}
+
+unsigned httpd_drain(httpd *srv, double grace_s, unsigned (*busy)(void *arg), void *arg)
+{
+    httpd_quiesce(srv);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double end = (double)t.tv_sec + (double)t.tv_nsec / 1e9 + grace_s;
+    while (httpd_inflight(srv) || (busy && busy(arg))) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)t.tv_sec + (double)t.tv_nsec / 1e9 >= end) break;
+        if (httpd_wait_signal(50)) break;
+    }
+    return httpd_inflight(srv);
 }

@@ -90,6 +90,11 @@ void httpd_stop(httpd *srv);
  * waits for one of them, or for the timeout (ms, <0 forever); returns the signal or 0. */
 void httpd_block_signals(void);
 int httpd_wait_signal(int timeout_ms);
+/* The one drain of every daemon, after its stop signal: stops accepting new connections
+ * (httpd_quiesce), then waits up to grace_s seconds until no request is in flight and
+ * busy(arg) (NULL: not asked) returns 0; another SIGINT/SIGTERM cuts the wait short.
+ * Returns the requests still in flight; the caller then stops the server. */
+unsigned httpd_drain(httpd *srv, double grace_s, unsigned (*busy)(void *arg), void *arg);
 
 /* --- request accessors ------------------------------------------------------------- */
 const char *httpd_req_method(const httpd_req *req);
@@ -140,6 +145,9 @@ int httpd_reply_take(httpd_req *req, int status, const char *content_type,
 int httpd_reply_json(httpd_req *req, int status, struct cJSON *json);
 /* {"error": "<formatted message>"} with the status. */
 int httpd_reply_error(httpd_req *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same for a failure code (lib/fterr.h): the status is ft_http_status(err). */
+int httpd_reply_fterr(httpd_req *req, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Sends size bytes of fd from offset 0; takes ownership of fd. */
 int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,

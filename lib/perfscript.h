@@ -1,7 +1,7 @@
 /* perfscript — the model of the `perf script --header` text format: parser, writer,
  * sniffer. Shared by the tracer (writes it), the collector (sniffs uploads) and
- * flamescope (parses profiles on its hot path). DESIGN.md "perf-script format" is the
- * contract; this header is its C form.
+ * flamescope (parses profiles on its hot path). docs/perfscript.md describes the format
+ * for people; this header is its C form and the contract.
  *
  * The format, one sample:
  *
@@ -192,7 +192,7 @@ int ps_parse_mem(ps_parser *p, const void *buf, size_t len);
 
 /* Parses a plain or gzip file (gzip by magic, several members allowed).
  * Returns 0, a callback's value, or a negative errno: -ENOENT etc. from open/read,
- * -EBADMSG for corrupt or truncated gzip, -EFBIG past opts.max_bytes, -ENOMEM.
+ * -FT_ERR_BAD_GZIP for corrupt or truncated gzip, -EFBIG past opts.max_bytes, -ENOMEM.
  * Samples before an error have been delivered. err (may be NULL) gets a message. */
 int ps_parse_file(ps_parser *p, const char *path, char *err, size_t errlen);
 /* Same over an open descriptor (not closed; read until EOF). */
@@ -321,7 +321,9 @@ int ps_write_header_line(ps_writer *w, ps_str line);
  *   "# fntrace backend : perf"          (perf | bpf)
  *   "# fntrace frames : kernel+user"    (or "user": kernel frames not permitted)
  *   "# fntrace lost samples : 12"
- *   "# fntrace invocation : id=… fn=… start=S.NS end=S.NS status=N" */
+ *   "# fntrace invocation : id=… fn=… start=S.NS[ end=S.NS][ status=N][ tid=N]"
+ *   (end, status and tid are written when inv->flags has PS_INV_END, PS_INV_STATUS,
+ *   PS_INV_TID; a tid <= 0 is left out) */
 int ps_write_fntrace_version(ps_writer *w, const char *version);
 int ps_write_fntrace_backend(ps_writer *w, const char *backend);
 int ps_write_fntrace_frames(ps_writer *w, int kernel);
@@ -339,9 +341,6 @@ int ps_write_sample_end(ps_writer *w);                      /* the blank line */
 /* Raw bytes (for callers that copy text through unchanged). */
 int ps_write_raw(ps_writer *w, const void *data, size_t len);
 
-/* Formats one event line ("…: \n" included) into out like snprintf; for tests and
- * callers that build text themselves. */
-size_t ps_format_event(const ps_sample *s, char *out, size_t outcap);
 /* Formats one frame line ("\t…\n" included) into out like snprintf. */
 size_t ps_format_frame(const ps_frame *f, char *out, size_t outcap);
 
@@ -355,15 +354,5 @@ size_t ps_format_frame(const ps_frame *f, char *out, size_t outcap);
  * no. Reads at most PS_SNIFF_MAX bytes. Returns 1 or 0. */
 #define PS_SNIFF_MAX 4096
 int ps_sniff(const void *buf, size_t len);
-
-/* Is buf the start of a gzip stream (1f 8b 08)? */
-int ps_is_gzip(const void *buf, size_t len);
-/* Inflates as much of the gzip prefix gz[0..len) as fits into out[0..outcap);
- * a prefix cut anywhere is fine. Returns the number of bytes produced (>= 0) or
- * -EBADMSG when the data is not valid gzip. */
-long ps_gunzip_prefix(const void *gz, size_t len, void *out, size_t outcap);
-/* ps_sniff on a body that may be gzip: a gzip prefix is inflated (up to PS_SNIFF_MAX
- * bytes of text) and sniffed. Returns 1 or 0. */
-int ps_sniff_body(const void *buf, size_t len);
 
 #endif

@@ -53,25 +53,11 @@ struct store_put {
     int gzip;
     int err;                    /* first write error, sticky */
     uint64_t bytes;
-    char name[STORE_NAME_MAX + 1];
+    char name[TRACE_NAME_MAX + 1];
     char tmpname[64];
 };
 
 /* --- validation ------------------------------------------------------------------- */
-
-int store_name_valid(const char *name)
-{
-    if (!name || !*name || name[0] == '.') return 0;
-    size_t n = 0;
-    for (const char *p = name; *p; p++, n++) {
-        char c = *p;
-        if (n >= STORE_NAME_MAX) return 0;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
 
 int store_id_valid(const char *id)
 {
@@ -119,7 +105,7 @@ static void entry_fill(struct store_entry *e, const char *id, const struct stat 
     memset(e, 0, sizeof *e);
     snprintf(e->id, sizeof e->id, "%s", id);
     const char *slash = strchr(id, '/');
-    if (slash && (size_t)(slash - id) <= STORE_NAME_MAX)
+    if (slash && (size_t)(slash - id) <= TRACE_NAME_MAX)
         memcpy(e->name, id, (size_t)(slash - id));
     e->bytes = (uint64_t)sb->st_size;
     e->mtime_ns = timespec_ns(&sb->st_mtim);
@@ -239,7 +225,7 @@ int store_list(store *st, const char *name, struct store_entry **out, size_t *co
     *out = NULL;
     *count = 0;
     if (name) {
-        if (!store_name_valid(name)) return -EINVAL;
+        if (!trace_name_valid(name)) return -EINVAL;
         int fd = openat(st->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
         walk_dir(&w, fd, name, 1);
@@ -325,8 +311,8 @@ static uint32_t random32(void)
 
 store_put *store_put_begin(store *st, const char *name, int gzip, char *err, size_t errlen)
 {
-    if (!store_name_valid(name)) {
-        err_set(err, errlen, "invalid trace name");
+    if (!trace_name_valid(name)) {
+        trace_name_error(err, errlen, "trace name", name, name ? strlen(name) : 0);
         errno = EINVAL;           /* set after seterr: snprintf may touch errno */
         return NULL;
     }

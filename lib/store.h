@@ -21,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_NAME_MAX 128
+#include "tracename.h"
+
 #define STORE_ID_MAX 1024
 #define STORE_VERSION_MAX 64
 
@@ -30,7 +31,7 @@ typedef struct store_put store_put;
 
 struct store_entry {
     char id[STORE_ID_MAX + 1];     /* "fibonacci/20261121T101500.123Z-1a2b3c.perf" */
-    char name[STORE_NAME_MAX + 1]; /* first component for NAME/FILE ids, "" for top-level */
+    char name[TRACE_NAME_MAX + 1]; /* first component for NAME/FILE ids, "" for top-level */
     uint64_t bytes;
     int64_t mtime_ns;              /* wall clock, ns since the epoch */
     int gzip;                      /* ends in .gz */
@@ -43,8 +44,6 @@ struct store_entry {
     char version[STORE_VERSION_MAX + 1];
 };
 
-/* Trace names: [A-Za-z0-9._-]{1,128}, not starting with a dot. */
-int store_name_valid(const char *name);
 int store_id_valid(const char *id);
 
 /* Opens (creating if needed) a directory store; removes temporary files a crash left. */

@@ -1,10 +1,11 @@
 /* strtab — string interner (see strtab.h for the contract).
  *
- * Layout: `ents` is the id-indexed array {pointer into the arena, length, hash};
- * `slots` is the open-addressing index: each slot holds id+1 (0 = empty) and the upper
- * 32 bits of the hash, so most mismatches are rejected without touching the key.
- * The arena is a list of chunks that never move, so stored pointers stay valid. */
+ * Layout: `ents` is the id-indexed array {pointer into the arena, length}; `idx` is the
+ * index, a lib/oatable multimap from the key's full 64-bit hash to id + 1, so a
+ * mismatch is rejected without touching the key bytes.  The arena is a list of chunks
+ * that never move, so stored pointers stay valid. */
 #include "strtab.h"
+#include "oatable.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +15,7 @@
 
 struct ent {
     const char *p;
-    uint32_t len;
-    uint32_t hash;        /* upper half of the 64-bit hash */
-};
-
-struct slot {
-    uint32_t idp1;        /* id + 1, 0 when empty */
-    uint32_t hash;
+    size_t len;
 };
 
 struct chunk {
@@ -33,8 +28,7 @@ struct strtab {
     uint64_t seed;
     struct ent *ents;
     uint32_t n, ents_cap;
-    struct slot *slots;
-    uint32_t mask;        /* slot count - 1 */
+    oatable idx;          /* hash -> id + 1 */
     struct chunk *arena;
     size_t arena_bytes;
 };
@@ -86,9 +80,7 @@ strtab *strtab_new(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     t->seed = strtab_hash(&ts, sizeof(ts), (uint64_t)(uintptr_t)t);
-    t->mask = 255;
-    t->slots = calloc(t->mask + 1, sizeof(*t->slots));
-    if (!t->slots) {
+    if (oat_init(&t->idx, 128)) {
         free(t);
         return NULL;
     }
@@ -106,7 +98,7 @@ void strtab_free(strtab *t)
         c = next;
     }
     free(t->ents);
-    free(t->slots);
+    oat_free(&t->idx);
     free(t);
 }
 
@@ -140,46 +132,17 @@ static const char *arena_copy(strtab *t, const void *key, size_t len)
     return dst;
 }
 
-static int grow_slots(strtab *t)
-{
-    uint32_t ncap = (t->mask + 1) * 2;
-    struct slot *ns = calloc(ncap, sizeof(*ns));
-    if (!ns)
-        return -1;
-    uint32_t nmask = ncap - 1;
-    for (uint32_t id = 0; id < t->n; id++) {
-        /* the slot position uses the low hash bits, which we did not keep: rehash */
-        uint64_t h = strtab_hash(t->ents[id].p, t->ents[id].len, t->seed);
-        uint32_t i = (uint32_t)h & nmask;
-        while (ns[i].idp1)
-            i = (i + 1) & nmask;
-        ns[i].idp1 = id + 1;
-        ns[i].hash = (uint32_t)(h >> 32);
-    }
-    free(t->slots);
-    t->slots = ns;
-    t->mask = nmask;
-    return 0;
-}
-
 static inline uint32_t lookup(const strtab *t, const void *key, size_t len, uint64_t h,
-                              uint32_t *slot_out)
+                              size_t *slot_out)
 {
-    uint32_t hi = (uint32_t)(h >> 32);
-    uint32_t i = (uint32_t)h & t->mask;
-    for (;;) {
-        const struct slot *s = &t->slots[i];
-        if (!s->idp1) {
-            *slot_out = i;
-            return STRTAB_NONE;
-        }
-        if (s->hash == hi) {
-            const struct ent *e = &t->ents[s->idp1 - 1];
-            if (e->len == len && memcmp(e->p, key, len) == 0)
-                return s->idp1 - 1;
-        }
-        i = (i + 1) & t->mask;
+    size_t i = oat_find(&t->idx, h);
+    for (uint64_t v; (v = t->idx.slot[i].val); i = oat_next(&t->idx, i, h)) {
+        const struct ent *e = &t->ents[v - 1];
+        if (e->len == len && memcmp(e->p, key, len) == 0)
+            return (uint32_t)(v - 1);
     }
+    *slot_out = i;
+    return STRTAB_NONE;
 }
 
 uint32_t strtab_find(const strtab *t, const void *key, size_t len)
@@ -188,7 +151,7 @@ uint32_t strtab_find(const strtab *t, const void *key, size_t len)
         key = "";
     if (len > STRTAB_MAX_KEY)
         return STRTAB_NONE;
-    uint32_t slot;
+    size_t slot = 0;
     return lookup(t, key, len, strtab_hash(key, len, t->seed), &slot);
 }
 
@@ -199,17 +162,12 @@ uint32_t strtab_intern(strtab *t, const void *key, size_t len)
     if (len > STRTAB_MAX_KEY)
         return STRTAB_NONE;
     uint64_t h = strtab_hash(key, len, t->seed);
-    uint32_t slot;
+    size_t slot = 0;
     uint32_t id = lookup(t, key, len, h, &slot);
     if (id != STRTAB_NONE)
         return id;
     if (t->n >= STRTAB_MAX_IDS)
         return STRTAB_NONE;
-    if ((uint64_t)(t->n + 1) * 2 > (uint64_t)t->mask + 1) {
-        if (grow_slots(t) < 0)
-            return STRTAB_NONE;
-        lookup(t, key, len, h, &slot);
-    }
     if (t->n == t->ents_cap) {
         uint32_t ncap = t->ents_cap ? t->ents_cap * 2 : 256;
         struct ent *ne = realloc(t->ents, (size_t)ncap * sizeof(*ne));
@@ -221,10 +179,11 @@ uint32_t strtab_intern(strtab *t, const void *key, size_t len)
     const char *copy = arena_copy(t, key, len);
     if (!copy)
         return STRTAB_NONE;
-    id = t->n++;
-    t->ents[id] = (struct ent){ copy, (uint32_t)len, (uint32_t)(h >> 32) };
-    t->slots[slot].idp1 = id + 1;
-    t->slots[slot].hash = (uint32_t)(h >> 32);
+    id = t->n;
+    if (oat_insert_at(&t->idx, slot, h, (uint64_t)id + 1))
+        return STRTAB_NONE;
+    t->n++;
+    t->ents[id] = (struct ent){ copy, len };
     return id;
 }
 
@@ -244,6 +203,5 @@ uint32_t strtab_count(const strtab *t)
 
 size_t strtab_memory(const strtab *t)
 {
-    return t->arena_bytes + (size_t)t->ents_cap * sizeof(struct ent) +
-           ((size_t)t->mask + 1) * sizeof(struct slot);
+    return t->arena_bytes + (size_t)t->ents_cap * sizeof(struct ent) + oat_memory(&t->idx);
 }

@@ -6,8 +6,8 @@
  *   - ids are dense, starting at 0, in insertion order: callers index arrays by them;
  *   - the table copies each new key once into an arena; the pointers strtab_str()
  *     returns stay valid until strtab_free() (every stored string is NUL-terminated);
- *   - open addressing with linear probing on a power-of-two table, load factor <= 1/2;
- *     the hash is seeded per table so a hostile input cannot precompute collisions.
+ *   - the index is a lib/oatable (open addressing, load factor <= 1/2) keyed by a
+ *     64-bit hash seeded per table, so a hostile input cannot precompute collisions.
  *
  * Limits: a key is at most STRTAB_MAX_KEY bytes, at most STRTAB_MAX_IDS ids per table.
  * Ownership: the table owns its copies. Thread-safety: none; one table per thread, or

@@ -51,18 +51,22 @@ int units_size(const char *s, uint64_t *out)
     return parse(s, tab, out);
 }
 
-static const struct suffix duration_ms_tab[] = {
-    { "ms", 1 }, { "", 1000 }, { "s", 1000 }, { "m", 60000 }, { "min", 60000 },
-    { "h", 3600000 }, { "d", 86400000 }, { "w", 604800000 }, { NULL, 0 },
+/* The one duration table, in microseconds: every duration the project reads (CLI
+ * options, OpenFaaS watchdog variables, FNTRACE_WINDOW) goes through it. */
+static const struct suffix duration_us_tab[] = {
+    { "us", 1 }, { "\xc2\xb5s", 1 }, { "ms", 1000 }, { "", 1000000 }, { "s", 1000000 },
+    { "m", 60000000ull }, { "min", 60000000ull }, { "h", 3600000000ull },
+    { "d", 86400000000ull }, { "w", 604800000000ull }, { NULL, 0 },
 };
 
 int units_duration_ms(const char *s, int64_t *out)
 {
-    uint64_t v;
-    int r = parse(s, duration_ms_tab, &v);
+    uint64_t us;
+    int r = parse(s, duration_us_tab, &us);
     if (r) return r;
-    if (v > INT64_MAX) return -ERANGE;
-    *out = (int64_t)v;
+    if (us % 1000) return -EINVAL;        /* "1500us" is not a whole number of ms */
+    if (us / 1000 > INT64_MAX) return -ERANGE;
+    *out = (int64_t)(us / 1000);
     return 0;
 }
 
@@ -73,5 +77,38 @@ int units_duration_s(const char *s, int64_t *out)
     if (r) return r;
     if (ms % 1000) return -EINVAL;        /* "1500ms" is not a whole number of seconds */
     *out = ms / 1000;
+    return 0;
+}
+
+int units_seconds(const char *s, double *out)
+{
+    uint64_t whole, frac = 0, scale = 1;
+    int err;
+    const char *rest = parse_digits(s, &whole, &err);
+    if (!rest) return err;
+    if (*rest == '.') {
+        rest++;
+        if (*rest < '0' || *rest > '9') return -EINVAL;
+        for (; *rest >= '0' && *rest <= '9'; rest++)
+            if (scale < 1000000000ull) { frac = frac * 10 + (uint64_t)(*rest - '0'); scale *= 10; }
+    }
+    for (const struct suffix *t = duration_us_tab; t->s; t++) {
+        if (strcasecmp(rest, t->s)) continue;
+        if (whole > UINT64_MAX / t->mul) return -ERANGE;
+        *out = ((double)whole + (double)frac / (double)scale) * (double)t->mul / 1e6;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+int units_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v;
+    int err;
+    const char *rest = parse_digits(s, &v, &err);
+    if (!rest) return err;
+    if (*rest) return -EINVAL;
+    if (v > max) return -ERANGE;
+    *out = v;
     return 0;
 }

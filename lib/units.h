@@ -1,9 +1,13 @@
-/* units — parsing of sizes and durations given on command lines and in config:
+/* units — the one grammar for numbers, sizes and durations given on command lines, in
+ * the environment and in config, for every component:
  * sizes "1048576", "512K", "10M", "1G", "2T" (powers of 1024, optional trailing "B"/"iB",
- * case-insensitive) and durations "90s", "30m", "12h", "7d", "2w" (plain numbers are
- * seconds; "ms" for milliseconds in units_duration_ms()).
- * Whole numbers only; overflow, empty strings, junk and negative numbers are errors.
- * Pure functions, thread-safe.  Errors: -EINVAL (not a size/duration), -ERANGE (overflow). */
+ * case-insensitive) and durations "250us", "500ms", "90s", "30m", "12h", "7d", "2w"
+ * (plain numbers are seconds).  Sizes and the integer durations take whole numbers;
+ * units_seconds() also takes a decimal fraction ("1.5s", "0.5") for the options and
+ * variables that are fractional seconds (OpenFaaS timeouts, `fntrace record -d`).
+ * Overflow, empty strings, junk, spaces and negative numbers are errors.
+ * Pure functions, thread-safe.  Errors: -EINVAL (not a size/duration), -ERANGE (overflow
+ * or over max). */
 #ifndef FNTRACE_UNITS_H
 #define FNTRACE_UNITS_H
 
@@ -12,5 +16,9 @@
 int units_size(const char *s, uint64_t *out);
 int units_duration_s(const char *s, int64_t *out);
 int units_duration_ms(const char *s, int64_t *out);
+/* A duration in seconds, fractions allowed: "1.5s", "500ms", "2m", "7". */
+int units_seconds(const char *s, double *out);
+/* A plain decimal number 0..max (counts, ports, frequencies: no suffix). */
+int units_uint(const char *s, uint64_t max, uint64_t *out);
 
 #endif

@@ -19,7 +19,7 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "upload.h"
+#include "uploader.h"
 
 typedef struct agent_trace {
     const char *name;             /* the container's trace name */

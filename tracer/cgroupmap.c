@@ -19,6 +19,7 @@
 
 #include "errbuf.h"
 #include "fterr.h"
+#include "tracename.h"
 
 static int is_hex(char c)
 {
@@ -202,21 +203,6 @@ int cgroup_path_under(const char *path, const char *root)
     while (rl > 1 && root[rl - 1] == '/') rl--;
     if (rl == 1 && root[0] == '/') return path[0] == '/';
     return !strncmp(path, root, rl) && (path[rl] == 0 || path[rl] == '/');
-}
-
-void trace_name_sanitize(const char *in, const char *fallback, char *out, size_t outlen)
-{
-    if (!outlen) return;
-    size_t o = 0, max = outlen - 1 < 128 ? outlen - 1 : 128;
-    for (const char *p = in ? in : ""; *p && o < max; p++) {
-        unsigned char c = (unsigned char)*p;
-        int ok = isalnum(c) || c == '.' || c == '_' || c == '-';
-        if (!o && (c == '.' || c == '_' || !ok)) continue;   /* no leading dot */
-        out[o++] = ok ? (char)c : '_';
-    }
-    out[o] = 0;
-    if (!o && fallback && fallback != in) trace_name_sanitize(fallback, NULL, out, outlen);
-    if (!out[0] && outlen > 7) snprintf(out, outlen, "unknown");
 }
 
 /* mountinfo fields are octal-escaped (\040 for a space) */

@@ -3,7 +3,7 @@
  * the paths Docker, containerd, CRI-O, Podman and Kubernetes use, and the container's
  * name (Docker's name or an OpenFaaS function label) from the Docker API socket or the
  * container's config.v2.json under Docker's data root; else the cgroup's leaf.  Names
- * are made valid trace names ([A-Za-z0-9._-]{1,128}, no leading dot).
+ * are made valid trace names (trace_name_sanitize, lib/tracename.h).
  *
  * Why user space: Docker on a v1 (or hybrid) machine puts containers in v1 cgroups,
  * which a BPF program cannot name (bpf_get_current_cgroup_id is v2 only).
@@ -16,6 +16,8 @@
 #define FNTRACE_CGROUPMAP_H
 
 #include <stddef.h>
+
+#include "tracename.h"
 
 #define CGROUP_MAX_LINES 32        /* hierarchies kept from one /proc/PID/cgroup */
 #define CGROUP_MAX_PATH 1024       /* longer paths are refused */
@@ -64,10 +66,6 @@ const char *cgroup_leaf(const char *path);
 
 /* 1 when path is root or below it ("/a" is under "/" and "/a"; "/ab" is not under "/a"). */
 int cgroup_path_under(const char *path, const char *root);
-
-/* Makes any text a trace name: characters outside [A-Za-z0-9._-] become '_', leading
- * dots and underscores are dropped, cut at 128; "" (or nothing left) gives fallback. */
-void trace_name_sanitize(const char *in, const char *fallback, char *out, size_t outlen);
 
 /* From a container's JSON (Docker's `GET /containers/ID/json` or config.v2.json, the
  * same shape): the OpenFaaS function label (com.openfaas.function, then faas_function)

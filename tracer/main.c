@@ -1,6 +1,6 @@
 /* fntrace — command line: `fntrace record` samples a process or a command and writes
  * perf-script text (or uploads it); `fntrace upload` sends existing files and drains the
- * spool.  Argument parsing and wiring only: the work is in record.c, tracer.c, upload.c. */
+ * spool.  Argument parsing and wiring only: the work is in record.c, tracer.c, uploader.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "fterr.h"
 #include "log.h"
 #include "record.h"
-#include "upload.h"
+#include "units.h"
+#include "uploader.h"
+#include "tracename.h"
 
-/* exit codes */
+/* exit codes (documented in --help and docs/tracer.md) */
 enum {
     EXIT_OK = 0,
     EXIT_ERROR = 1,        /* recording or writing failed */
@@ -26,8 +29,29 @@ enum {
     EXIT_SPOOLED = 75,     /* EX_TEMPFAIL: collector unreachable, trace kept in the spool */
 };
 
+/* The one table from a code (lib/fterr.h) to an exit code.  Any other negative code is
+ * EXIT_UPLOAD when the upload failed and EXIT_ERROR otherwise; a positive count of
+ * spooled traces is EXIT_SPOOLED. */
+static const struct { int code, exit; } exit_codes[] = {
+    { -FT_ERR_NO_TARGET, EXIT_TARGET },
+    { -FT_ERR_STORE_DOWN, EXIT_UPLOAD },      /* unreachable and no spool */
+    { -FT_ERR_UNAUTHORIZED, EXIT_UPLOAD },
+    { -FT_ERR_TOO_LARGE, EXIT_UPLOAD },
+    { -FT_ERR_BAD_INPUT, EXIT_UPLOAD },
+    { -FT_ERR_BAD_NAME, EXIT_UPLOAD },
+};
+
+static int exit_code(int rc, int uploading)
+{
+    if (rc == 0) return EXIT_OK;
+    if (rc > 0) return EXIT_SPOOLED;
+    for (size_t i = 0; i < sizeof exit_codes / sizeof exit_codes[0]; i++)
+        if (exit_codes[i].code == rc) return exit_codes[i].exit;
+    return uploading ? EXIT_UPLOAD : EXIT_ERROR;
+}
+
 static const char usage_text[] =
-"usage: fntrace record [-F HZ] [-d SECONDS] [-o FILE] [--user-only]\n"
+"usage: fntrace record [-F HZ] [-d TIME] [-o FILE] [--user-only]\n"
 "                      [--upload URL --name NAME [--spool DIR]] (-p PID | -- CMD [ARG...])\n"
 "       fntrace record --backend bpf [-F HZ] [-d SECONDS] [-o FILE] [--upload ...]\n"
 "                      (-p PID... | --cgroup PATH | -a | -- CMD [ARG...])\n"
@@ -40,8 +64,9 @@ static const char usage_text[] =
 "`perf script --header` text.  No root and no perf tool needed: perf_event_paranoid <= 2\n"
 "allows your own processes; kernel frames are recorded when the kernel permits.\n"
 "  -F, --freq HZ          sampling frequency per thread (default 200)\n"
-"  -d, --duration SECONDS stop after this long (default: when the target exits or on\n"
-"                         SIGINT/SIGTERM; what was recorded is always written)\n"
+"  -d, --duration TIME    stop after this long: 30s, 1.5s, 500ms, 2m; a plain number is\n"
+"                         seconds (default: when the target exits or on SIGINT/SIGTERM;\n"
+"                         what was recorded is always written)\n"
 "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
 "  -p, --pid PID          attach to a running process, all its threads\n"
 "  -- CMD [ARG...]        start CMD and record it from its first instruction; when the\n"
@@ -55,10 +80,10 @@ static const char usage_text[] =
 "  -a, --all              bpf: every process on the machine (idle excluded)\n"
 "      --upload URL       POST the trace to a collector (with X-name: NAME, gzip when\n"
 "                         accepted, retries with backoff); with -o, also keep the file\n"
-"      --name NAME        trace name, [A-Za-z0-9._-]{1,128}\n"
+"      --name NAME        trace name: " TRACE_NAME_RULE "\n"
 "      --spool DIR        keep traces that could not be delivered in DIR (bounded) and\n"
 "                         send them first next time\n"
-"      --spool-max-bytes N  spool bound in bytes (default 64 MiB)\n"
+"      --spool-max-bytes SIZE  spool bound: bytes, or 512K, 10M, 1G (default 64M)\n"
 "      --retries N        tries per upload (default 3)\n"
 "\n"
 "upload: sends FILEs (perf-script text) to URL, after what the spool holds; with no\n"
@@ -117,29 +142,25 @@ static const struct option long_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
-static int parse_long(const char *s, long lo, long hi, long *out)
+/* A number lo..hi in the lib/units grammar (no suffix); 0 or -1. */
+static int parse_count(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
+    return units_uint(s, hi, out) < 0 || *out < lo ? -1 : 0;
 }
 
 /* The options `record --upload` and `upload` share; 0, or -1 after a usage error. */
 static int upload_option(int opt, const char *arg, upload_opts *uo)
 {
-    long v;
+    uint64_t v;
     switch (opt) {
     case OPT_NAME: uo->name = arg; return 0;
     case OPT_SPOOL: uo->spool_dir = arg; return 0;
     case OPT_SPOOL_MAX:
-        if (parse_long(arg, 1, 0x7fffffffL, &v)) { usage_error("invalid size: %s", arg); return -1; }
-        uo->spool_max_bytes = (uint64_t)v;
+        if (units_size(arg, &v) < 0 || v < 1) { usage_error("invalid size: %s", arg); return -1; }
+        uo->spool_max_bytes = v;
         return 0;
     case OPT_RETRIES:
-        if (parse_long(arg, 1, 100, &v)) { usage_error("invalid retries: %s", arg); return -1; }
+        if (parse_count(arg, 1, 100, &v)) { usage_error("invalid retries: %s", arg); return -1; }
         uo->attempts = (int)v;
         return 0;
     }
@@ -148,15 +169,9 @@ static int upload_option(int opt, const char *arg, upload_opts *uo)
 
 static int exit_for_upload(int rc, const char *err)
 {
-    if (rc == 1) {
-        log_warn("upload deferred", "reason=\"%s\"", err);
-        return EXIT_SPOOLED;
-    }
-    if (rc < 0) {
-        log_error("upload failed", "reason=\"%s\"", err);
-        return EXIT_UPLOAD;
-    }
-    return EXIT_OK;
+    if (rc > 0) log_warn("upload deferred", "reason=\"%s\"", err);
+    if (rc < 0) log_error("upload failed", "reason=\"%s\" error=\"%s\"", err, ft_strerror(rc));
+    return exit_code(rc, 1);
 }
 
 static int cmd_record(int argc, char **argv)
@@ -166,26 +181,22 @@ static int cmd_record(int argc, char **argv)
     const char *url = NULL;
     int extra_pids[64];
     size_t nextra = 0;
-    long v;
+    uint64_t v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+F:d:o:p:ah", long_opts, NULL)) != -1) {
         switch (c) {
         case 'F':
-            if (parse_long(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
+            if (parse_count(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
             ro.freq = (int)v;
             break;
-        case 'd': {
-            char *end;
-            errno = 0;
-            ro.duration = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(ro.duration > 0) || ro.duration > 1e7)
+        case 'd':
+            if (units_seconds(optarg, &ro.duration) < 0 || !(ro.duration > 0) || ro.duration > 1e7)
                 return usage_error("invalid duration: %s", optarg);
             break;
-        }
         case 'o': ro.output = optarg; break;
         case 'p':
-            if (parse_long(optarg, 1, 0x7fffffff, &v)) return usage_error("invalid pid: %s", optarg);
+            if (parse_count(optarg, 1, 0x7fffffff, &v)) return usage_error("invalid pid: %s", optarg);
             if (!ro.pid) ro.pid = (int)v;
             else if (nextra < sizeof extra_pids / sizeof *extra_pids) extra_pids[nextra++] = (int)v;
             else return usage_error("%s", "at most 65 -p");
@@ -220,8 +231,8 @@ static int cmd_record(int argc, char **argv)
         if (ntargets != 1) return usage_error("%s", "give either -p PID or -- CMD");
     }
     if (url) {
-        if (!upload_name_valid(uo.name))
-            return usage_error("%s", "--upload needs --name NAME ([A-Za-z0-9._-]{1,128}, no leading dot)");
+        if (!trace_name_valid(uo.name))
+            return usage_error("%s", "--upload needs --name NAME (" TRACE_NAME_RULE ")");
         uo.url = url;
         ro.upload = &uo;
     } else if (uo.name || uo.spool_dir) {
@@ -235,12 +246,12 @@ static int cmd_record(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     record_result res;
-    enum record_status st = record_run(&ro, &res);
-    if (st == RECORD_ERR_TARGET) {
+    int rc = record_run(&ro, &res);
+    if (rc == -FT_ERR_NO_TARGET) {
         log_error("cannot trace", "reason=\"%s\"", res.err);
-        return EXIT_TARGET;
+        return exit_code(rc, 0);
     }
-    if (st == RECORD_ERR_PERM) {
+    if (rc == -EPERM) {
         log_error("not permitted", "reason=\"%s\"", res.err);
         return EXIT_PERM;
     }
@@ -261,17 +272,10 @@ static int cmd_record(int argc, char **argv)
     if (res.cmd_terminated) log_info("command stopped", "reason=\"recording ended first\"");
     if (res.cmd_exited && WIFSIGNALED(res.cmd_status))
         log_info("command killed", "signal=%d", WTERMSIG(res.cmd_status));
-    switch (st) {
-    case RECORD_OK:
-        if (ro.upload) log_info("uploaded", "url=%s name=%s", uo.url, uo.name);
-        return EXIT_OK;
-    case RECORD_ERR_OUTPUT:
-        log_error("cannot write the trace", "reason=\"%s\"", res.err);
-        return EXIT_ERROR;
-    case RECORD_UPLOAD_SPOOLED: return exit_for_upload(1, res.err);
-    case RECORD_UPLOAD_FAILED: return exit_for_upload(-1, res.err);
-    default: return EXIT_ERROR;
-    }
+    if (rc == 0 && ro.upload) log_info("uploaded", "url=%s name=%s", uo.url, uo.name);
+    if (rc > 0 || res.upload_failed) return exit_for_upload(rc, res.err);
+    if (rc < 0) log_error("cannot write the trace", "reason=\"%s\"", res.err);
+    return exit_code(rc, 0);
 }
 
 static int cmd_upload(int argc, char **argv)
@@ -290,8 +294,8 @@ static int cmd_upload(int argc, char **argv)
     }
     if (optind >= argc) return usage_error("%s", "upload needs a URL");
     uo.url = argv[optind++];
-    if (!upload_name_valid(uo.name) && (optind < argc || !uo.spool_dir))
-        return usage_error("%s", "upload needs --name NAME ([A-Za-z0-9._-]{1,128}, no leading dot)");
+    if (!trace_name_valid(uo.name) && (optind < argc || !uo.spool_dir))
+        return usage_error("%s", "upload needs --name NAME (" TRACE_NAME_RULE ")");
     signal(SIGPIPE, SIG_IGN);
     char err[512] = "";
     upload_report rep = { 0 };
@@ -307,7 +311,7 @@ static int cmd_upload(int argc, char **argv)
     if (rep.evicted) log_warn("spool full", "evicted=%d oldest traces deleted", rep.evicted);
     if (rep.rejected) log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
     log_info("upload done", "sent=%d spooled=%d left_in_spool=%d", rep.sent, rep.spooled, rep.left);
-    if (worst == EXIT_OK && drc == 1) worst = EXIT_SPOOLED;
+    if (worst == EXIT_OK && drc > 0) worst = EXIT_SPOOLED;
     return worst;
 }
 
@@ -326,26 +330,22 @@ static int cmd_agent(int argc, char **argv)
 {
     agent_opts ao = { .freq = 200, .window = 10, .on_trace = on_agent_trace };
     upload_opts uo = { 0 };
-    long v;
+    uint64_t v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+F:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'F':
-            if (parse_long(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
+            if (parse_count(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
             ao.freq = (int)v;
             break;
         case OPT_COLLECTOR: uo.url = optarg; break;
         case OPT_CGROUP_ROOT: ao.cgroup_root = optarg; break;
         case OPT_DOCKER_ROOT: ao.docker_root = optarg; break;
-        case OPT_WINDOW: {
-            char *end;
-            errno = 0;
-            ao.window = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(ao.window >= 0.1) || ao.window > 86400)
+        case OPT_WINDOW:
+            if (units_seconds(optarg, &ao.window) < 0 || !(ao.window >= 0.1) || ao.window > 86400)
                 return usage_error("invalid window: %s", optarg);
             break;
-        }
         case OPT_SPOOL: case OPT_SPOOL_MAX: case OPT_RETRIES:
             if (upload_option(c, optarg, &uo)) return EXIT_USAGE;
             break;

@@ -170,7 +170,7 @@ static int write_file(tracer *t, const char *path, const char *data, size_t len,
     return rc;
 }
 
-enum record_status record_run(const record_opts *o, record_result *res)
+int record_run(const record_opts *o, record_result *res)
 {
     memset(res, 0, sizeof *res);
     res->cmd_status = -1;
@@ -184,7 +184,7 @@ enum record_status record_run(const record_opts *o, record_result *res)
         child = spawn_held(o->argv, &go_w, &err_r);
         if (child < 0) {
             snprintf(res->err, sizeof res->err, "fork: %s", strerror((int)-child));
-            return RECORD_ERR_TARGET;
+            return -FT_ERR_NO_TARGET;
         }
         to.pid = (int)child;
         to.exec = 1;
@@ -204,7 +204,7 @@ enum record_status record_run(const record_opts *o, record_result *res)
         }
         if (pidfd >= 0) close(pidfd);
         free(cmdline);
-        return orc == -EPERM ? RECORD_ERR_PERM : RECORD_ERR_TARGET;
+        return orc == -EPERM ? -EPERM : -FT_ERR_NO_TARGET;
     }
     double start = now_s();
     if (child > 0) {
@@ -219,7 +219,7 @@ enum record_status record_run(const record_opts *o, record_result *res)
             waitpid(child, NULL, 0);
             tracer_free(t);
             free(cmdline);
-            return RECORD_ERR_TARGET;
+            return -FT_ERR_NO_TARGET;
         }
     }
     for (;;) {
@@ -250,7 +250,7 @@ enum record_status record_run(const record_opts *o, record_result *res)
     tracer_get_stats(t, &res->stats);
 
     /* output: the text once, in memory when it also goes to a collector */
-    enum record_status status = RECORD_OK;
+    int status = 0;
     char *buf = NULL;
     size_t len = 0;
     if (o->upload) {
@@ -261,25 +261,23 @@ enum record_status record_run(const record_opts *o, record_result *res)
             snprintf(res->err, sizeof res->err, "formatting the trace: %s", strerror(-rc));
             free(buf);
             tracer_free(t);
-            return RECORD_ERR_OUTPUT;
+            return rc;
         }
     }
     if (o->output) {
-        if (write_file(t, o->output, buf, len, res->err, sizeof res->err) < 0)
-            status = RECORD_ERR_OUTPUT;
+        status = write_file(t, o->output, buf, len, res->err, sizeof res->err);
     } else if (!o->upload) {
         int rc = tracer_flush(t, stdout, NULL);
         if (fflush(stdout) && !rc) rc = -errno;
         if (rc < 0) {
             snprintf(res->err, sizeof res->err, "stdout: %s", strerror(-rc));
-            status = RECORD_ERR_OUTPUT;
+            status = rc;
         }
     }
-    if (o->upload && status == RECORD_OK) {
+    if (o->upload && status == 0) {
         upload_drain(o->upload, &res->upload, NULL, 0);   /* older traces first */
-        int rc = upload_submit(o->upload, buf, len, &res->upload, res->err, sizeof res->err);
-        if (rc == 1) status = RECORD_UPLOAD_SPOOLED;
-        else if (rc < 0) status = RECORD_UPLOAD_FAILED;
+        status = upload_submit(o->upload, buf, len, &res->upload, res->err, sizeof res->err);
+        res->upload_failed = status < 0;
     }
     free(buf);
     tracer_free(t);

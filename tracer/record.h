@@ -9,14 +9,15 @@
  * behind.  An attached process (-p) is never signalled.
  *
  * Not thread-safe (forks, waits for its child); library code: logs nothing, returns a
- * status and a message. */
+ * code (lib/fterr.h) and a message in res->err. */
 #ifndef FNTRACE_RECORD_H
 #define FNTRACE_RECORD_H
 
 #include <signal.h>
 
+#include "fterr.h"
 #include "tracer.h"
-#include "upload.h"
+#include "uploader.h"
 
 typedef struct record_opts {
     int pid;                       /* attach to this process, or 0 */
@@ -34,15 +35,6 @@ typedef struct record_opts {
     volatile sig_atomic_t *stop;   /* set asynchronously to end the recording */
 } record_opts;
 
-enum record_status {
-    RECORD_OK = 0,
-    RECORD_ERR_TARGET,             /* cannot start, find or trace the target */
-    RECORD_ERR_PERM,               /* the backend is not permitted (bpf: no CAP_BPF...) */
-    RECORD_ERR_OUTPUT,             /* cannot write the output */
-    RECORD_UPLOAD_SPOOLED,         /* written to the spool, not delivered yet */
-    RECORD_UPLOAD_FAILED,          /* refused by the server, or no spool to fall back on */
-};
-
 typedef struct record_result {
     tracer_stats stats;
     double seconds;                /* how long sampling ran */
@@ -50,9 +42,14 @@ typedef struct record_result {
     int cmd_status;                /* its wait status */
     int cmd_terminated;            /* we ended the command (recording ended first) */
     upload_report upload;
+    int upload_failed;             /* the error returned is the upload's */
     char err[512];
 } record_result;
 
-enum record_status record_run(const record_opts *o, record_result *res);
+/* 0: recorded (and delivered); 1: recorded, and the trace went to the spool instead of
+ * the collector (upload_submit's count); negative on failure, the detail in res->err:
+ * -FT_ERR_NO_TARGET (cannot start, find or trace the target), -errno (cannot write the
+ * output), or upload_submit's code when the upload failed (res->upload_failed set). */
+int record_run(const record_opts *o, record_result *res);
 
 #endif

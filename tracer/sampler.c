@@ -1,6 +1,7 @@
 /* sampler — see sampler.h for the design (per-CPU inherited events, one ring per CPU,
  * attach by /proc/PID/task enumeration until stable, enable_on_exec for commands). */
 #include "sampler.h"
+#include "proctask.h"
 #include "errbuf.h"
 #include "intmap.h"
 
@@ -195,31 +196,13 @@ static int open_thread(sampler *s, int tid, char *err, size_t errlen)
  * number opened, or -errno. */
 static int attach_round(sampler *s, const sampler_opts *o, char *err, size_t errlen)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", s->pid);
-    DIR *d = opendir(path);
-    if (!d) {
-        int e = errno;
-        err_set(err, errlen, "%s: %s", path, e == ENOENT ? "no such process" : strerror(e));
-        return e == ENOENT ? -ESRCH : -e;
+    int *tids;
+    int ntids = proc_tasks(s->pid, &tids);
+    if (ntids < 0) {
+        err_set(err, errlen, "/proc/%d/task: %s", s->pid,
+                ntids == -ESRCH ? "no such process" : strerror(-ntids));
+        return ntids;
     }
-    int tids_cap = 256, ntids = 0;
-    int *tids = malloc(tids_cap * sizeof *tids);
-    struct dirent *de;
-    while (tids && (de = readdir(d))) {
-        char *end;
-        long tid = strtol(de->d_name, &end, 10);
-        if (*end || tid <= 0 || tid > INT32_MAX) continue;
-        if (ntids == tids_cap) {
-            int *nv = realloc(tids, (size_t)tids_cap * 2 * sizeof *nv);
-            if (!nv) break;
-            tids = nv;
-            tids_cap *= 2;
-        }
-        tids[ntids++] = (int)tid;
-    }
-    closedir(d);
-    if (!tids) return -ENOMEM;
     /* enumerate first, then drain: every FORK of a thread born before the enumeration
      * by an already covered thread is in the rings now */
     sampler_read(s, o->cb, o->cb_arg);

@@ -7,6 +7,7 @@
  * are read from /proc the first time one of its samples arrives (known_pids). */
 #include "tracer.h"
 #include "bpf_sampler.h"
+#include "proctask.h"
 #include "intmap.h"
 #include "sampler.h"
 
@@ -283,18 +284,10 @@ static char *read_cmdline(int pid)
 /* Comms of the threads that exist now (later ones come from COMM/FORK records). */
 static void seed_comms(tracer *t, int pid)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", pid);
-    DIR *d = opendir(path);
-    if (!d) return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        char *end;
-        long tid = strtol(de->d_name, &end, 10);
-        if (*end || tid <= 0) continue;
-        comm_of(t, (uint32_t)pid, (uint32_t)tid);
-    }
-    closedir(d);
+    int *tids;
+    int n = proc_tasks(pid, &tids);
+    for (int i = 0; i < n; i++) comm_of(t, (uint32_t)pid, (uint32_t)tids[i]);
+    free(tids);
 }
 
 static int start_bpf(tracer *t, const tracer_opts *o, char *err, size_t errlen)

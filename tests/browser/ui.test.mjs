@@ -288,6 +288,11 @@ describe('flamescope web UI', { skip: !fs.existsSync(BINARY) && `${BINARY} is no
         const x = Number(await bar.getAttribute('x')), w = Number(await bar.getAttribute('width'));
         assert.ok(Math.abs(x - (+g.left + 1.3 * g.cellWidth)) < 1, `bar starts at ${x}`);
         assert.ok(Math.abs(x + w - (+g.left + 2.6 * g.cellWidth)) < 1, `bar ends at ${x + w}`);
+        // the export links are the server's list of formats, in its order
+        const formats = await (await fetch(`${base}/api/v1/exports`)).json();
+        const shown = await page.locator('.exports a').evaluateAll((as) => as.map((a) => a.dataset.format));
+        assert.deepEqual(shown, formats.map((f) => f.name));
+        assert.ok(shown.includes('pprof') && shown.includes('speedscope'));
         // the export links download that invocation's samples
         const folded = await page.locator('a[data-format="folded"]').getAttribute('href');
         const fq = new URLSearchParams(folded.split('?')[1]);

@@ -520,6 +520,24 @@ def test_speedscope_export(server):
     assert agg == want
 
 
+def test_export_list_names_every_format_it_serves(server):
+    formats = get_json(server, "/api/v1/exports")
+    names = [f["name"] for f in formats]
+    assert {"folded", "svg", "pprof", "speedscope"} <= set(names)
+    assert len(names) == len(set(names))
+    for f in formats:
+        st, hd, body = get(server, "/api/v1/export", filename="perf-threads.stacks",
+                           format=f["name"])
+        assert st == 200 and body, f
+        assert hd["Content-Type"] == f["contentType"]
+        assert hd["Content-Disposition"].endswith(f'filename="perf-threads.stacks.{f["ext"]}"')
+        assert f["description"]
+    st, _, body = get(server, "/api/v1/export", filename="perf-threads.stacks", format="dot")
+    assert st == 400
+    err = json.loads(body)["error"]
+    assert all(n in err for n in names)
+
+
 def test_svg_export(server):
     st, hd, body = get(server, "/api/v1/export", filename="perf-threads.stacks", format="svg")
     assert st == 200 and hd["Content-Type"].startswith("image/svg+xml")

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../collector/api.h"
+#include "../../collector/query.h"
 #include "../../collector/bodycheck.h"
-#include "../../collector/upload.h"
+#include "../../collector/ingest.h"
 #include "store.h"
 
 static void check_name(const uint8_t *data, size_t size)
@@ -18,8 +18,8 @@ static void check_name(const uint8_t *data, size_t size)
     char *s = malloc(size + 1);
     memcpy(s, data, size);
     s[size] = 0;
-    if (upload_name_ok(s, size)) {
-        assert(size >= 1 && size <= STORE_NAME_MAX);
+    if (trace_name_valid_n(s, size)) {
+        assert(size >= 1 && size <= TRACE_NAME_MAX);
         assert(s[0] != '.' && !strchr(s, '/') && !memchr(s, 0, size));
         assert(store_id_valid(s));
     }
@@ -32,7 +32,7 @@ static void check_id(const uint8_t *data, size_t size)
     memcpy(s, "/api/v1/traces/", 15);
     memcpy(s + 15, data, size);
     s[15 + size] = 0;
-    const char *id = api_id_of_path(s);
+    const char *id = query_id_of_path(s);
     assert(id == s + 15);
     if (store_id_valid(id)) {
         assert(id[0] != '/' && strlen(id) <= STORE_ID_MAX);

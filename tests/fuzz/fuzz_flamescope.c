@@ -48,14 +48,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ftree_free(t2);
     }
     ftree_free(t);
-    for (int f = EXPORT_FOLDED; f <= EXPORT_SPEEDSCOPE; f++)
-        export_write(p, f == EXPORT_SVG ? &r : NULL, f, "fuzz", &b);
+    size_t nf;
+    const struct export_format *fmts = export_formats(&nf);
+    for (size_t f = 0; f < nf; f++)
+        export_write(p, f % 2 ? &r : NULL, &fmts[f], "fuzz", &b);
     /* invocations: their window, and their thread when the line names one */
     for (size_t i = 0; i < profile_ninvocations(p) && i < 4; i++) {
         struct profile_range ir;
         profile_invocation_range(p, profile_invocation(p, i), &ir);
         views_flamegraph(p, &ir, &b);
-        export_write(p, &ir, EXPORT_SPEEDSCOPE, "fuzz", &b);
+        export_write(p, &ir, export_find("speedscope"), "fuzz", &b);
     }
     sbuf_free(&b);
     profile_free(p);

@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "../../collector/bodycheck.h"
+#include "fterr.h"
 
 static char *text;
 static size_t text_len;
@@ -66,10 +67,10 @@ static int check(const void *data, size_t len, size_t step, int declared_gzip, i
 static void test_plain_text(void **state)
 {
     int mode;
-    assert_int_equal(check(text, text_len, text_len, 0, &mode), BODY_OK);
+    assert_int_equal(check(text, text_len, text_len, 0, &mode), 0);
     assert_int_equal(mode, BODY_PLAIN);
-    assert_int_equal(check(text, text_len, 1, 0, NULL), BODY_OK);
-    assert_int_equal(check(text, 100, 7, 0, NULL), BODY_OK);   /* short but complete */
+    assert_int_equal(check(text, text_len, 1, 0, NULL), 0);
+    assert_int_equal(check(text, 100, 7, 0, NULL), 0);   /* short but complete */
 }
 
 static void test_gzip(void **state)
@@ -77,28 +78,28 @@ static void test_gzip(void **state)
     size_t n;
     unsigned char *gz = gzip_of(text, text_len, &n);
     int mode;
-    assert_int_equal(check(gz, n, n, 0, &mode), BODY_OK);      /* recognised by magic */
+    assert_int_equal(check(gz, n, n, 0, &mode), 0);      /* recognised by magic */
     assert_int_equal(mode, BODY_GZIP);
-    assert_int_equal(check(gz, n, 1, 1, NULL), BODY_OK);
-    assert_int_equal(check(gz, n, 4093, 1, NULL), BODY_OK);
+    assert_int_equal(check(gz, n, 1, 1, NULL), 0);
+    assert_int_equal(check(gz, n, 4093, 1, NULL), 0);
     /* truncated anywhere: refused */
-    assert_int_equal(check(gz, n - 1, n, 0, NULL), BODY_BAD_GZIP);
-    assert_int_equal(check(gz, n / 2, 1000, 0, NULL), BODY_BAD_GZIP);
-    assert_int_equal(check(gz, 2, 1, 0, NULL), BODY_BAD_GZIP);
+    assert_int_equal(check(gz, n - 1, n, 0, NULL), -FT_ERR_BODY_GZIP);
+    assert_int_equal(check(gz, n / 2, 1000, 0, NULL), -FT_ERR_BODY_GZIP);
+    assert_int_equal(check(gz, 2, 1, 0, NULL), -FT_ERR_BODY_GZIP);
     /* corrupt in the middle */
     unsigned char *bad = malloc(n);
     memcpy(bad, gz, n);
     for (size_t i = n / 2; i < n / 2 + 64; i++) bad[i] ^= 0x5a;
-    assert_int_equal(check(bad, n, n, 0, NULL), BODY_BAD_GZIP);
+    assert_int_equal(check(bad, n, n, 0, NULL), -FT_ERR_BODY_GZIP);
     /* two members back to back, as `cat a.gz b.gz` makes */
     unsigned char *two = malloc(2 * n);
     memcpy(two, gz, n);
     memcpy(two + n, gz, n);
-    assert_int_equal(check(two, 2 * n, 5000, 0, NULL), BODY_OK);
-    assert_int_equal(check(two, 2 * n - 10, 5000, 0, NULL), BODY_BAD_GZIP);
+    assert_int_equal(check(two, 2 * n, 5000, 0, NULL), 0);
+    assert_int_equal(check(two, 2 * n - 10, 5000, 0, NULL), -FT_ERR_BODY_GZIP);
     /* trailing junk after the stream */
     memcpy(two + n, "garbage", 7);
-    assert_int_equal(check(two, n + 7, n + 7, 0, NULL), BODY_BAD_GZIP);
+    assert_int_equal(check(two, n + 7, n + 7, 0, NULL), -FT_ERR_BODY_GZIP);
     free(two);
     free(bad);
     free(gz);
@@ -107,14 +108,14 @@ static void test_gzip(void **state)
 static void test_not_perf(void **state)
 {
     const char *html = "<html><body>hello</body></html>\n";
-    assert_int_equal(check(html, strlen(html), 5, 0, NULL), BODY_NOT_PERF);
+    assert_int_equal(check(html, strlen(html), 5, 0, NULL), -FT_ERR_BODY_TYPE);
     const char *script = "#!/bin/sh\nrm -rf /\n";
-    assert_int_equal(check(script, strlen(script), 100, 0, NULL), BODY_NOT_PERF);
+    assert_int_equal(check(script, strlen(script), 100, 0, NULL), -FT_ERR_BODY_TYPE);
     char zeros[8192] = { 0 };
-    assert_int_equal(check(zeros, sizeof zeros, 1000, 0, NULL), BODY_NOT_PERF);
+    assert_int_equal(check(zeros, sizeof zeros, 1000, 0, NULL), -FT_ERR_BODY_TYPE);
     size_t n;
     unsigned char *gz = gzip_of(html, strlen(html), &n);
-    assert_int_equal(check(gz, n, n, 0, NULL), BODY_NOT_PERF);
+    assert_int_equal(check(gz, n, n, 0, NULL), -FT_ERR_BODY_TYPE);
     free(gz);
     /* a gzip bomb of zeros is refused after its first few KB of output */
     char *big = calloc(1, 50 << 20);
@@ -122,7 +123,7 @@ static void test_not_perf(void **state)
     free(big);
     struct bodycheck *bc = bodycheck_new(1);
     char err[256];
-    assert_int_equal(bodycheck_feed(bc, gz, n, err, sizeof err), BODY_NOT_PERF);
+    assert_int_equal(bodycheck_feed(bc, gz, n, err, sizeof err), -FT_ERR_BODY_TYPE);
     assert_true(bodycheck_text_bytes(bc) < (1 << 20));
     bodycheck_free(bc);
     free(gz);
@@ -130,12 +131,12 @@ static void test_not_perf(void **state)
 
 static void test_empty_and_lies(void **state)
 {
-    assert_int_equal(check("", 0, 1, 0, NULL), BODY_EMPTY);
-    assert_int_equal(check("#", 1, 1, 1, NULL), BODY_BAD_GZIP);  /* says gzip, one byte */
-    assert_int_equal(check(text, text_len, 4096, 1, NULL), BODY_BAD_GZIP); /* says gzip, is text */
+    assert_int_equal(check("", 0, 1, 0, NULL), -FT_ERR_BODY_TYPE);
+    assert_int_equal(check("#", 1, 1, 1, NULL), -FT_ERR_BODY_GZIP);  /* says gzip, one byte */
+    assert_int_equal(check(text, text_len, 4096, 1, NULL), -FT_ERR_BODY_GZIP); /* says gzip, is text */
     size_t n;
     unsigned char *gz = gzip_of("", 0, &n);
-    assert_int_equal(check(gz, n, n, 0, NULL), BODY_EMPTY);
+    assert_int_equal(check(gz, n, n, 0, NULL), -FT_ERR_BODY_TYPE);
     free(gz);
 }
 

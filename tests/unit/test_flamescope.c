@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fterr.h"
 #include "../../flamescope/export.h"
 #include "../../flamescope/ftree.h"
 #include "../../flamescope/pcache.h"
@@ -139,7 +140,7 @@ static void test_profile_namings(void **st)
     /* folded: stackcollapse naming and period weights */
     sbuf b;
     sbuf_init(&b);
-    assert_int_equal(export_write(p, NULL, EXPORT_FOLDED, "t", &b), 0);
+    assert_int_equal(export_write(p, NULL, export_find("folded"), "t", &b), 0);
     char *f = take(&b);
     assert_string_equal(f,
                         "java;a;b_[i];com/x/Y:::run 5000000\n"
@@ -264,7 +265,7 @@ static void test_profile_errors(void **st)
 {
     int e = 0;
     assert_null(build("\x7f" "ELF\x02\x01\x01\nrandom binary\nstuff\n", &e));
-    assert_int_equal(e, -EMEDIUMTYPE);
+    assert_int_equal(e, -FT_ERR_NOT_PERF);
     profile *p = build("", &e);
     assert_non_null(p);
     assert_int_equal(profile_nsamples(p), 0);
@@ -377,7 +378,7 @@ static void test_differential_and_elided(void **st)
     free(j);
     /* an empty compare tree is an error, not a division by zero */
     ftree *empty = ftree_new();
-    assert_int_equal(ftree_differential(t1, empty), -EDOM);
+    assert_int_equal(ftree_differential(t1, empty), -FT_ERR_EMPTY);
     ftree_free(empty);
     ftree_free(t1);
     ftree_free(t2);
@@ -392,7 +393,7 @@ static profile *slow_build(void *ctx, int *err, char *msg, size_t msglen)
     atomic_fetch_add(&builds, 1);
     usleep(100000);
     if (ctx) {
-        *err = -EBADMSG;
+        *err = -FT_ERR_BAD_GZIP;
         snprintf(msg, msglen, "bad");
         return NULL;
     }
@@ -448,7 +449,7 @@ static void test_cache_single_flight(void **st)
     int err = 0;
     char msg[64];
     assert_null(pcache_get(c, "y", 1, 2, "", slow_build, (void *)1, &ref, &err, msg, sizeof msg));
-    assert_int_equal(err, -EBADMSG);
+    assert_int_equal(err, -FT_ERR_BAD_GZIP);
     assert_null(pcache_get(c, "y", 1, 2, "", slow_build, (void *)1, &ref, &err, msg, sizeof msg));
     assert_int_equal(atomic_load(&builds), 2);
 

@@ -19,6 +19,7 @@
 #include "app.h"
 #include "azure.h"
 #include "fnhandler.h"
+#include "fterr.h"
 #include "invlog.h"
 #include "log.h"
 #include "openfaas.h"
@@ -91,17 +92,30 @@ static void test_invlog_through_perfscript(void **st)
     invlog_free(log);
 }
 
+/* The watchdog's duration variables, read in the lib/units grammar. */
 static void test_durations(void **st)
 {
-    assert_true(rt_parse_duration("10s") == 10);
-    assert_true(rt_parse_duration("500ms") == 0.5);
-    assert_true(rt_parse_duration("2m") == 120);
-    assert_true(rt_parse_duration("1.5s") == 1.5);
-    assert_true(rt_parse_duration("7") == 7);
-    assert_true(rt_parse_duration("soon") < 0);
-    assert_true(rt_parse_duration("-1s") < 0);
-    assert_true(rt_parse_duration("5 parsecs") < 0);
-    assert_true(rt_parse_duration("") < 0);
+    struct rt rt = { 0 };
+    char err[256];
+    setenv("exec_timeout", "1.5s", 1);
+    setenv("read_timeout", "500ms", 1);
+    setenv("write_timeout", "2m", 1);
+    setenv("healthcheck_interval", "7", 1);
+    assert_int_equal(openfaas_config(&rt, err, sizeof err), 0);
+    assert_true(rt.exec_timeout == 1.5);
+    assert_true(rt.read_timeout == 0.5);
+    assert_true(rt.write_timeout == 120);
+    assert_true(rt.healthcheck_interval == 7);
+    const char *bad[] = { "soon", "-1s", "5 parsecs" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("exec_timeout", bad[i], 1);
+        assert_int_equal(openfaas_config(&rt, err, sizeof err), -FT_ERR_BAD_INPUT);
+        assert_non_null(strstr(err, "exec_timeout"));
+    }
+    unsetenv("exec_timeout");
+    unsetenv("read_timeout");
+    unsetenv("write_timeout");
+    unsetenv("healthcheck_interval");
 }
 
 /* --- the Azure translation ------------------------------------------------------------------- */
@@ -151,7 +165,7 @@ static void test_azure_request_from_data(void **st)
 
     c = app_call_new(app, app_find(app, "hello"), NULL);
     r = cJSON_Parse("{\"Url\":\"/x\"}");
-    assert_int_equal(azure_request_from_data(c, r, err, sizeof err), -1);
+    assert_int_equal(azure_request_from_data(c, r, err, sizeof err), -FT_ERR_BAD_INPUT);
     assert_non_null(strstr(err, "Method"));
     cJSON_Delete(r);
     app_call_free(c);

@@ -82,17 +82,17 @@ static void put_one(store *st, const char *name, const char *text, int gzip,
 
 static void test_names(void **state)
 {
-    assert_true(store_name_valid("fibonacci"));
-    assert_true(store_name_valid("a.b_c-D9"));
+    assert_true(trace_name_valid("fibonacci"));
+    assert_true(trace_name_valid("a.b_c-D9"));
     char n128[129], n129[130];
     memset(n128, 'a', 128); n128[128] = 0;
     memset(n129, 'a', 129); n129[129] = 0;
-    assert_true(store_name_valid(n128));
-    assert_false(store_name_valid(n129));
+    assert_true(trace_name_valid(n128));
+    assert_false(trace_name_valid(n129));
     const char *bad[] = { "", ".hidden", "..", "../../etc/passwd", "/abs", "a/b", "a b",
                           "caf\xc3\xa9", "a\\b", "a:b", NULL };
-    for (int i = 0; bad[i]; i++) assert_false(store_name_valid(bad[i]));
-    assert_false(store_name_valid(NULL));
+    for (int i = 0; bad[i]; i++) assert_false(trace_name_valid(bad[i]));
+    assert_false(trace_name_valid(NULL));
 }
 
 static void test_ids(void **state)

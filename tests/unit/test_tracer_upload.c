@@ -21,7 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../tracer/upload.h"
+#include "../../tracer/uploader.h"
+#include "tracename.h"
 
 static const char trace[] =
     "# ========\n# cmdline : test\n# ========\n#\n"
@@ -74,17 +75,17 @@ static int teardown(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    assert_true(upload_name_valid("fibonacci"));
-    assert_true(upload_name_valid("a.b_c-9"));
-    assert_false(upload_name_valid(""));
-    assert_false(upload_name_valid(".hidden"));
-    assert_false(upload_name_valid("../etc"));
-    assert_false(upload_name_valid("a b"));
-    assert_false(upload_name_valid(NULL));
+    assert_true(trace_name_valid("fibonacci"));
+    assert_true(trace_name_valid("a.b_c-9"));
+    assert_false(trace_name_valid(""));
+    assert_false(trace_name_valid(".hidden"));
+    assert_false(trace_name_valid("../etc"));
+    assert_false(trace_name_valid("a b"));
+    assert_false(trace_name_valid(NULL));
     char long_name[130];
     memset(long_name, 'a', 129);
     long_name[129] = 0;
-    assert_false(upload_name_valid(long_name));
+    assert_false(trace_name_valid(long_name));
 }
 
 static void test_spool_when_down(void **state)
@@ -109,7 +110,7 @@ static void test_spool_when_down(void **state)
     assert_int_equal(count_entries(spool, ".tmp"), 0);
     /* a drain against a collector that is still down leaves everything */
     upload_report dr = { 0 };
-    assert_int_equal(upload_drain(&o, &dr, err, sizeof err), 1);
+    assert_int_equal(upload_drain(&o, &dr, err, sizeof err), 2);
     assert_int_equal(dr.sent, 0);
     assert_int_equal(dr.left, 2);
     assert_int_equal(count_entries(spool, NULL), 2);

@@ -63,6 +63,38 @@ static void test_bad_durations(void **st)
     assert_int_equal(units_duration_s("9999999999999999d", &v), -ERANGE);
 }
 
+/* fractional seconds: the OpenFaaS watchdog's variables and `fntrace record -d` */
+static void test_seconds(void **st)
+{
+    double v;
+    assert_int_equal(units_seconds("10s", &v), 0);   assert_true(v == 10);
+    assert_int_equal(units_seconds("500ms", &v), 0); assert_true(v == 0.5);
+    assert_int_equal(units_seconds("2m", &v), 0);    assert_true(v == 120);
+    assert_int_equal(units_seconds("1.5s", &v), 0);  assert_true(v == 1.5);
+    assert_int_equal(units_seconds("0.25", &v), 0);  assert_true(v == 0.25);
+    assert_int_equal(units_seconds("7", &v), 0);     assert_true(v == 7);
+    assert_int_equal(units_seconds("250us", &v), 0); assert_true(v > 0.000249 && v < 0.000251);
+    assert_int_equal(units_seconds("soon", &v), -EINVAL);
+    assert_int_equal(units_seconds("-1s", &v), -EINVAL);
+    assert_int_equal(units_seconds("5 parsecs", &v), -EINVAL);
+    assert_int_equal(units_seconds("", &v), -EINVAL);
+    assert_int_equal(units_seconds("1.", &v), -EINVAL);
+    assert_int_equal(units_seconds(".5", &v), -EINVAL);
+    assert_int_equal(units_seconds("99999999999999999999w", &v), -ERANGE);
+}
+
+static void test_uint(void **st)
+{
+    uint64_t v;
+    assert_int_equal(units_uint("8080", 65535, &v), 0); assert_true(v == 8080);
+    assert_int_equal(units_uint("0", 10, &v), 0);       assert_true(v == 0);
+    assert_int_equal(units_uint("65536", 65535, &v), -ERANGE);
+    assert_int_equal(units_uint("10K", 1u << 20, &v), -EINVAL);
+    assert_int_equal(units_uint("-1", 10, &v), -EINVAL);
+    assert_int_equal(units_uint("", 10, &v), -EINVAL);
+    assert_int_equal(units_uint(" 5", 10, &v), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -70,6 +102,8 @@ int main(void)
         cmocka_unit_test(test_bad_sizes),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_bad_durations),
+        cmocka_unit_test(test_seconds),
+        cmocka_unit_test(test_uint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

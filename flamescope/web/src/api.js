@@ -76,6 +76,9 @@ export const invocations = (filename) => getJSON('api/v1/invocations', { filenam
 export const invocationFlamegraph = (filename, id) =>
     getJSON('api/v1/flamegraph', { filename, invocation: id });
 
+// The export formats the server offers: [{name, ext, contentType, description}].
+export const exportFormats = () => getJSON('api/v1/exports');
+
 // what: {start, end} (seconds) or {invocation: ID}.
 export const exportURL = (filename, what, format) =>
     url('api/v1/export', { filename, ...what, format });

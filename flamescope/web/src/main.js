@@ -21,6 +21,7 @@ let profiles = null;          // cached /profile/ answer
 let cur = null;               // state of the current render
 let pv = null;                // the profile view's parts, while it is shown
 let hmSeq = 0, flameSeq = 0;  // request sequence numbers: only the latest answer is shown
+let exportFormats = [];       // GET /api/v1/exports: the server's export formats
 
 const fmtS = (x) => `${(+x).toFixed(3)} s`;
 const fmtMs = (x) => `${(+x * 1000).toFixed(1)} ms`;
@@ -338,8 +339,8 @@ function renderTools(s, range) {
     // an invocation exports exactly its samples; a range exports [start, end]
     const href = (f) => (s.inv && !s.base ? api.exportURL(s.file, { invocation: s.inv }, f)
         : api.exportURL(s.file, { start: state.secs(range[0]), end: state.secs(range[1]) }, f));
-    const exports = range || s.inv ? h('span', { class: 'exports' }, 'Export:', ['folded', 'svg', 'pprof', 'speedscope'].map((f) =>
-        h('a', { href: href(f), download: '', dataset: { format: f } }, f))) : null;
+    const exports = (range || s.inv) && exportFormats.length ? h('span', { class: 'exports' }, 'Export:', exportFormats.map((f) =>
+        h('a', { href: href(f.name), download: '', title: f.description || '', dataset: { format: f.name } }, f.name))) : null;
     fill(pv.tools,
         range && !s.base ? h('button', { type: 'button', id: 'compare', onclick: () => startCompare(s) }, 'Compare…') : null,
         exports,
@@ -458,4 +459,10 @@ window.addEventListener('resize', () => {
     }, 200);
 });
 window.addEventListener('hashchange', () => { render(); });
+// the export links come from the server's list; redraw the tools once it is in
+api.exportFormats().then((list) => {
+    if (!Array.isArray(list)) return;
+    exportFormats = list.filter((f) => f && typeof f.name === 'string');
+    if (pv && cur && cur.file) renderTools(cur, currentRange(cur));
+}).catch(() => {});
 render();

@@ -1,8 +1,11 @@
-/* upload — see upload.h.  libcurl easy handles (one per request, no shared state but the
- * process-wide "this server refuses gzip" flag), zlib for the gzip body, plain files and
+/* uploader — see uploader.h.  libcurl easy handles (one per request, no shared state but the
+ * process-wide "this server refuses gzip" flag), lib/gz for the gzip body, plain files and
  * rename(2) for the spool. */
-#include "upload.h"
+#include "uploader.h"
 #include "errbuf.h"
+#include "fterr.h"
+#include "gz.h"
+#include "tracename.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -18,7 +21,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define DEFAULT_SPOOL_BYTES (64ull << 20)
 #define DEFAULT_SPOOL_FILES 1000u
@@ -31,48 +33,11 @@ static unsigned spool_seq;
 
 static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-int upload_name_valid(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n < 1 || n > 128 || name[0] == '.') return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
 
 /* Level 1: a trace's text (repetitive stacks and invocation lines) deflates to ~10% at
  * level 1 in a third of level 6's CPU time, for ~14% more bytes; uploads run inside
  * the traced process, where CPU is what the tracing must not take. */
-#define GZIP_LEVEL 1
-
-static int gzip_buf(const void *in, size_t len, unsigned char **out, size_t *outlen)
-{
-    z_stream z = { 0 };
-    if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -ENOMEM;
-    size_t cap = deflateBound(&z, (uLong)len) + 64;
-    unsigned char *buf = malloc(cap);
-    if (!buf) {
-        deflateEnd(&z);
-        return -ENOMEM;
-    }
-    z.next_in = (unsigned char *)(uintptr_t)in;
-    z.avail_in = (uInt)len;
-    z.next_out = buf;
-    z.avail_out = (uInt)cap;
-    int rc = deflate(&z, Z_FINISH);
-    *outlen = cap - z.avail_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        free(buf);
-        return -EIO;
-    }
-    *out = buf;
-    return 0;
-}
+#define GZIP_LEVEL GZ_FAST
 
 static size_t discard(char *p, size_t sz, size_t n, void *arg)
 {
@@ -81,19 +46,19 @@ static size_t discard(char *p, size_t sz, size_t n, void *arg)
     return sz * n;
 }
 
-/* One POST.  Returns 0 (2xx), -EAGAIN (transient), or a permanent negative errno. */
+/* One POST.  Returns 0 (2xx), -FT_ERR_STORE_DOWN (transient), or a permanent code. */
 static int post_once(const upload_opts *o, const char *name, const void *body, size_t len,
                      upload_report *rep, char *err, size_t errlen)
 {
     pthread_once(&curl_once, curl_init);
     if (len > UINT32_MAX) {
         err_set(err, errlen, "trace too large (%zu bytes)", len);
-        return -E2BIG;
+        return -FT_ERR_TOO_LARGE;
     }
     unsigned char *gz = NULL;
     size_t gzlen = 0;
     int use_gzip = o->gzip == UPLOAD_GZIP_AUTO && !__atomic_load_n(&gzip_refused, __ATOMIC_RELAXED);
-    if (use_gzip && gzip_buf(body, len, &gz, &gzlen) < 0) use_gzip = 0;
+    if (use_gzip && gz_compress(body, len, GZIP_LEVEL, &gz, &gzlen) < 0) use_gzip = 0;
     CURL *c = curl_easy_init();
     if (!c) {
         free(gz);
@@ -127,7 +92,8 @@ static int post_once(const upload_opts *o, const char *name, const void *body, s
     if (rep) rep->http_status = status;
     if (cc != CURLE_OK) {
         err_set(err, errlen, "POST %s: %s", o->url, ebuf[0] ? ebuf : curl_easy_strerror(cc));
-        return cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ? -EINVAL : -EAGAIN;
+        return cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ? -FT_ERR_BAD_INPUT
+                                                                             : -FT_ERR_STORE_DOWN;
     }
     if (status >= 200 && status < 300) return 0;
     if (status == 415 && use_gzip) {
@@ -136,10 +102,10 @@ static int post_once(const upload_opts *o, const char *name, const void *body, s
         return post_once(o, name, body, len, rep, err, errlen);
     }
     err_set(err, errlen, "POST %s: HTTP %ld", o->url, status);
-    if (status >= 500 || status == 408 || status == 429) return -EAGAIN;
-    if (status == 401 || status == 403) return -EPERM;
-    if (status == 413) return -E2BIG;
-    return -EINVAL;
+    if (status >= 500 || status == 408 || status == 429) return -FT_ERR_STORE_DOWN;
+    if (status == 401 || status == 403) return -FT_ERR_UNAUTHORIZED;
+    if (status == 413) return -FT_ERR_TOO_LARGE;
+    return -FT_ERR_BAD_INPUT;
 }
 
 static void sleep_ms(int ms)
@@ -151,20 +117,24 @@ static void sleep_ms(int ms)
 int upload_send(const upload_opts *o, const void *body, size_t len, upload_report *rep,
                 char *err, size_t errlen)
 {
-    if (!o->url || !upload_name_valid(o->name)) {
-        err_set(err, errlen, "invalid upload name (want [A-Za-z0-9._-]{1,128}, no leading dot)");
+    if (!o->url) {
+        err_set(err, errlen, "no upload URL");
+        return -EINVAL;
+    }
+    if (!trace_name_valid(o->name)) {
+        trace_name_error(err, errlen, "upload name", o->name, o->name ? strlen(o->name) : 0);
         return -EINVAL;
     }
     int attempts = o->attempts > 0 ? o->attempts : 3;
     int wait = o->backoff_ms > 0 ? o->backoff_ms : 500;
-    int rc = -EAGAIN;
+    int rc = -FT_ERR_STORE_DOWN;
     for (int i = 0; i < attempts; i++) {
         if (i) {
             sleep_ms(wait);
             wait = wait * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : wait * 2;
         }
         rc = post_once(o, o->name, body, len, rep, err, errlen);
-        if (rc != -EAGAIN) break;
+        if (rc != -FT_ERR_STORE_DOWN) break;
     }
     if (!rc && rep) rep->sent++;
     return rc;
@@ -242,7 +212,7 @@ static int entry_trace_name(const char *entry, char *name, size_t cap)
     if (!nl || nl >= cap) return -1;
     memcpy(name, dot + 1, nl);
     name[nl] = 0;
-    return upload_name_valid(name) ? 0 : -1;
+    return trace_name_valid(name) ? 0 : -1;
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -267,8 +237,8 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
         err_set(err, errlen, "no spool directory");
         return -EINVAL;
     }
-    if (!upload_name_valid(name)) {
-        err_set(err, errlen, "invalid trace name");
+    if (!trace_name_valid(name)) {
+        trace_name_error(err, errlen, "trace name", name, name ? strlen(name) : 0);
         return -EINVAL;
     }
     uint64_t max_bytes = o->spool_max_bytes ? o->spool_max_bytes : DEFAULT_SPOOL_BYTES;
@@ -276,7 +246,7 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
     if (len > max_bytes) {
         err_set(err, errlen, "trace of %zu bytes is larger than the spool (%llu bytes)", len,
                 (unsigned long long)max_bytes);
-        return -E2BIG;
+        return -FT_ERR_TOO_LARGE;
     }
     if (mkdir(o->spool_dir, 0700) < 0 && errno != EEXIST) {
         int e = errno;
@@ -332,7 +302,7 @@ int upload_submit(const upload_opts *o, const void *body, size_t len, upload_rep
                   char *err, size_t errlen)
 {
     int rc = upload_send(o, body, len, rep, err, errlen);
-    if (rc != -EAGAIN || !o->spool_dir) return rc;
+    if (rc != -FT_ERR_STORE_DOWN || !o->spool_dir) return rc;
     char why[512];
     snprintf(why, sizeof why, "%s", err ? err : "");
     rc = upload_spool(o, o->name, body, len, rep, err, errlen);
@@ -414,7 +384,7 @@ int upload_drain(const upload_opts *o, upload_report *rep, char *err, size_t err
             if (rep) rep->sent++;
             continue;
         }
-        if (rc == -EAGAIN) {
+        if (rc == -FT_ERR_STORE_DOWN) {
             rename(claim, path);
             left = (int)(n - i);
             break;
@@ -427,5 +397,5 @@ int upload_drain(const upload_opts *o, upload_report *rep, char *err, size_t err
     }
     free(v);
     if (rep) rep->left = left;
-    return left ? 1 : 0;
+    return left;
 }

@@ -1,9 +1,11 @@
-/* api — see api.h.  Ids come from the URL path (already percent-decoded by
+/* query — see query.h.  Ids come from the URL path (already percent-decoded by
  * libmicrohttpd) and are checked by store_id_valid() before the store sees them, so
  * "..", absolute paths, dot files and the temporary area are a 400, never a file. */
-#include "api.h"
+#include "query.h"
 #include "collector.h"
 #include "metrics.h"
+#include "fterr.h"
+#include "tracename.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *api_id_of_path(const char *path)
+const char *query_id_of_path(const char *path)
 {
-    size_t n = strlen(API_TRACES "/");
-    if (strncmp(path, API_TRACES "/", n)) return NULL;
+    size_t n = strlen(QUERY_TRACES "/");
+    if (strncmp(path, QUERY_TRACES "/", n)) return NULL;
     return path + n;
 }
 
@@ -30,19 +32,21 @@ static void iso_time(char *out, size_t outlen, int64_t ns)
     snprintf(out, outlen, "%s.%03dZ", base, (int)(ns % 1000000000 / 1000000));
 }
 
-int api_list(httpd_req *req, void *arg)
+int query_list(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     size_t nlen = 0;
     const char *name = httpd_req_query_n(req, "name", &nlen);
-    if (name && !(strlen(name) == nlen && store_name_valid(name))) {
+    if (name && !trace_name_valid_n(name, nlen)) {
+        char err[256];
         metrics_reject(c->metrics, REJECT_BAD_NAME);
-        return httpd_reply_error(req, 400, "invalid trace name");
+        trace_name_error(err, sizeof err, "?name=", name, nlen);
+        return httpd_reply_fterr(req, -FT_ERR_BAD_NAME, "%s", err);
     }
     struct store_entry *v;
     size_t n;
     int r = store_list(c->st, name, &v, &n);
-    if (r) return httpd_reply_error(req, 500, "cannot list the store: %s", strerror(-r));
+    if (r) return httpd_reply_fterr(req, -EIO, "cannot list the store: %s", ft_strerror(r));
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -63,21 +67,21 @@ int api_list(httpd_req *req, void *arg)
 /* The id of the request, or NULL after a 400 reply. */
 static const char *request_id(httpd_req *req, struct collector *c)
 {
-    const char *id = api_id_of_path(httpd_req_path(req));
+    const char *id = query_id_of_path(httpd_req_path(req));
     if (id && store_id_valid(id)) return id;
     metrics_reject(c->metrics, REJECT_BAD_REQUEST);
-    httpd_reply_error(req, 400, "invalid trace id: expected NAME/FILE inside the store");
+    httpd_reply_fterr(req, -FT_ERR_BAD_ID, "invalid trace id: expected NAME/FILE inside the store");
     return NULL;
 }
 
 static int not_found_or_error(httpd_req *req, int r)
 {
     if (r == -ENOENT || r == -ENOTDIR)
-        return httpd_reply_error(req, 404, "no such trace: %s", api_id_of_path(httpd_req_path(req)));
-    return httpd_reply_error(req, 500, "cannot read the trace: %s", strerror(-r));
+        return httpd_reply_fterr(req, -ENOENT, "no such trace: %s", query_id_of_path(httpd_req_path(req)));
+    return httpd_reply_fterr(req, -EIO, "cannot read the trace: %s", ft_strerror(r));
 }
 
-int api_get(httpd_req *req, void *arg)
+int query_get(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     const char *id = request_id(req, c);
@@ -100,16 +104,16 @@ int api_get(httpd_req *req, void *arg)
     return httpd_reply_fd(req, 200, "text/plain; charset=utf-8", fd, e.bytes);
 }
 
-int api_delete(httpd_req *req, void *arg)
+int query_delete(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     if (!c->opts.token)
-        return httpd_reply_error(req, 403, "deleting traces needs a token: start the "
+        return httpd_reply_fterr(req, -EPERM, "deleting traces needs a token: start the "
                                  "collector with --token-file");
     if (!collector_authorized(c, req)) {
         metrics_reject(c->metrics, REJECT_UNAUTHORIZED);
         httpd_add_header(req, "WWW-Authenticate", "Bearer");
-        return httpd_reply_error(req, 401, "missing or wrong token: send Authorization: Bearer TOKEN");
+        return httpd_reply_fterr(req, -FT_ERR_UNAUTHORIZED, "missing or wrong token: send Authorization: Bearer TOKEN");
     }
     const char *id = request_id(req, c);
     if (!id) return 0;
@@ -121,18 +125,18 @@ int api_delete(httpd_req *req, void *arg)
     return httpd_reply_json(req, 200, o);
 }
 
-int api_healthz(httpd_req *req, void *arg)
+int query_healthz(httpd_req *req, void *arg)
 {
     return httpd_reply(req, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
 }
 
-int api_metrics(httpd_req *req, void *arg)
+int query_metrics(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     uint64_t bytes, files;
     store_usage(c->st, &bytes, &files);
     size_t len;
     char *text = metrics_render(c->metrics, bytes, files, &len);
-    if (!text) return httpd_reply_error(req, 503, "out of memory");
+    if (!text) return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     return httpd_reply_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

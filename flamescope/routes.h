@@ -1,4 +1,4 @@
-/* api — fntrace-flamescope's HTTP routes: FlameScope 0.3's endpoints (/profile/,
+/* routes — fntrace-flamescope's HTTP routes: FlameScope 0.3's endpoints (/profile/,
  * /heatmap/, /flamegraph/, /differential/, /elided/), fntrace's /api/v1/ (invocations,
  * per-invocation flame graph, exports) and the web UI's static files.
  *
@@ -8,10 +8,10 @@
  * argument, 404 no such profile, 416 range outside the profile, 413 too large,
  * 422 not readable as perf script (corrupt gzip, binary).
  *
- * Ownership: api_new() borrows the store; api_free() after the server stopped.
+ * Ownership: routes_new() borrows the store; routes_free() after the server stopped.
  * Thread-safety: the routes run on the server's threads concurrently. */
-#ifndef FLAMESCOPE_API_H
-#define FLAMESCOPE_API_H
+#ifndef FLAMESCOPE_ROUTES_H
+#define FLAMESCOPE_ROUTES_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,16 +19,16 @@
 #include "httpd.h"
 #include "store.h"
 
-struct api_opts {
+struct routes_opts {
     size_t cache_bytes;        /* index cache budget */
     uint64_t max_text;         /* largest (decompressed) profile, 0: no limit */
 };
 
-typedef struct api api;
+typedef struct routes routes;
 
-api *api_new(store *st, const struct api_opts *opts);
-void api_free(api *a);
+routes *routes_new(store *st, const struct routes_opts *opts);
+void routes_free(routes *a);
 /* The route table (ends with a NULL path), valid while a lives. */
-const struct httpd_route *api_routes(api *a);
+const struct httpd_route *routes_table(routes *a);
 
 #endif

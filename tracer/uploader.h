@@ -1,4 +1,4 @@
-/* upload — sends traces to a collector, and keeps what could not be sent in a bounded
+/* uploader — sends traces to a collector, and keeps what could not be sent in a bounded
  * spool directory until the collector is back.  Used by `fntrace record --upload`,
  * `fntrace upload`, and the handler runtime's tracing thread.
  *
@@ -18,9 +18,12 @@
  * claim left by a dead process is given back.
  *
  * Thread-safety: every function may be called from any thread; a spool directory may be
- * shared by several processes.  Errors: negative errno with a message in err. */
-#ifndef FNTRACE_UPLOAD_H
-#define FNTRACE_UPLOAD_H
+ * shared by several processes.  Errors (lib/fterr.h): -FT_ERR_STORE_DOWN when the
+ * collector cannot be reached or keeps failing (transient), -FT_ERR_UNAUTHORIZED,
+ * -FT_ERR_TOO_LARGE, -FT_ERR_BAD_INPUT (bad URL, other 4xx) when it refuses for good,
+ * -errno for local failures (reading a file, writing the spool); a message in err. */
+#ifndef FNTRACE_UPLOADER_H
+#define FNTRACE_UPLOADER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,7 +32,7 @@ enum upload_gzip { UPLOAD_GZIP_AUTO = 0, UPLOAD_GZIP_OFF = 1 };
 
 typedef struct upload_opts {
     const char *url;              /* http(s)://host:port/path */
-    const char *name;             /* X-name: [A-Za-z0-9._-]{1,128}, not starting with '.' */
+    const char *name;             /* X-name: a trace name (lib/tracename.h) */
     const char *spool_dir;        /* NULL: no spool, a failed upload is an error */
     uint64_t spool_max_bytes;     /* 0: 64 MiB */
     unsigned spool_max_files;     /* 0: 1000 */
@@ -50,16 +53,14 @@ typedef struct upload_report {
     long http_status;             /* last HTTP status seen, 0: none */
 } upload_report;
 
-/* 1 when name is a valid trace name. */
-int upload_name_valid(const char *name);
-
-/* POSTs one body, retrying transient failures.  0 on success; -EAGAIN when the server
- * could not be reached or kept failing; -EPERM/-EINVAL/-E2BIG... for permanent refusals. */
+/* POSTs one body, retrying transient failures.  0 on success; -FT_ERR_STORE_DOWN when
+ * the server could not be reached or kept failing; a permanent code otherwise. */
 int upload_send(const upload_opts *o, const void *body, size_t len, upload_report *rep,
                 char *err, size_t errlen);
 
 /* upload_send(), and on a transient failure the body goes to the spool (if configured).
- * Returns 0 when sent, 1 when spooled, negative errno otherwise. */
+ * Returns the number of traces deferred to the spool: 0 when sent, 1 when spooled;
+ * negative code otherwise (-FT_ERR_STORE_DOWN: unreachable and no spool). */
 int upload_submit(const upload_opts *o, const void *body, size_t len, upload_report *rep,
                   char *err, size_t errlen);
 
@@ -73,8 +74,8 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
                  upload_report *rep, char *err, size_t errlen);
 
 /* Sends spooled traces oldest first (one try each); stops at the first transient failure.
- * Returns 0 when the spool is empty afterwards, 1 when entries are left, negative errno
- * on a spool error. */
+ * Returns the number of entries left (0: the spool is empty afterwards), or -errno on
+ * a spool error. */
 int upload_drain(const upload_opts *o, upload_report *rep, char *err, size_t errlen);
 
 #endif

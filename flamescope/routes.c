@@ -1,5 +1,6 @@
-/* api — see api.h. */
-#include "api.h"
+/* routes — see routes.h. */
+#include "routes.h"
+#include "fterr.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,10 +20,10 @@
 #define HAVE_WEB_ASSETS 1
 #endif
 
-struct api {
+struct routes {
     store *st;
     pcache *cache;
-    struct api_opts opts;
+    struct routes_opts opts;
     struct httpd_route routes[24];
 };
 
@@ -33,12 +34,12 @@ static int reply_buf(httpd_req *req, int status, const char *type, sbuf *b)
     size_t len;
     char *p = sbuf_take(b, &len);
     if (!p)
-        return httpd_reply_error(req, 500, "out of memory");
+        return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     return httpd_reply_take(req, status, type, p, len);
 }
 
 struct open_ctx {
-    api *a;
+    routes *a;
     int fd;
 };
 
@@ -48,23 +49,9 @@ static profile *build_from_fd(void *ctx, int *err, char *msg, size_t msglen)
     return profile_build(o->fd, o->a->opts.max_text, err, msg, msglen);
 }
 
-static int status_of(int err)
-{
-    switch (err) {
-    case -ENOENT: return 404;
-    case -EINVAL: case -EISDIR: case -ENAMETOOLONG: case -ENOTDIR: case -ELOOP: return 400;
-    case -EACCES: case -EPERM: return 403;
-    case -EFBIG: return 413;
-    case -ERANGE: return 416;
-    case -EBADMSG: case -EMEDIUMTYPE: case -EILSEQ: return 422;
-    case -ENOMEM: return 503;
-    default: return 500;
-    }
-}
-
 /* The index of the profile named by query argument `arg`; replies on failure (and
  * returns NULL).  *ref must be released. */
-static const profile *get_profile(api *a, httpd_req *req, const char *arg, const char *type_arg,
+static const profile *get_profile(routes *a, httpd_req *req, const char *arg, const char *type_arg,
                                   pcache_entry **ref)
 {
     *ref = NULL;
@@ -96,7 +83,7 @@ static const profile *get_profile(api *a, httpd_req *req, const char *arg, const
         else if (rc == -ENOENT)
             httpd_reply_error(req, 404, "no profile %s", id);
         else
-            httpd_reply_error(req, status_of(rc), "cannot open %s: %s", id, strerror(-rc));
+            httpd_reply_fterr(req, rc, "cannot open %s: %s", id, ft_strerror(rc));
         return NULL;
     }
     struct open_ctx oc = {a, fd};
@@ -106,13 +93,12 @@ static const profile *get_profile(api *a, httpd_req *req, const char *arg, const
                                   build_from_fd, &oc, ref, &err, msg, sizeof msg);
     close(fd);
     if (!p) {
-        int st = status_of(err);
-        if (err == -EBADMSG)
-            httpd_reply_error(req, st, "%s: corrupt or truncated gzip (%s)", id, msg);
-        else if (err == -EMEDIUMTYPE)
-            httpd_reply_error(req, st, "%s: not a perf script profile (%s)", id, msg);
+        if (err == -FT_ERR_BAD_GZIP)
+            httpd_reply_fterr(req, err, "%s: corrupt or truncated gzip (%s)", id, msg);
+        else if (err == -FT_ERR_NOT_PERF)
+            httpd_reply_fterr(req, err, "%s: not a perf script profile (%s)", id, msg);
         else
-            httpd_reply_error(req, st, "%s: %s", id, msg[0] ? msg : strerror(-err));
+            httpd_reply_fterr(req, err, "%s: %s", id, msg[0] ? msg : ft_strerror(err));
         return NULL;
     }
     return p;
@@ -140,7 +126,7 @@ static int parse_range(httpd_req *req, const profile *p, const char *sarg, const
         return -1;
     int rc = profile_range_parse(p, sv, ev, r, err, sizeof err);
     if (rc) {
-        httpd_reply_error(req, rc == -ERANGE ? 416 : 400, "%s", err);
+        httpd_reply_fterr(req, rc == -ERANGE ? rc : -EINVAL, "%s", err);
         return -1;
     }
     return 0;
@@ -150,12 +136,12 @@ static int parse_range(httpd_req *req, const profile *p, const char *sarg, const
 
 static int h_profiles(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     struct store_entry *ents = NULL;
     size_t n = 0;
     int rc = store_list(a->st, NULL, &ents, &n);
     if (rc < 0)
-        return httpd_reply_error(req, 500, "cannot list profiles: %s", strerror(-rc));
+        return httpd_reply_fterr(req, -EIO, "cannot list profiles: %s", ft_strerror(rc));
     sbuf b;
     sbuf_init(&b);
     sbuf_addc(&b, '[');
@@ -173,7 +159,7 @@ static int h_profiles(httpd_req *req, void *arg)
 
 static int h_heatmap(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     long rows = HEATMAP_DEFAULT_ROWS;
     const char *rs = httpd_req_query(req, "rows");
     if (rs && *rs) {
@@ -195,7 +181,7 @@ static int h_heatmap(httpd_req *req, void *arg)
     pcache_release(a->cache, ref);
     if (rc) {
         sbuf_free(&b);
-        return httpd_reply_error(req, rc == -ENOMEM ? 503 : 400, "%s", err);
+        return httpd_reply_fterr(req, rc == -ENOMEM ? rc : -EINVAL, "%s", err);
     }
     return reply_buf(req, 200, "application/json", &b);
 }
@@ -203,7 +189,7 @@ static int h_heatmap(httpd_req *req, void *arg)
 static int reply_tree(httpd_req *req, ftree *t)
 {
     if (!t)
-        return httpd_reply_error(req, 503, "out of memory");
+        return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     sbuf b;
     sbuf_init(&b);
     ftree_json(t, &b);
@@ -217,14 +203,14 @@ static int reply_flamegraph(httpd_req *req, const profile *p, const struct profi
     sbuf_init(&b);
     if (views_flamegraph(p, r, &b)) {
         sbuf_free(&b);
-        return httpd_reply_error(req, 503, "out of memory");
+        return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     }
     return reply_buf(req, 200, "application/json", &b);
 }
 
 static int h_flamegraph(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     pcache_entry *ref;
     const profile *p = get_profile(a, req, "filename", "type", &ref);
     if (!p)
@@ -240,7 +226,7 @@ static int h_flamegraph(httpd_req *req, void *arg)
 }
 
 /* /differential/ and /elided/ */
-static int compare(httpd_req *req, api *a, int elided)
+static int compare(httpd_req *req, routes *a, int elided)
 {
     pcache_entry *r1, *r2;
     const profile *p1 = get_profile(a, req, "filename", "type", &r1);
@@ -259,16 +245,16 @@ static int compare(httpd_req *req, api *a, int elided)
     t1 = ftree_build(p1, &g1);
     t2 = ftree_build(p2, &g2);
     if (!t1 || !t2) {
-        httpd_reply_error(req, 503, "out of memory");
+        httpd_reply_fterr(req, -ENOMEM, "out of memory");
         goto out;
     }
     int rc = elided ? ftree_elided(t1, t2) : ftree_differential(t1, t2);
-    if (rc == -EDOM) {
-        httpd_reply_error(req, 422, "the compared range has no samples");
+    if (rc == -FT_ERR_EMPTY) {
+        httpd_reply_fterr(req, rc, "the compared range has no samples");
         goto out;
     }
     if (rc) {
-        httpd_reply_error(req, 503, "out of memory");
+        httpd_reply_fterr(req, -ENOMEM, "out of memory");
         goto out;
     }
     if (elided) {
@@ -293,7 +279,7 @@ static int h_elided(httpd_req *req, void *arg) { return compare(req, arg, 1); }
 
 static int h_invocations(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     pcache_entry *ref;
     const profile *p = get_profile(a, req, "filename", NULL, &ref);
     if (!p)
@@ -325,7 +311,7 @@ static int request_range(httpd_req *req, const profile *p, struct profile_range 
 
 static int h_api_flamegraph(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     pcache_entry *ref;
     const profile *p = get_profile(a, req, "filename", NULL, &ref);
     if (!p)
@@ -339,11 +325,18 @@ static int h_api_flamegraph(httpd_req *req, void *arg)
 
 static int h_export(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     const char *fmt = httpd_req_query(req, "format");
-    int format = export_format_parse(fmt ? fmt : "folded");
-    if (format < 0)
-        return httpd_reply_error(req, 400, "format must be folded, svg, pprof or speedscope");
+    const struct export_format *format = export_find(fmt ? fmt : "folded");
+    if (!format) {
+        size_t n;
+        const struct export_format *f = export_formats(&n);
+        char names[256] = "";
+        for (size_t i = 0, k = 0; i < n && k < sizeof names; i++)
+            k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", i ? ", " : "", f[i].name);
+        return httpd_reply_fterr(req, -EINVAL, "format must be one of %s (GET /api/v1/exports)",
+                                 names);
+    }
     pcache_entry *ref;
     const profile *p = get_profile(a, req, "filename", NULL, &ref);
     if (!p)
@@ -356,7 +349,7 @@ static int h_export(httpd_req *req, void *arg)
         int rc = export_write(p, &r, format, id, &b);
         if (rc) {
             sbuf_free(&b);
-            httpd_reply_error(req, status_of(rc), "export failed: %s", strerror(-rc));
+            httpd_reply_fterr(req, rc, "export failed: %s", ft_strerror(rc));
         } else {
             /* a download name: the id's last component, safe characters only */
             const char *base = strrchr(id, '/');
@@ -368,18 +361,42 @@ static int h_export(httpd_req *req, void *arg)
             name[k] = 0;
             char disp[256];
             snprintf(disp, sizeof disp, "attachment; filename=\"%s.%s\"", name,
-                     export_file_ext(format));
+                     format->ext);
             httpd_add_header(req, "Content-Disposition", disp);
-            reply_buf(req, 200, export_content_type(format), &b);
+            reply_buf(req, 200, format->content_type, &b);
         }
     }
     pcache_release(a->cache, ref);
     return 0;
 }
 
+/* GET /api/v1/exports: the export formats (export.c's table), which the web UI makes
+ * its links from. */
+static int h_exports(httpd_req *req, void *arg)
+{
+    size_t n;
+    const struct export_format *f = export_formats(&n);
+    sbuf b;
+    sbuf_init(&b);
+    sbuf_addc(&b, '[');
+    for (size_t i = 0; i < n; i++) {
+        sbuf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
+        sbuf_json_str(&b, f[i].name, strlen(f[i].name));
+        sbuf_adds(&b, ",\"ext\":");
+        sbuf_json_str(&b, f[i].ext, strlen(f[i].ext));
+        sbuf_adds(&b, ",\"contentType\":");
+        sbuf_json_str(&b, f[i].content_type, strlen(f[i].content_type));
+        sbuf_adds(&b, ",\"description\":");
+        sbuf_json_str(&b, f[i].description, strlen(f[i].description));
+        sbuf_addc(&b, '}');
+    }
+    sbuf_addc(&b, ']');
+    return reply_buf(req, 200, "application/json", &b);
+}
+
 static int h_stats(httpd_req *req, void *arg)
 {
-    api *a = arg;
+    routes *a = arg;
     struct pcache_stats s;
     pcache_stats_get(a->cache, &s);
     sbuf b;
@@ -435,9 +452,9 @@ static int h_static(httpd_req *req, void *arg)
 
 /* ------------------------------------------------------------------ table */
 
-api *api_new(store *st, const struct api_opts *opts)
+routes *routes_new(store *st, const struct routes_opts *opts)
 {
-    api *a = calloc(1, sizeof *a);
+    routes *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
     a->st = st;
@@ -465,6 +482,7 @@ api *api_new(store *st, const struct api_opts *opts)
         {"/api/v1/invocations", h_invocations},
         {"/api/v1/flamegraph", h_api_flamegraph},
         {"/api/v1/export", h_export},
+        {"/api/v1/exports", h_exports},
         {"/api/v1/stats", h_stats},
         {"/*", h_static},
     };
@@ -479,7 +497,7 @@ api *api_new(store *st, const struct api_opts *opts)
     return a;
 }
 
-void api_free(api *a)
+void routes_free(routes *a)
 {
     if (!a)
         return;
@@ -487,4 +505,4 @@ void api_free(api *a)
     free(a);
 }
 
-const struct httpd_route *api_routes(api *a) { return a->routes; }
+const struct httpd_route *routes_table(routes *a) { return a->routes; }

@@ -1,15 +1,17 @@
-/* upload — see upload.h.
+/* ingest — see ingest.h.
  *
  * The store_put is opened with the first two body bytes, when bodycheck knows whether the
  * body is gzip (that picks the .perf or .perf.gz suffix); a lone first byte waits in
  * `head`.  Every refusal goes through reject(): one JSON error, one metric, the put
  * aborted.  lib/httpd holds a reply made mid-body until the body ends (or closes the
- * connection when it goes on too long), and calls upload_done in every case. */
-#include "upload.h"
+ * connection when it goes on too long), and calls ingest_done in every case. */
+#include "ingest.h"
 #include "bodycheck.h"
 #include "collector.h"
+#include "fterr.h"
 #include "log.h"
 #include "metrics.h"
+#include "tracename.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -25,13 +27,8 @@ struct upload {
     int settled;                     /* committed or refused: nothing more to count */
     size_t head_len;
     char head[1];
-    char name[STORE_NAME_MAX + 1];
+    char name[TRACE_NAME_MAX + 1];
 };
-
-int upload_name_ok(const char *name, size_t len)
-{
-    return name && strlen(name) == len && store_name_valid(name);
-}
 
 /* A printable, bounded copy of untrusted text for error messages. */
 static void printable(char *out, size_t outlen, const char *s, size_t len)
@@ -45,7 +42,7 @@ static void printable(char *out, size_t outlen, const char *s, size_t len)
     out[j] = 0;
 }
 
-const char *upload_name(httpd_req *req, char *err, size_t errlen)
+const char *ingest_name(httpd_req *req, char *err, size_t errlen)
 {
     size_t len = 0;
     const char *name = httpd_req_header_n(req, "X-name", &len);
@@ -54,21 +51,21 @@ const char *upload_name(httpd_req *req, char *err, size_t errlen)
         snprintf(err, errlen, "no trace name: send the header X-name: NAME (or ?name=NAME)");
         return NULL;
     }
-    if (!upload_name_ok(name, len)) {
-        char shown[48];
-        printable(shown, sizeof shown, name, len);
-        snprintf(err, errlen, "invalid trace name \"%s\": use 1 to %d of A-Z a-z 0-9 . _ -, "
-                 "not starting with a dot", shown, STORE_NAME_MAX);
+    if (!trace_name_valid_n(name, len)) {
+        trace_name_error(err, errlen, "trace name", name, len);
         return NULL;
     }
     return name;
 }
 
-static int reject(httpd_req *req, struct collector *c, int status, enum reject_reason why,
+/* Refuses the upload with error code code (lib/fterr.h: its HTTP status comes from
+ * ft_http_status) and the formatted message. */
+static int reject(httpd_req *req, struct collector *c, int code, enum reject_reason why,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int reject(httpd_req *req, struct collector *c, int status, enum reject_reason why,
+static int reject(httpd_req *req, struct collector *c, int code, enum reject_reason why,
                   const char *fmt, ...)
 {
+    int status = ft_http_status(code);
     struct upload *u = httpd_req_state(req);
     char msg[400];
     va_list ap;
@@ -89,36 +86,37 @@ static int reject(httpd_req *req, struct collector *c, int status, enum reject_r
 
 static int store_error(httpd_req *req, struct collector *c, int e, const char *what)
 {
-    if (e == -ENOSPC || e == -EDQUOT)
-        return reject(req, c, 507, REJECT_DISK_FULL, "the collector's disk is full (%s)", what);
-    return reject(req, c, 500, REJECT_STORE_ERROR, "cannot store the trace (%s): %s", what,
-                  strerror(-e));
+    if (ft_http_status(e) == 507)
+        return reject(req, c, e, REJECT_DISK_FULL, "the collector's disk is full (%s)", what);
+    /* anything else the store says is the collector's own failure, whatever errno */
+    return reject(req, c, -EIO, REJECT_STORE_ERROR, "cannot store the trace (%s): %s", what,
+                  ft_strerror(e));
 }
 
 static int too_large(httpd_req *req, struct collector *c)
 {
-    return reject(req, c, 413, REJECT_TOO_LARGE, "trace over the limit of %llu bytes",
+    return reject(req, c, -FT_ERR_TOO_LARGE, REJECT_TOO_LARGE, "trace over the limit of %llu bytes",
                   (unsigned long long)c->opts.max_body);
 }
 
-int upload_begin(httpd_req *req, void *arg)
+int ingest_begin(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     if (!collector_authorized(c, req)) {
         httpd_add_header(req, "WWW-Authenticate", "Bearer");
-        return reject(req, c, 401, REJECT_UNAUTHORIZED,
+        return reject(req, c, -FT_ERR_UNAUTHORIZED, REJECT_UNAUTHORIZED,
                       "missing or wrong token: send Authorization: Bearer TOKEN");
     }
     char err[256];
-    const char *name = upload_name(req, err, sizeof err);
-    if (!name) return reject(req, c, 400, REJECT_BAD_NAME, "%s", err);
+    const char *name = ingest_name(req, err, sizeof err);
+    if (!name) return reject(req, c, -FT_ERR_BAD_NAME, REJECT_BAD_NAME, "%s", err);
     const char *enc = httpd_req_header(req, "Content-Encoding");
     int gzip = 0;
     if (enc && *enc && strcasecmp(enc, "identity")) {
         if (strcasecmp(enc, "gzip") && strcasecmp(enc, "x-gzip")) {
             char shown[40];
             printable(shown, sizeof shown, enc, strlen(enc));
-            return reject(req, c, 415, REJECT_NOT_PERF,
+            return reject(req, c, -FT_ERR_BODY_TYPE, REJECT_NOT_PERF,
                           "unsupported Content-Encoding \"%s\": send gzip or nothing", shown);
         }
         gzip = 1;
@@ -155,16 +153,14 @@ static int put_open(httpd_req *req, struct collector *c, struct upload *u)
     return 0;
 }
 
-static int body_refused(httpd_req *req, struct collector *c, int verdict, const char *err)
+static int body_refused(httpd_req *req, struct collector *c, int code, const char *err)
 {
-    switch (verdict) {
-    case BODY_BAD_GZIP: return reject(req, c, 400, REJECT_BAD_GZIP, "%s", err);
-    case BODY_NOMEM: return reject(req, c, 503, REJECT_STORE_ERROR, "%s", err);
-    default: return reject(req, c, 415, REJECT_NOT_PERF, "%s", err);
-    }
+    enum reject_reason why = code == -FT_ERR_BODY_GZIP ? REJECT_BAD_GZIP
+                           : code == -FT_ERR_BODY_TYPE ? REJECT_NOT_PERF : REJECT_STORE_ERROR;
+    return reject(req, c, code, why, "%s", err);
 }
 
-int upload_data(httpd_req *req, const char *data, size_t len, void *arg)
+int ingest_data(httpd_req *req, const char *data, size_t len, void *arg)
 {
     struct collector *c = arg;
     struct upload *u = httpd_req_state(req);
@@ -186,7 +182,7 @@ int upload_data(httpd_req *req, const char *data, size_t len, void *arg)
     return r ? store_error(req, c, r, "write") : 0;
 }
 
-int upload_handle(httpd_req *req, void *arg)
+int ingest_handle(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     struct upload *u = httpd_req_state(req);
@@ -217,7 +213,7 @@ int upload_handle(httpd_req *req, void *arg)
     return httpd_reply_json(req, 201, o);
 }
 
-void upload_done(httpd_req *req, int completed, void *arg)
+void ingest_done(httpd_req *req, int completed, void *arg)
 {
     struct collector *c = arg;
     struct upload *u = httpd_req_state(req);

@@ -1,0 +1,20 @@
+/* query — the collector's read side and service endpoints: GET /api/v1/traces[?name=],
+ * GET and DELETE /api/v1/traces/ID, GET /healthz, GET /metrics.  Route arg: struct
+ * collector.  Stateless per request; thread-safe through the store and the metrics. */
+#ifndef FNTRACE_COLLECTOR_QUERY_H
+#define FNTRACE_COLLECTOR_QUERY_H
+
+#include "httpd.h"
+
+#define QUERY_TRACES "/api/v1/traces"
+
+int query_list(httpd_req *req, void *arg);
+int query_get(httpd_req *req, void *arg);
+int query_delete(httpd_req *req, void *arg);
+int query_healthz(httpd_req *req, void *arg);
+int query_metrics(httpd_req *req, void *arg);
+
+/* The id in a /api/v1/traces/ID path, or NULL when the path has none. */
+const char *query_id_of_path(const char *path);
+
+#endif
