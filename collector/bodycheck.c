@@ -167,7 +167,8 @@ int bodycheck_finish(struct bodycheck *bc, char *err, size_t errlen)
     if (bc->verdict) return bc->verdict;
     if (bc->mode == BODY_UNKNOWN) {
         if (!bc->head_len)
-            return fail(bc, -FT_ERR_BODY_TYPE, err, errlen, "empty body: expected perf script text");
+            return fail(bc, -FT_ERR_BODY_TYPE, err, errlen,
+                        "empty body: expected perf script text");
         int v = decide(bc, bc->head, bc->head_len, err, errlen);
         if (v || (v = take(bc, bc->head, bc->head_len, err, errlen))) return v;
     }

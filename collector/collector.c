@@ -102,6 +102,7 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
         { .method = "DELETE", .path = QUERY_TRACES "/*", .handle = query_delete, .arg = c },
         { .method = "GET", .path = "/healthz", .handle = query_healthz, .arg = c },
         { .method = "GET", .path = "/metrics", .handle = query_metrics, .arg = c },
+        { .method = "GET", .path = "/", .handle = query_status, .arg = c },
         { 0 },
     };
     _Static_assert(sizeof routes <= sizeof c->routes, "route table too small");

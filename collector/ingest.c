@@ -122,7 +122,8 @@ int ingest_begin(httpd_req *req, void *arg)
         gzip = 1;
     }
     long long clen = httpd_req_content_length(req);
-    if (c->opts.max_body && clen >= 0 && (uint64_t)clen > c->opts.max_body) return too_large(req, c);
+    if (c->opts.max_body && clen >= 0 && (uint64_t)clen > c->opts.max_body)
+        return too_large(req, c);
     struct upload *u = calloc(1, sizeof *u);
     if (!u) return -1;
     snprintf(u->name, sizeof u->name, "%s", name);

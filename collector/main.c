@@ -47,7 +47,11 @@ static char *read_token(const char *path, char *err, size_t errlen)
     t[strcspn(t, "\r\n")] = 0;
     size_t n = strlen(t);
     while (n && (t[n - 1] == ' ' || t[n - 1] == '\t')) t[--n] = 0;
-    if (!n) { snprintf(err, errlen, "%s: the first line (the token) is empty", path); free(t); return NULL; }
+    if (!n) {
+        snprintf(err, errlen, "%s: the first line (the token) is empty", path);
+        free(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -93,7 +97,9 @@ int main(int argc, char **argv)
         case O_MAX_BODY: if (units_size(optarg, &o.max_body)) goto bad; break;
         case O_MAX_BYTES: if (units_size(optarg, &o.max_bytes)) goto bad; break;
         case O_MAX_AGE: if (units_duration_s(optarg, &o.max_age_s)) goto bad; break;
-        case O_MAX_CONNS: if (parse_uint(optarg, 1000000, &o.max_conns) || !o.max_conns) goto bad; break;
+        case O_MAX_CONNS:
+            if (parse_uint(optarg, 1000000, &o.max_conns) || !o.max_conns) goto bad;
+            break;
         case O_THREADS: if (parse_uint(optarg, 1024, &o.threads) || !o.threads) goto bad; break;
         case O_CERT: cert_file = optarg; break;
         case O_KEY: key_file = optarg; break;
@@ -108,7 +114,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc) { fprintf(stderr, "fntrace-collector: unexpected argument %s\n%s", argv[optind], usage); return 2; }
+    if (optind < argc) {
+        fprintf(stderr, "fntrace-collector: unexpected argument %s\n%s", argv[optind], usage);
+        return 2;
+    }
     if (!cert_file != !key_file) {
         fprintf(stderr, "fntrace-collector: --tls-cert and --tls-key go together\n");
         return 2;
@@ -122,7 +131,8 @@ int main(int argc, char **argv)
     o.tls_cert_pem = cert;
     o.tls_key_pem = key;
     if (o.max_bytes && o.max_body > o.max_bytes)
-        log_warn("--max-body is over --max-bytes: a trace that large evicts everything", "max_body=%llu max_bytes=%llu",
+        log_warn("--max-body is over --max-bytes: a trace that large evicts everything",
+                 "max_body=%llu max_bytes=%llu",
                  (unsigned long long)o.max_body, (unsigned long long)o.max_bytes);
 
     /* each upload in flight holds a socket and a temporary file: allow what the hard
@@ -135,7 +145,8 @@ int main(int argc, char **argv)
     httpd_block_signals();
     struct collector *c = collector_start(&o, err, sizeof err);
     if (!c) goto fail;
-    log_info("listening", "addr=%s port=%u dir=%s tls=%d token=%d fsync=%d", o.listen ? o.listen : "127.0.0.1",
+    log_info("listening", "addr=%s port=%u dir=%s tls=%d token=%d fsync=%d",
+             o.listen ? o.listen : "127.0.0.1",
              (unsigned)collector_port(c), o.dir, cert != NULL, token != NULL, !o.no_fsync);
     int sig;
     while (!(sig = httpd_wait_signal(1000))) collector_tick(c);

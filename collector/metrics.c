@@ -75,6 +75,14 @@ static void metric(struct out *o, const char *name, const char *type, const char
     put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+void metrics_totals(struct metrics *m, uint64_t *uploads, uint64_t *bytes, uint64_t *rejects)
+{
+    *uploads = atomic_load(&m->uploads);
+    *bytes = atomic_load(&m->upload_bytes);
+    *rejects = 0;
+    for (int i = 0; i < REJECT_COUNT; i++) *rejects += atomic_load(&m->rejects[i]);
+}
+
 char *metrics_render(struct metrics *m, uint64_t store_bytes, uint64_t store_files, size_t *len)
 {
     struct out o = { malloc(2048), 0, 2048, 0 };

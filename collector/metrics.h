@@ -27,6 +27,8 @@ void metrics_upload(struct metrics *m, uint64_t bytes);
 void metrics_reject(struct metrics *m, enum reject_reason why);
 void metrics_retained(struct metrics *m, unsigned removed);
 const char *metrics_reason_name(enum reject_reason why);
+/* The counters since start: traces stored (and their bytes) and uploads refused. */
+void metrics_totals(struct metrics *m, uint64_t *uploads, uint64_t *bytes, uint64_t *rejects);
 /* Renders every metric, with the store gauges given, into a malloc'd string. */
 char *metrics_render(struct metrics *m, uint64_t store_bytes, uint64_t store_files, size_t *len);
 

@@ -1,3 +1,7 @@
+# collector: the trace collector service (libfntrace-collector.a, fntrace-collector)
 COMPONENTS += collector            # collector/*.c except main.c -> libfntrace-collector.a
+collector_USES  :=                 # lib/ only
+collector_PKGS  := libcjson zlib
+collector_TESTS := test_bodycheck
 BINS += fntrace-collector
 BIN_fntrace-collector := collector/main.c

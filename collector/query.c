@@ -1,6 +1,7 @@
 /* query — see query.h.  Ids come from the URL path (already percent-decoded by
  * libmicrohttpd) and are checked by store_id_valid() before the store sees them, so
  * "..", absolute paths, dot files and the temporary area are a 400, never a file. */
+#define _GNU_SOURCE   /* asprintf */
 #include "query.h"
 #include "collector.h"
 #include "metrics.h"
@@ -8,6 +9,7 @@
 #include "tracename.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +79,8 @@ static const char *request_id(httpd_req *req, struct collector *c)
 static int not_found_or_error(httpd_req *req, int r)
 {
     if (r == -ENOENT || r == -ENOTDIR)
-        return httpd_reply_fterr(req, -ENOENT, "no such trace: %s", query_id_of_path(httpd_req_path(req)));
+        return httpd_reply_fterr(req, -ENOENT, "no such trace: %s",
+                                 query_id_of_path(httpd_req_path(req)));
     return httpd_reply_fterr(req, -EIO, "cannot read the trace: %s", ft_strerror(r));
 }
 
@@ -113,7 +116,8 @@ int query_delete(httpd_req *req, void *arg)
     if (!collector_authorized(c, req)) {
         metrics_reject(c->metrics, REJECT_UNAUTHORIZED);
         httpd_add_header(req, "WWW-Authenticate", "Bearer");
-        return httpd_reply_fterr(req, -FT_ERR_UNAUTHORIZED, "missing or wrong token: send Authorization: Bearer TOKEN");
+        return httpd_reply_fterr(req, -FT_ERR_UNAUTHORIZED,
+                                 "missing or wrong token: send Authorization: Bearer TOKEN");
     }
     const char *id = request_id(req, c);
     if (!id) return 0;
@@ -139,4 +143,48 @@ int query_metrics(httpd_req *req, void *arg)
     char *text = metrics_render(c->metrics, bytes, files, &len);
     if (!text) return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     return httpd_reply_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+/* The address to show in the curl line: the Host the client used when it looks like a
+ * host[:port] (it is echoed into the page), else the listening port on loopback. */
+static void status_host(httpd_req *req, struct collector *c, char *out, size_t outlen)
+{
+    const char *h = httpd_req_header(req, "Host");
+    size_t n = h ? strlen(h) : 0;
+    int ok = n > 0 && n < outlen && n < 256;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)h[i]) || strchr(".-:[]", h[i]) != NULL;
+    if (ok) snprintf(out, outlen, "%s", h);
+    else snprintf(out, outlen, "127.0.0.1:%u", (unsigned)collector_port(c));
+}
+
+int query_status(httpd_req *req, void *arg)
+{
+    struct collector *c = arg;
+    char host[260];
+    status_host(req, c, host, sizeof host);
+    const char *scheme = c->opts.tls_cert_pem ? "https" : "http";
+    const char *auth = c->opts.token ? " -H 'Authorization: Bearer TOKEN'" : "";
+    uint64_t bytes, files, uploads, up_bytes, rejects;
+    store_usage(c->st, &bytes, &files);
+    metrics_totals(c->metrics, &uploads, &up_bytes, &rejects);
+    char *page = NULL;
+    int len = asprintf(&page,
+        "fntrace-collector " FNTRACE_VERSION ": receives perf-script traces (plain or gzip)\n"
+        "and stores each one under its name.\n\n"
+        "Upload a trace under the name NAME (" TRACE_NAME_RULE "):\n"
+        "  curl -H 'X-name: NAME'%s --data-binary @trace.perf %s://%s/\n"
+        "  fntrace upload --name NAME %s://%s/ trace.perf\n\n"
+        "Endpoints:\n"
+        "  POST /  or  POST " QUERY_TRACES "      upload (X-name or ?name=)\n"
+        "  GET  " QUERY_TRACES "[?name=NAME]    list (JSON)\n"
+        "  GET  " QUERY_TRACES "/ID             download\n"
+        "  DELETE " QUERY_TRACES "/ID           delete (needs the token)\n"
+        "  GET  /healthz  GET /metrics (Prometheus)\n\n"
+        "Stored: %llu traces, %llu bytes\n"
+        "Since start: %llu uploads stored (%llu bytes), %llu refused\n",
+        auth, scheme, host, scheme, host,
+        (unsigned long long)files, (unsigned long long)bytes,
+        (unsigned long long)uploads, (unsigned long long)up_bytes, (unsigned long long)rejects);
+    if (len < 0) return httpd_reply_error(req, 503, "out of memory");
+    return httpd_reply_take(req, 200, "text/plain; charset=utf-8", page, (size_t)len);
 }

@@ -1,6 +1,7 @@
 /* query — the collector's read side and service endpoints: GET /api/v1/traces[?name=],
- * GET and DELETE /api/v1/traces/ID, GET /healthz, GET /metrics.  Route arg: struct
- * collector.  Stateless per request; thread-safe through the store and the metrics. */
+ * GET and DELETE /api/v1/traces/ID, GET /healthz, GET /metrics, GET / (status page).
+ * Route arg: struct collector.  Stateless per request; thread-safe through the store and
+ * the metrics. */
 #ifndef FNTRACE_COLLECTOR_QUERY_H
 #define FNTRACE_COLLECTOR_QUERY_H
 
@@ -13,6 +14,9 @@ int query_get(httpd_req *req, void *arg);
 int query_delete(httpd_req *req, void *arg);
 int query_healthz(httpd_req *req, void *arg);
 int query_metrics(httpd_req *req, void *arg);
+/* GET /: a text/plain page for a person who opens the collector's address: what it is,
+ * the curl line that uploads a trace, the endpoints, and what it holds. */
+int query_status(httpd_req *req, void *arg);
 
 /* The id in a /api/v1/traces/ID path, or NULL when the path has none. */
 const char *query_id_of_path(const char *path);

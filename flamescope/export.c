@@ -396,7 +396,10 @@ static void pb_varint(sbuf *b, uint64_t v)
     sbuf_add(b, tmp, n);
 }
 
-static void pb_key(sbuf *b, unsigned field, unsigned wire) { pb_varint(b, (uint64_t)field << 3 | wire); }
+static void pb_key(sbuf *b, unsigned field, unsigned wire)
+{
+    pb_varint(b, (uint64_t)field << 3 | wire);
+}
 
 static void pb_uint(sbuf *b, unsigned field, uint64_t v)
 {
@@ -611,7 +614,8 @@ static int write_speedscope(const struct export_job *j, sbuf *out)
     }
     sbuf_adds(out, "]},\"profiles\":[{\"type\":\"sampled\",\"name\":");
     sbuf_json_str(out, title ? title : "profile", title ? strlen(title) : 7);
-    sbuf_printf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":", clock ? "nanoseconds" : "none");
+    sbuf_printf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":",
+                clock ? "nanoseconds" : "none");
     sbuf_u64(out, a->total_weight);
     /* samples in time order; consecutive samples of one stack are merged */
     sbuf_adds(out, ",\"samples\":[");

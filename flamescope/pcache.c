@@ -112,8 +112,8 @@ static void evict(pcache *c)
 }
 
 const profile *pcache_get(pcache *c, const char *id, uint64_t size, int64_t mtime_ns,
-                          const char *version, pcache_build_fn build, void *ctx, pcache_entry **ref, int *err,
-                          char *msg, size_t msglen)
+                          const char *version, pcache_build_fn build, void *ctx,
+                          pcache_entry **ref, int *err, char *msg, size_t msglen)
 {
     *ref = NULL;
     if (!version)

@@ -35,8 +35,8 @@ void pcache_free(pcache *c);
  * version is the store's change token (NULL counts as "").  Returns NULL with a
  * negative errno in *err and a message on failure. */
 const profile *pcache_get(pcache *c, const char *id, uint64_t size, int64_t mtime_ns,
-                          const char *version, pcache_build_fn build, void *ctx, pcache_entry **ref, int *err,
-                          char *msg, size_t msglen);
+                          const char *version, pcache_build_fn build, void *ctx,
+                          pcache_entry **ref, int *err, char *msg, size_t msglen);
 void pcache_release(pcache *c, pcache_entry *ref);
 
 struct pcache_stats {

@@ -170,7 +170,10 @@ uint32_t profile_fs_sample_stack(const profile *p, size_t i)
 
 int profile_fs_heat_idle(const profile *p, size_t i) { return (p->fstack[i] & HEAT_IDLE_BIT) != 0; }
 
-int profile_fs_stack_idle(const profile *p, uint32_t stack) { return (p->fs.state[stack] & 2) != 0; }
+int profile_fs_stack_idle(const profile *p, uint32_t stack)
+{
+    return (p->fs.state[stack] & 2) != 0;
+}
 
 uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint64_t *counts)
 {

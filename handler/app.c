@@ -234,7 +234,8 @@ void app_call_free(struct app_call *c)
 int app_call_set_request(struct app_call *c, const char *method, const char *path,
                          const char *body, size_t len)
 {
-    const char *m = arena_strndup(&impl(c)->arena, method ? method : "GET", strlen(method ? method : "GET"));
+    const char *m = arena_strndup(&impl(c)->arena, method ? method : "GET",
+                                  strlen(method ? method : "GET"));
     const char *p = arena_strndup(&impl(c)->arena, path ? path : "/", strlen(path ? path : "/"));
     const char *b = arena_strndup(&impl(c)->arena, body ? body : "", body ? len : 0);
     if (!m || !p || !b) return -1;
@@ -295,9 +296,11 @@ static void log_failure(const struct app_call *c, int status, const char *why)
     snprintf(clean, sizeof clean, "%s", why ? why : "");
     for (char *p = clean; *p; p++) if (*p == '"') *p = '\'';
     if (status >= 500)
-        log_error("function failed", "fn=%s id=%s status=%d error=\"%s\"", c->fn->name, c->id, status, clean);
+        log_error("function failed", "fn=%s id=%s status=%d error=\"%s\"", c->fn->name, c->id,
+                  status, clean);
     else
-        log_warn("function refused the request", "fn=%s id=%s status=%d error=\"%s\"", c->fn->name, c->id, status, clean);
+        log_warn("function refused the request", "fn=%s id=%s status=%d error=\"%s\"", c->fn->name,
+                 c->id, status, clean);
 }
 
 /* Runs the function on the current thread and applies the error policy. */
@@ -318,7 +321,8 @@ static void call_execute(struct app_call *c)
         if (!c->inv.data) c->inv.data = impl(c)->empty_data = cJSON_CreateObject();
         if (!c->inv.metadata) c->inv.metadata = impl(c)->empty_meta = cJSON_CreateObject();
         impl(c)->rc = c->fn->invoke(&c->inv, c->fn->arg);
-        if (impl(c)->rc && !c->inv.status) fn_invocation_error(&c->inv, 500, "function %s failed", c->fn->name);
+        if (impl(c)->rc && !c->inv.status)
+            fn_invocation_error(&c->inv, 500, "function %s failed", c->fn->name);
         if (impl(c)->rc) log_failure(c, c->inv.status, c->inv.error);
     }
 }
@@ -365,7 +369,8 @@ int app_call_run(struct app_call *c, double timeout_s, unsigned max_inflight)
     impl(c)->sync = s;
     int err = app_spawn_detached(call_thread, c);
     if (err) {
-        log_warn("cannot start a thread for the time limit; running inline", "err=%s", strerror(err));
+        log_warn("cannot start a thread for the time limit; running inline", "err=%s",
+                 strerror(err));
         goto inline_run;
     }
     struct timespec dl;

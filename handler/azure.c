@@ -113,10 +113,12 @@ int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errle
         snprintf(b.function, sizeof b.function, "%s", e->d_name);
         const struct fn_func *f = app_find(rt->app, e->d_name);
         if (!f) {
-            log_warn("function.json names a function the app does not have", "function=%s", e->d_name);
+            log_warn("function.json names a function the app does not have", "function=%s",
+                     e->d_name);
             mismatches++;
         } else if (f->http && !http_trigger) {
-            log_warn("HTTP function bound to a non-HTTP trigger in function.json", "function=%s", e->d_name);
+            log_warn("HTTP function bound to a non-HTTP trigger in function.json", "function=%s",
+                     e->d_name);
             mismatches++;
         }
         struct azure_binding *nb = realloc(bs->v, (bs->n + 1) * sizeof *nb);
@@ -210,7 +212,8 @@ static int add_pairs(struct app_call *c, const cJSON *obj, int query)
             v = el;
             char *t = scalar_text(v);
             if (!t) return -1;
-            int rc = query ? app_call_add_query(c, kv->string, t) : app_call_add_header(c, kv->string, t);
+            int rc = query ? app_call_add_query(c, kv->string, t)
+                           : app_call_add_header(c, kv->string, t);
             free(t);
             if (rc) return -1;
         }
@@ -278,7 +281,8 @@ cJSON *azure_http_output(const fn_response *res)
     cJSON_AddStringToObject(o, "body", res->body ? res->body : "");
     cJSON *h = cJSON_AddObjectToObject(o, "headers");
     if (!res->has_ctype) cJSON_AddStringToObject(h, "Content-Type", "text/plain; charset=utf-8");
-    for (int i = 0; i < res->nheaders; i++) cJSON_AddStringToObject(h, res->hname[i], res->hvalue[i]);
+    for (int i = 0; i < res->nheaders; i++)
+        cJSON_AddStringToObject(h, res->hname[i], res->hvalue[i]);
     return o;
 }
 

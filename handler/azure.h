@@ -19,10 +19,11 @@
 #define AZURE_NROUTES 4
 void azure_routes(struct rt *rt, struct httpd_route *routes);
 /* Reads DIR/NAME/function.json for every folder of the script root into rt->bindings
- * (azure.c's table), logs what it read and one warning per mismatch (a function.json without a function, a function without
- * a function.json).  Returns the number of mismatches, or a negative code with a message:
- * -errno when the directory or a function.json cannot be read, -FT_ERR_TOO_LARGE or
- * -FT_ERR_BAD_INPUT when a function.json is over 1 MiB or is not one. */
+ * (azure.c's table), logs what it read and one warning per mismatch (a function.json
+ * without a function, a function without a function.json).  Returns the number of
+ * mismatches, or a negative code with a message: -errno when the directory or a
+ * function.json cannot be read, -FT_ERR_TOO_LARGE or -FT_ERR_BAD_INPUT when a
+ * function.json is over 1 MiB or is not one. */
 int azure_load_bindings(struct rt *rt, const char *script_root, char *err, size_t errlen);
 /* Frees what azure_load_bindings read (rt->bindings; NULL is fine). */
 void azure_free_bindings(struct rt *rt);

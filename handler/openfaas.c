@@ -91,8 +91,10 @@ static int h_function(httpd_req *req, void *arg)
 void openfaas_routes(struct rt *rt, struct httpd_route *r)
 {
     memset(r, 0, OPENFAAS_NROUTES * sizeof *r);
-    r[0] = (struct httpd_route){ .method = "GET", .path = "/_/health", .handle = h_health, .arg = rt };
-    r[1] = (struct httpd_route){ .method = "GET", .path = "/_/ready", .handle = h_ready, .arg = rt };
+    r[0] = (struct httpd_route){ .method = "GET", .path = "/_/health", .handle = h_health,
+                                .arg = rt };
+    r[1] = (struct httpd_route){ .method = "GET", .path = "/_/ready", .handle = h_ready,
+                                .arg = rt };
     r[2] = (struct httpd_route){ .method = NULL, .path = "/*", .handle = h_function,
                                  .max_body = rt->max_body, .arg = rt };
 }

@@ -213,7 +213,8 @@ static const struct mode *config_common(struct rt *rt, const struct run_args *a,
     }
     if (a->body_arg) {
         if (units_size(a->body_arg, &u) < 0 || u < 1 || u > (1ull << 31)) {
-            snprintf(err, errlen, "max body %s is not a size (1..2G: bytes, 512K, 10M)", a->body_arg);
+            snprintf(err, errlen, "max body %s is not a size (1..2G: bytes, 512K, 10M)",
+                     a->body_arg);
             return NULL;
         }
         rt->max_body = (size_t)u;
@@ -274,7 +275,9 @@ static int serve(struct rt *rt, const struct mode *m, const char *listen, unsign
     } else {
         atomic_store(&rt->healthy, 1);
     }
-    log_info("serving", "app=%s mode=%s listen=%s port=%u functions=%zu default=%s exec_timeout_s=%.3f max_inflight=%u",
+    log_info("serving",
+             "app=%s mode=%s listen=%s port=%u functions=%zu default=%s exec_timeout_s=%.3f "
+             "max_inflight=%u",
              app->name, m->name, listen, (unsigned)httpd_port(srv), app->nfuncs,
              rt->default_fn ? rt->default_fn->name : "-", rt->exec_timeout, rt->max_inflight);
 
@@ -292,7 +295,8 @@ static int serve(struct rt *rt, const struct mode *m, const char *listen, unsign
     /* parked requests must be answered before the server stops: leave it to exit then */
     if (!left) httpd_stop(srv);
     tracing_stop(tr);
-    log_info("stopped", "app=%s unfinished_requests=%u running_functions=%u", app->name, left, running);
+    log_info("stopped", "app=%s unfinished_requests=%u running_functions=%u", app->name, left,
+             running);
     *busy = running || left;
     return 0;
 }

@@ -64,12 +64,16 @@ int rt_call_set_payload(struct app_call *call, const char *body, size_t len, cha
         if (end != body + len) { cJSON_Delete(root); root = NULL; }
     }
     if (!root) {
-        err_set(err, errlen, "%s", len ? "malformed JSON payload" : "empty body: expected an invocation payload {\"Data\":{...},\"Metadata\":{...}}");
+        err_set(err, errlen, "%s",
+                len ? "malformed JSON payload"
+                    : "empty body: expected an invocation payload "
+                      "{\"Data\":{...},\"Metadata\":{...}}");
         return -FT_ERR_BAD_INPUT;
     }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        err_set(err, errlen, "invocation payload must be a JSON object {\"Data\":{...},\"Metadata\":{...}}");
+        err_set(err, errlen,
+                "invocation payload must be a JSON object {\"Data\":{...},\"Metadata\":{...}}");
         return -FT_ERR_BAD_INPUT;
     }
     cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "Data");
@@ -139,7 +143,8 @@ static int reply_result(struct rt *rt, httpd_req *req, struct app_call *c, int r
         status = 429;
         rc = httpd_reply_error(req, 429, "too many requests in flight (max_inflight=%u)",
                                rt->max_inflight);
-        log_warn("max_inflight reached", "fn=%s id=%s max_inflight=%u", fname, id, rt->max_inflight);
+        log_warn("max_inflight reached", "fn=%s id=%s max_inflight=%u", fname, id,
+                 rt->max_inflight);
     } else if (r == APP_TIMEOUT) {
         status = 504;
         rc = httpd_reply_error(req, 504, "function %s did not finish within %.3gs", fname, limit);

@@ -56,7 +56,8 @@ static int env_on(const char *v)
 static void upload_window(struct tracing *tr, int last)
 {
     uint64_t dropped = 0;
-    size_t n = !tr->app->invocations ? 0 : invlog_drain(tr->app->invocations, tr->recs, tr->max_invocations, &dropped);
+    size_t n = !tr->app->invocations ? 0 : invlog_drain(tr->app->invocations, tr->recs,
+                                                        tr->max_invocations, &dropped);
     for (size_t i = 0; i < n; i++) tr->invs[i] = invlog_to_ps(&tr->recs[i]);
     tracer_stats st;
     tracer_get_stats(tr->t, &st);
@@ -70,7 +71,10 @@ static void upload_window(struct tracing *tr, int last)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    if (!f) { log_error("tracing: out of memory", "window=%llu", (unsigned long long)tr->windows); return; }
+    if (!f) {
+        log_error("tracing: out of memory", "window=%llu", (unsigned long long)tr->windows);
+        return;
+    }
     int rc = tracer_flush(tr->t, f, &h);
     fclose(f);
     tr->windows++;
@@ -87,9 +91,11 @@ static void upload_window(struct tracing *tr, int last)
     else if (rc > 0) tr->spooled++;
     else tr->failed++;
     if (rc < 0)
-        log_error("tracing: upload failed", "collector=%s name=%s reason=\"%s\"", tr->url, tr->name, err);
+        log_error("tracing: upload failed", "collector=%s name=%s reason=\"%s\"", tr->url,
+                  tr->name, err);
     else
-        log_info(rc == 0 ? "tracing: trace uploaded" : "tracing: collector unreachable, trace spooled",
+        log_info(rc == 0 ? "tracing: trace uploaded"
+                         : "tracing: collector unreachable, trace spooled",
                  "collector=%s name=%s samples=%llu invocations=%zu bytes=%zu evicted=%d%s",
                  tr->url, tr->name, (unsigned long long)st.buffered, n, len, rep.evicted,
                  last ? " last=1" : "");
@@ -146,7 +152,8 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
     if ((v = getenv("FNTRACE_WINDOW")) && *v) {
         double w;
         if (units_seconds(v, &w) < 0 || w < 0.1 || w > 3600) {
-            err_set(err, errlen, "FNTRACE_WINDOW=%s is not a window (0.1s .. 1h; 10, 10s, 500ms)", v);
+            err_set(err, errlen, "FNTRACE_WINDOW=%s is not a window (0.1s .. 1h; 10, 10s, 500ms)",
+                    v);
             goto fail;
         }
         tr->window_s = w;
@@ -185,7 +192,8 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
     tr->t = tracer_start(&o, why, sizeof why);
     if (!tr->t) {
         /* never stop serving because of tracing: one line, and go on without it */
-        log_warn("tracing off: cannot sample this process (perf_event_open refused); the functions keep serving",
+        log_warn("tracing off: cannot sample this process (perf_event_open refused); the "
+                 "functions keep serving",
                  "reason=\"%s\"", why);
         free(tr->recs);
         free(tr->invs);
@@ -193,7 +201,8 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
         return 0;
     }
     if (tr->max_invocations && app_record_invocations(app, tr->max_invocations)) {
-        log_warn("tracing: out of memory for the invocation log; traces will have none", "max=%zu", tr->max_invocations);
+        log_warn("tracing: out of memory for the invocation log; traces will have none", "max=%zu",
+                 tr->max_invocations);
     }
     rc = pthread_create(&tr->th, NULL, tracing_thread, tr);
     if (rc) {

@@ -44,7 +44,8 @@ int ft_http_status(int err)
     case FT_ERR_TOO_LARGE: case EFBIG: return 413;
     case FT_ERR_BODY_TYPE: return 415;
     case ERANGE: return 416;
-    case FT_ERR_NOT_PERF: case FT_ERR_BAD_GZIP: case FT_ERR_CORRUPT: case FT_ERR_EMPTY: case EBADMSG: case EILSEQ:
+    case FT_ERR_NOT_PERF: case FT_ERR_BAD_GZIP: case FT_ERR_CORRUPT: case FT_ERR_EMPTY:
+    case EBADMSG: case EILSEQ:
         return 422;
     case FT_ERR_UNSUPPORTED: return 501;
     case FT_ERR_STORE_DOWN: case ENOMEM: case EAGAIN: return 503;

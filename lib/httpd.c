@@ -180,7 +180,8 @@ int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,
 
 int httpd_req_suspend(httpd_req *req)
 {
-    if (!(req->srv->flags & HTTPD_ALLOW_SUSPEND) || (req->srv->flags & HTTPD_THREAD_PER_CONNECTION) ||
+    if (!(req->srv->flags & HTTPD_ALLOW_SUSPEND) ||
+        (req->srv->flags & HTTPD_THREAD_PER_CONNECTION) ||
         req->phase != PHASE_DONE || req->resp || req->suspended)
         return -1;
     req->suspended = 1;
@@ -361,7 +362,8 @@ static enum MHD_Result phase_new(httpd_req *req)
     int status;
     req->route = route_find(srv->routes, req->method, req->path, &status);
     if (!req->route) {
-        httpd_reply_error(req, status, status == 404 ? "no such endpoint: %s" : "method %s not allowed here",
+        httpd_reply_error(req, status,
+                          status == 404 ? "no such endpoint: %s" : "method %s not allowed here",
                           status == 404 ? req->path : req->method);
         return queue_if_ready(req);
     }
@@ -564,8 +566,10 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
         ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                                             opts->max_conns_per_ip, NULL };
     if (tls) {
-        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)opts->tls_cert_pem };
-        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)opts->tls_key_pem };
+        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                            (void *)opts->tls_cert_pem };
+        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                            (void *)opts->tls_key_pem };
     }
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 

@@ -18,7 +18,8 @@
  * default, one thread per connection with HTTPD_THREAD_PER_CONNECTION (for handlers that
  * block, like user functions), or a pool whose `handle` parks requests that would block and
  * lets other threads answer them (HTTPD_ALLOW_SUSPEND, httpd_req_suspend).  Callbacks for
- * one request never run concurrently; different requests do.  Route args are shared between threads: their owners lock what they mutate.
+ * one request never run concurrently; different requests do.  Route args are shared
+ * between threads: their owners lock what they mutate.
  *
  * Ownership: the glue owns httpd_req; strings it returns live until `done` returns. */
 #ifndef FNTRACE_HTTPD_H

@@ -1,6 +1,7 @@
 /* log — one line per event on stderr, `ts=… level=… msg="…" key=value…`.
  *
- * Mains and daemons log; library code returns errors instead (lib/fterr.h; docs/architecture.md "Errors").
+ * Mains and daemons log; library code returns errors instead (lib/fterr.h;
+ * docs/architecture.md "Errors").
  * Thread-safe: each call writes its line with a single write(2).
  * The level threshold comes from FNTRACE_LOG (debug|info|warn|error, default info)
  * or log_set_level(). */

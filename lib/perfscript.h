@@ -5,7 +5,7 @@
  *
  * The format, one sample:
  *
- *   worker 19191/19193 [001]   716.253785:    5000000 cpu-clock: 
+ *   worker 19191/19193 [001]   716.253785:    5000000 cpu-clock:
  *   \t            1217 hash_block+0x27 (/srv/fn/worker)
  *   \t           891f5 start_thread+0x305 (/usr/lib/x86_64-linux-gnu/libc.so.6)
  *   (blank line)

@@ -12,8 +12,9 @@
  * All paths are resolved relative to the store's directory fd with ids checked by
  * store_id_valid() first, opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
  * (O_NOFOLLOW on the last component where openat2 is unavailable), and must be regular
- * files: a symlink put into the store by hand never leads outside it.  Usage totals are counters under a mutex, updated by commits and
- * deletes and recounted from a full walk at open. */
+ * files: a symlink put into the store by hand never leads outside it.  Usage totals are
+ * counters under a mutex, updated by commits and deletes and recounted from a full walk
+ * at open. */
 #define _GNU_SOURCE
 #include "store.h"
 #include "errbuf.h"

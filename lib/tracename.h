@@ -14,7 +14,8 @@
 #define TRACE_NAME_STR_(x) #x
 #define TRACE_NAME_STR(x) TRACE_NAME_STR_(x)
 /* The rule in words, for usage texts and messages. */
-#define TRACE_NAME_RULE "1 to " TRACE_NAME_STR(TRACE_NAME_MAX) " of A-Z a-z 0-9 . _ -, not starting with a dot"
+#define TRACE_NAME_RULE \
+    "1 to " TRACE_NAME_STR(TRACE_NAME_MAX) " of A-Z a-z 0-9 . _ -, not starting with a dot"
 
 /* 1 when name (NUL-terminated) follows the rule, else 0 (NULL is invalid). */
 int trace_name_valid(const char *name);

@@ -391,7 +391,8 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
         bpf_map__set_max_entries(s->skel->maps.stacks0, o->stack_entries);
         bpf_map__set_max_entries(s->skel->maps.stacks1, o->stack_entries);
     }
-    if (!o->npids && mode != BPF_CGROUP_V1) bpf_program__set_autoload(s->skel->progs.on_fork, false);
+    if (!o->npids && mode != BPF_CGROUP_V1)
+        bpf_program__set_autoload(s->skel->progs.on_fork, false);
     if ((rc = profile_bpf__load(s->skel))) {
         rc = perm_error(-rc, "loading the BPF program", err, errlen);
         goto fail;
@@ -511,7 +512,8 @@ void bpf_sampler_get_stats(const bpf_sampler *s, bpf_sampler_stats *out)
     out->samples = __atomic_load_n(&c[PROF_CNT_SAMPLES], __ATOMIC_RELAXED);
     out->ring_drops = __atomic_load_n(&c[PROF_CNT_RB_DROPS], __ATOMIC_RELAXED);
     out->collisions = s->collisions;
-    out->stack_errors = s->stack_errors + __atomic_load_n(&c[PROF_CNT_STACK_ERRORS], __ATOMIC_RELAXED);
+    out->stack_errors = s->stack_errors +
+                        __atomic_load_n(&c[PROF_CNT_STACK_ERRORS], __ATOMIC_RELAXED);
     out->pids_full = __atomic_load_n(&c[PROF_CNT_PIDS_FULL], __ATOMIC_RELAXED);
     out->cpus = s->npfds;
 }

@@ -187,7 +187,8 @@ static int cmd_record(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+F:d:o:p:ah", long_opts, NULL)) != -1) {
         switch (c) {
         case 'F':
-            if (parse_count(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
+            if (parse_count(optarg, 1, 100000, &v))
+                return usage_error("invalid frequency: %s", optarg);
             ro.freq = (int)v;
             break;
         case 'd':
@@ -196,7 +197,8 @@ static int cmd_record(int argc, char **argv)
             break;
         case 'o': ro.output = optarg; break;
         case 'p':
-            if (parse_count(optarg, 1, 0x7fffffff, &v)) return usage_error("invalid pid: %s", optarg);
+            if (parse_count(optarg, 1, 0x7fffffff, &v))
+                return usage_error("invalid pid: %s", optarg);
             if (!ro.pid) ro.pid = (int)v;
             else if (nextra < sizeof extra_pids / sizeof *extra_pids) extra_pids[nextra++] = (int)v;
             else return usage_error("%s", "at most 65 -p");
@@ -309,7 +311,8 @@ static int cmd_upload(int argc, char **argv)
         if (ec != EXIT_OK && (worst == EXIT_OK || worst == EXIT_SPOOLED)) worst = ec;
     }
     if (rep.evicted) log_warn("spool full", "evicted=%d oldest traces deleted", rep.evicted);
-    if (rep.rejected) log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
+    if (rep.rejected)
+        log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
     log_info("upload done", "sent=%d spooled=%d left_in_spool=%d", rep.sent, rep.spooled, rep.left);
     if (worst == EXIT_OK && drc > 0) worst = EXIT_SPOOLED;
     return worst;
@@ -336,7 +339,8 @@ static int cmd_agent(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+F:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'F':
-            if (parse_count(optarg, 1, 100000, &v)) return usage_error("invalid frequency: %s", optarg);
+            if (parse_count(optarg, 1, 100000, &v))
+                return usage_error("invalid frequency: %s", optarg);
             ao.freq = (int)v;
             break;
         case OPT_COLLECTOR: uo.url = optarg; break;

@@ -1,5 +1,9 @@
 # tracer: the sampling profiler library (libfntrace-tracer.a) and the fntrace command
 COMPONENTS += tracer
+tracer_USES  :=                       # lib/ only
+tracer_PKGS  := libelf libcurl zlib libbpf libcjson  # symbolizer: libelf; upload: libcurl,
+                                      # zlib; bpf backend: libbpf; cgroupmap: cJSON
+tracer_TESTS := test_tracer test_symbolizer test_tracer_upload test_cgroupmap
 BINS += fntrace
 BIN_fntrace := tracer/main.c
 
@@ -20,3 +24,6 @@ $(BUILD)/gen/profile.bpf.o: tracer/bpf/profile.bpf.c tracer/bpf/profile.h $(BUIL
 $(BUILD)/gen/profile.skel.h: $(BUILD)/gen/profile.bpf.o
 	$(BPFTOOL) gen skeleton $< name profile_bpf > $@.tmp && mv $@.tmp $@
 GEN_SRCS += $(BUILD)/gen/profile.skel.h
+# the skeleton header is the one generated file tracer code includes
+$(BUILD)/obj/tracer/bpf_sampler.o: COMP_CFLAGS += -I$(BUILD)/gen
+$(BUILD)/obj/tracer/bpf_sampler.o: $(BUILD)/gen/profile.skel.h

@@ -323,7 +323,8 @@ int sampler_wait(sampler *s, int timeout_ms)
     struct pollfd pfd[64];
     int n = 0;
     for (int i = 0; i < s->ncpu && n < 64; i++)
-        if (s->rings[i].fd >= 0) pfd[n++] = (struct pollfd){ .fd = s->rings[i].fd, .events = POLLIN };
+        if (s->rings[i].fd >= 0)
+            pfd[n++] = (struct pollfd){ .fd = s->rings[i].fd, .events = POLLIN };
     int rc = poll(pfd, (nfds_t)n, timeout_ms);
     if (rc < 0) return -errno;
     int in = 0;

@@ -490,7 +490,8 @@ static int write_header(tracer *t, ps_writer *w, const tracer_header *h, int kee
         bpf_sampler_stats bs;
         bpf_sampler_get_stats(t->bpf, &bs);
         char line[96];
-        snprintf(line, sizeof line, "# fntrace stack collisions : %llu (frames carried in the sample, none lost)",
+        snprintf(line, sizeof line,
+                 "# fntrace stack collisions : %llu (frames carried in the sample, none lost)",
                  (unsigned long long)(bs.collisions - t->collisions_written));
         ps_write_header_line(w, ps_cstr(line));
         if (!keep_lost) t->collisions_written = bs.collisions;

@@ -77,7 +77,8 @@ static int number_param(const fn_request *req, fn_response *res, const char *key
         if (!cJSON_IsNumber(p.json)) rc = fn_response_error(res, 400, "%s must be a number", key);
         else *v = p.json->valuedouble;
     } else if (required) {
-        rc = fn_response_error(res, 400, "missing %s (query ?%s= or JSON body {\"%s\": …})", key, key, key);
+        rc = fn_response_error(res, 400, "missing %s (query ?%s= or JSON body {\"%s\": …})", key,
+                               key, key);
     }
     cJSON_Delete(p.root);
     if (rc) return rc;
@@ -98,7 +99,10 @@ static int hello(const fn_request *req, fn_response *res, void *arg)
     if (param_get(req, res, "name", &p)) return -1;
     if (p.text) { src = p.text; n = strlen(src); }
     else if (p.json) {
-        if (!cJSON_IsString(p.json)) { cJSON_Delete(p.root); return fn_response_error(res, 400, "name must be a string"); }
+        if (!cJSON_IsString(p.json)) {
+            cJSON_Delete(p.root);
+            return fn_response_error(res, 400, "name must be a string");
+        }
         src = p.json->valuestring;
         n = strlen(src);
     } else if (!p.root && req->body_len) {              /* plain text body */
@@ -108,7 +112,10 @@ static int hello(const fn_request *req, fn_response *res, void *arg)
         while (n && isspace((unsigned char)*src)) { src++; n--; }
     }
     if (src && n) {
-        if (n > NAME_MAX_LEN) { cJSON_Delete(p.root); return fn_response_error(res, 400, "name is longer than %d bytes", NAME_MAX_LEN); }
+        if (n > NAME_MAX_LEN) {
+            cJSON_Delete(p.root);
+            return fn_response_error(res, 400, "name is longer than %d bytes", NAME_MAX_LEN);
+        }
         for (size_t i = 0; i < n; i++)
             if ((unsigned char)src[i] < 0x20 || src[i] == 0x7f) {
                 cJSON_Delete(p.root);

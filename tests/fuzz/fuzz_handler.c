@@ -16,7 +16,8 @@
 static int reader(const fn_request *req, fn_response *res, void *arg)
 {
     size_t n = 0;
-    for (size_t i = 0; i < req->nquery; i++) n += strlen(req->query[i].name) + strlen(req->query[i].value);
+    for (size_t i = 0; i < req->nquery; i++)
+        n += strlen(req->query[i].name) + strlen(req->query[i].value);
     for (size_t i = 0; i < req->nheaders; i++) n += strlen(req->headers[i].name);
     (void)fn_request_query(req, "name");
     (void)fn_request_header(req, "content-type");

@@ -161,7 +161,8 @@ int main(int argc, char **argv)
         struct thread *x = &th[t];
         uint64_t ns = x->next_ns;
         x->next_ns += 5000000 + rndn(20000);
-        int n = printf("%s %5d/%-5d [%03u] %5" PRIu64 ".%06" PRIu64 ":    5000000 cpu-clock:pppH: \n",
+        int n = printf("%s %5d/%-5d [%03u] %5" PRIu64 ".%06" PRIu64
+                       ":    5000000 cpu-clock:pppH: \n",
                        x->comm, x->pid, x->tid, rndn(8), ns / 1000000000ull,
                        (ns % 1000000000ull) / 1000);
         written += (uint64_t)n;

@@ -55,7 +55,8 @@ static void test_container_id_forms(void **state)
     char id[CONTAINER_ID_LEN + 1];
     const char *yes[] = {
         "/system.slice/docker-" ID ".scope",
-        "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-" ID ".scope",
+        "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/"
+        "cri-containerd-" ID ".scope",
         "/kubepods/besteffort/pod7c0d/" ID,
         "/machine.slice/libpod-" ID ".scope/container",
         "/crio-" ID ".scope",

@@ -1,6 +1,7 @@
 /* Unit tests for the small shared rules of lib/: the error convention (fterr: every
  * fntrace code has a name and an HTTP status, body and stored-file failures differ), the
- * trace-name rule (tracename), the JSON error body (jsonerr), gzip (gz) and the hash table (oatable). */
+ * trace-name rule (tracename), the JSON error body (jsonerr), gzip (gz) and the hash
+ * table (oatable). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -125,10 +125,13 @@ static void test_profile_namings(void **st)
      * the idle swapper sample dropped but the last one (FlameScope adds the last sample
      * of the file without its idle test); the cpuidle.ko sample is idle only for the
      * heatmap (the module is not part of the flame graph's text) */
-    assert_non_null(strstr(j, "{\"n\":\"java\",\"l\":\"\",\"v\":0,\"c\":[{\"n\":\"a\",\"l\":\"user\",\"v\":0,"
-                              "\"c\":[{\"n\":\"b\",\"l\":\"inlined\",\"v\":0,\"c\":[{\"n\":\"com/x/Y;::run\","
+    assert_non_null(strstr(j, "{\"n\":\"java\",\"l\":\"\",\"v\":0,"
+                              "\"c\":[{\"n\":\"a\",\"l\":\"user\",\"v\":0,"
+                              "\"c\":[{\"n\":\"b\",\"l\":\"inlined\",\"v\":0,"
+                              "\"c\":[{\"n\":\"com/x/Y;::run\","
                               "\"l\":\"jit\",\"v\":1,\"c\":[]}]}]}]}"));
-    assert_non_null(strstr(j, "{\"n\":\"kworker/u\",\"l\":\"\",\"v\":0,\"c\":[{\"n\":\"work\",\"l\":\"kernel\",\"v\":1"));
+    assert_non_null(strstr(j, "{\"n\":\"kworker/u\",\"l\":\"\",\"v\":0,"
+                              "\"c\":[{\"n\":\"work\",\"l\":\"kernel\",\"v\":1"));
     assert_non_null(strstr(j, "\"n\":\"intel_idle\",\"l\":\"user\",\"v\":1"));
     assert_non_null(strstr(j, "\"n\":\"native_safe_halt\",\"l\":\"kernel\",\"v\":1"));
     free(j);

@@ -46,7 +46,8 @@ static void test_invlog_ring(void **st)
     for (int i = 0; i < 5; i++) {
         char id[8];
         snprintf(id, sizeof id, "i%d", i);
-        invlog_push(log, id, "fibonacci", (uint64_t)i * 1000000000, (uint64_t)i * 1000000000 + 250000000, 500, 0);
+        invlog_push(log, id, "fibonacci", (uint64_t)i * 1000000000,
+                    (uint64_t)i * 1000000000 + 250000000, 500, 0);
     }
     assert_int_equal(invlog_drain(log, out, 2, &dropped), 2);   /* oldest kept first */
     assert_int_equal(dropped, 2);
@@ -268,7 +269,8 @@ static int setup(void **st)
     log_set_level(LOG_ERROR);
     fn_app *app = fn_app_new("unit");
     if (fn_app_http(app, "fails", fails, NULL) || fn_app_http(app, "refuses", refuses, NULL) ||
-        fn_app_http(app, "sleeps", sleeps, NULL) || fn_app_invoke(app, "gen-fails", gen_fails, NULL))
+        fn_app_http(app, "sleeps", sleeps, NULL) || fn_app_invoke(app, "gen-fails", gen_fails,
+                                                                  NULL))
         return -1;
     if (fn_app_http(app, "Fails", fails, NULL) == 0) return -1;      /* duplicate */
     if (app_record_invocations(app, 64)) return -1;

@@ -319,7 +319,8 @@ static void test_testdata_counts(void **state)
 
 /* parse -> write -> parse gives the same samples; perf 6.1 files come back byte for
  * byte (the FlameScope example lacks perf's final blank line, so only samples). */
-static void check_testdata_roundtrip(const char *name, const char *path, const char *buf, size_t len)
+static void check_testdata_roundtrip(const char *name, const char *path, const char *buf,
+                                     size_t len)
 {
 
     membuf out = { 0 };
@@ -814,10 +815,12 @@ static void test_invocation_tid(void **state)
     }
     /* any order; the last tid wins, a bad later one clears a good earlier one */
     ps_invocation inv;
-    assert_true(ps_header_invocation(S("# fntrace invocation : tid=7 id=1 fn=x start=1 tid=2147483647"), &inv));
+    assert_true(ps_header_invocation(S("# fntrace invocation : tid=7 id=1 fn=x start=1 "
+                                       "tid=2147483647"), &inv));
     assert_int_equal(inv.tid, 2147483647);
     assert_int_equal(inv.flags, PS_INV_TID);
-    assert_true(ps_header_invocation(S("# fntrace invocation : tid=7 id=1 fn=x start=1 tid=-7"), &inv));
+    assert_true(ps_header_invocation(S("# fntrace invocation : tid=7 id=1 fn=x start=1 tid=-7"),
+                                     &inv));
     assert_int_equal(inv.tid, 0);
     assert_int_equal(inv.flags, 0);
     /* a tid does not make a line without the required keys an invocation */

@@ -211,7 +211,8 @@ static void test_list_walks_any_depth_skips_dotfiles(void **state)
     char p[4096];
     snprintf(p, sizeof p, "mkdir -p '%s/a/b/c' '%s/.hidden' && echo x > '%s/a/b/c/deep.perf' && "
              "echo y > '%s/top.perf' && echo z > '%s/.hidden/h.perf' && echo w > '%s/a/.dot' && "
-             "ln -s /etc/passwd '%s/a/link.perf' && mkdir -p '%s.outside' && echo s > '%s.outside/passwd' && "
+             "ln -s /etc/passwd '%s/a/link.perf' && mkdir -p '%s.outside' && "
+             "echo s > '%s.outside/passwd' && "
              "ln -s '%s.outside' '%s/etc'", dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir);
     assert_int_equal(system(p), 0);
     struct store_entry *v;
@@ -502,7 +503,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_puts_never_collide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_never_disturbs_commits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_commit_never_follows_a_swapped_in_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_never_follows_a_swapped_in_symlink, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_far_future_mtime_is_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_huge_age_keeps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(

@@ -79,7 +79,8 @@ static void test_binaries_read_once(void **state)
     sym_frame f;
     for (int i = 0; i < 10000; i++) {
         symbolizer_tick(s);
-        symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&marker_function + (unsigned)(i % 4), &f);
+        symbolizer_resolve_user(s, getpid(),
+                                (uint64_t)(uintptr_t)&marker_function + (unsigned)(i % 4), &f);
         symbolizer_resolve_user(s, getpid(), (uint64_t)(uintptr_t)&getpid, &f);
     }
     symbolizer_stats st;
@@ -195,7 +196,8 @@ static void test_debug_file_by_build_id(void **state)
     snprintf(cmd, sizeof cmd,
              "set -e; d=%s; id=$(readelf -n /proc/%d/exe | sed -n 's/.*Build ID: *//p');"
              "[ -n \"$id\" ]; mkdir -p $d/root/.build-id/$(echo $id | cut -c1-2);"
-             "objcopy --only-keep-debug /proc/%d/exe $d/root/.build-id/$(echo $id | cut -c1-2)/$(echo $id | cut -c3-).debug;"
+             "objcopy --only-keep-debug /proc/%d/exe "
+             "$d/root/.build-id/$(echo $id | cut -c1-2)/$(echo $id | cut -c3-).debug;"
              "objcopy --strip-all /proc/%d/exe $d/stripped",
              dir, getpid(), getpid(), getpid());
     if (system(cmd)) {
@@ -213,14 +215,16 @@ static void test_debug_file_by_build_id(void **state)
     struct stat st;
     assert_int_equal(stat(stripped, &st), 0);
     /* without the debug root: a stripped static function has no name */
-    symbolizer_mmap(s, FAKE_PID + 3, 0x20000000, (uint64_t)st.st_size + 4096, 0, 0, 0, st.st_ino, stripped);
+    symbolizer_mmap(s, FAKE_PID + 3, 0x20000000, (uint64_t)st.st_size + 4096, 0, 0, 0, st.st_ino,
+                    stripped);
     sym_frame f;
     symbolizer_resolve_user(s, FAKE_PID + 3, 0x20000000 + own.addr, &f);
     assert_null(f.sym);
     symbolizer_free(s);
     s = symbolizer_new();
     assert_int_equal(symbolizer_set_debug_root(s, root), 0);
-    symbolizer_mmap(s, FAKE_PID + 3, 0x20000000, (uint64_t)st.st_size + 4096, 0, 0, 0, st.st_ino, stripped);
+    symbolizer_mmap(s, FAKE_PID + 3, 0x20000000, (uint64_t)st.st_size + 4096, 0, 0, 0, st.st_ino,
+                    stripped);
     symbolizer_resolve_user(s, FAKE_PID + 3, 0x20000000 + own.addr + 1, &f);
     assert_non_null(f.sym);
     assert_string_equal(f.sym, "marker_function");
@@ -301,7 +305,9 @@ static void test_jit_names_stay_valid(void **state)
     assert_non_null(first.sym);
     /* the JIT goes on: far more names than the first string buffer holds */
     m = fopen(path, "a");
-    for (int i = 0; i < 20000; i++) fprintf(m, "%llx 10 JS:*compiled_later_%d app.js:%d\n", 0x7f0010000000ull + 16ull * (unsigned)i, i, i);
+    for (int i = 0; i < 20000; i++)
+        fprintf(m, "%llx 10 JS:*compiled_later_%d app.js:%d\n",
+                0x7f0010000000ull + 16ull * (unsigned)i, i, i);
     fclose(m);
     symbolizer_tick(s);
     symbolizer_resolve_user(s, FAKE_PID + 11, 0x7f0010000000 + 16 * 19999, &f);
@@ -331,7 +337,8 @@ static void test_jit_map_over_limit_read_once(void **state)
     FILE *m = fopen(path, "w");
     assert_non_null(m);
     for (int i = 0; i < 20000; i++)     /* ~60 bytes each: 1.2 MB kept when all are */
-        fprintf(m, "%llx 10 JS:*function_number_%d app.js:%d\n", 0x7f0010000000ull + 16ull * (unsigned)i, i, i);
+        fprintf(m, "%llx 10 JS:*function_number_%d app.js:%d\n",
+                0x7f0010000000ull + 16ull * (unsigned)i, i, i);
     fclose(m);
     symbolizer *s = symbolizer_new();
     assert_int_equal(symbolizer_set_mem_budget(s, 256 << 10), 0);
@@ -474,12 +481,14 @@ static void write_name_bomb(const char *path, int nsyms, int nsymtabs, int namel
     Elf64_Sym *syms = calloc((size_t)nsyms, sizeof *syms);
     for (int i = 0; i < nsyms; i++)
         syms[i] = (Elf64_Sym){ .st_name = 1, .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC),
-                               .st_shndx = 1, .st_value = 0x1000 + 16 * (uint64_t)i, .st_size = 16 };
+                               .st_shndx = 1, .st_value = 0x1000 + 16 * (uint64_t)i,
+                               .st_size = 16 };
     assert_int_equal(pwrite(fd, syms, (size_t)nsyms * sizeof *syms, (off_t)sym_off),
                      (ssize_t)((size_t)nsyms * sizeof *syms));
     free(syms);
     Elf64_Shdr *sh = calloc((size_t)nsymtabs + 2, sizeof *sh);
-    sh[1] = (Elf64_Shdr){ .sh_type = SHT_STRTAB, .sh_offset = str_off, .sh_size = (uint64_t)namelen + 2,
+    sh[1] = (Elf64_Shdr){ .sh_type = SHT_STRTAB, .sh_offset = str_off,
+                         .sh_size = (uint64_t)namelen + 2,
                           .sh_addralign = 1 };
     for (int i = 0; i < nsymtabs; i++)
         sh[2 + i] = (Elf64_Shdr){ .sh_type = SHT_SYMTAB, .sh_offset = sym_off,
@@ -636,9 +645,11 @@ static void test_intmap(void **state)
 {
     (void)state;
     intmap m = { 0 };
-    for (uint64_t i = 0; i < 5000; i++) assert_int_equal(intmap_put(&m, i * 7919, (void *)(uintptr_t)(i + 1)), 0);
+    for (uint64_t i = 0; i < 5000; i++)
+        assert_int_equal(intmap_put(&m, i * 7919, (void *)(uintptr_t)(i + 1)), 0);
     assert_int_equal(m.len, 5000);
-    for (uint64_t i = 0; i < 5000; i++) assert_ptr_equal(intmap_get(&m, i * 7919), (void *)(uintptr_t)(i + 1));
+    for (uint64_t i = 0; i < 5000; i++)
+        assert_ptr_equal(intmap_get(&m, i * 7919), (void *)(uintptr_t)(i + 1));
     assert_null(intmap_get(&m, 3));
     intmap_put(&m, 0, (void *)42);                /* replace */
     assert_int_equal(m.len, 5000);
@@ -652,7 +663,8 @@ static void test_intmap(void **state)
     for (uint64_t i = 1; i < 5000; i += 2) assert_non_null(intmap_del(&m, i * 7919));
     assert_null(intmap_del(&m, 1 * 7919));
     assert_int_equal(m.len, 2500);
-    for (uint64_t i = 2; i < 5000; i += 2) assert_ptr_equal(intmap_get(&m, i * 7919), (void *)(uintptr_t)(i + 1));
+    for (uint64_t i = 2; i < 5000; i += 2)
+        assert_ptr_equal(intmap_get(&m, i * 7919), (void *)(uintptr_t)(i + 1));
     for (uint64_t i = 1; i < 5000; i += 2) assert_null(intmap_get(&m, i * 7919));
     intmap_free(&m);
 }

@@ -123,7 +123,8 @@ static void test_self_sampling_in_windows(void **state)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t t_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    ps_invocation inv = { .id = PS_STR("inv 1"), .fn = PS_STR("hello"), .start_ns = t_ns - 500000000,
+    ps_invocation inv = { .id = PS_STR("inv 1"), .fn = PS_STR("hello"),
+                         .start_ns = t_ns - 500000000,
                           .end_ns = t_ns, .status = 200, .flags = PS_INV_END | PS_INV_STATUS };
     const char *lines[] = { "fntrace window : 1" };
     tracer_header h = { .invocations = &inv, .ninvocations = 1, .lines = lines, .nlines = 1 };

@@ -162,7 +162,8 @@ static void *peer_main(void *arg)
         p->last_len = n;
         p->requests++;
         char resp[128];
-        int l = snprintf(resp, sizeof resp, "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        int l = snprintf(resp, sizeof resp,
+                         "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
                          p->status);
         ssize_t w = write(c, resp, (size_t)l);
         (void)w;

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: GPL-2.0
 /* profile.bpf.c — fntrace's BPF sampler: a cpu-clock perf event on every online CPU runs
  * on_sample(), which filters in the kernel and writes one prof_event per sample into a
  * ring buffer: CLOCK_MONOTONIC time, pid/tid/cpu, comm and two stack ids (kernel and user
@@ -19,7 +18,9 @@
  * record), so it is not lost; ring-buffer drops are counted, never hidden.
  *
  * Process events for the symbolizer: exec of a traced process (its maps change) and
- * thread exit (the last chance to read a JIT map). */
+ * thread exit (the last chance to read a JIT map).
+ *
+ * SPDX-License-Identifier: GPL-2.0 (the kernel helpers used need a GPL program) */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
