@@ -29,7 +29,7 @@
 #include "bpf/profile.h"
 #include "errbuf.h"
 #include "intmap.h"
-#include "profile.skel.h"
+#include <profile.skel.h>          /* generated: build/gen (bpftool gen skeleton) */
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270

@@ -21,7 +21,7 @@
  * thread exit (the last chance to read a JIT map).
  *
  * SPDX-License-Identifier: GPL-2.0 (the kernel helpers used need a GPL program) */
-#include "vmlinux.h"
+#include <vmlinux.h>               /* generated: build/gen (bpftool btf dump) */
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
