@@ -343,8 +343,11 @@ static int perm_error(int e, const char *what, char *err, size_t errlen)
         err_set(err, errlen, "%s", why);
         return -EPERM;
     }
-    err_set(err, errlen, "%s: %s%s%s", what, strerror(e), libbpf_last[0] ? " — " : "", libbpf_last);
-    return e == EACCES ? -EPERM : -e;
+    int perm = e == EPERM || e == EACCES;
+    err_set(err, errlen, "%s: %s%s%s%s", what, strerror(e), libbpf_last[0] ? " — " : "",
+            libbpf_last, perm ? " (the capabilities are there: a seccomp profile may refuse "
+            "bpf or perf_event_open; in a container use seccomp/profiles/fntrace-bpf.json)" : "");
+    return perm ? -EPERM : -e;
 }
 
 int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, size_t errlen)

@@ -336,3 +336,42 @@ def test_bpf_jit_map_in_another_namespace(tmp_path):
     _, samples = parse(r.stdout)
     jit = {(s, m) for _, fr in samples for s, m in fr if m == "/tmp/perf-1.map"}
     assert any("fib" in s for s, _ in jit), sorted(jit)[:10]
+
+
+@needs_root
+def test_agent_capabilities_and_seccomp_profile(tmp_path, daemon):
+    """The agent with only the capabilities docker-compose.agent.yml grants it (BPF,
+    PERFMON, SYS_PTRACE, DAC_READ_SEARCH), under seccomp/profiles/fntrace-bpf.json applied
+    the way Docker applies it (fntrace-seccomp exec): traces arrive; without CAP_BPF it
+    says so and exits 4."""
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv is not installed")
+    seccomp = binary("fntrace-seccomp")
+    profile = Path(__file__).resolve().parents[2] / "seccomp" / "profiles" / "fntrace-bpf.json"
+    col = start_collector(daemon, tmp_path / "store")
+    kind = KINDS[0]
+    cg = Cgroup(kind, f"fntrace-caps-{os.getpid()}")
+    work = None
+    try:
+        d = cg.sub("fn-caps")
+        work = subprocess.Popen([HOTSPOTS, "1", "30", "0.3"], stderr=subprocess.DEVNULL)
+        Cgroup.move(d, work.pid)
+        caps = "-all,+bpf,+perfmon,+sys_ptrace,+dac_read_search"
+        base = ["setpriv", "--inh-caps=-all", f"--bounding-set={caps}", seccomp, "exec",
+                str(profile), "--", FNTRACE, "agent", "--collector", col.url + "/",
+                "--cgroup-root", str(cg.path), "--window", "60"]
+        agent = subprocess.Popen(base, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        os.kill(agent.pid, signal.SIGTERM)
+        _, err = agent.communicate(timeout=30)
+        denied = subprocess.run(["setpriv", "--inh-caps=-all",
+                                 "--bounding-set=-all,+perfmon,+sys_ptrace,+dac_read_search",
+                                 FNTRACE, "agent", "--collector", col.url + "/"],
+                                capture_output=True, text=True, timeout=30)
+    finally:
+        if work:
+            stop(work)
+        cg.remove()
+    assert agent.returncode == 0, err
+    assert [trace_name(t) for t in collector_traces(col.url)] == ["fn-caps"], err
+    assert denied.returncode == 4 and "missing CAP_BPF" in denied.stderr, denied.stderr
