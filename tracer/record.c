@@ -204,7 +204,7 @@ int record_run(const record_opts *o, record_result *res)
         }
         if (pidfd >= 0) close(pidfd);
         free(cmdline);
-        return orc == -EPERM ? -EPERM : -FT_ERR_NO_TARGET;
+        return orc == -EPERM && o->backend == TRACER_BACKEND_BPF ? -EPERM : -FT_ERR_NO_TARGET;
     }
     double start = now_s();
     if (child > 0) {

@@ -48,7 +48,8 @@ typedef struct record_result {
 
 /* 0: recorded (and delivered); 1: recorded, and the trace went to the spool instead of
  * the collector (upload_submit's count); negative on failure, the detail in res->err:
- * -FT_ERR_NO_TARGET (cannot start, find or trace the target), -errno (cannot write the
+ * -FT_ERR_NO_TARGET (cannot start, find or trace the target), -EPERM (the bpf backend
+ * is not permitted: no root or CAP_BPF + CAP_PERFMON, or seccomp), -errno (cannot write the
  * output), or upload_submit's code when the upload failed (res->upload_failed set). */
 int record_run(const record_opts *o, record_result *res);
 
