@@ -331,6 +331,8 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
     o->has_end = (iv.flags & PS_INV_END) != 0;
     o->has_status = (iv.flags & PS_INV_STATUS) != 0;
     o->status = iv.status;
+    if (iv.trace_id.len == sizeof o->trace_id - 1)
+        memcpy(o->trace_id, iv.trace_id.p, iv.trace_id.len);
     p->inv_bytes += iv.id.len + iv.fn.len + 2;
     o->tid = (iv.flags & PS_INV_TID) ? iv.tid : 0;
     if (o->tid > 0)

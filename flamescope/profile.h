@@ -46,6 +46,7 @@ struct profile_invocation {
     int has_end, has_status;
     int32_t status;
     int32_t tid;                /* > 0: the thread that ran it; 0: unknown (all threads) */
+    char trace_id[33];          /* W3C trace id of its request (32 hex), or "" */
 };
 
 typedef struct profile profile;

@@ -2,6 +2,7 @@
 #include "routes.h"
 #include "fterr.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,17 +278,80 @@ static int h_elided(httpd_req *req, void *arg) { return compare(req, arg, 1); }
 
 /* ------------------------------------------------------------------ fntrace API */
 
+/* trace_id=HEX: 32 hex digits, lower-cased into id; 0, or -1 after a 400. */
+static int trace_id_arg(httpd_req *req, const char *v, char *id)
+{
+    size_t n = strlen(v);
+    int nonzero = 0;
+    for (size_t i = 0; i < n && n == 32; i++) {
+        if (!isxdigit((unsigned char)v[i]))
+            n = 0;
+        id[i] = (char)tolower((unsigned char)v[i]);
+        nonzero |= v[i] != '0';
+    }
+    if (n != 32 || !nonzero) {
+        httpd_reply_error(req, 400, "trace_id: not a W3C trace id (32 hex digits, not all zero)");
+        return -1;
+    }
+    id[32] = 0;
+    return 0;
+}
+
+/* /api/v1/invocations?filename=F[&trace_id=T]: the invocations of one profile (those of
+ * trace T); ?trace_id=T alone: those of trace T in every profile, each with its profile
+ * and the links to its flame graph. */
 static int h_invocations(httpd_req *req, void *arg)
 {
     routes *a = arg;
-    pcache_entry *ref;
-    const profile *p = get_profile(a, req, "filename", NULL, &ref);
-    if (!p)
+    const char *tv, *fv;
+    char tid[33];
+    if (query_arg(req, "trace_id", &tv) || query_arg(req, "filename", &fv))
         return 0;
+    if (tv && *tv && trace_id_arg(req, tv, tid))
+        return 0;
+    const char *want = tv && *tv ? tid : NULL;
     sbuf b;
     sbuf_init(&b);
-    views_invocations(p, &b);
-    pcache_release(a->cache, ref);
+    if (fv || !want) {
+        pcache_entry *ref;
+        const profile *p = get_profile(a, req, "filename", NULL, &ref);
+        if (!p)
+            return 0;
+        if (want) {
+            sbuf_addc(&b, '[');
+            views_invocations_matching(p, want, fv, 1, &b);
+            sbuf_addc(&b, ']');
+        } else {
+            views_invocations(p, &b);
+        }
+        pcache_release(a->cache, ref);
+        return reply_buf(req, 200, "application/json", &b);
+    }
+    struct store_entry *ents = NULL;
+    size_t n = 0, found = 0;
+    int rc = store_list(a->st, NULL, &ents, &n);
+    if (rc < 0)
+        return httpd_reply_error(req, 500, "cannot list profiles: %s", strerror(-rc));
+    sbuf_addc(&b, '[');
+    for (size_t i = 0; i < n; i++) {
+        int fd = -1;
+        struct store_entry ent;
+        if (store_open(a->st, ents[i].id, &fd, &ent) < 0)
+            continue;
+        struct open_ctx oc = {a, fd};
+        int err = 0;
+        char msg[256];
+        pcache_entry *ref = NULL;
+        const profile *p = pcache_get(a->cache, ents[i].id, ent.bytes, ent.mtime_ns, ent.version,
+                                      build_from_fd, &oc, &ref, &err, msg, sizeof msg);
+        close(fd);
+        if (!p)
+            continue;               /* a profile that does not parse holds no invocation */
+        found += views_invocations_matching(p, want, ents[i].id, found == 0, &b);
+        pcache_release(a->cache, ref);
+    }
+    sbuf_addc(&b, ']');
+    free(ents);
     return reply_buf(req, 200, "application/json", &b);
 }
 

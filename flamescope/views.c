@@ -174,43 +174,102 @@ static void seconds(sbuf *out, uint64_t ns)
                 (unsigned long long)(ns % 1000000000ull));
 }
 
-void views_invocations(const profile *p, sbuf *out)
+/* One invocation object; filename (NULL: left out) adds the profile and the links to its
+ * flame graph (API and UI). */
+static void invocation_json(const profile *p, const struct profile_invocation *v,
+                            const char *filename, sbuf *out)
 {
     double base = profile_base_s(p);
-    sbuf_addc(out, '[');
+    sbuf_adds(out, "{\"id\":");
+    sbuf_json_str(out, v->id, strlen(v->id));
+    sbuf_adds(out, ",\"fn\":");
+    sbuf_json_str(out, v->fn, strlen(v->fn));
+    sbuf_adds(out, ",\"start\":");
+    seconds(out, v->start_ns);
+    sbuf_adds(out, ",\"end\":");
+    if (v->has_end)
+        seconds(out, v->end_ns);
+    else
+        sbuf_adds(out, "null");
+    sbuf_adds(out, ",\"status\":");
+    if (v->has_status)
+        sbuf_i64(out, v->status);
+    else
+        sbuf_adds(out, "null");
+    sbuf_adds(out, ",\"tid\":");
+    if (v->tid > 0)
+        sbuf_i64(out, v->tid);
+    else
+        sbuf_adds(out, "null");
+    sbuf_adds(out, ",\"trace_id\":");
+    if (v->trace_id[0])
+        sbuf_json_str(out, v->trace_id, strlen(v->trace_id));
+    else
+        sbuf_adds(out, "null");
+    sbuf_adds(out, ",\"rel_start\":");
+    sbuf_pyfloat(out, (double)v->start_ns / 1e9 - base);
+    sbuf_adds(out, ",\"rel_end\":");
+    if (v->has_end)
+        sbuf_pyfloat(out, (double)v->end_ns / 1e9 - base);
+    else
+        sbuf_adds(out, "null");
+    if (filename) {
+        sbuf ln;
+        sbuf_init(&ln);
+        sbuf_adds(out, ",\"filename\":");
+        sbuf_json_str(out, filename, strlen(filename));
+        sbuf_adds(&ln, "/api/v1/flamegraph?filename=");
+        views_url_escape(&ln, filename);
+        sbuf_adds(&ln, "&invocation=");
+        views_url_escape(&ln, v->id);
+        sbuf_adds(out, ",\"flamegraph\":");
+        sbuf_json_str(out, ln.p ? ln.p : "", ln.len);
+        ln.len = 0;
+        sbuf_adds(&ln, "/#file=");
+        views_url_escape(&ln, filename);
+        sbuf_adds(&ln, "&inv=");
+        views_url_escape(&ln, v->id);
+        sbuf_adds(out, ",\"ui\":");
+        sbuf_json_str(out, ln.p ? ln.p : "", ln.len);
+        sbuf_free(&ln);
+    }
+    sbuf_addc(out, '}');
+}
+
+void views_url_escape(sbuf *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+            *c == '-' || *c == '_' || *c == '.' || *c == '~' || *c == '/') {
+            sbuf_addc(out, (char)*c);
+        } else {
+            sbuf_addc(out, '%');
+            sbuf_addc(out, hex[*c >> 4]);
+            sbuf_addc(out, hex[*c & 15]);
+        }
+    }
+}
+
+size_t views_invocations_matching(const profile *p, const char *trace_id, const char *filename,
+                                  int first, sbuf *out)
+{
+    size_t n = 0;
     for (size_t i = 0; i < profile_ninvocations(p); i++) {
         const struct profile_invocation *v = profile_invocation(p, i);
-        if (i)
+        if (trace_id && strcmp(v->trace_id, trace_id))
+            continue;
+        if (!first || n)
             sbuf_addc(out, ',');
-        sbuf_adds(out, "{\"id\":");
-        sbuf_json_str(out, v->id, strlen(v->id));
-        sbuf_adds(out, ",\"fn\":");
-        sbuf_json_str(out, v->fn, strlen(v->fn));
-        sbuf_adds(out, ",\"start\":");
-        seconds(out, v->start_ns);
-        sbuf_adds(out, ",\"end\":");
-        if (v->has_end)
-            seconds(out, v->end_ns);
-        else
-            sbuf_adds(out, "null");
-        sbuf_adds(out, ",\"status\":");
-        if (v->has_status)
-            sbuf_i64(out, v->status);
-        else
-            sbuf_adds(out, "null");
-        sbuf_adds(out, ",\"tid\":");
-        if (v->tid > 0)
-            sbuf_i64(out, v->tid);
-        else
-            sbuf_adds(out, "null");
-        sbuf_adds(out, ",\"rel_start\":");
-        sbuf_pyfloat(out, (double)v->start_ns / 1e9 - base);
-        sbuf_adds(out, ",\"rel_end\":");
-        if (v->has_end)
-            sbuf_pyfloat(out, (double)v->end_ns / 1e9 - base);
-        else
-            sbuf_adds(out, "null");
-        sbuf_addc(out, '}');
+        invocation_json(p, v, filename, out);
+        n++;
     }
+    return n;
+}
+
+void views_invocations(const profile *p, sbuf *out)
+{
+    sbuf_addc(out, '[');
+    views_invocations_matching(p, NULL, NULL, 1, out);
     sbuf_addc(out, ']');
 }

@@ -26,5 +26,12 @@ int views_flamegraph(const profile *p, const struct profile_range *r, sbuf *out)
  * columns; end/status null while unknown, tid null when the line named no thread (the
  * invocation's flame graph then takes every thread's samples in its window). */
 void views_invocations(const profile *p, sbuf *out);
+/* The invocations of p whose trace id is trace_id (NULL: all), as comma-separated objects
+ * (a leading comma unless first); filename (NULL: none) adds "filename", "flamegraph" (the
+ * API URL of the invocation's flame graph) and "ui" (the viewer's link).  Returns how many. */
+size_t views_invocations_matching(const profile *p, const char *trace_id, const char *filename,
+                                  int first, sbuf *out);
+/* s percent-escaped for a URL query value ('/' kept). */
+void views_url_escape(sbuf *out, const char *s);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -44,6 +45,7 @@ void fn_app_free(fn_app *app)
 {
     if (!app) return;
     invlog_free(app->invocations);
+    for (size_t i = 0; i < app->nfuncs; i++) bd_set_free(app->funcs[i].binds);
     free(app->funcs);
     free(app);
 }
@@ -204,6 +206,7 @@ struct app_call *app_call_new(fn_app *app, const struct fn_func *fn, const char 
     c->res.status = 200;
     c->res.fn = c->inv.fn = fn->name;
     c->res.id = c->inv.id = c->id;
+    c->inv.func = fn;
     return c;
 }
 
@@ -217,6 +220,8 @@ void app_call_free(struct app_call *c)
     cJSON_Delete(c->inv.ret);
     cJSON_Delete(c->inv.logs);
     free(c->inv.error);
+    cJSON_Delete(c->inv.multi);
+    bd_mem_free(&c->inv.mem);
     cJSON_Delete(c->payload);
     cJSON_Delete(impl(c)->empty_data);
     cJSON_Delete(impl(c)->empty_meta);
@@ -594,4 +599,26 @@ int fn_invocation_error(fn_invocation *inv, int status, const char *fmt, ...)
     inv->error = s;
     inv->status = status >= 400 && status <= 599 ? status : 500;
     return -1;
+}
+
+/* --- from a call's public parts back to the call ---------------------------------------- */
+
+#define CALL_OF(ptr, member) \
+    ((struct app_call *)((char *)(ptr) - offsetof(struct app_call, member)))
+
+fn_invocation *fn_response_invocation(fn_response *res)
+{
+    return res ? &CALL_OF(res, res)->inv : NULL;
+}
+
+const char *fn_invocation_trace_id(const fn_invocation *inv)
+{
+    const struct app_call *c = CALL_OF(inv, inv);
+    return c->trace_id[0] ? c->trace_id : NULL;
+}
+
+const char *fn_request_trace_id(const fn_request *req)
+{
+    const struct app_call *c = CALL_OF(req, req);
+    return c->trace_id[0] ? c->trace_id : NULL;
 }

@@ -16,6 +16,7 @@
 #ifndef FNHANDLER_APP_H
 #define FNHANDLER_APP_H
 
+#include "bindings.h"
 #include "fnhandler.h"
 #include "invlog.h"
 
@@ -36,6 +37,7 @@ struct fn_func {
     fn_invoke_fn invoke;
     void *arg;
     unsigned flags;          /* FN_QUICK */
+    struct bd_set *binds;    /* fn_app_bind declarations (bindings.c), NULL: none */
 };
 
 struct fn_app {
@@ -80,6 +82,9 @@ struct fn_invocation {
     struct cJSON *outputs, *ret, *logs;
     int status;              /* 0 until fn_invocation_error */
     char *error;
+    const struct fn_func *func;
+    struct bd_mem mem;       /* the typed views' memory (bindings.c) */
+    struct cJSON *multi;     /* appended outputs: name -> array, merged by bd_finish_outputs */
 };
 
 enum { APP_DONE = 0, APP_TIMEOUT = 1, APP_BUSY = 2 };
@@ -96,6 +101,7 @@ struct app_call {
     fn_response res;
     fn_invocation inv;
     struct cJSON *payload;   /* owned: Data/Metadata/req strings point into it */
+    char trace_id[33];       /* W3C trace id (32 hex) or "" */
     int tid;                 /* thread that ran the function (gettid), set as it starts;
                                 read it only after APP_DONE */
 };

@@ -1,6 +1,7 @@
 /* azure — see azure.h. */
 #define _GNU_SOURCE
 #include "azure.h"
+#include "bindings.h"
 #include "errbuf.h"
 #include "log.h"
 #include "openfaas.h"
@@ -54,8 +55,9 @@ static int ends_with_ci(const char *s, const char *suffix)
 
 /* Parses one function.json into b; a negative code with a message when it cannot be
  * read (-errno, -FT_ERR_TOO_LARGE) or is not one (-FT_ERR_BAD_INPUT). */
-static int parse_function_json(const char *path, struct azure_binding *b, int *http_trigger,
-                               char *err, size_t errlen)
+static int parse_function_json(const char *path, const struct fn_func *f,
+                               struct azure_binding *b, int *http_trigger, char *err,
+                               size_t errlen)
 {
     char *text;
     int rc = read_small_file(path, FUNCTION_JSON_MAX, &text, NULL, err, errlen);
@@ -67,6 +69,12 @@ static int parse_function_json(const char *path, struct azure_binding *b, int *h
         cJSON_Delete(root);
         err_set(err, errlen, "%s: not a function.json (no \"bindings\" array)", path);
         return -FT_ERR_BAD_INPUT;
+    }
+    /* the code's declarations and the file must say the same */
+    int rc2 = f ? bd_compare_function_json(f, root, err, errlen) : 0;
+    if (rc2 < 0) {
+        cJSON_Delete(root);
+        return rc2;
     }
     *http_trigger = 0;
     const cJSON *bd;
@@ -109,9 +117,9 @@ int azure_load_bindings(struct rt *rt, const char *root, char *err, size_t errle
         if (stat(path, &st) || !S_ISREG(st.st_mode)) continue;
         struct azure_binding b = { 0 };
         int http_trigger = 0;
-        if ((rc = parse_function_json(path, &b, &http_trigger, err, errlen)) < 0) break;
-        snprintf(b.function, sizeof b.function, "%s", e->d_name);
         const struct fn_func *f = app_find(rt->app, e->d_name);
+        if ((rc = parse_function_json(path, f, &b, &http_trigger, err, errlen)) < 0) break;
+        snprintf(b.function, sizeof b.function, "%s", e->d_name);
         if (!f) {
             log_warn("function.json names a function the app does not have", "function=%s",
                      e->d_name);
@@ -296,21 +304,64 @@ static int h_ready(httpd_req *req, void *arg)
 static int reply_http_envelope(struct rt *rt, httpd_req *req, struct app_call *c)
 {
     const struct azure_binding *b = binding_of(rt, c->fn->name);
-    const char *out = b && b->http_out[0] ? b->http_out : "res";
-    cJSON *env = cJSON_CreateObject();
-    cJSON *outs = cJSON_AddObjectToObject(env, "Outputs");
+    const char *out = bd_http_out(c->fn->binds);
+    if (!out) out = b && b->http_out[0] ? b->http_out : "res";
+    /* the other outputs the function set (fn_response_invocation), then the response */
+    cJSON *env = rt_envelope(c);
     cJSON *res = azure_http_output(&c->res);
-    cJSON *logs = c->res.logs ? c->res.logs : cJSON_CreateArray();
-    c->res.logs = NULL;
-    if (!strcmp(out, "$return")) {
-        cJSON_AddItemToObject(env, "Logs", logs);
-        cJSON_AddItemToObject(env, "ReturnValue", res);
-    } else {
-        cJSON_AddItemToObject(outs, out, res);
-        cJSON_AddItemToObject(env, "Logs", logs);
-        cJSON_AddNullToObject(env, "ReturnValue");
+    if (!env || !res) {
+        cJSON_Delete(env);
+        cJSON_Delete(res);
+        return httpd_reply_error(req, 503, "out of memory");
     }
+    cJSON *logs = cJSON_GetObjectItemCaseSensitive(env, "Logs");
+    for (cJSON *l = c->res.logs ? c->res.logs->child : NULL; l; l = l->next)
+        cJSON_AddItemToArray(logs, cJSON_CreateString(l->valuestring));
+    cJSON_DeleteItemFromObjectCaseSensitive(env, "error");
+    if (!strcmp(out, "$return"))
+        cJSON_ReplaceItemInObjectCaseSensitive(env, "ReturnValue", res);
+    else
+        cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(env, "Outputs"), out, res);
     return httpd_reply_json(req, 200, env);
+}
+
+/* The trace id of an invocation: traceparent of the HTTP request, else the host's trace
+ * context in Metadata (TraceContext.TraceParent, sys.TraceParent). */
+static void trace_from_payload(struct app_call *c, const cJSON *httpreq)
+{
+    const cJSON *h = httpreq ? cJSON_GetObjectItem(httpreq, "Headers") : NULL;
+    const cJSON *tp = h ? cJSON_GetObjectItem(h, "traceparent") : NULL;
+    if (cJSON_IsArray(tp)) tp = tp->child;
+    if (cJSON_IsString(tp)) rt_call_trace(c, tp->valuestring);
+    static const char *const holders[] = { "TraceContext", "sys", NULL };
+    for (int i = 0; holders[i] && !c->trace_id[0]; i++) {
+        const cJSON *o = c->inv.metadata ? cJSON_GetObjectItem(c->inv.metadata, holders[i]) : NULL;
+        const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItem(o, "TraceParent") : NULL;
+        if (cJSON_IsString(v)) rt_call_trace(c, v->valuestring);
+    }
+}
+
+/* A declared trigger is parsed before the function runs: bad input is a 400 naming the
+ * field without calling it.  0, or the status to answer with (err set). */
+static int check_trigger(struct app_call *c, char *err, size_t errlen)
+{
+    enum bd_view view;
+    const char *name = bd_trigger_name(c->fn->binds, &view);
+    if (!name || view == BD_V_HTTP || view == BD_V_GENERIC) return 0;
+    const cJSON *val = c->inv.data ? cJSON_GetObjectItemCaseSensitive(c->inv.data, name) : NULL;
+    char field[APP_NAME_MAX + 8];
+    snprintf(field, sizeof field, "Data.%s", name);
+    if (!val) {
+        err_set(err, errlen, "%s: missing (the %s trigger of %s)", field, name, c->fn->name);
+        return ft_http_status(-FT_ERR_BAD_INPUT);
+    }
+    union {
+        fn_timer_info t; fn_queue_message q; fn_blob b; fn_eventhub_batch e;
+        fn_servicebus_message s; fn_eventgrid_event g; fn_documents d; fn_table_rows r;
+    } u;
+    struct bd_opts o = { .trigger = 1 };
+    int rc = bd_parse(view, val, c->inv.metadata, field, &o, &c->inv.mem, &u, err, errlen);
+    return rc < 0 ? ft_http_status(rc) : 0;
 }
 
 /* the function name of /NAME or /api/NAME: one path segment */
@@ -339,7 +390,8 @@ static int h_invoke(httpd_req *req, void *arg)
     }
     if (fn->http) {
         const struct azure_binding *b = binding_of(rt, fn->name);
-        const char *trig = b && b->trigger[0] ? b->trigger : "req";
+        const char *trig = bd_trigger_name(fn->binds, NULL);
+        if (!trig) trig = b && b->trigger[0] ? b->trigger : "req";
         const cJSON *r = c->inv.data ? cJSON_GetObjectItemCaseSensitive(c->inv.data, trig) : NULL;
         if (!r) {
             app_call_free(c);
@@ -351,7 +403,15 @@ static int h_invoke(httpd_req *req, void *arg)
             app_call_free(c);
             return httpd_reply_error(req, ft_http_status(rc), "%s", err);
         }
+        trace_from_payload(c, r);
         return rt_dispatch(rt, req, c, reply_http_envelope, 0);
+    }
+    trace_from_payload(c, NULL);
+    int st = check_trigger(c, err, sizeof err);
+    if (st) {
+        log_warn("invocation refused", "fn=%s id=%s reason=\"%s\"", fn->name, c->id, err);
+        app_call_free(c);
+        return httpd_reply_error(req, st, "%s", err);
     }
     return rt_dispatch(rt, req, c, NULL, 0);
 }

@@ -45,6 +45,7 @@
 #define FNHANDLER_H
 
 #include <stddef.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -143,6 +144,163 @@ void fn_invocation_log(fn_invocation *inv, const char *fmt, ...)
  * fn_response_error. */
 int fn_invocation_error(fn_invocation *inv, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* --- Azure bindings declared next to the function --------------------------------------
+ *
+ * fn_app_bind declares one binding of a function the way function.json spells it: type
+ * ("queueTrigger", "blob", "http", …; docs/handler.md lists them), direction "in" or "out",
+ * name, then property name/value strings ending with NULL:
+ *     fn_app_bind(app, "queue-to-blob", "queueTrigger", "in", "order",
+ *                 "queueName", "orders", "connection", "AzureWebJobsStorage", NULL);
+ * "methods" takes a comma-separated list ("get,post" becomes ["get","post"]); "true" and
+ * "false" of a boolean property (runOnStartup, …) become JSON booleans.  The declarations
+ * write the script root (--azure-init DIR: host.json and DIR/FUNCTION/function.json), are
+ * checked against existing function.json files at startup (a mismatch stops the program
+ * with the function and binding named), pick the trigger the typed accessors read and
+ * check every output a function sets (an undeclared name or a wrong kind fails the call).
+ * A function without declarations keeps the old behaviour (an HTTP function is
+ * httpTrigger "req" + http "res"; a generic one reads Data/Metadata as it likes).
+ * Returns 0, or -1 with one log line saying why: unknown function or type, a direction the
+ * type does not take, a required property missing, a duplicate name, a second trigger, an
+ * http output without an httpTrigger, more than FN_MAX_BINDINGS bindings. */
+#define FN_MAX_BINDINGS 16
+int fn_app_bind(fn_app *app, const char *function, const char *type, const char *direction,
+                const char *name, ...) __attribute__((sentinel));
+
+/* --- typed triggers and inputs -----------------------------------------------------------
+ *
+ * Each accessor reads Data[name] (name NULL: the function's declared trigger, or the only
+ * member of Data when nothing is declared) and, for a trigger, the Metadata the Functions
+ * host sends with it.  It returns 0 and fills *out, or -1 after failing the call with 400
+ * and a message naming the field ("Metadata.DequeueCount: not a number"), so
+ *     if (fn_queue_get(inv, NULL, &msg)) return -1;
+ * is the whole error handling.  Strings and JSON point into the payload and bytes into
+ * memory of the call: all valid until the function returns.  Dates are ISO 8601 strings
+ * checked for shape (YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM]) and given as UTC
+ * struct timespec; a date the host did not send is {0, 0} and its has_ flag is 0. */
+#define FN_MAX_BATCH 10000          /* events / documents / rows in one batch */
+
+typedef struct fn_timer_info {
+    int adjust_for_dst;             /* Schedule.AdjustForDST */
+    int has_status;                 /* ScheduleStatus was sent (null on a first run) */
+    struct timespec last, next, last_updated;   /* ScheduleStatus.Last/Next/LastUpdated */
+    int is_past_due;                /* IsPastDue */
+} fn_timer_info;
+
+typedef struct fn_queue_message {
+    const char *text;               /* the message as text (JSON printed back when the host
+                                       sent it parsed) */
+    size_t len;
+    const struct cJSON *json;       /* the message when it is a JSON object/array, else NULL */
+    const char *id, *pop_receipt;   /* Metadata.Id, Metadata.PopReceipt (NULL: not sent) */
+    long dequeue_count;             /* Metadata.DequeueCount (0: not sent) */
+    struct timespec insertion_time, expiration_time, next_visible_time;
+    int has_times;                  /* the three times were sent */
+} fn_queue_message;
+
+typedef struct fn_blob {
+    const unsigned char *data;      /* the content, NUL-terminated (len excludes it) */
+    size_t len;
+    const char *name, *uri;         /* trigger: Metadata.name, Metadata.Uri (else NULL) */
+    const struct cJSON *properties; /* trigger: Metadata.Properties (else NULL) */
+    const char *content_type;       /* Properties.ContentType (NULL: not sent) */
+} fn_blob;
+
+typedef struct fn_eventhub_event {
+    const char *body;               /* the event as text (JSON printed back) */
+    size_t len;
+    const struct cJSON *json;       /* the event when it is JSON, else NULL */
+    struct timespec enqueued_time;  /* EnqueuedTimeUtc */
+    long long sequence_number;      /* SequenceNumber */
+    const char *offset, *partition_key;   /* Offset, PartitionKey (NULL: not sent) */
+    const struct cJSON *properties; /* Properties (NULL: not sent) */
+} fn_eventhub_event;
+
+typedef struct fn_eventhub_batch {
+    size_t n;                       /* 1 for a single event (cardinality "one") */
+    const fn_eventhub_event *events;
+    const char *partition_id;       /* PartitionContext.PartitionId (NULL: not sent) */
+} fn_eventhub_batch;
+
+typedef struct fn_servicebus_message {
+    const char *body;
+    size_t len;
+    const struct cJSON *json;
+    const char *message_id;         /* MessageId (required) */
+    long delivery_count;            /* DeliveryCount (required) */
+    long long sequence_number;      /* SequenceNumber (0: not sent) */
+    struct timespec enqueued_time, expires_at;   /* EnqueuedTimeUtc, ExpiresAtUtc */
+    const char *content_type, *correlation_id, *session_id, *subject, *reply_to,
+               *lock_token;         /* NULL when not sent (subject: Subject or Label) */
+    const struct cJSON *user_properties;   /* UserProperties / ApplicationProperties */
+} fn_servicebus_message;
+
+typedef struct fn_eventgrid_event {
+    const char *id, *topic, *subject, *event_type, *data_version, *metadata_version;
+    struct timespec event_time;     /* eventTime */
+    const struct cJSON *data;       /* data (any JSON) */
+} fn_eventgrid_event;
+
+typedef struct fn_documents {       /* Cosmos DB trigger / table input: JSON objects */
+    size_t n;
+    const struct cJSON *const *items;
+} fn_documents;
+
+typedef struct fn_table_entity {
+    const char *partition_key, *row_key;   /* PartitionKey, RowKey (required) */
+    struct timespec timestamp;      /* Timestamp (0: not sent) */
+    const struct cJSON *entity;     /* the whole entity */
+} fn_table_entity;
+
+typedef struct fn_table_rows {
+    size_t n;
+    const fn_table_entity *rows;
+} fn_table_rows;
+
+int fn_timer_get(fn_invocation *inv, const char *name, fn_timer_info *out);
+int fn_queue_get(fn_invocation *inv, const char *name, fn_queue_message *out);
+int fn_blob_get(fn_invocation *inv, const char *name, fn_blob *out);
+int fn_eventhub_get(fn_invocation *inv, const char *name, fn_eventhub_batch *out);
+int fn_servicebus_get(fn_invocation *inv, const char *name, fn_servicebus_message *out);
+int fn_eventgrid_get(fn_invocation *inv, const char *name, fn_eventgrid_event *out);
+/* Cosmos DB trigger or input: every document an object with a string "id". */
+int fn_cosmos_get(fn_invocation *inv, const char *name, fn_documents *out);
+/* Table input: one entity or an array of them. */
+int fn_table_get(fn_invocation *inv, const char *name, fn_table_rows *out);
+/* The W3C trace id (32 hex digits) of this invocation, from the traceparent header or
+ * Metadata.TraceContext / Metadata.sys; NULL when none came.  Also fn_request_trace_id. */
+const char *fn_invocation_trace_id(const fn_invocation *inv);
+const char *fn_request_trace_id(const fn_request *req);
+
+/* --- typed outputs, by binding name ------------------------------------------------------
+ *
+ * Each sets Outputs[name] in the host's shape; 0, or -1 (name not declared as an output of
+ * that kind, out of memory; the reason is logged).  Outputs a function does not set are
+ * skipped (the host writes nothing for them).  Several calls on a queue, Event Hub,
+ * Service Bus, Event Grid, table or SignalR output append: one value is sent as it is,
+ * more as an array.  name "$return" sets ReturnValue instead.
+ * Strings: the Functions host base64-decodes a string output that is valid base64
+ * ("abcd" arrives as 3 bytes); these calls send such a string base64-encoded so what
+ * arrives is the text the function wrote.  fn_invocation_output sends values as they are. */
+int fn_output_text(fn_invocation *inv, const char *name, const char *text);
+int fn_output_json(fn_invocation *inv, const char *name, struct cJSON *value);  /* owns */
+int fn_output_blob(fn_invocation *inv, const char *name, const void *data, size_t len);
+int fn_output_http(fn_invocation *inv, const char *name, int status, const char *content_type,
+                   const char *body, size_t len);
+int fn_output_table(fn_invocation *inv, const char *name, const char *partition_key,
+                    const char *row_key, struct cJSON *properties);   /* owns properties */
+/* SignalR: a message to every client (user_id and group NULL), a user or a group; a group
+ * action "add" or "remove" of a user. */
+int fn_output_signalr(fn_invocation *inv, const char *name, const char *target,
+                      struct cJSON *arguments, const char *user_id, const char *group);
+int fn_output_signalr_group(fn_invocation *inv, const char *name, const char *action,
+                            const char *user_id, const char *group);
+int fn_output_sendgrid(fn_invocation *inv, const char *name, const char *to,
+                       const char *from, const char *subject, const char *text);
+int fn_output_twilio(fn_invocation *inv, const char *name, const char *to, const char *from,
+                     const char *body);
+/* An HTTP function's own invocation, to set other outputs next to its response. */
+fn_invocation *fn_response_invocation(fn_response *res);
 
 #ifdef __cplusplus
 }

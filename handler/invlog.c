@@ -51,6 +51,12 @@ static void copy_bounded(char *dst, size_t cap, const char *src)
 void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
                  uint64_t end_ns, int status, int tid)
 {
+    invlog_push_traced(log, id, fn, start_ns, end_ns, status, tid, NULL);
+}
+
+void invlog_push_traced(invlog *log, const char *id, const char *fn, uint64_t start_ns,
+                        uint64_t end_ns, int status, int tid, const char *trace_id)
+{
     pthread_mutex_lock(&log->mu);
     size_t slot;
     if (log->count == log->cap) {
@@ -67,6 +73,7 @@ void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
     r->end_ns = end_ns;
     r->status = status;
     r->tid = tid > 0 ? tid : 0;
+    copy_bounded(r->trace_id, sizeof r->trace_id, trace_id);
     pthread_mutex_unlock(&log->mu);
 }
 
@@ -94,6 +101,7 @@ size_t invlog_count(invlog *log)
 ps_invocation invlog_to_ps(const struct invlog_rec *r)
 {
     return (ps_invocation){ .id = ps_cstr(r->id), .fn = ps_cstr(r->fn), .start_ns = r->start_ns,
+                            .trace_id = ps_cstr(r->trace_id),
                             .end_ns = r->end_ns, .status = r->status, .tid = r->tid,
                             .flags = PS_INV_END | PS_INV_STATUS | (r->tid > 0 ? PS_INV_TID : 0) };
 }

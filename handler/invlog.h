@@ -2,8 +2,9 @@
  *
  * Each finished call is recorded (id, function, start and end on CLOCK_MONOTONIC — the
  * clock the tracer's samples use — the HTTP status and the thread that ran it, so a
- * viewer can tell its samples from those of concurrent calls) in a bounded ring.  The tracing
- * part drains it once per upload window and writes one `# fntrace invocation` line per
+ * viewer can tell its samples from those of concurrent calls, and the W3C trace id the
+ * request came with, so a tracing tool's trace leads to its profile) in a bounded ring.
+ * The tracing part drains it once per upload window and writes one `# fntrace invocation` line per
  * record.  When the ring is full the oldest record is overwritten and counted as dropped,
  * so a runtime without tracing (nobody drains) uses a fixed amount of memory.
  *
@@ -26,6 +27,7 @@ struct invlog_rec {
     uint64_t start_ns, end_ns;   /* CLOCK_MONOTONIC */
     int status;
     int tid;                     /* thread that ran the function, 0: unknown */
+    char trace_id[33];           /* W3C trace id (32 hex digits) or "" */
 };
 
 typedef struct invlog invlog;
@@ -34,6 +36,9 @@ invlog *invlog_new(size_t capacity);
 void invlog_free(invlog *log);
 void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
                  uint64_t end_ns, int status, int tid);
+/* The same with the call's W3C trace id (NULL or "": none). */
+void invlog_push_traced(invlog *log, const char *id, const char *fn, uint64_t start_ns,
+                        uint64_t end_ns, int status, int tid, const char *trace_id);
 /* Moves up to max records (oldest first) into out; returns how many.  *dropped (may be
  * NULL) gets the number of records overwritten since the last drain. */
 size_t invlog_drain(invlog *log, struct invlog_rec *out, size_t max, uint64_t *dropped);

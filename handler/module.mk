@@ -2,9 +2,11 @@
 COMPONENTS += handler                 # handler/*.c -> libfntrace-handler.a
 handler_USES  := tracer               # tracing.c runs the tracer library and its uploader
 handler_PKGS  := libmicrohttpd libcjson
-handler_TESTS := test_fnhandler
+handler_TESTS := test_fnhandler test_bindings
 BINS += fnhandler-examples
 BIN_fnhandler-examples := handler/examples/main.c
+BINS += fnhandler                     # the developer's tool: fnhandler new KIND -n NAME
+BIN_fnhandler := handler/tools/fnhandler.c
 INSTALL_HEADERS += handler/fnhandler.h
 # the installed library (rules in the Makefile): libfnhandler.a is handler + tracer + lib
 # in one object whose only global symbols are fn_* (the API in fnhandler.h), and

@@ -12,6 +12,7 @@
 #include "fnhandler.h"
 #include "app.h"
 #include "azure.h"
+#include "bindings.h"
 #include "log.h"
 #include "openfaas.h"
 #include "runtime.h"
@@ -34,6 +35,7 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
     fprintf(out,
 "usage: %s [--port N] [--listen ADDR] [--mode openfaas|azure|local] [--function NAME]\n"
 "          [--script-root DIR] [--max-body SIZE] [--list] [--help]\n"
+"       %s --azure-init DIR [--azure-exe PATH]\n"
 "\n"
 "Serves the functions of the app \"%s\" over HTTP.\n"
 "  Azure Functions custom handler when FUNCTIONS_CUSTOMHANDLER_PORT is set (127.0.0.1);\n"
@@ -49,6 +51,9 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 "                      names from them (default $AzureWebJobsScriptRoot, or . with host.json)\n"
 "  --max-body SIZE     largest request body: bytes, or 512K, 10M (default 1M)\n"
 "  --list              print the function names and exit\n"
+"  --azure-init DIR    write the Azure script root from the bindings declared in the code:\n"
+"                      DIR/host.json and DIR/FUNCTION/function.json, then exit\n"
+"  --azure-exe PATH    host.json's defaultExecutablePath (default: this program's name)\n"
 "environment:\n"
 "  FUNCTIONS_CUSTOMHANDLER_PORT   Azure mode and its port\n"
 "  port, exec_timeout, read_timeout, write_timeout, healthcheck_interval, max_inflight,\n"
@@ -61,7 +66,7 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 "  FNTRACE_INVOCATIONS\n"
 "                                 in-process tracing (see the README)\n"
 "  FNTRACE_LOG                    debug|info|warn|error\n",
-            prog, app->name);
+            prog, prog, app->name);
 }
 
 
@@ -82,6 +87,7 @@ static int wait_or_signal(double secs)
 /* What the command line and the environment say, before any mode is applied. */
 struct run_args {
     const char *prog, *listen, *mode, *script_root, *fname, *port_arg, *body_arg;
+    const char *azure_init, *azure_exe;
 };
 
 /* --- the command line ----------------------------------------------------------------- */
@@ -94,6 +100,7 @@ static int parse_cli(fn_app *app, int argc, char **argv, struct run_args *a)
         { "mode", required_argument, 0, 'm' },     { "function", required_argument, 0, 'f' },
         { "script-root", required_argument, 0, 's' }, { "max-body", required_argument, 0, 'b' },
         { "list", no_argument, 0, 'L' },           { "help", no_argument, 0, 'h' },
+        { "azure-init", required_argument, 0, 'A' }, { "azure-exe", required_argument, 0, 'E' },
         { 0, 0, 0, 0 },
     };
     *a = (struct run_args){ .prog = argc > 0 ? argv[0] : "fnhandler",
@@ -109,6 +116,8 @@ static int parse_cli(fn_app *app, int argc, char **argv, struct run_args *a)
         case 'f': a->fname = optarg; break;
         case 's': a->script_root = optarg; break;
         case 'b': a->body_arg = optarg; break;
+        case 'A': a->azure_init = optarg; break;
+        case 'E': a->azure_exe = optarg; break;
         case 'L':
             for (size_t i = 0; i < app->nfuncs; i++)
                 printf("%s\t%s\n", app->funcs[i].name, app->funcs[i].http ? "http" : "generic");
@@ -120,6 +129,16 @@ static int parse_cli(fn_app *app, int argc, char **argv, struct run_args *a)
     if (optind < argc) {
         fprintf(stderr, "%s: unexpected argument %s (see --help)\n", a->prog, argv[optind]);
         return 2;
+    }
+    if (a->azure_init) {
+        const char *exe = a->azure_exe;
+        if (!exe) exe = strrchr(a->prog, '/') ? strrchr(a->prog, '/') + 1 : a->prog;
+        char err[512];
+        if (bd_azure_init(app, a->azure_init, exe, stdout, err, sizeof err) < 0) {
+            fprintf(stderr, "%s: --azure-init: %s\n", a->prog, err);
+            return 1;
+        }
+        return 0;
     }
     return -1;
 }

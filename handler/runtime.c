@@ -51,6 +51,7 @@ struct app_call *rt_call_from_http(struct rt *rt, const struct fn_func *fn, http
     if (!f.err) httpd_req_each(req, HTTPD_QUERY, add_query_cb, &f);
     if (!f.err) httpd_req_each(req, HTTPD_HEADERS, add_header_cb, &f);
     if (f.err) { app_call_free(c); return NULL; }
+    rt_call_trace(c, httpd_req_header(req, "traceparent"));
     return c;
 }
 
@@ -89,8 +90,18 @@ int rt_call_set_payload(struct app_call *call, const char *body, size_t len, cha
     return 0;
 }
 
+void rt_call_trace(struct app_call *c, const char *traceparent)
+{
+    if (!traceparent || c->trace_id[0]) return;
+    if (bd_traceparent_id(traceparent, c->trace_id) < 0) {
+        c->trace_id[0] = 0;
+        log_debug("traceparent ignored: not W3C trace context", "fn=%s id=%s", c->fn->name, c->id);
+    }
+}
+
 cJSON *rt_envelope(struct app_call *c)
 {
+    bd_finish_outputs(&c->inv);
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON *outs = c->inv.outputs ? c->inv.outputs : cJSON_CreateObject();
@@ -125,6 +136,8 @@ static int reply_result(struct rt *rt, httpd_req *req, struct app_call *c, int r
     uint64_t t1 = invlog_now_ns();
     char id[INVLOG_ID_MAX + 1];
     snprintf(id, sizeof id, "%s", c->id);
+    char trace_id[sizeof c->trace_id];
+    snprintf(trace_id, sizeof trace_id, "%s", c->trace_id);
     const char *fname = c->fn->name;      /* lives in the app */
     if (duration_header) {
         /* integer formatting: printf's float path was 2.5 % of a hello request's CPU */
@@ -155,7 +168,7 @@ static int reply_result(struct rt *rt, httpd_req *req, struct app_call *c, int r
         app_call_free(c);
     }
     if (r != APP_BUSY && rt->app->invocations)
-        invlog_push(rt->app->invocations, id, fname, t0, t1, status, tid);
+        invlog_push_traced(rt->app->invocations, id, fname, t0, t1, status, tid, trace_id);
     return rc;
 }
 

@@ -43,6 +43,9 @@ double rt_call_limit(const struct rt *rt);
 /* A call of fn for an HTTP request (method, path, query, headers, body copied; the id from
  * X-Azure-Functions-InvocationId, else X-Call-Id, else generated).  NULL: out of memory. */
 struct app_call *rt_call_from_http(struct rt *rt, const struct fn_func *fn, httpd_req *req);
+/* Takes the W3C trace id of a traceparent value for the call (the first valid one wins;
+ * NULL or a malformed value is ignored, logged at debug level). */
+void rt_call_trace(struct app_call *call, const char *traceparent);
 /* Parses an invocation payload {"Data":{…},"Metadata":{…}} into the call (both optional,
  * both objects).  -FT_ERR_BAD_INPUT with a message in err when the body is not such an
  * object. */

@@ -217,13 +217,16 @@ int ps_parse_frame_line(ps_str line, ps_frame *out);    /* ids left 0 */
  * value may be empty). Returns 1 when the line has that shape. */
 int ps_header_kv(ps_str line, ps_str *key, ps_str *value);
 
-/* `# fntrace invocation : id=ID fn=NAME start=SECONDS end=SECONDS status=CODE tid=N`.
+/* `# fntrace invocation : id=ID fn=NAME start=SECONDS end=SECONDS status=CODE tid=N
+ *  trace_id=HEX` (one line).
  * Tokens are space-separated key=value in any order; id and fn are escaped with
  * ps_escape rules (so never hold a space); unknown keys are ignored (so readers that
  * predate tid= read newer lines).  tid is the thread that ran the function (the tid of
  * the event lines), so a viewer can take that thread's samples only; it is optional
  * (older writers, unknown thread) and a tid that is not a number in 1..INT32_MAX is
- * ignored (the line parses without PS_INV_TID) rather than failing the invocation. */
+ * ignored (the line parses without PS_INV_TID) rather than failing the invocation.
+ * trace_id is the W3C trace id (traceparent) the request came with: 32 hex digits, lower
+ * case; optional, and a value of another shape is ignored the same way (no trace id). */
 #define PS_INV_END    0x1     /* end= present (an invocation still running has none) */
 #define PS_INV_STATUS 0x2     /* status= present */
 #define PS_INV_TID    0x4     /* tid= present and valid */
@@ -235,6 +238,7 @@ typedef struct {
     int32_t status;           /* HTTP status or exit code */
     uint32_t flags;           /* PS_INV_* */
     int32_t tid;              /* > 0 when PS_INV_TID, else 0 */
+    ps_str trace_id;          /* 32 lower-case hex digits, or empty */
 } ps_invocation;
 /* Returns 1 and fills *out when line is such a line with at least id, fn and start. */
 int ps_header_invocation(ps_str line, ps_invocation *out);
@@ -321,9 +325,9 @@ int ps_write_header_line(ps_writer *w, ps_str line);
  *   "# fntrace backend : perf"          (perf | bpf)
  *   "# fntrace frames : kernel+user"    (or "user": kernel frames not permitted)
  *   "# fntrace lost samples : 12"
- *   "# fntrace invocation : id=… fn=… start=S.NS[ end=S.NS][ status=N][ tid=N]"
+ *   "# fntrace invocation : id=… fn=… start=S.NS[ end=S.NS][ status=N][ tid=N][ trace_id=HEX]"
  *   (end, status and tid are written when inv->flags has PS_INV_END, PS_INV_STATUS,
- *   PS_INV_TID; a tid <= 0 is left out) */
+ *   PS_INV_TID; a tid <= 0 is left out; trace_id when it is a W3C trace id) */
 int ps_write_fntrace_version(ps_writer *w, const char *version);
 int ps_write_fntrace_backend(ps_writer *w, const char *backend);
 int ps_write_fntrace_frames(ps_writer *w, int kernel);

@@ -77,6 +77,8 @@ int ps_header_invocation(ps_str line, ps_invocation *out)
                     inv.tid = 0;
                     inv.flags &= ~(uint32_t)PS_INV_TID;
                 }
+            } else if (ps_str_eqc(k, "trace_id")) {
+                inv.trace_id = ps_is_trace_id(v) ? v : (ps_str){ NULL, 0 };
             }
         }
         b = te;

@@ -24,6 +24,21 @@ static inline int is_ws(char c)
     return c == ' ' || c == '\t';
 }
 
+/* 32 lower-case hex digits, not all zero: a W3C trace id (the trace_id= of invocations) */
+static inline int ps_is_trace_id(ps_str v)
+{
+    int nonzero = 0;
+    if (v.len != 32)
+        return 0;
+    for (size_t i = 0; i < v.len; i++) {
+        char c = v.p[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+        nonzero |= c != '0';
+    }
+    return nonzero;
+}
+
 static inline int is_digit(char c)
 {
     return (unsigned char)(c - '0') < 10;

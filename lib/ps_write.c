@@ -479,5 +479,9 @@ int ps_write_invocation(ps_writer *w, const ps_invocation *inv)
         snprintf(t, sizeof(t), " tid=%d", inv->tid);
         ps_write_raw(w, t, strlen(t));
     }
+    if (ps_is_trace_id(inv->trace_id)) {
+        ps_write_raw(w, " trace_id=", 10);
+        ps_write_raw(w, inv->trace_id.p, inv->trace_id.len);
+    }
     return ps_write_raw(w, "\n", 1);
 }

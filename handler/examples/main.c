@@ -7,6 +7,16 @@
  *   fibonacci    ?n=N or {"n":N}            → {"n":N,"fibonacci":F} (naive recursion)
  *   queue-echo   generic trigger: the queue item of Data goes to Outputs.output and to
  *                ReturnValue, with one log line
+ * Azure bindings (declared next to each function with fn_app_bind; `--azure-init DIR`
+ * writes their function.json files):
+ *   timer-tick     timerTrigger → queue "ticks": {"pastDue":…,"last":…,"next":…}
+ *   queue-to-blob  queueTrigger "orders" {"item":…,"qty":N} → blob receipts/{Id}.txt and
+ *                  queue "shipped" {"id":…,"item":…,"qty":N}
+ *   blob-size      blobTrigger uploads/{name} → queue "sizes" {"name":…,"bytes":N,…}
+ *   eventhub-batch eventHubTrigger (cardinality many) → table "summaries": one entity per
+ *                  batch (count, sum of the events' "value", first/last sequence number)
+ *   eventgrid-echo eventGridTrigger → SignalR "events": target "gridEvent" with the
+ *                  event's type, subject and data
  *
  * Input errors are 400 with {"error":…}.  Every function is reentrant (no shared state). */
 #include <fnhandler.h>
@@ -18,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NAME_MAX_LEN 200
 #define PI_MAX_DIGITS 10000
@@ -234,6 +245,143 @@ static int queue_echo(fn_invocation *inv, void *arg)
     return fn_invocation_return(inv, cJSON_Duplicate(item, 1));
 }
 
+/* --- Azure bindings: typed triggers and outputs ------------------------------------------ */
+
+#define STORAGE "connection", "AzureWebJobsStorage"
+
+/* UTC ISO 8601 of a timespec, to the second */
+static const char *iso(const struct timespec *t, char *buf, size_t len)
+{
+    struct tm tm;
+    time_t s = t->tv_sec;
+    gmtime_r(&s, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+static int timer_tick(fn_invocation *inv, void *arg)
+{
+    fn_timer_info t;
+    if (fn_timer_get(inv, NULL, &t)) return -1;
+    char last[32] = "", next[32] = "";
+    if (t.has_status) {
+        iso(&t.last, last, sizeof last);
+        iso(&t.next, next, sizeof next);
+    }
+    fn_invocation_log(inv, "timer-tick: past_due=%d next=%s", t.is_past_due,
+                      t.has_status ? next : "-");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "pastDue", t.is_past_due);
+    if (t.has_status) {
+        cJSON_AddStringToObject(o, "last", last);
+        cJSON_AddStringToObject(o, "next", next);
+    }
+    return fn_output_json(inv, "tick", o);
+}
+
+static int queue_to_blob(fn_invocation *inv, void *arg)
+{
+    fn_queue_message m;
+    if (fn_queue_get(inv, NULL, &m)) return -1;
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(m.json, "item");
+    const cJSON *qty = cJSON_GetObjectItemCaseSensitive(m.json, "qty");
+    if (!cJSON_IsString(item) || !cJSON_IsNumber(qty) || qty->valuedouble < 1 ||
+        qty->valuedouble > 1e6 || qty->valuedouble != (int)qty->valuedouble)
+        return fn_invocation_error(inv, 400,
+                                   "Data.order: expected {\"item\": text, \"qty\": 1..1000000}");
+    char receipt[512];
+    int n = snprintf(receipt, sizeof receipt, "order %s: %d x %.200s (dequeue %ld)\n", m.id,
+                     qty->valueint, item->valuestring, m.dequeue_count);
+    if (fn_output_blob(inv, "receipt", receipt, (size_t)n)) return -1;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", m.id);
+    cJSON_AddStringToObject(o, "item", item->valuestring);
+    cJSON_AddNumberToObject(o, "qty", qty->valueint);
+    fn_invocation_log(inv, "queue-to-blob: order %s shipped", m.id);
+    return fn_output_json(inv, "shipped", o);
+}
+
+static int blob_size(fn_invocation *inv, void *arg)
+{
+    fn_blob b;
+    if (fn_blob_get(inv, NULL, &b)) return -1;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", b.name ? b.name : "");
+    cJSON_AddNumberToObject(o, "bytes", (double)b.len);
+    if (b.uri) cJSON_AddStringToObject(o, "uri", b.uri);
+    if (b.content_type) cJSON_AddStringToObject(o, "contentType", b.content_type);
+    fn_invocation_log(inv, "blob-size: %s is %zu bytes", b.name ? b.name : "?", b.len);
+    return fn_output_json(inv, "size", o);
+}
+
+static int eventhub_batch(fn_invocation *inv, void *arg)
+{
+    fn_eventhub_batch b;
+    if (fn_eventhub_get(inv, NULL, &b)) return -1;
+    if (!b.n) return fn_invocation_error(inv, 400, "Data.events: an empty batch");
+    double sum = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(b.events[i].json, "value");
+        if (cJSON_IsNumber(v)) sum += v->valuedouble;
+    }
+    char rk[32], first[32], last[32];
+    snprintf(rk, sizeof rk, "%lld", b.events[0].sequence_number);
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddNumberToObject(p, "count", (double)b.n);
+    cJSON_AddNumberToObject(p, "sum", sum);
+    cJSON_AddNumberToObject(p, "firstSequenceNumber", (double)b.events[0].sequence_number);
+    cJSON_AddNumberToObject(p, "lastSequenceNumber", (double)b.events[b.n - 1].sequence_number);
+    iso(&b.events[0].enqueued_time, first, sizeof first);
+    iso(&b.events[b.n - 1].enqueued_time, last, sizeof last);
+    cJSON_AddStringToObject(p, "firstEnqueued", first);
+    cJSON_AddStringToObject(p, "lastEnqueued", last);
+    fn_invocation_log(inv, "eventhub-batch: %zu events, sum %g", b.n, sum);
+    return fn_output_table(inv, "summary", b.partition_id ? b.partition_id : "0", rk, p);
+}
+
+static int eventgrid_echo(fn_invocation *inv, void *arg)
+{
+    fn_eventgrid_event e;
+    if (fn_eventgrid_get(inv, NULL, &e)) return -1;
+    cJSON *args = cJSON_CreateArray();
+    cJSON_AddItemToArray(args, cJSON_CreateString(e.event_type));
+    cJSON_AddItemToArray(args, cJSON_CreateString(e.subject));
+    cJSON_AddItemToArray(args, e.data ? cJSON_Duplicate(e.data, 1) : cJSON_CreateNull());
+    fn_invocation_log(inv, "eventgrid-echo: %s %s", e.event_type, e.subject);
+    return fn_output_signalr(inv, "updates", "gridEvent", args, NULL, NULL);
+}
+
+/* The Azure bindings of the generic functions, as function.json will say them. */
+static int declare_bindings(fn_app *app)
+{
+    return fn_app_bind(app, "queue-echo", "queueTrigger", "in", "item", "queueName", "in",
+                       STORAGE, NULL) ||
+           fn_app_bind(app, "queue-echo", "queue", "out", "output", "queueName", "out",
+                       STORAGE, NULL) ||
+           fn_app_bind(app, "timer-tick", "timerTrigger", "in", "timer",
+                       "schedule", "0 */5 * * * *", NULL) ||
+           fn_app_bind(app, "timer-tick", "queue", "out", "tick", "queueName", "ticks",
+                       STORAGE, NULL) ||
+           fn_app_bind(app, "queue-to-blob", "queueTrigger", "in", "order",
+                       "queueName", "orders", STORAGE, NULL) ||
+           fn_app_bind(app, "queue-to-blob", "blob", "out", "receipt",
+                       "path", "receipts/{Id}.txt", STORAGE, NULL) ||
+           fn_app_bind(app, "queue-to-blob", "queue", "out", "shipped",
+                       "queueName", "shipped", STORAGE, NULL) ||
+           fn_app_bind(app, "blob-size", "blobTrigger", "in", "blob", "path", "uploads/{name}",
+                       STORAGE, NULL) ||
+           fn_app_bind(app, "blob-size", "queue", "out", "size", "queueName", "sizes",
+                       STORAGE, NULL) ||
+           fn_app_bind(app, "eventhub-batch", "eventHubTrigger", "in", "events",
+                       "eventHubName", "telemetry", "cardinality", "many",
+                       "connection", "EventHubConnection", NULL) ||
+           fn_app_bind(app, "eventhub-batch", "table", "out", "summary",
+                       "tableName", "summaries", STORAGE, NULL) ||
+           fn_app_bind(app, "eventgrid-echo", "eventGridTrigger", "in", "event", NULL) ||
+           fn_app_bind(app, "eventgrid-echo", "signalR", "out", "updates", "hubName", "events",
+                       "connectionStringSetting", "AzureSignalRConnectionString", NULL);
+}
+
 int main(int argc, char **argv)
 {
     fn_app *app = fn_app_new("examples");
@@ -242,6 +390,12 @@ int main(int argc, char **argv)
         fn_app_http(app, "pi", pi, NULL) ||
         fn_app_http(app, "fibonacci", fibonacci_fn, NULL) ||
         fn_app_invoke(app, "queue-echo", queue_echo, NULL) ||
+        fn_app_invoke(app, "timer-tick", timer_tick, NULL) ||
+        fn_app_invoke(app, "queue-to-blob", queue_to_blob, NULL) ||
+        fn_app_invoke(app, "blob-size", blob_size, NULL) ||
+        fn_app_invoke(app, "eventhub-batch", eventhub_batch, NULL) ||
+        fn_app_invoke(app, "eventgrid-echo", eventgrid_echo, NULL) ||
+        declare_bindings(app) ||
         /* microseconds of work, no blocking: run on the I/O threads */
         fn_app_set_flags(app, "hello", FN_QUICK) ||
         fn_app_set_flags(app, "circle-area", FN_QUICK)) {

@@ -74,7 +74,9 @@ def test_without_a_default_function_root_lists_functions(daemon, tmp_path):
     app = openfaas(daemon, tmp_path)
     st, _, body = request(app.url + "/")
     assert st == 404
-    assert set(jbody(body)["functions"]) == {"hello", "circle-area", "pi", "fibonacci", "queue-echo"}
+    assert set(jbody(body)["functions"]) == {"hello", "circle-area", "pi", "fibonacci", "queue-echo",
+                                             "timer-tick", "queue-to-blob", "blob-size",
+                                             "eventhub-batch", "eventgrid-echo"}
 
 
 def test_exec_timeout_answers_504_and_keeps_serving(daemon, tmp_path):

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from conftest import binary, free_port
-from handler_common import PI_50, jbody, request, start_examples, wait_until
+from handler_common import PI_50, jbody, request, start_examples, start_trace_stack, wait_until
 
 NAME = "examples-e2e"
 INV_RE = re.compile(r"^# fntrace invocation : (.*)$", re.M)
@@ -57,11 +57,7 @@ def load(url, seconds):
 def stack(daemon, tmp_path):
     traces = tmp_path / "traces"
     traces.mkdir()
-    pc, pf = free_port(), free_port()
-    coll = daemon([binary("fntrace-collector"), "--listen", "127.0.0.1", "--port", str(pc),
-                   "--dir", str(traces)], pc)
-    fs = daemon([binary("fntrace-flamescope"), "--listen", "127.0.0.1", "--port", str(pf),
-                 "--dir", str(traces)], pf)
+    coll, fs = start_trace_stack(daemon, traces)
     return traces, coll, fs
 
 
