@@ -19,6 +19,8 @@ struct metrics;
 
 struct collector_opts {
     const char *dir;            /* store directory, default "./traces" */
+    const char *store;          /* --store SPEC (store_open_spec); overrides dir */
+    int store_allow_http;       /* blob store over plain http to a non-loopback host */
     const char *listen;         /* default 127.0.0.1 */
     uint16_t port;              /* default 8081 (0 picks a free one) */
     const char *token;          /* NULL: uploads need none, DELETE is refused */

@@ -6,6 +6,7 @@
  * aborted.  lib/httpd holds a reply made mid-body until the body ends (or closes the
  * connection when it goes on too long), and calls ingest_done in every case. */
 #include "ingest.h"
+#include "query.h"
 #include "bodycheck.h"
 #include "collector.h"
 #include "fterr.h"
@@ -88,6 +89,12 @@ static int store_error(httpd_req *req, struct collector *c, int e, const char *w
 {
     if (ft_http_status(e) == 507)
         return reject(req, c, e, REJECT_DISK_FULL, "the collector's disk is full (%s)", what);
+    if (e == -FT_ERR_STORE_DOWN || e == -FT_ERR_UNAUTHORIZED) {
+        /* not stored, and nothing acknowledged: the client's spool keeps it and retries */
+        httpd_add_header(req, "Retry-After", STORE_RETRY_AFTER);
+        return reject(req, c, -FT_ERR_STORE_DOWN, REJECT_STORE_DOWN, "the trace store is "
+                      "unavailable (%s: %s); try again later", what, ft_strerror(e));
+    }
     /* anything else the store says is the collector's own failure, whatever errno */
     return reject(req, c, -EIO, REJECT_STORE_ERROR, "cannot store the trace (%s): %s", what,
                   ft_strerror(e));

@@ -19,7 +19,12 @@ static const char usage[] =
     "usage: fntrace-collector [options]\n"
     "  --listen ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
     "  --port N             port (default 8081)\n"
-    "  --dir DIR            trace store directory (default ./traces)\n"
+    "  --store SPEC         where traces go: dir:PATH or azblob://ACCOUNT/CONTAINER\n"
+    "                       (Azure Blob Storage; credentials from\n"
+    "                       AZURE_STORAGE_CONNECTION_STRING, else AZURE_STORAGE_KEY or\n"
+    "                       AZURE_STORAGE_SAS_TOKEN)\n"
+    "  --dir DIR            short for --store dir:DIR (default ./traces)\n"
+    "  --store-allow-http   let a blob store endpoint be plain http beyond loopback\n"
     "  --token-file F       uploads and deletes need `Authorization: Bearer TOKEN`,\n"
     "                       TOKEN being the first line of F (without it: uploads are open,\n"
     "                       deletes refused)\n"
@@ -66,7 +71,8 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PORT, O_DIR, O_TOKEN, O_MAX_BODY, O_MAX_BYTES, O_MAX_AGE,
-           O_MAX_CONNS, O_THREADS, O_CERT, O_KEY, O_NO_FSYNC, O_QUIET, O_VERSION };
+           O_MAX_CONNS, O_THREADS, O_CERT, O_KEY, O_NO_FSYNC, O_QUIET, O_VERSION, O_STORE,
+           O_STORE_HTTP };
     static const struct option lopts[] = {
         { "listen", required_argument, 0, O_LISTEN }, { "port", required_argument, 0, O_PORT },
         { "dir", required_argument, 0, O_DIR }, { "token-file", required_argument, 0, O_TOKEN },
@@ -77,7 +83,8 @@ int main(int argc, char **argv)
         { "threads", required_argument, 0, O_THREADS },
         { "tls-cert", required_argument, 0, O_CERT }, { "tls-key", required_argument, 0, O_KEY },
         { "no-fsync", no_argument, 0, O_NO_FSYNC }, { "quiet", no_argument, 0, O_QUIET },
-        { "version", no_argument, 0, O_VERSION }, { "help", no_argument, 0, 'h' },
+        { "version", no_argument, 0, O_VERSION }, { "store", required_argument, 0, O_STORE },
+        { "store-allow-http", no_argument, 0, O_STORE_HTTP }, { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     struct collector_opts o = { .dir = "./traces", .port = 8081, .max_body = 100ull << 20 };
@@ -92,7 +99,9 @@ int main(int argc, char **argv)
             if (parse_uint(optarg, 65535, &u)) goto bad;
             o.port = (uint16_t)u;
             break;
-        case O_DIR: o.dir = optarg; break;
+        case O_DIR: o.dir = optarg; o.store = NULL; break;
+        case O_STORE: o.store = optarg; break;
+        case O_STORE_HTTP: o.store_allow_http = 1; break;
         case O_TOKEN: token_file = optarg; break;
         case O_MAX_BODY: if (units_size(optarg, &o.max_body)) goto bad; break;
         case O_MAX_BYTES: if (units_size(optarg, &o.max_bytes)) goto bad; break;
@@ -145,9 +154,9 @@ int main(int argc, char **argv)
     httpd_block_signals();
     struct collector *c = collector_start(&o, err, sizeof err);
     if (!c) goto fail;
-    log_info("listening", "addr=%s port=%u dir=%s tls=%d token=%d fsync=%d",
-             o.listen ? o.listen : "127.0.0.1",
-             (unsigned)collector_port(c), o.dir, cert != NULL, token != NULL, !o.no_fsync);
+    log_info("listening", "addr=%s port=%u store=%s tls=%d token=%d fsync=%d",
+             o.listen ? o.listen : "127.0.0.1", (unsigned)collector_port(c),
+             store_describe(c->st), cert != NULL, token != NULL, !o.no_fsync);
     int sig;
     while (!(sig = httpd_wait_signal(1000))) collector_tick(c);
     log_info("stopping", "signal=%d", sig);

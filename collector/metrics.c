@@ -1,6 +1,7 @@
 /* metrics — see metrics.h.  Rendering follows the Prometheus text exposition format 0.0.4:
  * HELP and TYPE lines, then samples; every reject reason is always listed (0 included). */
 #include "metrics.h"
+#include "store.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@ static const char *const reason_names[REJECT_COUNT] = {
     [REJECT_BAD_GZIP] = "bad_gzip",
     [REJECT_DISK_FULL] = "disk_full",
     [REJECT_STORE_ERROR] = "store_error",
+    [REJECT_STORE_DOWN] = "store_unavailable",
     [REJECT_ABORTED] = "aborted",
 };
 
@@ -83,7 +85,8 @@ void metrics_totals(struct metrics *m, uint64_t *uploads, uint64_t *bytes, uint6
     for (int i = 0; i < REJECT_COUNT; i++) *rejects += atomic_load(&m->rejects[i]);
 }
 
-char *metrics_render(struct metrics *m, uint64_t store_bytes, uint64_t store_files, size_t *len)
+char *metrics_render(struct metrics *m, uint64_t store_bytes, uint64_t store_files,
+                     const struct store_op_stats *ops, size_t *len)
 {
     struct out o = { malloc(2048), 0, 2048, 0 };
     if (!o.p) return NULL;
@@ -106,6 +109,24 @@ char *metrics_render(struct metrics *m, uint64_t store_bytes, uint64_t store_fil
     put(&o, "fntrace_collector_store_bytes %llu\n", (unsigned long long)store_bytes);
     metric(&o, "fntrace_collector_store_files", "gauge", "Traces in the store.");
     put(&o, "fntrace_collector_store_files %llu\n", (unsigned long long)store_files);
+    if (ops) {
+        metric(&o, "fntrace_collector_store_operations_total", "counter",
+               "Operations on the trace store, by kind (put counts each trace once).");
+        for (int i = 0; i < STORE_OP_COUNT; i++)
+            put(&o, "fntrace_collector_store_operations_total{op=\"%s\"} %llu\n",
+                store_op_name(i), (unsigned long long)ops->count[i]);
+        metric(&o, "fntrace_collector_store_errors_total", "counter",
+               "Store operations that failed (after retries), by kind.");
+        for (int i = 0; i < STORE_OP_COUNT; i++)
+            put(&o, "fntrace_collector_store_errors_total{op=\"%s\"} %llu\n",
+                store_op_name(i), (unsigned long long)ops->errors[i]);
+        metric(&o, "fntrace_collector_store_seconds_total", "counter",
+               "Time spent in store operations, by kind (divide by the operations for the "
+               "mean latency).");
+        for (int i = 0; i < STORE_OP_COUNT; i++)
+            put(&o, "fntrace_collector_store_seconds_total{op=\"%s\"} %.6f\n",
+                store_op_name(i), (double)ops->ns[i] / 1e9);
+    }
     if (o.oom) { free(o.p); return NULL; }
     *len = o.n;
     return o.p;

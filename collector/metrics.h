@@ -15,6 +15,7 @@ enum reject_reason {
     REJECT_BAD_GZIP,       /* 400 */
     REJECT_DISK_FULL,      /* 507 */
     REJECT_STORE_ERROR,    /* 500 */
+    REJECT_STORE_DOWN,     /* 503: the store cannot be reached; the client retries */
     REJECT_ABORTED,        /* the client went away mid-body */
     REJECT_COUNT
 };
@@ -29,7 +30,10 @@ void metrics_retained(struct metrics *m, unsigned removed);
 const char *metrics_reason_name(enum reject_reason why);
 /* The counters since start: traces stored (and their bytes) and uploads refused. */
 void metrics_totals(struct metrics *m, uint64_t *uploads, uint64_t *bytes, uint64_t *rejects);
-/* Renders every metric, with the store gauges given, into a malloc'd string. */
-char *metrics_render(struct metrics *m, uint64_t store_bytes, uint64_t store_files, size_t *len);
+struct store_op_stats;
+/* Renders every metric, with the store gauges and operation counts given (ops may be
+ * NULL), into a malloc'd string. */
+char *metrics_render(struct metrics *m, uint64_t store_bytes, uint64_t store_files,
+                     const struct store_op_stats *ops, size_t *len);
 
 #endif

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ int query_list(httpd_req *req, void *arg)
     struct store_entry *v;
     size_t n;
     int r = store_list(c->st, name, &v, &n);
-    if (r) return httpd_reply_fterr(req, -EIO, "cannot list the store: %s", ft_strerror(r));
+    if (r) return query_store_failed(req, r, "cannot list the store");
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -66,6 +67,18 @@ int query_list(httpd_req *req, void *arg)
     return httpd_reply_json(req, 200, a);
 }
 
+/* The reply to a store failure: 503 with Retry-After while the store cannot be reached
+ * (or refuses this collector's credentials), else the collector's own failure (500). */
+int query_store_failed(httpd_req *req, int r, const char *what)
+{
+    if (r == -FT_ERR_STORE_DOWN || r == -FT_ERR_UNAUTHORIZED) {
+        httpd_add_header(req, "Retry-After", STORE_RETRY_AFTER);
+        return httpd_reply_fterr(req, -FT_ERR_STORE_DOWN, "%s: the trace store is unavailable "
+                                 "(%s), try again later", what, ft_strerror(r));
+    }
+    return httpd_reply_fterr(req, -EIO, "%s: %s", what, ft_strerror(r));
+}
+
 /* The id of the request, or NULL after a 400 reply. */
 static const char *request_id(httpd_req *req, struct collector *c)
 {
@@ -81,7 +94,7 @@ static int not_found_or_error(httpd_req *req, int r)
     if (r == -ENOENT || r == -ENOTDIR)
         return httpd_reply_fterr(req, -ENOENT, "no such trace: %s",
                                  query_id_of_path(httpd_req_path(req)));
-    return httpd_reply_fterr(req, -EIO, "cannot read the trace: %s", ft_strerror(r));
+    return query_store_failed(req, r, "cannot read the trace");
 }
 
 int query_get(httpd_req *req, void *arg)
@@ -89,9 +102,9 @@ int query_get(httpd_req *req, void *arg)
     struct collector *c = arg;
     const char *id = request_id(req, c);
     if (!id) return 0;
-    int fd;
+    store_reader *rd;
     struct store_entry e;
-    int r = store_open(c->st, id, &fd, &e);
+    int r = store_open_reader(c->st, id, &rd, &e);
     if (r) return not_found_or_error(req, r);
     const char *base = strrchr(e.id, '/');
     base = base ? base + 1 : e.id;
@@ -104,7 +117,13 @@ int query_get(httpd_req *req, void *arg)
     snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", fname);
     httpd_add_header(req, "Content-Disposition", disp);
     if (e.gzip) httpd_add_header(req, "Content-Encoding", "gzip");
-    return httpd_reply_fd(req, 200, "text/plain; charset=utf-8", fd, e.bytes);
+    int fd = store_reader_fd(rd);
+    if (fd >= 0 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {   /* the fast path: sendfile */
+        store_reader_close(rd);
+        return httpd_reply_fd(req, 200, "text/plain; charset=utf-8", fd, e.bytes);
+    }
+    return httpd_reply_stream(req, 200, "text/plain; charset=utf-8", e.bytes, store_read_cb,
+                              (void (*)(void *))store_reader_close, rd);
 }
 
 int query_delete(httpd_req *req, void *arg)
@@ -140,7 +159,9 @@ int query_metrics(httpd_req *req, void *arg)
     uint64_t bytes, files;
     store_usage(c->st, &bytes, &files);
     size_t len;
-    char *text = metrics_render(c->metrics, bytes, files, &len);
+    struct store_op_stats ops;
+    store_op_stats_get(c->st, &ops);
+    char *text = metrics_render(c->metrics, bytes, files, &ops, &len);
     if (!text) return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     return httpd_reply_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

@@ -18,6 +18,13 @@ int query_metrics(httpd_req *req, void *arg);
  * the curl line that uploads a trace, the endpoints, and what it holds. */
 int query_status(httpd_req *req, void *arg);
 
+/* Seconds a client should wait when the store is unavailable (503). */
+#define STORE_RETRY_AFTER "5"
+
+/* Replies to a failed store operation (what: "cannot list the store"…): 503 with
+ * Retry-After when the store cannot be reached, else the status of code r. */
+int query_store_failed(httpd_req *req, int r, const char *what);
+
 /* The id in a /api/v1/traces/ID path, or NULL when the path has none. */
 const char *query_id_of_path(const char *path);
 

@@ -19,7 +19,14 @@ static const char usage[] =
     "usage: fntrace-flamescope [options]\n"
     "  --listen ADDR      address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
     "  --port N           port (default 5000; 0 picks a free one)\n"
-    "  --dir DIR          profile directory, the collector's store (default ./traces)\n"
+    "  --store SPEC       the collector's store: dir:PATH or azblob://ACCOUNT/CONTAINER\n"
+    "                     (credentials as for fntrace-collector)\n"
+    "  --dir DIR          short for --store dir:DIR (default ./traces)\n"
+    "  --blob-cache DIR   local copies of blobs read from a blob store (default\n"
+    "                     $TMPDIR/fntrace-flamescope-UID)\n"
+    "  --blob-cache-size SIZE  bound of that cache (default 4G)\n"
+    "  --list-ttl-ms N    a blob store's listing is reused this long (default 2000)\n"
+    "  --store-allow-http let a blob store endpoint be plain http beyond loopback\n"
     "  --cache SIZE       memory for cached profile indexes (default 1G)\n"
     "  --max-profile SIZE largest profile text to index, after gunzip (default 4G;\n"
     "                     0: no limit)\n"
@@ -45,7 +52,7 @@ static int parse_mib(const char *s, uint64_t max, uint64_t *out)
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PORT, O_DIR, O_CACHE, O_MAXPROF, O_THREADS, O_QUIET, O_VERSION,
-           O_CACHE_SIZE, O_MAXPROF_SIZE };
+           O_CACHE_SIZE, O_MAXPROF_SIZE, O_STORE, O_BCACHE, O_BCACHE_SIZE, O_TTL, O_HTTP };
     static const struct option lopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"port", required_argument, 0, O_PORT},
@@ -57,17 +64,30 @@ int main(int argc, char **argv)
         {"version", no_argument, 0, O_VERSION},
         {"cache", required_argument, 0, O_CACHE_SIZE},
         {"max-profile", required_argument, 0, O_MAXPROF_SIZE},
+        {"store", required_argument, 0, O_STORE},
+        {"blob-cache", required_argument, 0, O_BCACHE},
+        {"blob-cache-size", required_argument, 0, O_BCACHE_SIZE},
+        {"list-ttl-ms", required_argument, 0, O_TTL},
+        {"store-allow-http", no_argument, 0, O_HTTP},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    const char *listen = "127.0.0.1", *dir = "./traces";
-    uint64_t port = 5000, cache_mb = 1024, maxprof_mb = 4096, threads = 4;
-    int quiet = 0, opt;
+    const char *listen = "127.0.0.1", *dir = "./traces", *spec = NULL, *bcache = NULL;
+    uint64_t port = 5000, cache_mb = 1024, maxprof_mb = 4096, threads = 4, bcache_mb = 4096,
+             ttl_ms = 2000;
+    int quiet = 0, allow_http = 0, opt;
     while ((opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
         switch (opt) {
         case O_LISTEN: listen = optarg; break;
         case O_PORT: if (parse_u64(optarg, 65535, &port)) goto bad; break;
-        case O_DIR: dir = optarg; break;
+        case O_DIR: dir = optarg; spec = NULL; break;
+        case O_STORE: spec = optarg; break;
+        case O_BCACHE: bcache = optarg; break;
+        case O_BCACHE_SIZE:
+            if (parse_mib(optarg, 1u << 24, &bcache_mb) || !bcache_mb) goto bad;
+            break;
+        case O_TTL: if (parse_u64(optarg, 3600000, &ttl_ms)) goto bad; break;
+        case O_HTTP: allow_http = 1; break;
         case O_CACHE: if (parse_u64(optarg, 1u << 20, &cache_mb)) goto bad; break;
         case O_MAXPROF: if (parse_u64(optarg, 1u << 24, &maxprof_mb)) goto bad; break;
         case O_THREADS: if (parse_u64(optarg, 256, &threads) || !threads) goto bad; break;
@@ -93,10 +113,25 @@ int main(int argc, char **argv)
      * with every thread that once built a big index). */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
-    char err[512];
-    store *st = store_open_dir(dir, err, sizeof err);
+    char err[512], dirspec[4096], cachedir[4096];
+    snprintf(dirspec, sizeof dirspec, "dir:%s", dir);
+    if (!bcache) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(cachedir, sizeof cachedir, "%s/fntrace-flamescope-%u", tmp && *tmp ? tmp : "/tmp",
+                 (unsigned)getuid());
+        bcache = cachedir;
+    }
+    struct store_opts so = {
+        .allow_http = allow_http,
+        .cache_dir = bcache,
+        .cache_bytes = bcache_mb << 20,
+        .list_ttl_ms = (int)ttl_ms,
+        .no_create = 1,
+    };
+    int code = 0;
+    store *st = store_open_spec(spec ? spec : dirspec, &so, &code, err, sizeof err);
     if (!st) {
-        log_error("cannot open the profile directory", "dir=%s error=\"%s\"", dir, err);
+        log_error("cannot open the store", "store=%s error=\"%s\"", spec ? spec : dirspec, err);
         return 1;
     }
     struct routes_opts ao = {
@@ -124,8 +159,8 @@ int main(int argc, char **argv)
         store_close(st);
         return 1;
     }
-    log_info("listening", "addr=%s port=%u dir=%s cache_mb=%llu", listen,
-             (unsigned)httpd_port(srv), dir, (unsigned long long)cache_mb);
+    log_info("listening", "addr=%s port=%u store=%s cache_mb=%llu", listen,
+             (unsigned)httpd_port(srv), store_describe(st), (unsigned long long)cache_mb);
     int sig = httpd_wait_signal(-1);
     log_info("stopping", "signal=%d", sig);
     httpd_drain(srv, 10, NULL, NULL);

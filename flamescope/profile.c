@@ -581,6 +581,13 @@ static void build_release(struct build *b)
 
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen)
 {
+    return profile_build_read(NULL, &fd, max_text, errp, err, errlen);
+}
+
+profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
+                            uint64_t max_text, int *errp, char *err,
+                            size_t errlen)
+{
     struct build b;
     memset(&b, 0, sizeof b);
     profile *p = calloc(1, sizeof *p);
@@ -611,7 +618,7 @@ profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t e
     ps = ps_parser_new(&o);
     if (!ps)
         goto fail;
-    rc = ps_parse_fd(ps, fd, err, errlen);
+    rc = rd ? ps_parse_read(ps, rd, ctx, err, errlen) : ps_parse_fd(ps, *(int *)ctx, err, errlen);
     const ps_stats *st = ps_parser_stats(ps);
     p->parsed_bytes = st->bytes;
     if (rc == 0 && p->n == 0 && st->skipped > 0) {

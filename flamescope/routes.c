@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "fterr.h"
 #include "ftree.h"
 #include "pcache.h"
 #include "profile.h"
@@ -41,13 +42,26 @@ static int reply_buf(httpd_req *req, int status, const char *type, sbuf *b)
 
 struct open_ctx {
     routes *a;
-    int fd;
+    store_reader *rd;
 };
 
-static profile *build_from_fd(void *ctx, int *err, char *msg, size_t msglen)
+/* The fd where the store has one (the directory, the blob cache), else the reader's
+ * callback (a blob streamed from the store). */
+static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
 {
     struct open_ctx *o = ctx;
-    return profile_build(o->fd, o->a->opts.max_text, err, msg, msglen);
+    int fd = store_reader_fd(o->rd);
+    if (fd >= 0)
+        return profile_build(fd, o->a->opts.max_text, err, msg, msglen);
+    return profile_build_read(store_read_cb, o->rd, o->a->opts.max_text, err, msg, msglen);
+}
+
+/* A store failure as the code to answer with: a store that cannot be reached, or that
+ * refuses our credentials, is 503 (not the client's 401); other failures are ours. */
+static int store_code(int rc)
+{
+    if (rc == -FT_ERR_STORE_DOWN || rc == -FT_ERR_UNAUTHORIZED) return -FT_ERR_STORE_DOWN;
+    return rc;
 }
 
 /* The index of the profile named by query argument `arg`; replies on failure (and
@@ -75,24 +89,24 @@ static const profile *get_profile(routes *a, httpd_req *req, const char *arg, co
         httpd_reply_error(req, 400, "%s: not a profile name inside the profile directory", arg);
         return NULL;
     }
-    int fd = -1;
+    store_reader *rd = NULL;
     struct store_entry ent;
-    int rc = store_open(a->st, id, &fd, &ent);
+    int rc = store_open_reader(a->st, id, &rd, &ent);
     if (rc < 0) {
         if (rc == -EISDIR)
             httpd_reply_error(req, 400, "%s is a directory, not a profile", id);
         else if (rc == -ENOENT)
             httpd_reply_error(req, 404, "no profile %s", id);
         else
-            httpd_reply_fterr(req, rc, "cannot open %s: %s", id, ft_strerror(rc));
+            httpd_reply_fterr(req, store_code(rc), "cannot open %s: %s", id, ft_strerror(rc));
         return NULL;
     }
-    struct open_ctx oc = {a, fd};
+    struct open_ctx oc = {a, rd};
     int err = 0;
     char msg[256] = "";
     const profile *p = pcache_get(a->cache, id, ent.bytes, ent.mtime_ns, ent.version,
-                                  build_from_fd, &oc, ref, &err, msg, sizeof msg);
-    close(fd);
+                                  build_from_reader, &oc, ref, &err, msg, sizeof msg);
+    store_reader_close(rd);
     if (!p) {
         if (err == -FT_ERR_BAD_GZIP)
             httpd_reply_fterr(req, err, "%s: corrupt or truncated gzip (%s)", id, msg);
@@ -142,7 +156,8 @@ static int h_profiles(httpd_req *req, void *arg)
     size_t n = 0;
     int rc = store_list(a->st, NULL, &ents, &n);
     if (rc < 0)
-        return httpd_reply_fterr(req, -EIO, "cannot list profiles: %s", ft_strerror(rc));
+        return httpd_reply_fterr(req, rc == -FT_ERR_STORE_DOWN ? rc : -EIO,
+                                 "cannot list profiles: %s", ft_strerror(rc));
     sbuf b;
     sbuf_init(&b);
     sbuf_addc(&b, '[');
@@ -331,20 +346,21 @@ static int h_invocations(httpd_req *req, void *arg)
     size_t n = 0, found = 0;
     int rc = store_list(a->st, NULL, &ents, &n);
     if (rc < 0)
-        return httpd_reply_error(req, 500, "cannot list profiles: %s", strerror(-rc));
+        return httpd_reply_fterr(req, rc == -FT_ERR_STORE_DOWN ? rc : -EIO,
+                                 "cannot list profiles: %s", ft_strerror(rc));
     sbuf_addc(&b, '[');
     for (size_t i = 0; i < n; i++) {
-        int fd = -1;
+        store_reader *rd = NULL;
         struct store_entry ent;
-        if (store_open(a->st, ents[i].id, &fd, &ent) < 0)
+        if (store_open_reader(a->st, ents[i].id, &rd, &ent) < 0)
             continue;
-        struct open_ctx oc = {a, fd};
+        struct open_ctx oc = {a, rd};
         int err = 0;
         char msg[256];
         pcache_entry *ref = NULL;
         const profile *p = pcache_get(a->cache, ents[i].id, ent.bytes, ent.mtime_ns, ent.version,
-                                      build_from_fd, &oc, &ref, &err, msg, sizeof msg);
-        close(fd);
+                                      build_from_reader, &oc, &ref, &err, msg, sizeof msg);
+        store_reader_close(rd);
         if (!p)
             continue;               /* a profile that does not parse holds no invocation */
         found += views_invocations_matching(p, want, ents[i].id, found == 0, &b);

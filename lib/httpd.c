@@ -178,6 +178,39 @@ int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,
     return reply_set(req, status, r, content_type);
 }
 
+struct stream {
+    httpd_read_fn read;
+    void (*close)(void *ctx);
+    void *ctx;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *s = cls;
+    ssize_t n = s->read(s->ctx, buf, max);
+    if (n > 0) return n;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream *s = cls;
+    if (s->close) s->close(s->ctx);
+    free(s);
+}
+
+int httpd_reply_stream(httpd_req *req, int status, const char *content_type, uint64_t size,
+                       httpd_read_fn read, void (*close)(void *ctx), void *ctx)
+{
+    struct stream *s = malloc(sizeof *s);
+    if (!s) { if (close) close(ctx); return -1; }
+    *s = (struct stream){ read, close, ctx };
+    struct MHD_Response *r = MHD_create_response_from_callback(
+        size == UINT64_MAX ? MHD_SIZE_UNKNOWN : size, 64 * 1024, stream_read, s, stream_free);
+    if (!r) { stream_free(s); return -1; }
+    return reply_set(req, status, r, content_type);
+}
+
 int httpd_req_suspend(httpd_req *req)
 {
     if (!(req->srv->flags & HTTPD_ALLOW_SUSPEND) ||

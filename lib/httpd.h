@@ -153,5 +153,12 @@ int httpd_reply_fterr(httpd_req *req, int err, const char *fmt, ...)
 /* Sends size bytes of fd from offset 0; takes ownership of fd. */
 int httpd_reply_fd(httpd_req *req, int status, const char *content_type, int fd,
                    uint64_t size);
+/* Streams size bytes (UINT64_MAX: unknown, chunked) from read(ctx, buf, len), which
+ * returns a count, 0 at the end or a negative error (the connection is then cut, so a
+ * client never takes a short body for a whole one); close(ctx) runs once at the end, also
+ * when the reply could not be queued.  read is called on the server's threads. */
+typedef ssize_t (*httpd_read_fn)(void *ctx, void *buf, size_t len);
+int httpd_reply_stream(httpd_req *req, int status, const char *content_type, uint64_t size,
+                       httpd_read_fn read, void (*close)(void *ctx), void *ctx);
 
 #endif

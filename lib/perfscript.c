@@ -734,6 +734,95 @@ int ps_parse_fd(ps_parser *p, int fd, char *err, size_t errlen)
     return parse_owned_fd(p, d, err, errlen);
 }
 
+/* Inflates (when gzip) or passes on what rd gives, into ps_parser_feed.  Several gzip
+ * members follow each other; bytes after the last member that are not another member
+ * end the input, as zlib's gzread does. */
+int ps_parse_read(ps_parser *p, ps_read_fn rd, void *ctx, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    stream_reset(p);
+    p->room = READ_CHUNK;
+    enum { IN = 256 * 1024, OUT = 1024 * 1024 };
+    unsigned char *in = malloc(IN), *out = malloc(OUT);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    int rc = 0, gz = -1, zinit = 0, eof = 0, member_done = 0;
+    size_t have = 0;
+    if (!in || !out) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    for (;;) {
+        if (!eof && have < IN) {
+            ssize_t n = rd(ctx, in + have, IN - have);
+            if (n < 0) {
+                rc = (int)n;
+                err_set(err, errlen, "read: %s", ft_strerror(rc));
+                goto done;
+            }
+            if (n == 0) eof = 1;
+            have += (size_t)n;
+        }
+        if (gz < 0) {
+            if (have < 2 && !eof) continue;
+            gz = have >= 2 && in[0] == 0x1f && in[1] == 0x8b;
+        }
+        if (!gz) {
+            if (have && (rc = ps_parser_feed(p, in, have)) != 0) goto fed;
+            have = 0;
+            if (eof) break;
+            continue;
+        }
+        if (member_done) {                    /* another member, or the end */
+            if (have < 2 && !eof) continue;
+            if (have < 2 || in[0] != 0x1f || in[1] != 0x8b) break;
+            inflateReset(&z);
+            member_done = 0;
+        }
+        if (!zinit) {
+            if (inflateInit2(&z, 15 + 16) != Z_OK) { rc = -ENOMEM; goto done; }
+            zinit = 1;
+        }
+        z.next_in = in;
+        z.avail_in = (uInt)have;
+        do {
+            z.next_out = out;
+            z.avail_out = OUT;
+            int zr = inflate(&z, Z_NO_FLUSH);
+            if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
+                rc = zr == Z_MEM_ERROR ? -ENOMEM : -FT_ERR_BAD_GZIP;
+                err_set(err, errlen, "gzip: %s", z.msg ? z.msg : "corrupt data");
+                goto done;
+            }
+            size_t got = OUT - z.avail_out;
+            if (got && (rc = ps_parser_feed(p, out, got)) != 0) goto fed;
+            if (zr == Z_STREAM_END) { member_done = 1; break; }
+            if (zr == Z_BUF_ERROR && !got) break;
+        } while (z.avail_in || !z.avail_out);
+        memmove(in, z.next_in, z.avail_in);
+        have = z.avail_in;
+        if (eof && !member_done && z.avail_in == 0) {
+            rc = -FT_ERR_BAD_GZIP;
+            err_set(err, errlen, "gzip: unexpected end of file");
+            goto done;
+        }
+        if (eof && member_done && have == 0) break;
+    }
+    rc = ps_parser_finish(p);
+fed:
+    if (rc == -EFBIG)
+        err_set(err, errlen, "input larger than %" PRIu64 " bytes", p->o.max_bytes);
+done:
+    if (rc < 0 && err && errlen && !err[0])
+        err_set(err, errlen, "%s", ft_strerror(rc));
+    if (zinit) inflateEnd(&z);
+    free(in);
+    free(out);
+    stream_reset(p);
+    return rc;
+}
+
 int ps_parse_file(ps_parser *p, const char *path, char *err, size_t errlen)
 {
     if (err && errlen)

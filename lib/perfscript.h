@@ -81,6 +81,7 @@
 #define FNTRACE_PERFSCRIPT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -197,6 +198,10 @@ int ps_parse_mem(ps_parser *p, const void *buf, size_t len);
 int ps_parse_file(ps_parser *p, const char *path, char *err, size_t errlen);
 /* Same over an open descriptor (not closed; read until EOF). */
 int ps_parse_fd(ps_parser *p, int fd, char *err, size_t errlen);
+/* Same over a read callback (a store reader, a socket): rd returns a count, 0 at the
+ * end, or a negative code, which ps_parse_read returns. */
+typedef ssize_t (*ps_read_fn)(void *ctx, void *buf, size_t len);
+int ps_parse_read(ps_parser *p, ps_read_fn rd, void *ctx, char *err, size_t errlen);
 
 /* Incremental: feed plain text in pieces of any size; samples are delivered as soon as
  * they are complete. ps_parser_finish() parses what is left and delivers the last
