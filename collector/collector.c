@@ -7,6 +7,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ingest.h"
+#include "indexer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,13 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
         return NULL;
     }
     store_set_fsync(c->st, !c->opts.no_fsync);
+    if (c->opts.index_dir && !(c->indexer = indexer_new(c->st, c->opts.index_dir, 4ull << 30))) {
+        snprintf(err, errlen, "cannot start the indexer");
+        store_close(c->st);
+        metrics_free(c->metrics);
+        free(c);
+        return NULL;
+    }
     collector_retain(c);
     c->last_retain_ms = now_ms();
 
@@ -125,6 +133,7 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
     };
     c->srv = httpd_start(&ho, c->routes, err, errlen);
     if (!c->srv) {
+        indexer_free(c->indexer);
         store_close(c->st);
         metrics_free(c->metrics);
         free(c);
@@ -139,6 +148,7 @@ void collector_stop(struct collector *c)
 {
     if (!c) return;
     httpd_stop(c->srv);
+    indexer_free(c->indexer);
     store_close(c->st);
     metrics_free(c->metrics);
     free(c);

@@ -33,12 +33,14 @@ struct collector_opts {
     const char *tls_key_pem;
     int no_fsync;               /* for benchmarks and throwaway stores */
     int quiet;                  /* no access log */
+    const char *index_dir;      /* flamescope index files of committed traces, NULL: none */
 };
 
 struct collector {
     struct collector_opts opts; /* strings belong to the caller and outlive the collector */
     store *st;
     struct metrics *metrics;
+    struct indexer *indexer;    /* NULL without index_dir */
     httpd *srv;
     struct httpd_route routes[10];
     atomic_int retaining;       /* one retention pass at a time */

@@ -6,6 +6,7 @@
  * aborted.  lib/httpd holds a reply made mid-body until the body ends (or closes the
  * connection when it goes on too long), and calls ingest_done in every case. */
 #include "ingest.h"
+#include "indexer.h"
 #include "query.h"
 #include "bodycheck.h"
 #include "collector.h"
@@ -205,6 +206,7 @@ int ingest_handle(httpd_req *req, void *arg)
     if (r) return store_error(req, c, r, "commit");
     u->settled = 1;
     metrics_upload(c->metrics, e.bytes);
+    if (c->indexer) indexer_push(c->indexer, e.id);   /* off the request path; may drop */
     if (c->opts.max_bytes) {
         uint64_t bytes;
         store_usage(c->st, &bytes, NULL);

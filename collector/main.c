@@ -3,6 +3,7 @@
  * signal/tick loop. */
 #include "collector.h"
 #include "httpd.h"
+#include "idxfile.h"
 #include "log.h"
 #include "readfile.h"
 #include "units.h"
@@ -35,6 +36,9 @@ static const char usage[] =
     "  --threads N          worker threads (default 8)\n"
     "  --tls-cert F --tls-key F   serve HTTPS with this PEM certificate and key\n"
     "  --no-fsync           do not fsync stored traces (benchmarks, throwaway stores)\n"
+    "  --index-dir DIR      write fntrace-flamescope's index file of each trace there\n"
+    "                       after it is stored (default DIR/.index inside --dir)\n"
+    "  --no-index           write no index files (the viewer indexes on first open)\n"
     "  --quiet              no access log\n"
     "Sizes take K, M, G, T suffixes (powers of 1024).\n";
 
@@ -72,7 +76,7 @@ int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PORT, O_DIR, O_TOKEN, O_MAX_BODY, O_MAX_BYTES, O_MAX_AGE,
            O_MAX_CONNS, O_THREADS, O_CERT, O_KEY, O_NO_FSYNC, O_QUIET, O_VERSION, O_STORE,
-           O_STORE_HTTP };
+           O_STORE_HTTP, O_INDEX_DIR, O_NO_INDEX };
     static const struct option lopts[] = {
         { "listen", required_argument, 0, O_LISTEN }, { "port", required_argument, 0, O_PORT },
         { "dir", required_argument, 0, O_DIR }, { "token-file", required_argument, 0, O_TOKEN },
@@ -85,10 +89,13 @@ int main(int argc, char **argv)
         { "no-fsync", no_argument, 0, O_NO_FSYNC }, { "quiet", no_argument, 0, O_QUIET },
         { "version", no_argument, 0, O_VERSION }, { "store", required_argument, 0, O_STORE },
         { "store-allow-http", no_argument, 0, O_STORE_HTTP }, { "help", no_argument, 0, 'h' },
+        { "index-dir", required_argument, 0, O_INDEX_DIR },
+        { "no-index", no_argument, 0, O_NO_INDEX },
         { 0, 0, 0, 0 },
     };
     struct collector_opts o = { .dir = "./traces", .port = 8081, .max_body = 100ull << 20 };
-    const char *token_file = NULL, *cert_file = NULL, *key_file = NULL;
+    const char *token_file = NULL, *cert_file = NULL, *key_file = NULL, *index_dir = NULL;
+    int no_index = 0;
     char err[512];
     int opt;
     unsigned u;
@@ -114,6 +121,8 @@ int main(int argc, char **argv)
         case O_KEY: key_file = optarg; break;
         case O_NO_FSYNC: o.no_fsync = 1; break;
         case O_QUIET: o.quiet = 1; break;
+        case O_INDEX_DIR: index_dir = optarg; break;
+        case O_NO_INDEX: no_index = 1; break;
         case O_VERSION: printf("fntrace-collector %s\n", FNTRACE_VERSION); return 0;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
@@ -136,6 +145,10 @@ int main(int argc, char **argv)
     if (cert_file && (!(cert = slurp(cert_file, 1 << 20, err, sizeof err)) ||
                       !(key = slurp(key_file, 1 << 20, err, sizeof err))))
         goto fail;
+    char defidx[4096];
+    if (!index_dir)
+        index_dir = idxfile_default_dir(o.store, o.dir, defidx, sizeof defidx);
+    o.index_dir = no_index ? NULL : index_dir;
     o.token = token;
     o.tls_cert_pem = cert;
     o.tls_key_pem = key;

@@ -6,17 +6,20 @@
 #include "export.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ftree.h"
 #include "gz.h"
+#include "oatable.h"
 
 struct agg {
     uint32_t n;           /* folded stacks */
     uint64_t *count;      /* samples per stack */
     uint64_t *weight;     /* period sum per stack */
     uint64_t total_count, total_weight;
+    uint64_t first_ns, last_ns;   /* earliest and latest sample counted */
 };
 
 /* What a writer reads (export.h: struct export_job is opaque outside). */
@@ -63,7 +66,11 @@ static int aggregate(const profile *p, const struct profile_range *r, struct agg
         uint32_t s = profile_folded_sample_stack(p, i);
         if (s == PROFILE_NONE || !in_sel(p, i, r, check))
             continue;
-        uint64_t w = profile_period(p, i);
+        uint64_t w = profile_period(p, i), t = profile_time_ns(p, i);
+        if (!a->total_count || t < a->first_ns)
+            a->first_ns = t;
+        if (!a->total_count || t > a->last_ns)
+            a->last_ns = t;
         a->count[s]++;
         a->weight[s] += w;
         a->total_count++;
@@ -438,7 +445,6 @@ static int write_pprof(const struct export_job *j, sbuf *out)
 {
     const profile *p = j->p;
     const struct agg *a = j->a;
-    const struct profile_range *r = j->r;
     uint32_t nn = profile_folded_nnames(p);
     /* string table: 0 "", then fixed strings, then function names on first use */
     uint32_t *str_of = calloc(nn + 1, sizeof *str_of);
@@ -550,9 +556,12 @@ static int write_pprof(const struct export_job *j, sbuf *out)
     free(strs);
     free(lens);
     free(str_of);
-    if (r) {
-        double d = (r->end_s - r->start_s) * 1e9;
-        pb_uint(&pb, 10, d > 0 ? (uint64_t)d : 0);      /* duration_nanos */
+    if (a->total_count) {
+        /* time_nanos: the first sample; duration_nanos: first to last sample plus one
+         * period (a clock event's period is in ns), not the range's whole seconds */
+        uint64_t period = clock ? a->total_weight / a->total_count : 0;
+        pb_uint(&pb, 9, a->first_ns);
+        pb_uint(&pb, 10, a->last_ns - a->first_ns + period);
     }
     pb_uint(&m, 1, S_WTYPE);
     pb_uint(&m, 2, S_WUNIT);
@@ -571,26 +580,90 @@ static int write_pprof(const struct export_job *j, sbuf *out)
 
 /* ------------------------------------------------------------------ speedscope */
 
+/* One speedscope profile: the samples order[0, m) (one thread's, in time order),
+ * consecutive samples of one stack merged. */
+static int speedscope_profile(const profile *p, const size_t *order, size_t m,
+                              const uint32_t *frame_of, const char *name, size_t nlen,
+                              int clock, struct path *path, sbuf *out)
+{
+    uint64_t total = 0;
+    for (size_t k = 0; k < m; k++)
+        total += profile_period(p, order[k]);
+    sbuf_adds(out, "{\"type\":\"sampled\",\"name\":");
+    sbuf_json_str(out, name, nlen);
+    sbuf_printf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":",
+                clock ? "nanoseconds" : "none");
+    sbuf_u64(out, total);
+    sbuf_adds(out, ",\"samples\":[");
+    sbuf weights;
+    sbuf_init(&weights);
+    int oom = 0;
+    for (size_t k = 0; k < m;) {
+        uint32_t s = profile_folded_sample_stack(p, order[k]);
+        uint64_t acc = 0;
+        for (; k < m && profile_folded_sample_stack(p, order[k]) == s; k++)
+            acc += profile_period(p, order[k]);
+        if (node_path(p, s, path)) {
+            oom = 1;
+            continue;
+        }
+        sbuf_adds(out, weights.len ? ",[" : "[");
+        for (size_t f = 0; f < path->n; f++) {
+            if (f)
+                sbuf_addc(out, ',');
+            sbuf_u64(out, frame_of[path->v[f]]);
+        }
+        sbuf_addc(out, ']');
+        if (weights.len)
+            sbuf_addc(&weights, ',');
+        sbuf_u64(&weights, acc);
+    }
+    sbuf_adds(out, "],\"weights\":[");
+    sbuf_add(out, weights.p ? weights.p : "", weights.len);
+    sbuf_adds(out, "]}");
+    oom |= sbuf_failed(&weights);
+    sbuf_free(&weights);
+    return oom ? -ENOMEM : 0;
+}
+
+/* speedscope's file format: shared frames, then one sampled profile per thread (in the
+ * order threads first appear), named "comm tid" as speedscope's own perf importer
+ * names them; one profile named by the title when the index holds no threads. */
 static int write_speedscope(const struct export_job *j, sbuf *out)
 {
     const profile *p = j->p;
     const struct profile_range *r = j->r;
     const struct agg *a = j->a;
-    const char *title = j->title;
+    const char *title = j->title ? j->title : "profile";
     uint32_t nn = profile_folded_nnames(p);
     uint32_t *frame_of = malloc((nn + 1) * sizeof *frame_of);
-    if (!frame_of)
+    size_t lo, hi;
+    int check;
+    bounds(p, r, &lo, &hi, &check);
+    size_t *sel = malloc((hi - lo + 1) * sizeof *sel);
+    size_t *order = malloc((hi - lo + 1) * sizeof *order);
+    uint32_t *rank = malloc((hi - lo + 1) * sizeof *rank);
+    size_t *start = NULL;
+    oatable threads;
+    memset(&threads, 0, sizeof threads);
+    int oom = oat_init(&threads, 64) != 0;
+    if (!frame_of || !sel || !order || !rank || oom) {
+        free(frame_of);
+        free(sel);
+        free(order);
+        free(rank);
+        oat_free(&threads);
         return -ENOMEM;
+    }
     memset(frame_of, 0xff, (nn + 1) * sizeof *frame_of);
     uint32_t nframes = 0;
     const char *ev = profile_event(p);
     int clock = strstr(ev, "clock") != NULL;
     struct path path = {0};
-    int oom = 0;
 
     sbuf_adds(out, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\","
                    "\"exporter\":\"fntrace-flamescope\",\"name\":");
-    sbuf_json_str(out, title ? title : "profile", title ? strlen(title) : 7);
+    sbuf_json_str(out, title, strlen(title));
     sbuf_adds(out, ",\"activeProfileIndex\":0,\"shared\":{\"frames\":[");
     for (uint32_t s = 0; s < a->n; s++) {
         if (!a->count[s])
@@ -599,8 +672,7 @@ static int write_speedscope(const struct export_job *j, sbuf *out)
             oom = 1;
             continue;
         }
-        size_t nf = path.n;
-        for (size_t i = 0; i < nf; i++) {
+        for (size_t i = 0; i < path.n; i++) {
             uint32_t k = path.v[i];
             if (frame_of[k] != UINT32_MAX)
                 continue;
@@ -612,63 +684,74 @@ static int write_speedscope(const struct export_job *j, sbuf *out)
             sbuf_addc(out, '}');
         }
     }
-    sbuf_adds(out, "]},\"profiles\":[{\"type\":\"sampled\",\"name\":");
-    sbuf_json_str(out, title ? title : "profile", title ? strlen(title) : 7);
-    sbuf_printf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":",
-                clock ? "nanoseconds" : "none");
-    sbuf_u64(out, a->total_weight);
-    /* samples in time order; consecutive samples of one stack are merged */
-    sbuf_adds(out, ",\"samples\":[");
-    size_t lo, hi;
-    int check;
-    bounds(p, r, &lo, &hi, &check);
-    uint32_t prev = PROFILE_NONE;
-    int first = 1;
-    sbuf weights;
-    sbuf_init(&weights);
-    uint64_t acc = 0;
-    for (size_t i = lo; i <= hi; i++) {
-        uint32_t s = PROFILE_NONE;
-        if (i < hi) {
-            s = profile_folded_sample_stack(p, i);
-            if (s == PROFILE_NONE || !in_sel(p, i, r, check))
-                continue;
-            if (s == prev) {
-                acc += profile_period(p, i);
-                continue;
-            }
-        }
-        if (prev != PROFILE_NONE) {
-            if (node_path(p, prev, &path)) {
+    sbuf_adds(out, "]},\"profiles\":[");
+    /* the selected samples, ranked by their thread's first appearance */
+    size_t m = 0;
+    uint32_t nthreads = 0;
+    for (size_t i = lo; i < hi; i++) {
+        uint32_t s = profile_folded_sample_stack(p, i);
+        if (s == PROFILE_NONE || !in_sel(p, i, r, check))
+            continue;
+        uint64_t key = (uint32_t)profile_tid(p, i);
+        size_t slot = oat_find(&threads, key);
+        if (slot == OAT_NONE || !threads.slot[slot].val) {
+            if (oat_insert_at(&threads, slot, key, (uint64_t)nthreads + 1)) {
                 oom = 1;
-                continue;
+                break;
             }
-            size_t nf = path.n;
-            sbuf_adds(out, first ? "[" : ",[");
-            for (size_t k = 0; k < nf; k++) {
-                if (k)
-                    sbuf_addc(out, ',');
-                sbuf_u64(out, frame_of[path.v[k]]);
-            }
-            sbuf_addc(out, ']');
-            if (!first)
-                sbuf_addc(&weights, ',');
-            sbuf_u64(&weights, acc);
-            first = 0;
+            rank[m] = nthreads++;
+        } else {
+            rank[m] = (uint32_t)threads.slot[slot].val - 1;
         }
-        if (i < hi) {
-            prev = s;
-            acc = profile_period(p, i);
-        }
+        sel[m++] = i;
     }
-    sbuf_adds(out, "],\"weights\":[");
-    sbuf_add(out, weights.p ? weights.p : "", weights.len);
-    sbuf_adds(out, "]}]}");
-    int failed = sbuf_failed(&weights);
-    sbuf_free(&weights);
+    /* a stable counting sort by thread keeps each thread's samples in time order */
+    start = calloc((size_t)nthreads + 1, sizeof *start);
+    if (!start)
+        oom = 1;
+    for (size_t k = 0; start && k < m; k++)
+        start[rank[k] + 1]++;
+    for (uint32_t t = 0; start && t < nthreads; t++)
+        start[t + 1] += start[t];
+    for (size_t k = 0; start && k < m; k++)
+        order[start[rank[k]]++] = sel[k];
+    size_t from = 0;
+    for (uint32_t t = 0; start && t < nthreads && !oom; t++) {
+        size_t to = start[t];       /* after placing: the end of thread t */
+        char name[600];
+        size_t nl;
+        int32_t tid = profile_tid(p, order[from]);
+        if (!profile_has_tids(p)) {
+            nl = (size_t)snprintf(name, sizeof name, "%s", title);
+        } else {
+            size_t cl = 0;
+            const char *comm = "";
+            if (!node_path(p, profile_folded_sample_stack(p, order[from]), &path) && path.n)
+                comm = profile_folded_name(p, path.v[0], &cl);
+            nl = (size_t)snprintf(name, sizeof name, "%.*s %d", (int)(cl < 500 ? cl : 500),
+                                  comm, tid);
+        }
+        if (nl >= sizeof name)
+            nl = sizeof name - 1;
+        if (t)
+            sbuf_addc(out, ',');
+        if (speedscope_profile(p, order + from, to - from, frame_of, name, nl, clock, &path,
+                               out))
+            oom = 1;
+        from = to;
+    }
+    if (nthreads == 0)
+        oom |= speedscope_profile(p, order, 0, frame_of, title, strlen(title), clock, &path,
+                                  out) != 0;
+    sbuf_adds(out, "]}");
     free(frame_of);
+    free(sel);
+    free(order);
+    free(rank);
+    free(start);
+    oat_free(&threads);
     free(path.v);
-    return sbuf_failed(out) || failed || oom ? -ENOMEM : 0;
+    return sbuf_failed(out) || oom ? -ENOMEM : 0;
 }
 
 /* ------------------------------------------------------------------ the formats */

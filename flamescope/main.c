@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "routes.h"
+#include "idxfile.h"
 #include "httpd.h"
 #include "log.h"
 #include "store.h"
@@ -32,6 +33,9 @@ static const char usage[] =
     "                     0: no limit)\n"
     "  --cache-mb N, --max-profile-mb N   the same in MiB (older spelling)\n"
     "Sizes take K, M, G, T suffixes (powers of 1024).\n"
+    "  --index-dir DIR    index files, one per trace, loaded instead of parsing the\n"
+    "                     trace again (default DIR/.index inside --dir)\n"
+    "  --no-index         keep indexes in memory only (no index files)\n"
     "  --threads N        worker threads (default 4)\n"
     "  --quiet            no access log\n";
 
@@ -52,7 +56,8 @@ static int parse_mib(const char *s, uint64_t max, uint64_t *out)
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PORT, O_DIR, O_CACHE, O_MAXPROF, O_THREADS, O_QUIET, O_VERSION,
-           O_CACHE_SIZE, O_MAXPROF_SIZE, O_STORE, O_BCACHE, O_BCACHE_SIZE, O_TTL, O_HTTP };
+           O_CACHE_SIZE, O_MAXPROF_SIZE, O_STORE, O_BCACHE, O_BCACHE_SIZE, O_TTL, O_HTTP,
+           O_INDEX_DIR, O_NO_INDEX };
     static const struct option lopts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"port", required_argument, 0, O_PORT},
@@ -69,13 +74,16 @@ int main(int argc, char **argv)
         {"blob-cache-size", required_argument, 0, O_BCACHE_SIZE},
         {"list-ttl-ms", required_argument, 0, O_TTL},
         {"store-allow-http", no_argument, 0, O_HTTP},
+        {"index-dir", required_argument, 0, O_INDEX_DIR},
+        {"no-index", no_argument, 0, O_NO_INDEX},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *listen = "127.0.0.1", *dir = "./traces", *spec = NULL, *bcache = NULL;
     uint64_t port = 5000, cache_mb = 1024, maxprof_mb = 4096, threads = 4, bcache_mb = 4096,
              ttl_ms = 2000;
-    int quiet = 0, allow_http = 0, opt;
+    const char *index_dir = NULL;
+    int quiet = 0, allow_http = 0, no_index = 0, opt;
     while ((opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
         switch (opt) {
         case O_LISTEN: listen = optarg; break;
@@ -94,6 +102,8 @@ int main(int argc, char **argv)
         case O_CACHE_SIZE: if (parse_mib(optarg, 1u << 20, &cache_mb)) goto bad; break;
         case O_MAXPROF_SIZE: if (parse_mib(optarg, 1u << 24, &maxprof_mb)) goto bad; break;
         case O_QUIET: quiet = 1; break;
+        case O_INDEX_DIR: index_dir = optarg; break;
+        case O_NO_INDEX: no_index = 1; break;
         case O_VERSION: printf("fntrace-flamescope %s\n", FNTRACE_VERSION); return 0;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
@@ -134,9 +144,13 @@ int main(int argc, char **argv)
         log_error("cannot open the store", "store=%s error=\"%s\"", spec ? spec : dirspec, err);
         return 1;
     }
+    char defidx[4096];
+    if (!index_dir)
+        index_dir = idxfile_default_dir(spec, dir, defidx, sizeof defidx);
     struct routes_opts ao = {
         .cache_bytes = (size_t)cache_mb << 20,
         .max_text = maxprof_mb << 20,
+        .index_dir = no_index ? NULL : index_dir,   /* NULL: a blob store without --index-dir */
     };
     routes *a = routes_new(st, &ao);
     if (!a) {
@@ -159,8 +173,9 @@ int main(int argc, char **argv)
         store_close(st);
         return 1;
     }
-    log_info("listening", "addr=%s port=%u store=%s cache_mb=%llu", listen,
-             (unsigned)httpd_port(srv), store_describe(st), (unsigned long long)cache_mb);
+    log_info("listening", "addr=%s port=%u store=%s cache_mb=%llu index_dir=%s", listen,
+             (unsigned)httpd_port(srv), store_describe(st), (unsigned long long)cache_mb,
+             ao.index_dir ? ao.index_dir : "none");
     int sig = httpd_wait_signal(-1);
     log_info("stopping", "signal=%d", sig);
     httpd_drain(srv, 10, NULL, NULL);

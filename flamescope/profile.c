@@ -12,14 +12,18 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fterr.h"
 #include "naming.h"
 #include "perfscript.h"
 #include "strtab.h"
+#include "pindex.h"
 #include "profile_index.h"
 #include "trie.h"
 
@@ -31,6 +35,43 @@ const char *profile_ftype_name(int type)
 }
 
 /* ------------------------------------------------------------------ build state */
+
+/* The index while it is built: growable arrays, interners and tries; frozen into one
+ * image (pindex.c) when the parse ends. */
+struct draft {
+    size_t n, cap;
+    uint64_t *t_ns;
+    uint32_t *fstack;          /* | HEAT_IDLE_BIT */
+    uint32_t *cstack;
+    uint64_t *period;          /* NULL while every period equals period_const */
+    int32_t *tid;              /* each sample's tid (invocation ranges, speedscope threads) */
+    int inv_tids;              /* some invocation line carries a tid */
+    uint64_t period_const;
+    int period_set;
+
+    uint64_t min_ns, max_ns, last_ns;
+    double py_start, py_end;   /* FlameScope's start/end tracking (with its elif) */
+    int sorted;
+    double base_s, end_s;      /* floor(min), ceil(end) as FlameScope computes them */
+    uint32_t nsec;
+    uint64_t *sec_first;       /* nsec + 1 entries, sorted profiles only */
+
+    strtab *names;             /* FlameScope frame names */
+    strtab *frames;            /* (name id u32, type u8) -> frame id */
+    uint8_t *frame_bits;       /* idle bits (IP_*) of each frame's name */
+    size_t frame_bits_cap;
+    struct trie fs;            /* FlameScope stacks: labels are frame ids */
+
+    strtab *cnames;            /* folded names */
+    struct trie folded;        /* stackcollapse stacks: labels are folded name ids */
+    char *event;
+
+    struct profile_invocation *inv;
+    size_t ninv, invcap;
+    uint64_t parsed_bytes;
+};
+typedef struct draft draft;
+
 
 struct comm_info {
     int known;
@@ -54,7 +95,7 @@ struct sym_cache {
 };
 
 struct build {
-    profile *p;
+    draft *p;
     strtab *pst;              /* the parser's interner */
     struct comm_info *comms;
     size_t ncomms;
@@ -97,7 +138,7 @@ static int pool_push(struct build *b, uint32_t v)
     return 0;
 }
 
-static uint32_t frame_intern(profile *p, const char *name, size_t len, int type)
+static uint32_t frame_intern(draft *p, const char *name, size_t len, int type)
 {
     uint32_t nid = strtab_intern(p->names, name, len);
     if (nid == STRTAB_NONE)
@@ -312,7 +353,7 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
     ps_invocation iv;
     if (!ps_header_invocation(line, &iv))
         return 0;
-    profile *p = b->p;
+    draft *p = b->p;
     if (grow((void **)&p->inv, &p->invcap, p->ninv + 1, sizeof *p->inv))
         return -ENOMEM;
     struct profile_invocation *o = &p->inv[p->ninv];
@@ -333,7 +374,6 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
     o->status = iv.status;
     if (iv.trace_id.len == sizeof o->trace_id - 1)
         memcpy(o->trace_id, iv.trace_id.p, iv.trace_id.len);
-    p->inv_bytes += iv.id.len + iv.fn.len + 2;
     o->tid = (iv.flags & PS_INV_TID) ? iv.tid : 0;
     if (o->tid > 0)
         p->inv_tids = 1;
@@ -342,7 +382,7 @@ static int on_header(void *ctx, ps_str line, uint64_t lineno)
 }
 
 /* Room for one more sample in the per-sample arrays. */
-static int samples_reserve(profile *p)
+static int samples_reserve(draft *p)
 {
     if (p->n < p->cap)
         return 0;
@@ -403,7 +443,7 @@ static int event_idle(struct build *b, const ps_sample *s, const struct comm_inf
  * PROFILE_NONE when out of memory. */
 static uint32_t fs_stack(struct build *b, const ps_sample *s, const struct comm_info *ci)
 {
-    profile *p = b->p;
+    draft *p = b->p;
     int created;
     uint32_t fs = trie_child(&p->fs, 0, ci->fs_frame, &created);
     if (fs == PROFILE_NONE)
@@ -430,7 +470,7 @@ static uint32_t fs_stack(struct build *b, const ps_sample *s, const struct comm_
 static int folded_stack(struct build *b, const ps_sample *s, const struct comm_info *ci,
                         uint32_t *out)
 {
-    profile *p = b->p;
+    draft *p = b->p;
     ps_str ev = s->event;
     *out = PROFILE_NONE;
     if (!p->event) {
@@ -454,7 +494,7 @@ static int folded_stack(struct build *b, const ps_sample *s, const struct comm_i
 }
 
 /* The sample's period: one constant until two differ, then an array. */
-static int record_period(profile *p, const ps_sample *s)
+static int record_period(draft *p, const ps_sample *s)
 {
     uint64_t per = (s->flags & PS_SAMPLE_PERIOD) && s->period ? s->period : 1;
     if (!p->period_set) {
@@ -473,7 +513,7 @@ static int record_period(profile *p, const ps_sample *s)
 }
 
 /* The time bounds (and FlameScope's Python-float ones) and the order flag. */
-static void record_time(profile *p, uint64_t t)
+static void record_time(draft *p, uint64_t t)
 {
     double td = (double)t / 1e9;
     if (p->n == 0) {
@@ -497,7 +537,7 @@ static void record_time(profile *p, uint64_t t)
 static int on_sample(void *ctx, const ps_sample *s)
 {
     struct build *b = ctx;
-    profile *p = b->p;
+    draft *p = b->p;
     struct comm_info *ci;
     int rc;
     if ((rc = samples_reserve(p)) || (rc = comm_info_get(b, s, &ci)))
@@ -529,12 +569,8 @@ static int on_sample(void *ctx, const ps_sample *s)
     return 0;
 }
 
-static void finish(profile *p)
+static void finish(draft *p)
 {
-    if (!p->inv_tids) {        /* nobody will ask for a thread: no cost */
-        free(p->tid);
-        p->tid = NULL;
-    }
     if (p->n == 0) {
         p->base_s = 0;
         p->end_s = 0;
@@ -579,83 +615,7 @@ static void build_release(struct build *b)
     free(b->evbits);
 }
 
-profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen)
-{
-    return profile_build_read(NULL, &fd, max_text, errp, err, errlen);
-}
-
-profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
-                            uint64_t max_text, int *errp, char *err,
-                            size_t errlen)
-{
-    struct build b;
-    memset(&b, 0, sizeof b);
-    profile *p = calloc(1, sizeof *p);
-    int rc = -ENOMEM;
-    ps_parser *ps = NULL;
-    if (err && errlen)
-        err[0] = 0;
-    if (!p)
-        goto fail;
-    p->py_start = INFINITY;
-    p->py_end = -INFINITY;
-    p->names = strtab_new();
-    p->frames = strtab_new();
-    p->cnames = strtab_new();
-    b.pst = strtab_new();
-    b.rawmap = strtab_new();
-    b.p = p;
-    if (!p->names || !p->frames || !p->cnames || !b.pst || !b.rawmap ||
-        trie_init(&p->fs, 1) || trie_init(&p->folded, 0))
-        goto fail;
-    ps_parse_opts o;
-    memset(&o, 0, sizeof o);
-    o.on_sample = on_sample;
-    o.on_header = on_header;
-    o.ctx = &b;
-    o.strtab = b.pst;
-    o.max_bytes = max_text;
-    ps = ps_parser_new(&o);
-    if (!ps)
-        goto fail;
-    rc = rd ? ps_parse_read(ps, rd, ctx, err, errlen) : ps_parse_fd(ps, *(int *)ctx, err, errlen);
-    const ps_stats *st = ps_parser_stats(ps);
-    p->parsed_bytes = st->bytes;
-    if (rc == 0 && p->n == 0 && st->skipped > 0) {
-        rc = -FT_ERR_NOT_PERF;
-        if (err)
-            snprintf(err, errlen, "not perf script text (%llu unreadable lines, no sample)",
-                     (unsigned long long)st->skipped);
-    }
-    if (rc > 0)
-        rc = -EIO;
-    if (rc)
-        goto fail;
-    ps_parser_free(ps);
-    ps = NULL;
-    build_release(&b);
-    memset(&b, 0, sizeof b);
-    if (trie_seal(&p->fs) || trie_seal(&p->folded)) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    finish(p);
-    build_release(&b);
-    return p;
-fail:
-    if (rc == -ENOMEM && err && !err[0])
-        snprintf(err, errlen, "out of memory while indexing");
-    else if (err && !err[0])
-        snprintf(err, errlen, "%s", strerror(-rc));
-    if (errp)
-        *errp = rc;
-    ps_parser_free(ps);
-    build_release(&b);
-    profile_free(p);
-    return NULL;
-}
-
-void profile_free(profile *p)
+static void draft_free(draft *p)
 {
     if (!p)
         return;
@@ -680,17 +640,433 @@ void profile_free(profile *p)
     free(p);
 }
 
-size_t profile_memory(const profile *p)
+/* A strtab as offsets + NUL-terminated bytes (the image's string table). */
+static int flat_strs(const strtab *t, struct pstrs *out, uint64_t **offp, char **bytesp)
 {
-    size_t m = sizeof *p;
-    m += p->cap * (sizeof(uint64_t) + 2 * sizeof(uint32_t));
-    if (p->period)
-        m += p->cap * sizeof(uint64_t);
-    if (p->tid)
-        m += p->cap * sizeof *p->tid;
-    m += (p->nsec + 1) * sizeof(size_t) * (p->sec_first != NULL);
-    m += strtab_memory(p->names) + strtab_memory(p->frames) + p->frame_bits_cap;
-    m += strtab_memory(p->cnames) + trie_memory(&p->fs) + trie_memory(&p->folded);
-    m += p->invcap * sizeof *p->inv + p->inv_bytes;
-    return m;
+    uint32_t n = strtab_count(t);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len;
+        strtab_str(t, i, &len);
+        total += len + 1;
+    }
+    uint64_t *off = malloc(((size_t)n + 1) * sizeof *off);
+    char *bytes = malloc(total ? total : 1);
+    *offp = off;
+    *bytesp = bytes;
+    if (!off || !bytes)
+        return -ENOMEM;
+    uint64_t o = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len;
+        const char *str = strtab_str(t, i, &len);
+        off[i] = o;
+        memcpy(bytes + o, str, len + 1);
+        o += len + 1;
+    }
+    off[n] = o;
+    *out = (struct pstrs){n, off, bytes};
+    return 0;
+}
+
+/* The draft laid out as one image (pindex.c): the index every query reads. */
+static profile *freeze(const draft *d)
+{
+    struct profile v;
+    memset(&v, 0, sizeof v);
+    v.n = d->n;
+    v.t_ns = d->t_ns;
+    v.fstack = d->fstack;
+    v.cstack = d->cstack;
+    v.period = d->period;
+    v.tid = d->tid;
+    v.period_const = d->period_const;
+    v.min_ns = d->min_ns;
+    v.max_ns = d->max_ns;
+    v.base_s = d->base_s;
+    v.end_s = d->end_s;
+    v.nsec = d->nsec;
+    v.sec_first = d->sec_first;
+    v.fs = (struct ptree){d->fs.n, d->fs.parent, d->fs.label, d->fs.first, d->fs.next,
+                          d->fs.state};
+    v.folded = (struct ptree){d->folded.n, d->folded.parent, d->folded.label,
+                              d->folded.first, d->folded.next, NULL};
+    v.event = d->event;
+    v.inv = d->inv;
+    v.ninv = d->ninv;
+    v.parsed_bytes = d->parsed_bytes;
+    uint32_t nf = strtab_count(d->frames);
+    uint32_t *fname = malloc(((size_t)nf + 1) * sizeof *fname);
+    uint8_t *ftype = malloc((size_t)nf + 1);
+    uint64_t *noff = NULL, *coff = NULL;
+    char *nbytes = NULL, *cbytes = NULL;
+    void *img = NULL;
+    size_t len = 0;
+    if (fname && ftype && !flat_strs(d->names, &v.names, &noff, &nbytes) &&
+        !flat_strs(d->cnames, &v.cnames, &coff, &cbytes)) {
+        for (uint32_t f = 0; f < nf; f++) {
+            const char *k = strtab_str(d->frames, f, NULL);
+            memcpy(&fname[f], k, 4);
+            ftype[f] = (uint8_t)k[4];
+        }
+        v.nframes = nf;
+        v.frame_name = fname;
+        v.frame_type = ftype;
+        img = pindex_image(&v, &len);
+    }
+    free(fname);
+    free(ftype);
+    free(noff);
+    free(nbytes);
+    free(coff);
+    free(cbytes);
+    profile *p = NULL;
+    if (img && pindex_open(img, len, 0, 0, NULL, &p, NULL, 0))
+        free(img);
+    return p;
+}
+
+/* ------------------------------------------------------------------ parts */
+
+/* One part of the text parsed into its own draft (the whole text, or one half of a
+ * large plain file on its own thread). */
+struct part {
+    draft *d;
+    struct build b;
+    int ranged;                /* parse [off, off + len) of fd with pread, else read fd */
+    uint64_t off, len;
+    int fd;
+    ssize_t (*rd)(void *ctx, void *buf, size_t len);   /* else: read through this */
+    void *rdctx;
+    uint64_t max_text;
+    int rc;
+    uint64_t skipped;
+    char err[256];
+};
+
+static draft *draft_new(void)
+{
+    draft *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->py_start = INFINITY;
+    p->py_end = -INFINITY;
+    p->names = strtab_new();
+    p->frames = strtab_new();
+    p->cnames = strtab_new();
+    if (!p->names || !p->frames || !p->cnames || trie_init(&p->fs, 1) ||
+        trie_init(&p->folded, 0)) {
+        draft_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+#define PART_CHUNK (1u << 20)
+
+/* Feeds [off, off + len) of the file to the parser in chunks (the threads share fd:
+ * pread only). */
+static int parse_range(ps_parser *ps, struct part *pt)
+{
+    char *buf = malloc(PART_CHUNK);
+    if (!buf)
+        return -ENOMEM;
+    int rc = 0;
+    for (uint64_t done = 0; done < pt->len && !rc;) {
+        size_t want = pt->len - done < PART_CHUNK ? (size_t)(pt->len - done) : PART_CHUNK;
+        ssize_t r = pread(pt->fd, buf, want, (off_t)(pt->off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = r < 0 ? -errno : -EIO;
+            break;
+        }
+        rc = ps_parser_feed(ps, buf, (size_t)r);
+        done += (size_t)r;
+    }
+    if (!rc)
+        rc = ps_parser_finish(ps);
+    free(buf);
+    return rc;
+}
+
+static void *parse_part(void *arg)
+{
+    struct part *pt = arg;
+    struct build *b = &pt->b;
+    memset(b, 0, sizeof *b);
+    pt->rc = -ENOMEM;
+    pt->d = draft_new();
+    b->p = pt->d;
+    b->pst = strtab_new();
+    b->rawmap = strtab_new();
+    ps_parser *ps = NULL;
+    ps_parse_opts o;
+    memset(&o, 0, sizeof o);
+    o.on_sample = on_sample;
+    o.on_header = on_header;
+    o.ctx = b;
+    o.strtab = b->pst;
+    o.max_bytes = pt->max_text;
+    if (pt->d && b->pst && b->rawmap && (ps = ps_parser_new(&o))) {
+        if (pt->ranged)
+            pt->rc = parse_range(ps, pt);
+        else if (pt->rd)
+            pt->rc = ps_parse_read(ps, pt->rd, pt->rdctx, pt->err, sizeof pt->err);
+        else
+            pt->rc = ps_parse_fd(ps, pt->fd, pt->err, sizeof pt->err);
+        const ps_stats *st = ps_parser_stats(ps);
+        pt->d->parsed_bytes = st->bytes;
+        pt->skipped = st->skipped;
+    }
+    ps_parser_free(ps);
+    build_release(b);
+    return NULL;
+}
+
+/* Room for n samples in every per-sample array. */
+static int samples_reserve_n(draft *p, size_t n)
+{
+    while (p->cap < n) {
+        size_t keep = p->n;
+        p->n = p->cap;           /* samples_reserve grows when n == cap */
+        int rc = samples_reserve(p);
+        p->n = keep;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Appends part b's samples, strings, stacks and invocations to a, numbering what is
+ * new to a in b's order: the ids a sequential parse of a's text then b's would give.
+ * 1 when b cannot be merged (its first event differs from a's: the folded view keeps
+ * a's only), 0, or -ENOMEM. */
+static int merge(draft *a, draft *b)
+{
+    if (!a->event || !b->event || strcmp(a->event, b->event) != 0)
+        return b->n ? 1 : 0;
+    int rc = -ENOMEM;
+    uint32_t nn = strtab_count(b->names), nf = strtab_count(b->frames);
+    uint32_t nc = strtab_count(b->cnames);
+    uint32_t *nmap = malloc(((size_t)nn + 1) * 4), *fmap = malloc(((size_t)nf + 1) * 4);
+    uint32_t *cmap = malloc(((size_t)nc + 1) * 4);
+    uint32_t *smap = malloc((size_t)b->fs.n * 4), *omap = malloc((size_t)b->folded.n * 4);
+    if (!nmap || !fmap || !cmap || !smap || !omap)
+        goto out;
+    for (uint32_t i = 0; i < nn; i++) {
+        size_t len;
+        const char *str = strtab_str(b->names, i, &len);
+        if ((nmap[i] = strtab_intern(a->names, str, len)) == STRTAB_NONE)
+            goto out;
+    }
+    for (uint32_t i = 0; i < nc; i++) {
+        size_t len;
+        const char *str = strtab_str(b->cnames, i, &len);
+        if ((cmap[i] = strtab_intern(a->cnames, str, len)) == STRTAB_NONE)
+            goto out;
+    }
+    for (uint32_t i = 0; i < nf; i++) {
+        const char *k = strtab_str(b->frames, i, NULL);
+        unsigned char key[5];
+        uint32_t nid;
+        memcpy(&nid, k, 4);
+        nid = nmap[nid];
+        memcpy(key, &nid, 4);
+        key[4] = (unsigned char)k[4];
+        uint32_t fid = strtab_intern(a->frames, key, sizeof key);
+        if (fid == STRTAB_NONE)
+            goto out;
+        if (fid >= a->frame_bits_cap) {
+            size_t old = a->frame_bits_cap;
+            if (grow((void **)&a->frame_bits, &a->frame_bits_cap, (size_t)fid + 1, 1))
+                goto out;
+            memset(a->frame_bits + old, 0, a->frame_bits_cap - old);
+        }
+        if (!a->frame_bits[fid])
+            a->frame_bits[fid] = b->frame_bits[i];
+        fmap[i] = fid;
+    }
+    smap[0] = omap[0] = 0;
+    for (uint32_t k = 1; k < b->fs.n; k++) {
+        int created;
+        uint32_t id = trie_child(&a->fs, smap[b->fs.parent[k]], fmap[b->fs.label[k]], &created);
+        if (id == PROFILE_NONE)
+            goto out;
+        if (created)
+            a->fs.state[id] = b->fs.state[k];
+        smap[k] = id;
+    }
+    for (uint32_t k = 1; k < b->folded.n; k++) {
+        int created;
+        omap[k] = trie_child(&a->folded, omap[b->folded.parent[k]], cmap[b->folded.label[k]],
+                             &created);
+        if (omap[k] == PROFILE_NONE)
+            goto out;
+    }
+    /* periods: one constant while both parts agree, else an array */
+    int need_period = a->period || b->period ||
+                      (a->period_set && b->period_set && a->period_const != b->period_const);
+    if (need_period && !a->period) {
+        a->period = malloc((a->cap ? a->cap : 1) * sizeof *a->period);
+        if (!a->period)
+            goto out;
+        for (size_t i = 0; i < a->n; i++)
+            a->period[i] = a->period_const;
+    }
+    if (!a->period_set && b->period_set) {
+        a->period_const = b->period_const;
+        a->period_set = 1;
+    }
+    if (samples_reserve_n(a, a->n + b->n))
+        goto out;
+    for (size_t i = 0; i < b->n; i++) {
+        size_t j = a->n + i;
+        a->t_ns[j] = b->t_ns[i];
+        a->fstack[j] = smap[b->fstack[i] & ~HEAT_IDLE_BIT] | (b->fstack[i] & HEAT_IDLE_BIT);
+        a->cstack[j] = b->cstack[i] == PROFILE_NONE ? PROFILE_NONE : omap[b->cstack[i]];
+        a->tid[j] = b->tid[i];
+        if (a->period)
+            a->period[j] = b->period ? b->period[i] : b->period_const;
+    }
+    a->n += b->n;
+    if (grow((void **)&a->inv, &a->invcap, a->ninv + b->ninv, sizeof *a->inv))
+        goto out;
+    if (b->ninv)
+        memcpy(a->inv + a->ninv, b->inv, b->ninv * sizeof *b->inv);
+    a->ninv += b->ninv;
+    b->ninv = 0;               /* their strings now belong to a */
+    a->inv_tids |= b->inv_tids;
+    a->parsed_bytes += b->parsed_bytes;
+    /* the time bounds and FlameScope's order-dependent start/end, over the whole */
+    size_t total = a->n;
+    a->n = 0;
+    a->py_start = INFINITY;
+    a->py_end = -INFINITY;
+    for (size_t i = 0; i < total; i++, a->n++)
+        record_time(a, a->t_ns[i]);
+    rc = 0;
+out:
+    free(nmap);
+    free(fmap);
+    free(cmap);
+    free(smap);
+    free(omap);
+    return rc;
+}
+
+#define PAR_MIN_BYTES (16u << 20)
+#define PAR_WINDOW (1u << 20)
+
+/* Where a plain (not gzip) regular file large enough to parse in two halves can be
+ * split: just after the first blank line (a sample's end) past the middle; 0: parse
+ * sequentially. */
+static uint64_t split_point(int fd, uint64_t max_text, uint64_t *size)
+{
+    struct stat sb;
+    unsigned char magic[2];
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || fstat(fd, &sb) || !S_ISREG(sb.st_mode) ||
+        sb.st_size < PAR_MIN_BYTES || (max_text && (uint64_t)sb.st_size > max_text) ||
+        pread(fd, magic, 2, 0) != 2 || (magic[0] == 0x1f && magic[1] == 0x8b))
+        return 0;
+    char *win = malloc(PAR_WINDOW);
+    if (!win)
+        return 0;
+    uint64_t mid = (uint64_t)sb.st_size / 2, at = 0;
+    ssize_t r = pread(fd, win, PAR_WINDOW, (off_t)mid);
+    const char *cut = r > 0 ? memmem(win, (size_t)r, "\n\n", 2) : NULL;
+    if (cut)
+        at = mid + (uint64_t)(cut - win) + 2;
+    free(win);
+    *size = (uint64_t)sb.st_size;
+    return at < *size ? at : 0;
+}
+
+/* Parses the file in two halves split at `at`, the second on its own thread, and
+ * merges them.  1: the halves cannot merge (parse sequentially). */
+static int parse_parallel(int fd, uint64_t at, uint64_t size, struct part *out)
+{
+    struct part two;
+    memset(&two, 0, sizeof two);
+    memset(out, 0, sizeof *out);
+    *out = (struct part){.ranged = 1, .off = 0, .len = at, .fd = fd};
+    two = (struct part){.ranged = 1, .off = at, .len = size - at, .fd = fd};
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, parse_part, &two) == 0;
+    parse_part(out);
+    if (threaded)
+        pthread_join(th, NULL);
+    else
+        parse_part(&two);
+    int rc = out->rc ? out->rc : two.rc;
+    if (!rc)
+        rc = merge(out->d, two.d);
+    out->skipped += two.skipped;
+    if (rc > 0 || rc < 0) {
+        draft_free(out->d);
+        out->d = NULL;
+    }
+    draft_free(two.d);
+    out->rc = rc < 0 ? rc : 0;
+    return rc > 0 ? 1 : 0;
+}
+
+profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen)
+{
+    return profile_build_read(NULL, &fd, max_text, errp, err, errlen);
+}
+
+profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
+                            uint64_t max_text, int *errp, char *err, size_t errlen)
+{
+    struct part pt;
+    memset(&pt, 0, sizeof pt);
+    profile *out = NULL;
+    int rc;
+    if (err && errlen)
+        err[0] = 0;
+    int fd = rd ? -1 : *(int *)ctx;
+    uint64_t size = 0, at = fd >= 0 ? split_point(fd, max_text, &size) : 0;
+    int done = at && parse_parallel(fd, at, size, &pt) == 0;
+    if (!done) {
+        memset(&pt, 0, sizeof pt);
+        pt.fd = fd;
+        pt.rd = rd;
+        pt.rdctx = ctx;
+        pt.max_text = max_text;
+        parse_part(&pt);
+    }
+    draft *p = pt.d;
+    rc = pt.rc;
+    if (err && errlen && pt.err[0])
+        snprintf(err, errlen, "%s", pt.err);
+    if (rc == 0 && !p)
+        rc = -ENOMEM;
+    if (rc == 0 && p->n == 0 && pt.skipped > 0) {
+        rc = -FT_ERR_NOT_PERF;
+        if (err)
+            snprintf(err, errlen, "not perf script text (%llu unreadable lines, no sample)",
+                     (unsigned long long)pt.skipped);
+    }
+    if (rc > 0)
+        rc = -EIO;
+    if (rc)
+        goto fail;
+    rc = -ENOMEM;
+    if (trie_seal(&p->fs) || trie_seal(&p->folded))
+        goto fail;
+    finish(p);
+    if (!(out = freeze(p)))
+        goto fail;
+    draft_free(p);
+    return out;
+fail:
+    if (rc == -ENOMEM && err && !err[0])
+        snprintf(err, errlen, "out of memory while indexing");
+    else if (err && !err[0])
+        snprintf(err, errlen, "%s", strerror(-rc));
+    if (errp)
+        *errp = rc;
+    draft_free(p);
+    return NULL;
 }

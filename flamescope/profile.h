@@ -17,13 +17,11 @@
  * indexes makes a time range two binary searches inside one second; unsorted ones fall
  * back to a scan.  Invocations come from the `# fntrace invocation` header lines.
  *
- * Threads: when an invocation line names the thread that ran it (tid=), the index keeps
- * the tid of every sample (4 bytes a sample, about 0.3% of a perf-script file's size),
- * so an invocation's range selects that thread's samples only: exact even when
- * invocations overlap on other threads.  Profiles without such lines (perf's own, older
- * fntrace traces) do not pay for it: the tids are dropped when the build ends (they are
- * kept while building because `#` lines may come after the samples), and an
- * invocation without a tid means every thread's samples in its window.
+ * Threads: the index keeps the tid of every sample (4 bytes a sample, about 0.3% of a
+ * perf-script file's size).  When an invocation line names the thread that ran it
+ * (tid=), an invocation's range selects that thread's samples only: exact even when
+ * invocations overlap on other threads; an invocation without a tid means every
+ * thread's samples in its window.  The speedscope export gives one profile per thread.
  *
  * Ownership: profile_build() returns an index the caller frees with profile_free().
  * Thread-safety: an index is immutable after profile_build(); any number of threads may
@@ -121,6 +119,9 @@ uint32_t profile_folded_nnames(const profile *p);
 /* Folded stack of sample i, PROFILE_NONE when stackcollapse skips it (other event). */
 uint32_t profile_folded_sample_stack(const profile *p, size_t i);
 uint64_t profile_period(const profile *p, size_t i);   /* 1 when absent or 0 */
+/* The thread (tid) of sample i, 0 when the index holds no threads. */
+int32_t profile_tid(const profile *p, size_t i);
+int profile_has_tids(const profile *p);
 const char *profile_event(const profile *p);           /* the first event, "" if none */
 
 /* --- invocations ---------------------------------------------------------------------- */

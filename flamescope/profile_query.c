@@ -149,19 +149,19 @@ uint32_t profile_fs_frame(const profile *p, uint32_t node) { return p->fs.label[
 uint32_t profile_fs_first_child(const profile *p, uint32_t node) { return p->fs.first[node]; }
 uint32_t profile_fs_next_sibling(const profile *p, uint32_t node) { return p->fs.next[node]; }
 
-const char *profile_fs_frame_name(const profile *p, uint32_t frame, size_t *len)
+static const char *pstr(const struct pstrs *s, uint32_t id, size_t *len)
 {
-    const char *k = strtab_str(p->frames, frame, NULL);
-    uint32_t nid;
-    memcpy(&nid, k, 4);
-    return strtab_str(p->names, nid, len);
+    if (len)
+        *len = (size_t)(s->off[id + 1] - s->off[id] - 1);
+    return s->bytes + s->off[id];
 }
 
-int profile_fs_frame_type(const profile *p, uint32_t frame)
+const char *profile_fs_frame_name(const profile *p, uint32_t frame, size_t *len)
 {
-    const char *k = strtab_str(p->frames, frame, NULL);
-    return (unsigned char)k[4];
+    return pstr(&p->names, p->frame_name[frame], len);
 }
+
+int profile_fs_frame_type(const profile *p, uint32_t frame) { return p->frame_type[frame]; }
 
 uint32_t profile_fs_sample_stack(const profile *p, size_t i)
 {
@@ -204,10 +204,10 @@ uint32_t profile_folded_label(const profile *p, uint32_t node) { return p->folde
 
 const char *profile_folded_name(const profile *p, uint32_t name, size_t *len)
 {
-    return strtab_str(p->cnames, name, len);
+    return pstr(&p->cnames, name, len);
 }
 
-uint32_t profile_folded_nnames(const profile *p) { return strtab_count(p->cnames); }
+uint32_t profile_folded_nnames(const profile *p) { return p->cnames.n; }
 
 uint32_t profile_folded_sample_stack(const profile *p, size_t i) { return p->cstack[i]; }
 
@@ -216,7 +216,9 @@ uint64_t profile_period(const profile *p, size_t i)
     return p->period ? p->period[i] : p->period_const;
 }
 
-const char *profile_event(const profile *p) { return p->event ? p->event : ""; }
+const char *profile_event(const profile *p) { return p->event; }
+int32_t profile_tid(const profile *p, size_t i) { return p->tid ? p->tid[i] : 0; }
+int profile_has_tids(const profile *p) { return p->tid != NULL; }
 
 /* ------------------------------------------------------------------ invocations */
 

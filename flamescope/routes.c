@@ -12,6 +12,8 @@
 #include "export.h"
 #include "fterr.h"
 #include "ftree.h"
+#include "idxfile.h"
+#include "log.h"
 #include "pcache.h"
 #include "profile.h"
 #include "sbuf.h"
@@ -27,6 +29,7 @@ struct routes {
     pcache *cache;
     struct routes_opts opts;
     struct httpd_route routes[24];
+    uint64_t idx_loaded, idx_written, idx_refused, idx_write_failed;   /* atomics */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -43,17 +46,50 @@ static int reply_buf(httpd_req *req, int status, const char *type, sbuf *b)
 struct open_ctx {
     routes *a;
     store_reader *rd;
+    const struct store_entry *ent;
 };
 
-/* The fd where the store has one (the directory, the blob cache), else the reader's
- * callback (a blob streamed from the store). */
+static void count(uint64_t *c) { __atomic_fetch_add(c, 1, __ATOMIC_RELAXED); }
+
+/* The index of an opened trace: its index file when one matches, else parsed from the
+ * text (and saved for the next open).  A refused index file is only logged: the
+ * trace is parsed again and the file replaced.  Index files need the reader's file
+ * descriptor (the directory, the blob cache); a blob streamed from the store is parsed
+ * through the reader's callback, without one. */
 static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
 {
     struct open_ctx *o = ctx;
+    routes *a = o->a;
+    const char *dir = a->opts.index_dir;
     int fd = store_reader_fd(o->rd);
-    if (fd >= 0)
-        return profile_build(fd, o->a->opts.max_text, err, msg, msglen);
-    return profile_build_read(store_read_cb, o->rd, o->a->opts.max_text, err, msg, msglen);
+    if (fd < 0)
+        return profile_build_read(store_read_cb, o->rd, a->opts.max_text, err, msg, msglen);
+    struct pindex_key key;
+    int keyed = dir && idxfile_key(fd, o->ent->bytes, o->ent->mtime_ns, o->ent->version,
+                                   &key) == 0;
+    char why[256] = "";
+    if (keyed) {
+        profile *p = NULL;
+        int rc = idxfile_load(dir, o->ent->id, &key, &p, why, sizeof why);
+        if (rc == 0) {
+            count(&a->idx_loaded);
+            return p;
+        }
+        if (rc != -ENOENT) {
+            count(&a->idx_refused);
+            log_warn("index file refused, rebuilding", "id=%s reason=\"%s\"", o->ent->id, why);
+        }
+    }
+    profile *p = profile_build(fd, a->opts.max_text, err, msg, msglen);
+    if (p && keyed) {
+        if (idxfile_save(dir, o->ent->id, &key, p, why, sizeof why) == 0) {
+            count(&a->idx_written);
+        } else {
+            count(&a->idx_write_failed);
+            log_warn("cannot save the index file", "id=%s error=\"%s\"", o->ent->id, why);
+        }
+    }
+    return p;
 }
 
 /* A store failure as the code to answer with: a store that cannot be reached, or that
@@ -101,7 +137,7 @@ static const profile *get_profile(routes *a, httpd_req *req, const char *arg, co
             httpd_reply_fterr(req, store_code(rc), "cannot open %s: %s", id, ft_strerror(rc));
         return NULL;
     }
-    struct open_ctx oc = {a, rd};
+    struct open_ctx oc = {a, rd, &ent};
     int err = 0;
     char msg[256] = "";
     const profile *p = pcache_get(a->cache, id, ent.bytes, ent.mtime_ns, ent.version,
@@ -354,7 +390,7 @@ static int h_invocations(httpd_req *req, void *arg)
         struct store_entry ent;
         if (store_open_reader(a->st, ents[i].id, &rd, &ent) < 0)
             continue;
-        struct open_ctx oc = {a, rd};
+        struct open_ctx oc = {a, rd, &ent};
         int err = 0;
         char msg[256];
         pcache_entry *ref = NULL;
@@ -483,10 +519,17 @@ static int h_stats(httpd_req *req, void *arg)
     sbuf_init(&b);
     sbuf_printf(&b,
                 "{\"cache\":{\"entries\":%zu,\"bytes\":%zu,\"budget\":%zu,\"hits\":%llu,"
-                "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu}}",
+                "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu},"
+                "\"index\":{\"enabled\":%s,\"loaded\":%llu,\"written\":%llu,"
+                "\"refused\":%llu,\"write_failed\":%llu}}",
                 s.entries, s.bytes, a->opts.cache_bytes, (unsigned long long)s.hits,
                 (unsigned long long)s.misses, (unsigned long long)s.builds,
-                (unsigned long long)s.waits, (unsigned long long)s.evictions);
+                (unsigned long long)s.waits, (unsigned long long)s.evictions,
+                a->opts.index_dir ? "true" : "false",
+                (unsigned long long)__atomic_load_n(&a->idx_loaded, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&a->idx_written, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&a->idx_refused, __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&a->idx_write_failed, __ATOMIC_RELAXED));
     return reply_buf(req, 200, "application/json", &b);
 }
 

@@ -4,7 +4,9 @@
  *
  * Every request names a profile by its store id (`filename`); the id is validated by
  * the store, opened through it, and its index comes from the cache (built once per
- * id, size and mtime).  Errors are JSON {"error": …} with a 4xx status: 400 bad
+ * id, size and mtime), loaded from its index file when one matches the trace, else
+ * parsed from the text and saved as the index file for the next open.  Errors are
+ * JSON {"error": …} with a 4xx status: 400 bad
  * argument, 404 no such profile, 416 range outside the profile, 413 too large,
  * 422 not readable as perf script (corrupt gzip, binary).
  *
@@ -22,6 +24,7 @@
 struct routes_opts {
     size_t cache_bytes;        /* index cache budget */
     uint64_t max_text;         /* largest (decompressed) profile, 0: no limit */
+    const char *index_dir;     /* index files (idxfile.h), NULL: none; borrowed */
 };
 
 typedef struct routes routes;

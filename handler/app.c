@@ -4,6 +4,7 @@
 #include "app.h"
 #include "jsonerr.h"
 #include "log.h"
+#include "tracing.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -308,10 +309,25 @@ static void log_failure(const struct app_call *c, int status, const char *why)
                  c->id, status, clean);
 }
 
+/* gettid() is a system call, and I/O threads run every quick call: ask once per thread.
+ * fork copies the calling thread with its cached value, so the child forgets it. */
+static __thread int cached_tid;
+static void forget_tid(void) { cached_tid = 0; }
+static void tid_once(void) { pthread_atfork(NULL, NULL, forget_tid); }
+static int thread_tid(void)
+{
+    if (!cached_tid) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, tid_once);
+        cached_tid = (int)gettid();
+    }
+    return cached_tid;
+}
+
 /* Runs the function on the current thread and applies the error policy. */
 static void call_execute(struct app_call *c)
 {
-    c->tid = (int)gettid();   /* the tid of this thread's samples in a trace */
+    c->tid = thread_tid();    /* the tid of this thread's samples in a trace */
     c->req.query = c->pairs;
     c->req.nquery = c->nquery;
     c->req.headers = c->pairs ? c->pairs + c->nquery : NULL;
@@ -336,6 +352,7 @@ static void *call_thread(void *p)
 {
     struct app_call *c = p;
     fn_app *app = c->app;
+    tracing_thread_begin();
     call_execute(c);
     struct call_sync *s = impl(c)->sync;
     pthread_mutex_lock(&s->mu);
@@ -352,6 +369,7 @@ static void *call_thread(void *p)
         app_call_free(c);
         atomic_fetch_sub(&app->running, 1);
     }
+    tracing_thread_end();
     return NULL;
 }
 

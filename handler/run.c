@@ -61,8 +61,11 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 "  FNHANDLER_LOCK_FILE            lock file (default /tmp/.lock)\n"
 "  FNHANDLER_FUNCTION, FNHANDLER_MAX_BODY   as --function, --max-body\n"
 "  FNHANDLER_THREADS              I/O threads (default 2 per CPU, at least 4)\n"
+"  FNHANDLER_HEADER_BYTES         request header space per connection (default 32768;\n"
+"                                 smaller is cheaper per keep-alive request)\n"
 "  FNHANDLER_ACCESS_LOG=1         one log line per request\n"
-"  FNTRACE=1, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME, FNTRACE_WINDOW, FNTRACE_SPOOL,\n"
+"  FNTRACE=1, FNTRACE_SAMPLER, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME,\n"
+"  FNTRACE_WINDOW, FNTRACE_SPOOL,\n"
 "  FNTRACE_INVOCATIONS\n"
 "                                 in-process tracing (see the README)\n"
 "  FNTRACE_LOG                    debug|info|warn|error\n",
@@ -264,6 +267,23 @@ static int io_threads(unsigned *out, char *err, size_t errlen)
     return 0;
 }
 
+/* libmicrohttpd keeps a request's headers in its per-connection pool and zeroes the whole
+ * pool after every keep-alive request: the pool is the header limit and its size is paid
+ * per request.  FNHANDLER_HEADER_BYTES sizes it; 0 (unset): libmicrohttpd's 32 KiB. */
+static int header_bytes(size_t *out, char *err, size_t errlen)
+{
+    *out = 0;
+    const char *hb = getenv("FNHANDLER_HEADER_BYTES");
+    if (!hb || !*hb) return 0;
+    uint64_t v;
+    if (units_size(hb, &v) < 0 || v < 4096 || v > (1u << 20)) {
+        snprintf(err, errlen, "FNHANDLER_HEADER_BYTES=%s is not a size (4096..1048576)", hb);
+        return -FT_ERR_BAD_INPUT;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
 /* --- start, wait, drain ------------------------------------------------------------------ */
 
 /* Serves until SIGINT/SIGTERM and drains.  Returns the exit code; *busy is set when a
@@ -275,6 +295,8 @@ static int serve(struct rt *rt, const struct mode *m, const char *listen, unsign
     *busy = 0;
     unsigned threads;
     if (io_threads(&threads, err, errlen) < 0) return 2;
+    size_t pool;
+    if (header_bytes(&pool, err, errlen) < 0) return 2;
     httpd_block_signals();          /* before any thread starts: they inherit the mask */
     struct tracing *tr = NULL;
     if (tracing_start(app, &tr, err, errlen) < 0) return 1;
@@ -286,6 +308,7 @@ static int serve(struct rt *rt, const struct mode *m, const char *listen, unsign
         .threads = threads,
         .timeout_s = rt->read_timeout > 0 ? (unsigned)(rt->read_timeout + 0.999) : 60,
         .name = app->name,
+        .conn_memory = pool,
     };
     httpd *srv = httpd_start(&ho, rt->routes, err, errlen);
     if (!srv) { tracing_stop(tr); return 1; }

@@ -3,6 +3,7 @@
 #include "runtime.h"
 #include "errbuf.h"
 #include "log.h"
+#include "tracing.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -284,6 +285,7 @@ static void *call_thread(void *arg)
 {
     struct parked *p = arg;
     struct rt *rt = p->rt;
+    tracing_thread_begin();
     int r = app_call_run(p->call, 0, rt->max_inflight);
     int running = PARK_RUNNING;
     if (atomic_compare_exchange_strong(&p->state, &running, PARK_REPLIED)) {
@@ -302,6 +304,7 @@ static void *call_thread(void *arg)
     }
     parked_unref(p);
     atomic_fetch_sub(&rt->app->holds, 1);      /* last use of the app by this thread */
+    tracing_thread_end();
     return NULL;
 }
 

@@ -16,12 +16,14 @@
 #include "invlog.h"
 #include "log.h"
 #include "runtime.h"
+#include "timer_sampler.h"
 #include "tracer.h"
 #include "units.h"
 #include "uploader.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,13 @@ struct tracing {
     char url[1024], name[129], spool[1024];
     upload_opts up;
     size_t max_invocations;          /* per trace; more in a window are counted as dropped */
+    enum tracer_sampler sampler;
+    int sampler_set;                 /* FNTRACE_SAMPLER given: no fallback to the other */
+    pthread_mutex_t mu;              /* start handshake with tracing_start */
+    pthread_cond_t cv;
+    int started;                     /* 1: sampling, -1: could not start */
+    int kernel_frames;
+    char why[512];
     struct invlog_rec *recs;
     ps_invocation *invs;
     uint64_t windows, sent, spooled, failed;
@@ -108,10 +117,61 @@ static void upload_window(struct tracing *tr, int last)
     }
 }
 
+static const char *sampler_name(enum tracer_sampler s)
+{
+    return s == TRACER_SAMPLER_TIMER ? "timer" : "perf";
+}
+
+/* The tracer is started here, by the thread that polls it, so that this thread (and
+ * libcurl's threads, which inherit its name) is never sampled: a quiet app then has
+ * nothing to upload.  Without FNTRACE_SAMPLER a refused sampler falls back to the
+ * other one. */
+static int start_sampling(struct tracing *tr)
+{
+    tracer_opts o = { .pid = getpid(), .freq = tr->freq, .skip_tid = gettid(),
+                      .sampler = tr->sampler, .skip_comm = "fntrace" };
+    char why[256] = "", why2[256] = "";
+    tr->t = tracer_start(&o, why, sizeof why);
+    if (!tr->t && !tr->sampler_set) {
+        o.sampler = tr->sampler == TRACER_SAMPLER_TIMER ? TRACER_SAMPLER_PERF
+                                                        : TRACER_SAMPLER_TIMER;
+        tr->t = tracer_start(&o, why2, sizeof why2);
+        if (tr->t) {
+            log_warn("tracing: sampler refused, using the other one",
+                     "sampler=%s fallback=%s reason=\"%s\"",
+                     sampler_name(tr->sampler), sampler_name(o.sampler), why);
+            tr->sampler = o.sampler;
+        }
+    }
+    if (!tr->t)
+        snprintf(tr->why, sizeof tr->why, "%s: %s%s%s", sampler_name(tr->sampler), why,
+                 why2[0] ? "; then " : "", why2);
+    return tr->t ? 0 : -1;
+}
+
 static void *tracing_thread(void *arg)
 {
     struct tracing *tr = arg;
     pthread_setname_np(pthread_self(), "fntrace");
+    sigset_t prof;                       /* never interrupted by the samplers' signal */
+    sigemptyset(&prof);
+    sigaddset(&prof, SIGPROF);
+    pthread_sigmask(SIG_BLOCK, &prof, NULL);
+    int ok = start_sampling(tr) == 0;
+    if (ok) {
+        tracer_stats st;
+        tracer_get_stats(tr->t, &st);
+        tr->kernel_frames = st.kernel_frames;
+        /* only once sampling runs (before the server starts: tracing_start waits) */
+        if (tr->max_invocations && app_record_invocations(tr->app, tr->max_invocations))
+            log_warn("tracing: out of memory for the invocation log; traces will have none",
+                     "max=%zu", tr->max_invocations);
+    }
+    pthread_mutex_lock(&tr->mu);
+    tr->started = ok ? 1 : -1;
+    pthread_cond_signal(&tr->cv);
+    pthread_mutex_unlock(&tr->mu);
+    if (!ok) return NULL;
     uint64_t next = invlog_now_ns() + (uint64_t)(tr->window_s * 1e9);
     while (!atomic_load(&tr->stop)) {
         int rc = tracer_poll(tr->t, 100);
@@ -158,6 +218,16 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
         }
         tr->window_s = w;
     }
+    tr->sampler = TRACER_SAMPLER_TIMER;
+    if ((v = getenv("FNTRACE_SAMPLER")) && *v) {
+        if (!strcmp(v, "timer")) tr->sampler = TRACER_SAMPLER_TIMER;
+        else if (!strcmp(v, "perf")) tr->sampler = TRACER_SAMPLER_PERF;
+        else {
+            err_set(err, errlen, "FNTRACE_SAMPLER=%s is not a sampler (timer or perf)", v);
+            goto fail;
+        }
+        tr->sampler_set = 1;
+    }
     v = getenv("FNTRACE_NAME");
     snprintf(tr->name, sizeof tr->name, "%s", v && *v ? v : app->name);
     if (!trace_name_valid(tr->name)) {
@@ -187,38 +257,34 @@ int tracing_start(fn_app *app, struct tracing **out, char *err, size_t errlen)
     tr->invs = calloc(tr->max_invocations + 1, sizeof *tr->invs);
     if (!tr->recs || !tr->invs) { err_set(err, errlen, "out of memory"); rc = -ENOMEM; goto fail; }
 
-    char why[256] = "";
-    tracer_opts o = { .pid = getpid(), .freq = tr->freq };
-    tr->t = tracer_start(&o, why, sizeof why);
-    if (!tr->t) {
-        /* never stop serving because of tracing: one line, and go on without it */
-        log_warn("tracing off: cannot sample this process (perf_event_open refused); the "
-                 "functions keep serving",
-                 "reason=\"%s\"", why);
-        free(tr->recs);
-        free(tr->invs);
-        free(tr);
-        return 0;
-    }
-    if (tr->max_invocations && app_record_invocations(app, tr->max_invocations)) {
-        log_warn("tracing: out of memory for the invocation log; traces will have none", "max=%zu",
-                 tr->max_invocations);
-    }
+    pthread_mutex_init(&tr->mu, NULL);
+    pthread_cond_init(&tr->cv, NULL);
     rc = pthread_create(&tr->th, NULL, tracing_thread, tr);
     if (rc) {
         log_warn("tracing off: cannot start the tracing thread", "err=%s", strerror(rc));
-        tracer_free(tr->t);
-        free(tr->recs);
-        free(tr->invs);
-        free(tr);
-        return 0;
+        goto off;
     }
-    tracer_stats st;
-    tracer_get_stats(tr->t, &st);
-    log_info("tracing on", "freq_hz=%d window_s=%.3g collector=%s name=%s spool=%s frames=%s",
-             tr->freq, tr->window_s, tr->url, tr->name, tr->spool[0] ? tr->spool : "-",
-             st.kernel_frames ? "kernel+user" : "user");
+    pthread_mutex_lock(&tr->mu);
+    while (!tr->started) pthread_cond_wait(&tr->cv, &tr->mu);
+    pthread_mutex_unlock(&tr->mu);
+    if (tr->started < 0) {
+        pthread_join(tr->th, NULL);
+        /* never stop serving because of tracing: one line, and go on without it */
+        log_warn("tracing off: cannot sample this process; the functions keep serving",
+                 "reason=\"%s\"", tr->why);
+        goto off;
+    }
+    log_info("tracing on",
+             "sampler=%s freq_hz=%d window_s=%.3g collector=%s name=%s spool=%s frames=%s",
+             sampler_name(tr->sampler), tr->freq, tr->window_s, tr->url, tr->name,
+             tr->spool[0] ? tr->spool : "-", tr->kernel_frames ? "kernel+user" : "user");
     *out = tr;
+    return 0;
+
+off:
+    free(tr->recs);
+    free(tr->invs);
+    free(tr);
     return 0;
 
 fail:
@@ -227,6 +293,9 @@ fail:
     free(tr);
     return rc;
 }
+
+void tracing_thread_begin(void) { timer_sampler_thread_attach(); }
+void tracing_thread_end(void) { timer_sampler_thread_detach(); }
 
 void tracing_stop(struct tracing *tr)
 {

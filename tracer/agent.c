@@ -173,7 +173,7 @@ int agent_run(const agent_opts *o, agent_stats *st, char *err, size_t errlen)
         return -ENOMEM;
     }
     tracer_opts to = {
-        .backend = TRACER_BACKEND_BPF, .freq = o->freq, .cgroup = o->cgroup_root,
+        .sampler = TRACER_SAMPLER_BPF, .freq = o->freq, .cgroup = o->cgroup_root,
         .all = !o->cgroup_root, .cmdline = o->cmdline ? o->cmdline : "fntrace agent",
         .on_new_pid = on_new_pid, .on_new_pid_arg = &a,
     };

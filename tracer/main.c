@@ -78,6 +78,10 @@ static const char usage_text[] =
 "  -p PID...              bpf: -p may be repeated; forked children are followed\n"
 "      --cgroup PATH      bpf: every process in a cgroup directory (v2 or v1) and below\n"
 "  -a, --all              bpf: every process on the machine (idle excluded)\n"
+"      --sampler NAME     --backend's other name; `timer` (POSIX CPU timers, no\n"
+"                         perf_event_open) samples its own process only: it is the\n"
+"                         handler's FNTRACE_SAMPLER=timer and the tracer library's\n"
+"                         TRACER_SAMPLER_TIMER, not a way to record another process\n"
 "      --upload URL       POST the trace to a collector (with X-name: NAME, gzip when\n"
 "                         accepted, retries with backoff); with -o, also keep the file\n"
 "      --name NAME        trace name: " TRACE_NAME_RULE "\n"
@@ -108,6 +112,12 @@ static const char usage_text[] =
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig) { (void)sig; stop_flag = 1; }
 
+/* why `fntrace record` has no timer sampler (tracer/timer_sampler.h) */
+static const char timer_in_process[] =
+    "the timer sampler works in-process only (a SIGPROF handler inside the sampled "
+    "program): use FNTRACE_SAMPLER=timer in the handler runtime, or link the tracer "
+    "library; fntrace record samples other processes with --sampler perf";
+
 static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "fntrace: ");
@@ -118,7 +128,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 enum { OPT_UPLOAD = 256, OPT_NAME, OPT_SPOOL, OPT_USER_ONLY, OPT_BACKEND, OPT_SPOOL_MAX,
        OPT_RETRIES, OPT_CGROUP, OPT_COLLECTOR, OPT_CGROUP_ROOT, OPT_WINDOW,
-       OPT_DOCKER_ROOT };
+       OPT_DOCKER_ROOT, OPT_SAMPLER };
 
 static const struct option long_opts[] = {
     { "freq", required_argument, NULL, 'F' },
@@ -138,6 +148,7 @@ static const struct option long_opts[] = {
     { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
     { "window", required_argument, NULL, OPT_WINDOW },
     { "docker-root", required_argument, NULL, OPT_DOCKER_ROOT },
+    { "sampler", required_argument, NULL, OPT_SAMPLER },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -211,8 +222,10 @@ static int cmd_record(int argc, char **argv)
             break;
         case OPT_USER_ONLY: ro.user_only = 1; break;
         case OPT_BACKEND:
-            if (!strcmp(optarg, "bpf")) ro.backend = TRACER_BACKEND_BPF;
-            else if (!strcmp(optarg, "perf")) ro.backend = TRACER_BACKEND_PERF;
+        case OPT_SAMPLER:                       /* --sampler NAME: --backend's other name */
+            if (!strcmp(optarg, "bpf")) ro.sampler = TRACER_SAMPLER_BPF;
+            else if (!strcmp(optarg, "perf")) ro.sampler = TRACER_SAMPLER_PERF;
+            else if (!strcmp(optarg, "timer")) return usage_error("%s", timer_in_process);
             else return usage_error("unknown backend: %s", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
@@ -223,7 +236,7 @@ static int cmd_record(int argc, char **argv)
     ro.pids = extra_pids;
     ro.npids = nextra;
     int ntargets = !!ro.pid + !!ro.argv + !!ro.cgroup + ro.all;
-    if (ro.backend == TRACER_BACKEND_BPF) {
+    if (ro.sampler == TRACER_SAMPLER_BPF) {
         if (ntargets != 1)
             return usage_error("%s", "give one of -p PID..., --cgroup PATH, -a or -- CMD");
         if (ro.user_only) return usage_error("%s", "--user-only goes with --backend perf");
@@ -256,6 +269,10 @@ static int cmd_record(int argc, char **argv)
     if (rc == -EPERM) {
         log_error("not permitted", "reason=\"%s\"", res.err);
         return EXIT_PERM;
+    }
+    if (rc < 0 && !res.upload_failed && !res.seconds) {   /* -o refused before sampling */
+        log_error("cannot write the trace; nothing recorded", "reason=\"%s\"", res.err);
+        return EXIT_ERROR;
     }
     log_info("recorded", "samples=%llu lost=%llu seconds=%.3f kernel_frames=%s events=%u",
              (unsigned long long)res.stats.samples, (unsigned long long)res.stats.lost,

@@ -170,11 +170,55 @@ static int write_file(tracer *t, const char *path, const char *data, size_t len,
     return rc;
 }
 
+/* Before sampling starts: the output can be created (its directory exists and is
+ * writable), so a recording is never lost to a typo in -o at its end. */
+static int output_check(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory", path);
+        return -EISDIR;
+    }
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -ENAMETOOLONG;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s (checked before recording)", path, strerror(e));
+        return -e;
+    }
+    close(fd);
+    unlink(tmp);
+    return 0;
+}
+
+/* uid of a process (/proc/PID/status "Uid:" real), or -1. */
+static long proc_uid(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    long uid = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Uid:", 4)) {
+            uid = strtol(line + 4, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return uid;
+}
+
 int record_run(const record_opts *o, record_result *res)
 {
     memset(res, 0, sizeof *res);
     res->cmd_status = -1;
-    tracer_opts to = { .freq = o->freq, .user_only = o->user_only, .backend = o->backend,
+    int orc = o->output ? output_check(o->output, res->err, sizeof res->err) : 0;
+    if (orc < 0) return orc;                /* -errno: nothing started, nothing recorded */
+    tracer_opts to = { .freq = o->freq, .user_only = o->user_only, .sampler = o->sampler,
                        .pids = o->pids, .npids = o->npids, .cgroup = o->cgroup,
                        .all = o->all };
     pid_t child = -1;
@@ -195,8 +239,17 @@ int record_run(const record_opts *o, record_result *res)
         else if (!o->cgroup) to.cmdline = "";   /* -a: no target command line */
     }
     tracer *t;
-    int orc = tracer_open(&t, &to, res->err, sizeof res->err);
-    if (orc < 0) {
+    int trc = tracer_open(&t, &to, res->err, sizeof res->err);
+    long owner = child > 0 || o->pid <= 0 ? -1 : proc_uid(o->pid);
+    if (trc < 0 && owner >= 0 && (uid_t)owner != geteuid() && geteuid() != 0) {
+        char why[200];
+        snprintf(why, sizeof why, "%.*s", (int)sizeof why - 1, res->err);
+        snprintf(res->err, sizeof res->err, "process %d belongs to another user (uid %ld; "
+                 "fntrace runs as uid %ld): an unprivileged user may trace only its own "
+                 "processes (run fntrace as that user, or with CAP_PERFMON); %.199s",
+                 o->pid, owner, (long)geteuid(), why);
+    }
+    if (trc < 0) {
         if (child > 0) {
             close(go_w);                  /* the held child exits without exec */
             close(err_r);
@@ -204,7 +257,7 @@ int record_run(const record_opts *o, record_result *res)
         }
         if (pidfd >= 0) close(pidfd);
         free(cmdline);
-        return orc == -EPERM && o->backend == TRACER_BACKEND_BPF ? -EPERM : -FT_ERR_NO_TARGET;
+        return trc == -EPERM && o->sampler == TRACER_SAMPLER_BPF ? -EPERM : -FT_ERR_NO_TARGET;
     }
     double start = now_s();
     if (child > 0) {

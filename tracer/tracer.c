@@ -10,6 +10,8 @@
 #include "proctask.h"
 #include "intmap.h"
 #include "sampler.h"
+#include "timer_sampler.h"
+#include "errbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -41,8 +43,9 @@ struct pooled {
 };
 
 struct tracer {
-    sampler *smp;           /* perf backend, or */
-    bpf_sampler *bpf;       /* bpf backend */
+    sampler *smp;           /* perf sampler, or */
+    timer_sampler *tsm;     /* the timer sampler, or */
+    bpf_sampler *bpf;       /* the bpf sampler */
     intmap known_pids;      /* bpf: processes whose maps were read */
     uint64_t last_tick;     /* bpf: CLOCK_MONOTONIC ns of the last symbolizer epoch */
     void (*on_new_pid)(void *arg, int pid);
@@ -173,7 +176,8 @@ static void src_disable(tracer *t)
 }
 static uint64_t src_lost(const tracer *t)
 {
-    return t->bpf ? bpf_sampler_lost(t->bpf) : t->smp ? sampler_lost(t->smp) : 0;
+    return t->bpf ? bpf_sampler_lost(t->bpf) : t->tsm ? timer_sampler_lost(t->tsm)
+         : t->smp ? sampler_lost(t->smp) : 0;
 }
 static int src_kernel_frames(const tracer *t)
 {
@@ -346,8 +350,20 @@ int tracer_open(tracer **out, const tracer_opts *o, char *err, size_t errlen)
     t->freq = o->freq > 0 ? o->freq : TRACER_DEFAULT_FREQ;
     t->cmdline = o->cmdline ? strdup(o->cmdline) : o->pid > 0 ? read_cmdline(o->pid) : NULL;
     int rc;
-    if (o->backend == TRACER_BACKEND_BPF) {
+    if (o->sampler == TRACER_SAMPLER_BPF) {
         rc = start_bpf(t, o, err, errlen);
+    } else if (o->sampler == TRACER_SAMPLER_TIMER) {
+        if (o->pid != getpid() || o->exec) {
+            err_set(err, errlen, "the timer sampler samples its own process only (link the "
+                    "tracer library, or use the handler's FNTRACE_SAMPLER=timer); use the "
+                    "perf sampler for other processes");
+            rc = -EINVAL;
+        } else {
+            seed_comms(t, o->pid);
+            timer_sampler_opts to = { .freq = t->freq, .skip_tid = o->skip_tid,
+                                      .skip_comm = o->skip_comm };
+            rc = timer_sampler_open(&t->tsm, &to, err, errlen);
+        }
     } else {
         /* what is mapped now (a command held before exec has nothing of its own yet:
          * its image arrives as MMAP2 records) */
@@ -391,6 +407,16 @@ static void tick(tracer *t)
 int tracer_poll(tracer *t, int timeout_ms)
 {
     if (t->stopped) return 0;
+    if (t->tsm) {                       /* no fd to wait on: the rings are read per poll */
+        if (timeout_ms > 0) {
+            struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+        t->added = 0;
+        symbolizer_tick(t->sym);
+        timer_sampler_read(t->tsm, on_record, t);
+        return (int)t->added;
+    }
     if (timeout_ms > 0) {
         int rc = src_wait(t, timeout_ms);
         if (rc < 0 && rc != -EINTR) return rc;
@@ -404,6 +430,13 @@ int tracer_poll(tracer *t, int timeout_ms)
 void tracer_stop(tracer *t)
 {
     if (t->stopped) return;
+    if (t->tsm) {
+        timer_sampler_disable(t->tsm);
+        symbolizer_tick(t->sym);
+        timer_sampler_read(t->tsm, on_record, t);
+        t->stopped = 1;
+        return;
+    }
     /* The kernel reports samples it dropped on a full ring (PERF_RECORD_LOST) with the
      * next record it writes there: read once to make room, give a live target two
      * sampling periods to write again, then stop. */
@@ -424,7 +457,10 @@ void tracer_get_stats(const tracer *t, tracer_stats *out)
     out->lost = src_lost(t);
     out->buffered = t->nrecs;
     out->kernel_frames = src_kernel_frames(t);
-    out->events = t->bpf ? bpf_sampler_nevents(t->bpf) : sampler_nevents(t->smp);
+    out->events = t->bpf ? bpf_sampler_nevents(t->bpf)
+                : t->tsm ? timer_sampler_nthreads(t->tsm) : sampler_nevents(t->smp);
+    out->sampler = t->bpf ? TRACER_SAMPLER_BPF : t->tsm ? TRACER_SAMPLER_TIMER
+                 : TRACER_SAMPLER_PERF;
     out->collisions = 0;
     if (t->bpf) {
         bpf_sampler_stats bs;
@@ -483,7 +519,7 @@ static int write_header(tracer *t, ps_writer *w, const tracer_header *h, int kee
     ps_write_header_end(w);
     uint64_t lost = src_lost(t);
     ps_write_fntrace_version(w, FNTRACE_VERSION);
-    ps_write_fntrace_backend(w, t->bpf ? "bpf" : "perf");
+    ps_write_fntrace_backend(w, t->bpf ? "bpf" : t->tsm ? "timer" : "perf");
     ps_write_fntrace_frames(w, src_kernel_frames(t));
     ps_write_fntrace_lost(w, lost - t->lost_written);
     if (t->bpf) {
@@ -589,6 +625,7 @@ void tracer_free(tracer *t)
 {
     if (!t) return;
     sampler_close(t->smp);
+    timer_sampler_close(t->tsm);
     bpf_sampler_close(t->bpf);
     intmap_free(&t->known_pids);
     symbolizer_free(t->sym);

@@ -43,14 +43,16 @@
 
 typedef struct tracer tracer;
 
-enum tracer_backend {
-    TRACER_BACKEND_PERF = 0,  /* perf_event_open per thread (sampler.h), the default */
-    TRACER_BACKEND_BPF,       /* per-CPU BPF program (bpf_sampler.h): pids, cgroup, all */
-};
+/* How samples are taken.  perf: perf_event_open (any process of the user, kernel frames
+ * when allowed; sampler.h).  timer: POSIX CPU timers and a signal handler inside this
+ * process (pid must be getpid(); user frames only; no syscall that Docker's default
+ * seccomp profile refuses; nothing paid at context switches; timer_sampler.h).  bpf: a
+ * per-CPU BPF program (root or CAP_BPF + CAP_PERFMON; pids, a cgroup or every process;
+ * kernel frames always; bpf_sampler.h). */
+enum tracer_sampler { TRACER_SAMPLER_PERF = 0, TRACER_SAMPLER_TIMER, TRACER_SAMPLER_BPF };
 
 typedef struct tracer_opts {
     int pid;                /* the process to sample, with all its threads */
-    enum tracer_backend backend;
     /* bpf backend only: what to sample besides pid (which may be 0) */
     const int *pids;        /* more processes (each with what it forks later) */
     size_t npids;
@@ -70,6 +72,9 @@ typedef struct tracer_opts {
                                passes its sampling thread (gettid()); 0: none */
     const char *cmdline;    /* header `cmdline` value; NULL: this process's command line */
     unsigned ring_pages;    /* ring buffer data pages per CPU; 0: 64 */
+    enum tracer_sampler sampler;
+    const char *skip_comm;  /* timer: threads with this name are not sampled (threads the
+                               sampling thread creates inherit its name); NULL: none */
 } tracer_opts;
 
 /* Opens the events and starts sampling (at exec with opts.exec).  NULL on failure with a
@@ -126,7 +131,8 @@ typedef struct tracer_stats {
                                frames came in the sample itself: not lost) */
     uint64_t buffered;      /* samples waiting for tracer_flush() */
     int kernel_frames;      /* 1: kernel frames recorded; 0: user frames only */
-    unsigned events;        /* perf events open (threads x CPUs) */
+    unsigned events;        /* perf events open (threads x CPUs); timer: threads sampled */
+    enum tracer_sampler sampler;
     unsigned tables_over_budget; /* symbol tables left out: the symbolizer's memory budget */
 } tracer_stats;
 void tracer_get_stats(const tracer *t, tracer_stats *out);

@@ -507,14 +507,15 @@ def test_speedscope_export(server):
     doc = json.loads(body)
     assert doc["$schema"] == "https://www.speedscope.app/file-format-schema.json"
     frames = [f["name"] for f in doc["shared"]["frames"]]
-    prof = doc["profiles"][0]
-    assert prof["type"] == "sampled" and len(prof["samples"]) == len(prof["weights"])
-    assert sum(prof["weights"]) == prof["endValue"]
-    # the same stacks and weights as the folded export
+    # one profile per thread; together the same stacks and weights as the folded export
     agg = {}
-    for stack, w in zip(prof["samples"], prof["weights"]):
-        k = ";".join(frames[i] for i in stack)
-        agg[k] = agg.get(k, 0) + w
+    assert len(doc["profiles"]) > 1
+    for prof in doc["profiles"]:
+        assert prof["type"] == "sampled" and len(prof["samples"]) == len(prof["weights"])
+        assert sum(prof["weights"]) == prof["endValue"]
+        for stack, w in zip(prof["samples"], prof["weights"]):
+            k = ";".join(frames[i] for i in stack)
+            agg[k] = agg.get(k, 0) + w
     folded = stackcollapse((TESTDATA / "perf-system.stacks").read_text())
     want = {l.rsplit(" ", 1)[0]: int(l.rsplit(" ", 1)[1]) for l in folded.splitlines()}
     assert agg == want

@@ -3,7 +3,8 @@ uploads a trace every window to a real fntrace-collector; fntrace-flamescope rea
 collector's directory shows the `pi` and `fibonacci` frames in the flame graph, and the
 traces carry the invocations (`# fntrace invocation` lines) on the clock of the samples.
 With perf_event_open refused by a seccomp filter the app serves as usual and says why in
-one log line."""
+one log line (FNTRACE_SAMPLER=perf), or traces with the timer sampler, which needs no
+perf_event_open.  An idle app uploads nothing: the tracing thread never samples itself."""
 import gzip
 import re
 import threading
@@ -165,7 +166,7 @@ def test_perf_event_open_refused_still_serves(daemon, tmp_path, stack):
     port = free_port()
     app = daemon([binary("noperf"), binary("fnhandler-examples"), "--port", str(port)], port, env={
         "FNTRACE": "1", "FNTRACE_WINDOW": "1s", "FNTRACE_COLLECTOR": coll.url + "/",
-        "FNTRACE_NAME": NAME}, name="noperf-app")
+        "FNTRACE_NAME": NAME, "FNTRACE_SAMPLER": "perf"}, name="noperf-app")
     for path, check in (("/hello?name=seccomp", lambda b: b == b"Hello from C, seccomp!"),
                         ("/pi?digits=50", lambda b: jbody(b)["pi"] == PI_50),
                         ("/fibonacci?n=20", lambda b: jbody(b)["fibonacci"] == 6765)):
@@ -178,3 +179,77 @@ def test_perf_event_open_refused_still_serves(daemon, tmp_path, stack):
     assert "perf_event_open" in off[0]
     assert "tracing on" not in log
     assert not (traces / NAME).exists()
+
+
+def trace_samples(text):
+    """(comm, [frame symbols]) of each sample of a perf-script text."""
+    out, cur = [], None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        if not line.strip():
+            cur = None
+            continue
+        if cur is None:
+            cur = (line.split(" ")[0].strip(), [])
+            out.append(cur)
+        else:
+            m = re.match(r"^\s*[0-9a-f]+ (\S+?)(\+0x[0-9a-f]+)? \(", line)
+            if m:
+                cur[1].append(m.group(1))
+    return out
+
+
+def test_timer_sampler_traces_under_seccomp(daemon, tmp_path, stack):
+    """perf_event_open refused: FNTRACE_SAMPLER=timer still traces the functions."""
+    traces, coll, fs = stack
+    port = free_port()
+    app = daemon([binary("noperf"), binary("fnhandler-examples"), "--port", str(port)], port, env={
+        "FNTRACE": "1", "FNTRACE_WINDOW": "1s", "FNTRACE_COLLECTOR": coll.url + "/",
+        "FNTRACE_NAME": NAME, "FNTRACE_SAMPLER": "timer"}, name="noperf-timer-app")
+    statuses = load(app.url, 3)
+    assert statuses and set(statuses) == {200}
+    files = wait_until(lambda: sorted((traces / NAME).glob("*.perf*")) if (traces / NAME).is_dir() else [],
+                       timeout=30)
+    assert files, app.log()
+    time.sleep(1.5)
+    log = app.log()
+    assert "tracing off" not in log and "sampler=timer" in log, log
+    seen, comms, headers = set(), set(), []
+    for f in sorted((traces / NAME).glob("*.perf*")):
+        text = trace_text(f)
+        headers.append(text)
+        for comm, fr in trace_samples(text):
+            comms.add(comm)
+            seen.update(fr)
+    assert all("# fntrace backend : timer" in t and "# fntrace frames : user" in t for t in headers)
+    assert any(n.startswith("pi_digits") for n in seen), sorted(seen)[:50]
+    assert any(n.startswith("fibonacci") for n in seen), sorted(seen)[:50]
+    assert "fntrace" not in comms and "tracer_poll" not in seen
+    # flamescope reads them like any other trace
+    rel = f"{NAME}/{files[0].name}"
+    st, _, body = request(f"{fs.url}/flamegraph/?filename={quote(rel)}&type=perf")
+    assert st == 200
+
+
+@pytest.mark.parametrize("sampler", ["timer", "perf"])
+def test_idle_app_uploads_nothing(daemon, tmp_path, stack, sampler):
+    """No invocation and no sample of the app's own threads in a window: nothing is
+    uploaded (the tracing thread and its upload never sample themselves)."""
+    traces, coll, fs = stack
+    app = start_examples(daemon, ["--port", "{port}"], env={
+        "FNTRACE": "1", "FNTRACE_WINDOW": "0.5s", "FNTRACE_COLLECTOR": coll.url + "/",
+        "FNTRACE_NAME": NAME, "FNTRACE_SAMPLER": sampler, "FNTRACE_FREQ": "1000"})
+    st, _, body = request(app.url + "/fibonacci?n=27")
+    assert st == 200
+    files = wait_until(lambda: sorted((traces / NAME).glob("*.perf*")) if (traces / NAME).is_dir() else [],
+                       timeout=30)
+    assert files, app.log()
+    time.sleep(1.2)                          # the window of the request is over
+    before = set((traces / NAME).glob("*.perf*"))
+    time.sleep(3)                            # six idle windows
+    after = set((traces / NAME).glob("*.perf*"))
+    assert after == before, [p.name for p in after - before]
+    assert f"sampler={sampler}" in app.log()
+    for f in after:
+        assert all(c != "fntrace" for c, _ in trace_samples(trace_text(f)))

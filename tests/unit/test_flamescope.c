@@ -2,7 +2,8 @@
  * profile index on small texts (FlameScope's comm cut, '+' cut, "->" inlining, java 'L',
  * idle verdicts of the heatmap and the flame graph, FlameScope's range arithmetic, the
  * folded naming, varying periods, invocations, unsorted samples), the flame tree's
- * differential/elided arithmetic (Python rounding) and the cache's single flight. */
+ * differential/elided arithmetic (Python rounding), the cache's single flight, and the
+ * index image: loaded copies answer like the built index, damaged ones are refused. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,9 +21,11 @@
 #include <unistd.h>
 
 #include "fterr.h"
+#include "gz.h"
 #include "../../flamescope/export.h"
 #include "../../flamescope/ftree.h"
 #include "../../flamescope/pcache.h"
+#include "../../flamescope/pindex.h"
 #include "../../flamescope/profile.h"
 #include "../../flamescope/sbuf.h"
 #include "../../flamescope/views.h"
@@ -262,6 +265,222 @@ static void test_profile_memory_counts_invocations(void **st)
     profile_free(p);
     free(text);
     free(id);
+}
+
+
+/* Every answer of an index, as one string (heatmap, invocations, whole and ranged
+ * flame graphs, every export). */
+static char *all_answers(const profile *p, size_t *lenp)
+{
+    sbuf b;
+    sbuf_init(&b);
+    char err[256];
+    views_heatmap(p, 7, &b, err, sizeof err);
+    views_invocations(p, &b);
+    struct profile_range r;
+    profile_range_all(p, &r);
+    views_flamegraph(p, &r, &b);
+    size_t nf;
+    const struct export_format *fmts = export_formats(&nf);
+    for (size_t f = 0; f < nf; f++)
+        export_write(p, NULL, &fmts[f], "t", &b);
+    if (profile_range_parse(p, "0.2", "2", &r, err, sizeof err) == 0) {
+        views_flamegraph(p, &r, &b);
+        for (size_t f = 0; f < nf; f++)
+            export_write(p, &r, &fmts[f], "t", &b);
+    }
+    for (size_t i = 0; i < profile_ninvocations(p); i++) {
+        profile_invocation_range(p, profile_invocation(p, i), &r);
+        views_flamegraph(p, &r, &b);
+    }
+    char *s = sbuf_take(&b, lenp);
+    assert_non_null(s);
+    return s;
+}
+
+/* A checked copy of p's image (its header keyed like idxfile does). */
+static int open_copy(const profile *p, const struct pindex_key *key, size_t cut,
+                     void (*damage)(char *img, size_t len), profile **out)
+{
+    size_t len;
+    const char *img = pindex_of(p, &len);
+    char *c = malloc(len);
+    assert_non_null(c);
+    memcpy(c, img, len);
+    pindex_header_set_key(c, key);
+    if (damage)
+        damage(c, len);
+    size_t n = cut ? cut : len;
+    char err[256] = "";
+    int rc = pindex_open(c, n, 0, 1, key, out, err, sizeof err);
+    if (rc)
+        free(c);
+    else
+        assert_int_equal(err[0], 0);
+    return rc;
+}
+
+static const char THREAD_TEXT[] =
+    "# fntrace invocation : id=one fn=f start=10.0 end=10.5 status=200 tid=7\n"
+    "# fntrace invocation : id=two fn=g start=10.2\n"
+    "app 7/7 [000] 10.100000: 1000 cpu-clock: \n\t1 f+0x1 (/app)\n\t2 main (/app)\n\n"
+    "app 7/8 [000] 10.300000: 3000 cpu-clock: \n\t1 g (/app)\n\t2 main (/app)\n\n"
+    "app 7/7 [000] 11.400000: 1000 task-clock: \n\t1 h->i (/app)\n\n";
+
+static void test_index_image_answers_like_the_build(void **st)
+{
+    const char *texts[] = {SAMPLE_TEXT, THREAD_TEXT, "a 1/1 [000] 5.0: 1 cpu-clock: \n\n"};
+    struct pindex_key key = {123, 456, 789, "v1"};
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        profile *p = build(texts[t], NULL);
+        assert_non_null(p);
+        profile *q = NULL;
+        assert_int_equal(open_copy(p, &key, 0, NULL, &q), 0);
+        size_t la, lb;
+        char *a = all_answers(p, &la), *b = all_answers(q, &lb);
+        assert_int_equal(la, lb);
+        assert_true(la > 100);
+        assert_memory_equal(a, b, la);
+        assert_int_equal(profile_ninvocations(p), profile_ninvocations(q));
+        free(a);
+        free(b);
+        /* another key: stale */
+        struct pindex_key other = key;
+        other.content_hash++;
+        size_t len;
+        const void *img = pindex_of(q, &len);
+        char *c = malloc(len);
+        memcpy(c, img, len);
+        profile *r = NULL;
+        char err[128];
+        assert_int_equal(pindex_open(c, len, 0, 1, &other, &r, err, sizeof err), -ESTALE);
+        free(c);
+        profile_free(q);
+        profile_free(p);
+    }
+}
+
+static size_t flip_at;
+static void flip_bit(char *img, size_t len) { img[flip_at % len] ^= (char)(1 << (flip_at % 8)); }
+static void bad_version(char *img, size_t len) { img[16]++; }
+static void count_2_40(char *img, size_t len)
+{
+    uint64_t n = 1ull << 40;
+    memcpy(img + 136, &n, 8);      /* the sample count */
+    pindex_seal(img, len);
+}
+static uint32_t parent_off;
+static void bad_parent(char *img, size_t len)
+{
+    uint32_t v = 0x7ffffff0u;
+    memcpy(img + parent_off, &v, 4);
+    pindex_seal(img, len);
+}
+
+static uint32_t inv_off;
+static void bad_inv_string(char *img, size_t len)
+{
+    uint64_t v = 1ull << 62;       /* the second invocation's string offset */
+    memcpy(img + inv_off + 88 + 40, &v, 8);   /* records of 88 bytes */
+    pindex_seal(img, len);
+}
+
+static uint32_t fstack_off;
+static void root_stack(char *img, size_t len)
+{
+    uint32_t v = 0;                /* the first sample on the root: an empty stack */
+    memcpy(img + fstack_off, &v, 4);
+    pindex_seal(img, len);
+}
+
+static void test_index_damaged_images_are_refused(void **st)
+{
+    struct pindex_key key = {1, 2, 3, "x"};
+    profile *p = build(THREAD_TEXT, NULL);
+    assert_non_null(p);
+    size_t len;
+    pindex_of(p, &len);
+    profile *q = NULL;
+    /* every truncation */
+    for (size_t cut = 1; cut < len; cut += 7)
+        assert_int_equal(open_copy(p, &key, cut, NULL, &q), -FT_ERR_CORRUPT);
+    /* single bit flips anywhere */
+    for (flip_at = 0; flip_at < len * 8; flip_at += 13) {
+        int rc = open_copy(p, &key, 0, flip_bit, &q);
+        assert_true(rc == -FT_ERR_CORRUPT || rc == -ESTALE);
+    }
+    assert_int_equal(open_copy(p, &key, 0, bad_version, &q), -FT_ERR_CORRUPT);
+    /* hashes made to match: the structural checks refuse */
+    assert_int_equal(open_copy(p, &key, 0, count_2_40, &q), -FT_ERR_CORRUPT);
+    /* the first trie parent after the root (section table: offset of section 6) */
+    const char *img = pindex_of(p, &len);
+    uint64_t off;
+    memcpy(&off, img + 232 + 16 * 6, 8);
+    parent_off = (uint32_t)off + 4;
+    assert_int_equal(open_copy(p, &key, 0, bad_parent, &q), -FT_ERR_CORRUPT);
+    /* found by fuzz_pindex: invocation strings outside their section (section 18) */
+    memcpy(&off, img + 232 + 16 * 18, 8);
+    inv_off = (uint32_t)off;
+    assert_int_equal(open_copy(p, &key, 0, bad_inv_string, &q), -FT_ERR_CORRUPT);
+    /* found by fuzz_pindex: a sample on the root stack (section 1) */
+    memcpy(&off, img + 232 + 16 * 1, 8);
+    fstack_off = (uint32_t)off;
+    assert_int_equal(open_copy(p, &key, 0, root_stack, &q), -FT_ERR_CORRUPT);
+    profile_free(p);
+}
+
+/* A large plain text is parsed in two halves on two threads and merged: every answer
+ * equals the sequential parse of the same text (gzip'd, which is never split). */
+static void test_parallel_parse_equals_sequential(void **st)
+{
+    sbuf b;
+    sbuf_init(&b);
+    sbuf_adds(&b, "# fntrace invocation : id=i1 fn=f start=100.0 end=150.0 status=200 tid=7\n");
+    for (size_t k = 0; b.len < (17u << 20); k++) {
+        double t = 100.0 + (double)k * 0.001;
+        if (k == 60000)
+            sbuf_adds(&b, "# fntrace invocation : id=i2 fn=g start=160.0 tid=8\n");
+        sbuf_printf(&b, "%s %zu/%zu [000] %.6f: %zu %s: \n", k % 5 ? "app" : "swapper",
+                    k % 3 + 1, k % 2 ? (size_t)7 : (size_t)8, t,
+                    k > 50000 ? 1000 + k % 3 : (size_t)1000,
+                    k % 11 == 10 ? "task-clock" : "cpu-clock");
+        sbuf_printf(&b, "\t%zx leaf%zu+0x%zx (/app/lib%zu.so)\n", k, k % 977, k % 16, k % 7);
+        sbuf_printf(&b, "\t1 mid%zu->inl%zu (/app)\n", k % 131, k % 3);
+        if (k % 5 == 0)
+            sbuf_adds(&b, "\t2 cpu_idle ([kernel.kallsyms])\n");
+        sbuf_printf(&b, "\t3 main%zu (/app)\n\n", (k / 1000) % 50);
+    }
+    size_t len;
+    char *text = sbuf_take(&b, &len);
+    assert_non_null(text);
+    profile *par = build(text, NULL);
+    assert_non_null(par);
+    unsigned char *gz = NULL;
+    size_t gzlen = 0;
+    assert_int_equal(gz_compress(text, len, 1, &gz, &gzlen), 0);
+    int fd = memfd_create("gz", 0);
+    assert_int_equal(write(fd, gz, gzlen), (ssize_t)gzlen);
+    lseek(fd, 0, SEEK_SET);
+    char err[256];
+    profile *seq = profile_build(fd, 0, NULL, err, sizeof err);
+    close(fd);
+    assert_non_null(seq);
+    assert_int_equal(profile_nsamples(par), profile_nsamples(seq));
+    assert_int_equal(profile_fs_nstacks(par), profile_fs_nstacks(seq));
+    size_t la, lb;
+    char *a = all_answers(par, &la), *c = all_answers(seq, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, c, la);
+    size_t ia, ib;
+    const void *pa = pindex_of(par, &ia), *pb = pindex_of(seq, &ib);
+    assert_int_equal(ia, ib);
+    assert_memory_equal(pa, pb, ia);   /* the same index, byte for byte */
+    free(a);
+    free(c);
+    free(gz);
+    free(text);
+    profile_free(par);
+    profile_free(seq);
 }
 
 static void test_profile_errors(void **st)
@@ -509,6 +728,9 @@ int main(void)
         cmocka_unit_test(test_profile_sparse_span_is_cheap),
         cmocka_unit_test(test_profile_memory_counts_invocations),
         cmocka_unit_test(test_profile_errors),
+        cmocka_unit_test(test_index_image_answers_like_the_build),
+        cmocka_unit_test(test_index_damaged_images_are_refused),
+        cmocka_unit_test(test_parallel_parse_equals_sequential),
         cmocka_unit_test(test_differential_and_elided),
         cmocka_unit_test(test_wide_trees_compare_fast),
         cmocka_unit_test(test_cache_single_flight),

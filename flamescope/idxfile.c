@@ -1,0 +1,180 @@
+/* idxfile — see idxfile.h. */
+#define _GNU_SOURCE
+#include "idxfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fterr.h"
+#include "strtab.h"
+
+#define EDGE (64u * 1024u)
+#define SUFFIX ".fsidx"
+
+/* rc, with the message in err. */
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+int idxfile_key(int fd, uint64_t size, int64_t mtime_ns, const char *version,
+                struct pindex_key *key)
+{
+    memset(key, 0, sizeof *key);
+    key->size = size;
+    key->mtime_ns = mtime_ns;
+    snprintf(key->version, sizeof key->version, "%s", version ? version : "");
+    char *buf = malloc(2 * EDGE);
+    if (!buf)
+        return -ENOMEM;
+    size_t want = size < 2 * EDGE ? (size_t)size : 2 * EDGE, got = 0;
+    while (got < want) {
+        /* the first EDGE bytes, then the last ones (all of a small file) */
+        uint64_t off = got < EDGE || size <= 2 * EDGE ? got : size - (want - got);
+        size_t chunk = got < EDGE && size > 2 * EDGE ? EDGE - got : want - got;
+        ssize_t r = pread(fd, buf + got, chunk, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = r < 0 ? -errno : -EIO;
+            free(buf);
+            return e;
+        }
+        got += (size_t)r;
+    }
+    key->content_hash = strtab_hash(buf, got, size);
+    free(buf);
+    return 0;
+}
+
+const char *idxfile_default_dir(const char *spec, const char *dir, char *buf, size_t len)
+{
+    if (spec && strncmp(spec, "dir:", 4) != 0)
+        return NULL;
+    int n = snprintf(buf, len, "%s/.index", spec ? spec + 4 : dir);
+    return n > 0 && (size_t)n < len ? buf : NULL;
+}
+
+static int index_path(const char *dir, const char *id, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "%s/%s" SUFFIX, dir, id);
+    return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+int idxfile_load(const char *dir, const char *id, const struct pindex_key *key,
+                 profile **out, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    *out = NULL;
+    if (index_path(dir, id, path, sizeof path))
+        return fail(err, errlen, -ENAMETOOLONG, "index path too long");
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return fail(err, errlen, -errno, "%s", strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
+        (uint64_t)sb.st_size > SIZE_MAX / 2) {
+        close(fd);
+        return fail(err, errlen, -FT_ERR_CORRUPT, "not a regular, non-empty file");
+    }
+    size_t len = (size_t)sb.st_size;
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (m == MAP_FAILED)
+        return fail(err, errlen, -e, "mmap: %s", strerror(e));
+    int rc = pindex_open(m, len, 1, 1, key, out, err, errlen);
+    if (rc)
+        munmap(m, len);
+    return rc;
+}
+
+/* mkdir -p of the folders above path (inside dir, which may not exist yet). */
+static int make_parents(char *path)
+{
+    for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+        *s = 0;
+        int r = mkdir(path, 0755);
+        *s = '/';
+        if (r && errno != EEXIST)
+            return -errno;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int idxfile_save(const char *dir, const char *id, const struct pindex_key *key,
+                 const profile *p, char *err, size_t errlen)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 16];
+    if (index_path(dir, id, path, sizeof path))
+        return fail(err, errlen, -ENAMETOOLONG, "index path too long");
+    int rc = make_parents(path);
+    if (rc)
+        return fail(err, errlen, rc, "cannot make the index folder: %s", strerror(-rc));
+    char *slash = strrchr(path, '/');
+    snprintf(tmp, sizeof tmp, "%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, errlen, -errno, "cannot create %s: %s", tmp, strerror(errno));
+    fchmod(fd, 0644);              /* readable like the traces (mkostemp made it 0600) */
+    size_t len, hlen = pindex_header_size();
+    const char *img = pindex_of(p, &len);
+    char *hdr = malloc(hlen);
+    rc = -ENOMEM;
+    if (hdr) {
+        memcpy(hdr, img, hlen);
+        pindex_header_set_key(hdr, key);
+        rc = write_all(fd, hdr, hlen);
+        if (!rc)
+            rc = write_all(fd, img + hlen, len - hlen);
+        if (!rc && fsync(fd))
+            rc = -errno;
+        free(hdr);
+    }
+    if (close(fd) && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, path))
+        rc = -errno;
+    if (rc) {
+        unlink(tmp);
+        return fail(err, errlen, rc, "cannot write %s: %s", path, strerror(-rc));
+    }
+    *slash = 0;
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* idxfile — profile index files on disk: one per trace, under an index folder (by
+ * default the store's own `.index`, which store listings skip like every dotfile), at
+ * DIR/ID.fsidx for store id ID.
+ *
+ * An index is tied to its trace by a pindex_key: the trace's size, mtime, the store's
+ * change token (inode and ctime for a directory store, the ETag for an object store)
+ * and a hash of its first and last 64 KiB (idxfile_key reads 128 KiB at most, whatever
+ * the trace's size).  idxfile_load() maps the file read-only and accepts it only when
+ * pindex_open()'s checks and the key pass; anything else is refused with a reason and
+ * the caller rebuilds from the trace and saves again.  idxfile_save() writes a
+ * temporary file in the same folder, fsyncs it, renames it over the old index and
+ * fsyncs the folder: a reader sees the old index or the new one, never half of one.
+ *
+ * Thread-safety: every function may be called from any thread; two writers of the same
+ * index (threads or processes) each write their own temporary file, the last rename
+ * wins, and both files are whole. */
+#ifndef FLAMESCOPE_IDXFILE_H
+#define FLAMESCOPE_IDXFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pindex.h"
+#include "profile.h"
+
+/* The default index folder of a store: DIR/.index for a directory store (spec NULL: the
+ * directory dir; "dir:PATH"), NULL (no index files) for other stores.  buf holds it. */
+const char *idxfile_default_dir(const char *spec, const char *dir, char *buf, size_t len);
+
+/* The key of the trace open on fd (read with pread; the offset is left alone), of
+ * size bytes, mtime_ns and change token version.  0 or -errno. */
+int idxfile_key(int fd, uint64_t size, int64_t mtime_ns, const char *version,
+                struct pindex_key *key);
+
+/* The index of store id under dir, when it matches key: 0 and *out (profile_free it);
+ * -ENOENT when there is none; -ESTALE (another version of the trace), -FT_ERR_CORRUPT
+ * (failed a check) or another negative errno, with the reason in err. */
+int idxfile_load(const char *dir, const char *id, const struct pindex_key *key,
+                 profile **out, char *err, size_t errlen);
+
+/* Writes p as the index of id under dir (creating the folders), atomically. */
+int idxfile_save(const char *dir, const char *id, const struct pindex_key *key,
+                 const profile *p, char *err, size_t errlen);
+
+#endif

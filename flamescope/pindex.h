@@ -1,0 +1,67 @@
+/* pindex — the profile index as one flat image: the bytes of an index file and of an
+ * index built in memory alike (profile_index.h's arrays point into it).
+ *
+ * Layout (native byte order, every section 8-byte aligned):
+ *   header   magic "FNTRIDX\0", a hash of the header, format version, header and file
+ *            size, a hash of the body, the trace key (size, mtime, a hash of the
+ *            trace's first and last 64 KiB, the store's change token), the profile's
+ *            scalars and counts, and a table of sections (offset, length);
+ *   sections samples (times, FlameScope stack, folded stack, period, tid), the
+ *            per-second table, the two tries (parent, label, idle state), frames (name,
+ *            type), the two string tables (offsets, bytes), the event name,
+ *            invocations (fixed records and their strings).
+ * The tries' child lists (first child, next sibling) are not stored: pindex_open()
+ * derives them from the checked parents (one pass, 8 bytes a node of heap), which
+ * keeps the file at about half the size.
+ *
+ * An image from a file is hostile until checked: pindex_open(check=1) verifies the
+ * magic, version, sizes, both hashes, every count and offset against the file size
+ * (a count claiming 2^40 entries is refused before any multiplication), and every
+ * value later used as an index (stack ids, parents, labels, child links, string
+ * offsets and terminators, the per-second table), so a query on an accepted image
+ * never reads outside it.  It costs one pass over the image at memory speed.
+ *
+ * Ownership: pindex_open() takes the image on success (profile_free() releases it).
+ * Thread-safety: pure functions. */
+#ifndef FLAMESCOPE_PINDEX_H
+#define FLAMESCOPE_PINDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.h"
+
+#define PINDEX_VERSION 2
+#define PINDEX_KEY_VERSION_MAX 71
+
+/* What ties an index to its trace: any difference makes the index stale. */
+struct pindex_key {
+    uint64_t size;
+    int64_t mtime_ns;
+    uint64_t content_hash;     /* of the trace's first and last 64 KiB */
+    char version[PINDEX_KEY_VERSION_MAX + 1];   /* the store's change token */
+};
+
+/* A malloc'd image of p's arrays (p's own image is left alone), key zeroed; NULL when
+ * out of memory.  Used by profile.c on a draft whose arrays live elsewhere. */
+void *pindex_image(const struct profile *p, size_t *len);
+
+/* An index over image[0, len): with check, the whole image is verified first and,
+ * when want is not NULL, its key must equal *want (-ESTALE otherwise).  -FT_ERR_CORRUPT
+ * with a message for an image that fails a check, -ENOMEM.  On success the profile
+ * owns the image (munmap'd when mapped, else freed); on failure the caller keeps it. */
+int pindex_open(void *image, size_t len, int mapped, int check, const struct pindex_key *want,
+                profile **out, char *err, size_t errlen);
+
+/* The image of an index and the size of its header. */
+const void *pindex_of(const profile *p, size_t *len);
+size_t pindex_header_size(void);
+/* Sets the key in a copy of an image's header (pindex_header_size() bytes) and
+ * updates the header's hash. */
+void pindex_header_set_key(void *header, const struct pindex_key *key);
+
+/* For tests and the fuzzer: sets an image's file size and both hashes to match its
+ * bytes, so that what refuses a damaged image is the structural checks. */
+void pindex_seal(void *image, size_t len);
+
+#endif

@@ -1,0 +1,62 @@
+/* Fuzz target: an index file's bytes through flamescope's loader (pindex_open with
+ * every check), twice: as they are, and "sealed" (size and both hashes made to match,
+ * so the structural checks are what must refuse a bad image).  An accepted image is
+ * then asked every answer (heatmap, flame graphs, invocations, every export), which
+ * must stay inside it.  Anyone who can write the index folder reaches this code. */
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../flamescope/export.h"
+#include "../../flamescope/pindex.h"
+#include "../../flamescope/profile.h"
+#include "../../flamescope/sbuf.h"
+#include "../../flamescope/views.h"
+
+static void answer(const profile *p)
+{
+    sbuf b;
+    sbuf_init(&b);
+    char err[256];
+    views_heatmap(p, 5, &b, err, sizeof err);
+    views_invocations(p, &b);
+    struct profile_range r;
+    profile_range_all(p, &r);
+    views_flamegraph(p, &r, &b);
+    size_t nf;
+    const struct export_format *fmts = export_formats(&nf);
+    for (size_t f = 0; f < nf; f++)
+        export_write(p, NULL, &fmts[f], "fuzz", &b);
+    for (size_t i = 0; i < profile_ninvocations(p) && i < 4; i++) {
+        profile_invocation_range(p, profile_invocation(p, i), &r);
+        views_flamegraph(p, &r, &b);
+    }
+    free(sbuf_take(&b, NULL));
+}
+
+static void try_open(const uint8_t *data, size_t size, int seal)
+{
+    void *img = malloc(size ? size : 1);
+    if (!img)
+        return;
+    memcpy(img, data, size);
+    if (seal)
+        pindex_seal(img, size);
+    profile *p = NULL;
+    char err[256];
+    if (pindex_open(img, size, 0, 1, NULL, &p, err, sizeof err) == 0) {
+        answer(p);
+        profile_free(p);   /* frees img */
+    } else {
+        free(img);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    try_open(data, size, 0);
+    try_open(data, size, 1);
+    return 0;
+}
