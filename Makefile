@@ -46,7 +46,7 @@ LIBS       :=
 GEN_SRCS   :=
 TEST_PKGS  := cmocka
 
-.PHONY: all deps test asan fuzz bench demo install clean unit checksrc
+.PHONY: all deps test asan fuzz bench demo demo-docker templates install clean unit checksrc
 all:
 
 include $(wildcard */module.mk)
@@ -192,6 +192,17 @@ demo:
 	@$(MAKE) --no-print-directory -j2 all
 	@BUILD=$(BUILD) DEMO_PARENT=$$PPID exec tools/demo.sh
 
+# `make demo-docker`: docker-compose.yml (collector, flamescope, a traced function) on
+# this machine's Docker; `make templates`: the OpenFaaS and Azure templates with fntrace's
+# source inside, ready to copy (faas-cli looks for template/c-fntrace).
+demo-docker:
+	@tools/demo-docker.sh
+
+templates:
+	@tools/docker/context.sh handler/templates/openfaas/c-fntrace $(BUILD)/templates/openfaas/template/c-fntrace
+	@tools/docker/context.sh handler/templates/azure $(BUILD)/templates/azure
+	@echo "templates: $(BUILD)/templates/openfaas/template/c-fntrace $(BUILD)/templates/azure"
+
 # the programs, the public libraries with their headers and pkg-config files (the
 # internal libfntrace*.a archives are build products only: nothing outside uses them)
 install: all
@@ -207,4 +218,5 @@ checksrc:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD) build-asan build-fuzz -name '*.d' 2>/dev/null)
+# (build/docker-cache holds the Docker tests' daemon data and base image: not ours to scan)
+-include $(shell find $(BUILD) build-asan build-fuzz -name docker-cache -prune -o -name '*.d' -type f -print 2>/dev/null)

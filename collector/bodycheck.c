@@ -26,6 +26,7 @@ struct bodycheck {
     int z_init;
     int member_ended;            /* the current gzip member is complete */
     uint64_t text_bytes;
+    uint64_t max_text;           /* 0: no limit on the inflated size */
     int sniffed;
     size_t sniff_len;
     char sniff[PS_SNIFF_MAX];
@@ -66,9 +67,17 @@ static int not_perf(struct bodycheck *bc, char *err, size_t errlen)
                 : "body is not perf script text (expected `perf script` output, plain or gzip)");
 }
 
+void bodycheck_set_max_text(struct bodycheck *bc, uint64_t max) { bc->max_text = max; }
+
 static int take_text(struct bodycheck *bc, const void *data, size_t len, char *err, size_t errlen)
 {
     bc->text_bytes += len;
+    if (bc->max_text && bc->text_bytes > bc->max_text) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "gzip body inflates to more than %llu bytes (--max-inflated)",
+                 (unsigned long long)bc->max_text);
+        return fail(bc, -FT_ERR_TOO_LARGE, err, errlen, msg);
+    }
     if (bc->sniffed || !len) return 0;
     size_t n = PS_SNIFF_MAX - bc->sniff_len;
     if (n > len) n = len;

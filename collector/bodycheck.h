@@ -19,6 +19,8 @@ enum bodycheck_mode { BODY_UNKNOWN, BODY_PLAIN, BODY_GZIP };
 /* Errors follow lib/fterr.h: 0 to go on, else a negative code with a message in err:
  *   -FT_ERR_BODY_TYPE  not perf-script text, or empty (HTTP 415)
  *   -FT_ERR_BODY_GZIP  says or looks gzip but is corrupt, truncated or plain (HTTP 400)
+ *   -FT_ERR_TOO_LARGE  a gzip body inflating past bodycheck_set_max_text (HTTP 413):
+ *                      the check stops there, a gzip bomb costs at most that much CPU
  *   -ENOMEM            (HTTP 503)
  * A refusal is sticky: later calls return the same code. */
 
@@ -31,6 +33,8 @@ void bodycheck_free(struct bodycheck *bc);
 int bodycheck_feed(struct bodycheck *bc, const void *data, size_t len, char *err, size_t errlen);
 int bodycheck_finish(struct bodycheck *bc, char *err, size_t errlen);
 enum bodycheck_mode bodycheck_mode(const struct bodycheck *bc);
+/* Limit on the inflated size of a gzip body (0: none). */
+void bodycheck_set_max_text(struct bodycheck *bc, uint64_t max);
 /* Inflated bytes seen so far (gzip), or the body bytes (plain). */
 uint64_t bodycheck_text_bytes(const struct bodycheck *bc);
 

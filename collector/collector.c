@@ -75,6 +75,18 @@ void collector_tick(struct collector *c)
     collector_retain(c);
 }
 
+/* Where the Idempotency-Key journal lives: the store's directory; a store without one
+ * (a blob container) keeps the keys in memory only, said once at startup. */
+static const char *idem_dir(const struct collector_opts *o)
+{
+    if (!o->store) return o->dir;
+    if (!strncmp(o->store, "dir:", 4)) return o->store + 4;
+    if (!strstr(o->store, "://")) return o->store;        /* a bare path is a directory */
+    log_warn("idempotency keys in memory only", "store=%s detail=\"a repeat after a restart "
+             "is stored again\"", o->store);
+    return NULL;
+}
+
 struct collector *collector_start(const struct collector_opts *opts, char *err, size_t errlen)
 {
     struct collector *c = calloc(1, sizeof *c);
@@ -86,8 +98,13 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
     struct store_opts so = { .no_fsync = c->opts.no_fsync, .allow_http = c->opts.store_allow_http };
     c->st = store_open_spec(c->opts.store ? c->opts.store : spec, &so, NULL, err, errlen);
     c->metrics = metrics_new();
-    if (!c->st || !c->metrics) {
+    if (c->st && c->metrics)
+        c->idem = idem_open(idem_dir(&c->opts), c->opts.idem_window_s ? c->opts.idem_window_s
+                                                                       : IDEM_WINDOW_DEFAULT,
+                            err, errlen);
+    if (!c->st || !c->metrics || !c->idem) {
         if (c->st && !c->metrics) snprintf(err, errlen, "out of memory");
+        idem_close(c->idem);
         store_close(c->st);
         metrics_free(c->metrics);
         free(c);
@@ -133,6 +150,7 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
     };
     c->srv = httpd_start(&ho, c->routes, err, errlen);
     if (!c->srv) {
+        idem_close(c->idem);
         indexer_free(c->indexer);
         store_close(c->st);
         metrics_free(c->metrics);
@@ -148,6 +166,7 @@ void collector_stop(struct collector *c)
 {
     if (!c) return;
     httpd_stop(c->srv);
+    idem_close(c->idem);
     indexer_free(c->indexer);
     store_close(c->st);
     metrics_free(c->metrics);

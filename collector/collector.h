@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "httpd.h"
+#include "idem.h"
 #include "store.h"
 
 struct metrics;
@@ -24,9 +25,12 @@ struct collector_opts {
     const char *listen;         /* default 127.0.0.1 */
     uint16_t port;              /* default 8081 (0 picks a free one) */
     const char *token;          /* NULL: uploads need none, DELETE is refused */
+    int public_read;            /* with a token: listing and downloading need none */
     uint64_t max_body;          /* bytes, 0: no limit */
+    uint64_t max_inflated;      /* inflated bytes of a gzip upload, 0: no limit */
     uint64_t max_bytes;         /* retention by total size, 0: none */
     int64_t max_age_s;          /* retention by age, 0: none */
+    int64_t idem_window_s;      /* Idempotency-Key retention, 0: IDEM_WINDOW_DEFAULT */
     unsigned max_conns;         /* 0: lib/httpd's default */
     unsigned threads;           /* 0: default */
     const char *tls_cert_pem;   /* contents, both or neither */
@@ -40,6 +44,7 @@ struct collector {
     struct collector_opts opts; /* strings belong to the caller and outlive the collector */
     store *st;
     struct metrics *metrics;
+    struct idem *idem;          /* Idempotency-Key index (thread-safe) */
     struct indexer *indexer;    /* NULL without index_dir */
     httpd *srv;
     struct httpd_route routes[10];

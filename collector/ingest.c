@@ -27,6 +27,8 @@ struct upload {
     struct bodycheck *bc;
     store_put *put;
     int settled;                     /* committed or refused: nothing more to count */
+    int claimed;                     /* holds the claim on key (idem.h) */
+    char key[IDEM_KEY_MAX + 1];      /* Idempotency-Key, "" when none */
     size_t head_len;
     char head[1];
     char name[TRACE_NAME_MAX + 1];
@@ -107,6 +109,53 @@ static int too_large(httpd_req *req, struct collector *c)
                   (unsigned long long)c->opts.max_body);
 }
 
+/* A repeat of a stored upload: 200 with the first upload's id (the body is not read). */
+static int replay(httpd_req *req, struct upload *u, const struct store_entry *e)
+{
+    char loc[STORE_ID_MAX + 32];
+    snprintf(loc, sizeof loc, "/api/v1/traces/%s", e->id);
+    httpd_add_header(req, "Location", loc);
+    u->settled = 1;
+    log_info("upload replayed", "key=%s id=%s peer=%s", u->key, e->id, httpd_req_peer(req));
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return -1;
+    cJSON_AddStringToObject(o, "id", e->id);
+    cJSON_AddStringToObject(o, "name", e->name[0] ? e->name : u->name);
+    cJSON_AddNumberToObject(o, "bytes", (double)e->bytes);
+    cJSON_AddBoolToObject(o, "replayed", 1);
+    return httpd_reply_json(req, 200, o);
+}
+
+/* Idempotency-Key: a key seen before answers with its first upload; a key being
+ * uploaded now answers 409; a new key is claimed until the upload ends. */
+static int idem_begin(httpd_req *req, struct collector *c, struct upload *u)
+{
+    size_t len = 0;
+    const char *v = httpd_req_header_n(req, "Idempotency-Key", &len);
+    if (!v) return 0;
+    if (idem_key_parse(v, len, u->key))
+        return reject(req, c, -FT_ERR_BAD_INPUT, REJECT_BAD_REQUEST,
+                      "Idempotency-Key must be 1..%d printable characters without spaces, "
+                      "quotes or backslashes (optionally in double quotes)", IDEM_KEY_MAX);
+    for (int tries = 0; tries < 2; tries++) {
+        struct store_entry e;
+        uint64_t bytes;
+        int r = idem_claim(c->idem, u->key, e.id, &bytes);
+        if (r == 0) { u->claimed = 1; return 0; }
+        if (r == 2) return 0;                       /* index full: stored without its key */
+        if (r == -EBUSY)
+            return reject(req, c, r, REJECT_IN_PROGRESS,
+                          "an upload with this Idempotency-Key is in progress: retry later");
+        if (r < 0) return reject(req, c, r, REJECT_STORE_ERROR, "cannot check the Idempotency-Key");
+        char id[STORE_ID_MAX + 1];
+        snprintf(id, sizeof id, "%s", e.id);
+        if (store_stat(c->st, id, &e) == 0) return replay(req, u, &e);
+        idem_release(c->idem, u->key);              /* its trace is gone: store anew */
+    }
+    return reject(req, c, -EBUSY, REJECT_IN_PROGRESS,
+                  "an upload with this Idempotency-Key is in progress: retry later");
+}
+
 int ingest_begin(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
@@ -137,7 +186,9 @@ int ingest_begin(httpd_req *req, void *arg)
     snprintf(u->name, sizeof u->name, "%s", name);
     u->bc = bodycheck_new(gzip);
     httpd_req_set_state(req, u);
-    return u->bc ? 0 : -1;
+    if (!u->bc) return -1;
+    bodycheck_set_max_text(u->bc, c->opts.max_inflated);
+    return idem_begin(req, c, u);
 }
 
 /* Opens the put once the body's kind is known and writes what waited in head.
@@ -165,7 +216,8 @@ static int put_open(httpd_req *req, struct collector *c, struct upload *u)
 static int body_refused(httpd_req *req, struct collector *c, int code, const char *err)
 {
     enum reject_reason why = code == -FT_ERR_BODY_GZIP ? REJECT_BAD_GZIP
-                           : code == -FT_ERR_BODY_TYPE ? REJECT_NOT_PERF : REJECT_STORE_ERROR;
+                           : code == -FT_ERR_BODY_TYPE ? REJECT_NOT_PERF
+                           : code == -FT_ERR_TOO_LARGE ? REJECT_TOO_LARGE : REJECT_STORE_ERROR;
     return reject(req, c, code, why, "%s", err);
 }
 
@@ -205,6 +257,10 @@ int ingest_handle(httpd_req *req, void *arg)
     u->put = NULL;
     if (r) return store_error(req, c, r, "commit");
     u->settled = 1;
+    if (u->claimed) {
+        idem_commit(c->idem, u->key, e.id, e.bytes);
+        u->claimed = 0;
+    }
     metrics_upload(c->metrics, e.bytes);
     if (c->indexer) indexer_push(c->indexer, e.id);   /* off the request path; may drop */
     if (c->opts.max_bytes) {
@@ -229,6 +285,7 @@ void ingest_done(httpd_req *req, int completed, void *arg)
     struct upload *u = httpd_req_state(req);
     if (!u) return;
     store_put_abort(u->put);
+    if (u->claimed) idem_release(c->idem, u->key);
     if (!u->settled) metrics_reject(c->metrics, REJECT_ABORTED);
     bodycheck_free(u->bc);
     free(u);

@@ -26,10 +26,14 @@ static const char usage[] =
     "                       AZURE_STORAGE_SAS_TOKEN)\n"
     "  --dir DIR            short for --store dir:DIR (default ./traces)\n"
     "  --store-allow-http   let a blob store endpoint be plain http beyond loopback\n"
-    "  --token-file F       uploads and deletes need `Authorization: Bearer TOKEN`,\n"
-    "                       TOKEN being the first line of F (without it: uploads are open,\n"
-    "                       deletes refused)\n"
+    "  --token-file F       uploads, deletes and reads (listing, downloading) need\n"
+    "                       `Authorization: Bearer TOKEN`, TOKEN being the first line of F\n"
+    "                       (without it: uploads and reads are open, deletes refused)\n"
+    "  --public-read        with --token-file: listing and downloading need no token\n"
+    "                       (traces show code paths and command lines)\n"
     "  --max-body BYTES     largest upload (default 100M; 0: no limit)\n"
+    "  --max-inflated BYTES largest trace a gzip upload may inflate to (default 8 x\n"
+    "                       --max-body; 0: no limit): a gzip bomb is cut off there, 413\n"
     "  --max-bytes BYTES    keep the store under this size, oldest traces go first\n"
     "  --max-age DURATION   remove traces older than this (90s, 30m, 12h, 7d)\n"
     "  --max-conns N        concurrent connections (default 1024)\n"
@@ -76,7 +80,7 @@ int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_PORT, O_DIR, O_TOKEN, O_MAX_BODY, O_MAX_BYTES, O_MAX_AGE,
            O_MAX_CONNS, O_THREADS, O_CERT, O_KEY, O_NO_FSYNC, O_QUIET, O_VERSION, O_STORE,
-           O_STORE_HTTP, O_INDEX_DIR, O_NO_INDEX };
+           O_STORE_HTTP, O_INDEX_DIR, O_NO_INDEX, O_MAX_INFLATED, O_PUBLIC_READ };
     static const struct option lopts[] = {
         { "listen", required_argument, 0, O_LISTEN }, { "port", required_argument, 0, O_PORT },
         { "dir", required_argument, 0, O_DIR }, { "token-file", required_argument, 0, O_TOKEN },
@@ -88,14 +92,18 @@ int main(int argc, char **argv)
         { "tls-cert", required_argument, 0, O_CERT }, { "tls-key", required_argument, 0, O_KEY },
         { "no-fsync", no_argument, 0, O_NO_FSYNC }, { "quiet", no_argument, 0, O_QUIET },
         { "version", no_argument, 0, O_VERSION }, { "store", required_argument, 0, O_STORE },
-        { "store-allow-http", no_argument, 0, O_STORE_HTTP }, { "help", no_argument, 0, 'h' },
+        { "store-allow-http", no_argument, 0, O_STORE_HTTP },      /* in enum order */
         { "index-dir", required_argument, 0, O_INDEX_DIR },
         { "no-index", no_argument, 0, O_NO_INDEX },
+        { "max-inflated", required_argument, 0, O_MAX_INFLATED },
+        { "public-read", no_argument, 0, O_PUBLIC_READ },
+        { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     struct collector_opts o = { .dir = "./traces", .port = 8081, .max_body = 100ull << 20 };
     const char *token_file = NULL, *cert_file = NULL, *key_file = NULL, *index_dir = NULL;
     int no_index = 0;
+    int inflated_set = 0;
     char err[512];
     int opt;
     unsigned u;
@@ -111,6 +119,10 @@ int main(int argc, char **argv)
         case O_STORE_HTTP: o.store_allow_http = 1; break;
         case O_TOKEN: token_file = optarg; break;
         case O_MAX_BODY: if (units_size(optarg, &o.max_body)) goto bad; break;
+        case O_MAX_INFLATED:
+            if (units_size(optarg, &o.max_inflated)) goto bad;
+            inflated_set = 1;
+            break;
         case O_MAX_BYTES: if (units_size(optarg, &o.max_bytes)) goto bad; break;
         case O_MAX_AGE: if (units_duration_s(optarg, &o.max_age_s)) goto bad; break;
         case O_MAX_CONNS:
@@ -121,6 +133,7 @@ int main(int argc, char **argv)
         case O_KEY: key_file = optarg; break;
         case O_NO_FSYNC: o.no_fsync = 1; break;
         case O_QUIET: o.quiet = 1; break;
+        case O_PUBLIC_READ: o.public_read = 1; break;
         case O_INDEX_DIR: index_dir = optarg; break;
         case O_NO_INDEX: no_index = 1; break;
         case O_VERSION: printf("fntrace-collector %s\n", FNTRACE_VERSION); return 0;
@@ -136,6 +149,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "fntrace-collector: unexpected argument %s\n%s", argv[optind], usage);
         return 2;
     }
+    if (!inflated_set) o.max_inflated = o.max_body * 8;
     if (!cert_file != !key_file) {
         fprintf(stderr, "fntrace-collector: --tls-cert and --tls-key go together\n");
         return 2;

@@ -25,6 +25,7 @@ static const char *const reason_names[REJECT_COUNT] = {
     [REJECT_STORE_ERROR] = "store_error",
     [REJECT_STORE_DOWN] = "store_unavailable",
     [REJECT_ABORTED] = "aborted",
+    [REJECT_IN_PROGRESS] = "in_progress",
 };
 
 struct metrics *metrics_new(void) { return calloc(1, sizeof(struct metrics)); }

@@ -17,6 +17,7 @@ enum reject_reason {
     REJECT_STORE_ERROR,    /* 500 */
     REJECT_STORE_DOWN,     /* 503: the store cannot be reached; the client retries */
     REJECT_ABORTED,        /* the client went away mid-body */
+    REJECT_IN_PROGRESS,    /* 409: the same Idempotency-Key is being uploaded */
     REJECT_COUNT
 };
 

@@ -35,9 +35,22 @@ static void iso_time(char *out, size_t outlen, int64_t ns)
     snprintf(out, outlen, "%s.%03dZ", base, (int)(ns % 1000000000 / 1000000));
 }
 
+/* Traces show code paths and command lines: with a token, reads need it too unless
+ * --public-read.  Returns 1 after replying 401. */
+static int read_refused(httpd_req *req, struct collector *c)
+{
+    if (!c->opts.token || c->opts.public_read || collector_authorized(c, req)) return 0;
+    metrics_reject(c->metrics, REJECT_UNAUTHORIZED);
+    httpd_add_header(req, "WWW-Authenticate", "Bearer");
+    httpd_reply_fterr(req, -FT_ERR_UNAUTHORIZED, "reading traces needs the token: send "
+                      "Authorization: Bearer TOKEN (or start the collector with --public-read)");
+    return 1;
+}
+
 int query_list(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
+    if (read_refused(req, c)) return 0;
     size_t nlen = 0;
     const char *name = httpd_req_query_n(req, "name", &nlen);
     if (name && !trace_name_valid_n(name, nlen)) {
@@ -100,6 +113,7 @@ static int not_found_or_error(httpd_req *req, int r)
 int query_get(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
+    if (read_refused(req, c)) return 0;
     const char *id = request_id(req, c);
     if (!id) return 0;
     store_reader *rd;

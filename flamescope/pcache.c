@@ -3,12 +3,14 @@
  * it.  One mutex guards the list; one condition variable wakes waiters when any build
  * finishes. */
 #include "pcache.h"
+#include "fterr.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { E_BUILDING, E_READY, E_FAILED };
 
@@ -32,8 +34,16 @@ struct pcache {
     pthread_cond_t cv;
     struct pcache_entry *head, *tail;
     size_t max_bytes, bytes, entries;
+    unsigned max_builds, building;   /* build queue: at most max_builds at once */
     struct pcache_stats st;
 };
+
+/* Refusals that the same bytes would earn again: cached like an index (0 bytes). */
+static int permanent(int err)
+{
+    return err == -FT_ERR_TOO_LARGE || err == -EFBIG || err == -FT_ERR_OVER_BUDGET ||
+           err == -FT_ERR_BAD_GZIP || err == -FT_ERR_NOT_PERF;
+}
 
 pcache *pcache_new(size_t max_bytes)
 {
@@ -42,6 +52,8 @@ pcache *pcache_new(size_t max_bytes)
         return NULL;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->max_builds = cores > 0 ? (unsigned)cores : 1;
     c->max_bytes = max_bytes;
     return c;
 }
@@ -126,8 +138,8 @@ const profile *pcache_get(pcache *c, const char *id, uint64_t size, int64_t mtim
             if (e->size == size && e->mtime_ns == mtime_ns &&
                 strcmp(e->version, version) == 0 && !found) {
                 found = e;
-            } else if (e->refs == 0 && e->state == E_READY) {
-                /* an older version of the same profile: stale */
+            } else if (e->refs == 0 && e->state != E_BUILDING) {
+                /* an older version of the same profile (or its refusal): stale */
                 unlink_entry(c, e);
                 entry_free(e);
                 c->st.evictions++;
@@ -182,6 +194,12 @@ const profile *pcache_get(pcache *c, const char *id, uint64_t size, int64_t mtim
     push_front(c, e);
     c->entries++;
     c->st.builds++;
+    /* the build queue: requests for other profiles wait here, their waiters on e */
+    while (c->building >= c->max_builds) {
+        c->st.queued++;
+        pthread_cond_wait(&c->cv, &c->mu);
+    }
+    c->building++;
     pthread_mutex_unlock(&c->mu);
 
     int berr = 0;
@@ -189,15 +207,17 @@ const profile *pcache_get(pcache *c, const char *id, uint64_t size, int64_t mtim
     profile *p = build(ctx, &berr, bmsg, sizeof bmsg);
 
     pthread_mutex_lock(&c->mu);
+    c->building--;
     if (!p) {
         e->state = E_FAILED;
         e->err = berr ? berr : -EIO;
         snprintf(e->msg, sizeof e->msg, "%s", bmsg);
-        unlink_entry(c, e);   /* not cached: waiters hold references */
+        if (permanent(e->err)) c->st.refusals++;
+        else unlink_entry(c, e);   /* not cached: waiters hold references */
         *err = e->err;
         snprintf(msg, msglen, "%s", e->msg);
         pthread_cond_broadcast(&c->cv);
-        if (--e->refs == 0)
+        if (--e->refs == 0 && e->unlinked)
             entry_free(e);
         pthread_mutex_unlock(&c->mu);
         return NULL;
@@ -225,6 +245,13 @@ void pcache_release(pcache *c, pcache_entry *e)
         else
             evict(c);
     }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void pcache_set_max_builds(pcache *c, unsigned n)
+{
+    pthread_mutex_lock(&c->mu);
+    c->max_builds = n ? n : 1;
     pthread_mutex_unlock(&c->mu);
 }
 

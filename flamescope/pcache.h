@@ -4,8 +4,12 @@
  *
  * Single flight: when several requests want the same uncached profile, the first one
  * builds the index (outside the lock) and the others wait on a condition variable for
- * it, so a profile is parsed once however many requests arrive.  A failed build is not
- * cached: every waiter gets its error, the next request tries again.  A new size, mtime
+ * it, so a profile is parsed once however many requests arrive.  At most one build per
+ * core runs at once (pcache_set_max_builds); further builds queue.  A refusal the same
+ * bytes would earn again (over --max-profile or the memory budget, corrupt gzip, not
+ * perf text) is cached like an index, so a gzip bomb or an oversized profile is paid for
+ * once; other failures are not cached: every waiter gets the error, the next request
+ * tries again.  A new size, mtime
  * or version for an id is a new key (a file appended to or replaced is indexed again,
  * also when the replacement has the same size and mtime); the stale index is dropped
  * once unused.
@@ -38,9 +42,12 @@ const profile *pcache_get(pcache *c, const char *id, uint64_t size, int64_t mtim
                           const char *version, pcache_build_fn build, void *ctx,
                           pcache_entry **ref, int *err, char *msg, size_t msglen);
 void pcache_release(pcache *c, pcache_entry *ref);
+/* Builds allowed at once (default: the online cores). */
+void pcache_set_max_builds(pcache *c, unsigned n);
 
 struct pcache_stats {
     uint64_t hits, misses, builds, waits, evictions;
+    uint64_t queued, refusals;   /* builds that waited for a core; cached refusals */
     size_t bytes, entries;
 };
 void pcache_stats_get(pcache *c, struct pcache_stats *out);

@@ -113,7 +113,27 @@ struct build {
     int err;
     char *errmsg;
     size_t errlen;
+    size_t max_mem;            /* memory budget of this part's build, 0: none */
 };
+
+/* What a part's build holds now: its draft plus the build's own tables. */
+static size_t build_memory(const struct build *b)
+{
+    const draft *p = b->p;
+    size_t m = sizeof *p + p->cap * (sizeof(uint64_t) + 2 * sizeof(uint32_t));
+    if (p->period)
+        m += p->cap * sizeof(uint64_t);
+    if (p->tid)
+        m += p->cap * sizeof *p->tid;
+    m += strtab_memory(p->names) + strtab_memory(p->frames) + p->frame_bits_cap;
+    m += strtab_memory(p->cnames) + trie_memory(&p->fs) + trie_memory(&p->folded);
+    m += p->invcap * sizeof *p->inv;
+    return m + strtab_memory(b->pst) + strtab_memory(b->rawmap) +
+           b->rawcap * sizeof *b->raws + b->poolcap * sizeof *b->pool +
+           b->nsymc * sizeof *b->symc + b->ridxcap * sizeof *b->ridx;
+}
+
+#define BUDGET_EVERY 1024      /* samples between two looks at the budget */
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
@@ -566,6 +586,8 @@ static int on_sample(void *ctx, const ps_sample *s)
     p->cstack[p->n] = cs;
     p->tid[p->n] = s->tid;
     p->n++;
+    if (b->max_mem && p->n % BUDGET_EVERY == 0 && build_memory(b) > b->max_mem)
+        return -FT_ERR_OVER_BUDGET;
     return 0;
 }
 
@@ -739,6 +761,7 @@ struct part {
     ssize_t (*rd)(void *ctx, void *buf, size_t len);   /* else: read through this */
     void *rdctx;
     uint64_t max_text;
+    size_t max_mem;            /* this part's share of the memory budget, 0: none */
     int rc;
     uint64_t skipped;
     char err[256];
@@ -795,6 +818,7 @@ static void *parse_part(void *arg)
     struct part *pt = arg;
     struct build *b = &pt->b;
     memset(b, 0, sizeof *b);
+    b->max_mem = pt->max_mem;
     pt->rc = -ENOMEM;
     pt->d = draft_new();
     b->p = pt->d;
@@ -984,13 +1008,16 @@ static uint64_t split_point(int fd, uint64_t max_text, uint64_t *size)
 
 /* Parses the file in two halves split at `at`, the second on its own thread, and
  * merges them.  1: the halves cannot merge (parse sequentially). */
-static int parse_parallel(int fd, uint64_t at, uint64_t size, struct part *out)
+static int parse_parallel(int fd, uint64_t at, uint64_t size, size_t max_mem,
+                          struct part *out)
 {
     struct part two;
     memset(&two, 0, sizeof two);
     memset(out, 0, sizeof *out);
-    *out = (struct part){.ranged = 1, .off = 0, .len = at, .fd = fd};
-    two = (struct part){.ranged = 1, .off = at, .len = size - at, .fd = fd};
+    /* each half gets half the budget: together they hold what one build would */
+    *out = (struct part){.ranged = 1, .off = 0, .len = at, .fd = fd, .max_mem = max_mem / 2};
+    two = (struct part){.ranged = 1, .off = at, .len = size - at, .fd = fd,
+                        .max_mem = max_mem / 2};
     pthread_t th;
     int threaded = pthread_create(&th, NULL, parse_part, &two) == 0;
     parse_part(out);
@@ -1016,8 +1043,21 @@ profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t e
     return profile_build_read(NULL, &fd, max_text, errp, err, errlen);
 }
 
+profile *profile_build_budget(int fd, uint64_t max_text, size_t max_mem, int *errp,
+                              char *err, size_t errlen)
+{
+    return profile_build_read_budget(NULL, &fd, max_text, max_mem, errp, err, errlen);
+}
+
 profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
                             uint64_t max_text, int *errp, char *err, size_t errlen)
+{
+    return profile_build_read_budget(rd, ctx, max_text, 0, errp, err, errlen);
+}
+
+profile *profile_build_read_budget(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
+                                   uint64_t max_text, size_t max_mem, int *errp, char *err,
+                                   size_t errlen)
 {
     struct part pt;
     memset(&pt, 0, sizeof pt);
@@ -1027,13 +1067,14 @@ profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), voi
         err[0] = 0;
     int fd = rd ? -1 : *(int *)ctx;
     uint64_t size = 0, at = fd >= 0 ? split_point(fd, max_text, &size) : 0;
-    int done = at && parse_parallel(fd, at, size, &pt) == 0;
+    int done = at && parse_parallel(fd, at, size, max_mem, &pt) == 0;
     if (!done) {
         memset(&pt, 0, sizeof pt);
         pt.fd = fd;
         pt.rd = rd;
         pt.rdctx = ctx;
         pt.max_text = max_text;
+        pt.max_mem = max_mem;
         parse_part(&pt);
     }
     draft *p = pt.d;
@@ -1050,6 +1091,9 @@ profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), voi
     }
     if (rc > 0)
         rc = -EIO;
+    if (rc == -FT_ERR_OVER_BUDGET && err)
+        snprintf(err, errlen, "its index would pass the memory budget of %zu bytes (--cache)",
+                 max_mem);
     if (rc)
         goto fail;
     rc = -ENOMEM;

@@ -54,10 +54,17 @@ typedef struct profile profile;
  * max_text bounds the decompressed bytes (0: none).  -FT_ERR_BAD_GZIP: corrupt gzip;
  * -FT_ERR_NOT_PERF: not perf-script text (nothing parsed but malformed lines); -EFBIG. */
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen);
+/* The same within a memory budget (0: none): a build whose index and tables would
+ * pass max_mem bytes stops there with -FT_ERR_OVER_BUDGET, checked every 1,024 samples. */
+profile *profile_build_budget(int fd, uint64_t max_text, size_t max_mem, int *errp,
+                              char *err, size_t errlen);
 /* The same from a read callback (a store reader); rd NULL reads the fd *(int *)ctx. */
 profile *profile_build_read(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
                             uint64_t max_text, int *errp, char *err,
                             size_t errlen);
+profile *profile_build_read_budget(ssize_t (*rd)(void *ctx, void *buf, size_t len), void *ctx,
+                                   uint64_t max_text, size_t max_mem, int *errp, char *err,
+                                   size_t errlen);
 void profile_free(profile *p);
 /* Bytes of memory the index holds. */
 size_t profile_memory(const profile *p);

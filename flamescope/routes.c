@@ -1,5 +1,6 @@
 /* routes — see routes.h. */
 #include "routes.h"
+#include "units.h"
 #include "fterr.h"
 
 #include <ctype.h>
@@ -61,9 +62,12 @@ static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
     struct open_ctx *o = ctx;
     routes *a = o->a;
     const char *dir = a->opts.index_dir;
+    /* one index may take the whole cache budget, not more: the cache could not hold it */
+    size_t budget = a->opts.cache_bytes;
     int fd = store_reader_fd(o->rd);
     if (fd < 0)
-        return profile_build_read(store_read_cb, o->rd, a->opts.max_text, err, msg, msglen);
+        return profile_build_read_budget(store_read_cb, o->rd, a->opts.max_text, budget, err,
+                                         msg, msglen);
     struct pindex_key key;
     int keyed = dir && idxfile_key(fd, o->ent->bytes, o->ent->mtime_ns, o->ent->version,
                                    &key) == 0;
@@ -80,7 +84,7 @@ static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
             log_warn("index file refused, rebuilding", "id=%s reason=\"%s\"", o->ent->id, why);
         }
     }
-    profile *p = profile_build(fd, a->opts.max_text, err, msg, msglen);
+    profile *p = profile_build_budget(fd, a->opts.max_text, budget, err, msg, msglen);
     if (p && keyed) {
         if (idxfile_save(dir, o->ent->id, &key, p, why, sizeof why) == 0) {
             count(&a->idx_written);
@@ -329,6 +333,34 @@ static int h_elided(httpd_req *req, void *arg) { return compare(req, arg, 1); }
 
 /* ------------------------------------------------------------------ fntrace API */
 
+#define INVOCATIONS_PAGE 10000      /* default page of /api/v1/invocations */
+#define INVOCATIONS_PAGE_MAX 100000
+
+/* offset= and limit= of a profile's invocations (paged: a profile of a million
+ * invocations costs one page per request, not all), and the X-Total-Count and
+ * X-Next-Offset headers.  0, or -1 after a 400. */
+static int page_headers(httpd_req *req, const profile *p, uint64_t *off, uint64_t *lim)
+{
+    const char *off_s, *lim_s;
+    if (query_arg(req, "offset", &off_s) || query_arg(req, "limit", &lim_s))
+        return -1;
+    if ((off_s && units_uint(off_s, UINT32_MAX, off)) ||
+        (lim_s && (units_uint(lim_s, INVOCATIONS_PAGE_MAX, lim) || !*lim))) {
+        httpd_reply_error(req, 400, "offset must be a count, limit between 1 and %d",
+                          INVOCATIONS_PAGE_MAX);
+        return -1;
+    }
+    size_t total = profile_ninvocations(p);
+    char num[32];
+    snprintf(num, sizeof num, "%zu", total);
+    httpd_add_header(req, "X-Total-Count", num);
+    if (*off + *lim < total) {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)(*off + *lim));
+        httpd_add_header(req, "X-Next-Offset", num);
+    }
+    return 0;
+}
+
 /* trace_id=HEX: 32 hex digits, lower-cased into id; 0, or -1 after a 400. */
 static int trace_id_arg(httpd_req *req, const char *v, char *id)
 {
@@ -360,6 +392,7 @@ static int h_invocations(httpd_req *req, void *arg)
         return 0;
     if (tv && *tv && trace_id_arg(req, tv, tid))
         return 0;
+    uint64_t off = 0, lim = INVOCATIONS_PAGE;
     const char *want = tv && *tv ? tid : NULL;
     sbuf b;
     sbuf_init(&b);
@@ -372,8 +405,12 @@ static int h_invocations(httpd_req *req, void *arg)
             sbuf_addc(&b, '[');
             views_invocations_matching(p, want, fv, 1, &b);
             sbuf_addc(&b, ']');
+        } else if (page_headers(req, p, &off, &lim)) {
+            pcache_release(a->cache, ref);
+            sbuf_free(&b);
+            return 0;
         } else {
-            views_invocations(p, &b);
+            views_invocations(p, (size_t)off, (size_t)lim, &b);
         }
         pcache_release(a->cache, ref);
         return reply_buf(req, 200, "application/json", &b);
@@ -519,12 +556,14 @@ static int h_stats(httpd_req *req, void *arg)
     sbuf_init(&b);
     sbuf_printf(&b,
                 "{\"cache\":{\"entries\":%zu,\"bytes\":%zu,\"budget\":%zu,\"hits\":%llu,"
-                "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu},"
+                "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu,"
+                "\"queued\":%llu,\"refusals\":%llu},"
                 "\"index\":{\"enabled\":%s,\"loaded\":%llu,\"written\":%llu,"
                 "\"refused\":%llu,\"write_failed\":%llu}}",
                 s.entries, s.bytes, a->opts.cache_bytes, (unsigned long long)s.hits,
                 (unsigned long long)s.misses, (unsigned long long)s.builds,
                 (unsigned long long)s.waits, (unsigned long long)s.evictions,
+                (unsigned long long)s.queued, (unsigned long long)s.refusals,
                 a->opts.index_dir ? "true" : "false",
                 (unsigned long long)__atomic_load_n(&a->idx_loaded, __ATOMIC_RELAXED),
                 (unsigned long long)__atomic_load_n(&a->idx_written, __ATOMIC_RELAXED),

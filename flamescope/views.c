@@ -7,6 +7,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A grid too wide for the cell limit (one sample at t = 2^32 among samples at t = 10):
+ * the window of maxcols seconds, starting on a sample's second, that holds the most
+ * samples.  Returns its first second, or -1 on out of memory. */
+static double densest_window(const profile *p, size_t n, size_t maxcols)
+{
+    double *t = malloc(n * sizeof *t);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        t[i] = (double)profile_time_ns(p, i) / 1e9;
+    qsort(t, n, sizeof *t, dbl_cmp);
+    size_t best = 0, best_n = 0, j = 0;
+    for (size_t i = 0; i < n; i++) {
+        double lo = floor(t[i]);
+        if (i && floor(t[i - 1]) == lo)
+            continue;
+        if (j < i)
+            j = i;
+        while (j < n && t[j] < lo + (double)maxcols)
+            j++;
+        if (j - i > best_n) {
+            best_n = j - i;
+            best = i;
+        }
+    }
+    double w = floor(t[best]);
+    free(t);
+    return w;
+}
+
 int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errlen)
 {
     if (rows < 1 || rows > HEATMAP_MAX_ROWS) {
@@ -27,9 +63,20 @@ int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errl
     size_t cols = n ? (size_t)(ceil(end) - floor(start)) : 0;
     if (n && (double)(end - floor(start)) >= (double)cols)
         cols++;     /* a sample exactly on the last second's edge */
+    double fl = floor(start);
+    size_t first_col = 0, clipped = 0;        /* the window shown, in seconds from fl */
+    int windowed = 0;
     if (cols && (uint64_t)cols * (uint64_t)rows > HEATMAP_MAX_CELLS) {
-        snprintf(err, errlen, "heatmap of %zu columns x %ld rows is too large", cols, rows);
-        return -E2BIG;
+        /* outliers far away: show the densest stretch that fits, say what is left out */
+        size_t maxcols = HEATMAP_MAX_CELLS / (size_t)rows;
+        double w = densest_window(p, n, maxcols);
+        if (w < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        first_col = (size_t)(w - fl);
+        cols = maxcols;
+        windowed = 1;
     }
     uint32_t *cells = calloc(cols * (size_t)rows + 1, sizeof *cells);
     if (!cells) {
@@ -37,12 +84,15 @@ int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errl
         return -ENOMEM;
     }
     uint32_t maxv = 0;
-    double fl = floor(start);
     for (size_t i = 0; i < n; i++) {
         if (profile_fs_heat_idle(p, i))
             continue;
         double t = (double)profile_time_ns(p, i) / 1e9;
-        long col = (long)floor(t - fl);
+        long col = (long)floor(t - fl) - (long)first_col;
+        if (windowed && (col < 0 || (size_t)col >= cols)) {
+            clipped++;
+            continue;
+        }
         long row = rows - (long)floor((double)rows * fmod(t, 1.0)) - 1;
         if (col < 0 || (size_t)col >= cols || row < 0 || row >= rows)
             continue;
@@ -52,7 +102,14 @@ int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errl
     }
     /* trim the extra edge column again when FlameScope would not have it */
     size_t shown = n ? (size_t)(ceil(end) - floor(start)) : 0;
-    if (shown < cols) {
+    if (windowed) {                 /* trailing empty seconds of the window: not shown */
+        size_t last = 0;
+        for (size_t c = 0; c < cols; c++)
+            for (long r = 0; r < rows; r++)
+                if (cells[c * (size_t)rows + (size_t)r])
+                    last = c + 1;
+        cols = last ? last : 1;
+    } else if (shown < cols) {
         int used = 0;
         for (long r = 0; r < rows; r++)
             used |= cells[(cols - 1) * (size_t)rows + (size_t)r] != 0;
@@ -63,7 +120,7 @@ int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errl
     for (size_t c = 0; c < cols; c++) {
         if (c)
             sbuf_addc(out, ',');
-        sbuf_u64(out, c);
+        sbuf_u64(out, first_col + c);
     }
     sbuf_adds(out, "],\"rows\":[");
     for (long i = rows - 1; i >= 0; i--) {
@@ -83,6 +140,10 @@ int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errl
     }
     sbuf_adds(out, "],\"maxvalue\":");
     sbuf_u64(out, maxv);
+    if (windowed) {                 /* samples outside the window shown */
+        sbuf_adds(out, ",\"clipped\":");
+        sbuf_u64(out, clipped);
+    }
     sbuf_addc(out, '}');
     free(cells);
     return 0;
@@ -267,9 +328,15 @@ size_t views_invocations_matching(const profile *p, const char *trace_id, const 
     return n;
 }
 
-void views_invocations(const profile *p, sbuf *out)
+void views_invocations(const profile *p, size_t offset, size_t limit, sbuf *out)
 {
+    size_t n = profile_ninvocations(p);
+    size_t end = limit && offset < n && n - offset > limit ? offset + limit : n;
     sbuf_addc(out, '[');
-    views_invocations_matching(p, NULL, NULL, 1, out);
+    for (size_t i = offset; i < end; i++) {
+        if (i > offset)
+            sbuf_addc(out, ',');
+        invocation_json(p, profile_invocation(p, i), NULL, out);
+    }
     sbuf_addc(out, ']');
 }

@@ -13,7 +13,10 @@
 #define HEATMAP_MAX_CELLS (20u * 1000u * 1000u)
 
 /* {"columns":[0..N-1],"rows":[…],"values":[[…]…],"maxvalue":M} as FlameScope computes
- * it.  -EINVAL for rows outside 1..HEATMAP_MAX_ROWS, -E2BIG for too many cells. */
+ * it.  -EINVAL for rows outside 1..HEATMAP_MAX_ROWS.  A grid over HEATMAP_MAX_CELLS
+ * (outliers far from the rest: a sample at t = 2^32) shows the densest stretch of
+ * seconds that fits: columns then start at its second, and "clipped":K counts the
+ * samples left out. */
 int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errlen);
 
 /* FlameScope's flame graph of range r as JSON, written straight from the profile's
@@ -25,7 +28,8 @@ int views_flamegraph(const profile *p, const struct profile_range *r, sbuf *out)
  * the samples' clock, rel_* relative to floor(first sample time) like the heatmap's
  * columns; end/status null while unknown, tid null when the line named no thread (the
  * invocation's flame graph then takes every thread's samples in its window). */
-void views_invocations(const profile *p, sbuf *out);
+/* Invocations [offset, offset + limit) as a JSON array (limit 0: all). */
+void views_invocations(const profile *p, size_t offset, size_t limit, sbuf *out);
 /* The invocations of p whose trace id is trace_id (NULL: all), as comma-separated objects
  * (a leading comma unless first); filename (NULL: none) adds "filename", "flamegraph" (the
  * API URL of the invocation's flame graph) and "ui" (the viewer's link).  Returns how many. */

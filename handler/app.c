@@ -4,6 +4,7 @@
 #include "app.h"
 #include "jsonerr.h"
 #include "log.h"
+#include "utf8.h"
 #include "tracing.h"
 
 #include <cjson/cJSON.h>
@@ -530,10 +531,12 @@ int fn_response_json(fn_response *res, int status, cJSON *json)
 {
     char *s = json ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
+    size_t n = s ? strlen(s) : 0;
+    s = utf8_fix_owned(s, &n);            /* cJSON copies bytes: JSON must be UTF-8 */
     if (!s) return -1;
     free(res->body);
     res->body = s;
-    res->len = strlen(s);
+    res->len = n;
     if (fn_response_status(res, status)) return -1;
     return fn_response_header(res, "Content-Type", "application/json");
 }
@@ -559,7 +562,9 @@ int fn_response_error(fn_response *res, int status, const char *fmt, ...)
 static void log_line(cJSON **logs, const char *fn, const char *id, const char *fmt, va_list ap)
 {
     char line[APP_LOG_LINE_MAX], clean[APP_LOG_LINE_MAX];
-    vsnprintf(line, sizeof line, fmt, ap);
+    int full = vsnprintf(line, sizeof line, fmt, ap);
+    if (full >= (int)sizeof line)             /* cut: not inside a character */
+        line[utf8_cut(line, strlen(line))] = 0;
     memcpy(clean, line, sizeof clean);
     for (char *p = clean; *p; p++) if (*p == '"' || *p == '\n') *p = '\'';
     log_info("function log", "fn=%s id=%s line=\"%s\"", fn, id, clean);

@@ -307,6 +307,8 @@ static int serve(struct rt *rt, const struct mode *m, const char *listen, unsign
         .flags = HTTPD_ALLOW_SUSPEND | (getenv("FNHANDLER_ACCESS_LOG") ? 0 : HTTPD_QUIET),
         .threads = threads,
         .timeout_s = rt->read_timeout > 0 ? (unsigned)(rt->read_timeout + 0.999) : 60,
+        /* read_timeout bounds a request's headers as a whole, not only each silence */
+        .header_timeout_ms = rt->read_timeout > 0 ? (unsigned)(rt->read_timeout * 1e3) : 0,
         .name = app->name,
         .conn_memory = pool,
     };

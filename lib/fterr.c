@@ -43,6 +43,7 @@ int ft_http_status(int err)
     case ENOENT: case FT_ERR_NO_TARGET: return 404;
     case FT_ERR_TOO_LARGE: case EFBIG: return 413;
     case FT_ERR_BODY_TYPE: return 415;
+    case EBUSY: return 409;          /* the same Idempotency-Key is being uploaded */
     case ERANGE: return 416;
     case FT_ERR_NOT_PERF: case FT_ERR_BAD_GZIP: case FT_ERR_CORRUPT: case FT_ERR_EMPTY:
     case EBADMSG: case EILSEQ:

@@ -6,12 +6,28 @@
  * only in the first and the last of these calls, so a reply made while the body streams
  * in (507 on a full disk, say) is kept here, the rest of the body is read and dropped,
  * and the reply goes out at FINAL.  A body that goes on past DISCARD_LIMIT after such a
- * reply gets its connection closed instead: nobody streams us gigabytes to be ignored. */
+ * reply gets its connection closed instead: nobody streams us gigabytes to be ignored.
+ *
+ * Connection guard (slow clients).  libmicrohttpd's idle timeout restarts with every byte,
+ * so a client that drips one header byte a second holds its slot for ever.  Every
+ * connection is tracked here (MHD_OPTION_NOTIFY_CONNECTION -> struct conn, under
+ * srv->cmu): while it waits for a request's headers it has a total deadline
+ * (header_timeout_ms from the connection's start or from its previous reply); while a
+ * body streams in it must average min_body_rate bytes/s once the body is older than that
+ * deadline.  A sweeper thread checks every SWEEP_MS and shuts the socket down
+ * (shutdown(2): libmicrohttpd then sees the hang-up and closes it on its own thread; the
+ * record leaves the list in NOTIFY_CLOSED, which runs before the descriptor is closed, so
+ * the sweeper never shuts a reused descriptor).  Under pressure (more than 7/8 of
+ * max_conns open) every new connection evicts the one that has waited longest for its
+ * headers or is below the body rate, so real requests and health checks still get a slot
+ * when slow clients fill the table.  Connections whose request is being handled or
+ * answered are never touched. */
 #define _GNU_SOURCE
 #include "httpd.h"
 #include "fterr.h"
 #include "jsonerr.h"
 #include "log.h"
+#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -26,11 +42,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define DISCARD_LIMIT (64ull << 20)
 #define MAX_REPLY_HEADERS 16
+#define SWEEP_MS 200
+
+/* where a connection is; only WAIT and BODY connections are ever closed by the guard */
+enum conn_state { CONN_WAIT, CONN_BODY, CONN_BUSY, CONN_CLOSING };
+
+struct conn {
+    struct conn *prev, *next;
+    int fd;
+    enum conn_state state;
+    unsigned served;         /* requests answered on this connection */
+    double t0;               /* WAIT: since when; BODY: when the headers were in */
+    uint64_t body_bytes;
+};
 
 struct httpd {
     struct MHD_Daemon *mhd;
@@ -39,6 +70,16 @@ struct httpd {
     uint16_t port;
     atomic_uint inflight;
     char name[32];
+    /* connection guard */
+    pthread_mutex_t cmu;
+    pthread_cond_t ccond;
+    struct conn *conns;      /* every open connection */
+    unsigned nconns, soft_limit;
+    double header_timeout, idle_timeout;   /* seconds */
+    double min_body_rate;    /* bytes/s */
+    int sweeper_started, stopping;
+    pthread_t sweeper;
+    atomic_ulong closed_slow, evicted;
 };
 
 enum phase { PHASE_NEW, PHASE_BODY, PHASE_DONE };
@@ -65,6 +106,7 @@ struct httpd_req {
     char *hname[MAX_REPLY_HEADERS], *hvalue[MAX_REPLY_HEADERS];
     char peer[INET6_ADDRSTRLEN];
     struct timespec t0;
+    struct conn *k;          /* the connection's guard record (NULL: untracked) */
 };
 
 /* --- routing ---------------------------------------------------------------------- */
@@ -141,8 +183,9 @@ int httpd_reply_json(httpd_req *req, int status, cJSON *json)
 {
     char *s = json ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
+    size_t n = s ? strlen(s) : 0;
+    s = utf8_fix_owned(s, &n);            /* cJSON copies bytes: JSON must be UTF-8 */
     if (!s) return httpd_reply(req, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
-    size_t n = strlen(s);
     /* a trailing newline makes curl output readable; JSON parsers ignore it */
     char *t = realloc(s, n + 2);
     if (!t) { free(s); return -1; }
@@ -353,6 +396,120 @@ const char *httpd_req_url(const httpd_req *req)
     return buf;
 }
 
+/* --- connection guard -------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Is k past its limits at time now?  Caller holds cmu. */
+static int conn_overdue(const httpd *srv, const struct conn *k, double now)
+{
+    double age = now - k->t0;
+    if (k->state == CONN_WAIT)
+        return age > (k->served ? srv->idle_timeout : srv->header_timeout);
+    if (k->state == CONN_BODY)
+        return age > srv->header_timeout && (double)k->body_bytes < srv->min_body_rate * age;
+    return 0;
+}
+
+/* Shuts k's socket down; libmicrohttpd notices and closes it.  Caller holds cmu. */
+static void conn_kill(httpd *srv, struct conn *k, const char *why)
+{
+    k->state = CONN_CLOSING;
+    if (k->fd >= 0) shutdown(k->fd, SHUT_RDWR);
+    log_debug("connection closed", "server=%s reason=%s", srv->name, why);
+}
+
+/* Under pressure: closes the connection that waited longest for its headers, or the
+ * slowest body, other than self.  Caller holds cmu. */
+static void conn_evict_one(httpd *srv, const struct conn *self, double now)
+{
+    struct conn *best = NULL;
+    for (struct conn *k = srv->conns; k; k = k->next) {
+        if (k == self) continue;
+        int cand = k->state == CONN_WAIT ||
+                   (k->state == CONN_BODY && conn_overdue(srv, k, now));
+        if (cand && (!best || k->t0 < best->t0)) best = k;
+    }
+    if (best) {
+        conn_kill(srv, best, "evicted");
+        atomic_fetch_add(&srv->evicted, 1);
+    }
+}
+
+static void on_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+                    enum MHD_ConnectionNotificationCode code)
+{
+    httpd *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn *k = calloc(1, sizeof *k);
+        if (!k) return;                  /* untracked: libmicrohttpd's timeout still holds */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        k->fd = ci ? ci->connect_fd : -1;
+        k->t0 = now_s();
+        pthread_mutex_lock(&srv->cmu);
+        k->next = srv->conns;
+        if (srv->conns) srv->conns->prev = k;
+        srv->conns = k;
+        if (++srv->nconns > srv->soft_limit) conn_evict_one(srv, k, k->t0);
+        pthread_mutex_unlock(&srv->cmu);
+        *socket_context = k;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct conn *k = *socket_context;
+        if (!k) return;
+        pthread_mutex_lock(&srv->cmu);
+        if (k->prev) k->prev->next = k->next;
+        else srv->conns = k->next;
+        if (k->next) k->next->prev = k->prev;
+        srv->nconns--;
+        pthread_mutex_unlock(&srv->cmu);
+        *socket_context = NULL;
+        free(k);
+    }
+}
+
+static void conn_set(httpd_req *req, enum conn_state st)
+{
+    struct conn *k = req->k;
+    if (!k) return;
+    pthread_mutex_lock(&req->srv->cmu);
+    if (k->state != CONN_CLOSING) {
+        k->state = st;
+        k->t0 = now_s();
+        k->body_bytes = 0;
+    }
+    pthread_mutex_unlock(&req->srv->cmu);
+}
+
+static void *sweeper_main(void *arg)
+{
+    httpd *srv = arg;
+    pthread_mutex_lock(&srv->cmu);
+    while (!srv->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += SWEEP_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&srv->ccond, &srv->cmu, &ts);
+        double now = now_s();
+        for (struct conn *k = srv->conns; k; k = k->next)
+            if (conn_overdue(srv, k, now)) {
+                conn_kill(srv, k, k->state == CONN_WAIT ? "header_deadline" : "body_rate");
+                atomic_fetch_add(&srv->closed_slow, 1);
+            }
+    }
+    pthread_mutex_unlock(&srv->cmu);
+    return NULL;
+}
+
+unsigned long httpd_closed_slow(const httpd *srv) { return atomic_load(&srv->closed_slow); }
+unsigned long httpd_evicted(const httpd *srv) { return atomic_load(&srv->evicted); }
+
 /* --- libmicrohttpd callbacks ------------------------------------------------------- */
 
 static double ms_since(const struct timespec *t0)
@@ -389,10 +546,35 @@ static int reply_500_unless_replied(httpd_req *req, const char *what)
     return httpd_reply_error(req, 500, "internal error");
 }
 
+struct clen_ctx { const char *first; int conflict; };
+
+static enum MHD_Result clen_each(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    struct clen_ctx *c = cls;
+    if (!key || strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) return MHD_YES;
+    if (!c->first) c->first = value ? value : "";
+    else if (strcmp(c->first, value ? value : "")) { c->conflict = 1; return MHD_NO; }
+    return MHD_YES;
+}
+
+/* Two Content-Length headers that disagree (RFC 9112 6.3: unrecoverable framing). */
+static int clen_conflict(struct MHD_Connection *conn)
+{
+    struct clen_ctx c = { NULL, 0 };
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, clen_each, &c);
+    return c.conflict;
+}
+
 static enum MHD_Result phase_new(httpd_req *req)
 {
     httpd *srv = req->srv;
     int status;
+    if (clen_conflict(req->conn)) {
+        httpd_add_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+        httpd_reply_error(req, 400, "two different Content-Length headers");
+        return queue_if_ready(req);
+    }
     req->route = route_find(srv->routes, req->method, req->path, &status);
     if (!req->route) {
         httpd_reply_error(req, status,
@@ -420,6 +602,11 @@ static enum MHD_Result phase_body(httpd_req *req, const char *data, size_t len)
 {
     const struct httpd_route *r = req->route;
     req->received += len;
+    if (req->k) {
+        pthread_mutex_lock(&req->srv->cmu);
+        req->k->body_bytes += len;
+        pthread_mutex_unlock(&req->srv->cmu);
+    }
     if (req->resp) {                         /* replied already: drop the rest */
         return req->received - req->replied_at > DISCARD_LIMIT ? MHD_NO : MHD_YES;
     }
@@ -477,6 +664,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (!req->path) { free(req); return MHD_NO; }
         clock_gettime(CLOCK_MONOTONIC, &req->t0);
         peer_of(conn, req->peer, sizeof req->peer);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        req->k = ci ? ci->socket_context : NULL;
+        conn_set(req, CONN_BODY);
         *con_cls = req;
         if (nul) {
             httpd_reply_error(req, 400, "the path has a NUL byte (%%00)");
@@ -489,6 +680,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         return phase_body(req, upload_data, n);
     }
+    conn_set(req, CONN_BUSY);
     if (req->phase == PHASE_BODY && !req->resp) {
         req->phase = PHASE_DONE;
         int rc = req->route->handle(req, req->route->arg);
@@ -511,6 +703,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (!req || req == (void *)&nul_in_path) return;
     int completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    if (req->k) {
+        pthread_mutex_lock(&srv->cmu);
+        req->k->served++;
+        pthread_mutex_unlock(&srv->cmu);
+        conn_set(req, CONN_WAIT);
+    }
     if (req->begun) {
         if (req->route->done) req->route->done(req, completed, req->route->arg);
         atomic_fetch_sub(&srv->inflight, 1);
@@ -539,6 +737,24 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* --- server ------------------------------------------------------------------------ */
 
+/* A daemon serving max_conns connections needs as many descriptors and then some: raise
+ * the soft limit toward the hard one when it is lower. */
+static void raise_nofile(unsigned max_conns)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_conns + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want) return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static void guard_free(httpd *srv)
+{
+    pthread_mutex_destroy(&srv->cmu);
+    pthread_cond_destroy(&srv->ccond);
+    free(srv);
+}
+
 httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *routes,
                    char *err, size_t errlen)
 {
@@ -562,6 +778,22 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
     srv->routes = routes;
     srv->flags = opts->flags;
     snprintf(srv->name, sizeof srv->name, "%s", opts->name ? opts->name : "httpd");
+    unsigned max_conns = opts->max_conns ? opts->max_conns : 1024;
+    unsigned timeout_s = opts->timeout_s ? opts->timeout_s : 30;
+    unsigned per_ip = opts->max_conns_per_ip ? opts->max_conns_per_ip
+                                             : (max_conns / 4 > 16 ? max_conns / 4 : 16);
+    srv->soft_limit = max_conns - max_conns / 8;
+    srv->header_timeout = opts->header_timeout_ms ? opts->header_timeout_ms / 1e3
+                          : (timeout_s < 10 ? timeout_s : 10);
+    srv->idle_timeout = timeout_s > srv->header_timeout ? timeout_s : srv->header_timeout;
+    srv->min_body_rate = opts->min_body_rate ? opts->min_body_rate : 1024;
+    raise_nofile(max_conns);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->ccond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&srv->cmu, NULL);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (opts->flags & HTTPD_THREAD_PER_CONNECTION) flags |= MHD_USE_THREAD_PER_CONNECTION;
@@ -577,14 +809,14 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
     unsigned threads = opts->threads ? opts->threads : 4;
     if (opts->flags & HTTPD_THREAD_PER_CONNECTION) threads = 1;
 
-    struct MHD_OptionItem ops[16];
+    struct MHD_OptionItem ops[20];
     int n = 0;
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
-    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
-                                        opts->max_conns ? opts->max_conns : 1024, NULL };
-    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
-                                        opts->timeout_s ? opts->timeout_s : 30, NULL };
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, max_conns, NULL };
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL };
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_conn, srv };
+    ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, NULL };
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, srv };
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL };
     /* no MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 means SO_REUSEPORT, which let a second
@@ -595,9 +827,6 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
                                             (intptr_t)opts->conn_memory, NULL };
     if (threads > 1)
         ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
-    if (opts->max_conns_per_ip)
-        ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                                            opts->max_conns_per_ip, NULL };
     if (tls) {
         ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
                                             (void *)opts->tls_cert_pem };
@@ -611,9 +840,11 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
     if (!srv->mhd) {
         snprintf(err, errlen, "cannot listen on %s port %u%s", listen, (unsigned)opts->port,
                  tls ? " (or the TLS certificate/key is not usable)" : " (address in use?)");
-        free(srv);
+        guard_free(srv);
         return NULL;
     }
+    if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0) srv->sweeper_started = 1;
+    else log_warn("no connection guard", "server=%s detail=\"cannot start its thread\"", srv->name);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : opts->port;
     return srv;
@@ -631,8 +862,13 @@ void httpd_quiesce(httpd *srv)
 void httpd_stop(httpd *srv)
 {
     if (!srv) return;
+    pthread_mutex_lock(&srv->cmu);
+    srv->stopping = 1;
+    pthread_cond_signal(&srv->ccond);
+    pthread_mutex_unlock(&srv->cmu);
+    if (srv->sweeper_started) pthread_join(srv->sweeper, NULL);
     MHD_stop_daemon(srv->mhd);
-    free(srv);
+    guard_free(srv);
 }
 
 void httpd_block_signals(void)

@@ -62,9 +62,15 @@ struct httpd_opts {
     const char *listen;          /* address to bind, default "127.0.0.1"; "0.0.0.0", "::" ok */
     uint16_t port;               /* 0 picks a free port: see httpd_port() */
     unsigned threads;            /* pool size when not per-connection, default 4 */
-    unsigned max_conns;          /* default 1024 */
-    unsigned max_conns_per_ip;   /* 0: no per-address limit */
+    unsigned max_conns;          /* default 1024; above 7/8 of it every new connection
+                                    evicts the one waiting longest for its headers */
+    unsigned max_conns_per_ip;   /* default max_conns / 4 (at least 16) */
     unsigned timeout_s;          /* idle connection timeout, default 30 s */
+    unsigned header_timeout_ms;  /* total time for a request's headers (from the
+                                    connection's start or its previous reply), default
+                                    min(timeout_s, 10 s); also the grace of a body */
+    unsigned min_body_rate;      /* bytes/s a body must average once older than the header
+                                    timeout, default 1024 */
     size_t conn_memory;          /* per-connection buffer (headers + body chunks), default
                                     libmicrohttpd's 32 KB; bigger means fewer, larger
                                     body chunks for streaming uploads */
@@ -85,6 +91,10 @@ void httpd_quiesce(httpd *srv);
 unsigned httpd_inflight(const httpd *srv);
 /* Stops the server (closes connections, joins its threads) and frees it. */
 void httpd_stop(httpd *srv);
+/* Connections the guard closed for missing their header deadline or body rate, and
+ * connections it evicted under pressure (see httpd.c). */
+unsigned long httpd_closed_slow(const httpd *srv);
+unsigned long httpd_evicted(const httpd *srv);
 
 /* Blocks SIGINT, SIGTERM (and ignores SIGPIPE) in the calling thread; call before
  * httpd_start so the server's threads inherit the mask.  Then httpd_wait_signal()

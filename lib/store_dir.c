@@ -218,6 +218,16 @@ void *store_dir_open(const char *dir, const struct store_opts *o, char *err, siz
         free(st);
         return NULL;
     }
+    /* a temporary area that is a symlink (or not a directory) could point writes
+     * anywhere: refuse the store at startup instead of failing every upload later */
+    struct stat tst;
+    if (fstatat(st->dirfd, TMP_DIR, &tst, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(tst.st_mode)) {
+        err_set(err, errlen, "store directory %s: %s/%s is %s, not a directory: remove it", dir,
+                dir, TMP_DIR, S_ISLNK(tst.st_mode) ? "a symbolic link" : "not a directory");
+        close(st->dirfd);
+        free(st);
+        return NULL;
+    }
     /* the temporary area is only needed for writing: a read-only store still opens */
     if (mkdirat(st->dirfd, TMP_DIR, 0700) == 0 || errno == EEXIST)
         st->tmpfd = openat(st->dirfd, TMP_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -283,6 +283,13 @@ static int cmd_record(int argc, char **argv)
     if (res.stats.collisions)
         log_info("stack map collisions", "samples=%llu (their frames came in the sample: "
                  "none lost)", (unsigned long long)res.stats.collisions);
+    if (res.stats.unsampled_tasks)
+        log_warn("short-lived tasks not sampled", "tasks=%llu (each exited before a sampling "
+                 "period of CPU time; the header says so; --backend bpf -a samples them)",
+                 (unsigned long long)res.stats.unsampled_tasks);
+    if (res.stats.jit_maps_capped)
+        log_warn("JIT maps cut short", "maps=%u (byte, time or symbol cap; their later "
+                 "frames print as [unknown])", res.stats.jit_maps_capped);
     if (res.stats.tables_over_budget)
         log_warn("symbol tables left out", "tables=%u (symbol memory budget spent; their "
                  "frames print as [unknown])", res.stats.tables_over_budget);
@@ -330,7 +337,9 @@ static int cmd_upload(int argc, char **argv)
     if (rep.evicted) log_warn("spool full", "evicted=%d oldest traces deleted", rep.evicted);
     if (rep.rejected)
         log_warn("spool entries refused", "rejected=%d kept as .rejected.*", rep.rejected);
-    log_info("upload done", "sent=%d spooled=%d left_in_spool=%d", rep.sent, rep.spooled, rep.left);
+    int left = upload_spool_count(&uo);     /* after this run's own spooling too */
+    log_info("upload done", "sent=%d spooled=%d evicted=%d left_in_spool=%d", rep.sent,
+             rep.spooled, rep.evicted, left < 0 ? rep.left : left);
     if (worst == EXIT_OK && drc > 0) worst = EXIT_SPOOLED;
     return worst;
 }

@@ -8,6 +8,7 @@
 #include "symbolizer.h"
 #include "intmap.h"
 #include "jitmap.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,9 @@
 #define DSO_BUCKETS     1024
 #define MAX_RETIRED     (64u << 20)   /* per JIT map: old string buffers kept alive */
 #define DEFAULT_BUDGET  ((size_t)1 << 30) /* all tables together: see symbolizer_set_mem_budget */
+#define JIT_MAX_BYTES   (256ull << 20)    /* per JIT map read: see symbolizer_set_jit_budget */
+#define JIT_MAX_MS      1000u
+#define JIT_CHECK_LINES 4096              /* lines between two looks at the clock */
 
 struct sym {
     uint64_t start, size;
@@ -106,6 +110,7 @@ struct proc {
     char *jit_path;
     off_t jit_size;                   /* bytes of the JIT map consumed so far */
     int jit_full;                     /* a limit was hit: not read on until it is replaced */
+    uint64_t jit_ns;                  /* time spent reading this map, all reads */
     uint64_t jit_epoch;
 };
 
@@ -118,6 +123,8 @@ struct symbolizer {
     char debug_root[PATH_MAX];        /* where debug files are installed */
     uint64_t epoch;
     struct budget budget;
+    uint64_t jit_max_bytes;
+    uint64_t jit_max_ns;
     symbolizer_stats stats;
 };
 
@@ -723,6 +730,14 @@ static int jit_owner_ok(const struct stat *st, int pid)
     return !stat(path, &ps) && ps.st_uid == st->st_uid;
 }
 
+/* CPU time of the calling thread, ns: what reading a map costs the recording. */
+static uint64_t thread_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Reads what was appended to /tmp/perf-PID.map since the last look (the JIT only
  * appends; a file that shrank is read again from the start); at most once per epoch.
  * Only complete lines are consumed. */
@@ -763,14 +778,22 @@ static void jit_refresh(symbolizer *s, struct proc *p)
     }
     char line[MAX_LINE];
     off_t consumed = p->jit_size;
+    uint64_t t0 = thread_ns(), lines = 0;
+    const char *why = NULL;
     while (fgets(line, sizeof line, f)) {
+        if (++lines % JIT_CHECK_LINES == 0) {
+            if ((uint64_t)consumed > s->jit_max_bytes) { why = "bytes"; break; }
+            if (p->jit_ns + thread_ns() - t0 > s->jit_max_ns) { why = "time"; break; }
+        }
         size_t n = strlen(line);
         if (!n || line[n - 1] != '\n') {
             if (n == sizeof line - 1) {        /* over-long line: skip it entirely */
                 int c;
                 consumed += (off_t)n;
-                while ((c = fgetc(f)) != EOF && c != '\n') consumed++;
+                while ((c = fgetc(f)) != EOF && c != '\n' &&
+                       (uint64_t)consumed <= s->jit_max_bytes) consumed++;
                 if (c == '\n') consumed++;
+                if ((uint64_t)consumed > s->jit_max_bytes) { why = "bytes"; break; }
             }
             continue;                          /* a line still being written */
         }
@@ -786,10 +809,18 @@ static void jit_refresh(symbolizer *s, struct proc *p)
         end[strcspn(end, "\r\n")] = 0;
         if (!*end) continue;
         if (symtab_add(&p->jit, start, size, end) < 0) {
-            p->jit_full = 1;
             if (s->budget.spent) s->stats.tables_over_budget++;
+            why = s->budget.spent ? "memory" : "symbols";
             break;
         }
+    }
+    p->jit_ns += thread_ns() - t0;
+    if (why) {
+        p->jit_full = 1;
+        s->stats.jit_maps_capped++;
+        log_warn("JIT map read no further", "map=%s reason=%s read_bytes=%lld symbols=%zu "
+                 "detail=\"frames in code it names later print as [unknown]\"", path, why,
+                 (long long)consumed, p->jit.n);
     }
     p->jit_size = consumed;
     fclose(f);
@@ -877,6 +908,14 @@ int symbolizer_set_mem_budget(symbolizer *s, size_t bytes)
     return 0;
 }
 
+int symbolizer_set_jit_budget(symbolizer *s, uint64_t bytes, unsigned ms)
+{
+    if (!bytes || !ms) return -EINVAL;
+    s->jit_max_bytes = bytes;
+    s->jit_max_ns = (uint64_t)ms * 1000000u;
+    return 0;
+}
+
 void symbolizer_tick(symbolizer *s)
 {
     s->epoch++;
@@ -894,6 +933,8 @@ symbolizer *symbolizer_new(void)
     if (!s) return NULL;
     snprintf(s->debug_root, sizeof s->debug_root, "/usr/lib/debug");
     s->budget.limit = DEFAULT_BUDGET;
+    s->jit_max_bytes = JIT_MAX_BYTES;
+    s->jit_max_ns = (uint64_t)JIT_MAX_MS * 1000000u;
     s->vdso = calloc(1, sizeof *s->vdso);
     s->kernel = calloc(1, sizeof *s->kernel);
     if (!s->vdso || !s->kernel || !(s->vdso->path = strdup("[vdso]")) ||

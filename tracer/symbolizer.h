@@ -50,6 +50,11 @@ int symbolizer_set_debug_root(symbolizer *s, const char *dir);
  * the first resolve.  Returns 0 or -EINVAL (0 bytes). */
 int symbolizer_set_mem_budget(symbolizer *s, size_t bytes);
 
+/* Budget of each /tmp/perf-PID.map: bytes read (default 256 MiB, garbage lines count)
+ * and CPU time spent reading it (default 1000 ms, all its reads together).  A map past
+ * either is read no further; logged once with the reason.  Returns 0 or -EINVAL. */
+int symbolizer_set_jit_budget(symbolizer *s, uint64_t bytes, unsigned ms);
+
 /* Reads /proc/PID/maps (executable mappings) for a process about to be traced.
  * Returns 0 or a negative errno (the process is gone, or /proc is not readable). */
 int symbolizer_add_proc(symbolizer *s, int pid);
@@ -75,6 +80,8 @@ typedef struct symbolizer_stats {
     unsigned maps_reads;      /* /proc/PID/maps reads */
     unsigned perfmap_reads;   /* /tmp/perf-PID.map reads */
     unsigned tables_over_budget; /* symbol tables cut short or not loaded: budget spent */
+    unsigned jit_maps_capped; /* JIT maps read no further: a byte, time or symbol cap hit
+                                 (each logged once: its later symbols print [unknown]) */
 } symbolizer_stats;
 void symbolizer_get_stats(const symbolizer *s, symbolizer_stats *out);
 

@@ -52,6 +52,9 @@ struct tracer {
     void *on_new_pid_arg;
     symbolizer *sym;
     intmap comms;           /* tid -> interned comm */
+    intmap born;            /* tids forked while tracing, not sampled yet -> (void *)1 */
+    uint64_t unsampled;     /* tasks that exited unsampled: shorter than a period */
+    uint64_t unsampled_written;
     intmap pool;            /* string hash -> struct pooled chain */
     struct rec *recs;
     size_t nrecs, caprecs;
@@ -228,6 +231,7 @@ static void add_sample(tracer *t, const sampler_rec *r)
         rec->nframes++;
     }
     intern_stack(t, rec);
+    if (t->born.len) intmap_del(&t->born, r->tid);
     t->nrecs++;
     t->samples++;
     t->added++;
@@ -255,9 +259,13 @@ static void on_record(void *arg, const sampler_rec *r)
         const char *c = intmap_get(&t->comms, r->ptid);
         if (c && !intmap_get(&t->comms, r->tid)) intmap_put(&t->comms, r->tid, (void *)c);
         if (r->pid != r->ppid) symbolizer_fork(t->sym, (int)r->pid, (int)r->ppid);
+        intmap_put(&t->born, r->tid, (void *)1);
         break;
     }
     case SREC_EXIT:
+        /* a per-task cpu-clock event samples a task only after a whole period of its
+         * CPU time: one that ends sooner is structurally missed, counted here */
+        if (intmap_del(&t->born, r->tid)) t->unsampled++;
         if (r->pid == r->tid) {
             symbolizer_exit(t->sym, (int)r->pid);
             intmap_del(&t->known_pids, r->pid);       /* bpf: a reused pid is new */
@@ -470,6 +478,8 @@ void tracer_get_stats(const tracer *t, tracer_stats *out)
     symbolizer_stats ss;
     symbolizer_get_stats(t->sym, &ss);
     out->tables_over_budget = ss.tables_over_budget;
+    out->jit_maps_capped = ss.jit_maps_capped;
+    out->unsampled_tasks = t->unsampled;
 }
 
 static int rec_cmp(const void *a, const void *b)
@@ -533,6 +543,13 @@ static int write_header(tracer *t, ps_writer *w, const tracer_header *h, int kee
         if (!keep_lost) t->collisions_written = bs.collisions;
     }
     if (!keep_lost) t->lost_written = lost;
+    if (t->unsampled > t->unsampled_written) {
+        ps_write_header_kvf(w, "fntrace unsampled tasks",
+                            "%llu (exited before a sampling period of CPU time; "
+                            "--backend bpf -a samples them)",
+                            (unsigned long long)(t->unsampled - t->unsampled_written));
+        t->unsampled_written = t->unsampled;
+    }
     for (size_t i = 0; h && i < h->ninvocations; i++) ps_write_invocation(w, &h->invocations[i]);
     for (size_t i = 0; h && i < h->nlines; i++) {
         char line[4096];
@@ -639,6 +656,7 @@ void tracer_free(tracer *t)
         }
     intmap_free(&t->pool);
     intmap_free(&t->comms);
+    intmap_free(&t->born);
     intmap_free(&t->stack_index);
     free(t->stacks);
     free(t->recs);

@@ -134,6 +134,9 @@ typedef struct tracer_stats {
     unsigned events;        /* perf events open (threads x CPUs); timer: threads sampled */
     enum tracer_sampler sampler;
     unsigned tables_over_budget; /* symbol tables left out: the symbolizer's memory budget */
+    unsigned jit_maps_capped;    /* JIT maps read no further (byte, time or symbol cap) */
+    uint64_t unsampled_tasks;    /* tasks forked and exited unsampled (shorter-lived than a
+                                    sampling period of CPU time: structurally missed) */
 } tracer_stats;
 void tracer_get_stats(const tracer *t, tracer_stats *out);
 

@@ -5,6 +5,7 @@
 #include "errbuf.h"
 #include "fterr.h"
 #include "gz.h"
+#include "log.h"
 #include "tracename.h"
 
 #include <curl/curl.h>
@@ -33,6 +34,29 @@ static unsigned spool_seq;
 
 static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+/* A trace's own id, minted once per trace: "<ns>-<pid>-<seq>".  It names the trace's
+ * spool entry, so a drain after a timed-out try sends the same Idempotency-Key. */
+#define TID_MAX 48
+static void mint_tid(char *out)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned seq = __atomic_add_fetch(&spool_seq, 1, __ATOMIC_RELAXED);
+    snprintf(out, TID_MAX, "%019llu-%d-%u",
+             (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec,
+             (int)getpid(), seq);
+}
+
+/* Idempotency-Key: "fntrace-<FNV-1a 64 of the content>-<trace id>". */
+#define KEY_MAX (TID_MAX + 32)
+static void idem_key(const void *body, size_t len, const char *tid, char *out)
+{
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = body;
+    for (size_t i = 0; i < len; i++) { h ^= p[i]; h *= 1099511628211ull; }
+    snprintf(out, KEY_MAX, "fntrace-%016llx-%s", (unsigned long long)h, tid);
+}
+
 
 /* Level 1: a trace's text (repetitive stacks and invocation lines) deflates to ~10% at
  * level 1 in a third of level 6's CPU time, for ~14% more bytes; uploads run inside
@@ -47,8 +71,9 @@ static size_t discard(char *p, size_t sz, size_t n, void *arg)
 }
 
 /* One POST.  Returns 0 (2xx), -FT_ERR_STORE_DOWN (transient), or a permanent code. */
-static int post_once(const upload_opts *o, const char *name, const void *body, size_t len,
-                     upload_report *rep, char *err, size_t errlen)
+static int post_once(const upload_opts *o, const char *name, const char *key,
+                     const void *body, size_t len, upload_report *rep, char *err,
+                     size_t errlen)
 {
     pthread_once(&curl_once, curl_init);
     if (len > UINT32_MAX) {
@@ -70,6 +95,9 @@ static int post_once(const upload_opts *o, const char *name, const void *body, s
     struct curl_slist *h = curl_slist_append(NULL, hname);
     h = curl_slist_append(h, "Content-Type: text/plain; charset=utf-8");
     h = curl_slist_append(h, "Expect:");
+    char hkey[KEY_MAX + 32];
+    snprintf(hkey, sizeof hkey, "Idempotency-Key: %s", key);
+    h = curl_slist_append(h, hkey);
     if (use_gzip) h = curl_slist_append(h, "Content-Encoding: gzip");
     char ebuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, o->url);
@@ -99,10 +127,12 @@ static int post_once(const upload_opts *o, const char *name, const void *body, s
     if (status == 415 && use_gzip) {
         /* the server does not take gzip bodies: plain text from now on */
         __atomic_store_n(&gzip_refused, 1, __ATOMIC_RELAXED);
-        return post_once(o, name, body, len, rep, err, errlen);
+        return post_once(o, name, key, body, len, rep, err, errlen);
     }
     err_set(err, errlen, "POST %s: HTTP %ld", o->url, status);
-    if (status >= 500 || status == 408 || status == 429) return -FT_ERR_STORE_DOWN;
+    /* 409: an earlier try with the same Idempotency-Key is still being stored */
+    if (status >= 500 || status == 408 || status == 429 || status == 409)
+        return -FT_ERR_STORE_DOWN;
     if (status == 401 || status == 403) return -FT_ERR_UNAUTHORIZED;
     if (status == 413) return -FT_ERR_TOO_LARGE;
     return -FT_ERR_BAD_INPUT;
@@ -114,8 +144,9 @@ static void sleep_ms(int ms)
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
-int upload_send(const upload_opts *o, const void *body, size_t len, upload_report *rep,
-                char *err, size_t errlen)
+/* upload_send for the trace whose id is tid: every try sends the same key. */
+static int send_tries(const upload_opts *o, const char *tid, const void *body, size_t len,
+                      upload_report *rep, char *err, size_t errlen)
 {
     if (!o->url) {
         err_set(err, errlen, "no upload URL");
@@ -128,16 +159,26 @@ int upload_send(const upload_opts *o, const void *body, size_t len, upload_repor
     int attempts = o->attempts > 0 ? o->attempts : 3;
     int wait = o->backoff_ms > 0 ? o->backoff_ms : 500;
     int rc = -FT_ERR_STORE_DOWN;
+    char key[KEY_MAX];
+    idem_key(body, len, tid, key);
     for (int i = 0; i < attempts; i++) {
         if (i) {
             sleep_ms(wait);
             wait = wait * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : wait * 2;
         }
-        rc = post_once(o, o->name, body, len, rep, err, errlen);
+        rc = post_once(o, o->name, key, body, len, rep, err, errlen);
         if (rc != -FT_ERR_STORE_DOWN) break;
     }
     if (!rc && rep) rep->sent++;
     return rc;
+}
+
+int upload_send(const upload_opts *o, const void *body, size_t len, upload_report *rep,
+                char *err, size_t errlen)
+{
+    char tid[TID_MAX];
+    mint_tid(tid);
+    return send_tries(o, tid, body, len, rep, err, errlen);
 }
 
 /* ---- spool ----------------------------------------------------------------------------- */
@@ -230,8 +271,25 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-int upload_spool(const upload_opts *o, const char *name, const void *body, size_t len,
-                 upload_report *rep, char *err, size_t errlen)
+/* Writes body to path through a temporary file in dir: 0 or -errno. */
+static int write_file_atomic(const char *dir, const char *path, const void *body, size_t len)
+{
+    char tmp[PATH_MAX];
+    unsigned seq = __atomic_add_fetch(&spool_seq, 1, __ATOMIC_RELAXED);
+    snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%u", dir, (int)getpid(), seq);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    int rc = write_all(fd, body, len);
+    if (!rc && fsync(fd) < 0) rc = -errno;
+    if (close(fd) < 0 && !rc) rc = -errno;
+    if (!rc && rename(tmp, path) < 0) rc = -errno;
+    if (rc) unlink(tmp);
+    return rc;
+}
+
+static int spool_write(const upload_opts *o, const char *name, const char *tid,
+                       const void *body, size_t len, upload_report *rep, char *err,
+                       size_t errlen)
 {
     if (!o->spool_dir) {
         err_set(err, errlen, "no spool directory");
@@ -243,15 +301,28 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
     }
     uint64_t max_bytes = o->spool_max_bytes ? o->spool_max_bytes : DEFAULT_SPOOL_BYTES;
     unsigned max_files = o->spool_max_files ? o->spool_max_files : DEFAULT_SPOOL_FILES;
-    if (len > max_bytes) {
-        err_set(err, errlen, "trace of %zu bytes is larger than the spool (%llu bytes)", len,
-                (unsigned long long)max_bytes);
-        return -FT_ERR_TOO_LARGE;
-    }
     if (mkdir(o->spool_dir, 0700) < 0 && errno != EEXIST) {
         int e = errno;
         err_set(err, errlen, "spool %s: %s", o->spool_dir, strerror(e));
         return -e;
+    }
+    char final[PATH_MAX];
+    if (len > max_bytes) {
+        /* never dropped: kept beside the queue (not drained, not evicted), named here */
+        snprintf(final, sizeof final, "%s/.oversize.%s.%s.perf", o->spool_dir, tid, name);
+        int rc = write_file_atomic(o->spool_dir, final, body, len);
+        if (rc) {
+            err_set(err, errlen, "trace of %zu bytes is larger than the spool (%llu bytes) "
+                    "and cannot be kept in %s: %s", len, (unsigned long long)max_bytes, final,
+                    strerror(-rc));
+            return rc;
+        }
+        log_warn("trace kept outside the spool", "file=%s bytes=%zu spool_max_bytes=%llu",
+                 final, len, (unsigned long long)max_bytes);
+        err_set(err, errlen, "trace of %zu bytes is larger than the spool (%llu bytes): "
+                "kept in %s, send it with `fntrace upload`", len,
+                (unsigned long long)max_bytes, final);
+        return -FT_ERR_TOO_LARGE;
     }
     struct entry *v;
     size_t n;
@@ -266,31 +337,18 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
         char p[PATH_MAX];
         snprintf(p, sizeof p, "%s/%s", o->spool_dir, v[i].name);
         if (!unlink(p)) {
+            char ename[160] = "?";
+            entry_trace_name(v[i].name, ename, sizeof ename);
+            log_warn("spool entry evicted", "entry=%s name=%s bytes=%llu reason=\"spool full\"",
+                     v[i].name, ename, (unsigned long long)v[i].size);
             bytes -= v[i].size;
             if (rep) rep->evicted++;
         }
     }
     free(v);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    char final[PATH_MAX], tmp[PATH_MAX];
-    unsigned seq = __atomic_add_fetch(&spool_seq, 1, __ATOMIC_RELAXED);
-    snprintf(final, sizeof final, "%s/%019llu-%d-%u.%s.perf", o->spool_dir,
-             (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec,
-             (int)getpid(), seq, name);
-    snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%u", o->spool_dir, (int)getpid(), seq);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        err_set(err, errlen, "spool %s: %s", tmp, strerror(e));
-        return -e;
-    }
-    rc = write_all(fd, body, len);
-    if (!rc && fsync(fd) < 0) rc = -errno;
-    if (close(fd) < 0 && !rc) rc = -errno;
-    if (!rc && rename(tmp, final) < 0) rc = -errno;
+    snprintf(final, sizeof final, "%s/%s.%s.perf", o->spool_dir, tid, name);
+    rc = write_file_atomic(o->spool_dir, final, body, len);
     if (rc) {
-        unlink(tmp);
         err_set(err, errlen, "spool %s: %s", final, strerror(-rc));
         return rc;
     }
@@ -298,14 +356,37 @@ int upload_spool(const upload_opts *o, const char *name, const void *body, size_
     return 0;
 }
 
+int upload_spool(const upload_opts *o, const char *name, const void *body, size_t len,
+                 upload_report *rep, char *err, size_t errlen)
+{
+    char tid[TID_MAX];
+    mint_tid(tid);
+    return spool_write(o, name, tid, body, len, rep, err, errlen);
+}
+
+int upload_spool_count(const upload_opts *o)
+{
+    if (!o->spool_dir) return 0;
+    struct entry *v;
+    size_t n;
+    uint64_t bytes;
+    int rc = spool_list(o->spool_dir, &v, &n, &bytes);
+    if (rc == -ENOENT) return 0;
+    if (rc < 0) return rc;
+    free(v);
+    return (int)n;
+}
+
 int upload_submit(const upload_opts *o, const void *body, size_t len, upload_report *rep,
                   char *err, size_t errlen)
 {
-    int rc = upload_send(o, body, len, rep, err, errlen);
+    char tid[TID_MAX];
+    mint_tid(tid);
+    int rc = send_tries(o, tid, body, len, rep, err, errlen);
     if (rc != -FT_ERR_STORE_DOWN || !o->spool_dir) return rc;
     char why[512];
     snprintf(why, sizeof why, "%s", err ? err : "");
-    rc = upload_spool(o, o->name, body, len, rep, err, errlen);
+    rc = spool_write(o, o->name, tid, body, len, rep, err, errlen);
     if (rc < 0) return rc;
     err_set(err, errlen, "%s; spooled in %s", why, o->spool_dir);
     return 1;
@@ -377,7 +458,11 @@ int upload_drain(const upload_opts *o, upload_report *rep, char *err, size_t err
             rename(claim, path);
             continue;
         }
-        rc = post_once(o, name, body, len, rep, err, errlen);
+        char tid[TID_MAX], key[KEY_MAX];
+        size_t tl = strcspn(v[i].name, ".");
+        snprintf(tid, sizeof tid, "%.*s", (int)(tl < TID_MAX - 1 ? tl : TID_MAX - 1), v[i].name);
+        idem_key(body, len, tid, key);
+        rc = post_once(o, name, key, body, len, rep, err, errlen);
         free(body);
         if (!rc) {
             unlink(claim);

@@ -6,13 +6,19 @@
  * `POST URL` with `X-name: NAME` and the trace as the body.  The body is gzip-compressed
  * with `Content-Encoding: gzip` unless the server answered 415 to a compressed body once
  * (then this process sends plain text to it from then on) or gzip is turned off.
- * Transient failures (connection refused, timeouts, 5xx, 408, 429) are retried with
+ * Every try of one trace carries the same `Idempotency-Key: fntrace-<content hash>-<trace
+ * id>` (the trace id is minted once per trace and names its spool entry, so a drain
+ * repeats the key of the tries before it): a collector that stored an earlier try which
+ * the client gave up on answers 200 with that upload's id instead of storing it twice.
+ * Transient failures (connection refused, timeouts, 5xx, 408, 409, 429) are retried with
  * exponential backoff; permanent ones (other 4xx: bad name, too large, unauthorized)
  * are not retried and not spooled, the error says why.
  *
  * Spool: one file per trace, `<ns>-<pid>-<seq>.<NAME>.perf`, written to a temporary name
  * and renamed (never a half-written entry).  Bounded by bytes and files: making room
- * evicts the oldest entries and reports how many (never silent).  upload_drain() sends
+ * evicts the oldest entries, logs each (entry, name, size) and counts them.  A trace
+ * larger than the whole spool is kept beside it as `.oversize.<id>.<NAME>.perf` (never
+ * drained nor evicted), named in the error.  upload_drain() sends
  * entries oldest first and stops at the first transient failure; an entry is claimed by
  * renaming before it is sent, so two drainers never send the same trace twice, and a
  * claim left by a dead process is given back.
@@ -72,6 +78,9 @@ int upload_submit_file(const upload_opts *o, const char *path, upload_report *re
 /* Puts a body into the spool without trying to send it.  0 or negative errno. */
 int upload_spool(const upload_opts *o, const char *name, const void *body, size_t len,
                  upload_report *rep, char *err, size_t errlen);
+
+/* Entries waiting in the spool now (0 without a spool), or -errno. */
+int upload_spool_count(const upload_opts *o);
 
 /* Sends spooled traces oldest first (one try each); stops at the first transient failure.
  * Returns the number of entries left (0: the spool is empty afterwards), or -errno on

@@ -96,7 +96,9 @@ def write_script_root(root, forwarding=False, extra=None, http_out="res"):
 class AzureHost:
     """The Functions host's side of the custom handler protocol."""
 
-    def __init__(self, daemon, root, env=None):
+    def __init__(self, daemon, root, env=None, start=None):
+        """start(port, env) -> an object with .url starts the handler (default:
+        fnhandler-examples from the build; the Docker tests start a container)."""
         self.root = Path(root)
         self.host_json = json.loads((self.root / "host.json").read_text())
         self.functions = {}
@@ -104,8 +106,11 @@ class AzureHost:
             self.functions[fj.parent.name] = json.loads(fj.read_text())["bindings"]
         self.forwarding = self.host_json["customHandler"].get("enableForwardingHttpRequest", False)
         port = free_port()
-        self.app = start_examples(daemon, [], env=dict(env or {}, FUNCTIONS_CUSTOMHANDLER_PORT=str(port)),
-                                  port=port, cwd=str(self.root))
+        env = dict(env or {}, FUNCTIONS_CUSTOMHANDLER_PORT=str(port))
+        if start:
+            self.app = start(port, env)
+        else:
+            self.app = start_examples(daemon, [], env=env, port=port, cwd=str(self.root))
         self.url = self.app.url
         # readiness: the host polls GET / until the handler answers
         assert wait_until(lambda: request(self.url + "/")[0] == 200, timeout=20)

@@ -266,19 +266,19 @@ def test_list_get_delete_with_token(daemon, tmp_path):
         assert status == 201
         ids.append(doc["id"])
         time.sleep(0.01)
-    status, _, body = http("GET", d.url + "/api/v1/traces")
+    status, _, body = http("GET", d.url + "/api/v1/traces", headers=auth)
     lst = json.loads(body)
     assert [e["id"] for e in lst] == ids                     # oldest first
     assert all(e["bytes"] == len(TEXT) and e["time"].endswith("Z") for e in lst)
-    status, _, body = http("GET", d.url + "/api/v1/traces?name=alpha")
+    status, _, body = http("GET", d.url + "/api/v1/traces?name=alpha", headers=auth)
     assert [e["id"] for e in json.loads(body)] == [ids[0], ids[2]]
-    assert http("GET", d.url + "/api/v1/traces?name=../x")[0] == 400
+    assert http("GET", d.url + "/api/v1/traces?name=../x", headers=auth)[0] == 400
     # DELETE needs the token
     assert http("DELETE", d.url + "/api/v1/traces/" + ids[1])[0] == 401
     assert http("DELETE", d.url + "/api/v1/traces/" + ids[1],
                 headers={"Authorization": "Bearer nope"})[0] == 401
     assert http("DELETE", d.url + "/api/v1/traces/" + ids[1], headers=auth)[0] == 200
-    assert http("GET", d.url + "/api/v1/traces/" + ids[1])[0] == 404
+    assert http("GET", d.url + "/api/v1/traces/" + ids[1], headers=auth)[0] == 404
     assert http("DELETE", d.url + "/api/v1/traces/" + ids[1], headers=auth)[0] == 404
     assert sorted(traces(store)) == sorted([ids[0], ids[2]])
 

@@ -88,9 +88,9 @@ def flamescope(daemon, az, tmp_path, container="traces", *args, page=None):
     return daemon(argv, port, env=env, name="fntrace-flamescope")
 
 
-def listing(url, name=None):
+def listing(url, name=None, headers=None):
     q = f"?name={name}" if name else ""
-    status, _, body = http("GET", f"{url}/api/v1/traces{q}")
+    status, _, body = http("GET", f"{url}/api/v1/traces{q}", headers=headers)
     assert status == 200, body
     return json.loads(body)
 
@@ -158,8 +158,9 @@ def test_delete_and_retention(tmp_path, daemon, azurite):
     tid = doc["id"]
     status, _, _ = http("DELETE", f"{c.url}/api/v1/traces/{tid}", headers=auth)
     assert status == 200
-    assert http("GET", f"{c.url}/api/v1/traces/{tid}")[0] == 404
-    assert listing(c.url) == []
+    # with a token, reads need it too (no --public-read)
+    assert http("GET", f"{c.url}/api/v1/traces/{tid}", headers=auth)[0] == 404
+    assert listing(c.url, headers=auth) == []
     assert http("DELETE", f"{c.url}/api/v1/traces/{tid}", headers=auth)[0] == 404
 
     # retention by size on the blob store: the oldest go first

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sbuf b;
     sbuf_init(&b);
     views_heatmap(p, 7, &b, err, sizeof err);
-    views_invocations(p, &b);
+    views_invocations(p, 0, 0, &b);
     struct profile_range r;
     profile_range_all(p, &r);
     ftree *t = ftree_build(p, &r);

@@ -21,7 +21,7 @@ static void answer(const profile *p)
     sbuf_init(&b);
     char err[256];
     views_heatmap(p, 5, &b, err, sizeof err);
-    views_invocations(p, &b);
+    views_invocations(p, 0, 0, &b);
     struct profile_range r;
     profile_range_all(p, &r);
     views_flamegraph(p, &r, &b);

@@ -19,6 +19,7 @@
 #include "jsonerr.h"
 #include "oatable.h"
 #include "tracename.h"
+#include "utf8.h"
 
 static void test_every_code_named_and_mapped(void **state)
 {
@@ -183,6 +184,35 @@ static void test_oatable_map_and_multimap(void **state)
     assert_int_equal(oat_memory(&t), 0);
 }
 
+static void test_utf8_valid_cut_fix(void **st)
+{
+    (void)st;
+    assert_true(utf8_valid("plain", 5));
+    assert_true(utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\xa5", 9));   /* é € 🔥 */
+    assert_false(utf8_valid("\xff", 1));
+    assert_false(utf8_valid("\xc0\xaf", 2));            /* overlong '/' */
+    assert_false(utf8_valid("\xed\xa0\x80", 3));       /* a surrogate */
+    assert_false(utf8_valid("\xf4\x90\x80\x80", 4));   /* past U+10FFFF */
+    assert_false(utf8_valid("\xe2\x82", 2));            /* truncated */
+    /* cut: back to the start of a character cut by a byte limit, never inside one */
+    assert_int_equal(utf8_cut("ab\xc3", 3), 2);
+    assert_int_equal(utf8_cut("ab\xc3\xa9", 4), 4);
+    assert_int_equal(utf8_cut("a\xe2\x82", 3), 1);
+    assert_int_equal(utf8_cut("a\xf0\x9f\x94", 4), 1);
+    assert_int_equal(utf8_cut("a\xf0\x9f\x94\xa5", 5), 5);
+    size_t n;
+    char *f = utf8_fix("a\xff\xc3\xa9\xe2\x82", 6, &n);
+    assert_non_null(f);
+    assert_string_equal(f, "a\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd");
+    assert_int_equal(n, strlen(f));
+    assert_true(utf8_valid(f, n));
+    free(f);
+    char *own = strdup("valid \xc3\xa9");
+    size_t len = strlen(own);
+    assert_ptr_equal(utf8_fix_owned(own, &len), own);   /* no copy when valid */
+    free(own);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_json_error_body),
         cmocka_unit_test(test_gzip_round_trip),
         cmocka_unit_test(test_oatable_map_and_multimap),
+        cmocka_unit_test(test_utf8_valid_cut_fix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -276,7 +276,7 @@ static char *all_answers(const profile *p, size_t *lenp)
     sbuf_init(&b);
     char err[256];
     views_heatmap(p, 7, &b, err, sizeof err);
-    views_invocations(p, &b);
+    views_invocations(p, 0, 0, &b);
     struct profile_range r;
     profile_range_all(p, &r);
     views_flamegraph(p, &r, &b);
@@ -608,14 +608,20 @@ static void test_differential_and_elided(void **st)
 
 /* ------------------------------------------------------------------ cache */
 
-static atomic_int builds;
+static atomic_int builds, running, most_running;
 
+/* ctx NULL: builds; (void *)1: a refusal the same bytes earn again (corrupt gzip);
+ * (void *)2: a passing failure (I/O error). */
 static profile *slow_build(void *ctx, int *err, char *msg, size_t msglen)
 {
     atomic_fetch_add(&builds, 1);
+    int now = atomic_fetch_add(&running, 1) + 1;
+    int m = atomic_load(&most_running);
+    while (now > m && !atomic_compare_exchange_weak(&most_running, &m, now)) {}
     usleep(100000);
+    atomic_fetch_sub(&running, 1);
     if (ctx) {
-        *err = -FT_ERR_BAD_GZIP;
+        *err = ctx == (void *)1 ? -FT_ERR_BAD_GZIP : -EIO;
         snprintf(msg, msglen, "bad");
         return NULL;
     }
@@ -670,10 +676,18 @@ static void test_cache_single_flight(void **st)
     pcache_entry *ref;
     int err = 0;
     char msg[64];
+    /* a refusal the same bytes would earn again is cached (a gzip bomb is paid once) */
     assert_null(pcache_get(c, "y", 1, 2, "", slow_build, (void *)1, &ref, &err, msg, sizeof msg));
     assert_int_equal(err, -FT_ERR_BAD_GZIP);
+    err = 0;
     assert_null(pcache_get(c, "y", 1, 2, "", slow_build, (void *)1, &ref, &err, msg, sizeof msg));
-    assert_int_equal(atomic_load(&builds), 2);
+    assert_int_equal(err, -FT_ERR_BAD_GZIP);
+    assert_int_equal(atomic_load(&builds), 1);
+    /* a passing failure is not: the next request tries again */
+    assert_null(pcache_get(c, "z", 1, 2, "", slow_build, (void *)2, &ref, &err, msg, sizeof msg));
+    assert_int_equal(err, -EIO);
+    assert_null(pcache_get(c, "z", 1, 2, "", slow_build, (void *)2, &ref, &err, msg, sizeof msg));
+    assert_int_equal(atomic_load(&builds), 3);
 
     /* a new size is a new key; the stale entry goes */
     const profile *p = pcache_get(c, "x", 5, 2, "", slow_build, NULL, &ref, &err, msg,
@@ -681,18 +695,58 @@ static void test_cache_single_flight(void **st)
     assert_non_null(p);
     pcache_release(c, ref);
     /* so is a new version with the same size and mtime (the file was replaced) */
-    assert_int_equal(atomic_load(&builds), 3);
-    p = pcache_get(c, "x", 5, 2, "v2", slow_build, NULL, &ref, &err, msg, sizeof msg);
-    assert_non_null(p);
-    pcache_release(c, ref);
     assert_int_equal(atomic_load(&builds), 4);
     p = pcache_get(c, "x", 5, 2, "v2", slow_build, NULL, &ref, &err, msg, sizeof msg);
     assert_non_null(p);
     pcache_release(c, ref);
-    assert_int_equal(atomic_load(&builds), 4);
+    assert_int_equal(atomic_load(&builds), 5);
+    p = pcache_get(c, "x", 5, 2, "v2", slow_build, NULL, &ref, &err, msg, sizeof msg);
+    assert_non_null(p);
+    pcache_release(c, ref);
+    assert_int_equal(atomic_load(&builds), 5);
     struct pcache_stats s;
     pcache_stats_get(c, &s);
-    assert_int_equal(s.entries, 1);
+    assert_int_equal(s.entries, 2);          /* x at v2, and y's refusal */
+    assert_int_equal(s.refusals, 1);
+    pcache_free(c);
+}
+
+struct named_getter {
+    pcache *c;
+    char id[8];
+};
+
+static void *named_getter_main(void *arg)
+{
+    struct named_getter *g = arg;
+    pcache_entry *ref;
+    char msg[64];
+    int err;
+    pcache_get(g->c, g->id, 1, 2, "", slow_build, NULL, &ref, &err, msg, sizeof msg);
+    pcache_release(g->c, ref);
+    return NULL;
+}
+
+static void test_cache_build_queue(void **st)
+{
+    pcache *c = pcache_new(1 << 30);
+    pcache_set_max_builds(c, 1);
+    atomic_store(&builds, 0);
+    atomic_store(&most_running, 0);
+    struct named_getter g[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        g[i].c = c;
+        snprintf(g[i].id, sizeof g[i].id, "p%d", i);
+        pthread_create(&th[i], NULL, named_getter_main, &g[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&builds), 4);
+    assert_int_equal(atomic_load(&most_running), 1);   /* one at a time, the rest queued */
+    struct pcache_stats s;
+    pcache_stats_get(c, &s);
+    assert_true(s.queued >= 1);
     pcache_free(c);
 }
 
@@ -735,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_wide_trees_compare_fast),
         cmocka_unit_test(test_cache_single_flight),
         cmocka_unit_test(test_cache_budget),
+        cmocka_unit_test(test_cache_build_queue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

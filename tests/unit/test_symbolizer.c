@@ -12,6 +12,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +371,60 @@ static void test_jit_map_over_limit_read_once(void **state)
     symbolizer_free(s);
 }
 
+/* A garbage JIT map (issue: 1 GB of it made a 2 s recording take 6.5 s and hid the hot
+ * symbol past the cap silently): reading stops at the byte or time budget, and says so. */
+static void write_garbage_map(const char *path, int lines)
+{
+    FILE *m = fopen(path, "w");
+    assert_non_null(m);
+    for (int i = 0; i < lines; i++) fputs("not a symbol line at all\n", m);
+    fprintf(m, "7f0020000000 40 JS:*hot app.js:1\n");
+    fclose(m);
+}
+
+static void test_jit_map_budget(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/perf-%d.map", FAKE_PID + 19);
+    write_garbage_map(path, 200000);                  /* 5 MB of garbage, then the symbol */
+    sym_frame f;
+    symbolizer_stats st;
+    /* the default budget reads it all */
+    symbolizer *s = symbolizer_new();
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 19, 0x7f0020000010, &f);
+    assert_non_null(f.sym);
+    assert_string_equal(f.sym, "JS:*hot app.js:1");
+    symbolizer_get_stats(s, &st);
+    assert_int_equal(st.jit_maps_capped, 0);
+    symbolizer_free(s);
+    /* a byte budget stops it, counted, and it is not read again */
+    s = symbolizer_new();
+    assert_int_equal(symbolizer_set_jit_budget(s, 1 << 20, 10000), 0);
+    for (int e = 0; e < 3; e++) {
+        symbolizer_tick(s);
+        symbolizer_resolve_user(s, FAKE_PID + 19, 0x7f0020000010, &f);
+        assert_null(f.sym);
+    }
+    symbolizer_get_stats(s, &st);
+    assert_int_equal(st.jit_maps_capped, 1);
+    assert_int_equal(st.perfmap_reads, 1);
+    symbolizer_free(s);
+    /* so does a time budget */
+    write_garbage_map(path, 2000000);                 /* 50 MB: far more than 1 ms */
+    s = symbolizer_new();
+    assert_int_equal(symbolizer_set_jit_budget(s, 1ull << 40, 1), 0);
+    symbolizer_tick(s);
+    symbolizer_resolve_user(s, FAKE_PID + 19, 0x7f0020000010, &f);
+    assert_null(f.sym);
+    symbolizer_get_stats(s, &st);
+    assert_int_equal(st.jit_maps_capped, 1);
+    assert_int_equal(symbolizer_set_jit_budget(s, 0, 1), -EINVAL);
+    symbolizer_free(s);
+    unlink(path);
+}
+
 /* Resolves ip of a fake process in a child with an alarm, so a hang or a crash fails
  * the test instead of stalling or killing the suite.  With lib, 64 KiB of that file are
  * mapped at ip & ~0xffff first and the frame must name it; no symbol is expected.
@@ -682,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_jit_map),
         cmocka_unit_test(test_jit_names_stay_valid),
         cmocka_unit_test(test_jit_map_over_limit_read_once),
+        cmocka_unit_test(test_jit_map_budget),
         cmocka_unit_test(test_fifo_does_not_block),
         cmocka_unit_test(test_huge_build_id_note),
         cmocka_unit_test(test_elf_name_bomb),
