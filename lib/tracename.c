@@ -45,3 +45,17 @@ int trace_name_error(char *err, size_t errlen, const char *what, const char *nam
             what ? what : "trace name", shown);
     return -FT_ERR_BAD_NAME;
 }
+
+void trace_name_sanitize(const char *in, const char *fallback, char *out, size_t outlen)
+{
+    if (!outlen) return;
+    size_t o = 0, max = outlen - 1 < TRACE_NAME_MAX ? outlen - 1 : TRACE_NAME_MAX;
+    for (const char *p = in ? in : ""; *p && o < max; p++) {
+        int ok = name_char(*p);
+        if (!o && (*p == '.' || *p == '_' || !ok)) continue;   /* no leading dot */
+        out[o++] = ok ? *p : '_';
+    }
+    out[o] = 0;
+    if (!o && fallback && fallback != in) trace_name_sanitize(fallback, NULL, out, outlen);
+    if (!out[0] && outlen >= 8) memcpy(out, "unknown", 8);
+}

@@ -29,4 +29,10 @@ int trace_name_valid_n(const char *name, size_t len);
  * caller can `return trace_name_error(...)`. */
 int trace_name_error(char *err, size_t errlen, const char *what, const char *name, size_t len);
 
+/* Makes any text a valid trace name (the agent names traces after containers and
+ * cgroups): characters outside the rule become '_', leading dots and underscores are
+ * dropped, the result is cut at TRACE_NAME_MAX; when nothing is left, fallback is made
+ * a name the same way, else "unknown".  out needs outlen >= 8. */
+void trace_name_sanitize(const char *in, const char *fallback, char *out, size_t outlen);
+
 #endif

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "fterr.h"
 #include "log.h"
 #include "record.h"
@@ -24,6 +25,7 @@ enum {
     EXIT_USAGE = 2,        /* bad arguments */
     EXIT_TARGET = 3,       /* target not found, not startable, or not traceable */
     EXIT_UPLOAD = 4,       /* upload refused, or failed with no spool */
+    EXIT_PERM = 4,         /* the bpf backend is not permitted (no root, CAP_BPF...) */
     EXIT_SPOOLED = 75,     /* EX_TEMPFAIL: collector unreachable, trace kept in the spool */
 };
 
@@ -51,6 +53,9 @@ static int exit_code(int rc, int uploading)
 static const char usage_text[] =
 "usage: fntrace record [-F HZ] [-d TIME] [-o FILE] [--user-only]\n"
 "                      [--upload URL --name NAME [--spool DIR]] (-p PID | -- CMD [ARG...])\n"
+"       fntrace record --backend bpf [-F HZ] [-d SECONDS] [-o FILE] [--upload ...]\n"
+"                      (-p PID... | --cgroup PATH | -a | -- CMD [ARG...])\n"
+"       fntrace agent --collector URL [--cgroup-root PATH] [--window SECONDS] [-F HZ]\n"
 "       fntrace upload --name NAME [--spool DIR] URL [FILE...]\n"
 "       fntrace --help | --version\n"
 "\n"
@@ -67,8 +72,13 @@ static const char usage_text[] =
 "  -- CMD [ARG...]        start CMD and record it from its first instruction; when the\n"
 "                         recording ends first, CMD gets SIGTERM\n"
 "      --user-only        do not record kernel frames\n"
-"      --backend perf     the sampling backend (only perf is available in this build)\n"
-"      --sampler perf     how samples are taken; `timer` (POSIX CPU timers, no\n"
+"      --backend perf|bpf the sampling backend: perf (default; perf_event_open per\n"
+"                         thread, no privilege for your own processes) or bpf (one BPF\n"
+"                         program on every CPU; root or CAP_BPF + CAP_PERFMON)\n"
+"  -p PID...              bpf: -p may be repeated; forked children are followed\n"
+"      --cgroup PATH      bpf: every process in a cgroup directory (v2 or v1) and below\n"
+"  -a, --all              bpf: every process on the machine (idle excluded)\n"
+"      --sampler NAME     --backend's other name; `timer` (POSIX CPU timers, no\n"
 "                         perf_event_open) samples its own process only: it is the\n"
 "                         handler's FNTRACE_SAMPLER=timer and the tracer library's\n"
 "                         TRACER_SAMPLER_TIMER, not a way to record another process\n"
@@ -83,8 +93,20 @@ static const char usage_text[] =
 "upload: sends FILEs (perf-script text) to URL, after what the spool holds; with no\n"
 "FILE it only drains the spool.\n"
 "\n"
+"agent: one per node; samples every process (or those under --cgroup-root) with the\n"
+"bpf backend, splits the samples by container and uploads one trace per container\n"
+"and window, named after the container (Docker name, OpenFaaS function label, else\n"
+"the cgroup leaf).  SIGTERM/SIGINT uploads what it holds, then exits.\n"
+"      --collector URL    where traces go (POST, X-name: container name)\n"
+"      --cgroup-root PATH only processes in this cgroup directory and below\n"
+"      --window SECONDS   one trace per container every SECONDS (default 10)\n"
+"      --spool DIR        keep undeliverable traces (bounded), send them first\n"
+"      --docker-root DIR  Docker's data root for container names (default\n"
+"                         /var/lib/docker; /var/run/docker.sock is asked first)\n"
+"\n"
 "exit status: 0 ok, 1 recording/writing failed, 2 usage, 3 target cannot be traced,\n"
-"4 upload refused (or failed without --spool), 75 collector unreachable: kept in spool.\n"
+"4 upload refused (or failed without --spool), or the bpf backend not permitted,\n"
+"75 collector unreachable: kept in spool.\n"
 "Environment: FNTRACE_LOG=debug|info|warn|error.\n";
 
 static volatile sig_atomic_t stop_flag;
@@ -105,7 +127,8 @@ static int usage_error(const char *fmt, const char *arg)
 }
 
 enum { OPT_UPLOAD = 256, OPT_NAME, OPT_SPOOL, OPT_USER_ONLY, OPT_BACKEND, OPT_SPOOL_MAX,
-       OPT_RETRIES, OPT_SAMPLER };
+       OPT_RETRIES, OPT_CGROUP, OPT_COLLECTOR, OPT_CGROUP_ROOT, OPT_WINDOW,
+       OPT_DOCKER_ROOT, OPT_SAMPLER };
 
 static const struct option long_opts[] = {
     { "freq", required_argument, NULL, 'F' },
@@ -119,6 +142,12 @@ static const struct option long_opts[] = {
     { "retries", required_argument, NULL, OPT_RETRIES },
     { "user-only", no_argument, NULL, OPT_USER_ONLY },
     { "backend", required_argument, NULL, OPT_BACKEND },
+    { "cgroup", required_argument, NULL, OPT_CGROUP },
+    { "all", no_argument, NULL, 'a' },
+    { "collector", required_argument, NULL, OPT_COLLECTOR },
+    { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
+    { "window", required_argument, NULL, OPT_WINDOW },
+    { "docker-root", required_argument, NULL, OPT_DOCKER_ROOT },
     { "sampler", required_argument, NULL, OPT_SAMPLER },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -161,10 +190,12 @@ static int cmd_record(int argc, char **argv)
     record_opts ro = { .freq = 200 };
     upload_opts uo = { 0 };
     const char *url = NULL;
+    int extra_pids[64];
+    size_t nextra = 0;
     uint64_t v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+F:d:o:p:h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+F:d:o:p:ah", long_opts, NULL)) != -1) {
         switch (c) {
         case 'F':
             if (parse_count(optarg, 1, 100000, &v))
@@ -179,30 +210,41 @@ static int cmd_record(int argc, char **argv)
         case 'p':
             if (parse_count(optarg, 1, 0x7fffffff, &v))
                 return usage_error("invalid pid: %s", optarg);
-            ro.pid = (int)v;
+            if (!ro.pid) ro.pid = (int)v;
+            else if (nextra < sizeof extra_pids / sizeof *extra_pids) extra_pids[nextra++] = (int)v;
+            else return usage_error("%s", "at most 65 -p");
             break;
+        case 'a': ro.all = 1; break;
+        case OPT_CGROUP: ro.cgroup = optarg; break;
         case OPT_UPLOAD: url = optarg; break;
         case OPT_NAME: case OPT_SPOOL: case OPT_SPOOL_MAX: case OPT_RETRIES:
             if (upload_option(c, optarg, &uo)) return EXIT_USAGE;
             break;
         case OPT_USER_ONLY: ro.user_only = 1; break;
         case OPT_BACKEND:
-            if (!strcmp(optarg, "bpf"))
-                return usage_error("%s", "the bpf backend is not available in this build; "
-                                         "use --backend perf");
-            if (!strcmp(optarg, "timer")) return usage_error("%s", timer_in_process);
-            if (strcmp(optarg, "perf")) return usage_error("unknown backend: %s", optarg);
-            break;
         case OPT_SAMPLER:                       /* --sampler NAME: --backend's other name */
-            if (!strcmp(optarg, "timer")) return usage_error("%s", timer_in_process);
-            if (strcmp(optarg, "perf")) return usage_error("unknown sampler: %s", optarg);
+            if (!strcmp(optarg, "bpf")) ro.sampler = TRACER_SAMPLER_BPF;
+            else if (!strcmp(optarg, "perf")) ro.sampler = TRACER_SAMPLER_PERF;
+            else if (!strcmp(optarg, "timer")) return usage_error("%s", timer_in_process);
+            else return usage_error("unknown backend: %s", optarg);
             break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         default: return usage_error("%s", "invalid option");
         }
     }
     if (optind < argc) ro.argv = argv + optind;
-    if (!ro.pid == !ro.argv) return usage_error("%s", "give either -p PID or -- CMD");
+    ro.pids = extra_pids;
+    ro.npids = nextra;
+    int ntargets = !!ro.pid + !!ro.argv + !!ro.cgroup + ro.all;
+    if (ro.sampler == TRACER_SAMPLER_BPF) {
+        if (ntargets != 1)
+            return usage_error("%s", "give one of -p PID..., --cgroup PATH, -a or -- CMD");
+        if (ro.user_only) return usage_error("%s", "--user-only goes with --backend perf");
+    } else {
+        if (ro.cgroup || ro.all || nextra)
+            return usage_error("%s", "-a, --cgroup and several -p need --backend bpf");
+        if (ntargets != 1) return usage_error("%s", "give either -p PID or -- CMD");
+    }
     if (url) {
         if (!trace_name_valid(uo.name))
             return usage_error("%s", "--upload needs --name NAME (" TRACE_NAME_RULE ")");
@@ -224,6 +266,10 @@ static int cmd_record(int argc, char **argv)
         log_error("cannot trace", "reason=\"%s\"", res.err);
         return exit_code(rc, 0);
     }
+    if (rc == -EPERM) {
+        log_error("not permitted", "reason=\"%s\"", res.err);
+        return EXIT_PERM;
+    }
     if (rc < 0 && !res.upload_failed && !res.seconds) {   /* -o refused before sampling */
         log_error("cannot write the trace; nothing recorded", "reason=\"%s\"", res.err);
         return EXIT_ERROR;
@@ -234,6 +280,9 @@ static int cmd_record(int argc, char **argv)
     if (res.stats.lost)
         log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
                  (unsigned long long)res.stats.lost);
+    if (res.stats.collisions)
+        log_info("stack map collisions", "samples=%llu (their frames came in the sample: "
+                 "none lost)", (unsigned long long)res.stats.collisions);
     if (res.stats.unsampled_tasks)
         log_warn("short-lived tasks not sampled", "tasks=%llu (each exited before a sampling "
                  "period of CPU time; the header says so; --backend bpf -a samples them)",
@@ -295,6 +344,78 @@ static int cmd_upload(int argc, char **argv)
     return worst;
 }
 
+static void on_agent_trace(void *arg, const agent_trace *t)
+{
+    (void)arg;
+    if (t->rc == 0) log_info("trace uploaded", "name=%s samples=%llu", t->name,
+                             (unsigned long long)t->samples);
+    else if (t->rc == 1) log_warn("trace spooled", "name=%s samples=%llu reason=\"%s\"", t->name,
+                                  (unsigned long long)t->samples, t->err);
+    else log_error("trace not uploaded", "name=%s samples=%llu reason=\"%s\"", t->name,
+                   (unsigned long long)t->samples, t->err);
+}
+
+static int cmd_agent(int argc, char **argv)
+{
+    agent_opts ao = { .freq = 200, .window = 10, .on_trace = on_agent_trace };
+    upload_opts uo = { 0 };
+    uint64_t v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+F:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'F':
+            if (parse_count(optarg, 1, 100000, &v))
+                return usage_error("invalid frequency: %s", optarg);
+            ao.freq = (int)v;
+            break;
+        case OPT_COLLECTOR: uo.url = optarg; break;
+        case OPT_CGROUP_ROOT: ao.cgroup_root = optarg; break;
+        case OPT_DOCKER_ROOT: ao.docker_root = optarg; break;
+        case OPT_WINDOW:
+            if (units_seconds(optarg, &ao.window) < 0 || !(ao.window >= 0.1) || ao.window > 86400)
+                return usage_error("invalid window: %s", optarg);
+            break;
+        case OPT_SPOOL: case OPT_SPOOL_MAX: case OPT_RETRIES:
+            if (upload_option(c, optarg, &uo)) return EXIT_USAGE;
+            break;
+        case 'h': fputs(usage_text, stdout); return EXIT_OK;
+        default: return usage_error("%s", "invalid option for agent");
+        }
+    }
+    if (optind < argc) return usage_error("unexpected argument: %s", argv[optind]);
+    if (!uo.url) return usage_error("%s", "agent needs --collector URL");
+    ao.upload = &uo;
+    ao.stop = &stop_flag;
+    ao.cmdline = "fntrace agent";
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    char err[512] = "";
+    agent_stats st;
+    log_info("agent started", "collector=%s cgroup_root=%s window=%.1f freq=%d", uo.url,
+             ao.cgroup_root ? ao.cgroup_root : "(all)", ao.window, ao.freq);
+    int rc = agent_run(&ao, &st, err, sizeof err);
+    if (rc == -EPERM) {
+        log_error("not permitted", "reason=\"%s\"", err);
+        return EXIT_PERM;
+    }
+    if (rc < 0) {
+        log_error("cannot sample", "reason=\"%s\"", err);
+        return EXIT_TARGET;
+    }
+    log_info("agent stopped", "windows=%u sent=%u spooled=%u failed=%u samples=%llu lost=%llu "
+             "stack_collisions=%llu", st.windows, st.sent, st.spooled, st.failed,
+             (unsigned long long)st.samples, (unsigned long long)st.lost,
+             (unsigned long long)st.collisions);
+    if (st.lost)
+        log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
+                 (unsigned long long)st.lost);
+    return st.failed ? EXIT_UPLOAD : st.spooled ? EXIT_SPOOLED : EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -306,10 +427,11 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-        printf("fntrace %s (backends: perf)\n", FNTRACE_VERSION);
+        printf("fntrace %s (backends: perf bpf)\n", FNTRACE_VERSION);
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "record")) return cmd_record(argc - 1, argv + 1);
     if (!strcmp(argv[1], "upload")) return cmd_upload(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "agent")) return cmd_agent(argc - 1, argv + 1);
     return usage_error("unknown command: %s", argv[1]);
 }

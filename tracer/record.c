@@ -106,6 +106,14 @@ static int attached_alive(pid_t pid, int pidfd)
     return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
 }
 
+/* bpf: one of the other attached processes (-p repeated) still runs */
+static int others_alive(const record_opts *o)
+{
+    for (size_t i = 0; i < o->npids; i++)
+        if (attached_alive(o->pids[i], -1)) return 1;
+    return 0;
+}
+
 static void end_child(pid_t pid, record_result *res)
 {
     int st;
@@ -210,7 +218,9 @@ int record_run(const record_opts *o, record_result *res)
     res->cmd_status = -1;
     int orc = o->output ? output_check(o->output, res->err, sizeof res->err) : 0;
     if (orc < 0) return orc;                /* -errno: nothing started, nothing recorded */
-    tracer_opts to = { .freq = o->freq, .user_only = o->user_only };
+    tracer_opts to = { .freq = o->freq, .user_only = o->user_only, .sampler = o->sampler,
+                       .pids = o->pids, .npids = o->npids, .cgroup = o->cgroup,
+                       .all = o->all };
     pid_t child = -1;
     int go_w = -1, err_r = -1, pidfd = -1;
     char *cmdline = NULL;
@@ -225,11 +235,13 @@ int record_run(const record_opts *o, record_result *res)
         to.cmdline = cmdline = join_argv(o->argv);
     } else {
         to.pid = o->pid;
-        pidfd = pidfd_open_(o->pid);
+        if (o->pid > 0) pidfd = pidfd_open_(o->pid);
+        else if (!o->cgroup) to.cmdline = "";   /* -a: no target command line */
     }
-    tracer *t = tracer_start(&to, res->err, sizeof res->err);
-    long owner = child > 0 ? -1 : proc_uid(o->pid);
-    if (!t && owner >= 0 && (uid_t)owner != geteuid() && geteuid() != 0) {
+    tracer *t;
+    int trc = tracer_open(&t, &to, res->err, sizeof res->err);
+    long owner = child > 0 || o->pid <= 0 ? -1 : proc_uid(o->pid);
+    if (trc < 0 && owner >= 0 && (uid_t)owner != geteuid() && geteuid() != 0) {
         char why[200];
         snprintf(why, sizeof why, "%.*s", (int)sizeof why - 1, res->err);
         snprintf(res->err, sizeof res->err, "process %d belongs to another user (uid %ld; "
@@ -237,7 +249,7 @@ int record_run(const record_opts *o, record_result *res)
                  "processes (run fntrace as that user, or with CAP_PERFMON); %.199s",
                  o->pid, owner, (long)geteuid(), why);
     }
-    if (!t) {
+    if (trc < 0) {
         if (child > 0) {
             close(go_w);                  /* the held child exits without exec */
             close(err_r);
@@ -245,7 +257,7 @@ int record_run(const record_opts *o, record_result *res)
         }
         if (pidfd >= 0) close(pidfd);
         free(cmdline);
-        return -FT_ERR_NO_TARGET;
+        return trc == -EPERM && o->sampler == TRACER_SAMPLER_BPF ? -EPERM : -FT_ERR_NO_TARGET;
     }
     double start = now_s();
     if (child > 0) {
@@ -279,7 +291,7 @@ int record_run(const record_opts *o, record_result *res)
                 res->cmd_status = st;
                 break;
             }
-        } else if (!attached_alive(o->pid, pidfd)) {
+        } else if (o->pid > 0 && !attached_alive(o->pid, pidfd) && !others_alive(o)) {
             break;
         }
     }

@@ -21,6 +21,11 @@
 
 typedef struct record_opts {
     int pid;                       /* attach to this process, or 0 */
+    enum tracer_sampler sampler;   /* perf (default) or bpf (timer is in-process only) */
+    const int *pids;               /* bpf: more processes to attach to (-p repeated) */
+    size_t npids;
+    const char *cgroup;            /* bpf: a cgroup directory instead of processes */
+    int all;                       /* bpf: every process (-a) */
     char *const *argv;             /* or start this command (NULL-terminated) */
     int freq;                      /* 0: 200 */
     double duration;               /* seconds; 0: until the target exits or *stop */
@@ -43,9 +48,10 @@ typedef struct record_result {
 
 /* 0: recorded (and delivered); 1: recorded, and the trace went to the spool instead of
  * the collector (upload_submit's count); negative on failure, the detail in res->err:
- * -FT_ERR_NO_TARGET (cannot start, find or trace the target), -errno (cannot write the
- * output; checked before anything starts, then res->seconds is 0), or upload_submit's
- * code when the upload failed (res->upload_failed set). */
+ * -FT_ERR_NO_TARGET (cannot start, find or trace the target), -EPERM (the bpf backend
+ * is not permitted: no root or CAP_BPF + CAP_PERFMON, or seccomp), -errno (cannot write
+ * the output; checked before anything starts, then res->seconds is 0), or
+ * upload_submit's code when the upload failed (res->upload_failed set). */
 int record_run(const record_opts *o, record_result *res);
 
 #endif

@@ -7,6 +7,7 @@
  * so the strings handed out in sym_frame stay valid for the whole session. */
 #include "symbolizer.h"
 #include "intmap.h"
+#include "jitmap.h"
 #include "log.h"
 
 #include <errno.h>
@@ -745,8 +746,7 @@ static void jit_refresh(symbolizer *s, struct proc *p)
     if (p->jit_epoch == s->epoch) return;
     p->jit_epoch = s->epoch;
     char path[64];
-    snprintf(path, sizeof path, "/tmp/perf-%d.map", p->pid);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);   /* a FIFO: no hang */
+    int fd = jitmap_open(p->pid, path, sizeof path);   /* in its namespaces; no FIFO hang */
     if (fd < 0) return;
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == p->jit_size ||

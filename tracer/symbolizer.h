@@ -12,7 +12,9 @@
  *     binaries are opened through /proc/PID/root so containers resolve too;
  *   - [vdso] from this process's own vdso image (the kernel maps the same one everywhere);
  *   - kernel frames from /proc/kallsyms (loaded on the first kernel frame);
- *   - JIT code from /tmp/perf-PID.map (node --perf-basic-prof, JVM agents, python -X perf),
+ *   - JIT code from /tmp/perf-PID.map, or a containerized process's own
+ *     /proc/PID/root/tmp/perf-NSPID.map (jitmap.h) (node --perf-basic-prof, JVM agents,
+ *     python -X perf),
  *     re-read at most once per epoch (symbolizer_tick) when it has grown; one that hit a
  *     symbol or memory limit is not read on until it is replaced (shrinks).
  * Printed addresses follow perf: file offset (ip - map start + pgoff) for frames in a

@@ -2,8 +2,11 @@
  * symbolizer (side-band records keep its process model current; sample frames are
  * resolved as soon as they are read, while the target is alive) and the perf-script
  * writer.  Samples are buffered as (header, range of resolved frames); comm strings are
- * interned for the session so a thread renaming itself never changes older samples. */
+ * interned for the session so a thread renaming itself never changes older samples.
+ * The bpf backend hands out the same records without mmap/fork ones: a process's maps
+ * are read from /proc the first time one of its samples arrives (known_pids). */
 #include "tracer.h"
+#include "bpf_sampler.h"
 #include "proctask.h"
 #include "intmap.h"
 #include "sampler.h"
@@ -40,8 +43,13 @@ struct pooled {
 };
 
 struct tracer {
-    sampler *smp;
-    timer_sampler *tsm;     /* the timer sampler instead of smp */
+    sampler *smp;           /* perf sampler, or */
+    timer_sampler *tsm;     /* the timer sampler, or */
+    bpf_sampler *bpf;       /* the bpf sampler */
+    intmap known_pids;      /* bpf: processes whose maps were read */
+    uint64_t last_tick;     /* bpf: CLOCK_MONOTONIC ns of the last symbolizer epoch */
+    void (*on_new_pid)(void *arg, int pid);
+    void *on_new_pid_arg;
     symbolizer *sym;
     intmap comms;           /* tid -> interned comm */
     intmap born;            /* tids forked while tracing, not sampled yet -> (void *)1 */
@@ -60,6 +68,7 @@ struct tracer {
     int stopped;
     uint64_t samples;
     uint64_t lost_written;  /* lost samples already reported in a flushed file */
+    uint64_t collisions_written;
     size_t added;           /* samples added by the current tracer_poll */
 };
 
@@ -152,8 +161,48 @@ static void intern_stack(tracer *t, struct rec *rec)
     intmap_put(&t->stack_index, h, (void *)(uintptr_t)t->nstacks);
 }
 
+/* The backend calls, whichever it is. */
+static int src_wait(tracer *t, int ms)
+{
+    return t->bpf ? bpf_sampler_wait(t->bpf, ms) : sampler_wait(t->smp, ms);
+}
+static void on_record(void *arg, const sampler_rec *r);
+static void src_read(tracer *t)
+{
+    if (t->bpf) bpf_sampler_read(t->bpf, on_record, t);
+    else sampler_read(t->smp, on_record, t);
+}
+static void src_disable(tracer *t)
+{
+    if (t->bpf) bpf_sampler_disable(t->bpf);
+    else sampler_disable(t->smp);
+}
+static uint64_t src_lost(const tracer *t)
+{
+    return t->bpf ? bpf_sampler_lost(t->bpf) : t->tsm ? timer_sampler_lost(t->tsm)
+         : t->smp ? sampler_lost(t->smp) : 0;
+}
+static int src_kernel_frames(const tracer *t)
+{
+    return t->bpf ? 1 : t->smp ? sampler_kernel_frames(t->smp) : 0;
+}
+
+/* bpf: the first sample of a process (or the first after its exec) */
+static void see_pid(tracer *t, const sampler_rec *r)
+{
+    if (intmap_get(&t->known_pids, r->pid)) return;
+    intmap_put(&t->known_pids, r->pid, (void *)1);
+    symbolizer_add_proc(t->sym, (int)r->pid);
+    if (t->on_new_pid) t->on_new_pid(t->on_new_pid_arg, (int)r->pid);
+}
+
 static void add_sample(tracer *t, const sampler_rec *r)
 {
+    if (t->bpf) {
+        see_pid(t, r);
+        const char *c = intmap_get(&t->comms, r->tid);
+        if (r->name && (!c || strcmp(c, r->name))) set_comm(t, r->tid, r->name);
+    }
     if (grow((void **)&t->recs, &t->caprecs, t->nrecs + 1, sizeof *t->recs) ||
         grow((void **)&t->frames, &t->capframes,
              t->nframes + (r->nips < MAX_FRAMES ? r->nips : MAX_FRAMES), sizeof *t->frames))
@@ -200,7 +249,10 @@ static void on_record(void *arg, const sampler_rec *r)
                         r->ino, r->name);
         break;
     case SREC_COMM:
-        if (r->exec && r->pid == r->tid) symbolizer_exec(t->sym, (int)r->pid);
+        if (r->exec && r->pid == r->tid) {
+            symbolizer_exec(t->sym, (int)r->pid);
+            intmap_del(&t->known_pids, r->pid);       /* bpf: read its new maps */
+        }
         set_comm(t, r->tid, r->name);
         break;
     case SREC_FORK: {
@@ -214,7 +266,10 @@ static void on_record(void *arg, const sampler_rec *r)
         /* a per-task cpu-clock event samples a task only after a whole period of its
          * CPU time: one that ends sooner is structurally missed, counted here */
         if (intmap_del(&t->born, r->tid)) t->unsampled++;
-        if (r->pid == r->tid) symbolizer_exit(t->sym, (int)r->pid);
+        if (r->pid == r->tid) {
+            symbolizer_exit(t->sym, (int)r->pid);
+            intmap_del(&t->known_pids, r->pid);       /* bpf: a reused pid is new */
+        }
         intmap_del(&t->comms, r->tid);   /* the interned name stays for its samples */
         break;
     }
@@ -247,51 +302,114 @@ static void seed_comms(tracer *t, int pid)
     free(tids);
 }
 
+static int start_bpf(tracer *t, const tracer_opts *o, char *err, size_t errlen)
+{
+    int *pids = NULL;
+    size_t npids = 0;
+    if (o->pid > 0 || o->npids) {
+        pids = malloc((o->npids + 1) * sizeof *pids);
+        if (!pids) {
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        if (o->pid > 0) pids[npids++] = o->pid;
+        for (size_t i = 0; i < o->npids; i++) pids[npids++] = o->pids[i];
+    }
+    if (!npids && !o->cgroup && !o->all) {
+        snprintf(err, errlen, "nothing to sample: give pids, a cgroup or all");
+        free(pids);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < npids && !o->exec; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d", pids[i]);
+        if (access(path, F_OK) < 0) {
+            snprintf(err, errlen, "process %d: no such process", pids[i]);
+            free(pids);
+            return -ESRCH;
+        }
+    }
+    t->on_new_pid = o->on_new_pid;
+    t->on_new_pid_arg = o->on_new_pid_arg;
+    bpf_sampler_opts bo = {
+        .pids = pids, .npids = npids, .cgroup = o->cgroup, .all = o->all,
+        .want_idle = o->want_idle, .freq = t->freq,
+    };
+    int rc = bpf_sampler_open(&t->bpf, &bo, err, errlen);
+    free(pids);
+    return rc;
+}
+
 tracer *tracer_start(const tracer_opts *o, char *err, size_t errlen)
 {
+    tracer *t;
+    return tracer_open(&t, o, err, errlen) < 0 ? NULL : t;
+}
+
+int tracer_open(tracer **out, const tracer_opts *o, char *err, size_t errlen)
+{
+    *out = NULL;
     tracer *t = calloc(1, sizeof *t);
     if (!t || !(t->sym = symbolizer_new())) {
         free(t);
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        return -ENOMEM;
     }
     t->freq = o->freq > 0 ? o->freq : TRACER_DEFAULT_FREQ;
-    t->cmdline = o->cmdline ? strdup(o->cmdline) : read_cmdline(o->pid);
-    /* what is mapped now (a command held before exec has nothing of its own yet: its
-     * image arrives as MMAP2 records) */
-    int rc = o->exec ? 0 : symbolizer_add_proc(t->sym, o->pid);
-    if (rc == -ENOENT || rc == -ESRCH) {
-        snprintf(err, errlen, "process %d: no such process", o->pid);
-        tracer_free(t);
-        return NULL;
-    }
-    if (!o->exec) seed_comms(t, o->pid);
-    if (o->sampler == TRACER_SAMPLER_TIMER) {
+    t->cmdline = o->cmdline ? strdup(o->cmdline) : o->pid > 0 ? read_cmdline(o->pid) : NULL;
+    int rc;
+    if (o->sampler == TRACER_SAMPLER_BPF) {
+        rc = start_bpf(t, o, err, errlen);
+    } else if (o->sampler == TRACER_SAMPLER_TIMER) {
         if (o->pid != getpid() || o->exec) {
             err_set(err, errlen, "the timer sampler samples its own process only (link the "
                     "tracer library, or use the handler's FNTRACE_SAMPLER=timer); use the "
                     "perf sampler for other processes");
-            tracer_free(t);
-            return NULL;
+            rc = -EINVAL;
+        } else {
+            seed_comms(t, o->pid);
+            timer_sampler_opts to = { .freq = t->freq, .skip_tid = o->skip_tid,
+                                      .skip_comm = o->skip_comm };
+            rc = timer_sampler_open(&t->tsm, &to, err, errlen);
         }
-        timer_sampler_opts to = { .freq = t->freq, .skip_tid = o->skip_tid,
-                                  .skip_comm = o->skip_comm };
-        if (timer_sampler_open(&t->tsm, &to, err, errlen) < 0) {
-            tracer_free(t);
-            return NULL;
+    } else {
+        /* what is mapped now (a command held before exec has nothing of its own yet:
+         * its image arrives as MMAP2 records) */
+        rc = o->exec ? 0 : symbolizer_add_proc(t->sym, o->pid);
+        if (rc == -ENOENT || rc == -ESRCH) {
+            snprintf(err, errlen, "process %d: no such process", o->pid);
+            rc = -ESRCH;
+        } else {
+            if (!o->exec) seed_comms(t, o->pid);
+            sampler_opts so = {
+                .pid = o->pid, .freq = t->freq, .exec = o->exec, .user_only = o->user_only,
+                .skip_tid = o->skip_tid,
+                .ring_pages = o->ring_pages, .cb = on_record, .cb_arg = t,
+            };
+            rc = sampler_open(&t->smp, &so, err, errlen);
         }
-        return t;
     }
-    sampler_opts so = {
-        .pid = o->pid, .freq = t->freq, .exec = o->exec, .user_only = o->user_only,
-        .skip_tid = o->skip_tid,
-        .ring_pages = o->ring_pages, .cb = on_record, .cb_arg = t,
-    };
-    if (sampler_open(&t->smp, &so, err, errlen) < 0) {
+    if (rc < 0) {
         tracer_free(t);
-        return NULL;
+        return rc;
     }
-    return t;
+    *out = t;
+    return 0;
+}
+
+/* A new symbolizer epoch: every read for the perf backend; at most once a second for
+ * the bpf backend, whose many processes (all of a node) would otherwise re-read their
+ * /proc/PID/maps at every read for each frame that resolves nowhere. */
+static void tick(tracer *t)
+{
+    if (t->bpf) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+        if (now - t->last_tick < 1000000000ULL) return;
+        t->last_tick = now;
+    }
+    symbolizer_tick(t->sym);
 }
 
 int tracer_poll(tracer *t, int timeout_ms)
@@ -308,12 +426,12 @@ int tracer_poll(tracer *t, int timeout_ms)
         return (int)t->added;
     }
     if (timeout_ms > 0) {
-        int rc = sampler_wait(t->smp, timeout_ms);
+        int rc = src_wait(t, timeout_ms);
         if (rc < 0 && rc != -EINTR) return rc;
     }
     t->added = 0;
-    symbolizer_tick(t->sym);
-    sampler_read(t->smp, on_record, t);
+    tick(t);
+    src_read(t);
     return (int)t->added;
 }
 
@@ -331,24 +449,32 @@ void tracer_stop(tracer *t)
      * next record it writes there: read once to make room, give a live target two
      * sampling periods to write again, then stop. */
     symbolizer_tick(t->sym);
-    sampler_read(t->smp, on_record, t);
+    src_read(t);
     int ms = 2 * 1000 / t->freq + 1;
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
-    sampler_disable(t->smp);
+    src_disable(t);
     symbolizer_tick(t->sym);
-    sampler_read(t->smp, on_record, t);
+    src_read(t);
     t->stopped = 1;
 }
 
 void tracer_get_stats(const tracer *t, tracer_stats *out)
 {
     out->samples = t->samples;
-    out->lost = t->tsm ? timer_sampler_lost(t->tsm) : sampler_lost(t->smp);
+    out->lost = src_lost(t);
     out->buffered = t->nrecs;
-    out->kernel_frames = t->tsm ? 0 : sampler_kernel_frames(t->smp);
-    out->events = t->tsm ? timer_sampler_nthreads(t->tsm) : sampler_nevents(t->smp);
-    out->sampler = t->tsm ? TRACER_SAMPLER_TIMER : TRACER_SAMPLER_PERF;
+    out->kernel_frames = src_kernel_frames(t);
+    out->events = t->bpf ? bpf_sampler_nevents(t->bpf)
+                : t->tsm ? timer_sampler_nthreads(t->tsm) : sampler_nevents(t->smp);
+    out->sampler = t->bpf ? TRACER_SAMPLER_BPF : t->tsm ? TRACER_SAMPLER_TIMER
+                 : TRACER_SAMPLER_PERF;
+    out->collisions = 0;
+    if (t->bpf) {
+        bpf_sampler_stats bs;
+        bpf_sampler_get_stats(t->bpf, &bs);
+        out->collisions = bs.collisions;
+    }
     symbolizer_stats ss;
     symbolizer_get_stats(t->sym, &ss);
     out->tables_over_budget = ss.tables_over_budget;
@@ -364,7 +490,21 @@ static int rec_cmp(const void *a, const void *b)
     return 0;
 }
 
-static int write_header(tracer *t, ps_writer *w, const tracer_header *h)
+void tracer_foreach(tracer *t, int (*fn)(void *arg, const tracer_sample *s), void *arg)
+{
+    if (t->nrecs > 1) qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    for (size_t i = 0; i < t->nrecs; i++) {
+        const struct rec *r = &t->recs[i];
+        tracer_sample s = {
+            .comm = r->comm, .pid = r->pid, .tid = r->tid, .cpu = r->cpu,
+            .time_ns = r->time, .period = r->period,
+            .frames = &t->frames[r->first], .nframes = r->nframes,
+        };
+        if (fn(arg, &s)) break;
+    }
+}
+
+static int write_header(tracer *t, ps_writer *w, const tracer_header *h, int keep_lost)
 {
     char buf[128];
     time_t now = time(NULL);
@@ -387,12 +527,22 @@ static int write_header(tracer *t, ps_writer *w, const tracer_header *h)
     ps_write_header_event(w, "cpu-clock", (unsigned)t->freq);
     if (t->nrecs) ps_write_header_times(w, t->recs[0].time, t->recs[t->nrecs - 1].time);
     ps_write_header_end(w);
-    uint64_t lost = t->tsm ? timer_sampler_lost(t->tsm) : sampler_lost(t->smp);
+    uint64_t lost = src_lost(t);
     ps_write_fntrace_version(w, FNTRACE_VERSION);
-    ps_write_fntrace_backend(w, t->tsm ? "timer" : "perf");
-    ps_write_fntrace_frames(w, t->tsm ? 0 : sampler_kernel_frames(t->smp));
+    ps_write_fntrace_backend(w, t->bpf ? "bpf" : t->tsm ? "timer" : "perf");
+    ps_write_fntrace_frames(w, src_kernel_frames(t));
     ps_write_fntrace_lost(w, lost - t->lost_written);
-    t->lost_written = lost;
+    if (t->bpf) {
+        bpf_sampler_stats bs;
+        bpf_sampler_get_stats(t->bpf, &bs);
+        char line[96];
+        snprintf(line, sizeof line,
+                 "# fntrace stack collisions : %llu (frames carried in the sample, none lost)",
+                 (unsigned long long)(bs.collisions - t->collisions_written));
+        ps_write_header_line(w, ps_cstr(line));
+        if (!keep_lost) t->collisions_written = bs.collisions;
+    }
+    if (!keep_lost) t->lost_written = lost;
     if (t->unsampled > t->unsampled_written) {
         ps_write_header_kvf(w, "fntrace unsampled tasks",
                             "%llu (exited before a sampling period of CPU time; "
@@ -411,12 +561,22 @@ static int write_header(tracer *t, ps_writer *w, const tracer_header *h)
 
 static const ps_str unknown = PS_STR("[unknown]");
 
-int tracer_write(tracer *t, ps_writer *w, const tracer_header *h)
+/* keep: a selection (samples stay, lost samples are counted again in the next file) */
+static int write_samples(tracer *t, ps_writer *w, const tracer_header *h,
+                         int (*keep)(void *arg, const tracer_sample *s), void *arg, int select)
 {
     if (t->nrecs > 1) qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
-    int rc = write_header(t, w, h);
+    int rc = write_header(t, w, h, select);
     for (size_t i = 0; i < t->nrecs && !rc; i++) {
         const struct rec *r = &t->recs[i];
+        if (keep) {
+            tracer_sample ts = {
+                .comm = r->comm, .pid = r->pid, .tid = r->tid, .cpu = r->cpu,
+                .time_ns = r->time, .period = r->period,
+                .frames = &t->frames[r->first], .nframes = r->nframes,
+            };
+            if (!keep(arg, &ts)) continue;
+        }
         ps_sample s = {
             .comm = ps_cstr(r->comm), .pid = (int32_t)r->pid, .tid = (int32_t)r->tid,
             .cpu = (int32_t)r->cpu, .time_ns = r->time, .period = r->period,
@@ -437,10 +597,33 @@ int tracer_write(tracer *t, ps_writer *w, const tracer_header *h)
         rc = ps_write_sample_end(w);
     }
     if (!rc) rc = ps_writer_flush(w);
+    return rc;
+}
+
+void tracer_forget(tracer *t)
+{
     t->nrecs = 0;
     t->nframes = 0;
     t->nstacks = 0;
     intmap_free(&t->stack_index);
+    t->lost_written = src_lost(t);
+    if (t->bpf) {
+        bpf_sampler_stats bs;
+        bpf_sampler_get_stats(t->bpf, &bs);
+        t->collisions_written = bs.collisions;
+    }
+}
+
+int tracer_write_select(tracer *t, ps_writer *w, const tracer_header *h,
+                        int (*keep)(void *arg, const tracer_sample *s), void *arg)
+{
+    return write_samples(t, w, h, keep, arg, 1);
+}
+
+int tracer_write(tracer *t, ps_writer *w, const tracer_header *h)
+{
+    int rc = write_samples(t, w, h, NULL, NULL, 0);
+    tracer_forget(t);
     return rc;
 }
 
@@ -460,6 +643,8 @@ void tracer_free(tracer *t)
     if (!t) return;
     sampler_close(t->smp);
     timer_sampler_close(t->tsm);
+    bpf_sampler_close(t->bpf);
+    intmap_free(&t->known_pids);
     symbolizer_free(t->sym);
     size_t pos = 0;
     uint64_t key;

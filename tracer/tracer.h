@@ -46,11 +46,23 @@ typedef struct tracer tracer;
 /* How samples are taken.  perf: perf_event_open (any process of the user, kernel frames
  * when allowed; sampler.h).  timer: POSIX CPU timers and a signal handler inside this
  * process (pid must be getpid(); user frames only; no syscall that Docker's default
- * seccomp profile refuses; nothing paid at context switches; timer_sampler.h). */
-enum tracer_sampler { TRACER_SAMPLER_PERF = 0, TRACER_SAMPLER_TIMER };
+ * seccomp profile refuses; nothing paid at context switches; timer_sampler.h).  bpf: a
+ * per-CPU BPF program (root or CAP_BPF + CAP_PERFMON; pids, a cgroup or every process;
+ * kernel frames always; bpf_sampler.h). */
+enum tracer_sampler { TRACER_SAMPLER_PERF = 0, TRACER_SAMPLER_TIMER, TRACER_SAMPLER_BPF };
 
 typedef struct tracer_opts {
     int pid;                /* the process to sample, with all its threads */
+    /* bpf backend only: what to sample besides pid (which may be 0) */
+    const int *pids;        /* more processes (each with what it forks later) */
+    size_t npids;
+    const char *cgroup;     /* a cgroup directory (v2 or v1), descendants included */
+    int all;                /* every process on the machine */
+    int want_idle;          /* also the idle task (pid 0) */
+    /* bpf backend: called with each process the first time one of its samples is read
+     * (again after it exec'ed or its pid was reused), while it most likely still lives */
+    void (*on_new_pid)(void *arg, int pid);
+    void *on_new_pid_arg;
     int exec;               /* pid is our child, stopped before exec (record -- CMD):
                                sampling starts at exec; the caller releases the child
                                after tracer_start() returns */
@@ -68,6 +80,9 @@ typedef struct tracer_opts {
 /* Opens the events and starts sampling (at exec with opts.exec).  NULL on failure with a
  * reason in err: no such process, permission (perf_event_paranoid), seccomp, limits. */
 tracer *tracer_start(const tracer_opts *opts, char *err, size_t errlen);
+/* The same, returning 0 or the negative errno (-EPERM: not permitted, -ESRCH: no such
+ * process...), the tracer in *out. */
+int tracer_open(tracer **out, const tracer_opts *opts, char *err, size_t errlen);
 
 /* Waits up to timeout_ms for data (0: do not wait), then reads every ring and symbolizes
  * the new samples.  Returns the number of samples added, or a negative errno. */
@@ -88,6 +103,16 @@ typedef struct tracer_header {
     size_t nlines;
 } tracer_header;
 
+typedef struct tracer_sample tracer_sample;
+
+/* tracer_write() of the samples keep() accepts only (NULL: all), leaving every
+ * buffered sample in place (call tracer_forget() after the last file of a window).
+ * Lost samples in the header are those of the whole window. */
+int tracer_write_select(tracer *t, ps_writer *w, const tracer_header *h,
+                        int (*keep)(void *arg, const tracer_sample *s), void *arg);
+/* Drops the buffered samples (after tracer_write_select()). */
+void tracer_forget(tracer *t);
+
 /* Writes a perf-script file through lib/perfscript's writer: the `# ========` header
  * (captured on, hostname, os release, version, arch, nrcpus, cmdline, event, times of
  * first/last sample), fntrace's lines (version, backend, frames, lost samples) and the
@@ -102,6 +127,8 @@ int tracer_flush(tracer *t, FILE *out, const tracer_header *h);
 typedef struct tracer_stats {
     uint64_t samples;       /* samples read */
     uint64_t lost;          /* samples the kernel reported lost (ring overflow) */
+    uint64_t collisions;    /* bpf: samples whose stack collided in the stack map (their
+                               frames came in the sample itself: not lost) */
     uint64_t buffered;      /* samples waiting for tracer_flush() */
     int kernel_frames;      /* 1: kernel frames recorded; 0: user frames only */
     unsigned events;        /* perf events open (threads x CPUs); timer: threads sampled */
@@ -112,6 +139,19 @@ typedef struct tracer_stats {
                                     sampling period of CPU time: structurally missed) */
 } tracer_stats;
 void tracer_get_stats(const tracer *t, tracer_stats *out);
+
+/* One buffered sample, as handed to tracer_foreach(); frames leaf first. */
+struct tracer_sample {
+    const char *comm;
+    uint32_t pid, tid, cpu;
+    uint64_t time_ns;       /* CLOCK_MONOTONIC */
+    uint64_t period;
+    const sym_frame *frames;
+    uint32_t nframes;
+};
+
+/* Calls fn for each buffered sample in time order; stops when fn returns non-zero. */
+void tracer_foreach(tracer *t, int (*fn)(void *arg, const tracer_sample *s), void *arg);
 
 void tracer_free(tracer *t);
 

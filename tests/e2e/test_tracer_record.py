@@ -80,8 +80,9 @@ def test_help_version_and_exit_codes():
     assert record([]).returncode == 2                                 # no target
     assert record(["-F", "0", "--", "true"]).returncode == 2           # bad frequency
     assert record(["-d", "x", "--", "true"]).returncode == 2
-    r = record(["--backend", "bpf", "--", "true"])
+    r = record(["-a", "--", "true"])                                   # -a is bpf only
     assert r.returncode == 2 and "bpf" in r.stderr
+    assert record(["--backend", "bpf"]).returncode == 2                 # no target
     assert record(["--upload", "http://127.0.0.1:9/", "--", "true"]).returncode == 2  # no name
     r = record(["-p", "999999999"])
     assert r.returncode == 2 or r.returncode == 3

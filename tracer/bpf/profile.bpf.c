@@ -1,0 +1,183 @@
+/* profile.bpf.c — fntrace's BPF sampler: a cpu-clock perf event on every online CPU runs
+ * on_sample(), which filters in the kernel and writes one prof_event per sample into a
+ * ring buffer: CLOCK_MONOTONIC time, pid/tid/cpu, comm and two stack ids (kernel and user
+ * frame-pointer callchains, stored once per distinct stack in a STACK_TRACE map).
+ *
+ * Filters (read-only config set before load, plus the pids map):
+ *   - idle (pid 0) is dropped unless want_idle;
+ *   - filter_pids: only processes (tgid) present in pids; with follow_forks a child
+ *     forked by a traced process joins the set (sched_process_fork);
+ *   - filter_cgroup: only tasks whose cgroup v2 ancestor at cg_level is cg_id, i.e. the
+ *     chosen cgroup and every cgroup below it.
+ *
+ * Two stack maps, chosen by the gen variable user space flips: user space empties the
+ * map not in use, long after every sample that named its ids has been read, then
+ * switches to it.  A stack id is therefore never reused while a sample naming it waits
+ * in the ring.  A collision (-EEXIST: two different stacks hashed to one bucket) is
+ * counted and the sample then carries its frames itself (bpf_get_stack into a larger
+ * record), so it is not lost; ring-buffer drops are counted, never hidden.
+ *
+ * Process events for the symbolizer: exec of a traced process (its maps change) and
+ * thread exit (the last chance to read a JIT map).
+ *
+ * SPDX-License-Identifier: GPL-2.0 (the kernel helpers used need a GPL program) */
+#include <vmlinux.h>               /* generated: build/gen (bpftool btf dump) */
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "profile.h"
+
+#define EEXIST 17
+
+const volatile int want_idle = 0;
+const volatile int filter_pids = 0;
+const volatile int follow_forks = 0;
+const volatile int filter_cgroup = 0;
+const volatile __u64 cg_id = 0;
+const volatile int cg_level = 0;
+
+__u32 gen = 0;                       /* written by user space */
+__u64 counters[PROF_CNT_MAX];
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 1 << 20);    /* resized by user space before load */
+} events SEC(".maps");
+
+struct stackmap {
+    __uint(type, BPF_MAP_TYPE_STACK_TRACE);
+    __uint(key_size, sizeof(__u32));
+    __uint(value_size, PROF_MAX_DEPTH * sizeof(__u64));
+    __uint(max_entries, 8192);
+};
+struct stackmap stacks0 SEC(".maps");
+struct stackmap stacks1 SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __type(key, __u32);              /* tgid */
+    __type(value, __u8);
+    __uint(max_entries, 8192);
+} pids SEC(".maps");
+
+static __always_inline void count(int i)
+{
+    __sync_fetch_and_add(&counters[i], 1);
+}
+
+static __always_inline int traced(__u32 tgid)
+{
+    if (tgid == 0) return want_idle;
+    if (filter_pids && !bpf_map_lookup_elem(&pids, &tgid)) return 0;
+    if (filter_cgroup && bpf_get_current_ancestor_cgroup_id(cg_level) != cg_id) return 0;
+    return 1;
+}
+
+static __always_inline __s32 stack_id(void *ctx, __u32 g, __u64 flags)
+{
+    long id = g ? bpf_get_stackid(ctx, &stacks1, flags) : bpf_get_stackid(ctx, &stacks0, flags);
+    if (id == -EEXIST)
+        count(flags & BPF_F_USER_STACK ? PROF_CNT_USTACK_COLLISIONS : PROF_CNT_KSTACK_COLLISIONS);
+    else if (id < 0 && id != -14 /* EFAULT: no frames in this context */)
+        count(PROF_CNT_STACK_ERRORS);
+    return (__s32)id;
+}
+
+static __always_inline void fill(struct prof_event *e, __u32 type, __u32 tgid, __u32 tid,
+                                 __u32 g, __s32 k, __s32 u)
+{
+    e->time_ns = bpf_ktime_get_ns();
+    e->type = type;
+    e->pid = tgid;
+    e->tid = tid;
+    e->cpu = bpf_get_smp_processor_id();
+    e->gen = g;
+    e->pad = 0;
+    e->kstack = k;
+    e->ustack = u;
+    bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+SEC("perf_event")
+int on_sample(struct bpf_perf_event_data *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32, tid = (__u32)id;
+    if (!traced(tgid)) return 0;
+    __u32 g = gen & 1;
+    __s32 k = stack_id(ctx, g, 0);
+    __s32 u = tgid ? stack_id(ctx, g, BPF_F_USER_STACK) : -14;
+    if (k == -EEXIST || u == -EEXIST) {
+        /* collision: carry the frames in the record (rare, so the big record is too) */
+        struct prof_event_full *f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
+        if (!f) {
+            count(PROF_CNT_RB_DROPS);
+            return 0;
+        }
+        fill(&f->e, PROF_SAMPLE_FULL, tgid, tid, g, k, u);
+        long kb = bpf_get_stack(ctx, f->kips, sizeof(f->kips), 0);
+        long ub = tgid ? bpf_get_stack(ctx, f->uips, sizeof(f->uips), BPF_F_USER_STACK) : 0;
+        f->kn = kb > 0 ? (__u32)((__u64)kb / 8) : 0;
+        f->un = ub > 0 ? (__u32)((__u64)ub / 8) : 0;
+        bpf_ringbuf_submit(f, BPF_RB_NO_WAKEUP);
+        count(PROF_CNT_SAMPLES);
+        return 0;
+    }
+    struct prof_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count(PROF_CNT_RB_DROPS);
+        return 0;
+    }
+    fill(e, PROF_SAMPLE, tgid, tid, g, k, u);
+    bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+    count(PROF_CNT_SAMPLES);
+    return 0;
+}
+
+static __always_inline void task_event(__u32 type, struct task_struct *p)
+{
+    __u32 tgid = BPF_CORE_READ(p, tgid);
+    if (!traced(tgid)) return;
+    struct prof_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+    if (!e) {
+        count(PROF_CNT_RB_DROPS);
+        return;
+    }
+    e->time_ns = bpf_ktime_get_ns();
+    e->type = type;
+    e->pid = tgid;
+    e->tid = BPF_CORE_READ(p, pid);
+    e->cpu = bpf_get_smp_processor_id();
+    e->kstack = e->ustack = -14;
+    e->gen = e->pad = 0;
+    bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
+    bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+    task_event(PROF_EXEC, p);
+    return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+    task_event(PROF_EXIT, p);
+    return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+    if (!filter_pids || !follow_forks) return 0;
+    __u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
+    if (ptgid == ctgid || !bpf_map_lookup_elem(&pids, &ptgid)) return 0;
+    __u8 one = 1;
+    if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY)) count(PROF_CNT_PIDS_FULL);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,51 @@
+/* profile.h — what the BPF program (profile.bpf.c) and its user-space reader
+ * (tracer/bpf_sampler.c) agree on: the ring-buffer event layout and the counter slots.
+ * Plain fixed-width fields only, so both compilers lay the struct out the same way. */
+#ifndef FNTRACE_BPF_PROFILE_H
+#define FNTRACE_BPF_PROFILE_H
+
+#define PROF_COMM_LEN 16
+#define PROF_MAX_DEPTH 127           /* PERF_MAX_STACK_DEPTH, the stack map value size */
+
+enum prof_event_type {
+    PROF_SAMPLE = 1,                 /* a cpu-clock sample */
+    PROF_EXEC = 2,                   /* a traced process exec'ed: new image */
+    PROF_EXIT = 3,                   /* a traced thread exited (pid == tid: the process) */
+    PROF_SAMPLE_FULL = 4,            /* a sample whose stack collided in the stack map:
+                                        its frames are copied into the record instead */
+};
+
+/* one ring-buffer record */
+struct prof_event {
+    __u64 time_ns;                   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+    __u32 type;
+    __u32 pid;                       /* tgid, as user space calls it */
+    __u32 tid;
+    __u32 cpu;
+    __s32 kstack;                    /* stack id in stacks[gen], or -errno (-EFAULT: none) */
+    __s32 ustack;
+    __u32 gen;                       /* which of the two stack maps (0 or 1) */
+    __u32 pad;
+    char comm[PROF_COMM_LEN];
+};
+
+/* PROF_SAMPLE_FULL: the event, then the frames themselves */
+struct prof_event_full {
+    struct prof_event e;             /* kstack/ustack: the ids or -EEXIST, informative */
+    __u32 kn, un;                    /* frames in kips / uips */
+    __u64 kips[PROF_MAX_DEPTH];
+    __u64 uips[PROF_MAX_DEPTH];
+};
+
+/* counters[], atomically incremented by the program */
+enum prof_counter {
+    PROF_CNT_SAMPLES = 0,            /* samples that passed the filters */
+    PROF_CNT_RB_DROPS,               /* events lost: ring buffer full */
+    PROF_CNT_KSTACK_COLLISIONS,      /* bpf_get_stackid() -EEXIST on the kernel stack */
+    PROF_CNT_USTACK_COLLISIONS,      /* ... on the user stack */
+    PROF_CNT_STACK_ERRORS,           /* other stack errors (-ENOMEM...) */
+    PROF_CNT_PIDS_FULL,              /* a forked child not followed: the pid set is full */
+    PROF_CNT_MAX,
+};
+
+#endif

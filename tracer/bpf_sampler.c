@@ -1,0 +1,553 @@
+/* bpf_sampler — see bpf_sampler.h.  The perf events are opened here (one per online
+ * CPU, freq mode) and the program attached to each; the ring is drained with
+ * ring_buffer__consume() after a plain sleep, because the program submits without
+ * wakeups (an epoll wakeup per sample would cost more than the sampling). */
+#define _GNU_SOURCE
+#include "bpf_sampler.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/perf_event.h>
+#include <linux/types.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/profile.h"
+#include "errbuf.h"
+#include "intmap.h"
+#include <profile.skel.h>          /* generated: build/gen (bpftool gen skeleton) */
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+#define FLIP_NS 1000000000ULL        /* stack map generation length */
+#define MAX_CGROUP_DEPTH 64          /* directories below a v1 cgroup walked for pids */
+
+struct cached_stack {
+    uint32_t n;
+    uint64_t ips[];
+};
+
+struct bpf_sampler {
+    struct profile_bpf *skel;
+    struct ring_buffer *rb;
+    int *pfds;                       /* one cpu-clock event per online CPU */
+    struct bpf_link **links;         /* the program attached to each */
+    unsigned npfds;
+    int freq;
+    int stack_fd[2];
+    intmap stack_cache[2];           /* (id << 1 | user) -> struct cached_stack */
+    uint32_t *keys;                  /* flip(): the ids of one map */
+    uint32_t nkeys;
+    uint64_t flip_at;
+    char *cgroup_v1;                 /* v1 directory whose pids are mirrored, or NULL */
+    intmap v1_pids;                  /* pids currently in the kernel's set (v1 mode) */
+    uint64_t collisions, stack_errors;  /* counted here (samples dropped by the reader) */
+    sampler_cb cb;                   /* during bpf_sampler_read */
+    void *cb_arg;
+    size_t nread;
+    uint64_t ips[2 * PROF_MAX_DEPTH + 2];
+};
+
+/* libbpf's messages: kept (the last warning) for the error text, never printed. */
+static __thread char libbpf_last[256];
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    if (level == LIBBPF_DEBUG) return 0;
+    vsnprintf(libbpf_last, sizeof libbpf_last, fmt, ap);
+    libbpf_last[strcspn(libbpf_last, "\n")] = 0;
+    return 0;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int bpf_sampler_permitted(char *err, size_t errlen)
+{
+    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof d);
+    if (syscall(SYS_capget, &h, d) < 0) {
+        int e = errno;
+        err_set(err, errlen, "cannot read this process's capabilities: %s", strerror(e));
+        return -e;
+    }
+    uint64_t eff = (uint64_t)d[0].effective | (uint64_t)d[1].effective << 32;
+    int bpf = !!(eff & (1ULL << CAP_BPF)), perfmon = !!(eff & (1ULL << CAP_PERFMON));
+    int sysadmin = !!(eff & (1ULL << CAP_SYS_ADMIN));
+    if ((bpf && perfmon) || (sysadmin && geteuid() == 0)) return 0;
+    err_set(err, errlen, "the bpf backend needs root or CAP_BPF and CAP_PERFMON: missing %s%s%s "
+            "(the perf backend needs neither)", bpf ? "" : "CAP_BPF",
+            !bpf && !perfmon ? " and " : "", perfmon ? "" : "CAP_PERFMON");
+    return -EPERM;
+}
+
+int bpf_cgroup_probe(const char *path, uint64_t *id, int *level, char *err, size_t errlen)
+{
+    struct statfs fs;
+    struct stat st;
+    if (statfs(path, &fs) < 0 || stat(path, &st) < 0) {
+        int e = errno;
+        err_set(err, errlen, "cgroup %s: %s", path, strerror(e));
+        return -e;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        err_set(err, errlen, "cgroup %s: not a directory", path);
+        return -ENOTDIR;
+    }
+    if ((unsigned long)fs.f_type == CGROUP_SUPER_MAGIC) return BPF_CGROUP_V1;
+    if ((unsigned long)fs.f_type != CGROUP2_SUPER_MAGIC) {
+        err_set(err, errlen, "cgroup %s: not in a cgroup filesystem (v1 or v2)", path);
+        return -EINVAL;
+    }
+    /* depth below the v2 mount: walk up while the parent is the same cgroup2 mount */
+    char cur[PATH_MAX];
+    if (!realpath(path, cur)) {
+        int e = errno;
+        err_set(err, errlen, "cgroup %s: %s", path, strerror(e));
+        return -e;
+    }
+    int depth = 0;
+    for (;;) {
+        char *slash = strrchr(cur, '/');
+        if (!slash || slash == cur) break;
+        *slash = 0;
+        struct statfs pfs;
+        struct stat pst;
+        if (statfs(cur, &pfs) < 0 || stat(cur, &pst) < 0 ||
+            (unsigned long)pfs.f_type != CGROUP2_SUPER_MAGIC || pst.st_dev != st.st_dev)
+            break;
+        if (++depth > 4096) break;
+    }
+    *id = (uint64_t)st.st_ino;           /* a v2 cgroup's id is its kernfs inode number */
+    *level = depth;
+    return BPF_CGROUP_V2;
+}
+
+static void cache_clear(intmap *m)
+{
+    size_t pos = 0;
+    uint64_t key;
+    void *val;
+    while (intmap_next(m, &pos, &key, &val)) free(val);
+    intmap_free(m);
+}
+
+/* Empties the inactive stack map and switches the program to it.  The keys are listed
+ * first and deleted after: the kernel restarts get_next_key from the first bucket when
+ * the given key is gone, so deleting while walking would cost a scan per entry. */
+static void flip(bpf_sampler *s)
+{
+    uint32_t next = (s->skel->bss->gen & 1) ^ 1;
+    int fd = s->stack_fd[next];
+    uint32_t key, nkey, n = 0;
+    uint32_t *keys = s->keys;
+    for (int first = 1; n < s->nkeys && !bpf_map_get_next_key(fd, first ? NULL : &key, &nkey);
+         first = 0) {
+        keys[n++] = nkey;
+        key = nkey;
+    }
+    for (uint32_t i = 0; i < n; i++) bpf_map_delete_elem(fd, &keys[i]);
+    cache_clear(&s->stack_cache[next]);
+    __atomic_store_n(&s->skel->bss->gen, next, __ATOMIC_RELEASE);
+}
+
+static const struct cached_stack *get_stack(bpf_sampler *s, uint32_t g, int32_t id, int user)
+{
+    uint64_t key = (uint64_t)(uint32_t)id << 1 | (unsigned)user;
+    struct cached_stack *c = intmap_get(&s->stack_cache[g], key);
+    if (c) return c;
+    uint64_t buf[PROF_MAX_DEPTH];
+    uint32_t k = (uint32_t)id;
+    if (bpf_map_lookup_elem(s->stack_fd[g], &k, buf)) return NULL;
+    uint32_t n = 0;
+    while (n < PROF_MAX_DEPTH && buf[n]) n++;
+    c = malloc(sizeof *c + n * sizeof *buf);
+    if (!c) return NULL;
+    c->n = n;
+    memcpy(c->ips, buf, n * sizeof *buf);
+    if (intmap_put(&s->stack_cache[g], key, c) < 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+    bpf_sampler *s = ctx;
+    const struct prof_event *e = data;
+    if (size < sizeof *e) return 0;
+    char comm[PROF_COMM_LEN + 1];
+    memcpy(comm, e->comm, PROF_COMM_LEN);
+    comm[PROF_COMM_LEN] = 0;
+    sampler_rec r = { .pid = e->pid, .tid = e->tid, .cpu = e->cpu, .time = e->time_ns,
+                      .name = comm };
+    s->nread++;
+    switch (e->type) {
+    case PROF_EXEC:
+        r.type = SREC_COMM;
+        r.exec = 1;
+        r.tid = r.pid;
+        s->cb(s->cb_arg, &r);
+        return 0;
+    case PROF_EXIT:
+        r.type = SREC_EXIT;
+        s->cb(s->cb_arg, &r);
+        return 0;
+    case PROF_SAMPLE:
+    case PROF_SAMPLE_FULL:
+        break;
+    default:
+        return 0;
+    }
+    uint32_t g = e->gen & 1, n = 0;
+    if (e->type == PROF_SAMPLE_FULL) {
+        const struct prof_event_full *f = data;
+        if (size < sizeof *f || f->kn > PROF_MAX_DEPTH || f->un > PROF_MAX_DEPTH) return 0;
+        s->collisions++;
+        if (f->kn) {
+            s->ips[n++] = SAMPLER_CONTEXT_KERNEL;
+            memcpy(&s->ips[n], f->kips, f->kn * sizeof *f->kips);
+            n += f->kn;
+        }
+        if (f->un) {
+            s->ips[n++] = SAMPLER_CONTEXT_USER;
+            memcpy(&s->ips[n], f->uips, f->un * sizeof *f->uips);
+            n += f->un;
+        }
+    }
+    if (e->type == PROF_SAMPLE && e->kstack >= 0) {
+        const struct cached_stack *c = get_stack(s, g, e->kstack, 0);
+        if (!c) {
+            s->stack_errors++;
+            return 0;
+        }
+        s->ips[n++] = SAMPLER_CONTEXT_KERNEL;
+        memcpy(&s->ips[n], c->ips, c->n * sizeof *c->ips);
+        n += c->n;
+    }
+    if (e->type == PROF_SAMPLE && e->ustack >= 0) {
+        const struct cached_stack *c = get_stack(s, g, e->ustack, 1);
+        if (!c) {
+            s->stack_errors++;
+            return 0;
+        }
+        s->ips[n++] = SAMPLER_CONTEXT_USER;
+        memcpy(&s->ips[n], c->ips, c->n * sizeof *c->ips);
+        n += c->n;
+    }
+    r.type = SREC_SAMPLE;
+    r.ips = s->ips;
+    r.nips = n;
+    r.period = 1000000000ULL / (uint64_t)s->freq;
+    s->cb(s->cb_arg, &r);
+    return 0;
+}
+
+/* v1 mode: every pid of every cgroup.procs at or below dir, into the kernel's set. */
+static void v1_collect(const char *dir, int depth, intmap *seen)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= (int)sizeof path) return;
+    FILE *f = fopen(path, "re");
+    if (f) {
+        char line[32];
+        while (fgets(line, sizeof line, f)) {
+            char *end;
+            long pid = strtol(line, &end, 10);
+            if (pid > 0 && pid <= INT_MAX && (*end == '\n' || !*end))
+                intmap_put(seen, (uint64_t)pid, (void *)1);
+        }
+        fclose(f);
+    }
+    if (depth >= MAX_CGROUP_DEPTH) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_type != DT_DIR || de->d_name[0] == '.') continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
+        v1_collect(path, depth + 1, seen);
+    }
+    closedir(d);
+}
+
+static void v1_refresh(bpf_sampler *s)
+{
+    intmap now = { 0 };
+    v1_collect(s->cgroup_v1, 0, &now);
+    int fd = bpf_map__fd(s->skel->maps.pids);
+    size_t pos = 0;
+    uint64_t key;
+    void *val;
+    uint8_t one = 1;
+    while (intmap_next(&now, &pos, &key, &val))
+        if (!intmap_get(&s->v1_pids, key)) {
+            uint32_t k = (uint32_t)key;
+            bpf_map_update_elem(fd, &k, &one, BPF_ANY);
+        }
+    pos = 0;
+    while (intmap_next(&s->v1_pids, &pos, &key, &val))
+        if (!intmap_get(&now, key)) {
+            uint32_t k = (uint32_t)key;
+            bpf_map_delete_elem(fd, &k);
+        }
+    intmap_free(&s->v1_pids);
+    s->v1_pids = now;
+}
+
+static unsigned ring_size(unsigned want, int ncpus)
+{
+    uint64_t b = want ? want : (uint64_t)256 * 1024 * (uint64_t)(ncpus > 0 ? ncpus : 1);
+    if (b < (1u << 20) && !want) b = 1u << 20;
+    if (b < 4096) b = 4096;
+    if (b > (1u << 30)) b = 1u << 30;
+    unsigned p = 4096;
+    while (p < b) p <<= 1;
+    return p;
+}
+
+static int perm_error(int e, const char *what, char *err, size_t errlen)
+{
+    char why[256] = "";
+    if (bpf_sampler_permitted(why, sizeof why) < 0) {
+        err_set(err, errlen, "%s", why);
+        return -EPERM;
+    }
+    int perm = e == EPERM || e == EACCES;
+    err_set(err, errlen, "%s: %s%s%s%s", what, strerror(e), libbpf_last[0] ? " — " : "",
+            libbpf_last, perm ? " (the capabilities are there: a seccomp profile may refuse "
+            "bpf or perf_event_open; in a container use seccomp/profiles/fntrace-bpf.json)" : "");
+    return perm ? -EPERM : -e;
+}
+
+int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, size_t errlen)
+{
+    *out = NULL;
+    int rc = bpf_sampler_permitted(err, errlen);
+    if (rc < 0) return rc;
+    if (o->freq <= 0) {
+        err_set(err, errlen, "invalid frequency %d", o->freq);
+        return -EINVAL;
+    }
+    int mode = 0;
+    uint64_t cg_id = 0;
+    int cg_level = 0;
+    if (o->cgroup) {
+        mode = bpf_cgroup_probe(o->cgroup, &cg_id, &cg_level, err, errlen);
+        if (mode < 0) return mode;
+    }
+    libbpf_set_print(libbpf_log);
+    libbpf_last[0] = 0;
+    bpf_sampler *s = calloc(1, sizeof *s);
+    if (!s) {
+        err_set(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    s->stack_fd[0] = s->stack_fd[1] = -1;
+    s->skel = profile_bpf__open();
+    if (!s->skel) {
+        rc = perm_error(errno, "opening the BPF object", err, errlen);
+        free(s);
+        return rc;
+    }
+    int ncpus = libbpf_num_possible_cpus();
+    if (ncpus <= 0) ncpus = 1;
+    s->skel->rodata->want_idle = o->want_idle;
+    s->freq = o->freq;
+    s->skel->rodata->filter_pids = o->npids > 0 || mode == BPF_CGROUP_V1;
+    s->skel->rodata->follow_forks = 1;
+    s->skel->rodata->filter_cgroup = mode == BPF_CGROUP_V2;
+    s->skel->rodata->cg_id = cg_id;
+    s->skel->rodata->cg_level = cg_level;
+    bpf_map__set_max_entries(s->skel->maps.events, ring_size(o->ring_bytes, ncpus));
+    if (o->stack_entries) {
+        bpf_map__set_max_entries(s->skel->maps.stacks0, o->stack_entries);
+        bpf_map__set_max_entries(s->skel->maps.stacks1, o->stack_entries);
+    }
+    if (!o->npids && mode != BPF_CGROUP_V1)
+        bpf_program__set_autoload(s->skel->progs.on_fork, false);
+    if ((rc = profile_bpf__load(s->skel))) {
+        rc = perm_error(-rc, "loading the BPF program", err, errlen);
+        goto fail;
+    }
+    s->nkeys = bpf_map__max_entries(s->skel->maps.stacks0);
+    if (!(s->keys = calloc(s->nkeys, sizeof *s->keys))) {
+        rc = -ENOMEM;
+        err_set(err, errlen, "out of memory");
+        goto fail;
+    }
+    s->stack_fd[0] = bpf_map__fd(s->skel->maps.stacks0);
+    s->stack_fd[1] = bpf_map__fd(s->skel->maps.stacks1);
+    int pfd = bpf_map__fd(s->skel->maps.pids);
+    uint8_t one = 1;
+    for (size_t i = 0; i < o->npids; i++) {
+        uint32_t k = (uint32_t)o->pids[i];
+        if (bpf_map_update_elem(pfd, &k, &one, BPF_ANY)) {
+            rc = -errno;
+            err_set(err, errlen, "pid set: %s", strerror(errno));
+            goto fail;
+        }
+    }
+    if (mode == BPF_CGROUP_V1) {
+        if (!(s->cgroup_v1 = strdup(o->cgroup))) {
+            rc = -ENOMEM;
+            err_set(err, errlen, "out of memory");
+            goto fail;
+        }
+        v1_refresh(s);
+    }
+    /* exec/exit/fork tracepoints; the perf_event program is attached per CPU below */
+    if (!(s->skel->links.on_exec = bpf_program__attach(s->skel->progs.on_exec)) ||
+        !(s->skel->links.on_exit = bpf_program__attach(s->skel->progs.on_exit)) ||
+        (bpf_program__autoload(s->skel->progs.on_fork) &&
+         !(s->skel->links.on_fork = bpf_program__attach(s->skel->progs.on_fork)))) {
+        rc = perm_error(errno, "attaching the process tracepoints", err, errlen);
+        goto fail;
+    }
+    s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_event, s, NULL);
+    if (!s->rb) {
+        rc = -errno;
+        err_set(err, errlen, "ring buffer: %s", strerror(errno));
+        goto fail;
+    }
+    s->pfds = calloc((size_t)ncpus, sizeof *s->pfds);
+    s->links = calloc((size_t)ncpus, sizeof *s->links);
+    if (!s->pfds || !s->links) {
+        rc = -ENOMEM;
+        err_set(err, errlen, "out of memory");
+        goto fail;
+    }
+    struct perf_event_attr a = {
+        .type = PERF_TYPE_SOFTWARE, .size = sizeof a, .config = PERF_COUNT_SW_CPU_CLOCK,
+        .freq = 1, .sample_freq = (uint64_t)o->freq,
+    };
+    for (int cpu = 0; cpu < ncpus; cpu++) {
+        int fd = (int)syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENODEV || errno == ENOENT) continue;     /* CPU offline */
+            rc = perm_error(errno, "perf_event_open (cpu-clock, per CPU)", err, errlen);
+            goto fail;
+        }
+        s->pfds[s->npfds++] = fd;
+        struct bpf_link *l = bpf_program__attach_perf_event(s->skel->progs.on_sample, fd);
+        if (!l) {
+            rc = perm_error(errno, "attaching to the cpu-clock event", err, errlen);
+            goto fail;
+        }
+        s->links[s->npfds - 1] = l;
+    }
+    if (!s->npfds) {
+        rc = -ENODEV;
+        err_set(err, errlen, "no online CPU to sample");
+        goto fail;
+    }
+    s->flip_at = mono_ns() + FLIP_NS;
+    *out = s;
+    return 0;
+fail:
+    bpf_sampler_close(s);
+    return rc;
+}
+
+int bpf_sampler_wait(bpf_sampler *s, int timeout_ms)
+{
+    (void)s;
+    if (timeout_ms <= 0) return 0;
+    struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+    return nanosleep(&ts, NULL) < 0 ? -errno : 0;
+}
+
+size_t bpf_sampler_read(bpf_sampler *s, sampler_cb cb, void *arg)
+{
+    s->cb = cb;
+    s->cb_arg = arg;
+    s->nread = 0;
+    ring_buffer__consume(s->rb);
+    uint64_t now = mono_ns();
+    if (now >= s->flip_at) {
+        flip(s);
+        s->flip_at = now + FLIP_NS;
+    }
+    if (s->cgroup_v1) v1_refresh(s);
+    return s->nread;
+}
+
+void bpf_sampler_disable(bpf_sampler *s)
+{
+    for (unsigned i = 0; i < s->npfds; i++) ioctl(s->pfds[i], PERF_EVENT_IOC_DISABLE, 0);
+}
+
+void bpf_sampler_get_stats(const bpf_sampler *s, bpf_sampler_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s) return;
+    const __u64 *c = s->skel->bss->counters;
+    out->samples = __atomic_load_n(&c[PROF_CNT_SAMPLES], __ATOMIC_RELAXED);
+    out->ring_drops = __atomic_load_n(&c[PROF_CNT_RB_DROPS], __ATOMIC_RELAXED);
+    out->collisions = s->collisions;
+    out->stack_errors = s->stack_errors +
+                        __atomic_load_n(&c[PROF_CNT_STACK_ERRORS], __ATOMIC_RELAXED);
+    out->pids_full = __atomic_load_n(&c[PROF_CNT_PIDS_FULL], __ATOMIC_RELAXED);
+    out->cpus = s->npfds;
+}
+
+uint64_t bpf_sampler_lost(const bpf_sampler *s)
+{
+    bpf_sampler_stats st;
+    bpf_sampler_get_stats(s, &st);
+    return st.ring_drops + s->stack_errors;
+}
+
+unsigned bpf_sampler_nevents(const bpf_sampler *s)
+{
+    return s ? s->npfds : 0;
+}
+
+void bpf_sampler_close(bpf_sampler *s)
+{
+    if (!s) return;
+    for (unsigned i = 0; i < s->npfds; i++) {
+        bpf_link__destroy(s->links[i]);
+        close(s->pfds[i]);
+    }
+    free(s->links);
+    free(s->pfds);
+    ring_buffer__free(s->rb);
+    profile_bpf__destroy(s->skel);
+    cache_clear(&s->stack_cache[0]);
+    cache_clear(&s->stack_cache[1]);
+    intmap_free(&s->v1_pids);
+    free(s->cgroup_v1);
+    free(s->keys);
+    free(s);
+}
