@@ -133,21 +133,31 @@ static void end_child(pid_t pid, record_result *res)
     waitpid(pid, &st, 0);
 }
 
-/* Writes the trace to path through a temporary file in the same directory. */
-static int write_file(tracer *t, const char *path, const char *data, size_t len,
-                      char *err, size_t errlen)
+/* Creates a temporary file beside path, its name into tmp: the fd, or a negative code
+ * with the message in err, which ends with the note what ("" for none). */
+static int temp_beside(const char *path, char tmp[PATH_MAX], const char *what,
+                       char *err, size_t errlen)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
+    if (snprintf(tmp, PATH_MAX, "%s.tmp.XXXXXX", path) >= PATH_MAX) {
         snprintf(err, errlen, "%s: path too long", path);
         return -ENAMETOOLONG;
     }
     int fd = mkstemp(tmp);
     if (fd < 0) {
         int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        snprintf(err, errlen, "%s: %s%s", path, strerror(e), what);
         return -e;
     }
+    return fd;
+}
+
+/* Writes the trace to path through a temporary file in the same directory. */
+static int write_file(tracer *t, const char *path, const char *data, size_t len,
+                      char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
+    int fd = temp_beside(path, tmp, "", err, errlen);
+    if (fd < 0) return fd;
     mode_t um = umask(0);
     umask(um);
     fchmod(fd, 0666 & ~um);               /* what a plain open(O_CREAT) would give */
@@ -180,16 +190,8 @@ static int output_check(const char *path, char *err, size_t errlen)
         return -EISDIR;
     }
     char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return -ENAMETOOLONG;
-    }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s (checked before recording)", path, strerror(e));
-        return -e;
-    }
+    int fd = temp_beside(path, tmp, " (checked before recording)", err, errlen);
+    if (fd < 0) return fd;
     close(fd);
     unlink(tmp);
     return 0;
