@@ -111,7 +111,7 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
         return NULL;
     }
     store_set_fsync(c->st, !c->opts.no_fsync);
-    if (c->opts.index_dir && !(c->indexer = indexer_new(c->st, c->opts.index_dir, 4ull << 30))) {
+    if (c->opts.index_dir && !(c->indexer = indexer_new(c->st, c->opts.index_dir, 4ull << 30, 0))) {
         snprintf(err, errlen, "cannot start the indexer");
         store_close(c->st);
         metrics_free(c->metrics);

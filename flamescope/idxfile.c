@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "fterr.h"
 #include "strtab.h"
 
@@ -102,6 +103,33 @@ int idxfile_load(const char *dir, const char *id, const struct pindex_key *key,
     int rc = pindex_open(m, len, 1, 1, key, out, err, errlen);
     if (rc)
         munmap(m, len);
+    return rc;
+}
+
+int idxfile_summary(const char *dir, const char *id, struct pindex_summary *out,
+                    int64_t *mtime_ns, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if (index_path(dir, id, path, sizeof path))
+        return fail(err, errlen, -ENAMETOOLONG, "index path too long");
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return fail(err, errlen, -errno, "%s", strerror(errno));
+    size_t hlen = pindex_header_size();
+    char hdr[PINDEX_HEADER_MAX];
+    struct stat sb;
+    ssize_t r = -1;
+    int rc = -FT_ERR_CORRUPT;
+    if (hlen <= sizeof hdr && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        r = pread(fd, hdr, hlen, 0);
+    if (r == (ssize_t)hlen) {
+        rc = pindex_summary(hdr, hlen, (uint64_t)sb.st_size, out, err, errlen);
+        if (mtime_ns)
+            *mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    } else {
+        err_set(err, errlen, "not a whole index header");
+    }
+    close(fd);
     return rc;
 }
 

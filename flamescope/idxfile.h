@@ -38,6 +38,12 @@ int idxfile_key(int fd, uint64_t size, int64_t mtime_ns, const char *version,
 int idxfile_load(const char *dir, const char *id, const struct pindex_key *key,
                  profile **out, char *err, size_t errlen);
 
+/* The summary of id's index under dir from its header alone (pindex_summary), and the
+ * index file's mtime when mtime_ns is not NULL: 0; -ENOENT when there is none;
+ * -FT_ERR_CORRUPT (reason in err).  The caller compares out->key with the trace. */
+int idxfile_summary(const char *dir, const char *id, struct pindex_summary *out,
+                    int64_t *mtime_ns, char *err, size_t errlen);
+
 /* Writes p as the index of id under dir (creating the folders), atomically. */
 int idxfile_save(const char *dir, const char *id, const struct pindex_key *key,
                  const profile *p, char *err, size_t errlen);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "errbuf.h"
 #include "fterr.h"
 #include "strtab.h"
 
@@ -52,6 +53,7 @@ struct header {
     struct { uint64_t off, len; } sect[S__COUNT];
 };
 _Static_assert(sizeof(struct header) % 8 == 0, "header keeps sections aligned");
+_Static_assert(sizeof(struct header) <= PINDEX_HEADER_MAX, "PINDEX_HEADER_MAX holds it");
 _Static_assert(sizeof(struct inv_rec) == 88, "invocation record size");
 _Static_assert(sizeof ((struct profile_invocation *)0)->trace_id <= 40, "trace id fits");
 
@@ -182,6 +184,30 @@ void pindex_seal(void *image, size_t len)
 
 /* ------------------------------------------------------------------ reading */
 
+static int check_header(const struct header *h, const char *img, size_t len, char *err,
+                        size_t errlen);
+
+int pindex_summary(const void *header, size_t hlen, uint64_t file_size,
+                   struct pindex_summary *out, char *err, size_t errlen)
+{
+    struct header h;
+    memset(out, 0, sizeof *out);
+    if (hlen < sizeof h) {
+        err_set(err, errlen, "index shorter than its header");
+        return -FT_ERR_CORRUPT;
+    }
+    memcpy(&h, header, sizeof h);
+    if (file_size > SIZE_MAX || check_header(&h, NULL, (size_t)file_size, err, errlen))
+        return -FT_ERR_CORRUPT;
+    out->key = h.key;
+    out->key.version[sizeof out->key.version - 1] = 0;
+    out->samples = h.n;
+    out->first_ns = h.n ? h.min_ns : 0;
+    out->last_ns = h.n ? h.max_ns : 0;
+    out->invocations = h.ninv;
+    return 0;
+}
+
 static int bad(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int bad(char *err, size_t errlen, const char *fmt, ...)
@@ -276,8 +302,10 @@ static int check_header(const struct header *h, const char *img, size_t len, cha
     if (!ok)
         return bad(err, errlen, "index section outside the file or of the wrong size");
     if (h->flags & ~(H_PERIOD | H_TID | H_SEC) || !isfinite(h->base_s) ||
-        !isfinite(h->end_s) || h->sect[S_EVENT].len == 0)
+        !isfinite(h->end_s) || h->sect[S_EVENT].len == 0 || (h->n && h->min_ns > h->max_ns))
         return bad(err, errlen, "index header holds impossible values");
+    if (!img)
+        return 0;                  /* the header alone (pindex_summary) */
     if (strtab_hash(img + sizeof *h, len - sizeof *h, 0) != h->body_hash)
         return bad(err, errlen, "index checksum mismatch");
     return 0;

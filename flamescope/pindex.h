@@ -33,6 +33,7 @@
 
 #define PINDEX_VERSION 2
 #define PINDEX_KEY_VERSION_MAX 71
+#define PINDEX_HEADER_MAX 1024    /* pindex_header_size() is at most this */
 
 /* What ties an index to its trace: any difference makes the index stale. */
 struct pindex_key {
@@ -52,6 +53,19 @@ void *pindex_image(const struct profile *p, size_t *len);
  * owns the image (munmap'd when mapped, else freed); on failure the caller keeps it. */
 int pindex_open(void *image, size_t len, int mapped, int check, const struct pindex_key *want,
                 profile **out, char *err, size_t errlen);
+
+/* What a listing shows of a trace, from its index's header alone. */
+struct pindex_summary {
+    struct pindex_key key;     /* the trace the index was built from */
+    uint64_t samples, invocations;
+    uint64_t first_ns, last_ns;   /* first and last sample time (0 without samples) */
+};
+/* The summary in the first hlen bytes of an index file of file_size bytes (or of an
+ * image): the magic, version, header hash, the header's sizes against file_size and
+ * its values are checked, the body is not (an open checks it, and rebuilds a damaged
+ * index).  0, or -FT_ERR_CORRUPT with the reason in err. */
+int pindex_summary(const void *header, size_t hlen, uint64_t file_size,
+                   struct pindex_summary *out, char *err, size_t errlen);
 
 /* The image of an index and the size of its header. */
 const void *pindex_of(const profile *p, size_t *len);

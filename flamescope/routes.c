@@ -14,8 +14,10 @@
 #include "fterr.h"
 #include "ftree.h"
 #include "idxfile.h"
+#include "indexer.h"
 #include "log.h"
 #include "pcache.h"
+#include "plist.h"
 #include "profile.h"
 #include "sbuf.h"
 #include "views.h"
@@ -28,6 +30,8 @@
 struct routes {
     store *st;
     pcache *cache;
+    indexer *ix;               /* background index builds of listed traces, NULL: none */
+    plist *list;               /* the listing's summaries */
     struct routes_opts opts;
     struct httpd_route routes[24];
     uint64_t idx_loaded, idx_written, idx_refused, idx_write_failed;   /* atomics */
@@ -65,9 +69,13 @@ static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
     /* one index may take the whole cache budget, not more: the cache could not hold it */
     size_t budget = a->opts.cache_bytes;
     int fd = store_reader_fd(o->rd);
-    if (fd < 0)
-        return profile_build_read_budget(store_read_cb, o->rd, a->opts.max_text, budget, err,
-                                         msg, msglen);
+    if (fd < 0) {
+        profile *p = profile_build_read_budget(store_read_cb, o->rd, a->opts.max_text, budget,
+                                               err, msg, msglen);
+        if (p)
+            plist_note(a->list, o->ent, p);
+        return p;
+    }
     struct pindex_key key;
     int keyed = dir && idxfile_key(fd, o->ent->bytes, o->ent->mtime_ns, o->ent->version,
                                    &key) == 0;
@@ -77,6 +85,7 @@ static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
         int rc = idxfile_load(dir, o->ent->id, &key, &p, why, sizeof why);
         if (rc == 0) {
             count(&a->idx_loaded);
+            plist_note(a->list, o->ent, p);
             return p;
         }
         if (rc != -ENOENT) {
@@ -85,6 +94,8 @@ static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
         }
     }
     profile *p = profile_build_budget(fd, a->opts.max_text, budget, err, msg, msglen);
+    if (p)
+        plist_note(a->list, o->ent, p);
     if (p && keyed) {
         if (idxfile_save(dir, o->ent->id, &key, p, why, sizeof why) == 0) {
             count(&a->idx_written);
@@ -210,6 +221,43 @@ static int h_profiles(httpd_req *req, void *arg)
     }
     sbuf_addc(&b, ']');
     free(ents);
+    return reply_buf(req, 200, "application/json", &b);
+}
+
+/* GET /api/v1/profiles: fntrace's listing (plist.h), paged like the invocations. */
+static int h_api_profiles(httpd_req *req, void *arg)
+{
+    routes *a = arg;
+    const char *v[6];
+    static const char *const names[6] = {"sort", "order", "offset", "limit", "q", "name"};
+    for (int i = 0; i < 6; i++)
+        if (query_arg(req, names[i], &v[i]))
+            return 0;
+    struct plist_query q;
+    char err[160];
+    if (plist_query_parse(v[0], v[1], v[2], v[3], v[4], v[5], &q, err, sizeof err))
+        return httpd_reply_fterr(req, -EINVAL, "%s", err);
+    struct store_entry *ents = NULL;
+    size_t n = 0, total = 0;
+    int rc = store_list(a->st, NULL, &ents, &n);
+    if (rc < 0)
+        return httpd_reply_fterr(req, rc == -FT_ERR_STORE_DOWN ? rc : -EIO,
+                                 "cannot list profiles: %s", ft_strerror(rc));
+    sbuf b;
+    sbuf_init(&b);
+    rc = plist_list(a->list, ents, n, &q, &b, &total);
+    free(ents);
+    if (rc) {
+        sbuf_free(&b);
+        return httpd_reply_fterr(req, rc, "cannot list profiles: %s", ft_strerror(rc));
+    }
+    char num[32];
+    snprintf(num, sizeof num, "%zu", total);
+    httpd_add_header(req, "X-Total-Count", num);
+    if (q.offset + q.limit < total) {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)(q.offset + q.limit));
+        httpd_add_header(req, "X-Next-Offset", num);
+    }
     return reply_buf(req, 200, "application/json", &b);
 }
 
@@ -552,6 +600,11 @@ static int h_stats(httpd_req *req, void *arg)
     routes *a = arg;
     struct pcache_stats s;
     pcache_stats_get(a->cache, &s);
+    struct plist_stats ls;
+    plist_stats_get(a->list, &ls);
+    struct indexer_stats is = {0};
+    if (a->ix)
+        indexer_stats(a->ix, &is);
     sbuf b;
     sbuf_init(&b);
     sbuf_printf(&b,
@@ -559,7 +612,10 @@ static int h_stats(httpd_req *req, void *arg)
                 "\"misses\":%llu,\"builds\":%llu,\"waits\":%llu,\"evictions\":%llu,"
                 "\"queued\":%llu,\"refusals\":%llu},"
                 "\"index\":{\"enabled\":%s,\"loaded\":%llu,\"written\":%llu,"
-                "\"refused\":%llu,\"write_failed\":%llu}}",
+                "\"refused\":%llu,\"write_failed\":%llu},"
+                "\"list\":{\"cached\":%llu,\"header_reads\":%llu,\"queued\":%llu,"
+                "\"background_written\":%llu,\"background_failed\":%llu,"
+                "\"background_dropped\":%llu}}",
                 s.entries, s.bytes, a->opts.cache_bytes, (unsigned long long)s.hits,
                 (unsigned long long)s.misses, (unsigned long long)s.builds,
                 (unsigned long long)s.waits, (unsigned long long)s.evictions,
@@ -568,7 +624,10 @@ static int h_stats(httpd_req *req, void *arg)
                 (unsigned long long)__atomic_load_n(&a->idx_loaded, __ATOMIC_RELAXED),
                 (unsigned long long)__atomic_load_n(&a->idx_written, __ATOMIC_RELAXED),
                 (unsigned long long)__atomic_load_n(&a->idx_refused, __ATOMIC_RELAXED),
-                (unsigned long long)__atomic_load_n(&a->idx_write_failed, __ATOMIC_RELAXED));
+                (unsigned long long)__atomic_load_n(&a->idx_write_failed, __ATOMIC_RELAXED),
+                (unsigned long long)ls.cached, (unsigned long long)ls.header_reads,
+                (unsigned long long)ls.queued, (unsigned long long)is.written,
+                (unsigned long long)is.failed, (unsigned long long)is.dropped);
     return reply_buf(req, 200, "application/json", &b);
 }
 
@@ -622,7 +681,14 @@ routes *routes_new(store *st, const struct routes_opts *opts)
     a->st = st;
     a->opts = *opts;
     a->cache = pcache_new(opts->cache_bytes);
-    if (!a->cache) {
+    /* background builds: one at a time, within the budget one query's build has */
+    if (a->cache && opts->index_dir)
+        a->ix = indexer_new(st, opts->index_dir, opts->max_text, opts->cache_bytes);
+    if (a->cache && (!opts->index_dir || a->ix))
+        a->list = plist_new(opts->index_dir, a->ix);
+    if (!a->list) {
+        indexer_free(a->ix);
+        pcache_free(a->cache);
         free(a);
         return NULL;
     }
@@ -640,7 +706,7 @@ routes *routes_new(store *st, const struct routes_opts *opts)
         {"/differential", h_differential},
         {"/elided/", h_elided},
         {"/elided", h_elided},
-        {"/api/v1/profiles", h_profiles},
+        {"/api/v1/profiles", h_api_profiles},
         {"/api/v1/invocations", h_invocations},
         {"/api/v1/flamegraph", h_api_flamegraph},
         {"/api/v1/export", h_export},
@@ -663,6 +729,8 @@ void routes_free(routes *a)
 {
     if (!a)
         return;
+    indexer_free(a->ix);          /* finishes the build in progress */
+    plist_free(a->list);
     pcache_free(a->cache);
     free(a);
 }

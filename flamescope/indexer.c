@@ -1,5 +1,6 @@
 /* indexer — see indexer.h.  The queue is a ring of fixed-size id slots under one mutex;
- * the worker sleeps on a condition variable. */
+ * the worker sleeps on a condition variable.  The duplicate check scans the ring (256
+ * slots at most). */
 #include "indexer.h"
 
 #include <errno.h>
@@ -17,12 +18,14 @@ struct indexer {
     store *st;
     const char *dir;
     uint64_t max_text;
+    size_t max_mem;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t th;
     int stopping;
     size_t head, count;
     char (*ids)[STORE_ID_MAX + 1];
+    char busy[STORE_ID_MAX + 1];   /* the id being built, "" when none */
     struct indexer_stats st_;
 };
 
@@ -36,12 +39,13 @@ static void index_one(indexer *ix, const char *id)
         int e = 0;
         profile *p = NULL;
         if (idxfile_key(fd, ent.bytes, ent.mtime_ns, ent.version, &key) == 0 &&
-            (p = profile_build(fd, ix->max_text, &e, err, sizeof err)) != NULL)
+            (p = profile_build_budget(fd, ix->max_text, ix->max_mem, &e, err, sizeof err)) != NULL)
             ok = idxfile_save(ix->dir, id, &key, p, err, sizeof err) == 0;
         profile_free(p);
         close(fd);
     }
     pthread_mutex_lock(&ix->mu);
+    ix->busy[0] = 0;
     if (ok)
         ix->st_.written++;
     else
@@ -62,6 +66,7 @@ static void *worker(void *arg)
         if (ix->stopping)
             break;
         memcpy(id, ix->ids[ix->head], sizeof id);
+        memcpy(ix->busy, id, sizeof id);
         ix->head = (ix->head + 1) % INDEXER_QUEUE;
         ix->count--;
         pthread_mutex_unlock(&ix->mu);
@@ -72,7 +77,7 @@ static void *worker(void *arg)
     return NULL;
 }
 
-indexer *indexer_new(store *st, const char *index_dir, uint64_t max_text)
+indexer *indexer_new(store *st, const char *index_dir, uint64_t max_text, size_t max_mem)
 {
     indexer *ix = calloc(1, sizeof *ix);
     if (!ix || !(ix->ids = calloc(INDEXER_QUEUE, sizeof *ix->ids))) {
@@ -82,6 +87,7 @@ indexer *indexer_new(store *st, const char *index_dir, uint64_t max_text)
     ix->st = st;
     ix->dir = index_dir;
     ix->max_text = max_text;
+    ix->max_mem = max_mem;
     pthread_mutex_init(&ix->mu, NULL);
     pthread_cond_init(&ix->cv, NULL);
     if (pthread_create(&ix->th, NULL, worker, ix)) {
@@ -109,11 +115,32 @@ void indexer_free(indexer *ix)
     free(ix);
 }
 
+/* id queued or being built (the lock held). */
+static int pending_locked(const indexer *ix, const char *id)
+{
+    if (strcmp(ix->busy, id) == 0)
+        return 1;
+    for (size_t i = 0; i < ix->count; i++)
+        if (strcmp(ix->ids[(ix->head + i) % INDEXER_QUEUE], id) == 0)
+            return 1;
+    return 0;
+}
+
+int indexer_pending(indexer *ix, const char *id)
+{
+    pthread_mutex_lock(&ix->mu);
+    int r = pending_locked(ix, id);
+    pthread_mutex_unlock(&ix->mu);
+    return r;
+}
+
 int indexer_push(indexer *ix, const char *id)
 {
     int rc = 0;
     pthread_mutex_lock(&ix->mu);
-    if (ix->count == INDEXER_QUEUE || strlen(id) > STORE_ID_MAX) {
+    if (pending_locked(ix, id)) {
+        rc = 0;
+    } else if (ix->count == INDEXER_QUEUE || strlen(id) > STORE_ID_MAX) {
         ix->st_.dropped++;
         rc = -EAGAIN;
     } else {
