@@ -164,6 +164,13 @@ static int write_all(int fd, const void *data, size_t len)
 int idxfile_save(const char *dir, const char *id, const struct pindex_key *key,
                  const profile *p, char *err, size_t errlen)
 {
+    return idxfile_save_flags(dir, id, key, p, 0, err, errlen);
+}
+
+int idxfile_save_flags(const char *dir, const char *id, const struct pindex_key *key,
+                       const profile *p, unsigned flags, char *err, size_t errlen)
+{
+    int sync = !(flags & IDXFILE_NO_FSYNC);
     char path[PATH_MAX], tmp[PATH_MAX + 16];
     if (index_path(dir, id, path, sizeof path))
         return fail(err, errlen, -ENAMETOOLONG, "index path too long");
@@ -186,7 +193,7 @@ int idxfile_save(const char *dir, const char *id, const struct pindex_key *key,
         rc = write_all(fd, hdr, hlen);
         if (!rc)
             rc = write_all(fd, img + hlen, len - hlen);
-        if (!rc && fsync(fd))
+        if (!rc && sync && fsync(fd))
             rc = -errno;
         free(hdr);
     }
@@ -199,7 +206,7 @@ int idxfile_save(const char *dir, const char *id, const struct pindex_key *key,
         return fail(err, errlen, rc, "cannot write %s: %s", path, strerror(-rc));
     }
     *slash = 0;
-    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = sync ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);

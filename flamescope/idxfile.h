@@ -47,5 +47,10 @@ int idxfile_summary(const char *dir, const char *id, struct pindex_summary *out,
 /* Writes p as the index of id under dir (creating the folders), atomically. */
 int idxfile_save(const char *dir, const char *id, const struct pindex_key *key,
                  const profile *p, char *err, size_t errlen);
+/* The same; flags IDXFILE_NO_FSYNC: still atomic (rename), not durable (tests and
+ * benchmarks that make thousands of index files). */
+#define IDXFILE_NO_FSYNC 1u
+int idxfile_save_flags(const char *dir, const char *id, const struct pindex_key *key,
+                       const profile *p, unsigned flags, char *err, size_t errlen);
 
 #endif

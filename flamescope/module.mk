@@ -2,7 +2,8 @@
 COMPONENTS += flamescope           # flamescope/*.c except main.c -> libfntrace-flamescope.a
 flamescope_USES  :=                # lib/ only
 flamescope_PKGS  := zlib
-flamescope_TESTS := test_flamescope test_web_assets
+flamescope_TESTS := test_flamescope test_web_assets test_plist
+test_plist_PKGS  := libcjson          # the test reads the listing's JSON
 BINS += fntrace-flamescope
 BIN_fntrace-flamescope := flamescope/main.c
 

@@ -29,6 +29,11 @@ export function url(path, params) {
 }
 
 export async function getJSON(path, params) {
+    return (await fetchJSON(path, params)).body;
+}
+
+// getJSON's answer with the response's headers: {body, headers}.
+async function fetchJSON(path, params) {
     const u = url(path, params);
     let res;
     try {
@@ -47,7 +52,7 @@ export async function getJSON(path, params) {
         const msg = body && typeof body.error === 'string' ? body.error : (text.trim() || res.statusText);
         throw new ApiError(`${res.status} ${msg}`, res.status, u);
     }
-    return body;
+    return { body, headers: res.headers };
 }
 
 // The FlameScope API calls.
@@ -68,6 +73,14 @@ export const compare = (kind, filename, start, end, compareFilename, compareStar
     });
 
 // fntrace's own API.
+// One page of the profile list: {list: [{filename, name, bytes, uploaded, index, samples,
+// duration, invocations}], total}.  q: {sort, order, offset, limit, q}; index is "ready"
+// (samples, duration in seconds, invocations set), "pending", "none" or "failed" (null).
+export async function profilePage(q) {
+    const { body, headers } = await fetchJSON('api/v1/profiles', q);
+    if (!Array.isArray(body)) throw new ApiError('unexpected /api/v1/profiles answer', 200, 'api/v1/profiles');
+    return { list: body, total: Number(headers.get('X-Total-Count')) || body.length };
+}
 // [{id, fn, start, end, status[, tid, rel_start, rel_end]}] (tid: the thread that ran it, null
 // when unknown): when rel_* are there they are on
 // the heatmap's scale and start/end are the raw header times.

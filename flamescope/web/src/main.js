@@ -1,7 +1,8 @@
 // main.js — the fntrace flamescope web UI: wiring of views to the URL state.
 //
 // Two views, chosen by the hash (see state.js):
-//   - the profile list, grouped by function (first path segment), newest first;
+//   - the profile list: one page of traces (GET /api/v1/profiles) with their samples,
+//     duration, invocations and upload time, sorted by any of them, newest first;
 //   - a profile: heatmap (+ invocation lanes and table) and the flame graph of the
 //     selected range, of one invocation, or a differential against a baseline range.
 // A hash change re-renders only what it affects: a new file or row count reloads the
@@ -56,50 +57,134 @@ function grouped(list) {
     return [...groups.entries()].sort(([a], [b]) => (a === '' ? 1 : b === '' ? -1 : a < b ? -1 : a > b ? 1 : 0));
 }
 
-function whenOf(filename) {
-    const m = /(\d{4})-?(\d{2})-?(\d{2})T?(\d{2}):?(\d{2}):?(\d{2})/.exec(filename.slice(filename.lastIndexOf('/') + 1));
-    return m ? `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]} UTC` : '';
-}
-
 // ---------------------------------------------------------------- profile list
 
-async function renderList() {
+const LIST_PAGE = 100;
+// the list's columns: [sort key (null: not sortable), heading]
+const LIST_COLUMNS = [['name', 'Profile'], ['time', 'Uploaded'], ['samples', 'Samples'],
+    ['duration', 'Duration'], ['invocations', 'Invocations'], [null, 'Size']];
+const fmtCount = (n) => Number(n).toLocaleString('en-US');
+const fmtBytes = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+const fmtUploaded = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '–');
+let lv = null;                // the list view's parts, while it is shown
+let listSeq = 0, listTimer = null;
+
+function listQuery(s) {
+    const sort = LIST_COLUMNS.some(([k]) => k && k === s.sort) ? s.sort : 'time';
+    const order = s.order === 'asc' || s.order === 'desc' ? s.order : sort === 'name' ? 'asc' : 'desc';
+    const offset = Math.max(0, parseInt(s.offset, 10) || 0);
+    return { sort, order, offset, limit: LIST_PAGE, q: s.q || '' };
+}
+
+function buildListView() {
+    const parts = {
+        err: h('div', { class: 'error', hidden: true }),
+        filter: h('input', { type: 'search', id: 'filter', placeholder: 'Filter profiles…', autocomplete: 'off' }),
+        heads: [],
+        tbody: h('tbody', {}),
+        status: h('p', { class: 'muted', id: 'list-status' }, 'Loading…'),
+        range: h('span', { id: 'list-range', class: 'muted' }),
+        prev: h('button', { type: 'button', id: 'list-prev', onclick: () => pageBy(-1) }, '← Previous'),
+        next: h('button', { type: 'button', id: 'list-next', onclick: () => pageBy(1) }, 'Next →'),
+    };
+    let typing = null;
+    parts.filter.addEventListener('input', () => {
+        clearTimeout(typing);
+        typing = setTimeout(() => state.update({ q: parts.filter.value.trim(), offset: null }, true), 250);
+    });
+    const row = h('tr', {}, LIST_COLUMNS.map(([key, label]) => {
+        const th = h('th', { class: key ? 'sortable' : null, dataset: { sort: key || '' }, scope: 'col' },
+            key ? h('button', { type: 'button', onclick: () => sortBy(key) }, label) : label);
+        parts.heads.push(th);
+        return th;
+    }));
+    parts.table = h('table', { class: 'profiles', id: 'profiles' }, h('thead', {}, row), parts.tbody);
+    parts.root = h('section', { class: 'list' },
+        h('div', { class: 'list-head' }, h('h1', {}, 'Profiles'), parts.filter,
+            h('button', { type: 'button', id: 'reload', onclick: () => loadList(state.read()) }, 'Reload')),
+        parts.err, parts.table, parts.status,
+        h('div', { class: 'pager' }, parts.prev, parts.range, parts.next));
+    app.replaceChildren(parts.root);
+    return parts;
+}
+
+function sortBy(key) {
+    const q = listQuery(state.read());
+    // a click on the current column flips it; another column starts in its natural order
+    const order = q.sort === key ? (q.order === 'asc' ? 'desc' : 'asc') : key === 'name' ? 'asc' : 'desc';
+    state.update({ sort: key, order, offset: null });
+}
+
+function pageBy(dir) {
+    const q = listQuery(state.read());
+    const offset = Math.max(0, q.offset + dir * LIST_PAGE);
+    state.update({ offset: offset ? String(offset) : null });
+}
+
+function listRow(p) {
+    const fn = p.name || '';
+    const ready = p.index === 'ready';
+    const notIndexed = p.index === 'pending' ? 'not indexed (indexing…)'
+        : p.index === 'failed' ? 'not indexed (unreadable)' : 'not indexed';
+    const idle = ready && !p.samples;
+    const cls = ['profile-row', ready ? null : 'not-indexed', idle ? 'idle' : null].filter(Boolean).join(' ');
+    return h('tr', { class: cls, dataset: { filename: p.filename, fn, index: p.index } },
+        h('td', { class: 'name' }, fn ? h('span', { class: 'fn' }, `${fn} / `) : null,
+            h('a', { class: 'profile', href: state.href({ file: p.filename }), dataset: { filename: p.filename } },
+                fn ? p.filename.slice(fn.length + 1) : p.filename)),
+        h('td', { class: 'when' }, fmtUploaded(p.uploaded)),
+        ready ? h('td', { class: 'num samples' }, fmtCount(p.samples), idle ? h('span', { class: 'idle-tag' }, 'idle') : null)
+            : h('td', { class: 'num samples muted', colspan: 3 }, notIndexed),
+        ready ? h('td', { class: 'num duration' }, fmtDur(p.duration)) : null,
+        ready ? h('td', { class: 'num invocations' }, fmtCount(p.invocations)) : null,
+        h('td', { class: 'num size' }, fmtBytes(p.bytes)));
+}
+
+async function loadList(s) {
+    const q = listQuery(s);
+    const seq = ++listSeq;
+    clearTimeout(listTimer);
+    for (const th of lv.heads) {
+        const on = th.dataset.sort === q.sort;
+        th.classList.toggle('sorted', on);
+        if (on) th.setAttribute('aria-sort', q.order === 'asc' ? 'ascending' : 'descending');
+        else th.removeAttribute('aria-sort');
+        th.dataset.order = on ? q.order : '';
+    }
+    let page;
+    try {
+        page = await api.profilePage(q);
+    } catch (e) {
+        if (seq !== listSeq || !lv) return;
+        showError(lv.err, e);
+        lv.status.textContent = '';
+        return;
+    }
+    if (seq !== listSeq || !lv) return;
+    lv.err.hidden = true;
+    const { list, total } = page;
+    fill(lv.tbody, list.map(listRow));
+    lv.table.dataset.total = String(total);
+    lv.table.dataset.offset = String(q.offset);
+    lv.status.textContent = list.length ? '' : total ? 'No profile on this page.' : q.q ? 'No profile matches.'
+        : 'No profiles yet. Upload one to the collector, or put perf script files in the directory.';
+    lv.range.textContent = list.length
+        ? `${fmtCount(q.offset + 1)}–${fmtCount(q.offset + list.length)} of ${fmtCount(total)}` : '';
+    lv.prev.disabled = q.offset === 0;
+    lv.next.disabled = q.offset + list.length >= total;
+    // traces being indexed in the background: look again shortly
+    if (list.some((p) => p.index === 'pending')) {
+        listTimer = setTimeout(() => { if (lv && seq === listSeq) loadList(state.read()); }, 1500);
+    }
+}
+
+async function renderList(s) {
     if (pv) pv.heatmap.destroy();
     pv = null;
     document.title = 'fntrace flamescope';
-    const err = h('div', { class: 'error', hidden: true });
-    const filter = h('input', { type: 'search', id: 'filter', placeholder: 'Filter profiles…', autocomplete: 'off' });
-    const body = h('div', { id: 'groups' }, h('p', { class: 'muted' }, 'Loading…'));
-    app.replaceChildren(h('section', { class: 'list' },
-        h('div', { class: 'list-head' }, h('h1', {}, 'Profiles'), filter,
-            h('button', { type: 'button', onclick: () => renderList(profiles = null) }, 'Reload')),
-        err, body));
-    let list;
-    try {
-        list = await loadProfiles();
-    } catch (e) {
-        body.replaceChildren();
-        showError(err, e);
-        return;
-    }
-    const draw = () => {
-        const q = filter.value.trim().toLowerCase();
-        const shown = q ? list.filter((p) => p.filename.toLowerCase().includes(q)) : list;
-        if (!shown.length) {
-            body.replaceChildren(h('p', { class: 'muted' }, list.length ? 'No profile matches.' :
-                'No profiles yet. Upload one to the collector, or put perf script files in the directory.'));
-            return;
-        }
-        body.replaceChildren(...grouped(shown).map(([fn, files]) =>
-            h('section', { class: 'group', dataset: { fn } },
-                h('h2', {}, fn || 'other files', h('span', { class: 'count' }, String(files.length))),
-                h('ul', {}, files.map((p) => h('li', {},
-                    h('a', { class: 'profile', href: state.href({ file: p.filename }), dataset: { filename: p.filename } },
-                        fn ? p.filename.slice(fn.length + 1) : p.filename),
-                    h('span', { class: 'when' }, whenOf(p.filename))))))));
-    };
-    filter.addEventListener('input', draw);
-    draw();
+    if (!lv || !app.contains(lv.root)) lv = buildListView();
+    if (document.activeElement !== lv.filter) lv.filter.value = s.q || '';
+    await loadList(s);
 }
 
 // ---------------------------------------------------------------- profile view
@@ -416,9 +501,11 @@ async function render() {
     const prev = cur;
     cur = s;
     if (!s.file) {
-        await renderList();
+        await renderList(s);
         return;
     }
+    lv = null;
+    clearTimeout(listTimer);
     const same = (keys) => prev && keys.every((k) => prev[k] === s[k]);
     if (!pv || !same(['file'])) {
         if (pv) pv.heatmap.destroy();

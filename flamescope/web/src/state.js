@@ -1,6 +1,9 @@
 // state.js — the UI state lives in the URL hash, so every view can be shared as a link.
 //
-//   #                                    profile list
+//   #                                    profile list (newest first, first page)
+//   #sort=K&order=asc|desc&offset=N&q=TEXT the list sorted by K (time, name, samples,
+//                                        duration, invocations), from its Nth trace,
+//                                        filtered by TEXT
 //   #file=F&rows=50                      heatmap of F
 //   …&start=S&end=E                      flame graph of the range [S, E] (seconds from the
 //                                        profile's first whole second, as the API takes them)
@@ -13,7 +16,8 @@
 // read() parses the hash into a plain object; update(patch) merges a patch (null or ''
 // deletes a key) and writes the hash, which fires 'hashchange' and re-renders.
 
-export const KEYS = ['file', 'rows', 'start', 'end', 'inv', 'search', 'base', 'bs', 'be', 'view', 'layout'];
+export const KEYS = ['file', 'rows', 'start', 'end', 'inv', 'search', 'base', 'bs', 'be', 'view', 'layout',
+    'sort', 'order', 'offset', 'q'];
 export const ROW_CHOICES = [25, 50, 100];
 export const DEFAULT_ROWS = 50;
 
