@@ -123,22 +123,121 @@ static const char *fs_label(const void *ctx, uint32_t node, size_t *len, int *ty
     return profile_fs_frame_name(p, frame, len);
 }
 
-ftree *ftree_build(const profile *p, const struct profile_range *r)
+int ftree_too_deep(const profile *p, const uint64_t *counts)
+{
+    uint32_t n = profile_fs_nstacks(p);
+    const uint32_t *parent = profile_fs_parents(p);
+    uint32_t *depth = malloc((n ? n : 1) * sizeof *depth);
+    if (!depth)
+        return -ENOMEM;
+    int deep = 0;
+    depth[0] = 0;
+    for (uint32_t i = 1; i < n && !deep; i++) {
+        depth[i] = depth[parent[i]] + 1;          /* the comm is depth 1 */
+        deep = counts[i] && depth[i] > FTREE_MAX_DEPTH + 1;
+    }
+    free(depth);
+    return deep;
+}
+
+/* The capped tree: each stack with samples is added as a path (comm, then the marker
+ * and its innermost frames when it is too deep), children found by (parent, frame). */
+static int add_capped(ftree *t, const profile *p, const uint64_t *counts)
+{
+    uint32_t n = profile_fs_nstacks(p);
+    const uint32_t *parent = profile_fs_parents(p);
+    oatable kids = {0};
+    uint32_t *path = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    t->n[0].v += (int64_t)counts[0];
+    for (uint32_t i = 1; i < n && !rc; i++) {
+        if (!counts[i])
+            continue;
+        size_t d = 0;
+        for (uint32_t x = i; x != 0; x = parent[x]) {
+            if (d == cap) {
+                size_t c = cap ? cap * 2 : 256;
+                uint32_t *np = realloc(path, c * sizeof *np);
+                if (!np) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                path = np;
+                cap = c;
+            }
+            path[d++] = x;                        /* leaf first, the comm last */
+        }
+        if (rc)
+            break;
+        /* path[d-1] is the comm; keep the innermost frames below it */
+        size_t frames = d - 1, keep = frames > FTREE_MAX_DEPTH ? FTREE_MAX_DEPTH - 1 : frames;
+        uint32_t cur = 0;
+        for (size_t k = 0; k < keep + 2 && !rc; k++) {
+            uint32_t node, frame;
+            if (k == 0) {
+                node = path[d - 1];
+            } else if (k == 1) {
+                if (frames <= FTREE_MAX_DEPTH)
+                    continue;
+                node = PROFILE_NONE;              /* the marker */
+            } else {
+                node = path[keep - (k - 2) - 1];
+            }
+            frame = node == PROFILE_NONE ? PROFILE_NONE : profile_fs_frame(p, node);
+            uint64_t key = (uint64_t)cur << 32 | frame;
+            uint64_t got = oat_get(&kids, key);
+            if (got) {
+                cur = (uint32_t)(got - 1);
+                continue;
+            }
+            size_t len = sizeof FTREE_CUT_NAME - 1;
+            const char *name = FTREE_CUT_NAME;
+            int type = FT_NONE;
+            if (node != PROFILE_NONE) {
+                name = profile_fs_frame_name(p, frame, &len);
+                type = profile_fs_frame_type(p, frame);
+            }
+            uint32_t id = node_add(t, cur, name, len, type);
+            if (id == NIL || oat_put(&kids, key, (uint64_t)id + 1))
+                rc = -ENOMEM;
+            cur = id;
+        }
+        if (!rc)
+            t->n[cur].v += (int64_t)counts[i];
+    }
+    oat_free(&kids);
+    free(path);
+    return rc;
+}
+
+ftree *ftree_build_counts(const profile *p, const uint64_t *counts)
 {
     ftree *t = ftree_new();
+    if (!t)
+        return NULL;
+    int deep = ftree_too_deep(p, counts);
+    int rc = deep < 0 ? deep
+           : deep ? add_capped(t, p, counts)
+                  : ftree_add_tree(t, profile_fs_nstacks(p), profile_fs_parents(p), counts,
+                                   fs_label, p);
+    if (rc) {
+        ftree_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+ftree *ftree_build(const profile *p, const struct profile_range *r)
+{
     uint32_t n = profile_fs_nstacks(p);
     uint64_t *counts = calloc(n ? n : 1, sizeof *counts);
-    if (!t || !counts)
-        goto fail;
+    if (!counts)
+        return NULL;
     profile_fs_count(p, r, counts);
-    if (ftree_add_tree(t, n, profile_fs_parents(p), counts, fs_label, p))
-        goto fail;
+    ftree *t = ftree_build_counts(p, counts);
     free(counts);
     return t;
-fail:
-    free(counts);
-    ftree_free(t);
-    return NULL;
 }
 
 size_t ftree_count(const ftree *t) { return t->count; }

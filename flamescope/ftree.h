@@ -37,8 +37,21 @@ struct ftree_node {
 size_t ftree_count(const ftree *t);
 void ftree_node_get(const ftree *t, uint32_t id, struct ftree_node *out);
 
-/* The FlameScope tree of a profile's range (NULL when out of memory). */
+/* The depth cap of the flame graphs the viewer draws: a stack of more than
+ * FTREE_MAX_DEPTH frames below its comm (a frame-pointer loop in an old trace, runaway
+ * recursion) keeps its FTREE_MAX_DEPTH - 1 innermost frames, under one marker frame
+ * named FTREE_CUT_NAME that holds the place of the outer ones.  Stacks within the cap
+ * are untouched (every real profile of the tests: FlameScope's answers stay exact). */
+#define FTREE_MAX_DEPTH 128
+#define FTREE_CUT_NAME "[stack deeper than 128 frames: outer frames cut]"
+/* 1 when a node with counts (profile_fs_count's) is deeper than the cap, 0 when none
+ * is, -ENOMEM. */
+int ftree_too_deep(const profile *p, const uint64_t *counts);
+
+/* The FlameScope tree of a profile's range, depth capped (NULL when out of memory). */
 ftree *ftree_build(const profile *p, const struct profile_range *r);
+/* The same from counts (profile_fs_count's, profile_fs_nstacks() of them). */
+ftree *ftree_build_counts(const profile *p, const uint64_t *counts);
 /* Sum of all node values (FlameScope's "full value"). */
 uint64_t ftree_total(const ftree *t);
 /* FlameScope's differential: t gets `d` = round(v - v_cmp * total(t)/total(cmp)) on

@@ -1,5 +1,6 @@
 /* views — see views.h. */
 #include "views.h"
+#include "ftree.h"
 
 #include <errno.h>
 #include <math.h>
@@ -187,6 +188,19 @@ int views_flamegraph(const profile *p, const struct profile_range *r, sbuf *out)
         return -ENOMEM;
     }
     profile_fs_count(p, r, self);
+    int deep = ftree_too_deep(p, self);
+    if (deep) {
+        /* past the depth cap: the tree with the deep stacks cut (ftree.h) */
+        ftree *t = deep > 0 ? ftree_build_counts(p, self) : NULL;
+        free(self);
+        free(total);
+        free(st);
+        if (!t)
+            return -ENOMEM;
+        ftree_json(t, out);
+        ftree_free(t);
+        return sbuf_failed(out) ? -ENOMEM : 0;
+    }
     memcpy(total, self, (size_t)n * sizeof *total);
     const uint32_t *parent = profile_fs_parents(p);
     for (uint32_t i = n; i-- > 1;)

@@ -55,6 +55,10 @@ function makeTraceDir() {
     const put = (rel, data) => {
         fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         fs.writeFileSync(path.join(dir, rel), data);
+        // uploaded when its name says (the list sorts by upload time); others on Nov 1
+        const m = /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(rel);
+        const t = m ? Date.UTC(+m[1], m[2] - 1, +m[3], +m[4], +m[5], +m[6]) / 1000 : Date.UTC(2026, 10, 1) / 1000;
+        fs.utimesSync(path.join(dir, rel), t, t);
     };
     const read = (name) => fs.readFileSync(path.join(TESTDATA, name), 'utf8');
     put(NEWEST, withInvocations(read('perf-threads.stacks')));
@@ -155,14 +159,17 @@ describe('flamescope web UI', { skip: !fs.existsSync(BINARY) && `${BINARY} is no
         if (server && server.exitCode && server.exitCode !== 0) console.log(logs.join(''));
     });
 
-    it('lists profiles grouped by function, newest first', async () => {
+    it('lists profiles newest first, with their function, samples and upload time', async () => {
         await page.goto(`${base}/`);
-        const group = page.locator('section.group[data-fn="fibonacci"]');
-        await group.waitFor();
-        const files = await group.locator('a.profile').evaluateAll((as) => as.map((a) => a.dataset.filename));
-        assert.deepEqual(files, [NEWEST, OLDER]);
-        assert.equal(await page.locator('section.group[data-fn="nodejs-fib"] a.profile').count(), 1);
-        assert.equal(await page.locator('section.group[data-fn=""] a.profile').textContent(), 'flamescope-perf.test01');
+        // indexed in the background on the first listing: the page looks again until done
+        await page.waitForFunction(() => document.querySelectorAll('#profiles tr[data-index="ready"]').length === 4);
+        const files = await page.locator('#profiles tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.dataset.filename, tr.dataset.fn]));
+        assert.deepEqual(files, [[NEWEST, 'fibonacci'], [OLDER, 'fibonacci'],
+            ['nodejs-fib/20261120T101010Z-0003.perf', 'nodejs-fib'], ['flamescope-perf.test01', '']]);
+        const cell = (f, c) => page.locator(`#profiles tr[data-filename="${f}"] .${c}`).textContent();
+        assert.equal(await cell(NEWEST, 'invocations'), '3');
+        assert.equal(await cell(NEWEST, 'when'), '2026-11-21 19:21:52 UTC');
+        assert.match(await cell(NEWEST, 'samples'), /^[1-9][\d,]*$/);
         await settle(page);
         await page.screenshot({ path: path.join(SHOTS, '1-list.png'), fullPage: true });
     });

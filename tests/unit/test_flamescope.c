@@ -771,6 +771,68 @@ static void test_cache_budget(void **st)
     pcache_free(c);
 }
 
+/* The depth of the deepest node of a flame graph JSON, and whether name occurs in it. */
+static int json_depth(const char *j)
+{
+    int d = 0, most = 0;
+    for (const char *c = j; *c; c++) {
+        if (*c == '"') {                   /* skip strings: names may hold braces */
+            for (c++; *c && *c != '"'; c++)
+                if (*c == '\\' && c[1])
+                    c++;
+            continue;
+        }
+        if (*c == '{' && ++d > most)
+            most = d;
+        if (*c == '}')
+            d--;
+    }
+    return most;
+}
+
+/* A stack of 300 frames (a frame-pointer loop) is cut to the cap under a marker, its
+ * innermost frames kept; one of exactly FTREE_MAX_DEPTH frames is left whole. */
+static void test_flamegraph_depth_cap(void **st)
+{
+    sbuf t;
+    sbuf_init(&t);
+    const int depths[] = {300, FTREE_MAX_DEPTH};
+    for (int k = 0; k < 2; k++) {
+        sbuf_printf(&t, "app 7/7 [000] %d.000000: 1000000 cpu-clock:\n", 10 + k);
+        sbuf_printf(&t, "\t    1000 leaf%d+0x1 (/srv/app)\n", k);
+        for (int i = 1; i < depths[k] - 1; i++)
+            sbuf_printf(&t, "\t    %x %s+0x1 (/srv/app)\n", 0x2000 + i, k ? "mid" : "[unknown]");
+        sbuf_printf(&t, "\t    9000 main%d+0x1 (/srv/app)\n\n", k);
+    }
+    char *text = take(&t);
+    int err = 0;
+    profile *p = build(text, &err);
+    assert_non_null(p);
+    struct profile_range r;
+    profile_range_all(p, &r);
+    sbuf b;
+    sbuf_init(&b);
+    assert_int_equal(views_flamegraph(p, &r, &b), 0);
+    char *j = take(&b);
+    /* root, comm, then at most the cap of frames */
+    assert_int_equal(json_depth(j), 2 + FTREE_MAX_DEPTH);
+    assert_non_null(strstr(j, "\"n\":\"" FTREE_CUT_NAME "\""));
+    assert_non_null(strstr(j, "\"leaf0\""));      /* the innermost frames are kept */
+    assert_null(strstr(j, "\"main0\""));          /* the outermost are cut */
+    assert_non_null(strstr(j, "\"main1\""));      /* a stack at the cap is whole */
+    assert_non_null(strstr(j, "\"leaf1\""));
+    /* one cut: the marker is there once, the samples all counted */
+    const char *m = strstr(j, FTREE_CUT_NAME);
+    assert_null(strstr(m + 1, FTREE_CUT_NAME));
+    ftree *tr = ftree_build(p, &r);
+    assert_non_null(tr);
+    assert_int_equal(ftree_total(tr), 2);
+    ftree_free(tr);
+    free(j);
+    free(text);
+    profile_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -790,6 +852,7 @@ int main(void)
         cmocka_unit_test(test_cache_single_flight),
         cmocka_unit_test(test_cache_budget),
         cmocka_unit_test(test_cache_build_queue),
+        cmocka_unit_test(test_flamegraph_depth_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
