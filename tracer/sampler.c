@@ -539,3 +539,20 @@ void sampler_close(sampler *s)
     intmap_free(&s->announced);
     free(s);
 }
+
+size_t sampler_chain_cut(const uint64_t *ips, size_t n)
+{
+    size_t keep = n;
+    for (size_t len = 1; len <= SAMPLER_LOOP_CYCLE_MAX && len * SAMPLER_LOOP_REPEATS <= n;
+         len++) {
+        /* the periodic tail: [s, n) with ips[i] == ips[i - len] */
+        size_t s = n;
+        while (s > len && ips[s - 1] == ips[s - 1 - len])
+            s--;
+        /* s - len is where the first copy of the cycle starts */
+        size_t start = s - len;
+        if (n - start >= len * SAMPLER_LOOP_REPEATS && start + len < keep)
+            keep = start + len;
+    }
+    return keep;
+}

@@ -87,6 +87,21 @@ uint64_t sampler_lost(const sampler *s);       /* samples the kernel reported lo
 unsigned sampler_nevents(const sampler *s);    /* perf events open */
 void sampler_close(sampler *s);
 
+/* Frame-pointer loops: a callchain walked by frame pointers (the kernel's user-stack walk
+ * for the perf and bpf backends) that meets a frame whose saved frame pointer leads back
+ * into the chain repeats one address, or a short cycle of them, until the walk's depth
+ * limit (a demo sample had 119 repeated [unknown] frames).  sampler_chain_cut() gives how
+ * many of ips[0, n) (one context, leaf first) to keep: when the chain ENDS in at least
+ * SAMPLER_LOOP_REPEATS copies of a cycle of 1 to SAMPLER_LOOP_CYCLE_MAX addresses, the
+ * first copy is kept and the rest dropped.  Recursion that returns to distinct outer
+ * frames (main, start_thread) does not end in a cycle and is kept whole; recursion that
+ * itself fills the walk's depth limit is indistinguishable and is cut the same way.
+ * The timer backend's own walk stops at a frame pointer that does not move up the
+ * stack, so it never loops. */
+#define SAMPLER_LOOP_REPEATS 4
+#define SAMPLER_LOOP_CYCLE_MAX 8
+size_t sampler_chain_cut(const uint64_t *ips, size_t n);
+
 /* Callchain context markers are >= this value (PERF_CONTEXT_MAX as unsigned). */
 #define SAMPLER_CONTEXT_MIN ((uint64_t)-4095)
 #define SAMPLER_CONTEXT_KERNEL ((uint64_t)-128)

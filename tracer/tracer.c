@@ -54,6 +54,7 @@ struct tracer {
     intmap comms;           /* tid -> interned comm */
     intmap born;            /* tids forked while tracing, not sampled yet -> (void *)1 */
     uint64_t unsampled;     /* tasks that exited unsampled: shorter than a period */
+    uint64_t loops_cut;     /* samples whose callchain ended in a frame-pointer loop */
     uint64_t unsampled_written;
     intmap pool;            /* string hash -> struct pooled chain */
     struct rec *recs;
@@ -217,12 +218,23 @@ static void add_sample(tracer *t, const sampler_rec *r)
     rec->first = t->nframes;
     rec->nframes = 0;
     uint64_t ctx = SAMPLER_CONTEXT_USER;
+    uint64_t seg_end = 0, keep_end = 0;   /* this context's frames, and the kept ones */
     for (uint64_t i = 0; i < r->nips && rec->nframes < MAX_FRAMES; i++) {
         uint64_t ip = r->ips[i];
         if (ip >= SAMPLER_CONTEXT_MIN) {
             ctx = ip;
             continue;
         }
+        if (i >= seg_end) {
+            /* the first frame of a context: a frame-pointer loop at its end is cut */
+            for (seg_end = i; seg_end < r->nips && r->ips[seg_end] < SAMPLER_CONTEXT_MIN;)
+                seg_end++;
+            keep_end = i + sampler_chain_cut(r->ips + i, (size_t)(seg_end - i));
+            if (keep_end < seg_end)
+                t->loops_cut++;
+        }
+        if (i >= keep_end)
+            continue;
         sym_frame *f = &t->frames[t->nframes];
         if (ctx == SAMPLER_CONTEXT_KERNEL) symbolizer_resolve_kernel(t->sym, ip, f);
         else if (ctx == SAMPLER_CONTEXT_USER) symbolizer_resolve_user(t->sym, (int)r->pid, ip, f);
@@ -464,6 +476,7 @@ void tracer_get_stats(const tracer *t, tracer_stats *out)
     out->samples = t->samples;
     out->lost = src_lost(t);
     out->buffered = t->nrecs;
+    out->loops_cut = t->loops_cut;
     out->kernel_frames = src_kernel_frames(t);
     out->events = t->bpf ? bpf_sampler_nevents(t->bpf)
                 : t->tsm ? timer_sampler_nthreads(t->tsm) : sampler_nevents(t->smp);

@@ -137,6 +137,8 @@ typedef struct tracer_stats {
     unsigned jit_maps_capped;    /* JIT maps read no further (byte, time or symbol cap) */
     uint64_t unsampled_tasks;    /* tasks forked and exited unsampled (shorter-lived than a
                                     sampling period of CPU time: structurally missed) */
+    uint64_t loops_cut;          /* samples whose callchain ended in a frame-pointer loop,
+                                    cut after its first copy (sampler_chain_cut) */
 } tracer_stats;
 void tracer_get_stats(const tracer *t, tracer_stats *out);
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../tracer/sampler.h"
 #include "../../tracer/tracer.h"
 #include "perfscript.h"
 
@@ -269,6 +270,110 @@ static void test_no_such_process(void **state)
     assert_non_null(strstr(err, "no such process"));
 }
 
+/* sampler_chain_cut: a chain ending in copies of one address or of a short cycle keeps
+ * the first copy; recursion that returns to distinct outer frames is kept whole. */
+static void test_chain_cut(void **state)
+{
+    (void)state;
+    uint64_t self_loop[127] = {0x10, 0x20};
+    for (int i = 2; i < 127; i++) self_loop[i] = 0x30;
+    assert_int_equal(sampler_chain_cut(self_loop, 127), 3);
+    uint64_t cycle[40] = {0x10};
+    for (int i = 1; i < 40; i++) cycle[i] = 0x100 + (uint64_t)((i - 1) % 3);   /* a b c a b c… */
+    assert_int_equal(sampler_chain_cut(cycle, 40), 4);
+    uint64_t recursion[40];
+    for (int i = 0; i < 37; i++) recursion[i] = 0x500;           /* fib called from fib */
+    recursion[37] = 0x600, recursion[38] = 0x700, recursion[39] = 0x800;  /* main, start */
+    assert_int_equal(sampler_chain_cut(recursion, 40), 40);
+    uint64_t short_run[6] = {0x1, 0x2, 0x3, 0x3, 0x3, 0x4};
+    assert_int_equal(sampler_chain_cut(short_run, 6), 6);
+    uint64_t three[3] = {0x9, 0x9, 0x9};                        /* fewer than 4 copies */
+    assert_int_equal(sampler_chain_cut(three, 3), 3);
+    assert_int_equal(sampler_chain_cut(three, 0), 0);
+}
+
+#if defined(__x86_64__)
+static volatile int loop_stop;
+
+/* Spins with the frame pointer on a frame whose saved frame pointer is itself: the
+ * kernel's user-stack walk repeats its return address to the depth limit. */
+__attribute__((noinline)) void spin_in_fp_loop(void);
+__attribute__((noinline)) void spin_in_fp_loop(void)
+{
+    volatile uintptr_t frame[2];
+    frame[0] = (uintptr_t)frame;
+    frame[1] = (uintptr_t)&burn_cpu_in_test + 16;   /* a return address inside code */
+    __asm__ volatile("mov %%rbp, %%r12\n\t"
+                     "mov %0, %%rbp\n\t"
+                     "1: pause\n\t"
+                     "cmpl $0, %1\n\t"
+                     "je 1b\n\t"
+                     "mov %%r12, %%rbp\n\t"
+                     : : "r"(frame), "m"(loop_stop) : "r12", "memory");
+}
+
+static void *loop_worker(void *arg)
+{
+    (void)arg;
+    spin_in_fp_loop();
+    return NULL;
+}
+
+struct depth {
+    int samples, looped, deepest;
+};
+
+static int on_depth(void *ctx, const ps_sample *s)
+{
+    struct depth *d = ctx;
+    d->samples++;
+    int run = 1;
+    for (uint32_t i = 1; i < s->nframes; i++) {
+        run = s->frames[i].addr == s->frames[i - 1].addr ? run + 1 : 1;
+        if (run > d->deepest) d->deepest = run;
+    }
+    if (s->nframes >= 100) d->looped++;
+    return 0;
+}
+
+/* A real frame-pointer loop, sampled by the perf backend: the trace shows the loop's
+ * frame once, not 127 times, and the stats count the samples cut. */
+static void test_frame_pointer_loop_cut(void **state)
+{
+    (void)state;
+    char err[256];
+    tracer_opts o = { .pid = getpid(), .freq = 200 };
+    tracer *t = tracer_start(&o, err, sizeof err);
+    assert_non_null(t);
+    pthread_t th;
+    loop_stop = 0;
+    pthread_create(&th, NULL, loop_worker, NULL);
+    double end = now() + 0.6;
+    while (now() < end) tracer_poll(t, 50);
+    loop_stop = 1;
+    pthread_join(th, NULL);
+    tracer_stop(t);
+    tracer_stats st;
+    tracer_get_stats(t, &st);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(tracer_flush(t, f, NULL), 0);
+    fclose(f);
+    struct depth d = { 0 };
+    ps_parse_opts po = { .on_sample = on_depth, .ctx = &d };
+    ps_parser *p = ps_parser_new(&po);
+    assert_int_equal(ps_parse_mem(p, buf, len), 0);
+    ps_parser_free(p);
+    assert_true(d.samples >= 20);
+    assert_int_equal(d.looped, 0);
+    assert_true(d.deepest < SAMPLER_LOOP_REPEATS);
+    assert_true(st.loops_cut >= 20);
+    free(buf);
+    tracer_free(t);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +381,10 @@ int main(void)
         cmocka_unit_test(test_lost_samples_reported),
         cmocka_unit_test(test_sampling_thread_skips_itself),
         cmocka_unit_test(test_no_such_process),
+        cmocka_unit_test(test_chain_cut),
+#if defined(__x86_64__)
+        cmocka_unit_test(test_frame_pointer_loop_cut),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
