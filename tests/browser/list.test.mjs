@@ -114,10 +114,18 @@ const byId = new Map(TRACES.map((t) => [t.id, t]));
 const fmtCount = (n) => Number(n).toLocaleString('en-US');
 const utc = (s) => new Date(s * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 
-// Waits until the page shows `range` and no trace on it is still being indexed.
+// Waits until the page shows `range` for the list state in the URL (sort, order, filter;
+// the rows, not only the headings) and no trace on it is still being indexed.
 async function settled(page, range) {
-    await page.waitForFunction((want) => document.querySelector('#list-range')?.textContent === want &&
-        !document.querySelector('#profiles tr[data-index="pending"], #profiles tr[data-index="none"]'), range);
+    await page.waitForFunction((want) => {
+        const t = document.querySelector('#profiles');
+        const h = new URLSearchParams(location.hash.slice(1));
+        const sort = h.get('sort') || 'time';
+        const order = h.get('order') || (sort === 'name' ? 'asc' : 'desc');
+        return t && t.dataset.sort === sort && t.dataset.order === order && t.dataset.q === (h.get('q') || '') &&
+            document.querySelector('#list-range')?.textContent === want &&
+            !document.querySelector('#profiles tr[data-index="pending"], #profiles tr[data-index="none"]');
+    }, range);
 }
 
 describe('flamescope profile list', { skip: !fs.existsSync(BINARY) && `${BINARY} is not built` }, () => {

@@ -164,8 +164,8 @@ async function loadList(s) {
     lv.err.hidden = true;
     const { list, total } = page;
     fill(lv.tbody, list.map(listRow));
-    lv.table.dataset.total = String(total);
-    lv.table.dataset.offset = String(q.offset);
+    // what the rows show (tests wait for these: the headings change before the answer)
+    Object.assign(lv.table.dataset, { total: String(total), offset: String(q.offset), sort: q.sort, order: q.order, q: q.q });
     lv.status.textContent = list.length ? '' : total ? 'No profile on this page.' : q.q ? 'No profile matches.'
         : 'No profiles yet. Upload one to the collector, or put perf script files in the directory.';
     lv.range.textContent = list.length
