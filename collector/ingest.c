@@ -3,8 +3,8 @@
  * The store_put is opened with the first two body bytes, when bodycheck knows whether the
  * body is gzip (that picks the .perf or .perf.gz suffix); a lone first byte waits in
  * `head`.  Every refusal goes through reject(): one JSON error, one metric, the put
- * aborted.  lib/httpd holds a reply made mid-body until the body ends (or closes the
- * connection when it goes on too long), and calls ingest_done in every case. */
+ * aborted.  lib/httpd sends a reply made mid-body at once and drops the rest of the body
+ * (over TLS it holds the reply until the body ends), and calls ingest_done in every case. */
 #include "ingest.h"
 #include "indexer.h"
 #include "query.h"
