@@ -53,6 +53,8 @@ typedef struct dirput {
     uint64_t bytes;
     char name[TRACE_NAME_MAX + 1];
     char tmpname[64];
+    store_precommit_fn precommit;   /* store_put_on_commit */
+    void *precommit_ctx;
 } dirput;
 
 /* --- helpers ---------------------------------------------------------------------- */
@@ -336,6 +338,13 @@ static int name_dir(dirstore *st, const char *name, int *created)
     return fd;
 }
 
+static void dir_put_on_commit(void *put, store_precommit_fn fn, void *ctx)
+{
+    dirput *p = put;
+    p->precommit = fn;
+    p->precommit_ctx = ctx;
+}
+
 static int dir_put_commit(void *put, struct store_entry *out)
 {
     dirput *p = put;
@@ -356,6 +365,7 @@ static int dir_put_commit(void *put, struct store_entry *out)
             char fname[64];
             store_new_file_name(fname, sizeof fname, p->gzip);
             snprintf(file, sizeof file, "%s/%s", p->name, fname);
+            if (p->precommit && (r = p->precommit(p->precommit_ctx, file, p->bytes))) break;
             r = renameat2(st->tmpfd, p->tmpname, nfd, base, RENAME_NOREPLACE) ? -errno : 0;
             if (r == -EINVAL) {       /* no RENAME_NOREPLACE here: link fails on EEXIST too */
                 r = linkat(st->tmpfd, p->tmpname, nfd, base, 0) ? -errno : 0;
@@ -486,6 +496,7 @@ const struct store_backend store_dir_backend = {
     .put_begin = dir_put_begin,
     .put_write = dir_put_write,
     .put_commit = dir_put_commit,
+    .put_on_commit = dir_put_on_commit,
     .put_abort = dir_put_abort,
     .set_fsync = dir_set_fsync,
 };
