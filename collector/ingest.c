@@ -171,6 +171,8 @@ static int idem_begin(httpd_req *req, struct collector *c, struct upload *u)
         if (r == -EBUSY)
             return reject(req, c, r, REJECT_IN_PROGRESS,
                           "an upload with this Idempotency-Key is in progress: retry later");
+        if (r == -FT_ERR_STORE_DOWN || r == -FT_ERR_UNAUTHORIZED)   /* a shared key's record */
+            return store_error(req, c, r, "Idempotency-Key");
         if (r < 0) return reject(req, c, r, REJECT_STORE_ERROR, "cannot check the Idempotency-Key");
         char id[STORE_ID_MAX + 1];
         snprintf(id, sizeof id, "%s", e.id);
