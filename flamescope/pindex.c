@@ -216,20 +216,6 @@ static int check_tree(const struct ptree *t, uint32_t nlabels)
     return 1;
 }
 
-/* The child lists of a tree whose parents are checked (parent[i] < i), children in
- * id order (creation order): first and next live in links (2 * n words). */
-static void derive_links(struct ptree *t, uint32_t *links)
-{
-    uint32_t *first = links, *next = links + t->n;
-    memset(links, 0xff, (size_t)t->n * 2 * sizeof *links);
-    for (uint32_t i = t->n; i-- > 1;) {
-        next[i] = first[t->parent[i]];
-        first[t->parent[i]] = i;
-    }
-    t->first = first;
-    t->next = next;
-}
-
 static int check_strs(const struct pstrs *s, uint64_t bytes_len)
 {
     if (s->off[0] != 0 || s->off[s->n] != bytes_len)
@@ -373,14 +359,10 @@ int pindex_open(void *image, size_t len, int mapped, int check, const struct pin
         free(p);
         return bad(err, errlen, "index holds an id or offset out of its bounds");
     }
-    p->links = malloc(((size_t)h.fs_n + h.fo_n) * 2 * sizeof *p->links);
-    if (!p->links || (p->ninv && !(p->inv = calloc(p->ninv, sizeof *p->inv)))) {
-        free(p->links);
+    if (p->ninv && !(p->inv = calloc(p->ninv, sizeof *p->inv))) {
         free(p);
         return -ENOMEM;
     }
-    derive_links(&p->fs, p->links);
-    derive_links(&p->folded, p->links + (size_t)h.fs_n * 2);
     const struct inv_rec *rec = AT(S_INV);
     const char *str = AT(S_INV_STR);
 #undef AT
@@ -412,12 +394,13 @@ void profile_free(profile *p)
     else
         free(p->image);
     free(p->inv);
-    free(p->links);
+    free(p->order);
     free(p);
 }
 
 size_t profile_memory(const profile *p)
 {
+    /* the FlameScope tree's order counts from the start: derived on first use */
     return sizeof *p + p->image_len + p->ninv * sizeof *p->inv +
-           ((size_t)p->fs.n + p->folded.n) * 2 * sizeof *p->links;
+           (size_t)p->fs.n * 3 * sizeof *p->order;
 }

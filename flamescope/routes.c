@@ -253,15 +253,44 @@ static int reply_tree(httpd_req *req, ftree *t)
     return reply_buf(req, 200, "application/json", &b);
 }
 
-static int reply_flamegraph(httpd_req *req, const profile *p, const struct profile_range *r)
+/* A flame graph streams: the writer fills the server's send buffer piece by piece (tens
+ * of MB for a whole large profile are never held at once), and the stream holds the
+ * profile's cache reference until the last byte is sent. */
+struct fg_stream {
+    pcache *cache;
+    pcache_entry *ref;
+    views_fg *g;
+};
+
+static ssize_t fg_stream_read(void *ctx, void *buf, size_t len)
 {
-    sbuf b;
-    sbuf_init(&b);
-    if (views_flamegraph(p, r, &b)) {
-        sbuf_free(&b);
+    struct fg_stream *s = ctx;
+    return (ssize_t)views_fg_read(s->g, buf, len);
+}
+
+static void fg_stream_close(void *ctx)
+{
+    struct fg_stream *s = ctx;
+    views_fg_free(s->g);
+    pcache_release(s->cache, s->ref);
+    free(s);
+}
+
+/* Replies with the flame graph of range r of p; takes the reference ref. */
+static int reply_flamegraph(httpd_req *req, routes *a, pcache_entry *ref, const profile *p,
+                            const struct profile_range *r)
+{
+    struct fg_stream *s = malloc(sizeof *s);
+    uint64_t len = 0;
+    if (!s || views_fg_new(p, r, s ? &s->g : NULL, &len)) {
+        free(s);
+        pcache_release(a->cache, ref);
         return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     }
-    return reply_buf(req, 200, "application/json", &b);
+    s->cache = a->cache;
+    s->ref = ref;
+    return httpd_reply_stream(req, 200, "application/json", len, fg_stream_read,
+                              fg_stream_close, s);
 }
 
 static int h_flamegraph(httpd_req *req, void *arg)
@@ -276,9 +305,7 @@ static int h_flamegraph(httpd_req *req, void *arg)
         pcache_release(a->cache, ref);
         return 0;
     }
-    int rc = reply_flamegraph(req, p, &r);
-    pcache_release(a->cache, ref);
-    return rc;
+    return reply_flamegraph(req, a, ref, p, &r);
 }
 
 /* /differential/ and /elided/ */
@@ -470,8 +497,10 @@ static int h_api_flamegraph(httpd_req *req, void *arg)
     if (!p)
         return 0;
     struct profile_range r;
-    if (request_range(req, p, &r) == 0)
-        reply_flamegraph(req, p, &r);
+    if (request_range(req, p, &r) == 0) {
+        reply_flamegraph(req, a, ref, p, &r);
+        return 0;
+    }
     pcache_release(a->cache, ref);
     return 0;
 }
