@@ -32,7 +32,7 @@
 
 #include "profile.h"
 
-#define PINDEX_VERSION 2
+#define PINDEX_VERSION 3     /* 3: XXH3 checksums */
 #define PINDEX_KEY_VERSION_MAX 71
 
 /* What ties an index to its trace: any difference makes the index stale. */
