@@ -413,5 +413,5 @@ size_t profile_memory(const profile *p)
 {
     /* the FlameScope tree's order counts from the start: derived on first use */
     return sizeof *p + p->image_len + p->ninv * sizeof *p->inv +
-           (size_t)p->fs.n * 3 * sizeof *p->order;
+           (size_t)p->fs.n * 4 * sizeof *p->order;
 }

@@ -12,7 +12,7 @@
  *            invocations (fixed records and their strings).
  * The tries' child lists (first child, next sibling) are not stored: the first query
  * that walks the FlameScope tree derives its depth-first order from the checked parents
- * (profile_fs_order: two passes, 12 bytes a node of heap), which keeps the file at about
+ * (profile_fs_order: two passes, 16 bytes a node of heap), which keeps the file at about
  * half the size and a load from paying for what a heatmap never reads.
  *
  * An image from a file is hostile until checked: pindex_open(check=1) verifies the

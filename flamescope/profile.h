@@ -103,11 +103,11 @@ const uint32_t *profile_fs_parents(const profile *p);
 uint32_t profile_fs_frame(const profile *p, uint32_t node);
 /* The tree in depth-first order, children in creation order: position k holds node[k]
  * (position 0 the root), its frame frame[k], and end[k], the position just after its
- * subtree (a subtree is skipped by jumping there).  Derived from the parents on the
- * first call (thread-safe, once per index: 12 bytes a node), then kept with the index.
- * 0 or -ENOMEM. */
+ * subtree (a subtree is skipped by jumping there); pos[node] is a node's position.
+ * Derived from the parents on the first call (thread-safe, once per index: 16 bytes a
+ * node), then kept with the index.  0 or -ENOMEM. */
 struct profile_fs_order {
-    const uint32_t *node, *frame, *end;
+    const uint32_t *node, *frame, *end, *pos;
 };
 int profile_fs_order(const profile *p, struct profile_fs_order *out);
 const char *profile_fs_frame_name(const profile *p, uint32_t frame, size_t *len);
@@ -123,6 +123,10 @@ int profile_fs_stack_idle(const profile *p, uint32_t stack);
  * adds that one without its idle test).  counts has profile_fs_nstacks() entries.
  * Returns how many samples it added. */
 uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint64_t *counts);
+/* The same into counts[at[node]] (at: a node -> slot map such as profile_fs_order's pos;
+ * NULL: the node itself). */
+uint64_t profile_fs_count_at(const profile *p, const struct profile_range *r, uint64_t *counts,
+                             const uint32_t *at);
 
 /* --- stackcollapse view --------------------------------------------------------------- */
 /* The same tree shape: the first level are process names, labels are folded names. */

@@ -156,13 +156,13 @@ static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t *derive_order(const struct ptree *t)
 {
     uint32_t n = t->n;
-    uint32_t *o = malloc((size_t)n * 3 * sizeof *o), *cur = malloc((size_t)n * sizeof *cur);
+    uint32_t *o = malloc((size_t)n * 4 * sizeof *o), *cur = malloc((size_t)n * sizeof *cur);
     if (!o || !cur) {
         free(o);
         free(cur);
         return NULL;
     }
-    uint32_t *node = o, *frame = o + n, *end = o + 2 * (size_t)n;
+    uint32_t *node = o, *frame = o + n, *end = o + 2 * (size_t)n, *at = o + 3 * (size_t)n;
     for (uint32_t i = 0; i < n; i++)
         cur[i] = 1;
     for (uint32_t i = n; i-- > 1;)       /* checked: parent[i] < i */
@@ -170,6 +170,7 @@ static uint32_t *derive_order(const struct ptree *t)
     node[0] = 0;
     frame[0] = 0;
     end[0] = n;
+    at[0] = 0;
     cur[0] = 1;                           /* from here on: the next free position */
     for (uint32_t i = 1; i < n; i++) {
         uint32_t size = cur[i], pos = cur[t->parent[i]];
@@ -178,6 +179,7 @@ static uint32_t *derive_order(const struct ptree *t)
         node[pos] = i;
         frame[pos] = t->label[i];
         end[pos] = pos + size;
+        at[i] = pos;
     }
     free(cur);
     return o;
@@ -202,6 +204,7 @@ int profile_fs_order(const profile *cp, struct profile_fs_order *out)
     out->node = p->order;
     out->frame = p->order + p->fs.n;
     out->end = p->order + 2 * (size_t)p->fs.n;
+    out->pos = p->order + 3 * (size_t)p->fs.n;
     return 0;
 }
 
@@ -234,6 +237,12 @@ int profile_fs_stack_idle(const profile *p, uint32_t stack)
 
 uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint64_t *counts)
 {
+    return profile_fs_count_at(p, r, counts, NULL);
+}
+
+uint64_t profile_fs_count_at(const profile *p, const struct profile_range *r, uint64_t *counts,
+                             const uint32_t *at)
+{
     size_t lo, hi;
     uint64_t added = 0;
     profile_range_bounds(p, r, &lo, &hi);
@@ -247,7 +256,7 @@ uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint6
         uint32_t s = p->fstack[i] & ~HEAT_IDLE_BIT;
         if ((p->fs.state[s] & 2) && i != p->n - 1)
             continue;
-        counts[s]++;
+        counts[at ? at[s] : s]++;
         added++;
     }
     return added;

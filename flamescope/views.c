@@ -244,25 +244,22 @@ int views_fg_new(const profile *p, const struct profile_range *r, views_fg **out
 {
     uint32_t n = profile_fs_nstacks(p), nf = profile_fs_nframes(p);
     views_fg *g = calloc(1, sizeof *g);
-    uint64_t *self = calloc(n, sizeof *self);
     *out = NULL;
-    if (!g || !self)
-        goto fail;
+    if (!g)
+        return -ENOMEM;
     g->p = p;
     g->n = n;
-    g->sum = malloc(((size_t)n + 1) * sizeof *g->sum);
+    g->sum = calloc((size_t)n + 1, sizeof *g->sum);
     g->st = malloc(((size_t)n + 1) * sizeof *g->st);   /* depth <= nodes */
     g->pos = malloc(((size_t)nf + 1) * sizeof *g->pos);
     g->len = calloc((size_t)nf + 1, sizeof *g->len);
     if (!g->sum || !g->st || !g->pos || !g->len || profile_fs_order(p, &g->o))
         goto fail;
-    profile_fs_count(p, r, self);
+    /* each sample counted at its node's position, then summed in order */
     uint64_t *sum = g->sum;
-    sum[0] = 0;
-    for (uint32_t k = 0; k < n; k++)      /* independent loads: no pointer chasing */
-        sum[k + 1] = sum[k] + self[g->o.node[k]];
-    free(self);
-    self = NULL;
+    profile_fs_count_at(p, r, sum + 1, g->o.pos);
+    for (uint32_t k = 0; k < n; k++)
+        sum[k + 1] += sum[k];
     /* the exact length: each node with samples (its frame's text made on the way), the
      * commas between siblings, the root */
     uint64_t root_self = sum[1], len = sizeof FG_ROOT - 1 + fg_digits(root_self) +
@@ -296,7 +293,6 @@ int views_fg_new(const profile *p, const struct profile_range *r, views_fg **out
     *out = g;
     return 0;
 fail:
-    free(self);
     views_fg_free(g);
     return -ENOMEM;
 }
