@@ -54,8 +54,9 @@ int idxfile_remove(const char *dir, const char *id);
 /* Garbage collection: removes every index file under dir whose trace is not in the
  * store (a trace deleted by hand, or by a process that keeps no index folder) and the
  * temporary files of writers that died (older than an hour).  One store listing and one
- * walk of dir.  Returns how many files it removed, or -errno (the listing failed:
- * nothing is removed). */
+ * walk of dir.  A trace stored between the listing and the walk may lose its new index:
+ * it is rebuilt on its next open.  Returns how many files it removed, or -errno (the
+ * listing failed: nothing is removed). */
 int idxfile_gc(const char *dir, store *st);
 
 /* Writes p as the index of id under dir (creating the folders), atomically. */
