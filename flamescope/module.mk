@@ -1,7 +1,7 @@
 # flamescope: the FlameScope server (libfntrace-flamescope.a, fntrace-flamescope)
 COMPONENTS += flamescope           # flamescope/*.c except main.c -> libfntrace-flamescope.a
 flamescope_USES  :=                # lib/ only
-flamescope_PKGS  := zlib
+flamescope_PKGS  := zlib libxxhash   # libxxhash: the index files' checksums (XXH3)
 flamescope_TESTS := test_flamescope test_web_assets test_plist
 test_plist_PKGS  := libcjson          # the test reads the listing's JSON
 BINS += fntrace-flamescope
