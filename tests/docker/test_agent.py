@@ -1,9 +1,9 @@
 """`fntrace agent` against real function containers in the session's dockerd, tracing
 inside them off (FNTRACE=0): what a node operator checks.
 
-- On the host, as root, pointed at the test daemon (its socket with --docker-sock, or its
-  data-root with --docker-root when the socket does not answer) and at Docker's cgroup
-  directory: under load, one trace per container reaches a collector on loopback, named
+- On the host, as root, pointed at the test daemon (its socket with --docker-sock or
+  DOCKER_HOST, or its data-root with --docker-root when no socket answers) and at
+  Docker's cgroup directory: under load, one trace per container reaches a collector on loopback, named
   after the OpenFaaS function label (com.openfaas.function) or the container name, with
   that container's processes and its function frames symbolized from the binary inside
   the container (/proc/PID/root: the paths do not exist on the host), none of the other
@@ -145,7 +145,7 @@ def stop_proc(p):
     p.wait(timeout=30)
 
 
-@pytest.mark.parametrize("names_from", ["socket", "data-root"])
+@pytest.mark.parametrize("names_from", ["socket", "DOCKER_HOST", "data-root"])
 def test_host_agent_one_trace_per_function_container(docker, openfaas_image, fntrace_image,
                                                      containers, daemon, tmp_path, names_from):
     from collector_helpers import start_collector
@@ -159,11 +159,14 @@ def test_host_agent_one_trace_per_function_container(docker, openfaas_image, fnt
     root = Path(cpu_mount()) / parents.pop().lstrip("/")     # Docker's cgroup directory
     for path in (HANDLER, EXAMPLES):
         assert not Path(path).exists(), f"{path} on the host: the test would prove nothing"
-    if names_from == "socket":                # the API answers; no data-root to read
-        where = ["--docker-sock", f"unix://{docker.sock}", "--docker-root", str(tmp_path / "none")]
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    none = ["--docker-root", str(tmp_path / "none")]      # the API answers, nothing to read
+    if names_from == "socket":
+        where = ["--docker-sock", f"unix://{docker.sock}", *none]
+    elif names_from == "DOCKER_HOST":         # the Docker client's variable, no option
+        where, env["DOCKER_HOST"] = none, f"unix://{docker.sock}"
     else:                                     # no daemon on the socket: config.v2.json
         where = ["--docker-sock", str(tmp_path / "no.sock"), "--docker-root", str(docker.data_root)]
-    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
     log_path = tmp_path / "agent.log"
     load = Load([url for _, url, _, _ in fns.values()])
     agent = None
