@@ -3,11 +3,11 @@ inside them off (FNTRACE=0): what a node operator checks.
 
 - On the host, as root, pointed at the test daemon (its socket with --docker-sock or
   DOCKER_HOST, or its data-root with --docker-root when no socket answers) and at
-  Docker's cgroup directory: under load, one trace per container reaches a collector on loopback, named
-  after the OpenFaaS function label (com.openfaas.function) or the container name, with
-  that container's processes and its function frames symbolized from the binary inside
-  the container (/proc/PID/root: the paths do not exist on the host), none of the other
-  container's; SIGTERM uploads what the agent holds and it exits 0.
+  Docker's cgroup directory: under load, one trace per container reaches a collector on
+  loopback, named after the OpenFaaS function label (com.openfaas.function) or the
+  container name, with that container's processes and its function frames symbolized
+  from the binary inside the container (/proc/PID/root: the paths do not exist on the
+  host), none of the other container's; SIGTERM uploads what the agent holds and it exits 0.
 - docker-compose.yml + docker-compose.agent.yml (Debian's docker-compose): the agent
   container runs as root with exactly the capabilities the file grants (on Docker < 23,
   which refuses CAP_BPF by name, the documented SYS_ADMIN fallback) under
@@ -26,8 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, IMAGES, PROFILES, ROOT, free_port, wait_for, wait_port
+from conftest import BUILD, PROFILES, ROOT, free_port, wait_for, wait_port
 from dockerd import COMPOSE
+from collector_helpers import start_collector
 from handler_common import request
 from test_tracer_record import parse
 
@@ -148,7 +149,6 @@ def stop_proc(p):
 @pytest.mark.parametrize("names_from", ["socket", "DOCKER_HOST", "data-root"])
 def test_host_agent_one_trace_per_function_container(docker, openfaas_image, fntrace_image,
                                                      containers, daemon, tmp_path, names_from):
-    from collector_helpers import start_collector
     col = start_collector(daemon, tmp_path / "store")
     fns = start_functions(docker, containers, openfaas_image, fntrace_image)
     pids, cgroups = {}, {}
@@ -230,7 +230,8 @@ def compose_runner(docker, fntrace_image, extra_env):
 
 def status_fields(pid):
     st = Path(f"/proc/{pid}/status").read_text()
-    return {k: v.strip() for k, v in (line.split(":", 1) for line in st.splitlines() if ":" in line)}
+    pairs = (line.split(":", 1) for line in st.splitlines() if ":" in line)
+    return {k: v.strip() for k, v in pairs}
 
 
 def test_compose_agent_service_caps_seccomp_and_traces(docker, fntrace_image, perf_profile):
@@ -275,7 +276,8 @@ def test_compose_agent_service_caps_seccomp_and_traces(docker, fntrace_image, pe
         load = Load([f"http://127.0.0.1:{ports['FUNCTION']}/?n=30"])
         ok = wait_for(lambda: name["function"] in {t["name"] for t in collector_traces(col)},
                       timeout=40, step=0.3)
-        assert ok, ({t["name"] for t in collector_traces(col)}, run("logs", "--no-color")[1][-4000:])
+        assert ok, ({t["name"] for t in collector_traces(col)},
+                    run("logs", "--no-color")[1][-4000:])
         before = len(traces_of(col, {name["function"]})[name["function"]])
         time.sleep(1.0)
         rc, out = run("stop", "--timeout", "20", "agent")        # SIGTERM
