@@ -71,6 +71,7 @@ struct bpf_sampler {
     void *cb_arg;
     size_t nread;
     uint64_t ips[2 * PROF_MAX_DEPTH + 2];
+    int have_ksyms;                  /* ksym_lookup is loaded */
 };
 
 /* libbpf's messages: kept (the last warning) for the error text, never printed. */
@@ -396,6 +397,10 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     }
     if (!o->npids && mode != BPF_CGROUP_V1)
         bpf_program__set_autoload(s->skel->progs.on_fork, false);
+    /* the kernel symbol lookup: syscall programs (5.14) calling bpf_snprintf (5.13) */
+    s->have_ksyms = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) > 0 &&
+                    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SYSCALL, BPF_FUNC_snprintf, NULL) > 0;
+    if (!s->have_ksyms) bpf_program__set_autoload(s->skel->progs.ksym_lookup, false);
     if ((rc = profile_bpf__load(s->skel))) {
         rc = perm_error(-rc, "loading the BPF program", err, errlen);
         goto fail;
@@ -500,6 +505,43 @@ size_t bpf_sampler_read(bpf_sampler *s, sampler_cb cb, void *arg)
     }
     if (s->cgroup_v1) v1_refresh(s);
     return s->nread;
+}
+
+int bpf_sampler_ksyms(void *arg, const uint64_t *ips, size_t n,
+                      void (*put)(void *ctx, size_t i, const char *name, uint64_t off),
+                      void *ctx)
+{
+    bpf_sampler *s = arg;
+    if (!s->have_ksyms) return -EOPNOTSUPP;
+    struct profile_bpf__bss *bss = s->skel->bss;
+    int fd = bpf_program__fd(s->skel->progs.ksym_lookup);
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < PROF_KSYM_BATCH ? n - done : PROF_KSYM_BATCH;
+        memcpy(bss->ksym_addrs, ips + done, k * sizeof *ips);
+        bss->ksym_n = (uint32_t)k;
+        LIBBPF_OPTS(bpf_test_run_opts, ro);
+        if (bpf_prog_test_run_opts(fd, &ro) < 0) return -errno;
+        for (size_t i = 0; i < k; i++) {
+            /* "name+0xoff/0xsize[ [module]]"; "0x..." (unknown) or cut short: skipped */
+            char *out = bss->ksym_out[i];
+            long len = bss->ksym_len[i];     /* with the NUL */
+            if (len <= 0 || len >= PROF_KSYM_LEN) continue;
+            out[PROF_KSYM_LEN - 1] = 0;
+            out[strcspn(out, " ")] = 0;
+            char *slash = strrchr(out, '/'), *plus;
+            if (!slash) continue;
+            *slash = 0;
+            if (!(plus = strrchr(out, '+')) || plus == out || strncmp(plus, "+0x", 3)) continue;
+            char *end;
+            errno = 0;
+            uint64_t off = strtoull(plus + 3, &end, 16);
+            if (errno || end == plus + 3 || *end) continue;
+            *plus = 0;
+            put(ctx, done + i, out, off);
+        }
+        done += k;
+    }
+    return 0;
 }
 
 void bpf_sampler_disable(bpf_sampler *s)

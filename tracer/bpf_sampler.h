@@ -64,6 +64,15 @@ int bpf_sampler_wait(bpf_sampler *s, int timeout_ms);
 /* Reads every record in the ring through cb; returns the number of records. */
 size_t bpf_sampler_read(bpf_sampler *s, sampler_cb cb, void *arg);
 
+/* Names kernel addresses through the kernel's own symbol lookup (the ksym_lookup
+ * program; kernels >= 5.14): put(ctx, i, name, off) for each ips[i] the kernel knows
+ * (name without module or offset).  0, or -EOPNOTSUPP when the kernel lacks the
+ * program type or helper (then read /proc/kallsyms), or -errno.  The signature of
+ * symbolizer_set_kernel_lookup(). */
+int bpf_sampler_ksyms(void *s, const uint64_t *ips, size_t n,
+                      void (*put)(void *ctx, size_t i, const char *name, uint64_t off),
+                      void *ctx);
+
 /* Stops sampling (what the ring holds can still be read). */
 void bpf_sampler_disable(bpf_sampler *s);
 

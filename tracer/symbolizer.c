@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,6 +113,8 @@ struct proc {
     int jit_full;                     /* a limit was hit: not read on until it is replaced */
     uint64_t jit_ns;                  /* time spent reading this map, all reads */
     uint64_t jit_epoch;
+    jitmap_loc jit_loc;               /* where its JIT map is, once jit_located */
+    int jit_located;
 };
 
 struct symbolizer {
@@ -119,7 +122,13 @@ struct symbolizer {
     struct dso *dsos[DSO_BUCKETS];
     struct dso *vdso;
     struct dso *kernel;               /* path "[kernel.kallsyms]" */
-    int kernel_tried;
+    int kernel_tried;                 /* /proc/kallsyms was read (into kernel->syms) */
+    sym_kernel_lookup klookup;        /* or addresses are asked for, cached in kcache */
+    void *klookup_arg;
+    intmap kcache;                    /* ip -> struct kent */
+    int no_query;                     /* PROCMAP_QUERY refused: /proc/PID/maps as text */
+    int gate_known;
+    uint64_t gate_start, gate_end;    /* [vsyscall] */
     char debug_root[PATH_MAX];        /* where debug files are installed */
     uint64_t epoch;
     struct budget budget;
@@ -486,8 +495,10 @@ static void kallsyms_line(struct symtab *t, char *line, int *nonzero)
 
 static void kernel_load(symbolizer *s)
 {
+    if (s->kernel_tried) return;
     s->kernel_tried = 1;
     if (over_budget(s)) return;
+    s->stats.kallsyms_reads++;
     int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     size_t cap = 1 << 20, len = 0;
@@ -514,8 +525,87 @@ static void kernel_load(symbolizer *s)
     if (s->budget.spent) s->stats.tables_over_budget++;   /* cut short */
 }
 
+/* A kernel address the lookup answered for; name inline, "" when it did not know it. */
+struct kent {
+    uint64_t off;
+    char name[];
+};
+
+#define KCACHE_MAX (1u << 20)          /* addresses cached; past it the table is read */
+#define KBATCH 64
+
+struct kbatch {
+    symbolizer *s;
+    const uint64_t *ips;
+    size_t n;
+};
+
+static void kput(void *ctx, size_t i, const char *name, uint64_t off)
+{
+    struct kbatch *b = ctx;
+    if (i >= b->n || !name || !*name || intmap_get(&b->s->kcache, b->ips[i])) return;
+    size_t nl = strlen(name) + 1;
+    struct kent *k = malloc(sizeof *k + nl);
+    if (!k) return;
+    k->off = off;
+    memcpy(k->name, name, nl);
+    if (intmap_put(&b->s->kcache, b->ips[i], k) < 0) free(k);
+}
+
+void symbolizer_set_kernel_lookup(symbolizer *s, sym_kernel_lookup fn, void *arg)
+{
+    s->klookup = fn;
+    s->klookup_arg = arg;
+}
+
+void symbolizer_prefetch_kernel(symbolizer *s, const uint64_t *ips, size_t n)
+{
+    if (!s->klookup || s->kernel_tried) return;
+    uint64_t want[KBATCH];
+    size_t nw = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && !intmap_get(&s->kcache, ips[i])) {
+            int dup = 0;
+            for (size_t k = 0; k < nw && !dup; k++) dup = want[k] == ips[i];
+            if (!dup) want[nw++] = ips[i];
+        }
+        if (nw && (nw == KBATCH || i == n)) {
+            if (s->kcache.len + nw > KCACHE_MAX) {
+                kernel_load(s);               /* enough addresses: the table is cheaper */
+                return;
+            }
+            struct kbatch b = { s, want, nw };
+            if (s->klookup(s->klookup_arg, want, nw, kput, &b) < 0) {
+                kernel_load(s);               /* the lookup is not usable: the table */
+                return;
+            }
+            s->stats.kernel_lookups += nw;
+            for (size_t k = 0; k < nw; k++)
+                if (!intmap_get(&s->kcache, want[k])) {
+                    kernel_load(s);           /* one it does not know: the table decides */
+                    return;
+                }
+            nw = 0;
+        }
+    }
+}
+
 void symbolizer_resolve_kernel(symbolizer *s, uint64_t ip, sym_frame *out)
 {
+    if (s->klookup && !s->kernel_tried) {
+        const struct kent *k = intmap_get(&s->kcache, ip);
+        if (!k) {
+            symbolizer_prefetch_kernel(s, &ip, 1);
+            k = s->kernel_tried ? NULL : intmap_get(&s->kcache, ip);
+        }
+        if (k) {
+            out->addr = ip;
+            out->module = s->kernel->path;
+            out->sym = k->name;
+            out->off = k->off;
+            return;
+        }
+    }
     if (!s->kernel_tried) kernel_load(s);
     out->addr = ip;
     out->module = s->kernel->path;
@@ -656,17 +746,106 @@ static void add_mapping(symbolizer *s, struct proc *p, uint64_t start, uint64_t 
     proc_insert(p, &m);
 }
 
+/* PROCMAP_QUERY (Linux 6.11, <linux/fs.h>): one executable mapping per ioctl on an open
+ * /proc/PID/maps, so the kernel formats no line for the (many more) other mappings. */
+#ifndef PROCMAP_QUERY
+struct procmap_query {
+    uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size,
+             vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#define PROCMAP_QUERY_VMA_EXECUTABLE 0x04
+#define PROCMAP_QUERY_COVERING_OR_NEXT_VMA 0x10
+#endif
+
+/* The [vsyscall] page as /proc/self/maps shows it (the same in every 64-bit process;
+ * the ioctl does not list it): start 0 when there is none. */
+static void gate_area(symbolizer *s)
+{
+    s->gate_known = 1;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f) return;
+    char line[MAX_LINE];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi;
+        char perms[8];
+        if (strstr(line, "[vsyscall]") && sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 &&
+            hi > lo && strlen(perms) >= 3 && perms[2] == 'x') {
+            s->gate_start = lo;
+            s->gate_end = hi;
+        }
+    }
+    fclose(f);
+}
+
+/* 0, or -ENOTTY (an older kernel: read the text) or another -errno. */
+static int query_maps(symbolizer *s, struct proc *p, int fd)
+{
+    char name[PATH_MAX + 16], mangled[PATH_MAX + 64];
+    uint64_t addr = 0;
+    for (unsigned n = 0; n < MAX_MAPS; n++) {
+        struct procmap_query q;
+        memset(&q, 0, sizeof q);
+        q.size = sizeof q;
+        q.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA | PROCMAP_QUERY_VMA_EXECUTABLE;
+        q.query_addr = addr;
+        q.vma_name_addr = (uint64_t)(uintptr_t)name;
+        q.vma_name_size = sizeof name;
+        if (ioctl(fd, PROCMAP_QUERY, &q) < 0) {
+            if (errno == ENOENT) break;          /* no executable mapping above addr */
+            return -errno;
+        }
+        if (q.vma_end <= q.vma_start || q.vma_start < addr) return -EINVAL;
+        name[q.vma_name_size && q.vma_name_size <= sizeof name ? q.vma_name_size - 1 : 0] = 0;
+        /* as /proc/PID/maps prints it: a newline in a path is "\012" */
+        const char *nm = name;
+        if (strchr(name, '\n')) {
+            size_t w = 0;
+            for (const char *c = name; *c && w + 5 < sizeof mangled; c++) {
+                if (*c == '\n') {
+                    memcpy(mangled + w, "\\012", 4);
+                    w += 4;
+                } else {
+                    mangled[w++] = *c;
+                }
+            }
+            mangled[w] = 0;
+            nm = mangled;
+        }
+        add_mapping(s, p, q.vma_start, q.vma_end, q.vma_offset, q.dev_major, q.dev_minor,
+                    q.inode, nm);
+        addr = q.vma_end;
+    }
+    if (!s->gate_known) gate_area(s);
+    if (s->gate_end) add_mapping(s, p, s->gate_start, s->gate_end, 0, 0, 0, 0, "[vsyscall]");
+    return 0;
+}
+
 static int read_maps(symbolizer *s, struct proc *p)
 {
     char path[64], line[MAX_LINE];
     snprintf(path, sizeof path, "/proc/%d/maps", p->pid);
-    FILE *f = fopen(path, "re");
-    if (!f) return -errno;
-    s->stats.maps_reads++;
+    /* the attempt counts, failed or not: a process that exited before its samples were
+     * read (the bpf backend reads them later) must not be retried at every frame */
     p->maps_epoch = s->epoch;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     p->maps_read_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec + 1;
+    if (!s->no_query) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return -errno;
+        s->stats.maps_reads++;
+        int rc = query_maps(s, p, fd);
+        close(fd);
+        if (rc == 0) return 0;
+        if (rc == -ENOTTY || rc == -EINVAL) s->no_query = 1;    /* before 6.11: the text */
+        else if (rc == -ESRCH) return rc;
+    }
+    FILE *f = fopen(path, "re");
+    if (!f) return -errno;
+    if (s->no_query) s->stats.maps_reads++;
     while (fgets(line, sizeof line, f)) {
         unsigned long long lo, hi, off, ino;
         unsigned maj, min;
@@ -688,6 +867,7 @@ int symbolizer_add_proc(symbolizer *s, int pid)
 {
     struct proc *p = proc_get(s, pid);
     if (!p) return -ENOMEM;
+    p->jit_located = 0;                /* maybe a new process under a reused pid */
     return read_maps(s, p);
 }
 
@@ -746,7 +926,11 @@ static void jit_refresh(symbolizer *s, struct proc *p)
     if (p->jit_epoch == s->epoch) return;
     p->jit_epoch = s->epoch;
     char path[64];
-    int fd = jitmap_open(p->pid, path, sizeof path);   /* in its namespaces; no FIFO hang */
+    if (!p->jit_located) {                      /* its namespaces: once per process */
+        jitmap_locate(p->pid, &p->jit_loc);
+        p->jit_located = 1;
+    }
+    int fd = jitmap_open_at(&p->jit_loc, path, sizeof path);  /* no FIFO hang */
     if (fd < 0) return;
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == p->jit_size ||
@@ -894,6 +1078,11 @@ void symbolizer_resolve_user(symbolizer *s, int pid, uint64_t ip, sym_frame *out
     }
 }
 
+void symbolizer_set_maps_text(symbolizer *s, int text)
+{
+    s->no_query = !!text;
+}
+
 int symbolizer_set_debug_root(symbolizer *s, const char *dir)
 {
     if (!dir || dir[0] != '/' || strlen(dir) >= sizeof s->debug_root) return -EINVAL;
@@ -968,6 +1157,9 @@ void symbolizer_free(symbolizer *s)
         free(p);
     }
     intmap_free(&s->procs);
+    pos = 0;
+    while (intmap_next(&s->kcache, &pos, &key, &val)) free(val);
+    intmap_free(&s->kcache);
     for (size_t i = 0; i < DSO_BUCKETS; i++)
         for (struct dso *d = s->dsos[i], *n; d; d = n) {
             n = d->next;

@@ -216,6 +216,15 @@ static void add_sample(tracer *t, const sampler_rec *r)
     rec->comm = comm_of(t, r->pid, r->tid);
     rec->first = t->nframes;
     rec->nframes = 0;
+    if (t->bpf) {                     /* the kernel frames not seen yet, in one lookup */
+        uint64_t kips[MAX_FRAMES], c = SAMPLER_CONTEXT_USER;
+        size_t nk = 0;
+        for (uint64_t i = 0; i < r->nips && nk < MAX_FRAMES; i++) {
+            if (r->ips[i] >= SAMPLER_CONTEXT_MIN) c = r->ips[i];
+            else if (c == SAMPLER_CONTEXT_KERNEL) kips[nk++] = r->ips[i];
+        }
+        if (nk) symbolizer_prefetch_kernel(t->sym, kips, nk);
+    }
     uint64_t ctx = SAMPLER_CONTEXT_USER;
     for (uint64_t i = 0; i < r->nips && rec->nframes < MAX_FRAMES; i++) {
         uint64_t ip = r->ips[i];
@@ -337,6 +346,7 @@ static int start_bpf(tracer *t, const tracer_opts *o, char *err, size_t errlen)
     };
     int rc = bpf_sampler_open(&t->bpf, &bo, err, errlen);
     free(pids);
+    if (rc == 0) symbolizer_set_kernel_lookup(t->sym, bpf_sampler_ksyms, t->bpf);
     return rc;
 }
 

@@ -18,7 +18,8 @@
  * record), so it is not lost; ring-buffer drops are counted, never hidden.
  *
  * Process events for the symbolizer: exec of a traced process (its maps change) and
- * thread exit (the last chance to read a JIT map).
+ * thread exit (the last chance to read a JIT map).  ksym_lookup names kernel addresses
+ * for the symbolizer (see profile.h).
  *
  * SPDX-License-Identifier: GPL-2.0 (the kernel helpers used need a GPL program) */
 #include <vmlinux.h>               /* generated: build/gen (bpftool btf dump) */
@@ -177,6 +178,25 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
     if (ptgid == ctgid || !bpf_map_lookup_elem(&pids, &ptgid)) return 0;
     __u8 one = 1;
     if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY)) count(PROF_CNT_PIDS_FULL);
+    return 0;
+}
+
+/* Kernel symbols for user space, one batch per run: the kernel's own lookup answers for
+ * the few addresses a profile holds, instead of user space reading all of /proc/kallsyms.
+ * Only the reader's thread runs it (BPF_PROG_TEST_RUN), so the globals are its own. */
+__u64 ksym_addrs[PROF_KSYM_BATCH];
+__u32 ksym_n = 0;
+char ksym_out[PROF_KSYM_BATCH][PROF_KSYM_LEN];
+long ksym_len[PROF_KSYM_BATCH];
+
+SEC("syscall")
+int ksym_lookup(void *ctx)
+{
+    for (__u32 i = 0; i < PROF_KSYM_BATCH; i++) {
+        if (i >= ksym_n) break;
+        __u64 a = ksym_addrs[i];
+        ksym_len[i] = bpf_snprintf(ksym_out[i], PROF_KSYM_LEN, "%pS", &a, sizeof a);
+    }
     return 0;
 }
 
