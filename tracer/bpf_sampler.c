@@ -162,15 +162,25 @@ static void cache_clear(intmap *m)
     intmap_free(m);
 }
 
-/* Empties the inactive stack map and switches the program to it.  The keys are listed
- * first and deleted after: the kernel restarts get_next_key from the first bucket when
- * the given key is gone, so deleting while walking would cost a scan per entry. */
+/* Empties the inactive stack map and switches the program to it.  The ids read in that
+ * generation are known (the cache): they are deleted directly, one syscall each; only
+ * when the map still holds others (ids of samples the ring dropped) is it walked.  The
+ * keys are listed first and deleted after: the kernel restarts get_next_key from the
+ * first bucket when the given key is gone, so deleting while walking would cost a scan
+ * per entry. */
 static void flip(bpf_sampler *s)
 {
     uint32_t next = (s->skel->bss->gen & 1) ^ 1;
     int fd = s->stack_fd[next];
     uint32_t key, nkey, n = 0;
     uint32_t *keys = s->keys;
+    size_t pos = 0;
+    uint64_t ck;
+    void *cv;
+    while (intmap_next(&s->stack_cache[next], &pos, &ck, &cv)) {
+        uint32_t id = (uint32_t)(ck >> 1);
+        bpf_map_delete_elem(fd, &id);
+    }
     for (int first = 1; n < s->nkeys && !bpf_map_get_next_key(fd, first ? NULL : &key, &nkey);
          first = 0) {
         keys[n++] = nkey;

@@ -139,10 +139,12 @@ struct symbolizer {
 
 /* ---- symbol tables ---------------------------------------------------------------- */
 
-static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const char *name)
+/* name[0..len) is the name (no NUL needed within it). */
+static int symtab_add_len(struct symtab *t, uint64_t start, uint64_t size, const char *name,
+                          size_t len)
 {
     if (t->n >= MAX_SYMS) return -E2BIG;
-    size_t nl = strlen(name) + 1;
+    size_t nl = len + 1;
     if (t->slen + nl > MAX_STR_BYTES) return -E2BIG;
     size_t cost = sizeof *t->v + nl;
     if (t->budget->used + cost > t->budget->limit) {
@@ -174,11 +176,17 @@ static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const cha
         t->strs = ns;
         t->scap = nc;
     }
-    memcpy(t->strs + t->slen, name, nl);
+    memcpy(t->strs + t->slen, name, len);
+    t->strs[t->slen + len] = 0;
     t->v[t->n++] = (struct sym){ start, size, t->slen };
     t->slen += nl;
     t->budget->used += cost;
     return 0;
+}
+
+static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const char *name)
+{
+    return symtab_add_len(t, start, size, name, strlen(name));
 }
 
 static int sym_cmp(const void *a, const void *b)
@@ -251,6 +259,40 @@ static int symtab_restart(struct symtab *t)
 
 /* ---- ELF ---------------------------------------------------------------------------- */
 
+/* The function symbols of a 64-bit table read in place (libelf hands native-order
+ * Elf64_Sym arrays out as they are), names bounds-checked against their string section:
+ * what gelf_getsym + elf_strptr do per symbol, without the per-call section lookups
+ * (a big library has 100k+ symbols).  Returns 1 when it found one, | 2 when a table
+ * limit stopped it; -1: not this layout, use the generic loop. */
+static int elf_load_syms64(Elf *e, const GElf_Shdr *sh, Elf_Data *data, struct symtab *t)
+{
+    if (gelf_getclass(e) != ELFCLASS64 || data->d_type != ELF_T_SYM ||
+        sh->sh_entsize != sizeof(Elf64_Sym) || !data->d_buf)
+        return -1;
+    Elf_Scn *strscn = elf_getscn(e, sh->sh_link);
+    GElf_Shdr ssh;
+    Elf_Data *sd = strscn ? elf_getdata(strscn, NULL) : NULL;
+    if (!sd || !sd->d_buf || !gelf_getshdr(strscn, &ssh) || ssh.sh_type != SHT_STRTAB)
+        return -1;
+    const Elf64_Sym *v = data->d_buf;
+    const char *strs = sd->d_buf;
+    size_t n = data->d_size / sizeof *v, slen = sd->d_size;
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Elf64_Sym *sym = &v[i];
+        int st = ELF64_ST_TYPE(sym->st_info);
+        if ((st != STT_FUNC && st != STT_GNU_IFUNC) || sym->st_shndx == SHN_UNDEF ||
+            !sym->st_value || sym->st_name >= slen)
+            continue;
+        const char *name = strs + sym->st_name;
+        size_t room = slen - sym->st_name, len = strnlen(name, room);
+        if (!len || len == room) continue;       /* empty, or not terminated in the section */
+        if (symtab_add_len(t, sym->st_value, sym->st_size, name, len) < 0) return found | 2;
+        found = 1;
+    }
+    return found;
+}
+
 static int elf_load_syms(Elf *e, Elf64_Word type, struct symtab *t)
 {
     Elf_Scn *scn = NULL;
@@ -260,6 +302,12 @@ static int elf_load_syms(Elf *e, Elf64_Word type, struct symtab *t)
         if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize) continue;
         Elf_Data *data = elf_getdata(scn, NULL);
         if (!data) continue;
+        int fast = elf_load_syms64(e, &sh, data, t);
+        if (fast >= 0) {
+            found |= fast & 1;
+            if (fast & 2) return found;
+            continue;
+        }
         size_t n = sh.sh_size / sh.sh_entsize;
         for (size_t i = 0; i < n; i++) {
             GElf_Sym sym;
