@@ -5,6 +5,7 @@
  * sorted symbol array whose names point into a single string buffer; the kernel symbol
  * table and the vdso are dsos of their own.  Nothing is freed before symbolizer_free(),
  * so the strings handed out in sym_frame stay valid for the whole session. */
+#define _GNU_SOURCE                   /* memrchr */
 #include "symbolizer.h"
 #include "intmap.h"
 #include "jitmap.h"
@@ -184,6 +185,42 @@ static int symtab_add_len(struct symtab *t, uint64_t start, uint64_t size, const
     return 0;
 }
 
+/* An entry whose name is already in t->strs at offset name (symtab_adopt_strs). */
+static int symtab_add_ref(struct symtab *t, uint64_t start, uint64_t size, size_t name)
+{
+    if (t->n >= MAX_SYMS) return -E2BIG;
+    if (t->budget->used + sizeof *t->v > t->budget->limit) {
+        t->budget->spent = 1;
+        return -E2BIG;
+    }
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 256;
+        struct sym *nv = realloc(t->v, nc * sizeof *nv);
+        if (!nv) return -ENOMEM;
+        t->v = nv;
+        t->cap = nc;
+    }
+    t->v[t->n++] = (struct sym){ start, size, name };
+    t->budget->used += sizeof *t->v;
+    return 0;
+}
+
+/* An empty table takes a copy of a whole string section as its names (one copy instead
+ * of one per symbol), NUL-terminated at its end.  -E2BIG when it does not fit the caps
+ * or the budget (then copy the names one by one), -ENOMEM. */
+static int symtab_adopt_strs(struct symtab *t, const char *strs, size_t len)
+{
+    if (t->slen || t->strs || len + 1 > MAX_STR_BYTES ||
+        t->budget->used + len + 1 > t->budget->limit)
+        return -E2BIG;
+    if (!(t->strs = malloc(len + 1))) return -ENOMEM;
+    memcpy(t->strs, strs, len);
+    t->strs[len] = 0;
+    t->slen = t->scap = len + 1;
+    t->budget->used += len + 1;
+    return 0;
+}
+
 static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const char *name)
 {
     return symtab_add_len(t, start, size, name, strlen(name));
@@ -200,16 +237,50 @@ static int sym_cmp(const void *a, const void *b)
 
 /* Sorts, drops aliases at the same address, and gives sizeless symbols the room up to
  * the next one (what perf does for hand-written assembly). */
+/* Stable sort by start: LSD radix over the bytes in which the starts differ (a binary's
+ * symbols span a few of them), several times quicker than qsort on 100k+ symbols.
+ * -ENOMEM: no room for the scratch copy (the caller sorts in place instead). */
+static int sort_by_start(struct sym *v, size_t n)
+{
+    uint64_t all_or = 0, all_and = ~0ULL;
+    for (size_t i = 0; i < n; i++) {
+        all_or |= v[i].start;
+        all_and &= v[i].start;
+    }
+    uint64_t differ = all_or ^ all_and;
+    if (!differ) return 0;
+    struct sym *tmp = malloc(n * sizeof *tmp);
+    if (!tmp) return -ENOMEM;
+    struct sym *src = v, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 8) {
+        if (!((differ >> shift) & 0xff)) continue;
+        size_t count[257] = { 0 };
+        for (size_t i = 0; i < n; i++) count[((src[i].start >> shift) & 0xff) + 1]++;
+        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++) dst[count[(src[i].start >> shift) & 0xff]++] = src[i];
+        struct sym *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != v) memcpy(v, src, n * sizeof *v);
+    free(tmp);
+    return 0;
+}
+
 static void symtab_finish(struct symtab *t)
 {
     t->published = 1;
     if (!t->n) return;
     size_t unsorted = 0;
     for (size_t i = 1; i < t->n && !unsorted; i++) unsorted = sym_cmp(&t->v[i - 1], &t->v[i]) > 0;
-    if (unsorted) qsort(t->v, t->n, sizeof *t->v, sym_cmp);   /* kallsyms mostly is sorted */
+    if (unsorted && sort_by_start(t->v, t->n) < 0)    /* kallsyms mostly is sorted */
+        qsort(t->v, t->n, sizeof *t->v, sym_cmp);
+    /* aliases at one address: the one with the largest size, the first of those */
     size_t w = 0;
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++) {
         if (!w || t->v[w - 1].start != t->v[i].start) t->v[w++] = t->v[i];
+        else if (t->v[i].size > t->v[w - 1].size) t->v[w - 1] = t->v[i];
+    }
     t->n = w;
     for (size_t i = 0; i + 1 < t->n; i++)
         if (!t->v[i].size) t->v[i].size = t->v[i + 1].start - t->v[i].start;
@@ -278,6 +349,22 @@ static int elf_load_syms64(Elf *e, const GElf_Shdr *sh, Elf_Data *data, struct s
     const char *strs = sd->d_buf;
     size_t n = data->d_size / sizeof *v, slen = sd->d_size;
     int found = 0;
+    if (slen && symtab_adopt_strs(t, strs, slen) == 0) {
+        /* names point into the copy; a name is valid when a NUL of the section ends it */
+        const char *nul = memrchr(strs, 0, slen);
+        size_t valid = nul ? (size_t)(nul - strs) : 0;      /* names starting before */
+        for (size_t i = 0; i < n; i++) {
+            const Elf64_Sym *sym = &v[i];
+            int st = ELF64_ST_TYPE(sym->st_info);
+            if ((st != STT_FUNC && st != STT_GNU_IFUNC) || sym->st_shndx == SHN_UNDEF ||
+                !sym->st_value || sym->st_name >= valid || !strs[sym->st_name])
+                continue;
+            if (symtab_add_ref(t, sym->st_value, sym->st_size, sym->st_name) < 0)
+                return found | 2;
+            found = 1;
+        }
+        return found;
+    }
     for (size_t i = 0; i < n; i++) {
         const Elf64_Sym *sym = &v[i];
         int st = ELF64_ST_TYPE(sym->st_info);
