@@ -175,7 +175,7 @@ int agent_run(const agent_opts *o, agent_stats *st, char *err, size_t errlen)
     tracer_opts to = {
         .sampler = TRACER_SAMPLER_BPF, .freq = o->freq, .cgroup = o->cgroup_root,
         .all = !o->cgroup_root, .cmdline = o->cmdline ? o->cmdline : "fntrace agent",
-        .on_new_pid = on_new_pid, .on_new_pid_arg = &a,
+        .on_new_pid = on_new_pid, .on_new_pid_arg = &a, .skip_self = 1,
     };
     tracer *t;
     rc = tracer_open(&t, &to, err, errlen);

@@ -400,11 +400,19 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     s->skel->rodata->filter_cgroup = mode == BPF_CGROUP_V2;
     s->skel->rodata->cg_id = cg_id;
     s->skel->rodata->cg_level = cg_level;
+    s->skel->rodata->skip_tgid = o->skip_pid > 0 ? (uint32_t)o->skip_pid : 0;
     bpf_map__set_max_entries(s->skel->maps.events, ring_size(o->ring_bytes, ncpus));
-    if (o->stack_entries) {
-        bpf_map__set_max_entries(s->skel->maps.stacks0, o->stack_entries);
-        bpf_map__set_max_entries(s->skel->maps.stacks1, o->stack_entries);
+    /* each map serves one second: its kernel and user stacks (up to 2 x freq x CPUs
+     * distinct ones) at a load under 1/2, so collisions stay rare; both maps are
+     * preallocated (~1 KiB a bucket), so no bigger than that */
+    unsigned entries = o->stack_entries;
+    if (!entries) {
+        uint64_t want = (uint64_t)o->freq * (uint64_t)ncpus * 4;
+        entries = 2048;
+        while (entries < want && entries < 65536) entries <<= 1;
     }
+    bpf_map__set_max_entries(s->skel->maps.stacks0, entries);
+    bpf_map__set_max_entries(s->skel->maps.stacks1, entries);
     if (!o->npids && mode != BPF_CGROUP_V1)
         bpf_program__set_autoload(s->skel->progs.on_fork, false);
     /* the kernel symbol lookup: syscall programs (5.14) calling bpf_snprintf (5.13) */

@@ -45,9 +45,11 @@ typedef struct bpf_sampler_opts {
     const char *cgroup;       /* a cgroup directory (v2 or v1), descendants included; or */
     int all;                  /* every process */
     int want_idle;            /* also the idle task (pid 0) */
+    int skip_pid;             /* a process never sampled (the agent passes itself); 0: none */
     int freq;                 /* samples per second per CPU */
     unsigned ring_bytes;      /* ring buffer size, power of two; 0: 256 KiB per CPU, >= 1 MiB */
-    unsigned stack_entries;   /* stack map buckets (each map); 0: 8192 */
+    unsigned stack_entries;   /* stack map buckets (each map); 0: 4 per sample a second
+                                 can bring (freq x CPUs), a power of two in [2048, 65536] */
 } bpf_sampler_opts;
 
 /* 0 when this process may load the backend; -EPERM with the missing capabilities named

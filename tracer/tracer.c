@@ -342,7 +342,7 @@ static int start_bpf(tracer *t, const tracer_opts *o, char *err, size_t errlen)
     t->on_new_pid_arg = o->on_new_pid_arg;
     bpf_sampler_opts bo = {
         .pids = pids, .npids = npids, .cgroup = o->cgroup, .all = o->all,
-        .want_idle = o->want_idle, .freq = t->freq,
+        .want_idle = o->want_idle, .freq = t->freq, .skip_pid = o->skip_self ? getpid() : 0,
     };
     int rc = bpf_sampler_open(&t->bpf, &bo, err, errlen);
     free(pids);

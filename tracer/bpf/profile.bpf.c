@@ -4,7 +4,7 @@
  * frame-pointer callchains, stored once per distinct stack in a STACK_TRACE map).
  *
  * Filters (read-only config set before load, plus the pids map):
- *   - idle (pid 0) is dropped unless want_idle;
+ *   - idle (pid 0) is dropped unless want_idle, and skip_tgid (the reader) always;
  *   - filter_pids: only processes (tgid) present in pids; with follow_forks a child
  *     forked by a traced process joins the set (sched_process_fork);
  *   - filter_cgroup: only tasks whose cgroup v2 ancestor at cg_level is cg_id, i.e. the
@@ -37,6 +37,7 @@ const volatile int follow_forks = 0;
 const volatile int filter_cgroup = 0;
 const volatile __u64 cg_id = 0;
 const volatile int cg_level = 0;
+const volatile __u32 skip_tgid = 0;      /* a process never sampled (the agent itself) */
 
 __u32 gen = 0;                       /* written by user space */
 __u64 counters[PROF_CNT_MAX];
@@ -70,6 +71,7 @@ static __always_inline void count(int i)
 static __always_inline int traced(__u32 tgid)
 {
     if (tgid == 0) return want_idle;
+    if (skip_tgid && tgid == skip_tgid) return 0;
     if (filter_pids && !bpf_map_lookup_elem(&pids, &tgid)) return 0;
     if (filter_cgroup && bpf_get_current_ancestor_cgroup_id(cg_level) != cg_id) return 0;
     return 1;
