@@ -70,6 +70,7 @@ struct tracer {
     uint64_t lost_written;  /* lost samples already reported in a flushed file */
     uint64_t collisions_written;
     size_t added;           /* samples added by the current tracer_poll */
+    size_t sorted;          /* recs[0..sorted) is in time order and nothing came since */
 };
 
 static const char *intern(tracer *t, const char *s)
@@ -500,9 +501,18 @@ static int rec_cmp(const void *a, const void *b)
     return 0;
 }
 
+/* Time order, once per batch of new samples: the agent writes one file per container
+ * from the same buffer, and each would otherwise sort it again. */
+static void sort_recs(tracer *t)
+{
+    if (t->nrecs > 1 && t->sorted != t->nrecs)
+        qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    t->sorted = t->nrecs;
+}
+
 void tracer_foreach(tracer *t, int (*fn)(void *arg, const tracer_sample *s), void *arg)
 {
-    if (t->nrecs > 1) qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    sort_recs(t);
     for (size_t i = 0; i < t->nrecs; i++) {
         const struct rec *r = &t->recs[i];
         tracer_sample s = {
@@ -575,7 +585,7 @@ static const ps_str unknown = PS_STR("[unknown]");
 static int write_samples(tracer *t, ps_writer *w, const tracer_header *h,
                          int (*keep)(void *arg, const tracer_sample *s), void *arg, int select)
 {
-    if (t->nrecs > 1) qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    sort_recs(t);
     int rc = write_header(t, w, h, select);
     for (size_t i = 0; i < t->nrecs && !rc; i++) {
         const struct rec *r = &t->recs[i];
@@ -613,6 +623,7 @@ static int write_samples(tracer *t, ps_writer *w, const tracer_header *h,
 void tracer_forget(tracer *t)
 {
     t->nrecs = 0;
+    t->sorted = 0;
     t->nframes = 0;
     t->nstacks = 0;
     intmap_free(&t->stack_index);
