@@ -22,6 +22,8 @@
  * Lost samples are ring-buffer drops and stacks the kernel could not give.
  * Exec and exit of a traced process arrive as SREC_COMM (exec = 1) and SREC_EXIT.
  * The reader sees no mmap records: the tracer reads /proc/PID/maps of each new process.
+ * Kernel symbols: bpf_sampler_ksyms() runs the object's ksym_lookup program, so the
+ * symbolizer need not read /proc/kallsyms (symbolizer_set_kernel_lookup).
  *
  * Privilege: root, or CAP_BPF + CAP_PERFMON (kernel >= 5.8).  bpf_sampler_permitted()
  * names what is missing before anything is loaded.

@@ -2,7 +2,7 @@
  * `symbol+0xoffset (module)` frames, the way `perf script` prints them.
  *
  * Design.  The symbolizer keeps a model of each traced process's executable mappings,
- * seeded from /proc/PID/maps and kept current by the sampler's PERF_RECORD_MMAP2 / FORK /
+ * seeded from /proc/PID/maps (PROCMAP_QUERY where the kernel has it) and kept current by the sampler's PERF_RECORD_MMAP2 / FORK /
  * COMM(exec) / EXIT records, so libraries loaded later and processes that exit before
  * the end of a recording still resolve.  Frames are resolved when their sample is read,
  * i.e. while the target is alive.  Symbol tables live in a per-binary cache (keyed by
@@ -11,7 +11,8 @@
  *     (/usr/lib/debug/.build-id/xx/yyy.debug) or .gnu_debuglink when one is installed;
  *     binaries are opened through /proc/PID/root so containers resolve too;
  *   - [vdso] from this process's own vdso image (the kernel maps the same one everywhere);
- *   - kernel frames from /proc/kallsyms (loaded on the first kernel frame);
+ *   - kernel frames from /proc/kallsyms (loaded on the first kernel frame), or from a
+ *     kernel lookup the caller sets (the bpf backend's), asked per new address;
  *   - JIT code from /tmp/perf-PID.map, or a containerized process's own
  *     /proc/PID/root/tmp/perf-NSPID.map (jitmap.h) (node --perf-basic-prof, JVM agents,
  *     python -X perf),
