@@ -2,8 +2,9 @@
  * `symbol+0xoffset (module)` frames, the way `perf script` prints them.
  *
  * Design.  The symbolizer keeps a model of each traced process's executable mappings,
- * seeded from /proc/PID/maps (PROCMAP_QUERY where the kernel has it) and kept current by the sampler's PERF_RECORD_MMAP2 / FORK /
- * COMM(exec) / EXIT records, so libraries loaded later and processes that exit before
+ * seeded from /proc/PID/maps (PROCMAP_QUERY where the kernel has it) and kept current
+ * by the sampler's PERF_RECORD_MMAP2 / FORK / COMM(exec) / EXIT records, so libraries
+ * loaded later and processes that exit before
  * the end of a recording still resolve.  Frames are resolved when their sample is read,
  * i.e. while the target is alive.  Symbol tables live in a per-binary cache (keyed by
  * device, inode and path), loaded once on first use and kept for the session:
