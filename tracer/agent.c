@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cgroupmap.h"
 #include "errbuf.h"
@@ -37,7 +36,6 @@ struct agent {
     int have_root;
     intmap pids;                  /* pid -> struct group */
     struct group *groups;
-    int self;                     /* this process's pid */
 };
 
 static struct group *group_get(struct agent *a, const char *name)
@@ -87,7 +85,6 @@ static void name_pid(struct agent *a, int pid, char *out, size_t outlen)
 static void on_new_pid(void *arg, int pid)
 {
     struct agent *a = arg;
-    if (pid == a->self) return;   /* the agent's own samples go to no container's trace */
     char name[129];
     name_pid(a, pid, name, sizeof name);
     struct group *g = group_get(a, name);
@@ -166,7 +163,7 @@ static double now_s(void)
 int agent_run(const agent_opts *o, agent_stats *st, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
-    struct agent a = { .o = o, .self = getpid() };
+    struct agent a = { .o = o };
     int rc;
     if (o->cgroup_root) {
         rc = cgroup_locate(o->cgroup_root, a.root_ctl, sizeof a.root_ctl, a.root_rel,
