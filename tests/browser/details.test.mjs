@@ -167,6 +167,11 @@ describe('flamescope web UI details', { skip: !fs.existsSync(BINARY) && `${BINAR
         await bucket.click();
         await page.waitForFunction(() => document.querySelector('#inv-timeline')?.dataset.start === '4');
         assert.equal(await tl.getAttribute('data-end'), '5');
+        // the heatmap marks that second above its column
+        const hm = await page.locator('canvas.heatmap-canvas').evaluate((c) => ({ ...c.dataset }));
+        const zw = page.locator('.heatmap-overlay rect.zoom-window');
+        assert.equal(Number(await zw.getAttribute('x')), +hm.left + 4 * hm.cellWidth);
+        assert.equal(Number(await zw.getAttribute('width')), +hm.cellWidth);
         const inWindow = busyRel.filter((i) => i.end >= 4 && i.start <= 5);
         assert.ok(inWindow.length > 20 && inWindow.length <= 150, `${inWindow.length} in the window`);
         assert.equal(await tl.getAttribute('data-aggregated'), 'false');
@@ -206,6 +211,7 @@ describe('flamescope web UI details', { skip: !fs.existsSync(BINARY) && `${BINAR
         await page.locator('#inv-zoom-reset').click();
         await page.waitForFunction(() => document.querySelector('#inv-timeline').dataset.aggregated === 'true');
         assert.equal(await countText(page), '1–100 of 600');
+        assert.equal(await zw.count(), 0);
     });
 
     it('pages the invocation table, 100 rows a page, with a count', async () => {

@@ -142,6 +142,7 @@ export class Heatmap {
         this.gInv = el('g', { class: 'inv-spans' }, svg);
         this.gSel = el('g', { class: 'selection' }, svg);
         this.hoverRect = el('rect', { class: 'hover-cell', width: cw, height: ch, visibility: 'hidden' }, svg);
+        this.gZoom = el('g', { class: 'inv-zoom' }, svg);
         this.gLanes = el('g', { class: 'inv-lanes' }, svg);
         wrap.appendChild(svg);
 
@@ -275,7 +276,18 @@ export class Heatmap {
                 for (const e of this.invEls) e.span = this.polygon(this.gInv, e.inv.start, e.inv.end, 'inv-span');
             }
         }
+        this.setZoomWindow(this.zoomWin);
         this.markInvocations();
+    }
+
+    // The invocation timeline's window (null: the whole profile), marked behind the lanes.
+    setZoomWindow(win) {
+        this.zoomWin = win;
+        if (!this.gZoom) return;
+        this.gZoom.replaceChildren();
+        if (!win || !this.plan || !this.plan.count) return;
+        const x0 = ML + Math.max(0, win[0]) * this.cw, x1 = ML + Math.min(this.cols, win[1]) * this.cw;
+        el('rect', { class: 'zoom-window', x: x0, y: 0, width: Math.max(2, x1 - x0), height: this.MT - 4 }, this.gZoom);
     }
 
     // The invocation hovered elsewhere (the timeline), outlined on the cells it covers.

@@ -357,6 +357,7 @@ function renderInvocations() {
             h('button', { type: 'button', id: 'inv-next', disabled: opt.page >= pages - 1, onclick: turn(1) }, 'Next →'),
             h('span', { class: 'muted' }, `page ${opt.page + 1} of ${pages}`)));
     pv.timeline.render(invs, [w0, w1], end, cur.inv);
+    pv.heatmap.setZoomWindow(opt.window);
 }
 
 function rangeText(file, r) {
