@@ -127,14 +127,14 @@ describe('flamescope web UI details', { skip: !fs.existsSync(BINARY) && `${BINAR
         const cellsWidth = 3 * g.cellWidth;
         assert.ok(cellsWidth >= 0.9 * (box - 56), `the cells take ${cellsWidth} of ${box} px`);
         assert.ok(g.width <= box, `no horizontal scroll: ${g.width} px in ${box} px`);
+        await settle(page);
+        await page.screenshot({ path: path.join(SHOTS, 'details-1-short.png'), fullPage: true });
         // the busy profile's rows are as high: only the columns are scaled
         await open(page, base, fileHash(BUSY));
         await page.locator('canvas.heatmap-canvas[data-cols="10"]').waitFor();
         const b = await page.locator('canvas.heatmap-canvas').evaluate((c) => ({ ...c.dataset }));
         assert.equal(b.cellHeight, g.cellHeight);
         assert.ok(10 * b.cellWidth >= 0.9 * (box - 56));
-        await settle(page);
-        await page.screenshot({ path: path.join(SHOTS, 'details-1-short.png'), fullPage: true });
     });
 
     it('aggregates 600 invocations into lanes per function, and zooms in to show them one by one', async () => {

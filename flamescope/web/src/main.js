@@ -284,7 +284,7 @@ function syncHeatmap(s) {
 const INV_PAGE = 100;
 
 function invWindow(opt) {
-    const end = profileEnd() ?? Math.max(0, ...pv.invs.map((i) => i.end));
+    const end = profileEnd() ?? pv.invs.reduce((m, i) => Math.max(m, i.end), 0);
     return opt.window ? [opt.window[0], opt.window[1], end] : [0, end, end];
 }
 
