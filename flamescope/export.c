@@ -343,11 +343,16 @@ static int write_svg(const struct export_job *j, sbuf *out)
      * frames their time when the period is one (a clock event counts nanoseconds) */
     int clock = strstr(profile_event(p), "clock") != NULL;
     double base = profile_base_s(p);
+    struct profile_range whole;
+    const struct profile_range *r = j->r;
+    if (!r) {
+        profile_range_all(p, &whole);
+        r = &whole;
+    }
     char span[96], dur[32];
-    snprintf(span, sizeof span, ", %.3f s \u2013 %.3f s (%s)", j->r->start_s - base,
-             j->r->end_s - base,
-             units_format_ns((uint64_t)llround((j->r->end_s - j->r->start_s) * 1e9), dur,
-                             sizeof dur));
+    double len = r->end_s > r->start_s ? r->end_s - r->start_s : 0;
+    snprintf(span, sizeof span, ", %.3f s \u2013 %.3f s (%s)", r->start_s - base,
+             r->end_s - base, units_format_ns((uint64_t)llround(len * 1e9), dur, sizeof dur));
     sbuf_printf(out, "<text id=\"title\" x=\"%d\" y=\"24\">", W / 2);
     xml_text(out, title ? title : "Flame Graph", title ? strlen(title) : 11);
     xml_text(out, span, strlen(span));
