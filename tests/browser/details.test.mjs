@@ -164,6 +164,11 @@ describe('flamescope web UI details', { skip: !fs.existsSync(BINARY) && `${BINAR
         assert.equal(await tl.getAttribute('data-aggregated'), 'true');
         // click the api lane's bucket in second 4: the timeline zooms to that second
         const bucket = page.locator('.heatmap-overlay .inv-lane[data-fn="api"] rect.inv-bucket[data-start^="4"]').first();
+        // pointing at it says what it holds, in the details line under the heatmap
+        await bucket.hover();
+        const said = await page.locator('#hm-details').textContent();
+        assert.match(said, /^api: \d+ invocations? started 4\.\d{3} s – 4\.\d{3} s/);
+        assert.equal(said, await bucket.locator('title').textContent());
         await bucket.click();
         await page.waitForFunction(() => document.querySelector('#inv-timeline')?.dataset.start === '4');
         assert.equal(await tl.getAttribute('data-end'), '5');

@@ -261,6 +261,7 @@ export class Heatmap {
         if (this.plan.aggregate) {
             drawDensity(this.gLanes, {
                 ...common, pps: this.cw,
+                onHover: (text) => this.opts.onHover(text),
                 // a bucket of a second or less zooms into its whole second
                 onBucket: (t0, t1, step) => (step >= 1 ? this.opts.onZoom(t0, t1)
                     : this.opts.onZoom(Math.floor(t0), Math.min(this.cols, Math.floor(t0) + 1))),

@@ -104,8 +104,9 @@ export function drawBars(g, invs, opt) {
     return out;
 }
 
-// Draws the per-function density lanes.  opt: {x, t0, t1, y0, pps, plan, width, onBucket}.
-// onBucket(t0, t1, step) is called on a click.
+// Draws the per-function density lanes.  opt: {x, t0, t1, y0, pps, plan, onBucket, onHover}.
+// onBucket(t0, t1, step) is called on a click, onHover(text | '') when the pointer moves
+// onto a bucket or off it (optional).
 export function drawDensity(g, opt) {
     const step = niceStep(MIN_BUCKET, opt.pps);
     const first = Math.floor(opt.t0 / step);
@@ -132,9 +133,14 @@ export function drawDensity(g, opt) {
                 'fill-opacity': (0.2 + (0.8 * counts[b]) / max).toFixed(3),
                 'data-count': counts[b], 'data-start': t0, 'data-end': t1,
             }, lane);
-            el('title', {}, r).textContent = `${label}: ${plural(counts[b], 'invocation')} started ` +
+            const text = `${label}: ${plural(counts[b], 'invocation')} started ` +
                 `${fmtS(t0)} – ${fmtS(t1)}${failed[b] ? `, ${failed[b]} failed` : ''} (click to zoom in)`;
+            el('title', {}, r).textContent = text;
             r.addEventListener('click', () => opt.onBucket(t0, t1, step));
+            if (opt.onHover) {
+                r.addEventListener('mouseenter', () => opt.onHover(text));
+                r.addEventListener('mouseleave', () => opt.onHover(''));
+            }
         }
         el('text', { class: 'inv-lane-label', x: opt.x(opt.t0) + 3, y: y + LANE_H / 2 }, lane)
             .textContent = `${label} · ${list.length}`;
