@@ -28,12 +28,17 @@ export const WAIT = 30000; // generous: the machine may be loaded
 
 export const readTestdata = (name) => fs.readFileSync(path.join(TESTDATA, name), 'utf8');
 
-// A temporary trace directory holding FILES ({relative path: text}).
+// A temporary trace directory holding FILES ({relative path: text}).  Each file is
+// uploaded (its mtime) when its name says, as the collector names them
+// (20261121T192152Z-…); others on Nov 1, 2026.
 export function makeTraceDir(files) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fntrace-ui-'));
     for (const [rel, data] of Object.entries(files)) {
         fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         fs.writeFileSync(path.join(dir, rel), data);
+        const m = /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(rel);
+        const t = m ? Date.UTC(+m[1], m[2] - 1, +m[3], +m[4], +m[5], +m[6]) / 1000 : Date.UTC(2026, 10, 1) / 1000;
+        fs.utimesSync(path.join(dir, rel), t, t);
     }
     return dir;
 }

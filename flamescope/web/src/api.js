@@ -29,11 +29,11 @@ export function url(path, params) {
 }
 
 export async function getJSON(path, params) {
-    return (await getJSONWithHeaders(path, params)).body;
+    return (await fetchJSON(path, params)).body;
 }
 
-// getJSON, and the answer's headers (paged answers say where the next page starts).
-export async function getJSONWithHeaders(path, params) {
+// getJSON's answer with the response's headers: {body, headers}.
+async function fetchJSON(path, params) {
     const u = url(path, params);
     let res;
     try {
@@ -82,7 +82,7 @@ const INV_PAGE = 10000, MAX_INVOCATIONS = 200000;
 export async function invocations(filename) {
     let all = [], offset = 0;
     for (;;) {
-        const { body, headers } = await getJSONWithHeaders('api/v1/invocations', { filename, offset, limit: INV_PAGE });
+        const { body, headers } = await fetchJSON('api/v1/invocations', { filename, offset, limit: INV_PAGE });
         if (!Array.isArray(body)) throw new ApiError('unexpected /api/v1/invocations answer', 200, filename);
         all = all.concat(body);
         const next = Number(headers.get('X-Next-Offset'));
