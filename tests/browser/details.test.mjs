@@ -202,6 +202,7 @@ describe('flamescope web UI details', { skip: !fs.existsSync(BINARY) && `${BINAR
         await page.waitForFunction((id) => (document.querySelector('#flame-title')?.textContent || '').startsWith(`Invocation ${id} `), pick.id);
         // drag across the first half of the window (along the axis, below the bars): it
         // narrows to about 4.0 – 4.5 s
+        await settle(page); // the flame graph is drawn: the page keeps its layout
         const box = await page.locator('#inv-timeline svg').boundingBox();
         const y = box.y + box.height - 4;
         await page.mouse.move(box.x + 8, y);

@@ -61,7 +61,7 @@ function whenOf(filename) {
 // ---------------------------------------------------------------- profile list
 
 async function renderList() {
-    if (pv) pv.heatmap.destroy();
+    if (pv) { pv.heatmap.destroy(); if (pv.timeline) pv.timeline.destroy(); }
     pv = null;
     document.title = 'fntrace flamescope';
     const err = h('div', { class: 'error', hidden: true });
@@ -491,7 +491,7 @@ async function render() {
     }
     const same = (keys) => prev && keys.every((k) => prev[k] === s[k]);
     if (!pv || !same(['file'])) {
-        if (pv) pv.heatmap.destroy();
+        if (pv) { pv.heatmap.destroy(); if (pv.timeline) pv.timeline.destroy(); }
         pv = buildProfileView(s);
         document.title = `${s.file} — fntrace flamescope`;
         loadProfiles().catch(() => {}).then(() => { if (pv && cur.base) renderBanner(cur); });

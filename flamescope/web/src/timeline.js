@@ -19,6 +19,41 @@ export class InvTimeline {
     constructor(opts) {
         this.opts = opts;
         this.box = h('div', { class: 'inv-timeline', id: 'inv-timeline' });
+        this.view = null;
+        this.dragFrom = null;          // seconds where a drag started
+        this.onMove = (e) => this.dragMove(e);
+        this.onUp = (e) => this.dragEnd(e);
+        window.addEventListener('mousemove', this.onMove);
+        window.addEventListener('mouseup', this.onUp);
+    }
+
+    destroy() {
+        window.removeEventListener('mousemove', this.onMove);
+        window.removeEventListener('mouseup', this.onUp);
+    }
+
+    timeAt(e) {
+        const v = this.view;
+        return v.t0 + (e.clientX - v.svg.getBoundingClientRect().left - PAD) / v.pps;
+    }
+
+    dragMove(e) {
+        if (this.dragFrom === null || !this.view) return;
+        const v = this.view;
+        const a = Math.min(this.dragFrom, this.timeAt(e)), b = Math.max(this.dragFrom, this.timeAt(e));
+        v.brush.setAttribute('x', PAD + (a - v.t0) * v.pps);
+        v.brush.setAttribute('width', (b - a) * v.pps);
+        v.brush.setAttribute('visibility', 'visible');
+    }
+
+    dragEnd(e) {
+        if (this.dragFrom === null || !this.view) return;
+        const v = this.view, t = this.timeAt(e);
+        const a = Math.max(0, Math.min(this.dragFrom, t)), b = Math.min(v.profEnd, Math.max(this.dragFrom, t));
+        const moved = Math.abs(t - this.dragFrom) * v.pps > 4;
+        this.dragFrom = null;
+        v.brush.setAttribute('visibility', 'hidden');
+        if (moved) this.opts.onZoom(a, Math.max(b, a + MIN_WINDOW));
     }
 
     // invs: all of the profile's invocations; win: [t0, t1]; profEnd: the profile's end.
@@ -58,32 +93,15 @@ export class InvTimeline {
             el('line', { x1: x(t), x2: x(t), y1: axisY, y2: axisY + 4 }, axis);
             el('text', { x: x(t), y: axisY + 14 }, axis).textContent = `${+t.toFixed(3)}s`;
         }
-        // drag to zoom
+        // drag to zoom: the drag is kept in seconds on this object and followed on the
+        // window, so it survives a redraw of the timeline in the middle of it (a resize)
         const brush = el('rect', { class: 'brush', y: 0, height: axisY, visibility: 'hidden' }, svg);
-        let from = null;
-        const tAt = (e) => t0 + (e.clientX - svg.getBoundingClientRect().left - PAD) / pps;
+        this.view = { svg, brush, t0, pps, profEnd };
         svg.addEventListener('mousedown', (e) => {
             if (e.target.closest('.inv, .inv-bucket')) return;
-            from = e.clientX;
+            this.dragFrom = this.timeAt(e);
             e.preventDefault();
         });
-        svg.addEventListener('mousemove', (e) => {
-            if (from === null) return;
-            const r = svg.getBoundingClientRect();
-            brush.setAttribute('x', Math.min(from, e.clientX) - r.left);
-            brush.setAttribute('width', Math.abs(e.clientX - from));
-            brush.setAttribute('visibility', 'visible');
-        });
-        const end = (e) => {
-            if (from === null) return;
-            const a = tAt({ clientX: Math.min(from, e.clientX) }), b = tAt({ clientX: Math.max(from, e.clientX) });
-            const moved = Math.abs(e.clientX - from) > 4;
-            from = null;
-            brush.setAttribute('visibility', 'hidden');
-            if (moved) this.opts.onZoom(Math.max(0, a), Math.min(profEnd, Math.max(b, a + MIN_WINDOW)));
-        };
-        svg.addEventListener('mouseup', end);
-        svg.addEventListener('mouseleave', end);
 
         const whole = t0 <= 0 && t1 >= profEnd;
         this.box.replaceChildren(
