@@ -29,6 +29,11 @@ export function url(path, params) {
 }
 
 export async function getJSON(path, params) {
+    return (await fetchJSON(path, params)).body;
+}
+
+// getJSON's answer with the response's headers: {body, headers}.
+async function fetchJSON(path, params) {
     const u = url(path, params);
     let res;
     try {
@@ -47,7 +52,7 @@ export async function getJSON(path, params) {
         const msg = body && typeof body.error === 'string' ? body.error : (text.trim() || res.statusText);
         throw new ApiError(`${res.status} ${msg}`, res.status, u);
     }
-    return body;
+    return { body, headers: res.headers };
 }
 
 // The FlameScope API calls.
@@ -71,7 +76,20 @@ export const compare = (kind, filename, start, end, compareFilename, compareStar
 // [{id, fn, start, end, status[, tid, rel_start, rel_end]}] (tid: the thread that ran it, null
 // when unknown): when rel_* are there they are on
 // the heatmap's scale and start/end are the raw header times.
-export const invocations = (filename) => getJSON('api/v1/invocations', { filename });
+// The server pages them (offset, limit; X-Next-Offset names the next page): this reads
+// pages of INV_PAGE until the last one, or MAX_INVOCATIONS in all.
+const INV_PAGE = 10000, MAX_INVOCATIONS = 200000;
+export async function invocations(filename) {
+    let all = [], offset = 0;
+    for (;;) {
+        const { body, headers } = await fetchJSON('api/v1/invocations', { filename, offset, limit: INV_PAGE });
+        if (!Array.isArray(body)) throw new ApiError('unexpected /api/v1/invocations answer', 200, filename);
+        all = all.concat(body);
+        const next = Number(headers.get('X-Next-Offset'));
+        if (!Number.isInteger(next) || next <= offset || !body.length || all.length >= MAX_INVOCATIONS) return all;
+        offset = next;
+    }
+}
 
 export const invocationFlamegraph = (filename, id) =>
     getJSON('api/v1/flamegraph', { filename, invocation: id });
