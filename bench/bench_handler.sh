@@ -70,12 +70,30 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
+# CPU time of a process in nanoseconds (the sum of its threads' schedstat runtimes: the
+# scheduler's own clock, not the 10 ms ticks of /proc/PID/stat), and of its threads named
+# COMM.  hello runs on the I/O threads, which live as long as the process.
+cpu_ns() {      # pid [comm]
+    local t sum=0 v
+    for t in /proc/"$1"/task/*; do
+        [ -n "${2:-}" ] && [ "$(cat "$t/comm" 2>/dev/null)" != "$2" ] && continue
+        read -r v _ <"$t/schedstat" 2>/dev/null && sum=$((sum + v))
+    done
+    echo "$sum"
+}
 # --- the example app (local mode, tracing off) ---------------------------------------------
 p_app=$(free_port)
 FNTRACE= on_server "$APP" --port "$p_app" 2>"$work/app.log" &
 app_pid=$!
 pids+=($app_pid)
 wait_http "http://127.0.0.1:$p_app/hello" || exit 1
+# the same app with an 8 KiB connection pool (FNHANDLER_HEADER_BYTES): libmicrohttpd zeroes
+# the whole pool after every keep-alive request, and the pool is also the header limit
+p_app8=$(free_port)
+FNTRACE= FNHANDLER_HEADER_BYTES=8192 on_server "$APP" --port "$p_app8" 2>"$work/app8.log" &
+app8_pid=$!
+pids+=($app8_pid)
+wait_http "http://127.0.0.1:$p_app8/hello" || exit 1
 
 # --- nginx: fixed 200 -----------------------------------------------------------------------
 p_nginx=$(free_port)
@@ -123,18 +141,24 @@ wait_http "http://127.0.0.1:$p_node/hello" || exit 1
 # falls on all of them alike; each figure is the median over the rounds.
 ROUNDS=${BENCH_ROUNDS:-7}
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-rounds() {      # name url ... → $work/NAME.rps, $work/NAME.p99
-    while [ $# -ge 2 ]; do
+rounds() {      # name url pid ... → $work/NAME.rps, .p99, .bad, .cpu ("CPU-ns requests")
+    local c0 c1 q
+    while [ $# -ge 3 ]; do
+        c0=0; c1=0
+        for q in $3; do c0=$((c0 + $(cpu_ns "$q"))); done
         measure "$2" >"$work/m"
-        read -r r p b <"$work/m"
+        for q in $3; do c1=$((c1 + $(cpu_ns "$q"))); done
+        read -r r p b n <"$work/m"
         echo "$r" >>"$work/$1.rps"; echo "$p" >>"$work/$1.p99"; echo "${b:-0}" >>"$work/$1.bad"
-        shift 2
+        echo "$((c1 - c0)) ${n:-0}" >>"$work/$1.cpu"
+        shift 3
     done
 }
 for _ in $(seq 1 "$ROUNDS"); do
-    rounds app "http://127.0.0.1:$p_app/hello?name=bench" \
-           nginx "http://127.0.0.1:$p_nginx/hello?name=bench" \
-           node "http://127.0.0.1:$p_node/hello?name=bench"
+    rounds app "http://127.0.0.1:$p_app/hello?name=bench" "$app_pid" \
+           app8 "http://127.0.0.1:$p_app8/hello?name=bench" "$app8_pid" \
+           nginx "http://127.0.0.1:$p_nginx/hello?name=bench" "$nginx_pid $(ps --ppid "$nginx_pid" -o pid= | tr '\n' ' ')" \
+           node "http://127.0.0.1:$p_node/hello?name=bench" "$node_pid"
 done
 app_rps=$(median <"$work/app.rps"); app_p99=$(median <"$work/app.p99"); app_bad=$(awk '{ s += $1 } END { print s + 0 }' "$work/app.bad")
 ngx_rps=$(median <"$work/nginx.rps"); ngx_p99=$(median <"$work/nginx.p99")
@@ -148,7 +172,11 @@ pair_ratio() {  # A B → median over the rounds of B's req/s over A's in the sa
 pr_ngx=$(pair_ratio nginx app)
 echo "bench: handler-hello-vs-nginx rps=$app_rps ratio=$(ratio "$app_rps" "$ngx_rps") paired_ratio=$(printf '%.3f' "$pr_ngx") spread=$(paste "$work/nginx.rps" "$work/app.rps" | awk '$1 > 0 { printf "%.2f\n", $2 / $1 }' | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s..%s", lo, hi }') (vs nginx, goal >= 0.9)"
 echo "bench: handler-hello-vs-node rps=$app_rps ratio=$(ratio "$app_rps" "$node_rps") (vs node, goal >= 3)"
-kill "$nginx_pid" "$node_pid" 2>/dev/null     # the references are done: less load for the next part
+ns_req() { awk '$2 > 0 { printf "%.0f\n", $1 / $2 }' "$work/$1.cpu" | median; }
+pool_pct=$(paste "$work/app.cpu" "$work/app8.cpu" | awk '$2 > 0 && $4 > 0 { print 100 * (($3 / $4) / ($1 / $2) - 1) }' | median)
+echo "bench: handler-hello-cpu ns_per_req=$(ns_req app) nginx_ns_per_req=$(ns_req nginx) node_ns_per_req=$(ns_req node) ratio_vs_nginx=$(ratio "$(ns_req nginx)" "$(ns_req app)") (CPU per request, medians; > 1: less CPU than nginx)"
+echo "bench: handler-hello-pool-8k rps=$(median <"$work/app8.rps") ns_per_req=$(ns_req app8) paired_cpu_change_pct=$(printf '%.2f' "$pool_pct") (FNHANDLER_HEADER_BYTES=8192 against the default 32 KiB pool, median of paired rounds)"
+kill "$nginx_pid" "$node_pid" "$app8_pid" 2>/dev/null     # the references are done: less load for the next part
 
 # --- tracing on (200 Hz) against off, measured back to back -------------------------------------
 coll=$BUILD/bin/fntrace-collector
@@ -199,17 +227,6 @@ if command -v perf >/dev/null; then
     sleep 1
     kill -0 "$perf_pid" 2>/dev/null || { perf_pid=; echo "bench: handler-tracing-perf skipped=1 reason=\"perf record -p failed: $(tail -n1 "$work/perf.log" | tr -d '"')\""; }
 fi
-# CPU time of a process in nanoseconds (the sum of its threads' schedstat runtimes: the
-# scheduler's own clock, not the 10 ms ticks of /proc/PID/stat), and of its threads named
-# COMM.  hello runs on the I/O threads, which live as long as the process.
-cpu_ns() {      # pid [comm]
-    local t sum=0 v
-    for t in /proc/"$1"/task/*; do
-        [ -n "${2:-}" ] && [ "$(cat "$t/comm" 2>/dev/null)" != "$2" ] && continue
-        read -r v _ <"$t/schedstat" 2>/dev/null && sum=$((sum + v))
-    done
-    echo "$sum"
-}
 TROUNDS=${BENCH_TRACE_ROUNDS:-15}
 TSECS=${BENCH_TRACE_SECONDS:-1}
 # one short wrk run: rps, p99 and "CPU-ns requests tracing-thread-ns" appended
@@ -307,7 +324,7 @@ for b in blocks:
         got["thread"] += 1
     elif any(k in s for s in syms for k in sig_keys):
         got["signal"] += 1
-    elif any(s.startswith("invlog_") for s in syms):
+    elif any(s.startswith("invlog_push") for s in syms):   # invlog_now_ns runs untraced too
         got["invlog"] += 1
 pct = {k: 100.0 * v / n for k, v in got.items()}
 total = sum(pct.values())

@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ struct tracing {
     char why[512];
     struct invlog_rec *recs;
     ps_invocation *invs;
+    struct wbuf { char *p; size_t len, cap; } out;   /* a window's text, kept between windows */
     uint64_t windows, sent, spooled, failed;
 };
 
@@ -60,6 +62,47 @@ static int env_on(const char *v)
 {
     return v && *v && strcmp(v, "0") && strcasecmp(v, "false") && strcasecmp(v, "no") &&
            strcasecmp(v, "off");
+}
+
+/* The window's text goes into one buffer that lives as long as the tracing thread:
+ * open_memstream grew a new one every window, and at hundreds of KiB each growth was
+ * fresh pages to fault in (a tenth of the tracing thread's CPU).  A buffer that grew past
+ * KEEP_MAX for an unusual window is let go after it. */
+#define KEEP_MAX (16u << 20)
+
+static ssize_t wbuf_write(void *cookie, const char *b, size_t n)
+{
+    struct wbuf *w = cookie;
+    if (w->cap - w->len < n) {
+        size_t cap = w->cap ? w->cap : 1u << 16;
+        while (cap - w->len < n) {
+            if (cap > SIZE_MAX / 2) { errno = ENOMEM; return 0; }
+            cap *= 2;
+        }
+        char *p = realloc(w->p, cap);
+        if (!p) { errno = ENOMEM; return 0; }
+        w->p = p;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->len, b, n);
+    w->len += n;
+    return (ssize_t)n;
+}
+
+static FILE *wbuf_open(struct wbuf *w)
+{
+    w->len = 0;
+    cookie_io_functions_t io = { .write = wbuf_write };
+    FILE *f = fopencookie(w, "w", io);
+    if (f) setvbuf(f, NULL, _IOFBF, 1u << 16);
+    return f;
+}
+
+static void wbuf_done(struct wbuf *w)
+{
+    if (w->cap <= KEEP_MAX) return;
+    free(w->p);
+    *w = (struct wbuf){ 0 };
 }
 
 static void upload_window(struct tracing *tr, int last)
@@ -77,25 +120,24 @@ static void upload_window(struct tracing *tr, int last)
              (unsigned long long)dropped);
     tracer_header h = { .invocations = tr->invs, .ninvocations = n,
                         .lines = lines, .nlines = dropped ? 1 : 0 };
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    FILE *f = wbuf_open(&tr->out);
     if (!f) {
         log_error("tracing: out of memory", "window=%llu", (unsigned long long)tr->windows);
         return;
     }
     int rc = tracer_flush(tr->t, f, &h);
-    fclose(f);
+    if (fclose(f) != 0 && rc >= 0) rc = -ENOMEM;
     tr->windows++;
     if (rc < 0) {
         log_error("tracing: cannot write the trace", "err=%s", strerror(-rc));
-        free(buf);
+        wbuf_done(&tr->out);
         return;
     }
+    size_t len = tr->out.len;
     upload_report rep = { 0 };
     char err[256] = "";
-    rc = upload_submit(&tr->up, buf, len, &rep, err, sizeof err);
-    free(buf);
+    rc = upload_submit(&tr->up, tr->out.p, len, &rep, err, sizeof err);
+    wbuf_done(&tr->out);
     if (rc == 0) tr->sent++;
     else if (rc > 0) tr->spooled++;
     else tr->failed++;
@@ -306,6 +348,7 @@ void tracing_stop(struct tracing *tr)
              (unsigned long long)tr->windows, (unsigned long long)tr->sent,
              (unsigned long long)tr->spooled, (unsigned long long)tr->failed);
     tracer_free(tr->t);
+    free(tr->out.p);
     free(tr->recs);
     free(tr->invs);
     free(tr);
