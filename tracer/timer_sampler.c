@@ -73,6 +73,8 @@ struct timer_sampler {
     uint64_t lost_released;         /* lost samples of slots already freed */
     int claim_err;                  /* last timer_create/settime failure, -errno */
     uint64_t rng;                   /* first-expiry phases (under g_lock) */
+    long nthreads_seen;             /* num_threads at the last full scan */
+    unsigned reads_since_scan;
     intmap skipped;                 /* tids never to sample */
 };
 
@@ -358,6 +360,37 @@ static void scan_threads(timer_sampler *s)
     intmap_free(&live);
 }
 
+/* The process's thread count from /proc/self/stat (one read), or -1. */
+static long thread_count(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');          /* the name may hold spaces and parens */
+    if (!p) return -1;
+    for (int field = 2; field < 20 && p; field++) p = strchr(p + 1, ' ');
+    return p ? strtol(p + 1, NULL, 10) : -1;
+}
+
+/* A full scan when the thread count moved, and at least every TS_SCAN_EVERY reads (a
+ * thread that ended while another started in between keeps the count).  The runtime's
+ * own threads take and release their timers themselves; the scan is for the others,
+ * and it was a third of the tracing thread's polling work. */
+#define TS_SCAN_EVERY 10
+
+static void maybe_scan(timer_sampler *s)
+{
+    long n = thread_count();
+    if (n >= 0 && n == s->nthreads_seen && ++s->reads_since_scan < TS_SCAN_EVERY) return;
+    s->nthreads_seen = n;
+    s->reads_since_scan = 0;
+    scan_threads(s);
+}
+
 size_t timer_parse_maps(const char *text, size_t len, ts_map *out, size_t max, int *truncated)
 {
     size_t n = 0;
@@ -498,7 +531,7 @@ static size_t drain_slot(timer_sampler *s, int idx, sampler_cb cb, void *arg)
 
 size_t timer_sampler_read(timer_sampler *s, sampler_cb cb, void *arg)
 {
-    if (!s->disabled) scan_threads(s);
+    if (!s->disabled) maybe_scan(s);
     uint64_t m = atomic_load(&g_misses);
     if (m != s->misses_seen) {
         s->misses_seen = m;
