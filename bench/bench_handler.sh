@@ -286,7 +286,8 @@ for s in timer on; do
     echo "bench: handler-tracing-$label rps_on=$rps rps_off=$off_rps p99_ms_on=$p99 paired_rps_change_pct=$rmed iqr=$riqr range=$rrange (median of $TROUNDS paired rounds vs tracing off, $goal)"
     echo "bench: handler-tracing-$label-cpu cpu_us_per_req_on=$us cpu_us_per_req_off=$off_us paired_cpu_cost_pct=$cmed iqr=$ciqr range=$crange (CPU per request, median of paired rounds vs tracing off)"
     thr_pct=$(awk '{ t += $1; f += $3 } END { printf "%.2f", (t > 0) ? 100 * f / t : 0 }' "$work/$s.cpu")
-    echo "bench: handler-tracing-$label-thread cpu_share_pct=$thr_pct (the tracing thread: draining, symbolizing, writing and uploading the windows)"
+    thr_ms=$(awk -v secs="$TSECS" '{ f += $3; n++ } END { printf "%.2f", (n > 0) ? f / 1e6 / (n * secs) : 0 }' "$work/$s.cpu")
+    echo "bench: handler-tracing-$label-thread cpu_share_pct=$thr_pct cpu_ms_per_s=$thr_ms (the tracing thread: draining, symbolizing, writing and uploading the windows; its CPU per second of wall time is fixed, so its share of a server that uses a whole CPU is cpu_ms_per_s / 10 %)"
 done
 if [ -n "$perf_pid" ]; then
     read -r pmed piqr prange <<<"$(paired cpu off perf)"
@@ -328,7 +329,7 @@ for b in blocks:
         got["invlog"] += 1
 pct = {k: 100.0 * v / n for k, v in got.items()}
 total = sum(pct.values())
-print(f"bench: handler-tracing-timer-attributed samples={len(blocks)} tracing_thread_pct={pct['thread']:.2f} "
+print(f"bench: handler-tracing-timer-attributed samples={len(blocks)} app_cpus={len(blocks) / 997 / 11:.2f} tracing_thread_pct={pct['thread']:.2f} "
       f"sigprof_pct={pct['signal']:.2f} invlog_pct={pct['invlog']:.2f} total_pct={total:.2f} "
       f"goal=1% {'met' if total < 1 else 'missed'} (share of the timer-traced app's CPU, recorded by fntrace -F 997)")
 PY
