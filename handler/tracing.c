@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_COLLECTOR "http://127.0.0.1:8081/"
@@ -105,8 +106,16 @@ static void wbuf_done(struct wbuf *w)
     *w = (struct wbuf){ 0 };
 }
 
+static double thread_cpu_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 static void upload_window(struct tracing *tr, int last)
 {
+    double cpu0 = thread_cpu_ms();
     uint64_t dropped = 0;
     size_t n = !tr->app->invocations ? 0 : invlog_drain(tr->app->invocations, tr->recs,
                                                         tr->max_invocations, &dropped);
@@ -147,9 +156,10 @@ static void upload_window(struct tracing *tr, int last)
     else
         log_info(rc == 0 ? "tracing: trace uploaded"
                          : "tracing: collector unreachable, trace spooled",
-                 "collector=%s name=%s samples=%llu invocations=%zu bytes=%zu evicted=%d%s",
+                 "collector=%s name=%s samples=%llu invocations=%zu bytes=%zu evicted=%d "
+                 "cpu_ms=%.1f%s",
                  tr->url, tr->name, (unsigned long long)st.buffered, n, len, rep.evicted,
-                 last ? " last=1" : "");
+                 thread_cpu_ms() - cpu0, last ? " last=1" : "");
     if (rc == 0 && tr->spool[0]) {
         upload_report dr = { 0 };
         if (upload_drain(&tr->up, &dr, err, sizeof err) < 0)
