@@ -492,11 +492,14 @@ static void conn_set(httpd_req *req, enum conn_state st)
 {
     struct conn *k = req->k;
     if (!k) return;
+    /* a busy connection is never judged by its clock (conn_overdue): no read for it, and
+     * none under the lock */
+    double now = st == CONN_BUSY ? 0 : now_s();
     pthread_mutex_lock(&req->srv->cmu);
     if (st == CONN_WAIT) k->served++;
     if (k->state != CONN_CLOSING) {
         k->state = st;
-        k->t0 = now_s();
+        if (st != CONN_BUSY) k->t0 = now;
         k->body_bytes = 0;
     }
     pthread_mutex_unlock(&req->srv->cmu);
