@@ -76,14 +76,12 @@ void collector_tick(struct collector *c)
 }
 
 /* Where the Idempotency-Key journal lives: the store's directory; a store without one
- * (a blob container) keeps the keys in memory only, said once at startup. */
+ * (a blob container) keeps each key as a store record instead (idem_share). */
 static const char *idem_dir(const struct collector_opts *o)
 {
     if (!o->store) return o->dir;
     if (!strncmp(o->store, "dir:", 4)) return o->store + 4;
     if (!strstr(o->store, "://")) return o->store;        /* a bare path is a directory */
-    log_warn("idempotency keys in memory only", "store=%s detail=\"a repeat after a restart "
-             "is stored again\"", o->store);
     return NULL;
 }
 
@@ -102,6 +100,11 @@ struct collector *collector_start(const struct collector_opts *opts, char *err, 
         c->idem = idem_open(idem_dir(&c->opts), c->opts.idem_window_s ? c->opts.idem_window_s
                                                                        : IDEM_WINDOW_DEFAULT,
                             err, errlen);
+    if (c->idem && !idem_dir(&c->opts)) {
+        if (store_records(c->st)) idem_share(c->idem, c->st);
+        else log_warn("idempotency keys in memory only", "store=%s detail=\"a repeat after a "
+                      "restart is stored again\"", store_describe(c->st));
+    }
     if (!c->st || !c->metrics || !c->idem) {
         if (c->st && !c->metrics) snprintf(err, errlen, "out of memory");
         idem_close(c->idem);

@@ -1,6 +1,12 @@
 /* idem — see idem.h.  Entries are malloc'd and indexed by a lib/oatable multimap from the
  * key's 64-bit FNV-1a hash to the entry pointer (the key text is compared).  Journal
- * line: "<unix seconds> <key> <bytes> <id>\n"; keys and ids have no spaces. */
+ * line: "<unix seconds> <key> <bytes> <id>\n"; keys and ids have no spaces.  Shared mode:
+ * one store record per key, "idem/<key in hex>", holding "<unix seconds> <bytes> <id>\n".
+ *
+ * Crash safety: the key goes to the journal (fdatasync'd) or its record is created in
+ * idem_prepare, which the store calls just before the trace becomes visible; a key whose
+ * trace is not there (a crash between the two, or the trace deleted since) counts as
+ * unknown once it is older than PENDING_S, and as "being stored" (409) before that. */
 #define _GNU_SOURCE
 #include "idem.h"
 #include "errbuf.h"
@@ -19,11 +25,14 @@
 #include <unistd.h>
 
 #define JOURNAL ".idempotency"
+#define RECORD_KIND "idem"
+#define PENDING_S 60       /* a shared key whose trace is not there yet: being stored */
 
 struct ent {
     int64_t t;                 /* when committed (unix s); 0 while claimed */
     uint64_t bytes;
     char *id;                  /* NULL while claimed */
+    int journaled;             /* idem_prepare wrote its journal line */
     char key[];
 };
 
@@ -33,6 +42,7 @@ struct idem {
     int fd;                    /* journal, O_APPEND */
     int64_t window;
     int full_logged;
+    store *st;                 /* shared mode (idem_share): keys are store records */
 };
 
 static uint64_t key_hash(const char *s)
@@ -215,14 +225,75 @@ void idem_close(struct idem *ix)
     free(ix);
 }
 
+void idem_share(struct idem *ix, store *st)
+{
+    ix->st = st;
+}
+
+static void record_name(const char *key, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (; *key; key++) {
+        *out++ = hex[(unsigned char)*key >> 4];
+        *out++ = hex[(unsigned char)*key & 15];
+    }
+    *out = 0;
+}
+
+struct record {
+    long long t;
+    unsigned long long bytes;
+    char id[STORE_ID_MAX + 1];
+    char version[STORE_VERSION_MAX + 1];
+};
+
+/* Reads key's record: 1 (filled), 0 (none, or not one of ours), or a negative code. */
+static int record_read(store *st, const char *name, struct record *rec)
+{
+    char buf[STORE_ID_MAX + 128];
+    ssize_t n = store_record_get(st, RECORD_KIND, name, buf, sizeof buf, rec->version);
+    if (n == -ENOENT) return 0;
+    if (n < 0) return (int)n;
+    if (sscanf(buf, "%lld %llu %1024s", &rec->t, &rec->bytes, rec->id) != 3 ||
+        !store_id_valid(rec->id))
+        return 0;
+    return 1;
+}
+
+/* The shared record of key: 1 with the first upload's (existing) trace, 0 when there is
+ * none (a stale one, expired or whose trace is gone, is deleted), -EBUSY when another
+ * collector is storing it now, or a store error.  No lock held (it talks to the store). */
+static int shared_lookup(struct idem *ix, const char *key, struct record *rec)
+{
+    char name[2 * IDEM_KEY_MAX + 1];
+    record_name(key, name);
+    int r = record_read(ix->st, name, rec);
+    if (r <= 0) return r;
+    int64_t now = now_s();
+    struct store_entry e;
+    if (!(ix->window > 0 && now - rec->t > ix->window)) {
+        if (store_stat(ix->st, rec->id, &e) == 0) return 1;
+        if (now - rec->t < PENDING_S) return -EBUSY;
+    }
+    r = store_record_delete(ix->st, RECORD_KIND, name, rec->version);
+    return r == 0 || r == -ENOENT ? 0 : r == -ESTALE ? -EBUSY : r;
+}
+
 int idem_claim(struct idem *ix, const char *key, char *id, uint64_t *bytes)
 {
+    struct record rec;
+    int shared = ix->st ? shared_lookup(ix, key, &rec) : 0;
+    if (shared < 0) return shared;
     pthread_mutex_lock(&ix->mu);
     struct ent *e;
     size_t i = find(ix, key, &e);
     if (e && expired(ix, e, now_s())) { drop(ix, i, e); e = NULL; }
     int rc;
-    if (e && !e->id) rc = -EBUSY;
+    if (shared == 1 && !(e && !e->id)) {
+        snprintf(id, STORE_ID_MAX + 1, "%s", rec.id);
+        *bytes = rec.bytes;
+        rc = 1;
+    } else if (e && !e->id) rc = -EBUSY;
     else if (e) {
         snprintf(id, STORE_ID_MAX + 1, "%s", e->id);
         *bytes = e->bytes;
@@ -239,12 +310,65 @@ int idem_claim(struct idem *ix, const char *key, char *id, uint64_t *bytes)
     return rc;
 }
 
-int idem_commit(struct idem *ix, const char *key, const char *id, uint64_t bytes)
+/* One journal line for key, fdatasync'd.  Caller locks. */
+static int journal_append(struct idem *ix, const char *key, const char *id, uint64_t bytes,
+                          int64_t t)
 {
     char line[IDEM_KEY_MAX + STORE_ID_MAX + 64];
-    int64_t t = now_s();
     int n = snprintf(line, sizeof line, "%lld %s %llu %s\n", (long long)t, key,
                      (unsigned long long)bytes, id);
+    /* one write(2) of a short line to an O_APPEND file: lines never interleave */
+    if (ix->fd >= 0 && (write(ix->fd, line, (size_t)n) != n || fdatasync(ix->fd)))
+        return errno ? -errno : -EIO;
+    return 0;
+}
+
+int idem_prepare(struct idem *ix, const char *key, const char *id, uint64_t bytes,
+                 char *first_id)
+{
+    int64_t t = now_s();
+    if (!ix->st) {
+        pthread_mutex_lock(&ix->mu);
+        struct ent *e;
+        find(ix, key, &e);
+        int rc = journal_append(ix, key, id, bytes, t);
+        if (e && !rc) e->journaled = 1;
+        pthread_mutex_unlock(&ix->mu);
+        if (rc) log_warn("idempotency key not recorded", "key=%s error=\"%s\"", key,
+                         strerror(-rc));
+        return 0;                                   /* stored without its key, as before */
+    }
+    char name[2 * IDEM_KEY_MAX + 1], data[STORE_ID_MAX + 64];
+    record_name(key, name);
+    int n = snprintf(data, sizeof data, "%lld %llu %s\n", (long long)t,
+                     (unsigned long long)bytes, id);
+    for (int tries = 0; tries < 2; tries++) {
+        int r = store_record_create(ix->st, RECORD_KIND, name, data, (size_t)n);
+        if (!r) {
+            pthread_mutex_lock(&ix->mu);
+            struct ent *e;
+            find(ix, key, &e);
+            if (e) e->journaled = 1;            /* idem_release takes the record back */
+            pthread_mutex_unlock(&ix->mu);
+        }
+        if (r != -EEXIST) return r;
+        struct record rec;
+        r = record_read(ix->st, name, &rec);
+        if (r < 0) return r;
+        if (r == 1 && !strcmp(rec.id, id)) return 0;   /* ours: an answer lost, retried */
+        r = shared_lookup(ix, key, &rec);
+        if (r == 1) {
+            snprintf(first_id, STORE_ID_MAX + 1, "%s", rec.id);
+            return -EEXIST;
+        }
+        if (r < 0) return r;
+    }
+    return -EBUSY;
+}
+
+int idem_commit(struct idem *ix, const char *key, const char *id, uint64_t bytes)
+{
+    int64_t t = now_s();
     pthread_mutex_lock(&ix->mu);
     struct ent *e;
     find(ix, key, &e);
@@ -254,9 +378,8 @@ int idem_commit(struct idem *ix, const char *key, const char *id, uint64_t bytes
     else {
         e->t = t;
         e->bytes = bytes;
-        /* one write(2) of a short line to an O_APPEND file: lines never interleave */
-        if (ix->fd >= 0 && (write(ix->fd, line, (size_t)n) != n || fdatasync(ix->fd)))
-            rc = errno ? -errno : -EIO;
+        if (!e->journaled && !ix->st) rc = journal_append(ix, key, id, bytes, t);
+        e->journaled = 1;
     }
     pthread_mutex_unlock(&ix->mu);
     if (rc) log_warn("idempotency key not recorded", "key=%s error=\"%s\"", key, strerror(-rc));
@@ -268,8 +391,14 @@ void idem_release(struct idem *ix, const char *key)
     pthread_mutex_lock(&ix->mu);
     struct ent *e;
     size_t i = find(ix, key, &e);
+    int recorded = e && !e->id && e->journaled && ix->st;
     if (e) drop(ix, i, e);
     pthread_mutex_unlock(&ix->mu);
+    if (recorded) {                          /* a claim whose commit failed after the record */
+        char name[2 * IDEM_KEY_MAX + 1];
+        record_name(key, name);
+        store_record_delete(ix->st, RECORD_KIND, name, NULL);
+    }
 }
 
 size_t idem_count(struct idem *ix)

@@ -7,7 +7,8 @@
  * so the store does not list it); it is read, its expired and malformed lines dropped,
  * and rewritten at open.  Keys older than the retention window count as unknown.
  * A key being uploaded is "claimed": a second request with it meanwhile is told so
- * (-EBUSY, 409) and retries later.
+ * (-EBUSY, 409) and retries later.  With a blob store the keys are store records instead
+ * (idem_share), and every claim reads the key's record first.
  *
  * Thread-safety: every function locks the index; callers share one idem.  Errors:
  * negative errno with a message in err. */
@@ -39,7 +40,19 @@ void idem_close(struct idem *ix);
  * 2: the index is full (IDEM_MAX_KEYS, logged once): store without a key;
  * -EBUSY: another request holds the claim; -ENOMEM. */
 int idem_claim(struct idem *ix, const char *key, char *id, uint64_t *bytes);
-/* Records the claimed key's upload, in memory and in the journal (fdatasync'd). */
+/* Shared mode, for stores with records (store_records(): a blob container): each key is a
+ * record created with If-None-Match: *, so collectors on several machines sharing the
+ * store agree on the first upload, across restarts; the journal is then not used. */
+void idem_share(struct idem *ix, store *st);
+/* The store's precommit hook for a claimed key (store_put_on_commit): records key -> id
+ * before the trace becomes visible, so a crash between the two never loses the key (a
+ * key whose trace is not there counts as unknown on lookup, after PENDING_S).
+ * 0: go on with the commit; -EEXIST: another collector stored this key first, its id is
+ * in first_id (STORE_ID_MAX + 1 bytes); -EBUSY: another collector is storing it now; or
+ * a store error.  Without a journal or store, 0. */
+int idem_prepare(struct idem *ix, const char *key, const char *id, uint64_t bytes,
+                 char *first_id);
+/* Records the claimed key's upload, in memory and (unless idem_prepare did) in the journal. */
 int idem_commit(struct idem *ix, const char *key, const char *id, uint64_t bytes);
 /* Gives a claim back (the upload failed), or forgets a known key (its trace is gone). */
 void idem_release(struct idem *ix, const char *key);

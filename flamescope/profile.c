@@ -114,12 +114,13 @@ struct build {
     char *errmsg;
     size_t errlen;
     size_t max_mem;            /* memory budget of this part's build, 0: none */
+    ps_parser *ps;             /* its parser: the text bytes read so far (the size bound) */
+    int size_bound_hit;        /* refused by the size bound, not by max_mem */
 };
 
-/* What a part's build holds now: its draft plus the build's own tables. */
-static size_t build_memory(const struct build *b)
+/* What a part's draft (the index to be) holds now, at allocated capacity. */
+static size_t draft_memory(const draft *p)
 {
-    const draft *p = b->p;
     size_t m = sizeof *p + p->cap * (sizeof(uint64_t) + 2 * sizeof(uint32_t));
     if (p->period)
         m += p->cap * sizeof(uint64_t);
@@ -127,13 +128,45 @@ static size_t build_memory(const struct build *b)
         m += p->cap * sizeof *p->tid;
     m += strtab_memory(p->names) + strtab_memory(p->frames) + p->frame_bits_cap;
     m += strtab_memory(p->cnames) + trie_memory(&p->fs) + trie_memory(&p->folded);
-    m += p->invcap * sizeof *p->inv;
-    return m + strtab_memory(b->pst) + strtab_memory(b->rawmap) +
+    return m + p->invcap * sizeof *p->inv;
+}
+
+/* What a part's build holds now: its draft plus the build's own tables. */
+static size_t build_memory(const struct build *b)
+{
+    return draft_memory(b->p) + strtab_memory(b->pst) + strtab_memory(b->rawmap) +
            b->rawcap * sizeof *b->raws + b->poolcap * sizeof *b->pool +
            b->nsymc * sizeof *b->symc + b->ridxcap * sizeof *b->ridx;
 }
 
 #define BUDGET_EVERY 1024      /* samples between two looks at the budget */
+
+/* The size bound: whatever the input, the index a build makes holds at most the profile's
+ * text size plus INDEX_SLACK.  The finished index is checked once, after freeze; while
+ * building, every sample compares the index's size so far (index_bytes: its arrays and
+ * tries at their counts, its string tables; what freeze will copy, not the growth room
+ * and hash tables of the build) with the text read so far (the parser's count, which lags
+ * by at most one read chunk), so a hostile profile is refused after a few MB, not at the
+ * end.  The build's own room and memo tables come and go with it; they count toward
+ * --cache (max_mem).  Ordinary profiles' indexes are 0.03 to 0.6 of their text; hostile
+ * ones (millions of distinct stacks, frame lines of a few bytes each) reached 6x. */
+#define INDEX_SLACK (8u << 20)
+
+static size_t index_bytes(const draft *p)
+{
+    size_t per_sample = sizeof(uint64_t) + 2 * sizeof(uint32_t) + (p->tid ? 4 : 0) +
+                        (p->period ? 8 : 0);
+    size_t per_node = 4 * sizeof(uint32_t) + 2 * sizeof(uint32_t);   /* + links */
+    return p->n * per_sample + ((size_t)p->fs.n + p->folded.n) * per_node + p->fs.n +
+           strtab_memory(p->names) + strtab_memory(p->frames) + strtab_memory(p->cnames) +
+           p->ninv * sizeof *p->inv;
+}
+
+static int over_size_bound(const struct build *b)
+{
+    uint64_t text = b->ps ? ps_parser_stats(b->ps)->bytes : 0;
+    return (uint64_t)index_bytes(b->p) > text + INDEX_SLACK;
+}
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
@@ -588,6 +621,11 @@ static int on_sample(void *ctx, const ps_sample *s)
     p->n++;
     if (b->max_mem && p->n % BUDGET_EVERY == 0 && build_memory(b) > b->max_mem)
         return -FT_ERR_OVER_BUDGET;
+    /* every sample: one sample of deep stacks can add many nodes (a sum of a few sizes) */
+    if (over_size_bound(b)) {
+        b->size_bound_hit = 1;
+        return -FT_ERR_OVER_BUDGET;
+    }
     return 0;
 }
 
@@ -763,6 +801,7 @@ struct part {
     uint64_t max_text;
     size_t max_mem;            /* this part's share of the memory budget, 0: none */
     int rc;
+    int size_bound_hit;        /* its build passed the size bound (INDEX_SLACK) */
     uint64_t skipped;
     char err[256];
 };
@@ -833,6 +872,7 @@ static void *parse_part(void *arg)
     o.strtab = b->pst;
     o.max_bytes = pt->max_text;
     if (pt->d && b->pst && b->rawmap && (ps = ps_parser_new(&o))) {
+        b->ps = ps;
         if (pt->ranged)
             pt->rc = parse_range(ps, pt);
         else if (pt->rd)
@@ -843,7 +883,9 @@ static void *parse_part(void *arg)
         pt->d->parsed_bytes = st->bytes;
         pt->skipped = st->skipped;
     }
+    b->ps = NULL;
     ps_parser_free(ps);
+    pt->size_bound_hit = b->size_bound_hit;
     build_release(b);
     return NULL;
 }
@@ -1026,6 +1068,7 @@ static int parse_parallel(int fd, uint64_t at, uint64_t size, size_t max_mem,
     else
         parse_part(&two);
     int rc = out->rc ? out->rc : two.rc;
+    out->size_bound_hit |= two.size_bound_hit;
     if (!rc)
         rc = merge(out->d, two.d);
     out->skipped += two.skipped;
@@ -1036,6 +1079,12 @@ static int parse_parallel(int fd, uint64_t at, uint64_t size, size_t max_mem,
     draft_free(two.d);
     out->rc = rc < 0 ? rc : 0;
     return rc > 0 ? 1 : 0;
+}
+
+static void size_bound_error(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "its index would pass the size bound: the profile's text size "
+             "plus %u MiB", INDEX_SLACK >> 20);
 }
 
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen)
@@ -1091,7 +1140,9 @@ profile *profile_build_read_budget(ssize_t (*rd)(void *ctx, void *buf, size_t le
     }
     if (rc > 0)
         rc = -EIO;
-    if (rc == -FT_ERR_OVER_BUDGET && err)
+    if (rc == -FT_ERR_OVER_BUDGET && err && pt.size_bound_hit)
+        size_bound_error(err, errlen);
+    else if (rc == -FT_ERR_OVER_BUDGET && err)
         snprintf(err, errlen, "its index would pass the memory budget of %zu bytes (--cache)",
                  max_mem);
     if (rc)
@@ -1102,6 +1153,14 @@ profile *profile_build_read_budget(ssize_t (*rd)(void *ctx, void *buf, size_t le
     finish(p);
     if (!(out = freeze(p)))
         goto fail;
+    if ((uint64_t)profile_memory(out) > p->parsed_bytes + INDEX_SLACK) {
+        rc = -FT_ERR_OVER_BUDGET;
+        if (err)
+            size_bound_error(err, errlen);
+        profile_free(out);
+        out = NULL;
+        goto fail;
+    }
     draft_free(p);
     return out;
 fail:

@@ -55,7 +55,9 @@ typedef struct profile profile;
  * -FT_ERR_NOT_PERF: not perf-script text (nothing parsed but malformed lines); -EFBIG. */
 profile *profile_build(int fd, uint64_t max_text, int *errp, char *err, size_t errlen);
 /* The same within a memory budget (0: none): a build whose index and tables would
- * pass max_mem bytes stops there with -FT_ERR_OVER_BUDGET, checked every 1,024 samples. */
+ * pass max_mem bytes stops there with -FT_ERR_OVER_BUDGET, checked every 1,024 samples.
+ * Every build (budget or not) also keeps the size bound: what it holds, and the index it
+ * makes, stay under the text read so far plus 8 MiB, else -FT_ERR_OVER_BUDGET too. */
 profile *profile_build_budget(int fd, uint64_t max_text, size_t max_mem, int *errp,
                               char *err, size_t errlen);
 /* The same from a read callback (a store reader); rd NULL reads the fd *(int *)ctx. */

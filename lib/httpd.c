@@ -4,9 +4,13 @@
  * headers are in (phase HEADERS), once per body chunk, and once more with no data when
  * the body is complete (phase FINAL).  libmicrohttpd 0.9.75 accepts a queued response
  * only in the first and the last of these calls, so a reply made while the body streams
- * in (507 on a full disk, say) is kept here, the rest of the body is read and dropped,
- * and the reply goes out at FINAL.  A body that goes on past DISCARD_LIMIT after such a
- * reply gets its connection closed instead: nobody streams us gigabytes to be ignored.
+ * in (413 past the limit, 507 on a full disk) is written on the socket here at once
+ * (early_send: Connection: close), the rest of the body is read and dropped for a while
+ * (a lingering close, so the client reads the reply before the connection goes), and
+ * libmicrohttpd then closes the connection without sending anything of its own.  A body
+ * that goes on past DISCARD_LIMIT or LINGER_S after the reply is cut off: nobody streams
+ * us gigabytes to be ignored.  Over TLS, or for a file/stream reply, the reply waits for
+ * the end of the body (FINAL) instead, within the same limits.
  *
  * Connection guard (slow clients).  libmicrohttpd's idle timeout restarts with every byte,
  * so a client that drips one header byte a second holds its slot for ever.  Every
@@ -35,6 +39,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -51,9 +56,12 @@
 #define DISCARD_LIMIT (64ull << 20)
 #define MAX_REPLY_HEADERS 16
 #define SWEEP_MS 200
+#define LINGER_S 5.0          /* how long a connection answered early is still read */
+#define EARLY_BODY_MAX 4096   /* the largest reply body sent early (errors are short) */
 
-/* where a connection is; only WAIT and BODY connections are ever closed by the guard */
-enum conn_state { CONN_WAIT, CONN_BODY, CONN_BUSY, CONN_CLOSING };
+/* where a connection is; only WAIT, BODY and LINGER connections are ever closed by the
+ * guard (LINGER: answered early, the rest of its body read and dropped for LINGER_S) */
+enum conn_state { CONN_WAIT, CONN_BODY, CONN_BUSY, CONN_LINGER, CONN_CLOSING };
 
 struct conn {
     struct conn *prev, *next;
@@ -68,6 +76,7 @@ struct httpd {
     struct MHD_Daemon *mhd;
     const struct httpd_route *routes;
     unsigned flags;
+    int tls;                 /* HTTPS: no early replies (they would bypass TLS) */
     uint16_t port;
     atomic_uint inflight;
     char name[32];
@@ -103,6 +112,10 @@ struct httpd_req {
     struct MHD_Response *resp;
     int status;
     int queued;
+    int early_sent;          /* the reply went out on the socket mid-body (early_send) */
+    char *early_body;        /* a copy of a reply made mid-body, for early_send */
+    size_t early_len;
+    char *early_type;
     int nheaders;
     char *hname[MAX_REPLY_HEADERS], *hvalue[MAX_REPLY_HEADERS];
     char peer[INET6_ADDRSTRLEN];
@@ -165,12 +178,31 @@ int httpd_add_header(httpd_req *req, const char *name, const char *value)
     return 0;
 }
 
+/* A reply made while the body streams in keeps a copy of its (short) body and type here,
+ * for early_send.  Not with TLS: the socket carries TLS records there. */
+static void early_keep(httpd_req *req, const char *content_type, const void *body, size_t len)
+{
+    if (req->phase != PHASE_BODY || req->srv->tls || len > EARLY_BODY_MAX) return;
+    req->early_body = malloc(len + 1);
+    req->early_type = strdup(content_type ? content_type : "application/octet-stream");
+    if (!req->early_body || !req->early_type) {
+        free(req->early_body);
+        free(req->early_type);
+        req->early_body = req->early_type = NULL;
+        return;
+    }
+    if (len) memcpy(req->early_body, body, len);
+    req->early_len = len;
+}
+
 int httpd_reply(httpd_req *req, int status, const char *content_type, const void *body,
                 size_t len)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
-    return reply_set(req, status, r, content_type);
+    int rc = reply_set(req, status, r, content_type);
+    if (!rc) early_keep(req, content_type, body, len);
+    return rc;
 }
 
 int httpd_reply_take(httpd_req *req, int status, const char *content_type, void *buf,
@@ -178,7 +210,9 @@ int httpd_reply_take(httpd_req *req, int status, const char *content_type, void 
 {
     struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, buf, free);
     if (!r) free(buf);
-    return reply_set(req, status, r, content_type);
+    int rc = reply_set(req, status, r, content_type);
+    if (!rc) early_keep(req, content_type, buf, len);   /* buf lives as long as r */
+    return rc;
 }
 
 int httpd_reply_json(httpd_req *req, int status, cJSON *json)
@@ -427,6 +461,7 @@ static int conn_overdue(const httpd *srv, const struct conn *k, double now)
         return age > (k->served ? srv->idle_timeout : srv->header_timeout);
     if (k->state == CONN_BODY)
         return age > srv->header_timeout && (double)k->body_bytes < srv->min_body_rate * age;
+    if (k->state == CONN_LINGER) return age > LINGER_S;
     return 0;
 }
 
@@ -445,7 +480,7 @@ static void conn_evict_one(httpd *srv, const struct conn *self, double now)
     struct conn *best = NULL;
     for (struct conn *k = srv->conns; k; k = k->next) {
         if (k == self) continue;
-        int cand = k->state == CONN_WAIT ||
+        int cand = k->state == CONN_WAIT || k->state == CONN_LINGER ||
                    (k->state == CONN_BODY && conn_overdue(srv, k, now));
         if (cand && (!best || k->t0 < best->t0)) best = k;
     }
@@ -524,7 +559,8 @@ static void *sweeper_main(void *arg)
         double now = now_s();
         for (struct conn *k = srv->conns; k; k = k->next)
             if (conn_overdue(srv, k, now)) {
-                conn_kill(srv, k, k->state == CONN_WAIT ? "header_deadline" : "body_rate");
+                conn_kill(srv, k, k->state == CONN_WAIT ? "header_deadline"
+                                  : k->state == CONN_LINGER ? "linger_end" : "body_rate");
                 atomic_fetch_add(&srv->closed_slow, 1);
             }
     }
@@ -569,6 +605,52 @@ static int reply_500_unless_replied(httpd_req *req, const char *what)
     if (req->resp) return 0;
     log_error("callback failed without a reply", "path=%s callback=%s", req->path, what);
     return httpd_reply_error(req, 500, "internal error");
+}
+
+/* Writes all of buf to the non-blocking socket fd within about a second; 0 or -1. */
+static int send_all(int fd, const char *buf, size_t len)
+{
+    for (int waits = 0; len;) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) { buf += n; len -= (size_t)n; continue; }
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || ++waits > 10) return -1;
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        poll(&p, 1, 100);
+    }
+    return 0;
+}
+
+/* Sends a reply made while the body streams in (a 413 past the limit, a 507 from a full
+ * disk) on the socket at once, with Connection: close.  libmicrohttpd 0.9.75 cannot queue
+ * it before the body ends (MHD_queue_response refuses every state but HEADERS_PROCESSED
+ * and FULL_REQ_RECEIVED), and a client that streams a body without end would otherwise
+ * never hear it.  The rest of the body is then read and dropped (DISCARD_LIMIT bytes, at
+ * most LINGER_S: the guard's CONN_LINGER), so the client can read the reply before the
+ * close, like nginx's lingering close: a close with unread data resets the connection,
+ * and a reset can take the unread reply with it.  Returns 0, or -1: close now. */
+static int early_send(httpd_req *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return -1;
+    const char *reason = MHD_get_reason_phrase_for((unsigned)req->status);
+    char head[4096];
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n", req->status,
+                     reason && *reason ? reason : "Error", req->early_type, req->early_len);
+    for (int i = 0; i < req->nheaders && n > 0 && (size_t)n < sizeof head; i++)
+        if (strcasecmp(req->hname[i], MHD_HTTP_HEADER_CONNECTION))
+            n += snprintf(head + n, sizeof head - (size_t)n, "%s: %s\r\n", req->hname[i],
+                          req->hvalue[i]);
+    if (n < 0 || (size_t)n + 2 >= sizeof head) return -1;
+    memcpy(head + n, "\r\n", 2);
+    req->early_sent = 1;                     /* from here libmicrohttpd must send nothing */
+    if (send_all(ci->connect_fd, head, (size_t)n + 2) ||
+        send_all(ci->connect_fd, req->early_body, req->early_len))
+        return -1;
+    conn_set(req, CONN_LINGER);
+    return 0;
 }
 
 struct clen_ctx { const char *first; int conflict; };
@@ -623,6 +705,14 @@ static enum MHD_Result phase_new(httpd_req *req)
     return queue_if_ready(req);
 }
 
+/* After a body callback: a reply it made goes out now (early_send); one that cannot
+ * (a file or stream reply, TLS) waits for the end of the body as before. */
+static enum MHD_Result reply_early(httpd_req *req)
+{
+    if (!req->resp || req->early_sent || !req->early_body) return MHD_YES;
+    return early_send(req) ? MHD_NO : MHD_YES;
+}
+
 static enum MHD_Result phase_body(httpd_req *req, const char *data, size_t len)
 {
     const struct httpd_route *r = req->route;
@@ -637,18 +727,18 @@ static enum MHD_Result phase_body(httpd_req *req, const char *data, size_t len)
     }
     if (r->data) {
         if (r->data(req, data, len, r->arg) < 0) reply_500_unless_replied(req, "data");
-        return MHD_YES;
+        return reply_early(req);
     }
     if (req->received > r->max_body) {
         httpd_reply_error(req, 413, "request body over %zu bytes", r->max_body);
-        return MHD_YES;
+        return reply_early(req);
     }
     if (req->body_len + len + 1 > req->body_cap) {
         size_t cap = req->body_cap ? req->body_cap : 4096;
         while (cap < req->body_len + len + 1) cap *= 2;
         if (cap > r->max_body + 1) cap = r->max_body + 1;
         char *b = realloc(req->body, cap);
-        if (!b) { httpd_reply_error(req, 503, "out of memory"); return MHD_YES; }
+        if (!b) { httpd_reply_error(req, 503, "out of memory"); return reply_early(req); }
         req->body = b;
         req->body_cap = cap;
     }
@@ -704,6 +794,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         return phase_body(req, upload_data, n);
     }
+    if (req->early_sent) return MHD_NO;      /* answered: the body is in, close now */
     conn_set(req, CONN_BUSY);
     if (req->phase == PHASE_BODY && !req->resp) {
         req->phase = PHASE_DONE;
@@ -740,6 +831,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req->resp) MHD_destroy_response(req->resp);
     for (int i = 0; i < req->nheaders; i++) { free(req->hname[i]); free(req->hvalue[i]); }
     free(req->body);
+    free(req->early_body);
+    free(req->early_type);
     free(req->path);
     free(req->url);
     free(req);
@@ -825,6 +918,7 @@ httpd *httpd_start(const struct httpd_opts *opts, const struct httpd_route *rout
     if (v6) flags |= MHD_USE_IPv6;
     int tls = opts->tls_cert_pem && opts->tls_key_pem;
     if (tls) flags |= MHD_USE_TLS;
+    srv->tls = tls;
     unsigned threads = opts->threads ? opts->threads : 4;
     if (opts->flags & HTTPD_THREAD_PER_CONNECTION) threads = 1;
 

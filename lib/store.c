@@ -333,6 +333,68 @@ int store_put_commit(store_put *p, struct store_entry *out)
     return r;
 }
 
+void store_put_on_commit(store_put *p, store_precommit_fn fn, void *ctx)
+{
+    if (p && p->st->be->put_on_commit) p->st->be->put_on_commit(p->impl, fn, ctx);
+}
+
+/* --- records ---------------------------------------------------------------------- */
+
+static int record_part_ok(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (!n || n > max) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* ".fntrace/KIND/NAME" into path, or a negative code. */
+static int record_path(const store *st, const char *kind, const char *name, char *path,
+                       size_t len)
+{
+    if (!st->be->record_create || !st->be->record_get || !st->be->record_delete)
+        return -FT_ERR_UNSUPPORTED;
+    if (!record_part_ok(kind, 64) || !record_part_ok(name, 512)) return -FT_ERR_BAD_ID;
+    snprintf(path, len, ".fntrace/%s/%s", kind, name);
+    return 0;
+}
+
+int store_records(const store *st)
+{
+    return st->be->record_create && st->be->record_get && st->be->record_delete;
+}
+
+int store_record_create(store *st, const char *kind, const char *name, const void *data,
+                        size_t len)
+{
+    char path[640];
+    int r = record_path(st, kind, name, path, sizeof path);
+    if (r) return r;
+    if (len > STORE_RECORD_MAX) return -FT_ERR_TOO_LARGE;
+    return st->be->record_create(st->self, path, data, len);
+}
+
+ssize_t store_record_get(store *st, const char *kind, const char *name, char *buf, size_t cap,
+                         char *version)
+{
+    char path[640];
+    int r = record_path(st, kind, name, path, sizeof path);
+    if (r) return r;
+    if (!cap) return -EINVAL;
+    return st->be->record_get(st->self, path, buf, cap, version);
+}
+
+int store_record_delete(store *st, const char *kind, const char *name, const char *version)
+{
+    char path[640];
+    int r = record_path(st, kind, name, path, sizeof path);
+    if (r) return r;
+    return st->be->record_delete(st->self, path, version);
+}
+
 void store_put_abort(store_put *p)
 {
     if (!p) return;

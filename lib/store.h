@@ -98,6 +98,29 @@ int store_put_write(store_put *p, const void *data, size_t len);  /* -ENOSPC, -E
  * failure. */
 int store_put_commit(store_put *p, struct store_entry *out);
 void store_put_abort(store_put *p);                              /* frees p */
+/* A hook the backend calls just before the trace becomes visible, with the id it will have
+ * and its size (again, with another id, if the backend has to pick a new one): what must
+ * survive a crash between the two (an idempotency key) is recorded there.  A hook that
+ * returns non-zero abandons the commit (nothing visible; store_put_commit returns that). */
+typedef int (*store_precommit_fn)(void *ctx, const char *id, uint64_t bytes);
+void store_put_on_commit(store_put *p, store_precommit_fn fn, void *ctx);
+
+/* Records: small objects beside the traces that collectors sharing a store agree on
+ * (idempotency keys).  A record is named KIND/NAME ([A-Za-z0-9_-], 1..64 and 1..512
+ * characters) and lives under ".fntrace/", outside every listing.  Backends without them
+ * (the directory: one collector per directory keeps its own journal) answer
+ * -FT_ERR_UNSUPPORTED.  store_records() says whether st has them. */
+#define STORE_RECORD_MAX 4096
+int store_records(const store *st);
+/* Creates the record only if there is none (If-None-Match: *): 0, or -EEXIST. */
+int store_record_create(store *st, const char *kind, const char *name, const void *data,
+                        size_t len);
+/* Reads it into buf (cap bytes, NUL-terminated; at most STORE_RECORD_MAX): its length, or
+ * -ENOENT.  version (STORE_VERSION_MAX + 1 bytes, or NULL) gets its change token. */
+ssize_t store_record_get(store *st, const char *kind, const char *name, char *buf, size_t cap,
+                         char *version);
+/* Deletes it if it is still at version (NULL: any): 0, -ENOENT, or -ESTALE (changed). */
+int store_record_delete(store *st, const char *kind, const char *name, const char *version);
 
 /* Lists traces, oldest first (by mtime, then id); name NULL lists all, at any depth.
  * *out is malloc'd (free it). */

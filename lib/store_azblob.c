@@ -897,6 +897,8 @@ typedef struct azput {
     uint64_t bytes;
     int err;
     char token[24];
+    store_precommit_fn precommit;   /* store_put_on_commit */
+    void *precommit_ctx;
 } azput;
 
 static int az_put_begin(void *self, const char *name, int gzip, void **out, char *err,
@@ -980,11 +982,19 @@ static void az_put_abort(void *put)
     put_free(put);
 }
 
+static void az_put_on_commit(void *put, store_precommit_fn fn, void *ctx)
+{
+    azput *p = put;
+    p->precommit = fn;
+    p->precommit_ctx = ctx;
+}
+
 static int az_put_commit(void *put, struct store_entry *out)
 {
     azput *p = put;
     az *a = p->a;
     int r = p->err;
+    if (!r && p->precommit) r = p->precommit(p->precommit_ctx, p->id, p->bytes);
     const char *ctype = "text/plain; charset=utf-8", *cenc = p->gzip ? "gzip" : NULL;
     struct azreq rq = { .method = "PUT", .blob = p->id, .if_none_match = "*", .put_body = 1 };
     char *list = NULL;
@@ -1046,6 +1056,56 @@ static int az_put_commit(void *put, struct store_entry *out)
     req_free(&rq);
     free(list);
     put_free(p);
+    return r;
+}
+
+/* --- records ---------------------------------------------------------------------- */
+
+/* A record is a small block blob, created with If-None-Match: * so that of two collectors
+ * creating the same one, exactly one succeeds (409 for the other). */
+static int az_record_create(void *self, const char *path, const void *data, size_t len)
+{
+    struct azreq rq = { .method = "PUT", .blob = path, .if_none_match = "*", .put_body = 1,
+                        .nh = 1, .h = { { "x-ms-blob-type", "BlockBlob" } },
+                        .content_type = "text/plain; charset=utf-8", .body = data,
+                        .body_len = len };
+    char err[400];
+    int r = perform(self, &rq, err, sizeof err);
+    req_free(&rq);
+    if (r && r != -EEXIST)
+        log_warn("blob store request failed", "op=record_create blob=%s error=\"%s\"", path, err);
+    return r;
+}
+
+static ssize_t az_record_get(void *self, const char *path, char *buf, size_t cap,
+                             char *version)
+{
+    struct azreq rq = { .method = "GET", .blob = path,
+                        .resp_max = cap - 1 < STORE_RECORD_MAX ? cap - 1 : STORE_RECORD_MAX };
+    char err[400];
+    int r = perform(self, &rq, err, sizeof err);
+    if (r) {
+        if (r != -ENOENT)
+            log_warn("blob store request failed", "op=record_get blob=%s error=\"%s\"", path, err);
+        req_free(&rq);
+        return r;
+    }
+    size_t n = rq.resp_len;
+    if (n) memcpy(buf, rq.resp, n);
+    buf[n] = 0;
+    if (version) scopy(version, STORE_VERSION_MAX + 1, rq.etag);
+    req_free(&rq);
+    return (ssize_t)n;
+}
+
+static int az_record_delete(void *self, const char *path, const char *version)
+{
+    struct azreq rq = { .method = "DELETE", .blob = path, .if_match = version };
+    char err[400];
+    int r = perform(self, &rq, err, sizeof err);
+    req_free(&rq);
+    if (r && r != -ENOENT && r != -ESTALE)
+        log_warn("blob store request failed", "op=record_delete blob=%s error=\"%s\"", path, err);
     return r;
 }
 
@@ -1357,5 +1417,9 @@ const struct store_backend store_azblob_backend = {
     .put_begin = az_put_begin,
     .put_write = az_put_write,
     .put_commit = az_put_commit,
+    .put_on_commit = az_put_on_commit,
+    .record_create = az_record_create,
+    .record_get = az_record_get,
+    .record_delete = az_record_delete,
     .put_abort = az_put_abort,
 };

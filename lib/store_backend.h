@@ -31,6 +31,12 @@ struct store_backend {
     int (*put_commit)(void *put, struct store_entry *out);   /* frees put */
     void (*put_abort)(void *put);                            /* frees put */
     void (*set_fsync)(void *self, int on);                   /* optional */
+    /* optional: the hook put_commit calls before the trace becomes visible (store.h) */
+    void (*put_on_commit)(void *put, store_precommit_fn fn, void *ctx);
+    /* optional: records (store.h); path is ".fntrace/KIND/NAME", already checked */
+    int (*record_create)(void *self, const char *path, const void *data, size_t len);
+    ssize_t (*record_get)(void *self, const char *path, char *buf, size_t cap, char *version);
+    int (*record_delete)(void *self, const char *path, const char *version);
 };
 
 extern const struct store_backend store_dir_backend;

@@ -89,6 +89,38 @@ static void test_window_expires_keys(void **st)
     idem_close(ix);
 }
 
+/* The key reaches the journal in idem_prepare, before the trace is visible: a crash then
+ * (no idem_commit) still finds the key after a reopen, with the id it was to have. */
+static void test_prepare_journals_before_commit(void **st)
+{
+    (void)st;
+    char err[256], id[STORE_ID_MAX + 1], first[STORE_ID_MAX + 1] = "";
+    uint64_t bytes;
+    struct idem *ix = idem_open(dir, 3600, err, sizeof err);
+    assert_non_null(ix);
+    assert_int_equal(idem_claim(ix, "kp", id, &bytes), 0);
+    assert_int_equal(idem_prepare(ix, "kp", "fn/p.perf", 7, first), 0);
+    idem_close(ix);                                                 /* "crash" */
+    ix = idem_open(dir, 3600, err, sizeof err);
+    assert_non_null(ix);
+    assert_int_equal(idem_claim(ix, "kp", id, &bytes), 1);
+    assert_string_equal(id, "fn/p.perf");
+    assert_int_equal(bytes, 7);
+    /* committed after its prepare: one journal line, not two */
+    assert_int_equal(idem_claim(ix, "kq", id, &bytes), 0);
+    assert_int_equal(idem_prepare(ix, "kq", "fn/q.perf", 8, first), 0);
+    assert_int_equal(idem_commit(ix, "kq", "fn/q.perf", 8), 0);
+    idem_close(ix);
+    char p[128], line[256];
+    snprintf(p, sizeof p, "%s/.idempotency", dir);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof line, f)) n += strstr(line, " kq ") != NULL;
+    fclose(f);
+    assert_int_equal(n, 1);
+}
+
 static void test_key_syntax(void **st)
 {
     (void)st;
@@ -113,6 +145,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_claim_commit_replay_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_expires_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_journals_before_commit, setup, teardown),
         cmocka_unit_test(test_key_syntax),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
