@@ -4,7 +4,7 @@
 # Function images come from the templates (handler/templates/openfaas, azure).
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends build-essential pkg-config libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev libelf-dev zlib1g-dev libseccomp-dev libbpf-dev libgnutls28-dev libssl-dev clang bpftool \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends build-essential pkg-config libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev libelf-dev zlib1g-dev libseccomp-dev libbpf-dev libgnutls28-dev libssl-dev libxxhash-dev clang bpftool \
  && rm -rf /var/lib/apt/lists/*
 # the web UI is bundled by esbuild under node; its npm packages come from the context
 # (flamescope/web/node_modules, made by `make deps`), else from the npm registry

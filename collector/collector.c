@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "ingest.h"
 #include "indexer.h"
+#include "idxfile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,8 @@ void collector_retain(struct collector *c)
         store_usage(c->st, &bytes, &files);
         log_info("retention", "removed=%d store_bytes=%llu store_files=%llu", r,
                  (unsigned long long)bytes, (unsigned long long)files);
+        if (c->opts.index_dir)      /* the removed traces' index files */
+            idxfile_gc(c->opts.index_dir, c->st);
     } else if (r < 0) {
         log_warn("retention failed", "error=\"%s\"", ft_strerror(r));
     }

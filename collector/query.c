@@ -6,6 +6,7 @@
 #include "collector.h"
 #include "metrics.h"
 #include "fterr.h"
+#include "idxfile.h"
 #include "tracename.h"
 
 #include <cjson/cJSON.h>
@@ -156,6 +157,7 @@ int query_delete(httpd_req *req, void *arg)
     if (!id) return 0;
     int r = store_delete(c->st, id);
     if (r) return not_found_or_error(req, r);
+    idxfile_remove(c->opts.index_dir, id);     /* flamescope's index goes with the trace */
     cJSON *o = cJSON_CreateObject();
     if (!o) return -1;
     cJSON_AddStringToObject(o, "deleted", id);

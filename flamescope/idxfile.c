@@ -4,13 +4,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fterr.h"
@@ -40,6 +43,8 @@ int idxfile_key(int fd, uint64_t size, int64_t mtime_ns, const char *version,
     key->size = size;
     key->mtime_ns = mtime_ns;
     snprintf(key->version, sizeof key->version, "%s", version ? version : "");
+    if (fd < 0)
+        return 0;                  /* the change token alone names the content */
     char *buf = malloc(2 * EDGE);
     if (!buf)
         return -ENOMEM;
@@ -177,4 +182,86 @@ int idxfile_save(const char *dir, const char *id, const struct pindex_key *key,
         close(dfd);
     }
     return 0;
+}
+
+int idxfile_remove(const char *dir, const char *id)
+{
+    char path[PATH_MAX];
+    if (!dir || index_path(dir, id, path, sizeof path))
+        return dir ? -ENAMETOOLONG : 0;
+    if (unlink(path) && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+/* nftw() has no context argument: one collection at a time holds the lock and these. */
+static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    size_t root_len;
+    char **ids;
+    size_t n;
+    int removed;
+    time_t now;
+} gc;
+
+static int id_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int gc_visit(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type != FTW_F || !S_ISREG(sb->st_mode))
+        return 0;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(path);
+    if (base[0] == '.') {              /* a writer's temporary file: .NAME.fsidx.XXXXXX */
+        if (strstr(base, SUFFIX ".") && gc.now - sb->st_mtime > 3600 && unlink(path) == 0)
+            gc.removed++;
+        return 0;
+    }
+    if (len <= gc.root_len + 1 + strlen(SUFFIX) || strcmp(path + len - strlen(SUFFIX), SUFFIX))
+        return 0;
+    char id[PATH_MAX];
+    size_t idlen = len - gc.root_len - 1 - strlen(SUFFIX);
+    memcpy(id, path + gc.root_len + 1, idlen);
+    id[idlen] = 0;
+    const char *key = id;
+    if (!bsearch(&key, gc.ids, gc.n, sizeof *gc.ids, id_cmp) && unlink(path) == 0)
+        gc.removed++;
+    return 0;
+}
+
+int idxfile_gc(const char *dir, store *st)
+{
+    struct store_entry *ents = NULL;
+    size_t n = 0;
+    int rc = store_list(st, NULL, &ents, &n);
+    if (rc < 0)
+        return rc;
+    char **ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!ids) {
+        free(ents);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = ents[i].id;
+    qsort(ids, n, sizeof *ids, id_cmp);
+    pthread_mutex_lock(&gc_lock);
+    gc.root_len = strlen(dir);
+    while (gc.root_len > 1 && dir[gc.root_len - 1] == '/')
+        gc.root_len--;
+    gc.ids = ids;
+    gc.n = n;
+    gc.removed = 0;
+    gc.now = time(NULL);
+    rc = nftw(dir, gc_visit, 16, FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT ? -errno : 0;
+    if (!rc)
+        rc = gc.removed;
+    pthread_mutex_unlock(&gc_lock);
+    free(ids);
+    free(ents);
+    return rc;
 }

@@ -11,6 +11,11 @@
  * temporary file in the same folder, fsyncs it, renames it over the old index and
  * fsyncs the folder: a reader sees the old index or the new one, never half of one.
  *
+ * A deleted trace's index goes with it: the collector removes it on delete and after
+ * retention (idxfile_remove, idxfile_gc), flamescope when a trace it is asked for is gone
+ * and at start (idxfile_gc); an index whose trace is gone is never read in between, and
+ * one left behind by a trace replaced under the same id is stale by its key.
+ *
  * Thread-safety: every function may be called from any thread; two writers of the same
  * index (threads or processes) each write their own temporary file, the last rename
  * wins, and both files are whole. */
@@ -22,13 +27,17 @@
 
 #include "pindex.h"
 #include "profile.h"
+#include "store.h"
 
 /* The default index folder of a store: DIR/.index for a directory store (spec NULL: the
- * directory dir; "dir:PATH"), NULL (no index files) for other stores.  buf holds it. */
+ * directory dir; "dir:PATH"), NULL (no index files) for other stores (flamescope keeps
+ * theirs in its blob cache's .index).  buf holds it. */
 const char *idxfile_default_dir(const char *spec, const char *dir, char *buf, size_t len);
 
 /* The key of the trace open on fd (read with pread; the offset is left alone), of
- * size bytes, mtime_ns and change token version.  0 or -errno. */
+ * size bytes, mtime_ns and change token version.  fd < 0 (an object store, whose ETag
+ * changes with every write): no content hash, the token alone names the content.
+ * 0 or -errno. */
 int idxfile_key(int fd, uint64_t size, int64_t mtime_ns, const char *version,
                 struct pindex_key *key);
 
@@ -37,6 +46,18 @@ int idxfile_key(int fd, uint64_t size, int64_t mtime_ns, const char *version,
  * (failed a check) or another negative errno, with the reason in err. */
 int idxfile_load(const char *dir, const char *id, const struct pindex_key *key,
                  profile **out, char *err, size_t errlen);
+
+/* Removes the index of id under dir (its trace was deleted): 0, also when there was
+ * none, or -errno. */
+int idxfile_remove(const char *dir, const char *id);
+
+/* Garbage collection: removes every index file under dir whose trace is not in the
+ * store (a trace deleted by hand, or by a process that keeps no index folder) and the
+ * temporary files of writers that died (older than an hour).  One store listing and one
+ * walk of dir.  A trace stored between the listing and the walk may lose its new index:
+ * it is rebuilt on its next open.  Returns how many files it removed, or -errno (the
+ * listing failed: nothing is removed). */
+int idxfile_gc(const char *dir, store *st);
 
 /* Writes p as the index of id under dir (creating the folders), atomically. */
 int idxfile_save(const char *dir, const char *id, const struct pindex_key *key,

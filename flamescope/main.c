@@ -11,6 +11,7 @@
 
 #include "routes.h"
 #include "idxfile.h"
+#include "fterr.h"
 #include "httpd.h"
 #include "log.h"
 #include "store.h"
@@ -145,13 +146,24 @@ int main(int argc, char **argv)
         return 1;
     }
     char defidx[4096];
+    int dir_store = !spec || strncmp(spec, "dir:", 4) == 0;
     if (!index_dir)
         index_dir = idxfile_default_dir(spec, dir, defidx, sizeof defidx);
+    if (!index_dir && snprintf(defidx, sizeof defidx, "%s/.index", bcache) < (int)sizeof defidx)
+        index_dir = defidx;                 /* a blob store's: in the blob cache */
     struct routes_opts ao = {
         .cache_bytes = (size_t)cache_mb << 20,
         .max_text = maxprof_mb << 20,
-        .index_dir = no_index ? NULL : index_dir,   /* NULL: a blob store without --index-dir */
+        .index_dir = no_index ? NULL : index_dir,
+        .index_by_version = !dir_store,     /* an ETag changes with every write */
     };
+    if (ao.index_dir) {                     /* the index files of traces deleted meanwhile */
+        int gc = idxfile_gc(ao.index_dir, st);
+        if (gc > 0)
+            log_info("index files of deleted traces removed", "count=%d", gc);
+        else if (gc < 0)
+            log_warn("index files not collected", "error=\"%s\"", ft_strerror(gc));
+    }
     routes *a = routes_new(st, &ao);
     if (!a) {
         log_error("out of memory", "%s", "");

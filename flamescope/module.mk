@@ -1,7 +1,7 @@
 # flamescope: the FlameScope server (libfntrace-flamescope.a, fntrace-flamescope)
 COMPONENTS += flamescope           # flamescope/*.c except main.c -> libfntrace-flamescope.a
 flamescope_USES  :=                # lib/ only
-flamescope_PKGS  := zlib
+flamescope_PKGS  := zlib libxxhash   # libxxhash: the index files' checksums (XXH3)
 flamescope_TESTS := test_flamescope test_web_assets
 BINS += fntrace-flamescope
 BIN_fntrace-flamescope := flamescope/main.c

@@ -12,8 +12,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <xxhash.h>
+
 #include "fterr.h"
-#include "strtab.h"
 
 static const char MAGIC[8] = "FNTRIDX";
 
@@ -57,10 +58,20 @@ _Static_assert(sizeof ((struct profile_invocation *)0)->trace_id <= 40, "trace i
 
 size_t pindex_header_size(void) { return sizeof(struct header); }
 
+/* XXH3 (libxxhash): checking the body runs at memory speed, so a load costs about a
+ * millisecond for a 10 MB index, not a pass of a slower hash. */
+#define BODY_SEED 0x66737478626f6479ull
+
 static uint64_t header_hash(const struct header *h)
 {
     const char *p = (const char *)h + 16;
-    return strtab_hash(p, sizeof *h - 16, 0x66747269647868ull);
+    return XXH3_64bits_withSeed(p, sizeof *h - 16, 0x66747269647868ull);
+}
+
+static uint64_t body_hash(const char *img, size_t len)
+{
+    return XXH3_64bits_withSeed(img + sizeof(struct header), len - sizeof(struct header),
+                                BODY_SEED);
 }
 
 void pindex_header_set_key(void *header, const struct pindex_key *key)
@@ -161,7 +172,7 @@ void *pindex_image(const struct profile *p, size_t *lenp)
         memcpy(str + so + il + 1, v->fn, fl + 1);
         so += il + fl + 2;
     }
-    h.body_hash = strtab_hash(img + sizeof h, off - sizeof h, 0);
+    h.body_hash = body_hash(img, off);
     h.header_hash = header_hash(&h);
     memcpy(img, &h, sizeof h);
     *lenp = off;
@@ -175,7 +186,7 @@ void pindex_seal(void *image, size_t len)
         return;
     memcpy(&h, image, sizeof h);
     h.file_size = len;
-    h.body_hash = strtab_hash((const char *)image + sizeof h, len - sizeof h, 0);
+    h.body_hash = body_hash(image, len);
     h.header_hash = header_hash(&h);
     memcpy(image, &h, sizeof h);
 }
@@ -214,20 +225,6 @@ static int check_tree(const struct ptree *t, uint32_t nlabels)
         if (t->parent[i] >= i || t->label[i] >= nlabels)
             return 0;
     return 1;
-}
-
-/* The child lists of a tree whose parents are checked (parent[i] < i), children in
- * id order (creation order): first and next live in links (2 * n words). */
-static void derive_links(struct ptree *t, uint32_t *links)
-{
-    uint32_t *first = links, *next = links + t->n;
-    memset(links, 0xff, (size_t)t->n * 2 * sizeof *links);
-    for (uint32_t i = t->n; i-- > 1;) {
-        next[i] = first[t->parent[i]];
-        first[t->parent[i]] = i;
-    }
-    t->first = first;
-    t->next = next;
 }
 
 static int check_strs(const struct pstrs *s, uint64_t bytes_len)
@@ -278,7 +275,7 @@ static int check_header(const struct header *h, const char *img, size_t len, cha
     if (h->flags & ~(H_PERIOD | H_TID | H_SEC) || !isfinite(h->base_s) ||
         !isfinite(h->end_s) || h->sect[S_EVENT].len == 0)
         return bad(err, errlen, "index header holds impossible values");
-    if (strtab_hash(img + sizeof *h, len - sizeof *h, 0) != h->body_hash)
+    if (body_hash(img, len) != h->body_hash)
         return bad(err, errlen, "index checksum mismatch");
     return 0;
 }
@@ -373,14 +370,10 @@ int pindex_open(void *image, size_t len, int mapped, int check, const struct pin
         free(p);
         return bad(err, errlen, "index holds an id or offset out of its bounds");
     }
-    p->links = malloc(((size_t)h.fs_n + h.fo_n) * 2 * sizeof *p->links);
-    if (!p->links || (p->ninv && !(p->inv = calloc(p->ninv, sizeof *p->inv)))) {
-        free(p->links);
+    if (p->ninv && !(p->inv = calloc(p->ninv, sizeof *p->inv))) {
         free(p);
         return -ENOMEM;
     }
-    derive_links(&p->fs, p->links);
-    derive_links(&p->folded, p->links + (size_t)h.fs_n * 2);
     const struct inv_rec *rec = AT(S_INV);
     const char *str = AT(S_INV_STR);
 #undef AT
@@ -412,12 +405,13 @@ void profile_free(profile *p)
     else
         free(p->image);
     free(p->inv);
-    free(p->links);
+    free(p->order);
     free(p);
 }
 
 size_t profile_memory(const profile *p)
 {
+    /* the FlameScope tree's order counts from the start: derived on first use */
     return sizeof *p + p->image_len + p->ninv * sizeof *p->inv +
-           ((size_t)p->fs.n + p->folded.n) * 2 * sizeof *p->links;
+           (size_t)p->fs.n * 4 * sizeof *p->order;
 }

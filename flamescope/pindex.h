@@ -10,9 +10,10 @@
  *            per-second table, the two tries (parent, label, idle state), frames (name,
  *            type), the two string tables (offsets, bytes), the event name,
  *            invocations (fixed records and their strings).
- * The tries' child lists (first child, next sibling) are not stored: pindex_open()
- * derives them from the checked parents (one pass, 8 bytes a node of heap), which
- * keeps the file at about half the size.
+ * The tries' child lists (first child, next sibling) are not stored: the first query
+ * that walks the FlameScope tree derives its depth-first order from the checked parents
+ * (profile_fs_order: two passes, 16 bytes a node of heap), which keeps the file at about
+ * half the size and a load from paying for what a heatmap never reads.
  *
  * An image from a file is hostile until checked: pindex_open(check=1) verifies the
  * magic, version, sizes, both hashes, every count and offset against the file size
@@ -31,7 +32,7 @@
 
 #include "profile.h"
 
-#define PINDEX_VERSION 2
+#define PINDEX_VERSION 3     /* 3: XXH3 checksums */
 #define PINDEX_KEY_VERSION_MAX 71
 
 /* What ties an index to its trace: any difference makes the index stale. */

@@ -103,10 +103,18 @@ int profile_in_range(const profile *p, size_t i, const struct profile_range *r);
 uint32_t profile_fs_nstacks(const profile *p);          /* nodes, the root included */
 const uint32_t *profile_fs_parents(const profile *p);
 uint32_t profile_fs_frame(const profile *p, uint32_t node);
-uint32_t profile_fs_first_child(const profile *p, uint32_t node);   /* PROFILE_NONE: none */
-uint32_t profile_fs_next_sibling(const profile *p, uint32_t node);
+/* The tree in depth-first order, children in creation order: position k holds node[k]
+ * (position 0 the root), its frame frame[k], and end[k], the position just after its
+ * subtree (a subtree is skipped by jumping there); pos[node] is a node's position.
+ * Derived from the parents on the first call (thread-safe, once per index: 16 bytes a
+ * node), then kept with the index.  0 or -ENOMEM. */
+struct profile_fs_order {
+    const uint32_t *node, *frame, *end, *pos;
+};
+int profile_fs_order(const profile *p, struct profile_fs_order *out);
 const char *profile_fs_frame_name(const profile *p, uint32_t frame, size_t *len);
 int profile_fs_frame_type(const profile *p, uint32_t frame);
+uint32_t profile_fs_nframes(const profile *p);           /* frames are 0 .. nframes - 1 */
 uint32_t profile_fs_sample_stack(const profile *p, size_t i);
 /* FlameScope's idle tests: the heatmap's (on the sample's raw text) and the flame
  * graph's (on the stack's names). */
@@ -117,6 +125,10 @@ int profile_fs_stack_idle(const profile *p, uint32_t stack);
  * adds that one without its idle test).  counts has profile_fs_nstacks() entries.
  * Returns how many samples it added. */
 uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint64_t *counts);
+/* The same into counts[at[node]] (at: a node -> slot map such as profile_fs_order's pos;
+ * NULL: the node itself). */
+uint64_t profile_fs_count_at(const profile *p, const struct profile_range *r, uint64_t *counts,
+                             const uint32_t *at);
 
 /* --- stackcollapse view --------------------------------------------------------------- */
 /* The same tree shape: the first level are process names, labels are folded names. */

@@ -25,7 +25,8 @@ struct pstrs {
 };
 
 /* A stack trie (see trie.h): node 0 the root, parent[i] < i, children linked in
- * creation order through first/next (PROFILE_NONE ends a list). */
+ * creation order through first/next (PROFILE_NONE ends a list) while it is built;
+ * an index keeps the parents only. */
 struct ptree {
     uint32_t n;
     const uint32_t *parent, *label, *first, *next;
@@ -58,7 +59,9 @@ struct profile {
     size_t ninv;
     uint64_t parsed_bytes;
 
-    uint32_t *links;           /* the tries' first/next lists (derived, malloc'd) */
+    uint32_t *order;           /* fs in depth-first order (profile_fs_order): derived on
+                                * first use under a lock, published by order_ready */
+    int order_ready;
     void *image;               /* owns every other array above */
     size_t image_len;
     int mapped;                /* image is an mmap (munmap), else malloc (free) */

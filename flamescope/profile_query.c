@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,8 +147,66 @@ int profile_in_range(const profile *p, size_t i, const struct profile_range *r)
 uint32_t profile_fs_nstacks(const profile *p) { return p->fs.n; }
 const uint32_t *profile_fs_parents(const profile *p) { return p->fs.parent; }
 uint32_t profile_fs_frame(const profile *p, uint32_t node) { return p->fs.label[node]; }
-uint32_t profile_fs_first_child(const profile *p, uint32_t node) { return p->fs.first[node]; }
-uint32_t profile_fs_next_sibling(const profile *p, uint32_t node) { return p->fs.next[node]; }
+/* One lock for every index's first derivation: it is taken once per index. */
+static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Preorder positions without child lists: subtree sizes in one backward pass, then each
+ * node, in id order (its siblings' creation order), takes the next free position
+ * under its parent and hands its own subtree's positions to its children. */
+static uint32_t *derive_order(const struct ptree *t)
+{
+    uint32_t n = t->n;
+    uint32_t *o = malloc((size_t)n * 4 * sizeof *o), *cur = malloc((size_t)n * sizeof *cur);
+    if (!o || !cur) {
+        free(o);
+        free(cur);
+        return NULL;
+    }
+    uint32_t *node = o, *frame = o + n, *end = o + 2 * (size_t)n, *at = o + 3 * (size_t)n;
+    for (uint32_t i = 0; i < n; i++)
+        cur[i] = 1;
+    for (uint32_t i = n; i-- > 1;)       /* checked: parent[i] < i */
+        cur[t->parent[i]] += cur[i];
+    node[0] = 0;
+    frame[0] = 0;
+    end[0] = n;
+    at[0] = 0;
+    cur[0] = 1;                           /* from here on: the next free position */
+    for (uint32_t i = 1; i < n; i++) {
+        uint32_t size = cur[i], pos = cur[t->parent[i]];
+        cur[t->parent[i]] = pos + size;
+        cur[i] = pos + 1;
+        node[pos] = i;
+        frame[pos] = t->label[i];
+        end[pos] = pos + size;
+        at[i] = pos;
+    }
+    free(cur);
+    return o;
+}
+
+int profile_fs_order(const profile *cp, struct profile_fs_order *out)
+{
+    /* the order is a cache filled once and never changed after: the index stays
+     * immutable to its readers, who see it only after order_ready is published */
+    profile *p = (profile *)cp;
+    if (!__atomic_load_n(&p->order_ready, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&order_lock);
+        if (!p->order_ready) {
+            p->order = derive_order(&p->fs);
+            if (p->order)
+                __atomic_store_n(&p->order_ready, 1, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&order_lock);
+        if (!p->order_ready)
+            return -ENOMEM;
+    }
+    out->node = p->order;
+    out->frame = p->order + p->fs.n;
+    out->end = p->order + 2 * (size_t)p->fs.n;
+    out->pos = p->order + 3 * (size_t)p->fs.n;
+    return 0;
+}
 
 static const char *pstr(const struct pstrs *s, uint32_t id, size_t *len)
 {
@@ -162,6 +221,7 @@ const char *profile_fs_frame_name(const profile *p, uint32_t frame, size_t *len)
 }
 
 int profile_fs_frame_type(const profile *p, uint32_t frame) { return p->frame_type[frame]; }
+uint32_t profile_fs_nframes(const profile *p) { return p->nframes; }
 
 uint32_t profile_fs_sample_stack(const profile *p, size_t i)
 {
@@ -177,6 +237,12 @@ int profile_fs_stack_idle(const profile *p, uint32_t stack)
 
 uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint64_t *counts)
 {
+    return profile_fs_count_at(p, r, counts, NULL);
+}
+
+uint64_t profile_fs_count_at(const profile *p, const struct profile_range *r, uint64_t *counts,
+                             const uint32_t *at)
+{
     size_t lo, hi;
     uint64_t added = 0;
     profile_range_bounds(p, r, &lo, &hi);
@@ -190,7 +256,7 @@ uint64_t profile_fs_count(const profile *p, const struct profile_range *r, uint6
         uint32_t s = p->fstack[i] & ~HEAT_IDLE_BIT;
         if ((p->fs.state[s] & 2) && i != p->n - 1)
             continue;
-        counts[s]++;
+        counts[at ? at[s] : s]++;
         added++;
     }
     return added;

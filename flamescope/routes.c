@@ -54,9 +54,10 @@ static void count(uint64_t *c) { __atomic_fetch_add(c, 1, __ATOMIC_RELAXED); }
 
 /* The index of an opened trace: its index file when one matches, else parsed from the
  * text (and saved for the next open).  A refused index file is only logged: the
- * trace is parsed again and the file replaced.  Index files need the reader's file
- * descriptor (the directory, the blob cache); a blob streamed from the store is parsed
- * through the reader's callback, without one. */
+ * trace is parsed again and the file replaced.  A directory store's index is keyed with
+ * a hash of the trace's edges, read through the reader's file descriptor; an object
+ * store's by its ETag alone (opts.index_by_version), so a blob streamed without a file
+ * descriptor is indexed too, and a loaded index spares its download. */
 static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
 {
     struct open_ctx *o = ctx;
@@ -65,12 +66,13 @@ static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
     /* one index may take the whole cache budget, not more: the cache could not hold it */
     size_t budget = a->opts.cache_bytes;
     int fd = store_reader_fd(o->rd);
-    if (fd < 0)
-        return profile_build_read_budget(store_read_cb, o->rd, a->opts.max_text, budget, err,
-                                         msg, msglen);
     struct pindex_key key;
-    int keyed = dir && idxfile_key(fd, o->ent->bytes, o->ent->mtime_ns, o->ent->version,
-                                   &key) == 0;
+    int keyed = 0;
+    if (dir && a->opts.index_by_version)
+        keyed = o->ent->version[0] &&
+                idxfile_key(-1, o->ent->bytes, o->ent->mtime_ns, o->ent->version, &key) == 0;
+    else if (dir && fd >= 0)
+        keyed = idxfile_key(fd, o->ent->bytes, o->ent->mtime_ns, o->ent->version, &key) == 0;
     char why[256] = "";
     if (keyed) {
         profile *p = NULL;
@@ -84,7 +86,9 @@ static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
             log_warn("index file refused, rebuilding", "id=%s reason=\"%s\"", o->ent->id, why);
         }
     }
-    profile *p = profile_build_budget(fd, a->opts.max_text, budget, err, msg, msglen);
+    profile *p = fd >= 0 ? profile_build_budget(fd, a->opts.max_text, budget, err, msg, msglen)
+                         : profile_build_read_budget(store_read_cb, o->rd, a->opts.max_text,
+                                                     budget, err, msg, msglen);
     if (p && keyed) {
         if (idxfile_save(dir, o->ent->id, &key, p, why, sizeof why) == 0) {
             count(&a->idx_written);
@@ -133,6 +137,8 @@ static const profile *get_profile(routes *a, httpd_req *req, const char *arg, co
     struct store_entry ent;
     int rc = store_open_reader(a->st, id, &rd, &ent);
     if (rc < 0) {
+        if (rc == -ENOENT)          /* a trace deleted by hand: its index goes too */
+            idxfile_remove(a->opts.index_dir, id);
         if (rc == -EISDIR)
             httpd_reply_error(req, 400, "%s is a directory, not a profile", id);
         else if (rc == -ENOENT)
@@ -253,15 +259,44 @@ static int reply_tree(httpd_req *req, ftree *t)
     return reply_buf(req, 200, "application/json", &b);
 }
 
-static int reply_flamegraph(httpd_req *req, const profile *p, const struct profile_range *r)
+/* A flame graph streams: the writer fills the server's send buffer piece by piece (tens
+ * of MB for a whole large profile are never held at once), and the stream holds the
+ * profile's cache reference until the last byte is sent. */
+struct fg_stream {
+    pcache *cache;
+    pcache_entry *ref;
+    views_fg *g;
+};
+
+static ssize_t fg_stream_read(void *ctx, void *buf, size_t len)
 {
-    sbuf b;
-    sbuf_init(&b);
-    if (views_flamegraph(p, r, &b)) {
-        sbuf_free(&b);
+    struct fg_stream *s = ctx;
+    return (ssize_t)views_fg_read(s->g, buf, len);
+}
+
+static void fg_stream_close(void *ctx)
+{
+    struct fg_stream *s = ctx;
+    views_fg_free(s->g);
+    pcache_release(s->cache, s->ref);
+    free(s);
+}
+
+/* Replies with the flame graph of range r of p; takes the reference ref. */
+static int reply_flamegraph(httpd_req *req, routes *a, pcache_entry *ref, const profile *p,
+                            const struct profile_range *r)
+{
+    struct fg_stream *s = malloc(sizeof *s);
+    uint64_t len = 0;
+    if (!s || views_fg_new(p, r, s ? &s->g : NULL, &len)) {
+        free(s);
+        pcache_release(a->cache, ref);
         return httpd_reply_fterr(req, -ENOMEM, "out of memory");
     }
-    return reply_buf(req, 200, "application/json", &b);
+    s->cache = a->cache;
+    s->ref = ref;
+    return httpd_reply_stream(req, 200, "application/json", len, fg_stream_read,
+                              fg_stream_close, s);
 }
 
 static int h_flamegraph(httpd_req *req, void *arg)
@@ -276,9 +311,7 @@ static int h_flamegraph(httpd_req *req, void *arg)
         pcache_release(a->cache, ref);
         return 0;
     }
-    int rc = reply_flamegraph(req, p, &r);
-    pcache_release(a->cache, ref);
-    return rc;
+    return reply_flamegraph(req, a, ref, p, &r);
 }
 
 /* /differential/ and /elided/ */
@@ -470,8 +503,10 @@ static int h_api_flamegraph(httpd_req *req, void *arg)
     if (!p)
         return 0;
     struct profile_range r;
-    if (request_range(req, p, &r) == 0)
-        reply_flamegraph(req, p, &r);
+    if (request_range(req, p, &r) == 0) {
+        reply_flamegraph(req, a, ref, p, &r);
+        return 0;
+    }
     pcache_release(a->cache, ref);
     return 0;
 }

@@ -25,6 +25,7 @@ struct routes_opts {
     size_t cache_bytes;        /* index cache budget */
     uint64_t max_text;         /* largest (decompressed) profile, 0: no limit */
     const char *index_dir;     /* index files (idxfile.h), NULL: none; borrowed */
+    int index_by_version;      /* key index files by the store's version (ETag) alone */
 };
 
 typedef struct routes routes;

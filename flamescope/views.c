@@ -149,84 +149,237 @@ int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errl
     return 0;
 }
 
-static void node_open(const profile *p, uint32_t node, uint64_t self, sbuf *out)
+/* The flame graph writer.  A whole-profile graph is every node of the stack tree (half a
+ * million for a 100 MB profile, tens of MB of JSON) but only a few thousand distinct
+ * frames, so each frame's text `{"n":NAME,"l":"TYPE","v":` is escaped once per answer,
+ * on first use, into one table.  The tree is walked in the index's depth-first order
+ * (profile_fs_order: sequential reads, a subtree without samples skipped in one jump),
+ * and each step copies a frame's text, the count and the punctuation straight into the
+ * caller's buffer: the reply is produced in pieces of the size the server sends, in one
+ * small buffer that stays in cache, never as one allocation of the whole answer. */
+struct views_fg {
+    const profile *p;
+    struct profile_fs_order o;
+    uint32_t n;
+    uint64_t *sum;             /* sum[k]: samples of positions [0, k): prefix sums */
+    uint32_t *st;              /* the open nodes' ends */
+    size_t sp;
+    uint32_t k;                /* the next position to look at */
+    int lead, started;         /* no comma before the next node; root written */
+    sbuf tab;                  /* the frames' texts, back to back */
+    size_t *pos;               /* frame -> offset in tab (valid when len != 0) */
+    uint32_t *len;             /* frame -> length, 0: not made yet */
+    size_t step_max;           /* the longest step's bytes */
+    char *pend;                /* a step that did not fit the caller's buffer */
+    size_t pend_len, pend_off;
+};
+
+static const char FG_ROOT[] = "{\"n\":\"root\",\"l\":\"\",\"v\":";
+static const char FG_OPEN[] = ",\"c\":[";
+#define FG_NODE_MAX (1 + 20 + (sizeof FG_OPEN - 1))    /* ',' count ",c:[" */
+
+static uint32_t fg_frame_text(views_fg *g, uint32_t frame)
 {
-    sbuf_adds(out, "{\"n\":");
-    int type = FT_NONE;
-    if (node == 0) {
-        sbuf_adds(out, "\"root\"");
-    } else {
-        uint32_t frame = profile_fs_frame(p, node);
-        size_t len;
-        const char *name = profile_fs_frame_name(p, frame, &len);
-        sbuf_json_str(out, name, len);
-        type = profile_fs_frame_type(p, frame);
+    if (g->len[frame])
+        return g->len[frame];
+    size_t at = g->tab.len, nlen;
+    const char *name = profile_fs_frame_name(g->p, frame, &nlen);
+    sbuf_adds(&g->tab, "{\"n\":");
+    sbuf_json_str(&g->tab, name, nlen);
+    sbuf_adds(&g->tab, ",\"l\":\"");
+    sbuf_adds(&g->tab, profile_ftype_name(profile_fs_frame_type(g->p, frame)));
+    sbuf_adds(&g->tab, "\",\"v\":");
+    if (sbuf_failed(&g->tab) || g->tab.len - at > UINT32_MAX)
+        return 0;
+    g->pos[frame] = at;
+    g->len[frame] = (uint32_t)(g->tab.len - at);
+    return g->len[frame];
+}
+
+static unsigned fg_digits(uint64_t v)
+{
+    unsigned d = 1;
+    while (v >= 10) {
+        v /= 10;
+        d++;
     }
-    sbuf_adds(out, ",\"l\":\"");
-    sbuf_adds(out, profile_ftype_name(type));
-    sbuf_adds(out, "\",\"v\":");
-    sbuf_u64(out, self);
-    sbuf_adds(out, ",\"c\":[");
+    return d;
+}
+
+static char *fg_u64(char *w, uint64_t v)
+{
+    char tmp[20];
+    int i = 20;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(w, tmp + i, (size_t)(20 - i));
+    return w + (20 - i);
+}
+
+static char *fg_node(char *w, const char *text, size_t len, uint64_t self)
+{
+    memcpy(w, text, len);
+    w = fg_u64(w + len, self);
+    memcpy(w, FG_OPEN, sizeof FG_OPEN - 1);
+    return w + sizeof FG_OPEN - 1;
+}
+
+void views_fg_free(views_fg *g)
+{
+    if (!g)
+        return;
+    free(g->sum);
+    free(g->st);
+    free(g->pos);
+    free(g->len);
+    free(g->pend);
+    sbuf_free(&g->tab);
+    free(g);
+}
+
+int views_fg_new(const profile *p, const struct profile_range *r, views_fg **out,
+                 uint64_t *lenp)
+{
+    uint32_t n = profile_fs_nstacks(p), nf = profile_fs_nframes(p);
+    views_fg *g = calloc(1, sizeof *g);
+    *out = NULL;
+    if (!g)
+        return -ENOMEM;
+    g->p = p;
+    g->n = n;
+    g->sum = calloc((size_t)n + 1, sizeof *g->sum);
+    g->st = malloc(((size_t)n + 1) * sizeof *g->st);   /* depth <= nodes */
+    g->pos = malloc(((size_t)nf + 1) * sizeof *g->pos);
+    g->len = calloc((size_t)nf + 1, sizeof *g->len);
+    if (!g->sum || !g->st || !g->pos || !g->len || profile_fs_order(p, &g->o))
+        goto fail;
+    /* each sample counted at its node's position, then summed in order */
+    uint64_t *sum = g->sum;
+    profile_fs_count_at(p, r, sum + 1, g->o.pos);
+    for (uint32_t k = 0; k < n; k++)
+        sum[k + 1] += sum[k];
+    /* the exact length: each node with samples (its frame's text made on the way), the
+     * commas between siblings, the root */
+    uint64_t root_self = sum[1], len = sizeof FG_ROOT - 1 + fg_digits(root_self) +
+                                       sizeof FG_OPEN - 1 + 2;
+    uint64_t nodes = 0, parents = sum[n] > root_self;
+    g->step_max = sizeof FG_ROOT + FG_NODE_MAX;
+    for (uint32_t k = 1; k < n;) {
+        uint32_t e = g->o.end[k];
+        if (sum[e] == sum[k]) {
+            k = e;
+            continue;
+        }
+        uint32_t tl = fg_frame_text(g, g->o.frame[k]);
+        if (!tl)
+            goto fail;
+        uint64_t self_k = sum[k + 1] - sum[k];
+        len += tl + fg_digits(self_k) + sizeof FG_OPEN - 1 + 2;
+        if (tl + FG_NODE_MAX > g->step_max)
+            g->step_max = tl + FG_NODE_MAX;
+        nodes++;
+        parents += sum[e] - sum[k] > self_k;
+        k++;
+    }
+    len += nodes - parents;             /* commas: every node but a list's first */
+    g->pend = malloc(g->step_max);
+    if (!g->pend)
+        goto fail;
+    g->sp = 0;
+    g->k = 1;
+    *lenp = len;
+    *out = g;
+    return 0;
+fail:
+    views_fg_free(g);
+    return -ENOMEM;
+}
+
+/* One step of the walk into w (room for step_max bytes): returns the end of what it
+ * wrote (w itself for a skipped subtree); NULL once the graph is done. */
+static char *fg_step(views_fg *g, char *w)
+{
+    const uint64_t *sum = g->sum;
+    if (!g->started) {
+        g->started = 1;
+        g->st[g->sp++] = g->n;
+        g->lead = 1;
+        return fg_node(w, FG_ROOT, sizeof FG_ROOT - 1, sum[1]);
+    }
+    if (!g->sp)
+        return NULL;
+    uint32_t k = g->k;
+    if (k == g->st[g->sp - 1]) {
+        *w++ = ']';
+        *w++ = '}';
+        g->sp--;
+        g->lead = 0;
+        return w;
+    }
+    uint32_t e = g->o.end[k];
+    if (sum[e] == sum[k]) {             /* no samples below: skip the subtree */
+        g->k = e;
+        return w;
+    }
+    if (!g->lead)
+        *w++ = ',';
+    uint32_t f = g->o.frame[k];
+    w = fg_node(w, g->tab.p + g->pos[f], g->len[f], sum[k + 1] - sum[k]);
+    g->st[g->sp++] = e;
+    g->lead = 1;
+    g->k = k + 1;
+    return w;
+}
+
+size_t views_fg_read(views_fg *g, char *buf, size_t cap)
+{
+    size_t w = 0;
+    if (g->pend_off < g->pend_len) {    /* the rest of a step cut by the last buffer */
+        size_t c = g->pend_len - g->pend_off < cap ? g->pend_len - g->pend_off : cap;
+        memcpy(buf, g->pend + g->pend_off, c);
+        g->pend_off += c;
+        w = c;
+    }
+    while (g->pend_off == g->pend_len && w < cap) {
+        char *e;
+        if (cap - w >= g->step_max) {
+            if (!(e = fg_step(g, buf + w)))
+                break;
+            w = (size_t)(e - buf);
+            continue;
+        }
+        if (!(e = fg_step(g, g->pend)))     /* near the end of buf: through pend */
+            break;
+        g->pend_len = (size_t)(e - g->pend);
+        size_t c = g->pend_len < cap - w ? g->pend_len : cap - w;
+        memcpy(buf + w, g->pend, c);
+        g->pend_off = c;
+        w += c;
+    }
+    return w;
 }
 
 int views_flamegraph(const profile *p, const struct profile_range *r, sbuf *out)
 {
-    uint32_t n = profile_fs_nstacks(p);
-    uint64_t *self = calloc(n, sizeof *self);
-    uint64_t *total = malloc((size_t)n * sizeof *total);
-    struct walk {
-        uint32_t child;        /* next child of this level to look at */
-        int any;               /* a child was printed */
-    } *st = NULL;
-    size_t cap = 64, sp = 0;
-    st = malloc(cap * sizeof *st);
-    if (!self || !total || !st) {
-        free(self);
-        free(total);
-        free(st);
+    views_fg *g;
+    uint64_t len;
+    int rc = views_fg_new(p, r, &g, &len);
+    if (rc)
+        return rc;
+    char *w = len < SIZE_MAX ? sbuf_reserve(out, (size_t)len) : NULL;
+    if (!w) {
+        views_fg_free(g);
         return -ENOMEM;
     }
-    profile_fs_count(p, r, self);
-    memcpy(total, self, (size_t)n * sizeof *total);
-    const uint32_t *parent = profile_fs_parents(p);
-    for (uint32_t i = n; i-- > 1;)
-        total[parent[i]] += total[i];
-    /* depth first over the nodes with samples, children in the tree's order */
-    node_open(p, 0, self[0], out);
-    st[sp++] = (struct walk){profile_fs_first_child(p, 0), 0};
-    int rc = 0;
-    while (sp) {
-        struct walk *w = &st[sp - 1];
-        while (w->child != PROFILE_NONE && !total[w->child])
-            w->child = profile_fs_next_sibling(p, w->child);
-        if (w->child == PROFILE_NONE) {
-            sbuf_adds(out, "]}");
-            sp--;
-            continue;
-        }
-        uint32_t c = w->child;
-        w->child = profile_fs_next_sibling(p, c);
-        if (w->any)
-            sbuf_addc(out, ',');
-        w->any = 1;
-        node_open(p, c, self[c], out);
-        if (sp == cap) {
-            struct walk *ns = realloc(st, cap * 2 * sizeof *st);
-            if (!ns) {
-                rc = -ENOMEM;
-                break;
-            }
-            st = ns;
-            cap *= 2;
-        }
-        st[sp++] = (struct walk){profile_fs_first_child(p, c), 0};
-    }
-    free(self);
-    free(total);
-    free(st);
-    if (!rc && sbuf_failed(out))
-        rc = -ENOMEM;
-    return rc;
+    size_t got = views_fg_read(g, w, (size_t)len);
+    int more = views_fg_read(g, w, 0) != 0 || g->sp;
+    views_fg_free(g);
+    if (got != len || more)
+        return -EIO;                    /* the length and the walk disagree: a bug */
+    out->len += got;
+    return 0;
 }
 
 static void seconds(sbuf *out, uint64_t ns)

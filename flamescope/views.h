@@ -23,6 +23,15 @@ int views_heatmap(const profile *p, long rows, sbuf *out, char *err, size_t errl
  * stack tree (no intermediate tree: the whole-profile graph of a large profile is
  * tens of MB of JSON).  -ENOMEM. */
 int views_flamegraph(const profile *p, const struct profile_range *r, sbuf *out);
+/* The same in pieces, for a streamed reply: views_fg_new() prepares the graph of range r
+ * (counts, frame texts) and gives its exact length; each views_fg_read() writes the next
+ * bytes into buf[0, cap) and returns how many (0: the end).  The profile must outlive
+ * the writer.  -ENOMEM. */
+typedef struct views_fg views_fg;
+int views_fg_new(const profile *p, const struct profile_range *r, views_fg **out,
+                 uint64_t *len);
+size_t views_fg_read(views_fg *g, char *buf, size_t cap);
+void views_fg_free(views_fg *g);
 
 /* [{"id","fn","start","end","status","tid","rel_start","rel_end"}…]: times in seconds on
  * the samples' clock, rel_* relative to floor(first sample time) like the heatmap's

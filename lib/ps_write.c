@@ -94,12 +94,31 @@ static void fmt_event(struct out *o, const ps_sample *s)
     out_put(o, "\n", 1);
 }
 
+/* v in lowercase hex, right-aligned in width columns (printf's "%*" PRIx64): a frame
+ * line is most of a trace, and vsnprintf was most of its cost. */
+static void out_hex(struct out *o, uint64_t v, int width)
+{
+    char tmp[32];
+    int i = (int)sizeof tmp;
+    do {
+        tmp[--i] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    while ((int)sizeof tmp - i < width)
+        tmp[--i] = ' ';
+    out_put(o, tmp + i, sizeof tmp - (size_t)i);
+}
+
 static void fmt_frame(struct out *o, const ps_frame *f)
 {
-    out_printf(o, "\t%16" PRIx64 " ", f->addr);
+    out_put(o, "\t", 1);
+    out_hex(o, f->addr, 16);
+    out_put(o, " ", 1);
     out_field(o, f->sym);
-    if (f->flags & PS_FRAME_OFF)
-        out_printf(o, "+0x%" PRIx64, f->off);
+    if (f->flags & PS_FRAME_OFF) {
+        out_put(o, "+0x", 3);
+        out_hex(o, f->off, 0);
+    }
     if (f->flags & PS_FRAME_MODULE) {
         out_put(o, " (", 2);
         out_field(o, f->module);

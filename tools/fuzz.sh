@@ -5,7 +5,7 @@ set -eu
 BUILD=${BUILD:-build-fuzz}
 FUZZ_TIME=${FUZZ_TIME:-30}
 libs=$(ls "$BUILD"/lib/libfntrace-*.a 2>/dev/null || true)
-pkglibs=$(pkg-config --libs libmicrohttpd libcjson libcurl libelf zlib libseccomp libbpf libcrypto)
+pkglibs=$(pkg-config --libs libmicrohttpd libcjson libcurl libelf zlib libseccomp libbpf libcrypto libxxhash)
 fail=0
 for src in "$@"; do
     name=$(basename "$src" .c)

@@ -17,7 +17,10 @@
 #include "perfscript.h"
 #include "tracer.h"
 
-#define POLL_MS 100
+/* The ring is read (and a cgroup v1 root's pid set refreshed) every POLL_MS: the ring
+ * (256 KiB per CPU) holds seconds of samples at 1,000 Hz, so reading more often would
+ * only add wakeups. */
+#define POLL_MS 250
 
 struct group {
     struct group *next;
@@ -175,7 +178,7 @@ int agent_run(const agent_opts *o, agent_stats *st, char *err, size_t errlen)
     tracer_opts to = {
         .sampler = TRACER_SAMPLER_BPF, .freq = o->freq, .cgroup = o->cgroup_root,
         .all = !o->cgroup_root, .cmdline = o->cmdline ? o->cmdline : "fntrace agent",
-        .on_new_pid = on_new_pid, .on_new_pid_arg = &a,
+        .on_new_pid = on_new_pid, .on_new_pid_arg = &a, .skip_self = 1,
     };
     tracer *t;
     rc = tracer_open(&t, &to, err, errlen);
@@ -183,6 +186,7 @@ int agent_run(const agent_opts *o, agent_stats *st, char *err, size_t errlen)
         cgroup_namer_free(a.namer);
         return rc;
     }
+    if (o->on_sampling) o->on_sampling(o->arg);
     double window = o->window > 0 ? o->window : 10, end = now_s() + window;
     while (!(o->stop && *o->stop)) {
         double left = end - now_s();

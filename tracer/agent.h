@@ -38,6 +38,8 @@ typedef struct agent_opts {
     const char *cmdline;          /* header cmdline */
     volatile sig_atomic_t *stop;
     void (*on_trace)(void *arg, const agent_trace *t);
+    void (*on_sampling)(void *arg);   /* once: the program is attached, sampling runs
+                                         (what came before is the agent's start-up) */
     void *arg;
 } agent_opts;
 

@@ -71,6 +71,7 @@ struct bpf_sampler {
     void *cb_arg;
     size_t nread;
     uint64_t ips[2 * PROF_MAX_DEPTH + 2];
+    int have_ksyms;                  /* ksym_lookup is loaded */
 };
 
 /* libbpf's messages: kept (the last warning) for the error text, never printed. */
@@ -161,15 +162,25 @@ static void cache_clear(intmap *m)
     intmap_free(m);
 }
 
-/* Empties the inactive stack map and switches the program to it.  The keys are listed
- * first and deleted after: the kernel restarts get_next_key from the first bucket when
- * the given key is gone, so deleting while walking would cost a scan per entry. */
+/* Empties the inactive stack map and switches the program to it.  The ids read in that
+ * generation are known (the cache): they are deleted directly, one syscall each; only
+ * when the map still holds others (ids of samples the ring dropped) is it walked.  The
+ * keys are listed first and deleted after: the kernel restarts get_next_key from the
+ * first bucket when the given key is gone, so deleting while walking would cost a scan
+ * per entry. */
 static void flip(bpf_sampler *s)
 {
     uint32_t next = (s->skel->bss->gen & 1) ^ 1;
     int fd = s->stack_fd[next];
     uint32_t key, nkey, n = 0;
     uint32_t *keys = s->keys;
+    size_t pos = 0;
+    uint64_t ck;
+    void *cv;
+    while (intmap_next(&s->stack_cache[next], &pos, &ck, &cv)) {
+        uint32_t id = (uint32_t)(ck >> 1);
+        bpf_map_delete_elem(fd, &id);
+    }
     for (int first = 1; n < s->nkeys && !bpf_map_get_next_key(fd, first ? NULL : &key, &nkey);
          first = 0) {
         keys[n++] = nkey;
@@ -389,13 +400,25 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     s->skel->rodata->filter_cgroup = mode == BPF_CGROUP_V2;
     s->skel->rodata->cg_id = cg_id;
     s->skel->rodata->cg_level = cg_level;
+    s->skel->rodata->skip_tgid = o->skip_pid > 0 ? (uint32_t)o->skip_pid : 0;
     bpf_map__set_max_entries(s->skel->maps.events, ring_size(o->ring_bytes, ncpus));
-    if (o->stack_entries) {
-        bpf_map__set_max_entries(s->skel->maps.stacks0, o->stack_entries);
-        bpf_map__set_max_entries(s->skel->maps.stacks1, o->stack_entries);
+    /* each map serves one second: its kernel and user stacks (up to 2 x freq x CPUs
+     * distinct ones) at a load under 1/2, so collisions stay rare; both maps are
+     * preallocated (~1 KiB a bucket), so no bigger than that */
+    unsigned entries = o->stack_entries;
+    if (!entries) {
+        uint64_t want = (uint64_t)o->freq * (uint64_t)ncpus * 4;
+        entries = 2048;
+        while (entries < want && entries < 65536) entries <<= 1;
     }
+    bpf_map__set_max_entries(s->skel->maps.stacks0, entries);
+    bpf_map__set_max_entries(s->skel->maps.stacks1, entries);
     if (!o->npids && mode != BPF_CGROUP_V1)
         bpf_program__set_autoload(s->skel->progs.on_fork, false);
+    /* the kernel symbol lookup: syscall programs (5.14) calling bpf_snprintf (5.13) */
+    s->have_ksyms = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) > 0 &&
+                    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SYSCALL, BPF_FUNC_snprintf, NULL) > 0;
+    if (!s->have_ksyms) bpf_program__set_autoload(s->skel->progs.ksym_lookup, false);
     if ((rc = profile_bpf__load(s->skel))) {
         rc = perm_error(-rc, "loading the BPF program", err, errlen);
         goto fail;
@@ -500,6 +523,43 @@ size_t bpf_sampler_read(bpf_sampler *s, sampler_cb cb, void *arg)
     }
     if (s->cgroup_v1) v1_refresh(s);
     return s->nread;
+}
+
+int bpf_sampler_ksyms(void *arg, const uint64_t *ips, size_t n,
+                      void (*put)(void *ctx, size_t i, const char *name, uint64_t off),
+                      void *ctx)
+{
+    bpf_sampler *s = arg;
+    if (!s->have_ksyms) return -EOPNOTSUPP;
+    struct profile_bpf__bss *bss = s->skel->bss;
+    int fd = bpf_program__fd(s->skel->progs.ksym_lookup);
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < PROF_KSYM_BATCH ? n - done : PROF_KSYM_BATCH;
+        memcpy(bss->ksym_addrs, ips + done, k * sizeof *ips);
+        bss->ksym_n = (uint32_t)k;
+        LIBBPF_OPTS(bpf_test_run_opts, ro);
+        if (bpf_prog_test_run_opts(fd, &ro) < 0) return -errno;
+        for (size_t i = 0; i < k; i++) {
+            /* "name+0xoff/0xsize[ [module]]"; "0x..." (unknown) or cut short: skipped */
+            char *out = bss->ksym_out[i];
+            long len = bss->ksym_len[i];     /* with the NUL */
+            if (len <= 0 || len >= PROF_KSYM_LEN) continue;
+            out[PROF_KSYM_LEN - 1] = 0;
+            out[strcspn(out, " ")] = 0;
+            char *slash = strrchr(out, '/'), *plus;
+            if (!slash) continue;
+            *slash = 0;
+            if (!(plus = strrchr(out, '+')) || plus == out || strncmp(plus, "+0x", 3)) continue;
+            char *end;
+            errno = 0;
+            uint64_t off = strtoull(plus + 3, &end, 16);
+            if (errno || end == plus + 3 || *end) continue;
+            *plus = 0;
+            put(ctx, done + i, out, off);
+        }
+        done += k;
+    }
+    return 0;
 }
 
 void bpf_sampler_disable(bpf_sampler *s)

@@ -22,6 +22,8 @@
  * Lost samples are ring-buffer drops and stacks the kernel could not give.
  * Exec and exit of a traced process arrive as SREC_COMM (exec = 1) and SREC_EXIT.
  * The reader sees no mmap records: the tracer reads /proc/PID/maps of each new process.
+ * Kernel symbols: bpf_sampler_ksyms() runs the object's ksym_lookup program, so the
+ * symbolizer need not read /proc/kallsyms (symbolizer_set_kernel_lookup).
  *
  * Privilege: root, or CAP_BPF + CAP_PERFMON (kernel >= 5.8).  bpf_sampler_permitted()
  * names what is missing before anything is loaded.
@@ -45,9 +47,11 @@ typedef struct bpf_sampler_opts {
     const char *cgroup;       /* a cgroup directory (v2 or v1), descendants included; or */
     int all;                  /* every process */
     int want_idle;            /* also the idle task (pid 0) */
+    int skip_pid;             /* a process never sampled (the agent passes itself); 0: none */
     int freq;                 /* samples per second per CPU */
     unsigned ring_bytes;      /* ring buffer size, power of two; 0: 256 KiB per CPU, >= 1 MiB */
-    unsigned stack_entries;   /* stack map buckets (each map); 0: 8192 */
+    unsigned stack_entries;   /* stack map buckets (each map); 0: 4 per sample a second
+                                 can bring (freq x CPUs), a power of two in [2048, 65536] */
 } bpf_sampler_opts;
 
 /* 0 when this process may load the backend; -EPERM with the missing capabilities named
@@ -63,6 +67,15 @@ int bpf_sampler_wait(bpf_sampler *s, int timeout_ms);
 
 /* Reads every record in the ring through cb; returns the number of records. */
 size_t bpf_sampler_read(bpf_sampler *s, sampler_cb cb, void *arg);
+
+/* Names kernel addresses through the kernel's own symbol lookup (the ksym_lookup
+ * program; kernels >= 5.14): put(ctx, i, name, off) for each ips[i] the kernel knows
+ * (name without module or offset).  0, or -EOPNOTSUPP when the kernel lacks the
+ * program type or helper (then read /proc/kallsyms), or -errno.  The signature of
+ * symbolizer_set_kernel_lookup(). */
+int bpf_sampler_ksyms(void *s, const uint64_t *ips, size_t n,
+                      void (*put)(void *ctx, size_t i, const char *name, uint64_t off),
+                      void *ctx);
 
 /* Stops sampling (what the ring holds can still be read). */
 void bpf_sampler_disable(bpf_sampler *s);

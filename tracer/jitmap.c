@@ -45,12 +45,26 @@ static int other_mnt_ns(int pid)
     return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
 }
 
+void jitmap_locate(int pid, jitmap_loc *out)
+{
+    out->pid = pid;
+    out->nspid = jitmap_nspid(pid);
+    out->other_mnt = out->nspid == pid ? other_mnt_ns(pid) : 1;
+}
+
 int jitmap_open(int pid, char *display, size_t dlen)
 {
-    int ns = jitmap_nspid(pid);
+    jitmap_loc l;
+    jitmap_locate(pid, &l);
+    return jitmap_open_at(&l, display, dlen);
+}
+
+int jitmap_open_at(const jitmap_loc *l, char *display, size_t dlen)
+{
+    int pid = l->pid, ns = l->nspid;
     snprintf(display, dlen, "/tmp/perf-%d.map", ns);
     int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-    if (ns == pid && !other_mnt_ns(pid)) {
+    if (ns == pid && !l->other_mnt) {
         int fd = open(display, flags);
         return fd < 0 ? -errno : fd;
     }

@@ -17,6 +17,16 @@
 /* display receives the name frames print as module: "/tmp/perf-NSPID.map". */
 int jitmap_open(int pid, char *display, size_t dlen);
 
+/* Where pid's map is, found once (its namespaces do not change with exec): a caller that
+ * looks for the map again and again (a reader polling a JIT that appends) keeps this and
+ * opens with jitmap_open_at, saving the /proc/PID/status read and the namespace stats. */
+typedef struct jitmap_loc {
+    int pid, nspid;
+    int other_mnt;            /* pid's mount namespace is not ours */
+} jitmap_loc;
+void jitmap_locate(int pid, jitmap_loc *out);
+int jitmap_open_at(const jitmap_loc *l, char *display, size_t dlen);
+
 /* The innermost namespace pid of pid (last NSpid field), pid itself when unknown. */
 int jitmap_nspid(int pid);
 

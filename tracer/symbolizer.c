@@ -5,6 +5,7 @@
  * sorted symbol array whose names point into a single string buffer; the kernel symbol
  * table and the vdso are dsos of their own.  Nothing is freed before symbolizer_free(),
  * so the strings handed out in sym_frame stay valid for the whole session. */
+#define _GNU_SOURCE                   /* memrchr */
 #include "symbolizer.h"
 #include "intmap.h"
 #include "jitmap.h"
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,6 +114,8 @@ struct proc {
     int jit_full;                     /* a limit was hit: not read on until it is replaced */
     uint64_t jit_ns;                  /* time spent reading this map, all reads */
     uint64_t jit_epoch;
+    jitmap_loc jit_loc;               /* where its JIT map is, once jit_located */
+    int jit_located;
 };
 
 struct symbolizer {
@@ -119,7 +123,13 @@ struct symbolizer {
     struct dso *dsos[DSO_BUCKETS];
     struct dso *vdso;
     struct dso *kernel;               /* path "[kernel.kallsyms]" */
-    int kernel_tried;
+    int kernel_tried;                 /* /proc/kallsyms was read (into kernel->syms) */
+    sym_kernel_lookup klookup;        /* or addresses are asked for, cached in kcache */
+    void *klookup_arg;
+    intmap kcache;                    /* ip -> struct kent */
+    int no_query;                     /* PROCMAP_QUERY refused: /proc/PID/maps as text */
+    int gate_known;
+    uint64_t gate_start, gate_end;    /* [vsyscall] */
     char debug_root[PATH_MAX];        /* where debug files are installed */
     uint64_t epoch;
     struct budget budget;
@@ -130,10 +140,12 @@ struct symbolizer {
 
 /* ---- symbol tables ---------------------------------------------------------------- */
 
-static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const char *name)
+/* name[0..len) is the name (no NUL needed within it). */
+static int symtab_add_len(struct symtab *t, uint64_t start, uint64_t size, const char *name,
+                          size_t len)
 {
     if (t->n >= MAX_SYMS) return -E2BIG;
-    size_t nl = strlen(name) + 1;
+    size_t nl = len + 1;
     if (t->slen + nl > MAX_STR_BYTES) return -E2BIG;
     size_t cost = sizeof *t->v + nl;
     if (t->budget->used + cost > t->budget->limit) {
@@ -165,11 +177,53 @@ static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const cha
         t->strs = ns;
         t->scap = nc;
     }
-    memcpy(t->strs + t->slen, name, nl);
+    memcpy(t->strs + t->slen, name, len);
+    t->strs[t->slen + len] = 0;
     t->v[t->n++] = (struct sym){ start, size, t->slen };
     t->slen += nl;
     t->budget->used += cost;
     return 0;
+}
+
+/* An entry whose name is already in t->strs at offset name (symtab_adopt_strs). */
+static int symtab_add_ref(struct symtab *t, uint64_t start, uint64_t size, size_t name)
+{
+    if (t->n >= MAX_SYMS) return -E2BIG;
+    if (t->budget->used + sizeof *t->v > t->budget->limit) {
+        t->budget->spent = 1;
+        return -E2BIG;
+    }
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 256;
+        struct sym *nv = realloc(t->v, nc * sizeof *nv);
+        if (!nv) return -ENOMEM;
+        t->v = nv;
+        t->cap = nc;
+    }
+    t->v[t->n++] = (struct sym){ start, size, name };
+    t->budget->used += sizeof *t->v;
+    return 0;
+}
+
+/* An empty table takes a copy of a whole string section as its names (one copy instead
+ * of one per symbol), NUL-terminated at its end.  -E2BIG when it does not fit the caps
+ * or the budget (then copy the names one by one), -ENOMEM. */
+static int symtab_adopt_strs(struct symtab *t, const char *strs, size_t len)
+{
+    if (t->slen || t->strs || len + 1 > MAX_STR_BYTES ||
+        t->budget->used + len + 1 > t->budget->limit)
+        return -E2BIG;
+    if (!(t->strs = malloc(len + 1))) return -ENOMEM;
+    memcpy(t->strs, strs, len);
+    t->strs[len] = 0;
+    t->slen = t->scap = len + 1;
+    t->budget->used += len + 1;
+    return 0;
+}
+
+static int symtab_add(struct symtab *t, uint64_t start, uint64_t size, const char *name)
+{
+    return symtab_add_len(t, start, size, name, strlen(name));
 }
 
 static int sym_cmp(const void *a, const void *b)
@@ -183,16 +237,50 @@ static int sym_cmp(const void *a, const void *b)
 
 /* Sorts, drops aliases at the same address, and gives sizeless symbols the room up to
  * the next one (what perf does for hand-written assembly). */
+/* Stable sort by start: LSD radix over the bytes in which the starts differ (a binary's
+ * symbols span a few of them), several times quicker than qsort on 100k+ symbols.
+ * -ENOMEM: no room for the scratch copy (the caller sorts in place instead). */
+static int sort_by_start(struct sym *v, size_t n)
+{
+    uint64_t all_or = 0, all_and = ~0ULL;
+    for (size_t i = 0; i < n; i++) {
+        all_or |= v[i].start;
+        all_and &= v[i].start;
+    }
+    uint64_t differ = all_or ^ all_and;
+    if (!differ) return 0;
+    struct sym *tmp = malloc(n * sizeof *tmp);
+    if (!tmp) return -ENOMEM;
+    struct sym *src = v, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 8) {
+        if (!((differ >> shift) & 0xff)) continue;
+        size_t count[257] = { 0 };
+        for (size_t i = 0; i < n; i++) count[((src[i].start >> shift) & 0xff) + 1]++;
+        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++) dst[count[(src[i].start >> shift) & 0xff]++] = src[i];
+        struct sym *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != v) memcpy(v, src, n * sizeof *v);
+    free(tmp);
+    return 0;
+}
+
 static void symtab_finish(struct symtab *t)
 {
     t->published = 1;
     if (!t->n) return;
     size_t unsorted = 0;
     for (size_t i = 1; i < t->n && !unsorted; i++) unsorted = sym_cmp(&t->v[i - 1], &t->v[i]) > 0;
-    if (unsorted) qsort(t->v, t->n, sizeof *t->v, sym_cmp);   /* kallsyms mostly is sorted */
+    if (unsorted && sort_by_start(t->v, t->n) < 0)    /* kallsyms mostly is sorted */
+        qsort(t->v, t->n, sizeof *t->v, sym_cmp);
+    /* aliases at one address: the one with the largest size, the first of those */
     size_t w = 0;
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++) {
         if (!w || t->v[w - 1].start != t->v[i].start) t->v[w++] = t->v[i];
+        else if (t->v[i].size > t->v[w - 1].size) t->v[w - 1] = t->v[i];
+    }
     t->n = w;
     for (size_t i = 0; i + 1 < t->n; i++)
         if (!t->v[i].size) t->v[i].size = t->v[i + 1].start - t->v[i].start;
@@ -242,6 +330,56 @@ static int symtab_restart(struct symtab *t)
 
 /* ---- ELF ---------------------------------------------------------------------------- */
 
+/* The function symbols of a 64-bit table read in place (libelf hands native-order
+ * Elf64_Sym arrays out as they are), names bounds-checked against their string section:
+ * what gelf_getsym + elf_strptr do per symbol, without the per-call section lookups
+ * (a big library has 100k+ symbols).  Returns 1 when it found one, | 2 when a table
+ * limit stopped it; -1: not this layout, use the generic loop. */
+static int elf_load_syms64(Elf *e, const GElf_Shdr *sh, Elf_Data *data, struct symtab *t)
+{
+    if (gelf_getclass(e) != ELFCLASS64 || data->d_type != ELF_T_SYM ||
+        sh->sh_entsize != sizeof(Elf64_Sym) || !data->d_buf)
+        return -1;
+    Elf_Scn *strscn = elf_getscn(e, sh->sh_link);
+    GElf_Shdr ssh;
+    Elf_Data *sd = strscn ? elf_getdata(strscn, NULL) : NULL;
+    if (!sd || !sd->d_buf || !gelf_getshdr(strscn, &ssh) || ssh.sh_type != SHT_STRTAB)
+        return -1;
+    const Elf64_Sym *v = data->d_buf;
+    const char *strs = sd->d_buf;
+    size_t n = data->d_size / sizeof *v, slen = sd->d_size;
+    int found = 0;
+    if (slen && symtab_adopt_strs(t, strs, slen) == 0) {
+        /* names point into the copy; a name is valid when a NUL of the section ends it */
+        const char *nul = memrchr(strs, 0, slen);
+        size_t valid = nul ? (size_t)(nul - strs) : 0;      /* names starting before */
+        for (size_t i = 0; i < n; i++) {
+            const Elf64_Sym *sym = &v[i];
+            int st = ELF64_ST_TYPE(sym->st_info);
+            if ((st != STT_FUNC && st != STT_GNU_IFUNC) || sym->st_shndx == SHN_UNDEF ||
+                !sym->st_value || sym->st_name >= valid || !strs[sym->st_name])
+                continue;
+            if (symtab_add_ref(t, sym->st_value, sym->st_size, sym->st_name) < 0)
+                return found | 2;
+            found = 1;
+        }
+        return found;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const Elf64_Sym *sym = &v[i];
+        int st = ELF64_ST_TYPE(sym->st_info);
+        if ((st != STT_FUNC && st != STT_GNU_IFUNC) || sym->st_shndx == SHN_UNDEF ||
+            !sym->st_value || sym->st_name >= slen)
+            continue;
+        const char *name = strs + sym->st_name;
+        size_t room = slen - sym->st_name, len = strnlen(name, room);
+        if (!len || len == room) continue;       /* empty, or not terminated in the section */
+        if (symtab_add_len(t, sym->st_value, sym->st_size, name, len) < 0) return found | 2;
+        found = 1;
+    }
+    return found;
+}
+
 static int elf_load_syms(Elf *e, Elf64_Word type, struct symtab *t)
 {
     Elf_Scn *scn = NULL;
@@ -251,6 +389,12 @@ static int elf_load_syms(Elf *e, Elf64_Word type, struct symtab *t)
         if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize) continue;
         Elf_Data *data = elf_getdata(scn, NULL);
         if (!data) continue;
+        int fast = elf_load_syms64(e, &sh, data, t);
+        if (fast >= 0) {
+            found |= fast & 1;
+            if (fast & 2) return found;
+            continue;
+        }
         size_t n = sh.sh_size / sh.sh_entsize;
         for (size_t i = 0; i < n; i++) {
             GElf_Sym sym;
@@ -486,8 +630,10 @@ static void kallsyms_line(struct symtab *t, char *line, int *nonzero)
 
 static void kernel_load(symbolizer *s)
 {
+    if (s->kernel_tried) return;
     s->kernel_tried = 1;
     if (over_budget(s)) return;
+    s->stats.kallsyms_reads++;
     int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     size_t cap = 1 << 20, len = 0;
@@ -514,8 +660,87 @@ static void kernel_load(symbolizer *s)
     if (s->budget.spent) s->stats.tables_over_budget++;   /* cut short */
 }
 
+/* A kernel address the lookup answered for; name inline, "" when it did not know it. */
+struct kent {
+    uint64_t off;
+    char name[];
+};
+
+#define KCACHE_MAX (1u << 20)          /* addresses cached; past it the table is read */
+#define KBATCH 64
+
+struct kbatch {
+    symbolizer *s;
+    const uint64_t *ips;
+    size_t n;
+};
+
+static void kput(void *ctx, size_t i, const char *name, uint64_t off)
+{
+    struct kbatch *b = ctx;
+    if (i >= b->n || !name || !*name || intmap_get(&b->s->kcache, b->ips[i])) return;
+    size_t nl = strlen(name) + 1;
+    struct kent *k = malloc(sizeof *k + nl);
+    if (!k) return;
+    k->off = off;
+    memcpy(k->name, name, nl);
+    if (intmap_put(&b->s->kcache, b->ips[i], k) < 0) free(k);
+}
+
+void symbolizer_set_kernel_lookup(symbolizer *s, sym_kernel_lookup fn, void *arg)
+{
+    s->klookup = fn;
+    s->klookup_arg = arg;
+}
+
+void symbolizer_prefetch_kernel(symbolizer *s, const uint64_t *ips, size_t n)
+{
+    if (!s->klookup || s->kernel_tried) return;
+    uint64_t want[KBATCH];
+    size_t nw = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && !intmap_get(&s->kcache, ips[i])) {
+            int dup = 0;
+            for (size_t k = 0; k < nw && !dup; k++) dup = want[k] == ips[i];
+            if (!dup) want[nw++] = ips[i];
+        }
+        if (nw && (nw == KBATCH || i == n)) {
+            if (s->kcache.len + nw > KCACHE_MAX) {
+                kernel_load(s);               /* enough addresses: the table is cheaper */
+                return;
+            }
+            struct kbatch b = { s, want, nw };
+            if (s->klookup(s->klookup_arg, want, nw, kput, &b) < 0) {
+                kernel_load(s);               /* the lookup is not usable: the table */
+                return;
+            }
+            s->stats.kernel_lookups += nw;
+            for (size_t k = 0; k < nw; k++)
+                if (!intmap_get(&s->kcache, want[k])) {
+                    kernel_load(s);           /* one it does not know: the table decides */
+                    return;
+                }
+            nw = 0;
+        }
+    }
+}
+
 void symbolizer_resolve_kernel(symbolizer *s, uint64_t ip, sym_frame *out)
 {
+    if (s->klookup && !s->kernel_tried) {
+        const struct kent *k = intmap_get(&s->kcache, ip);
+        if (!k) {
+            symbolizer_prefetch_kernel(s, &ip, 1);
+            k = s->kernel_tried ? NULL : intmap_get(&s->kcache, ip);
+        }
+        if (k) {
+            out->addr = ip;
+            out->module = s->kernel->path;
+            out->sym = k->name;
+            out->off = k->off;
+            return;
+        }
+    }
     if (!s->kernel_tried) kernel_load(s);
     out->addr = ip;
     out->module = s->kernel->path;
@@ -656,17 +881,106 @@ static void add_mapping(symbolizer *s, struct proc *p, uint64_t start, uint64_t 
     proc_insert(p, &m);
 }
 
+/* PROCMAP_QUERY (Linux 6.11, <linux/fs.h>): one executable mapping per ioctl on an open
+ * /proc/PID/maps, so the kernel formats no line for the (many more) other mappings. */
+#ifndef PROCMAP_QUERY
+struct procmap_query {
+    uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size,
+             vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#define PROCMAP_QUERY_VMA_EXECUTABLE 0x04
+#define PROCMAP_QUERY_COVERING_OR_NEXT_VMA 0x10
+#endif
+
+/* The [vsyscall] page as /proc/self/maps shows it (the same in every 64-bit process;
+ * the ioctl does not list it): start 0 when there is none. */
+static void gate_area(symbolizer *s)
+{
+    s->gate_known = 1;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f) return;
+    char line[MAX_LINE];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi;
+        char perms[8];
+        if (strstr(line, "[vsyscall]") && sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 &&
+            hi > lo && strlen(perms) >= 3 && perms[2] == 'x') {
+            s->gate_start = lo;
+            s->gate_end = hi;
+        }
+    }
+    fclose(f);
+}
+
+/* 0, or -ENOTTY (an older kernel: read the text) or another -errno. */
+static int query_maps(symbolizer *s, struct proc *p, int fd)
+{
+    char name[PATH_MAX + 16], mangled[PATH_MAX + 64];
+    uint64_t addr = 0;
+    for (unsigned n = 0; n < MAX_MAPS; n++) {
+        struct procmap_query q;
+        memset(&q, 0, sizeof q);
+        q.size = sizeof q;
+        q.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA | PROCMAP_QUERY_VMA_EXECUTABLE;
+        q.query_addr = addr;
+        q.vma_name_addr = (uint64_t)(uintptr_t)name;
+        q.vma_name_size = sizeof name;
+        if (ioctl(fd, PROCMAP_QUERY, &q) < 0) {
+            if (errno == ENOENT) break;          /* no executable mapping above addr */
+            return -errno;
+        }
+        if (q.vma_end <= q.vma_start || q.vma_start < addr) return -EINVAL;
+        name[q.vma_name_size && q.vma_name_size <= sizeof name ? q.vma_name_size - 1 : 0] = 0;
+        /* as /proc/PID/maps prints it: a newline in a path is "\012" */
+        const char *nm = name;
+        if (strchr(name, '\n')) {
+            size_t w = 0;
+            for (const char *c = name; *c && w + 5 < sizeof mangled; c++) {
+                if (*c == '\n') {
+                    memcpy(mangled + w, "\\012", 4);
+                    w += 4;
+                } else {
+                    mangled[w++] = *c;
+                }
+            }
+            mangled[w] = 0;
+            nm = mangled;
+        }
+        add_mapping(s, p, q.vma_start, q.vma_end, q.vma_offset, q.dev_major, q.dev_minor,
+                    q.inode, nm);
+        addr = q.vma_end;
+    }
+    if (!s->gate_known) gate_area(s);
+    if (s->gate_end) add_mapping(s, p, s->gate_start, s->gate_end, 0, 0, 0, 0, "[vsyscall]");
+    return 0;
+}
+
 static int read_maps(symbolizer *s, struct proc *p)
 {
     char path[64], line[MAX_LINE];
     snprintf(path, sizeof path, "/proc/%d/maps", p->pid);
-    FILE *f = fopen(path, "re");
-    if (!f) return -errno;
-    s->stats.maps_reads++;
+    /* the attempt counts, failed or not: a process that exited before its samples were
+     * read (the bpf backend reads them later) must not be retried at every frame */
     p->maps_epoch = s->epoch;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     p->maps_read_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec + 1;
+    if (!s->no_query) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return -errno;
+        s->stats.maps_reads++;
+        int rc = query_maps(s, p, fd);
+        close(fd);
+        if (rc == 0) return 0;
+        if (rc == -ENOTTY || rc == -EINVAL) s->no_query = 1;    /* before 6.11: the text */
+        else if (rc == -ESRCH) return rc;
+    }
+    FILE *f = fopen(path, "re");
+    if (!f) return -errno;
+    if (s->no_query) s->stats.maps_reads++;
     while (fgets(line, sizeof line, f)) {
         unsigned long long lo, hi, off, ino;
         unsigned maj, min;
@@ -688,6 +1002,7 @@ int symbolizer_add_proc(symbolizer *s, int pid)
 {
     struct proc *p = proc_get(s, pid);
     if (!p) return -ENOMEM;
+    p->jit_located = 0;                /* maybe a new process under a reused pid */
     return read_maps(s, p);
 }
 
@@ -746,7 +1061,11 @@ static void jit_refresh(symbolizer *s, struct proc *p)
     if (p->jit_epoch == s->epoch) return;
     p->jit_epoch = s->epoch;
     char path[64];
-    int fd = jitmap_open(p->pid, path, sizeof path);   /* in its namespaces; no FIFO hang */
+    if (!p->jit_located) {                      /* its namespaces: once per process */
+        jitmap_locate(p->pid, &p->jit_loc);
+        p->jit_located = 1;
+    }
+    int fd = jitmap_open_at(&p->jit_loc, path, sizeof path);  /* no FIFO hang */
     if (fd < 0) return;
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size == p->jit_size ||
@@ -894,6 +1213,11 @@ void symbolizer_resolve_user(symbolizer *s, int pid, uint64_t ip, sym_frame *out
     }
 }
 
+void symbolizer_set_maps_text(symbolizer *s, int text)
+{
+    s->no_query = !!text;
+}
+
 int symbolizer_set_debug_root(symbolizer *s, const char *dir)
 {
     if (!dir || dir[0] != '/' || strlen(dir) >= sizeof s->debug_root) return -EINVAL;
@@ -968,6 +1292,9 @@ void symbolizer_free(symbolizer *s)
         free(p);
     }
     intmap_free(&s->procs);
+    pos = 0;
+    while (intmap_next(&s->kcache, &pos, &key, &val)) free(val);
+    intmap_free(&s->kcache);
     for (size_t i = 0; i < DSO_BUCKETS; i++)
         for (struct dso *d = s->dsos[i], *n; d; d = n) {
             n = d->next;

@@ -70,6 +70,7 @@ struct tracer {
     uint64_t lost_written;  /* lost samples already reported in a flushed file */
     uint64_t collisions_written;
     size_t added;           /* samples added by the current tracer_poll */
+    size_t sorted;          /* recs[0..sorted) is in time order and nothing came since */
 };
 
 static const char *intern(tracer *t, const char *s)
@@ -216,6 +217,15 @@ static void add_sample(tracer *t, const sampler_rec *r)
     rec->comm = comm_of(t, r->pid, r->tid);
     rec->first = t->nframes;
     rec->nframes = 0;
+    if (t->bpf) {                     /* the kernel frames not seen yet, in one lookup */
+        uint64_t kips[MAX_FRAMES], c = SAMPLER_CONTEXT_USER;
+        size_t nk = 0;
+        for (uint64_t i = 0; i < r->nips && nk < MAX_FRAMES; i++) {
+            if (r->ips[i] >= SAMPLER_CONTEXT_MIN) c = r->ips[i];
+            else if (c == SAMPLER_CONTEXT_KERNEL) kips[nk++] = r->ips[i];
+        }
+        if (nk) symbolizer_prefetch_kernel(t->sym, kips, nk);
+    }
     uint64_t ctx = SAMPLER_CONTEXT_USER;
     for (uint64_t i = 0; i < r->nips && rec->nframes < MAX_FRAMES; i++) {
         uint64_t ip = r->ips[i];
@@ -333,10 +343,11 @@ static int start_bpf(tracer *t, const tracer_opts *o, char *err, size_t errlen)
     t->on_new_pid_arg = o->on_new_pid_arg;
     bpf_sampler_opts bo = {
         .pids = pids, .npids = npids, .cgroup = o->cgroup, .all = o->all,
-        .want_idle = o->want_idle, .freq = t->freq,
+        .want_idle = o->want_idle, .freq = t->freq, .skip_pid = o->skip_self ? getpid() : 0,
     };
     int rc = bpf_sampler_open(&t->bpf, &bo, err, errlen);
     free(pids);
+    if (rc == 0) symbolizer_set_kernel_lookup(t->sym, bpf_sampler_ksyms, t->bpf);
     return rc;
 }
 
@@ -490,9 +501,18 @@ static int rec_cmp(const void *a, const void *b)
     return 0;
 }
 
+/* Time order, once per batch of new samples: the agent writes one file per container
+ * from the same buffer, and each would otherwise sort it again. */
+static void sort_recs(tracer *t)
+{
+    if (t->nrecs > 1 && t->sorted != t->nrecs)
+        qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    t->sorted = t->nrecs;
+}
+
 void tracer_foreach(tracer *t, int (*fn)(void *arg, const tracer_sample *s), void *arg)
 {
-    if (t->nrecs > 1) qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    sort_recs(t);
     for (size_t i = 0; i < t->nrecs; i++) {
         const struct rec *r = &t->recs[i];
         tracer_sample s = {
@@ -565,7 +585,7 @@ static const ps_str unknown = PS_STR("[unknown]");
 static int write_samples(tracer *t, ps_writer *w, const tracer_header *h,
                          int (*keep)(void *arg, const tracer_sample *s), void *arg, int select)
 {
-    if (t->nrecs > 1) qsort(t->recs, t->nrecs, sizeof *t->recs, rec_cmp);
+    sort_recs(t);
     int rc = write_header(t, w, h, select);
     for (size_t i = 0; i < t->nrecs && !rc; i++) {
         const struct rec *r = &t->recs[i];
@@ -603,6 +623,7 @@ static int write_samples(tracer *t, ps_writer *w, const tracer_header *h,
 void tracer_forget(tracer *t)
 {
     t->nrecs = 0;
+    t->sorted = 0;
     t->nframes = 0;
     t->nstacks = 0;
     intmap_free(&t->stack_index);

@@ -1,5 +1,6 @@
-/* uploader — see uploader.h.  libcurl easy handles (one per request, no shared state but the
- * process-wide "this server refuses gzip" flag), lib/gz for the gzip body, plain files and
+/* uploader — see uploader.h.  libcurl easy handles (one per thread, reset per request and
+ * kept for its open connection; no shared state but the process-wide "this server
+ * refuses gzip" flag), lib/gz for the gzip body, plain files and
  * rename(2) for the spool. */
 #include "uploader.h"
 #include "errbuf.h"
@@ -32,7 +33,37 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static int gzip_refused;            /* a server answered 415 to gzip: send plain */
 static unsigned spool_seq;
 
-static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+/* One easy handle per thread, reset between requests: its connection to the collector
+ * stays open (keep-alive), so an agent posting a trace per container and window does
+ * not connect and set up a handle every time. */
+static pthread_key_t curl_key;
+static void curl_drop(void *c) { curl_easy_cleanup(c); }
+static void curl_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_key_create(&curl_key, curl_drop);
+}
+
+static CURL *thread_handle(void)
+{
+    CURL *c = pthread_getspecific(curl_key);
+    if (c) {
+        curl_easy_reset(c);
+        return c;
+    }
+    if ((c = curl_easy_init()) && pthread_setspecific(curl_key, c)) {
+        curl_easy_cleanup(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* After a failed request: the next one starts from a fresh handle and connection. */
+static void thread_handle_drop(CURL *c)
+{
+    pthread_setspecific(curl_key, NULL);
+    curl_easy_cleanup(c);
+}
 
 /* A trace's own id, minted once per trace: "<ns>-<pid>-<seq>".  It names the trace's
  * spool entry, so a drain after a timed-out try sends the same Idempotency-Key. */
@@ -47,13 +78,27 @@ static void mint_tid(char *out)
              (int)getpid(), seq);
 }
 
-/* Idempotency-Key: "fntrace-<FNV-1a 64 of the content>-<trace id>". */
+/* Idempotency-Key: "fntrace-<64-bit hash of the content>-<trace id>".  The hash is FNV-1a's
+ * step over little-endian 8-byte words (then the tail bytes) with a shift to fold the
+ * high bits back: a byte at a time, hashing was a tenth of what an agent spends per
+ * window.  (A trace spooled by an fntrace from before this hash gets another key when a
+ * newer one drains it: one trace, at most once, may be stored twice across the upgrade.) */
 #define KEY_MAX (TID_MAX + 32)
 static void idem_key(const void *body, size_t len, const char *tid, char *out)
 {
-    uint64_t h = 1469598103934665603ull;
+    const uint64_t prime = 1099511628211ull;
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)len;
     const unsigned char *p = body;
-    for (size_t i = 0; i < len; i++) { h ^= p[i]; h *= 1099511628211ull; }
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = (uint64_t)p[i] | (uint64_t)p[i + 1] << 8 | (uint64_t)p[i + 2] << 16 |
+                     (uint64_t)p[i + 3] << 24 | (uint64_t)p[i + 4] << 32 |
+                     (uint64_t)p[i + 5] << 40 | (uint64_t)p[i + 6] << 48 |
+                     (uint64_t)p[i + 7] << 56;
+        h = (h ^ w) * prime;
+        h ^= h >> 29;
+    }
+    for (; i < len; i++) h = (h ^ p[i]) * prime;
     snprintf(out, KEY_MAX, "fntrace-%016llx-%s", (unsigned long long)h, tid);
 }
 
@@ -84,7 +129,7 @@ static int post_once(const upload_opts *o, const char *name, const char *key,
     size_t gzlen = 0;
     int use_gzip = o->gzip == UPLOAD_GZIP_AUTO && !__atomic_load_n(&gzip_refused, __ATOMIC_RELAXED);
     if (use_gzip && gz_compress(body, len, GZIP_LEVEL, &gz, &gzlen) < 0) use_gzip = 0;
-    CURL *c = curl_easy_init();
+    CURL *c = thread_handle();
     if (!c) {
         free(gz);
         err_set(err, errlen, "curl_easy_init failed");
@@ -114,8 +159,11 @@ static int post_once(const upload_opts *o, const char *name, const char *key,
     CURLcode cc = curl_easy_perform(c);
     long status = 0;
     if (cc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);  /* h is freed; the handle stays */
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    if (cc != CURLE_OK) thread_handle_drop(c);
     free(gz);
     if (rep) rep->http_status = status;
     if (cc != CURLE_OK) {

@@ -268,6 +268,65 @@ static void test_profile_memory_counts_invocations(void **st)
 }
 
 
+/* The streamed flame graph (views_fg_*) read in pieces of any size, down to one byte,
+ * gives the bytes of its announced length, the same as the whole-buffer writer and as
+ * the intermediate tree's JSON (ftree), on a profile with wide and deep stacks, a
+ * name longer than a piece and names that need escaping. */
+static void test_flamegraph_stream_pieces(void **st)
+{
+    (void)st;
+    sbuf t;
+    sbuf_init(&t);
+    char longname[3000];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    for (int i = 0; i < 300; i++) {
+        sbuf_printf(&t, "app%d 1/%d [000] %d.%06d: 5000000 cpu-clock: \n", i % 3, 2 + i % 5,
+                    10 + i / 100, (i * 9973) % 1000000);
+        for (int d = 0; d < 1 + i % 17; d++)
+            sbuf_printf(&t, "\t%x f%d_%d\"\\\t+0x1 (/bin/a)\n", 0x1000 + d, d, (i * 7 + d) % 11);
+        if (i % 50 == 7)
+            sbuf_printf(&t, "\t1 %s+0x1 (/bin/a)\n", longname);
+        sbuf_adds(&t, "\t1 main+0x1 (/bin/a)\n\n");
+    }
+    char *text = take(&t);
+    profile *p = build(text, NULL);
+    free(text);
+    assert_non_null(p);
+    struct profile_range ranges[2];
+    char err[128];
+    profile_range_all(p, &ranges[0]);
+    assert_int_equal(profile_range_parse(p, "0.3", "2", &ranges[1], err, sizeof err), 0);
+    for (int k = 0; k < 2; k++) {
+        char *want = tree_json(p, &ranges[k]);
+        sbuf b;
+        sbuf_init(&b);
+        assert_int_equal(views_flamegraph(p, &ranges[k], &b), 0);
+        char *whole = take(&b);
+        assert_string_equal(whole, want);
+        static const size_t pieces[] = {1, 3, 64, 1000, 65536};
+        for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
+            views_fg *g;
+            uint64_t len;
+            assert_int_equal(views_fg_new(p, &ranges[k], &g, &len), 0);
+            assert_int_equal(len, strlen(want));
+            char *got = malloc(len + pieces[i]), *w = got;
+            size_t n;
+            while ((n = views_fg_read(g, w, pieces[i])) > 0) {
+                assert_true(n <= pieces[i]);
+                w += n;
+            }
+            assert_int_equal((size_t)(w - got), len);
+            assert_memory_equal(got, want, len);
+            free(got);
+            views_fg_free(g);
+        }
+        free(whole);
+        free(want);
+    }
+    profile_free(p);
+}
+
 /* Every answer of an index, as one string (heatmap, invocations, whole and ranged
  * flame graphs, every export). */
 static char *all_answers(const profile *p, size_t *lenp)
@@ -776,6 +835,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pyfloat),
         cmocka_unit_test(test_json_str),
+        cmocka_unit_test(test_flamegraph_stream_pieces),
         cmocka_unit_test(test_profile_namings),
         cmocka_unit_test(test_profile_ranges),
         cmocka_unit_test(test_profile_unsorted_and_heatmap),

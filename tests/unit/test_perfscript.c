@@ -586,6 +586,17 @@ static void test_frame_lines(void **state)
             assert_string_equal(out, want);
         }
     }
+    /* addresses and offsets of every width print as printf's "%16" PRIx64 / "%" PRIx64 */
+    const uint64_t vals[] = { 0, 1, 0xf, 0x10, 0xabcdef, 0x7fffffffffffull,
+                              0xffffffff81000000ull, UINT64_MAX };
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        ps_frame fv = { .addr = vals[i], .off = vals[(i + 3) % 8], .sym = PS_STR("s"),
+                        .module = PS_STR("/m"), .flags = PS_FRAME_OFF | PS_FRAME_MODULE };
+        char out[128], want[128];
+        ps_format_frame(&fv, out, sizeof(out));
+        snprintf(want, sizeof(want), "\t%16" PRIx64 " s+0x%" PRIx64 " (/m)\n", fv.addr, fv.off);
+        assert_string_equal(out, want);
+    }
     const char *bad[] = { "", "\t", "\tzzz foo (bar)", "\t12345678901234567 x (y)",
                           "\t1234x foo (bar)" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -19,9 +19,11 @@
 #include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../tracer/bpf_sampler.h"
 #include "../../tracer/intmap.h"
 #include "../../tracer/symbolizer.h"
 
@@ -590,10 +592,11 @@ static void test_elf_name_bomb(void **state)
     assert_true(ru.ru_maxrss < (UNDER_ASAN ? 2 : 1) * 1024 * 1024);   /* KiB: 1 GiB (2) */
 }
 
-/* Many crafted files, each under the per-table caps (one symbol table of 1000 names of
- * 60 KB: 60 MB), mapped by one target: together they stay under the session's budget
- * (here 200 MB): the first ones resolve, the later ones are not loaded and print as
- * [unknown] in their module, and the symbolizer says how many it left out. */
+/* Many crafted files, each under the per-table caps (one symbol table of 1000 symbols
+ * naming one 60 KB string: a table keeps its string section once, ~84 KB), mapped by one
+ * target: together they stay under the session's budget (here 300 KB): the first ones
+ * resolve, the later ones are not loaded and print as [unknown] in their module, and
+ * the symbolizer says how many it left out. */
 static void test_session_budget(void **state)
 {
     (void)state;
@@ -608,7 +611,7 @@ static void test_session_budget(void **state)
     if (!child) {
         alarm(120);
         symbolizer *s = symbolizer_new();
-        if (symbolizer_set_mem_budget(s, 200u << 20)) _exit(2);
+        if (symbolizer_set_mem_budget(s, 300u << 10)) _exit(2);
         sym_frame f;
         for (int i = 0; i < NFILES; i++) {
             uint64_t base = 0x50000000 + 0x100000 * (uint64_t)i;
@@ -696,6 +699,130 @@ static void test_kernel(void **state)
     symbolizer_free(s);
 }
 
+/* The bpf backend names kernel frames through the kernel's own lookup (ksym_lookup)
+ * instead of reading /proc/kallsyms: every address gets the name and offset the table
+ * gives, and the table is never read.  Root only (the BPF program). */
+static void test_kernel_lookup_matches_kallsyms(void **state)
+{
+    (void)state;
+    char err[256];
+    if (bpf_sampler_permitted(err, sizeof err) < 0) skip();
+    FILE *k = fopen("/proc/kallsyms", "r");
+    if (!k) skip();
+    enum { MAXA = 6000 };
+    uint64_t *addrs = calloc(MAXA, sizeof *addrs);
+    assert_non_null(addrs);
+    size_t n = 0, line_no = 0;
+    char line[512];
+    unsigned long long prev = 0;
+    while (fgets(line, sizeof line, k) && n + 3 < MAXA) {
+        unsigned long long addr;
+        char type, name[256];
+        /* core kernel text only: module, bpf and ftrace lines carry a [module] */
+        if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3 || strchr(line, '[') ||
+            !addr || (type != 'T' && type != 't'))
+            continue;
+        if (line_no++ % 53 == 0 && prev && addr > prev + 1 && addr - prev < 65536) {
+            addrs[n++] = prev;                        /* a symbol's first byte, */
+            addrs[n++] = prev + 1;                    /* its second */
+            addrs[n++] = addr - 1;                    /* and its last */
+        }
+        prev = addr;
+    }
+    fclose(k);
+    if (n < 30) {                                     /* kptr_restrict: no addresses */
+        free(addrs);
+        skip();
+    }
+    int pid = getpid();
+    bpf_sampler_opts o = { .pids = &pid, .npids = 1, .freq = 1 };
+    bpf_sampler *bs;
+    int rc = bpf_sampler_open(&bs, &o, err, sizeof err);
+    if (rc == -EOPNOTSUPP || rc == -ENOSYS) skip();
+    assert_int_equal(rc, 0);
+    symbolizer *viak = symbolizer_new(), *table = symbolizer_new();
+    symbolizer_set_kernel_lookup(viak, bpf_sampler_ksyms, bs);
+    for (size_t i = 0; i < n; i += 40)
+        symbolizer_prefetch_kernel(viak, addrs + i, n - i < 40 ? n - i : 40);
+    for (size_t i = 0; i < n; i++) {
+        sym_frame a, b;
+        symbolizer_resolve_kernel(viak, addrs[i], &a);
+        symbolizer_resolve_kernel(table, addrs[i], &b);
+        assert_int_equal(a.addr, b.addr);
+        assert_non_null(b.sym);
+        assert_non_null(a.sym);
+        assert_string_equal(a.sym, b.sym);
+        assert_int_equal(a.off, b.off);
+        assert_string_equal(a.module, b.module);
+    }
+    symbolizer_stats st;
+    symbolizer_get_stats(viak, &st);
+    struct utsname u;
+    int major = 0, minor = 0;
+    if (!uname(&u)) sscanf(u.release, "%d.%d", &major, &minor);
+    if (major > 5 || (major == 5 && minor >= 14)) {   /* syscall programs, bpf_snprintf */
+        assert_true(st.kernel_lookups > 0 && st.kernel_lookups <= n);
+        assert_int_equal(st.kallsyms_reads, 0);
+    }
+    symbolizer_get_stats(table, &st);
+    assert_int_equal(st.kallsyms_reads, 1);
+    /* an address no symbol holds: the table decides, as without the lookup */
+    sym_frame a, b;
+    symbolizer_resolve_kernel(viak, 0x10, &a);
+    symbolizer_resolve_kernel(table, 0x10, &b);
+    assert_true(a.sym == NULL && b.sym == NULL);
+    symbolizer_free(viak);
+    symbolizer_free(table);
+    bpf_sampler_close(bs);
+    free(addrs);
+}
+
+/* PROCMAP_QUERY and the text of /proc/PID/maps give the same mappings: every address
+ * of every executable mapping of this process (and of pid 1 when readable) resolves to
+ * the same frame either way, [vdso] and [vsyscall] included. */
+static void test_maps_query_matches_text(void **state)
+{
+    (void)state;
+    int pids[] = { getpid(), 1 };
+    for (size_t k = 0; k < sizeof pids / sizeof *pids; k++) {
+        char path[64], line[1024];
+        snprintf(path, sizeof path, "/proc/%d/maps", pids[k]);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        symbolizer *q = symbolizer_new(), *t = symbolizer_new();
+        symbolizer_set_maps_text(t, 1);
+        if (symbolizer_add_proc(q, pids[k]) < 0 || symbolizer_add_proc(t, pids[k]) < 0) {
+            fclose(f);                    /* not ours to read */
+            symbolizer_free(q);
+            symbolizer_free(t);
+            continue;
+        }
+        int checked = 0;
+        while (fgets(line, sizeof line, f)) {
+            unsigned long long lo, hi;
+            char perms[8];
+            if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) != 3 || perms[2] != 'x') continue;
+            uint64_t probe[] = { lo, lo + (hi - lo) / 3, hi - 1 };
+            for (size_t i = 0; i < 3; i++) {
+                sym_frame a, b;
+                symbolizer_resolve_user(q, pids[k], probe[i], &a);
+                symbolizer_resolve_user(t, pids[k], probe[i], &b);
+                assert_int_equal(a.addr, b.addr);
+                assert_int_equal(a.off, b.off);
+                assert_true((a.sym == NULL) == (b.sym == NULL));
+                if (a.sym) assert_string_equal(a.sym, b.sym);
+                assert_true((a.module == NULL) == (b.module == NULL));
+                if (a.module) assert_string_equal(a.module, b.module);
+                checked++;
+            }
+        }
+        fclose(f);
+        assert_true(checked > 0);
+        symbolizer_free(q);
+        symbolizer_free(t);
+    }
+}
+
 static void test_intmap(void **state)
 {
     (void)state;
@@ -744,6 +871,8 @@ int main(void)
         cmocka_unit_test(test_session_budget),
         cmocka_unit_test(test_deleted_mapping_not_the_new_file),
         cmocka_unit_test(test_kernel),
+        cmocka_unit_test(test_kernel_lookup_matches_kallsyms),
+        cmocka_unit_test(test_maps_query_matches_text),
         cmocka_unit_test(test_intmap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,7 @@
  * frame-pointer callchains, stored once per distinct stack in a STACK_TRACE map).
  *
  * Filters (read-only config set before load, plus the pids map):
- *   - idle (pid 0) is dropped unless want_idle;
+ *   - idle (pid 0) is dropped unless want_idle, and skip_tgid (the reader) always;
  *   - filter_pids: only processes (tgid) present in pids; with follow_forks a child
  *     forked by a traced process joins the set (sched_process_fork);
  *   - filter_cgroup: only tasks whose cgroup v2 ancestor at cg_level is cg_id, i.e. the
@@ -18,7 +18,8 @@
  * record), so it is not lost; ring-buffer drops are counted, never hidden.
  *
  * Process events for the symbolizer: exec of a traced process (its maps change) and
- * thread exit (the last chance to read a JIT map).
+ * thread exit (the last chance to read a JIT map).  ksym_lookup names kernel addresses
+ * for the symbolizer (see profile.h).
  *
  * SPDX-License-Identifier: GPL-2.0 (the kernel helpers used need a GPL program) */
 #include <vmlinux.h>               /* generated: build/gen (bpftool btf dump) */
@@ -36,6 +37,7 @@ const volatile int follow_forks = 0;
 const volatile int filter_cgroup = 0;
 const volatile __u64 cg_id = 0;
 const volatile int cg_level = 0;
+const volatile __u32 skip_tgid = 0;      /* a process never sampled (the agent itself) */
 
 __u32 gen = 0;                       /* written by user space */
 __u64 counters[PROF_CNT_MAX];
@@ -69,6 +71,7 @@ static __always_inline void count(int i)
 static __always_inline int traced(__u32 tgid)
 {
     if (tgid == 0) return want_idle;
+    if (skip_tgid && tgid == skip_tgid) return 0;
     if (filter_pids && !bpf_map_lookup_elem(&pids, &tgid)) return 0;
     if (filter_cgroup && bpf_get_current_ancestor_cgroup_id(cg_level) != cg_id) return 0;
     return 1;
@@ -177,6 +180,25 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
     if (ptgid == ctgid || !bpf_map_lookup_elem(&pids, &ptgid)) return 0;
     __u8 one = 1;
     if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY)) count(PROF_CNT_PIDS_FULL);
+    return 0;
+}
+
+/* Kernel symbols for user space, one batch per run: the kernel's own lookup answers for
+ * the few addresses a profile holds, instead of user space reading all of /proc/kallsyms.
+ * Only the reader's thread runs it (BPF_PROG_TEST_RUN), so the globals are its own. */
+__u64 ksym_addrs[PROF_KSYM_BATCH];
+__u32 ksym_n = 0;
+char ksym_out[PROF_KSYM_BATCH][PROF_KSYM_LEN];
+long ksym_len[PROF_KSYM_BATCH];
+
+SEC("syscall")
+int ksym_lookup(void *ctx)
+{
+    for (__u32 i = 0; i < PROF_KSYM_BATCH; i++) {
+        if (i >= ksym_n) break;
+        __u64 a = ksym_addrs[i];
+        ksym_len[i] = bpf_snprintf(ksym_out[i], PROF_KSYM_LEN, "%pS", &a, sizeof a);
+    }
     return 0;
 }
 

@@ -37,6 +37,13 @@ struct prof_event_full {
     __u64 uips[PROF_MAX_DEPTH];
 };
 
+/* ksym_lookup (a syscall program user space runs with BPF_PROG_TEST_RUN): the kernel
+ * names up to PROF_KSYM_BATCH addresses of ksym_addrs[0..ksym_n) into ksym_out[i] as
+ * %pS prints them ("name+0xoff/0xsize [module]", or "0x..." when unknown); ksym_len[i]
+ * is bpf_snprintf's result (a length >= PROF_KSYM_LEN: cut short). */
+#define PROF_KSYM_BATCH 64
+#define PROF_KSYM_LEN 256
+
 /* counters[], atomically incremented by the program */
 enum prof_counter {
     PROF_CNT_SAMPLES = 0,            /* samples that passed the filters */
