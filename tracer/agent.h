@@ -9,8 +9,9 @@
  *
  * A process is mapped to its container the first time one of its samples is read
  * (tracer_opts.on_new_pid), while it most likely still runs; a pid reused later is
- * mapped again.  Each trace's header carries `# fntrace container : NAME` and the
- * window's lost samples.
+ * mapped again.  The agent's own process is never sampled (tracer_opts.skip_self; in a
+ * container it would be one more container).  Each trace's header carries
+ * `# fntrace container : NAME` and the window's lost samples.
  *
  * Library code: logs nothing; reports each trace through on_trace.  Not thread-safe. */
 #ifndef FNTRACE_AGENT_H

@@ -370,6 +370,7 @@ cgroup_namer *cgroup_namer_new(const char *docker_sock, const char *docker_root)
 {
     cgroup_namer *n = calloc(1, sizeof *n);
     if (!n) return NULL;
+    if (docker_sock && !strncmp(docker_sock, "unix://", 7)) docker_sock += 7;
     n->sock = strdup(docker_sock ? docker_sock : "/var/run/docker.sock");
     n->root = strdup(docker_root ? docker_root : "/var/lib/docker");
     if (!n->sock || !n->root) {

@@ -74,8 +74,9 @@ int cgroup_path_under(const char *path, const char *root);
 int container_parse_config(const char *json, size_t len, char *name, size_t namelen);
 
 typedef struct cgroup_namer cgroup_namer;
-/* docker_sock: the API socket (NULL: /var/run/docker.sock); docker_root: the data root
- * whose containers/ID/config.v2.json is read when the socket does not answer (NULL:
+/* docker_sock: the API socket (NULL: /var/run/docker.sock; a "unix://" before the path,
+ * as in DOCKER_HOST, is dropped); docker_root: the data root whose
+ * containers/ID/config.v2.json is read when the socket does not answer (NULL:
  * /var/lib/docker). */
 cgroup_namer *cgroup_namer_new(const char *docker_sock, const char *docker_root);
 /* The trace name of a container id (cached, sanitized); when Docker does not know it,

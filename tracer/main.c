@@ -102,8 +102,11 @@ static const char usage_text[] =
 "      --cgroup-root PATH only processes in this cgroup directory and below\n"
 "      --window SECONDS   one trace per container every SECONDS (default 10)\n"
 "      --spool DIR        keep undeliverable traces (bounded), send them first\n"
-"      --docker-root DIR  Docker's data root for container names (default\n"
-"                         /var/lib/docker; /var/run/docker.sock is asked first)\n"
+"      --docker-sock PATH Docker's API socket, asked first for container names\n"
+"                         (default /var/run/docker.sock)\n"
+"      --docker-root DIR  Docker's data root, whose containers/ID/config.v2.json\n"
+"                         names a container the socket does not (default\n"
+"                         /var/lib/docker)\n"
 "\n"
 "exit status: 0 ok, 1 recording/writing failed, 2 usage, 3 target cannot be traced,\n"
 "4 upload refused (or failed without --spool), or the bpf backend not permitted,\n"
@@ -129,7 +132,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 enum { OPT_UPLOAD = 256, OPT_NAME, OPT_SPOOL, OPT_USER_ONLY, OPT_BACKEND, OPT_SPOOL_MAX,
        OPT_RETRIES, OPT_CGROUP, OPT_COLLECTOR, OPT_CGROUP_ROOT, OPT_WINDOW,
-       OPT_DOCKER_ROOT, OPT_SAMPLER };
+       OPT_DOCKER_ROOT, OPT_SAMPLER, OPT_DOCKER_SOCK };
 
 static const struct option long_opts[] = {
     { "freq", required_argument, NULL, 'F' },
@@ -149,6 +152,7 @@ static const struct option long_opts[] = {
     { "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
     { "window", required_argument, NULL, OPT_WINDOW },
     { "docker-root", required_argument, NULL, OPT_DOCKER_ROOT },
+    { "docker-sock", required_argument, NULL, OPT_DOCKER_SOCK },
     { "sampler", required_argument, NULL, OPT_SAMPLER },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -390,6 +394,7 @@ static int cmd_agent(int argc, char **argv)
         case OPT_COLLECTOR: uo.url = optarg; break;
         case OPT_CGROUP_ROOT: ao.cgroup_root = optarg; break;
         case OPT_DOCKER_ROOT: ao.docker_root = optarg; break;
+        case OPT_DOCKER_SOCK: ao.docker_sock = optarg; break;
         case OPT_WINDOW:
             if (units_seconds(optarg, &ao.window) < 0 || !(ao.window >= 0.1) || ao.window > 86400)
                 return usage_error("invalid window: %s", optarg);
@@ -403,6 +408,9 @@ static int cmd_agent(int argc, char **argv)
     }
     if (optind < argc) return usage_error("unexpected argument: %s", argv[optind]);
     if (!uo.url) return usage_error("%s", "agent needs --collector URL");
+    /* the Docker client's own variable names the daemon when --docker-sock does not */
+    const char *dh = getenv("DOCKER_HOST");
+    if (!ao.docker_sock && dh && !strncmp(dh, "unix://", 7)) ao.docker_sock = dh + 7;
     ao.upload = &uo;
     ao.stop = &stop_flag;
     ao.cmdline = "fntrace agent";
