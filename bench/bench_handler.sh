@@ -10,11 +10,16 @@
 # CPU and wrk to another (taskset; BENCH_SERVER_CPU, BENCH_WRK_CPU), nginx runs one
 # worker, rounds alternate and medians are reported.
 # Goals: >= 3x node, >= 0.9x nginx, tracing < 1% with the timer sampler.
-# BENCH_SECONDS (default 3) per wrk run, BENCH_ROUNDS (default 3) alternating rounds.  Every server is started here and stopped by its pid.
+# BENCH_SECONDS (default 2) per wrk run and BENCH_ROUNDS (default 7) alternating rounds
+# for the servers; BENCH_TRACE_SECONDS (default 1) and BENCH_TRACE_ROUNDS (default 15)
+# for the tracing rounds, whose costs are medians of PAIRED ratios (adjacent runs of one
+# round) with their quartiles, in req/s and in CPU per request (the processes' schedstat
+# nanoseconds over wrk's request count).  Every server is started here and stopped by
+# its pid.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-SECS=${BENCH_SECONDS:-3}
+SECS=${BENCH_SECONDS:-2}
 CONNS=64
 APP=$BUILD/bin/fnhandler-examples
 work=$(mktemp -d)
@@ -65,12 +70,30 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
+# CPU time of a process in nanoseconds (the sum of its threads' schedstat runtimes: the
+# scheduler's own clock, not the 10 ms ticks of /proc/PID/stat), and of its threads named
+# COMM.  hello runs on the I/O threads, which live as long as the process.
+cpu_ns() {      # pid [comm]
+    local t sum=0 v
+    for t in /proc/"$1"/task/*; do
+        [ -n "${2:-}" ] && [ "$(cat "$t/comm" 2>/dev/null)" != "$2" ] && continue
+        read -r v _ <"$t/schedstat" 2>/dev/null && sum=$((sum + v))
+    done
+    echo "$sum"
+}
 # --- the example app (local mode, tracing off) ---------------------------------------------
 p_app=$(free_port)
 FNTRACE= on_server "$APP" --port "$p_app" 2>"$work/app.log" &
 app_pid=$!
 pids+=($app_pid)
 wait_http "http://127.0.0.1:$p_app/hello" || exit 1
+# the same app with an 8 KiB connection pool (FNHANDLER_HEADER_BYTES): libmicrohttpd zeroes
+# the whole pool after every keep-alive request, and the pool is also the header limit
+p_app8=$(free_port)
+FNTRACE= FNHANDLER_HEADER_BYTES=8192 on_server "$APP" --port "$p_app8" 2>"$work/app8.log" &
+app8_pid=$!
+pids+=($app8_pid)
+wait_http "http://127.0.0.1:$p_app8/hello" || exit 1
 
 # --- nginx: fixed 200 -----------------------------------------------------------------------
 p_nginx=$(free_port)
@@ -116,20 +139,26 @@ wait_http "http://127.0.0.1:$p_node/hello" || exit 1
 
 # Rounds alternate between the servers so that load from other processes on this machine
 # falls on all of them alike; each figure is the median over the rounds.
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-7}
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-rounds() {      # name url ... → $work/NAME.rps, $work/NAME.p99
-    while [ $# -ge 2 ]; do
+rounds() {      # name url pid ... → $work/NAME.rps, .p99, .bad, .cpu ("CPU-ns requests")
+    local c0 c1 q
+    while [ $# -ge 3 ]; do
+        c0=0; c1=0
+        for q in $3; do c0=$((c0 + $(cpu_ns "$q"))); done
         measure "$2" >"$work/m"
-        read -r r p b <"$work/m"
+        for q in $3; do c1=$((c1 + $(cpu_ns "$q"))); done
+        read -r r p b n <"$work/m"
         echo "$r" >>"$work/$1.rps"; echo "$p" >>"$work/$1.p99"; echo "${b:-0}" >>"$work/$1.bad"
-        shift 2
+        echo "$((c1 - c0)) ${n:-0}" >>"$work/$1.cpu"
+        shift 3
     done
 }
 for _ in $(seq 1 "$ROUNDS"); do
-    rounds app "http://127.0.0.1:$p_app/hello?name=bench" \
-           nginx "http://127.0.0.1:$p_nginx/hello?name=bench" \
-           node "http://127.0.0.1:$p_node/hello?name=bench"
+    rounds app "http://127.0.0.1:$p_app/hello?name=bench" "$app_pid" \
+           app8 "http://127.0.0.1:$p_app8/hello?name=bench" "$app8_pid" \
+           nginx "http://127.0.0.1:$p_nginx/hello?name=bench" "$nginx_pid $(ps --ppid "$nginx_pid" -o pid= | tr '\n' ' ')" \
+           node "http://127.0.0.1:$p_node/hello?name=bench" "$node_pid"
 done
 app_rps=$(median <"$work/app.rps"); app_p99=$(median <"$work/app.p99"); app_bad=$(awk '{ s += $1 } END { print s + 0 }' "$work/app.bad")
 ngx_rps=$(median <"$work/nginx.rps"); ngx_p99=$(median <"$work/nginx.p99")
@@ -137,9 +166,17 @@ node_rps=$(median <"$work/node.rps"); node_p99=$(median <"$work/node.p99")
 echo "bench: handler-hello rps=$app_rps p99_ms=$app_p99 non2xx=$app_bad connections=$CONNS seconds=$SECS rounds=$ROUNDS"
 echo "bench: nginx-fixed-200 rps=$ngx_rps p99_ms=$ngx_p99"
 echo "bench: node-hello rps=$node_rps p99_ms=$node_p99"
-echo "bench: handler-hello-vs-nginx rps=$app_rps ratio=$(ratio "$app_rps" "$ngx_rps") (vs nginx, goal >= 0.9)"
+pair_ratio() {  # A B → median over the rounds of B's req/s over A's in the same round
+    paste "$work/$1.rps" "$work/$2.rps" | awk '$1 > 0 { print $2 / $1 }' | median
+}
+pr_ngx=$(pair_ratio nginx app)
+echo "bench: handler-hello-vs-nginx rps=$app_rps ratio=$(ratio "$app_rps" "$ngx_rps") paired_ratio=$(printf '%.3f' "$pr_ngx") spread=$(paste "$work/nginx.rps" "$work/app.rps" | awk '$1 > 0 { printf "%.2f\n", $2 / $1 }' | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s..%s", lo, hi }') (vs nginx, goal >= 0.9)"
 echo "bench: handler-hello-vs-node rps=$app_rps ratio=$(ratio "$app_rps" "$node_rps") (vs node, goal >= 3)"
-kill "$nginx_pid" "$node_pid" 2>/dev/null     # the references are done: less load for the next part
+ns_req() { awk '$2 > 0 { printf "%.0f\n", $1 / $2 }' "$work/$1.cpu" | median; }
+pool_pct=$(paste "$work/app.cpu" "$work/app8.cpu" | awk '$2 > 0 && $4 > 0 { print 100 * (($3 / $4) / ($1 / $2) - 1) }' | median)
+echo "bench: handler-hello-cpu ns_per_req=$(ns_req app) nginx_ns_per_req=$(ns_req nginx) node_ns_per_req=$(ns_req node) ratio_vs_nginx=$(ratio "$(ns_req nginx)" "$(ns_req app)") (CPU per request, medians; > 1: less CPU than nginx)"
+echo "bench: handler-hello-pool-8k rps=$(median <"$work/app8.rps") ns_per_req=$(ns_req app8) paired_cpu_change_pct=$(printf '%.2f' "$pool_pct") (FNHANDLER_HEADER_BYTES=8192 against the default 32 KiB pool, median of paired rounds)"
+kill "$nginx_pid" "$node_pid" "$app8_pid" 2>/dev/null     # the references are done: less load for the next part
 
 # --- tracing on (200 Hz) against off, measured back to back -------------------------------------
 coll=$BUILD/bin/fntrace-collector
@@ -190,54 +227,72 @@ if command -v perf >/dev/null; then
     sleep 1
     kill -0 "$perf_pid" 2>/dev/null || { perf_pid=; echo "bench: handler-tracing-perf skipped=1 reason=\"perf record -p failed: $(tail -n1 "$work/perf.log" | tr -d '"')\""; }
 fi
-thread_ticks() {    # pid comm → CPU ticks of the process's threads named comm
-    local t sum=0
-    for t in /proc/"$1"/task/*; do
-        [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] && sum=$((sum + $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)))
-    done
-    echo "$sum"
-}
-TROUNDS=${BENCH_TRACE_ROUNDS:-5}
-cpu_round() {   # name url pid...: one wrk run, CPU ticks of the pids and requests appended
-    local name=$1 url=$2 t0=0 t1=0 p f0 f1
+TROUNDS=${BENCH_TRACE_ROUNDS:-15}
+TSECS=${BENCH_TRACE_SECONDS:-1}
+# one short wrk run: rps, p99 and "CPU-ns requests tracing-thread-ns" appended
+cpu_round() {   # name url pid...
+    local name=$1 url=$2 t0=0 t1=0 p f0 f1 r p99 b n
     shift 2
-    for p in "$@"; do t0=$((t0 + $(cpu_ticks "$p"))); done
-    f0=$(thread_ticks "$1" fntrace)
-    measure "$url" >"$work/m"
-    for p in "$@"; do t1=$((t1 + $(cpu_ticks "$p"))); done
-    f1=$(thread_ticks "$1" fntrace)
-    read -r r p b n <"$work/m"
-    echo "$r" >>"$work/$name.rps"; echo "$p" >>"$work/$name.p99"
+    for p in "$@"; do t0=$((t0 + $(cpu_ns "$p"))); done
+    f0=$(cpu_ns "$1" fntrace)
+    SECS=$TSECS measure "$url" >"$work/m"
+    for p in "$@"; do t1=$((t1 + $(cpu_ns "$p"))); done
+    f1=$(cpu_ns "$1" fntrace)
+    read -r r p99 b n <"$work/m"
+    echo "$r" >>"$work/$name.rps"; echo "$p99" >>"$work/$name.p99"
     echo "$((t1 - t0)) $n $((f1 - f0))" >>"$work/$name.cpu"
 }
-for _ in $(seq 1 "$TROUNDS"); do
-    cpu_round off "http://127.0.0.1:$p_off/hello?name=bench" "$off_pid"
-    cpu_round timer "http://127.0.0.1:$p_timer/hello?name=bench" "$timer_pid"
-    cpu_round on "http://127.0.0.1:$p_tr/hello?name=bench" "$on_pid"
-    [ -n "$perf_pid" ] && cpu_round perf "http://127.0.0.1:$p_perf/hello?name=bench" "$perfapp_pid" "$perf_pid"
+# Many short rounds; within a round the servers run back to back, in an order that turns
+# round by round (off first, then last), so that each round gives a PAIRED ratio of
+# adjacent runs and a slow drift of the machine's load falls on both sides alike.
+servers=(off timer on)
+urls=("http://127.0.0.1:$p_off/hello?name=bench" "http://127.0.0.1:$p_timer/hello?name=bench"
+      "http://127.0.0.1:$p_tr/hello?name=bench")
+spids=("$off_pid" "$timer_pid" "$on_pid")
+if [ -n "$perf_pid" ]; then
+    servers+=(perf); urls+=("http://127.0.0.1:$p_perf/hello?name=bench")
+    spids+=("$perfapp_pid $perf_pid")
+fi
+for i in $(seq 1 "$TROUNDS"); do
+    order=$(seq 0 $((${#servers[@]} - 1)))
+    [ $((i % 2)) -eq 0 ] && order=$(echo "$order" | tac)
+    for k in $order; do
+        # shellcheck disable=SC2086  # the perf row's pids are two words
+        cpu_round "${servers[$k]}" "${urls[$k]}" ${spids[$k]}
+    done
 done
-hz=$(getconf CLK_TCK)
-cpu_per_req() { awk -v hz="$hz" '{ t += $1; n += $2 } END { printf "%.2f", (n > 0) ? 1e6 * t / hz / n : 0 }' "$1"; }
 pct() { awk -v on="$1" -v off="$2" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (on - off) / off : 0 }'; }
 spread() { sort -n "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s..%s", lo, hi }'; }
+# paired ratios of round i (B over A): "median p25..p75 min..max" of the percent change
+paired() {      # kind A B; kind rps (B's req/s over A's) or cpu (B's CPU per request over A's)
+    paste "$work/$2.$1" "$work/$3.$1" | awk -v kind="$1" '
+        kind == "rps" && $1 > 0 { print 100 * ($2 / $1 - 1) }
+        kind == "cpu" && $2 > 0 && $5 > 0 { print 100 * (($4 / $5) / ($1 / $2) - 1) }' |
+        sort -g | awk '{ v[NR] = $1 }
+        function q(f,  x, i) { x = 1 + (NR - 1) * f; i = int(x); return v[i] + (x - i) * (v[i + 1] - v[i]) }
+        END { if (NR == 0) { print "0 0..0 0..0"; exit }
+              v[NR + 1] = v[NR]
+              printf "%.2f %.2f..%.2f %.2f..%.2f\n", q(0.5), q(0.25), q(0.75), v[1], v[NR] }'
+}
+cpu_per_req() { awk '{ t += $1; n += $2 } END { printf "%.3f", (n > 0) ? t / 1000 / n : 0 }' "$1"; }
 off_us=$(cpu_per_req "$work/off.cpu"); off_rps=$(median <"$work/off.rps")
-echo "bench: handler-tracing-rounds off=$(spread "$work/off.rps") timer=$(spread "$work/timer.rps") perf=$(spread "$work/on.rps") rounds=$TROUNDS"
+echo "bench: handler-tracing-rounds off=$(spread "$work/off.rps") timer=$(spread "$work/timer.rps") perf=$(spread "$work/on.rps") rounds=$TROUNDS seconds=$TSECS"
 for s in timer on; do
     label=$([ "$s" = on ] && echo perf || echo timer)
     goal=$([ "$s" = timer ] && echo "goal cost < 1%" || echo "the perf sampler")
     us=$(cpu_per_req "$work/$s.cpu"); rps=$(median <"$work/$s.rps"); p99=$(median <"$work/$s.p99")
-    rcost=$(awk -v on="$rps" -v off="$off_rps" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (off - on) / off : 0 }')
-    echo "bench: handler-tracing-$label rps_on=$rps rps_off=$off_rps p99_ms_on=$p99 cost_pct=$rcost ratio=$(ratio "$rps" "$off_rps") (vs tracing off, $goal)"
-    echo "bench: handler-tracing-$label-cpu cpu_us_per_req_on=$us cpu_us_per_req_off=$off_us cost_pct=$(pct "$us" "$off_us") ratio=$(ratio "$off_us" "$us") (vs tracing off, throughput share at equal CPU)"
-    thr_pct=$(awk '{ t += $1; f += $3 } END { printf "%.1f", (t > 0) ? 100 * f / t : 0 }' "$work/$s.cpu")
-    echo "bench: handler-tracing-$label-thread cpu_share_pct=$thr_pct (the tracing thread: draining, symbolizing, writing and uploading the windows)"
+    read -r rmed riqr rrange <<<"$(paired rps off "$s")"
+    read -r cmed ciqr crange <<<"$(paired cpu off "$s")"
+    echo "bench: handler-tracing-$label rps_on=$rps rps_off=$off_rps p99_ms_on=$p99 paired_rps_change_pct=$rmed iqr=$riqr range=$rrange (median of $TROUNDS paired rounds vs tracing off, $goal)"
+    echo "bench: handler-tracing-$label-cpu cpu_us_per_req_on=$us cpu_us_per_req_off=$off_us paired_cpu_cost_pct=$cmed iqr=$ciqr range=$crange (CPU per request, median of paired rounds vs tracing off)"
+    thr_pct=$(awk '{ t += $1; f += $3 } END { printf "%.2f", (t > 0) ? 100 * f / t : 0 }' "$work/$s.cpu")
+    thr_ms=$(awk -v secs="$TSECS" '{ f += $3; n++ } END { printf "%.2f", (n > 0) ? f / 1e6 / (n * secs) : 0 }' "$work/$s.cpu")
+    echo "bench: handler-tracing-$label-thread cpu_share_pct=$thr_pct cpu_ms_per_s=$thr_ms (the tracing thread: draining, symbolizing, writing and uploading the windows; its CPU per second of wall time is fixed, so its share of a server that uses a whole CPU is cpu_ms_per_s / 10 %)"
 done
-on_us=$(cpu_per_req "$work/on.cpu"); timer_us=$(cpu_per_req "$work/timer.cpu")
 if [ -n "$perf_pid" ]; then
-    perf_us=$(cpu_per_req "$work/perf.cpu")
-    perf_rps=$(median <"$work/perf.rps")
-    perf_rcost=$(awk -v on="$perf_rps" -v off="$off_rps" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (off - on) / off : 0 }')
-    echo "bench: handler-tracing-vs-perf cpu_us_per_req_perf_record=$perf_us perf_record_cpu_cost_pct=$(pct "$perf_us" "$off_us") perf_record_rps_cost_pct=$perf_rcost timer_cpu_cost_pct=$(pct "$timer_us" "$off_us") perf_sampler_cpu_cost_pct=$(pct "$on_us" "$off_us") ratio=$(ratio "$timer_us" "$perf_us") (timer sampler CPU per request vs perf record -F 200 -g -p, perf's own CPU included; < 1: cheaper than perf)"
+    read -r pmed piqr prange <<<"$(paired cpu off perf)"
+    read -r tmed _ _ <<<"$(paired cpu off timer)"
+    echo "bench: handler-tracing-vs-perf cpu_us_per_req_perf_record=$(cpu_per_req "$work/perf.cpu") perf_record_paired_cpu_cost_pct=$pmed iqr=$piqr timer_paired_cpu_cost_pct=$tmed (perf record -F 200 -g -p on a fourth process, perf's own CPU included)"
     kill -INT "$perf_pid" 2>/dev/null
 fi
 # Where the timer sampler's cost goes, measured so that other load on the machine cannot
@@ -270,11 +325,11 @@ for b in blocks:
         got["thread"] += 1
     elif any(k in s for s in syms for k in sig_keys):
         got["signal"] += 1
-    elif any(s.startswith("invlog_") for s in syms):
+    elif any(s.startswith("invlog_push") for s in syms):   # invlog_now_ns runs untraced too
         got["invlog"] += 1
 pct = {k: 100.0 * v / n for k, v in got.items()}
 total = sum(pct.values())
-print(f"bench: handler-tracing-timer-attributed samples={len(blocks)} tracing_thread_pct={pct['thread']:.2f} "
+print(f"bench: handler-tracing-timer-attributed samples={len(blocks)} app_cpus={len(blocks) / 997 / 11:.2f} tracing_thread_pct={pct['thread']:.2f} "
       f"sigprof_pct={pct['signal']:.2f} invlog_pct={pct['invlog']:.2f} total_pct={total:.2f} "
       f"goal=1% {'met' if total < 1 else 'missed'} (share of the timer-traced app's CPU, recorded by fntrace -F 997)")
 PY

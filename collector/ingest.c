@@ -322,9 +322,10 @@ void ingest_done(httpd_req *req, int completed, void *arg)
     struct collector *c = arg;
     struct upload *u = httpd_req_state(req);
     if (!u) return;
+    /* counted before the temporary file goes: whoever sees it gone sees the count too */
+    if (!u->settled) metrics_reject(c->metrics, REJECT_ABORTED);
     store_put_abort(u->put);
     if (u->claimed) idem_release(c->idem, u->key);
-    if (!u->settled) metrics_reject(c->metrics, REJECT_ABORTED);
     bodycheck_free(u->bc);
     free(u);
     httpd_req_set_state(req, NULL);

@@ -6,6 +6,7 @@
 #include "export.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "ftree.h"
 #include "gz.h"
 #include "oatable.h"
+#include "units.h"
 
 struct agg {
     uint32_t n;           /* folded stacks */
@@ -337,8 +339,23 @@ static int write_svg(const struct export_job *j, sbuf *out)
               "#reset,#search{cursor:pointer}</style>\n");
     sbuf_adds(out, svg_script);
     sbuf_printf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#f8f8f0\"/>\n", W, H);
+    /* the title names the range in seconds from the profile's first whole second, and
+     * frames their time when the period is one (a clock event counts nanoseconds) */
+    int clock = strstr(profile_event(p), "clock") != NULL;
+    double base = profile_base_s(p);
+    struct profile_range whole;
+    const struct profile_range *r = j->r;
+    if (!r) {
+        profile_range_all(p, &whole);
+        r = &whole;
+    }
+    char span[96], dur[32];
+    double len = r->end_s > r->start_s ? r->end_s - r->start_s : 0;
+    snprintf(span, sizeof span, ", %.3f s \u2013 %.3f s (%s)", r->start_s - base,
+             r->end_s - base, units_format_ns((uint64_t)llround(len * 1e9), dur, sizeof dur));
     sbuf_printf(out, "<text id=\"title\" x=\"%d\" y=\"24\">", W / 2);
     xml_text(out, title ? title : "Flame Graph", title ? strlen(title) : 11);
+    xml_text(out, span, strlen(span));
     sbuf_adds(out, "</text>\n<text id=\"reset\" x=\"10\" y=\"24\" style=\"opacity:0.3\">"
                    "Reset Zoom</text>\n");
     sbuf_printf(out, "<text id=\"search\" x=\"%d\" y=\"24\">Search</text>\n", W - 60);
@@ -357,8 +374,12 @@ static int write_svg(const struct export_job *j, sbuf *out)
         int r = 205 + (int)(h % 50), g = (int)((h >> 8) % 230), b = (int)((h >> 16) % 55);
         sbuf_printf(out, "<g class=\"f\" data-x=\"%.9f\" data-w=\"%.9f\"><title>", fx, fw);
         xml_text(out, name, len);
-        sbuf_printf(out, " (%llu, %.2f%%)</title>", (unsigned long long)total[i],
-                    100.0 * fw);
+        if (clock)
+            sbuf_printf(out, " (%s, %.2f%%)</title>", units_format_ns(total[i], dur, sizeof dur),
+                        100.0 * fw);
+        else
+            sbuf_printf(out, " (%llu %s, %.2f%%)</title>", (unsigned long long)total[i],
+                        *profile_event(p) ? profile_event(p) : "events", 100.0 * fw);
         sbuf_printf(out, "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
                          "fill=\"rgb(%d,%d,%d)\" rx=\"2\"/>",
                     px, y, pw > 0.5 ? pw - 0.5 : pw, FH - 1, r, g, b);

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,8 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 "  suppress_lock                  OpenFaaS watchdog settings (durations: 10s, 500ms, 2m)\n"
 "  FNHANDLER_LOCK_FILE            lock file (default /tmp/.lock)\n"
 "  FNHANDLER_FUNCTION, FNHANDLER_MAX_BODY   as --function, --max-body\n"
-"  FNHANDLER_THREADS              I/O threads (default 2 per CPU, at least 4)\n"
+"  FNHANDLER_THREADS              I/O threads (default one per CPU it may run on, at\n"
+"                                 least 2)\n"
 "  FNHANDLER_HEADER_BYTES         request header space per connection (default 32768;\n"
 "                                 smaller is cheaper per keep-alive request)\n"
 "  FNHANDLER_ACCESS_LOG=1         one log line per request\n"
@@ -251,11 +253,17 @@ static const struct mode *config_common(struct rt *rt, const struct run_args *a,
     return m;
 }
 
-/* I/O threads: quick functions run on them, the others are handed to threads. */
+/* I/O threads: quick functions run on them, the others are handed to threads.  One per
+ * CPU the process may run on (its affinity: taskset, a container's cpuset), at least two
+ * so that one long parse never holds every connection: more threads than CPUs only
+ * switch between each other at every request (hello pinned to one CPU: 0.89-0.95 of
+ * the CPU per request with one or two threads against four). */
 static int io_threads(unsigned *out, char *err, size_t errlen)
 {
-    unsigned n = 2 * (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-    *out = n < 4 ? 4 : n;
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                        : sysconf(_SC_NPROCESSORS_ONLN);
+    *out = n < 2 ? 2 : (unsigned)n;
     const char *iot = getenv("FNHANDLER_THREADS");
     if (!iot || !*iot) return 0;
     uint64_t v;

@@ -25,9 +25,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_COLLECTOR "http://127.0.0.1:8081/"
@@ -53,6 +55,7 @@ struct tracing {
     char why[512];
     struct invlog_rec *recs;
     ps_invocation *invs;
+    struct wbuf { char *p; size_t len, cap; } out;   /* a window's text, kept between windows */
     uint64_t windows, sent, spooled, failed;
 };
 
@@ -62,8 +65,57 @@ static int env_on(const char *v)
            strcasecmp(v, "off");
 }
 
+/* The window's text goes into one buffer that lives as long as the tracing thread:
+ * open_memstream grew a new one every window, and at hundreds of KiB each growth was
+ * fresh pages to fault in (a tenth of the tracing thread's CPU).  A buffer that grew past
+ * KEEP_MAX for an unusual window is let go after it. */
+#define KEEP_MAX (16u << 20)
+
+static ssize_t wbuf_write(void *cookie, const char *b, size_t n)
+{
+    struct wbuf *w = cookie;
+    if (w->cap - w->len < n) {
+        size_t cap = w->cap ? w->cap : 1u << 16;
+        while (cap - w->len < n) {
+            if (cap > SIZE_MAX / 2) { errno = ENOMEM; return 0; }
+            cap *= 2;
+        }
+        char *p = realloc(w->p, cap);
+        if (!p) { errno = ENOMEM; return 0; }
+        w->p = p;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->len, b, n);
+    w->len += n;
+    return (ssize_t)n;
+}
+
+static FILE *wbuf_open(struct wbuf *w)
+{
+    w->len = 0;
+    cookie_io_functions_t io = { .write = wbuf_write };
+    FILE *f = fopencookie(w, "w", io);
+    if (f) setvbuf(f, NULL, _IOFBF, 1u << 16);
+    return f;
+}
+
+static void wbuf_done(struct wbuf *w)
+{
+    if (w->cap <= KEEP_MAX) return;
+    free(w->p);
+    *w = (struct wbuf){ 0 };
+}
+
+static double thread_cpu_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 static void upload_window(struct tracing *tr, int last)
 {
+    double cpu0 = thread_cpu_ms();
     uint64_t dropped = 0;
     size_t n = !tr->app->invocations ? 0 : invlog_drain(tr->app->invocations, tr->recs,
                                                         tr->max_invocations, &dropped);
@@ -77,25 +129,24 @@ static void upload_window(struct tracing *tr, int last)
              (unsigned long long)dropped);
     tracer_header h = { .invocations = tr->invs, .ninvocations = n,
                         .lines = lines, .nlines = dropped ? 1 : 0 };
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    FILE *f = wbuf_open(&tr->out);
     if (!f) {
         log_error("tracing: out of memory", "window=%llu", (unsigned long long)tr->windows);
         return;
     }
     int rc = tracer_flush(tr->t, f, &h);
-    fclose(f);
+    if (fclose(f) != 0 && rc >= 0) rc = -ENOMEM;
     tr->windows++;
     if (rc < 0) {
         log_error("tracing: cannot write the trace", "err=%s", strerror(-rc));
-        free(buf);
+        wbuf_done(&tr->out);
         return;
     }
+    size_t len = tr->out.len;
     upload_report rep = { 0 };
     char err[256] = "";
-    rc = upload_submit(&tr->up, buf, len, &rep, err, sizeof err);
-    free(buf);
+    rc = upload_submit(&tr->up, tr->out.p, len, &rep, err, sizeof err);
+    wbuf_done(&tr->out);
     if (rc == 0) tr->sent++;
     else if (rc > 0) tr->spooled++;
     else tr->failed++;
@@ -105,9 +156,10 @@ static void upload_window(struct tracing *tr, int last)
     else
         log_info(rc == 0 ? "tracing: trace uploaded"
                          : "tracing: collector unreachable, trace spooled",
-                 "collector=%s name=%s samples=%llu invocations=%zu bytes=%zu evicted=%d%s",
+                 "collector=%s name=%s samples=%llu invocations=%zu bytes=%zu evicted=%d "
+                 "cpu_ms=%.1f%s",
                  tr->url, tr->name, (unsigned long long)st.buffered, n, len, rep.evicted,
-                 last ? " last=1" : "");
+                 thread_cpu_ms() - cpu0, last ? " last=1" : "");
     if (rc == 0 && tr->spool[0]) {
         upload_report dr = { 0 };
         if (upload_drain(&tr->up, &dr, err, sizeof err) < 0)
@@ -306,6 +358,7 @@ void tracing_stop(struct tracing *tr)
              (unsigned long long)tr->windows, (unsigned long long)tr->sent,
              (unsigned long long)tr->spooled, (unsigned long long)tr->failed);
     tracer_free(tr->t);
+    free(tr->out.p);
     free(tr->recs);
     free(tr->invs);
     free(tr);

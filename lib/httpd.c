@@ -119,6 +119,7 @@ struct httpd_req {
     int nheaders;
     char *hname[MAX_REPLY_HEADERS], *hvalue[MAX_REPLY_HEADERS];
     char peer[INET6_ADDRSTRLEN];
+    int peer_known;          /* peer is filled in when first asked for (logs only) */
     struct timespec t0;
     struct conn *k;          /* the connection's guard record (NULL: untracked) */
 };
@@ -313,7 +314,19 @@ void httpd_req_set_state(httpd_req *req, void *state) { req->state = state; }
 void *httpd_req_state(const httpd_req *req) { return req->state; }
 int httpd_req_status(const httpd_req *req) { return req->resp ? req->status : 0; }
 uint64_t httpd_req_body_received(const httpd_req *req) { return req->received; }
-const char *httpd_req_peer(const httpd_req *req) { return req->peer; }
+static void peer_of(struct MHD_Connection *conn, char *out, size_t outlen);
+
+/* The address text only when something logs it: inet_ntop per request for nothing was a
+ * cost every request paid.  One thread handles a request at a time. */
+const char *httpd_req_peer(const httpd_req *req)
+{
+    httpd_req *r = (httpd_req *)req;
+    if (!r->peer_known) {
+        peer_of(r->conn, r->peer, sizeof r->peer);
+        r->peer_known = 1;
+    }
+    return r->peer;
+}
 
 const char *httpd_req_query(const httpd_req *req, const char *key)
 {
@@ -514,10 +527,14 @@ static void conn_set(httpd_req *req, enum conn_state st)
 {
     struct conn *k = req->k;
     if (!k) return;
+    /* a busy connection is never judged by its clock (conn_overdue): no read for it, and
+     * none under the lock */
+    double now = st == CONN_BUSY ? 0 : now_s();
     pthread_mutex_lock(&req->srv->cmu);
+    if (st == CONN_WAIT) k->served++;
     if (k->state != CONN_CLOSING) {
         k->state = st;
-        k->t0 = now_s();
+        if (st != CONN_BUSY) k->t0 = now;
         k->body_bytes = 0;
     }
     pthread_mutex_unlock(&req->srv->cmu);
@@ -760,8 +777,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         req->method = method;
         req->path = strdup(url ? url : "/");
         if (!req->path) { free(req); return MHD_NO; }
-        clock_gettime(CLOCK_MONOTONIC, &req->t0);
-        peer_of(conn, req->peer, sizeof req->peer);
+        if (!(srv->flags & HTTPD_QUIET)) clock_gettime(CLOCK_MONOTONIC, &req->t0);
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         req->k = ci ? ci->socket_context : NULL;
@@ -802,12 +818,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (!req || req == (void *)&nul_in_path) return;
     int completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
-    if (req->k) {
-        pthread_mutex_lock(&srv->cmu);
-        req->k->served++;
-        pthread_mutex_unlock(&srv->cmu);
-        conn_set(req, CONN_WAIT);
-    }
+    if (req->k) conn_set(req, CONN_WAIT);     /* and counts the request as served */
     if (req->begun) {
         if (req->route->done) req->route->done(req, completed, req->route->arg);
         atomic_fetch_sub(&srv->inflight, 1);
@@ -815,7 +826,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!(srv->flags & HTTPD_QUIET))
         log_info("request", "server=%s method=%s path=%s status=%d bytes_in=%llu ms=%.1f peer=%s%s",
                  srv->name, req->method, req->path, req->status,
-                 (unsigned long long)req->received, ms_since(&req->t0), req->peer,
+                 (unsigned long long)req->received, ms_since(&req->t0), httpd_req_peer(req),
                  completed ? "" : " aborted=1");
     if (req->resp) MHD_destroy_response(req->resp);
     for (int i = 0; i < req->nheaders; i++) { free(req->hname[i]); free(req->hvalue[i]); }

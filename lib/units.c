@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <strings.h>
 
 struct suffix { const char *s; uint64_t mul; };
@@ -111,4 +112,19 @@ int units_uint(const char *s, uint64_t max, uint64_t *out)
     if (v > max) return -ERANGE;
     *out = v;
     return 0;
+}
+
+char *units_format_ns(uint64_t ns, char *buf, size_t len)
+{
+    if (!buf || !len)
+        return buf;
+    if (ns < 1000)
+        snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+    else if (ns < 1000000)
+        snprintf(buf, len, "%.1f \u00b5s", (double)ns / 1e3);
+    else if (ns < 1000000000)
+        snprintf(buf, len, "%.1f ms", (double)ns / 1e6);
+    else
+        snprintf(buf, len, "%.3f s", (double)ns / 1e9);
+    return buf;
 }

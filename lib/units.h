@@ -6,11 +6,13 @@
  * units_seconds() also takes a decimal fraction ("1.5s", "0.5") for the options and
  * variables that are fractional seconds (OpenFaaS timeouts, `fntrace record -d`).
  * Overflow, empty strings, junk, spaces and negative numbers are errors.
+ * units_format_ns() writes a duration back for people to read.
  * Pure functions, thread-safe.  Errors: -EINVAL (not a size/duration), -ERANGE (overflow
  * or over max). */
 #ifndef FNTRACE_UNITS_H
 #define FNTRACE_UNITS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 int units_size(const char *s, uint64_t *out);
@@ -20,5 +22,10 @@ int units_duration_ms(const char *s, int64_t *out);
 int units_seconds(const char *s, double *out);
 /* A plain decimal number 0..max (counts, ports, frequencies: no suffix). */
 int units_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* The other way round: a duration in nanoseconds as people read it, in the unit that
+ * keeps it short: "850 ns", "12.3 µs", "12.3 ms", "1.204 s".  Writes at most len bytes
+ * (NUL included) into buf and returns buf. */
+char *units_format_ns(uint64_t ns, char *buf, size_t len);
 
 #endif

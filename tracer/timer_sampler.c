@@ -27,6 +27,7 @@
 #define TS_MAX_FRAMES 127
 #define TS_MAX_MAPS 8192
 #define TS_MAGIC 0xf17eULL
+#define TS_MAX_WEIGHT 1000u          /* periods one signal may stand for (si_overrun + 1) */
 
 enum { SLOT_FREE, SLOT_BUSY, SLOT_ACTIVE, SLOT_RETIRED };
 
@@ -37,6 +38,7 @@ struct ts_slot {
     timer_t timer;
     _Atomic uint64_t head, tail, lost;
     _Atomic uintptr_t stack_lo, stack_hi;   /* the thread's own stack, when it told us */
+    uint64_t last_ns;               /* the tracing thread's: time of the last sample drained */
 };
 
 struct ts_snap {
@@ -71,6 +73,8 @@ struct timer_sampler {
     uint64_t lost_released;         /* lost samples of slots already freed */
     int claim_err;                  /* last timer_create/settime failure, -errno */
     uint64_t rng;                   /* first-expiry phases (under g_lock) */
+    long nthreads_seen;             /* num_threads at the last full scan */
+    unsigned reads_since_scan;
     intmap skipped;                 /* tids never to sample */
 };
 
@@ -239,6 +243,7 @@ static int slot_claim(timer_sampler *s, int tid)
     atomic_store(&sl->lost, 0);
     atomic_store(&sl->stack_lo, 0);
     atomic_store(&sl->stack_hi, 0);
+    sl->last_ns = 0;
     if (tid == gettid() && tid != getpid()) {   /* our own stack: exact, and never stale */
         pthread_attr_t at;
         void *addr;
@@ -355,6 +360,37 @@ static void scan_threads(timer_sampler *s)
     intmap_free(&live);
 }
 
+/* The process's thread count from /proc/self/stat (one read), or -1. */
+static long thread_count(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');          /* the name may hold spaces and parens */
+    if (!p) return -1;
+    for (int field = 2; field < 20 && p; field++) p = strchr(p + 1, ' ');
+    return p ? strtol(p + 1, NULL, 10) : -1;
+}
+
+/* A full scan when the thread count moved, and at least every TS_SCAN_EVERY reads (a
+ * thread that ended while another started in between keeps the count).  The runtime's
+ * own threads take and release their timers themselves; the scan is for the others,
+ * and it was a third of the tracing thread's polling work. */
+#define TS_SCAN_EVERY 10
+
+static void maybe_scan(timer_sampler *s)
+{
+    long n = thread_count();
+    if (n >= 0 && n == s->nthreads_seen && ++s->reads_since_scan < TS_SCAN_EVERY) return;
+    s->nthreads_seen = n;
+    s->reads_since_scan = 0;
+    scan_threads(s);
+}
+
 size_t timer_parse_maps(const char *text, size_t len, ts_map *out, size_t max, int *truncated)
 {
     size_t n = 0;
@@ -428,6 +464,34 @@ static void refresh_snapshot(timer_sampler *s)
     s->refresh = 0;
 }
 
+/* One ring record as the samples it stands for.  A signal that came late (the kernel
+ * looks at CPU timers on its tick only) covers 1 + si_overrun periods of the thread's CPU
+ * time: it becomes that many samples of one period each, so that readers which count
+ * samples (FlameScope, perf script's users) and readers which add periods
+ * (stackcollapse-perf.pl) both see the CPU time the thread spent.  The copies are spread
+ * back over the wall time those periods took at most (and never before the thread's
+ * previous sample), which is where the CPU time went. */
+static size_t emit_weighted(timer_sampler *s, struct ts_slot *sl, sampler_rec *rec,
+                            uint64_t weight, sampler_cb cb, void *arg)
+{
+    if (weight < 1) weight = 1;
+    if (weight > TS_MAX_WEIGHT) weight = TS_MAX_WEIGHT;
+    uint64_t t = rec->time, from = t;
+    if (weight > 1) {
+        uint64_t span = (weight - 1) * s->period_ns;
+        from = t > span ? t - span : 0;
+        if (sl->last_ns && from <= sl->last_ns) from = sl->last_ns < t ? sl->last_ns + 1 : t;
+    }
+    uint64_t step = weight > 1 ? (t - from) / (weight - 1) : 0;
+    rec->period = s->period_ns;
+    for (uint64_t i = 0; i < weight; i++) {
+        rec->time = i + 1 == weight ? t : from + i * step;
+        cb(arg, rec);
+    }
+    if (t > sl->last_ns) sl->last_ns = t;
+    return (size_t)weight;
+}
+
 static size_t drain_slot(timer_sampler *s, int idx, sampler_cb cb, void *arg)
 {
     struct ts_region *r = g_region;
@@ -454,12 +518,11 @@ static size_t drain_slot(timer_sampler *s, int idx, sampler_cb cb, void *arg)
         sampler_rec rec = {
             .type = SREC_SAMPLE, .pid = (uint32_t)s->pid, .tid = (uint32_t)tid,
             .cpu = (uint32_t)(w0 & 0xffffffffu), .time = ring[(tail + 1) & mask],
-            .period = ring[(tail + 2) & mask] * s->period_ns, .ips = ips, .nips = n + 1,
+            .ips = ips, .nips = n + 1,
         };
         ips[0] = SAMPLER_CONTEXT_USER;
         for (uint64_t i = 0; i < n; i++) ips[1 + i] = ring[(tail + 3 + i) & mask];
-        cb(arg, &rec);
-        nrec++;
+        nrec += emit_weighted(s, sl, &rec, ring[(tail + 2) & mask], cb, arg);
         tail += 3 + n;
     }
     atomic_store_explicit(&sl->tail, tail, memory_order_release);
@@ -468,7 +531,7 @@ static size_t drain_slot(timer_sampler *s, int idx, sampler_cb cb, void *arg)
 
 size_t timer_sampler_read(timer_sampler *s, sampler_cb cb, void *arg)
 {
-    if (!s->disabled) scan_threads(s);
+    if (!s->disabled) maybe_scan(s);
     uint64_t m = atomic_load(&g_misses);
     if (m != s->misses_seen) {
         s->misses_seen = m;

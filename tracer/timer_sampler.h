@@ -13,12 +13,19 @@
  *     per ping-pong round for either, within the noise) but was rejected: it signals
  *     whichever thread happens to run, the tracing thread included, and cannot leave a
  *     thread out.)  A timer signal
- *     that covers several periods (its overrun count) gives the sample that many periods.
- *   - Threads: those that exist at open, then a scan of /proc/self/task at every read
- *     (the tracing thread's poll, every 100 ms) gives new threads their timer and
- *     releases the timers of threads that are gone; a thread can also take its timer at
- *     once (timer_sampler_thread_attach, called by the handler runtime's own threads as
- *     they start) and release it as it ends (timer_sampler_thread_detach).  skip_tid,
+ *     that covers several periods (its overrun count + 1, the weight, stored with the
+ *     sample) is drained as that many samples of one period each, spread back over the
+ *     wall time the periods took at most and never before the thread's previous sample:
+ *     readers that count sample lines (FlameScope) and readers that add periods
+ *     (stackcollapse-perf.pl) then agree, at the rate asked, however late the kernel saw
+ *     the expiry (on a loaded machine, only at its tick).
+ *   - Threads: those that exist at open, then a scan of /proc/self/task gives new
+ *     threads their timer and releases the timers of threads that are gone: at a read
+ *     (the tracing thread's poll, every 100 ms) whose thread count (/proc/self/stat, one
+ *     read) differs from the last scan's, and at every tenth read in any case; a thread
+ *     can also take its timer at once (timer_sampler_thread_attach, called by the
+ *     handler runtime's own threads as they start) and release it as it ends
+ *     (timer_sampler_thread_detach).  skip_tid,
  *     and every thread whose name is skip_comm (threads created by the tracing thread
  *     inherit its name), are never given a timer.
  *   - The signal handler is async-signal-safe: it takes no lock and allocates nothing;

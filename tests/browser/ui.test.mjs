@@ -6,27 +6,18 @@
 // the way a person would (open the list, pick a profile, click a range on the heatmap,
 // search, zoom, open an invocation, compare, follow a shared link) and checks what the
 // page shows.  Screenshots go to $BUILD/test-output/browser/.  The server is stopped by
-// its pid at the end.
+// its pid at the end (harness.mjs).
 //
 // Env: BUILD (default build), FNTRACE_ROOT (repo root; the profiles are its tests/data).  Run: node --test tests/browser/  (tests/run does it).
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const ROOT = path.resolve(process.env.FNTRACE_ROOT || path.join(path.dirname(fileURLToPath(import.meta.url)), '../..'));
-const BUILD = path.resolve(ROOT, process.env.BUILD || 'build');
-const TESTDATA = path.join(ROOT, 'tests/data');
-const BINARY = path.join(BUILD, 'bin/fntrace-flamescope');
-const SHOTS = path.join(BUILD, 'test-output/browser');
-const CHROMIUM = '/usr/bin/chromium';
-const WAIT = 30000; // generous: the machine may be loaded
+import {
+    BINARY, SHOTS, openUI, makeTraceDir as traceDir, withInvocations as addInvocations, readTestdata as read,
+    clickCell, settle, hashParams,
+} from './harness.mjs';
 
 // The trace directory: perf-threads.stacks (3 threads: hash_block, compute_pi, fib_phase;
 // samples from 716.253 to 719.252 s) with three invocations in its header, beside older
@@ -39,124 +30,25 @@ const INVOCATIONS = [
     ['inv-0003', 'pi', 718.7, 719.2, 500, 19192], // with the thread that ran it
 ];
 
-function withInvocations(perfText) {
-    const lines = perfText.split('\n');
-    const closing = lines.indexOf('# ========', 1); // the header is framed by two such lines
-    assert.ok(closing > 0, 'perf-threads.stacks has a perf header');
-    const extra = ['# fntrace version : test', ...INVOCATIONS.map(([id, fn, s, e, st, tid]) =>
-        `# fntrace invocation : id=${id} fn=${fn} start=${s.toFixed(6)} end=${e.toFixed(6)} status=${st}` +
-        (tid ? ` tid=${tid}` : ''))];
-    lines.splice(closing + 1, 0, ...extra);
-    return lines.join('\n');
-}
-
 function makeTraceDir() {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fntrace-ui-'));
-    const put = (rel, data) => {
-        fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-        fs.writeFileSync(path.join(dir, rel), data);
-        // uploaded when its name says (the list sorts by upload time); others on Nov 1
-        const m = /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(rel);
-        const t = m ? Date.UTC(+m[1], m[2] - 1, +m[3], +m[4], +m[5], +m[6]) / 1000 : Date.UTC(2026, 10, 1) / 1000;
-        fs.utimesSync(path.join(dir, rel), t, t);
-    };
-    const read = (name) => fs.readFileSync(path.join(TESTDATA, name), 'utf8');
-    put(NEWEST, withInvocations(read('perf-threads.stacks')));
-    put(OLDER, read('perf-system.stacks'));
-    put('nodejs-fib/20261120T101010Z-0003.perf', read('perf-node-jit.stacks'));
-    put('flamescope-perf.test01', read('flamescope-perf.test01'));
-    return dir;
-}
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
+    return traceDir({
+        [NEWEST]: addInvocations(read('perf-threads.stacks'), INVOCATIONS),
+        [OLDER]: read('perf-system.stacks'),
+        'nodejs-fib/20261120T101010Z-0003.perf': read('perf-node-jit.stacks'),
+        'flamescope-perf.test01': read('flamescope-perf.test01'),
     });
 }
-
-async function waitForServer(base, proc) {
-    const deadline = Date.now() + WAIT;
-    while (Date.now() < deadline) {
-        if (proc.exitCode !== null) throw new Error(`fntrace-flamescope exited with ${proc.exitCode}`);
-        try {
-            const r = await fetch(`${base}/profile/`);
-            if (r.ok) return;
-        } catch { /* not listening yet */ }
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`fntrace-flamescope did not answer on ${base} within ${WAIT} ms`);
-}
-
-function stop(proc) {
-    return new Promise((resolve) => {
-        if (!proc || proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        const kill = setTimeout(() => process.kill(proc.pid, 'SIGKILL'), 10000);
-        proc.once('exit', () => { clearTimeout(kill); resolve(); });
-        process.kill(proc.pid, 'SIGTERM');
-    });
-}
-
-// Clicks heatmap cell (col, row) — row 0 is the top row — using the geometry the canvas
-// publishes in its data attributes.
-async function clickCell(page, col, row) {
-    const canvas = page.locator('canvas.heatmap-canvas');
-    const g = await canvas.evaluate((c) => ({ ...c.dataset }));
-    await canvas.click({
-        position: { x: +g.left + (col + 0.5) * +g.cellWidth, y: +g.top + (row + 0.5) * +g.cellHeight },
-    });
-}
-
-// Lets d3's transitions finish, so that a screenshot shows the final picture.
-const settle = (page) => page.waitForTimeout(1000);
-
-const hashParams = (page) => new URLSearchParams(new URL(page.url()).hash.slice(1));
 
 describe('flamescope web UI', { skip: !fs.existsSync(BINARY) && `${BINARY} is not built` }, () => {
-    let dir, server, base, browser, page, profileDir;
-    const logs = [];
-    const pageErrors = [];
+    let ui, base, browser, page, pageErrors;
 
     before(async () => {
-        fs.mkdirSync(SHOTS, { recursive: true });
-        dir = makeTraceDir();
-        const port = await freePort();
-        base = `http://127.0.0.1:${port}`;
-        server = spawn(BINARY, ['--listen', '127.0.0.1', '--port', String(port), '--dir', dir],
-            { stdio: ['ignore', 'pipe', 'pipe'] });
-        server.stdout.on('data', (d) => logs.push(String(d)));
-        server.stderr.on('data', (d) => logs.push(String(d)));
-        await waitForServer(base, server);
-        profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fntrace-chromium-'));
-        browser = await chromium.launchPersistentContext(profileDir, {
-            executablePath: CHROMIUM,
-            headless: true,
-            args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-            viewport: { width: 1280, height: 1000 },
-        });
-        browser.setDefaultTimeout(WAIT);
-        page = browser.pages()[0] || await browser.newPage();
-        page.on('pageerror', (e) => pageErrors.push(e.message));
-        // nothing may be loaded from anywhere but the server under test
-        await browser.route('**/*', (route) => {
-            const u = route.request().url();
-            if (u.startsWith(base) || u.startsWith('data:')) return route.continue();
-            pageErrors.push(`request outside the server: ${u}`);
-            return route.abort();
-        });
+        ui = await openUI(makeTraceDir());
+        ({ base, browser, page, pageErrors } = ui);
     });
 
     after(async () => {
-        if (browser) await browser.close();
-        await stop(server);
-        if (dir) fs.rmSync(dir, { recursive: true, force: true });
-        if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
-        if (server && server.exitCode && server.exitCode !== 0) console.log(logs.join(''));
+        if (ui) await ui.close();
     });
 
     it('lists profiles newest first, with their function, samples and upload time', async () => {
@@ -181,8 +73,8 @@ describe('flamescope web UI', { skip: !fs.existsSync(BINARY) && `${BINARY} is no
         // samples from 716.25 s to 719.25 s: columns 716..719, 50 rows by default
         assert.equal(await canvas.getAttribute('data-cols'), '4');
         assert.equal(await canvas.getAttribute('data-rows'), '50');
-        await page.locator('svg .inv').first().waitFor();
-        const ids = await page.locator('svg .inv').evaluateAll((rs) => rs.map((r) => r.dataset.id));
+        await page.locator('.heatmap-overlay .inv').first().waitFor();
+        const ids = await page.locator('.heatmap-overlay .inv').evaluateAll((rs) => rs.map((r) => r.dataset.id));
         assert.deepEqual(ids.sort(), INVOCATIONS.map(([id]) => id));
         assert.equal(await page.locator('#invocations tbody tr').count(), 3);
         assert.match(await page.locator('#invocations tr[data-id="inv-0003"]').getAttribute('class'), /failed/);
@@ -283,7 +175,7 @@ describe('flamescope web UI', { skip: !fs.existsSync(BINARY) && `${BINARY} is no
     });
 
     it('opens the flame graph of one invocation', async () => {
-        await page.locator('svg .inv[data-id="inv-0002"]').click();
+        await page.locator('.heatmap-overlay .inv[data-id="inv-0002"]').click();
         await page.waitForFunction(() => location.hash.includes('inv=inv-0002'));
         await page.waitForFunction(() => /Invocation inv-0002/.test(document.querySelector('#flame-title').textContent));
         await page.locator('#flame g.frame').first().waitFor();
@@ -291,7 +183,7 @@ describe('flamescope web UI', { skip: !fs.existsSync(BINARY) && `${BINARY} is no
         assert.match(await page.locator('#invocations tr[data-id="inv-0002"]').getAttribute('class'), /\bon\b/);
         // its bar spans 717.3 s – 718.6 s on the heatmap's scale (1.3 s – 2.6 s from 716 s)
         const g = await page.locator('canvas.heatmap-canvas').evaluate((c) => ({ ...c.dataset }));
-        const bar = page.locator('svg .inv[data-id="inv-0002"]');
+        const bar = page.locator('.heatmap-overlay .inv[data-id="inv-0002"]');
         const x = Number(await bar.getAttribute('x')), w = Number(await bar.getAttribute('width'));
         assert.ok(Math.abs(x - (+g.left + 1.3 * g.cellWidth)) < 1, `bar starts at ${x}`);
         assert.ok(Math.abs(x + w - (+g.left + 2.6 * g.cellWidth)) < 1, `bar ends at ${x + w}`);

@@ -5,6 +5,7 @@ profiles appended or replaced while served, and single-flight index builds."""
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -547,6 +548,12 @@ def test_svg_export(server):
     ns = "{http://www.w3.org/2000/svg}"
     titles = [t.text for t in root.iter(ns + "title")]
     assert any(t.startswith("hash_block (") for t in titles)
+    # cpu-clock periods are nanoseconds: titles give the time with its unit, not the sum
+    frames = [g.find(ns + "title").text for g in root.iter(ns + "g") if g.get("class") == "f"]
+    assert frames and all(re.search(r" \(\d+(\.\d+)? (ns|µs|ms|s), \d+\.\d\d%\)$", t)
+                          for t in frames), frames[:3]
+    heading = next(t for t in root.iter(ns + "text") if t.get("id") == "title").text
+    assert re.search(r", 0\.000 s – \d+\.000 s \(\d+\.\d{3} s\)$", heading), heading
     assert root.find(ns + "script") is not None
     rects = [r for r in root.iter(ns + "rect")]
     assert len(rects) > 5

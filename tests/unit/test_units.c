@@ -83,6 +83,23 @@ static void test_seconds(void **st)
     assert_int_equal(units_seconds("99999999999999999999w", &v), -ERANGE);
 }
 
+static void test_format_ns(void **st)
+{
+    (void)st;
+    char b[32];
+    assert_string_equal(units_format_ns(0, b, sizeof b), "0 ns");
+    assert_string_equal(units_format_ns(850, b, sizeof b), "850 ns");
+    assert_string_equal(units_format_ns(12345, b, sizeof b), "12.3 \u00b5s");
+    assert_string_equal(units_format_ns(12300000, b, sizeof b), "12.3 ms");
+    assert_string_equal(units_format_ns(999940000, b, sizeof b), "999.9 ms");
+    assert_string_equal(units_format_ns(1204000000, b, sizeof b), "1.204 s");
+    assert_string_equal(units_format_ns(5975000000ull, b, sizeof b), "5.975 s");
+    assert_string_equal(units_format_ns(UINT64_MAX, b, sizeof b), "18446744073.710 s");
+    /* a short buffer is cut, never overrun */
+    char s[4] = "xxx";
+    assert_string_equal(units_format_ns(12300000, s, sizeof s), "12.");
+}
+
 static void test_uint(void **st)
 {
     uint64_t v;
@@ -104,6 +121,7 @@ int main(void)
         cmocka_unit_test(test_bad_durations),
         cmocka_unit_test(test_seconds),
         cmocka_unit_test(test_uint),
+        cmocka_unit_test(test_format_ns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

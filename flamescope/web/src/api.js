@@ -84,7 +84,20 @@ export async function profilePage(q) {
 // [{id, fn, start, end, status[, tid, rel_start, rel_end]}] (tid: the thread that ran it, null
 // when unknown): when rel_* are there they are on
 // the heatmap's scale and start/end are the raw header times.
-export const invocations = (filename) => getJSON('api/v1/invocations', { filename });
+// The server pages them (offset, limit; X-Next-Offset names the next page): this reads
+// pages of INV_PAGE until the last one, or MAX_INVOCATIONS in all.
+const INV_PAGE = 10000, MAX_INVOCATIONS = 200000;
+export async function invocations(filename) {
+    let all = [], offset = 0;
+    for (;;) {
+        const { body, headers } = await fetchJSON('api/v1/invocations', { filename, offset, limit: INV_PAGE });
+        if (!Array.isArray(body)) throw new ApiError('unexpected /api/v1/invocations answer', 200, filename);
+        all = all.concat(body);
+        const next = Number(headers.get('X-Next-Offset'));
+        if (!Number.isInteger(next) || next <= offset || !body.length || all.length >= MAX_INVOCATIONS) return all;
+        offset = next;
+    }
+}
 
 export const invocationFlamegraph = (filename, id) =>
     getJSON('api/v1/flamegraph', { filename, invocation: id });

@@ -5,49 +5,23 @@
 // Cells are painted on a canvas (fast for hour-long profiles); an SVG overlay of the same
 // size carries what changes: the range selection, the hovered cell, invocation spans
 // (outlined on the cells they cover) and the invocation lanes above the heatmap (one bar
-// per invocation, clickable).  Selection works like FlameScope: click the first cell,
+// per invocation, clickable; per-function density strips when there are too many to
+// read, see invlanes.js).  Selection works like FlameScope: click the first cell,
 // move (the pending range follows the mouse), click the last cell; Escape cancels.
 //
 // Times are seconds from the profile's first whole second, the unit of the heatmap
 // columns and of the start/end parameters of the API.
 
 import { scaleLinear } from 'd3';
+import { el, plan, drawBars, drawDensity, LANE_H } from './invlanes.js';
 
-const SVGNS = 'http://www.w3.org/2000/svg';
 const ML = 46, MR = 10, MB = 22;      // margins around the cells (axis labels)
-const LANE_H = 14, MAX_LANES = 8;     // invocation lanes above the cells
 const MAX_SPANS = 300;                // above this, only the active invocation is outlined
-const MIN_BAR = 3;                    // px: the narrowest invocation bar
 const COLORS = ['#ffffff', '#ff5032', '#e50914'];
 
-function el(name, attrs, parent) {
-    const e = document.createElementNS(SVGNS, name);
-    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-    if (parent) parent.appendChild(e);
-    return e;
-}
-
-// Greedy lane assignment so that invocations do not hide each other: overlapping in time,
-// or closer than minDur (the time a bar's minimum width stands for).
-function assignLanes(invs, minDur) {
-    const ends = [];
-    const sorted = [...invs].sort((a, b) => a.start - b.start);
-    const lane = new Map();
-    for (const inv of sorted) {
-        const end = Math.max(inv.end, inv.start + minDur);
-        let i = ends.findIndex((e) => e <= inv.start);
-        if (i < 0) {
-            if (ends.length < MAX_LANES) i = ends.push(end) - 1;
-            else i = ends.indexOf(Math.min(...ends));
-        }
-        ends[i] = Math.max(ends[i] ?? 0, end);
-        lane.set(inv, i);
-    }
-    return { lane, count: ends.length };
-}
-
 export class Heatmap {
-    // opts: onHover(text), onSelect(start, end), onInvocation(inv), onInvocationHover(inv|null)
+    // opts: onHover(text), onSelect(start, end), onInvocation(inv), onInvocationHover(inv|null),
+    //       onZoom(start, end): a density bucket was clicked
     constructor(container, opts) {
         this.container = container;
         this.opts = opts;
@@ -87,11 +61,12 @@ export class Heatmap {
         this.rowCount = d.rows.length;
         this.step = 1000 / this.rowCount;
         const avail = Math.max(200, this.container.clientWidth - ML - MR);
-        this.cw = Math.max(3, Math.min(60, Math.floor(avail / Math.max(1, this.cols))));
+        // the columns share the width, so a short profile fills it like a long one; under
+        // 3 px a second the heatmap scrolls.  The rows keep their height.
+        this.cw = Math.max(3, Math.floor(avail / Math.max(1, this.cols)));
         this.ch = Math.max(3, Math.min(16, Math.round(360 / this.rowCount)));
-        const lanes = assignLanes(this.invs, (MIN_BAR + 1) / this.cw);
-        this.lanes = lanes;
-        this.MT = lanes.count ? lanes.count * LANE_H + 6 : 6;
+        this.plan = plan(this.invs, this.cw);
+        this.MT = this.plan.count ? this.plan.count * LANE_H + 6 : 6;
         this.W = this.cols * this.cw;
         this.H = this.rowCount * this.ch;
         this.width = ML + this.W + MR;
@@ -167,6 +142,7 @@ export class Heatmap {
         this.gInv = el('g', { class: 'inv-spans' }, svg);
         this.gSel = el('g', { class: 'selection' }, svg);
         this.hoverRect = el('rect', { class: 'hover-cell', width: cw, height: ch, visibility: 'hidden' }, svg);
+        this.gZoom = el('g', { class: 'inv-zoom' }, svg);
         this.gLanes = el('g', { class: 'inv-lanes' }, svg);
         wrap.appendChild(svg);
 
@@ -280,38 +256,60 @@ export class Heatmap {
         this.gInv.replaceChildren();
         this.gLanes.replaceChildren();
         this.invEls = [];
-        const many = this.invs.length > MAX_SPANS;
-        for (const inv of this.invs) {
-            const ok = Number(inv.status) >= 200 && Number(inv.status) < 400;
+        this.gLanes.classList.toggle('aggregated', this.plan.aggregate);
+        const common = { x: (t) => ML + t * this.cw, t0: 0, t1: this.cols, y0: 0, plan: this.plan };
+        if (this.plan.aggregate) {
+            drawDensity(this.gLanes, {
+                ...common, pps: this.cw,
+                onHover: (text) => this.opts.onHover(text),
+                // a bucket of a second or less zooms into its whole second
+                onBucket: (t0, t1, step) => (step >= 1 ? this.opts.onZoom(t0, t1)
+                    : this.opts.onZoom(Math.floor(t0), Math.min(this.cols, Math.floor(t0) + 1))),
+            });
+        } else {
+            this.invEls = drawBars(this.gLanes, this.invs, {
+                ...common,
+                onClick: (inv) => this.opts.onInvocation(inv),
+                onHover: (inv) => { this.hoverInv = inv; this.markInvocations(); this.opts.onInvocationHover(inv); },
+            });
             // with many invocations only the hovered/active one is outlined (see markInvocations)
-            const span = many ? null : this.polygon(this.gInv, inv.start, inv.end, 'inv-span');
-            const lane = this.lanes.lane.get(inv) || 0;
-            const x0 = ML + Math.max(0, inv.start) * this.cw;
-            const x1 = ML + Math.min(this.cols, inv.end) * this.cw;
-            const bar = el('rect', {
-                class: `inv${ok ? '' : ' failed'}`,
-                x: x0, y: lane * LANE_H + 2, width: Math.max(MIN_BAR, x1 - x0), height: LANE_H - 4, rx: 2,
-                'data-id': inv.id,
-            }, this.gLanes);
-            const d = inv.end - inv.start;
-            const dur = d < 0.001 ? `${Math.round(d * 1e6)} µs` : `${(d * 1000).toFixed(1)} ms`;
-            el('title', {}, bar).textContent = `invocation ${inv.id} (${inv.fn}): ${dur}, status ${inv.status}`;
-            bar.addEventListener('click', () => this.opts.onInvocation(inv));
-            bar.addEventListener('mouseenter', () => { this.hoverInv = inv; this.markInvocations(); this.opts.onInvocationHover(inv); });
-            bar.addEventListener('mouseleave', () => { this.hoverInv = null; this.markInvocations(); this.opts.onInvocationHover(null); });
-            this.invEls.push({ inv, span, bar });
+            if (this.invs.length <= MAX_SPANS) {
+                for (const e of this.invEls) e.span = this.polygon(this.gInv, e.inv.start, e.inv.end, 'inv-span');
+            }
         }
+        this.setZoomWindow(this.zoomWin);
+        this.markInvocations();
+    }
+
+    // The invocation timeline's window (null: the whole profile), marked behind the lanes.
+    setZoomWindow(win) {
+        this.zoomWin = win;
+        if (!this.gZoom) return;
+        this.gZoom.replaceChildren();
+        if (!win || !this.plan || !this.plan.count) return;
+        const x0 = ML + Math.max(0, win[0]) * this.cw, x1 = ML + Math.min(this.cols, win[1]) * this.cw;
+        el('rect', { class: 'zoom-window', x: x0, y: 0, width: Math.max(2, x1 - x0), height: this.MT - 4 }, this.gZoom);
+    }
+
+    // The invocation hovered elsewhere (the timeline), outlined on the cells it covers.
+    setHoverInvocation(inv) {
+        this.hoverInv = inv;
         this.markInvocations();
     }
 
     markInvocations() {
-        const many = this.invs.length > MAX_SPANS;
+        if (!this.plan) return;
+        const many = this.plan.aggregate || this.invs.length > MAX_SPANS;
         if (many) this.gInv.replaceChildren();
         for (const { inv, span, bar } of this.invEls || []) {
             const on = String(inv.id) === String(this.activeInv) || inv === this.hoverInv;
             bar.classList.toggle('active', on);
             if (span) span.classList.toggle('active', on);
-            else if (many && on) this.polygon(this.gInv, inv.start, inv.end, 'inv-span active');
+        }
+        if (!many) return;
+        const active = this.activeInv == null ? null : this.invs.find((i) => String(i.id) === String(this.activeInv));
+        for (const inv of new Set([active, this.hoverInv])) {
+            if (inv) this.polygon(this.gInv, inv.start, inv.end, 'inv-span active');
         }
     }
 }

@@ -15,6 +15,8 @@ import * as state from './state.js';
 import { h, $, fill } from './dom.js';
 import { Heatmap } from './heatmap.js';
 import { FlameView } from './flame.js';
+import { InvTimeline } from './timeline.js';
+import { fmtS, fmtDur, fmtRange } from './fmt.js';
 import './style.css'; // after flame.js: overrides d3-flame-graph's stylesheet
 
 const app = $('#app');
@@ -23,11 +25,6 @@ let cur = null;               // state of the current render
 let pv = null;                // the profile view's parts, while it is shown
 let hmSeq = 0, flameSeq = 0;  // request sequence numbers: only the latest answer is shown
 let exportFormats = [];       // GET /api/v1/exports: the server's export formats
-
-const fmtS = (x) => `${(+x).toFixed(3)} s`;
-const fmtMs = (x) => `${(+x * 1000).toFixed(1)} ms`;
-// A duration in seconds, in the unit that keeps it readable (invocations can be µs long).
-const fmtDur = (x) => (x < 0.001 ? `${Math.round(x * 1e6)} µs` : x < 10 ? fmtMs(x) : fmtS(x));
 
 function showError(box, err) {
     box.replaceChildren(h('strong', {}, 'Error: '), err.message || String(err));
@@ -179,7 +176,7 @@ async function loadList(s) {
 }
 
 async function renderList(s) {
-    if (pv) pv.heatmap.destroy();
+    if (pv) { pv.heatmap.destroy(); if (pv.timeline) pv.timeline.destroy(); }
     pv = null;
     document.title = 'fntrace flamescope';
     if (!lv || !app.contains(lv.root)) lv = buildListView();
@@ -232,6 +229,10 @@ function buildProfileView(s) {
         onHover: (t) => { parts.hmDetails.textContent = t || 'Click the first cell of a range, then the last.'; },
         onSelect: (a, b) => state.update({ start: state.secs(a), end: state.secs(b), inv: null }),
         onInvocation: (inv) => state.update({ inv: String(inv.id), start: null, end: null }),
+        onZoom: (a, b) => {
+            zoomInvocations(a, b);
+            parts.invCard.scrollIntoView({ block: 'nearest' });
+        },
         onInvocationHover: (inv) => {
             parts.hmDetails.textContent = inv
                 ? `invocation ${inv.id} (${inv.fn}): ${fmtS(inv.start)} – ${fmtS(inv.end)}, ${fmtDur(inv.end - inv.start)}, status ${inv.status}`
@@ -276,15 +277,38 @@ function invById(id) {
     return pv.invs.find((i) => String(i.id) === String(id));
 }
 
+// Whether the hash names a time range: start, end or both (an invocation is not one).
+const wantsRange = (s) => !s.inv && (s.start !== undefined || s.end !== undefined);
+
+// The end of the profile in heatmap seconds (its column count), null until the heatmap is in.
+const profileEnd = () => (pv && pv.heatmapData ? pv.heatmapData.columns.length : null);
+
+// A range as the server reads start/end (FlameScope's semantics): seconds from the first
+// whole second, a missing start is 0, a missing end or end=0 is the end of the profile.
+// [start, end]; end is null while the end of the profile is not known.
+function resolveRange(start, end, profEnd) {
+    const a = Number(start ?? 0);
+    const b = Number(end ?? 0);
+    return [a, b === 0 ? profEnd : b];
+}
+
 // The time range the flame graph shows (for exports and as a compare baseline), or null.
 function currentRange(s) {
     if (s.inv) {
         const inv = invById(s.inv);
         return inv ? [inv.start, inv.end] : null;
     }
-    if (s.start !== undefined && s.end !== undefined) return [Number(s.start), Number(s.end)];
-    return null;
+    if (!wantsRange(s)) return null;
+    return resolveRange(s.start, s.end, profileEnd());
 }
+
+// "1.000 s – 3.000 s (2.000 s)", or "1.000 s – end of profile" when the end is not known.
+function rangeLabel(r) {
+    return r[1] === null ? `${fmtS(r[0])} – end of profile` : fmtRange(r[0], r[1]);
+}
+
+// The range as the URL and the API carry it (an unknown end stays 0: the end of the profile).
+const rangeArgs = (r) => [state.secs(r[0]), r[1] === null ? '0' : state.secs(r[1])];
 
 async function loadHeatmap(s) {
     const seq = ++hmSeq;
@@ -317,6 +341,7 @@ async function loadHeatmap(s) {
         return;
     }
     pv.heatmapData = d;
+    if (pv.invs.length) renderInvocations(); // the timeline now knows where the profile ends
     pv.hmLegend.replaceChildren('0', h('span', { class: 'ramp' }), `${d.maxvalue} sample${d.maxvalue === 1 ? '' : 's'} per cell`);
     if (!d.columns.length) {
         pv.hmBox.replaceChildren(h('p', { class: 'muted' }, 'This profile has no samples.'));
@@ -330,24 +355,49 @@ async function loadHeatmap(s) {
 function syncHeatmap(s) {
     if (!pv.heatmapData) return;
     const r = s.inv ? null : currentRange(s);
-    pv.heatmap.setSelection(r);
-    pv.heatmap.setBaseline(s.base === s.file ? [Number(s.bs), Number(s.be)] : null);
+    pv.heatmap.setSelection(r && r[1] !== null ? r : null);
+    pv.heatmap.setBaseline(s.base === s.file ? resolveRange(s.bs, s.be, profileEnd()) : null);
     pv.heatmap.setActiveInvocation(s.inv || null);
     for (const tr of pv.invCard.querySelectorAll('tr[data-id]')) tr.classList.toggle('on', tr.dataset.id === s.inv);
+    for (const bar of pv.invCard.querySelectorAll('.inv-timeline .inv')) bar.classList.toggle('active', bar.dataset.id === s.inv);
 }
 
-// The invocation table: filter by function, sort by start or by duration (longest first).
-// Table settings are view-local (not in the URL); the chosen invocation is.
+// The invocations card: the timeline (a zoomable window of the profile, see timeline.js)
+// and the table of the window's invocations, filtered by function, sorted by start or by
+// duration (longest first), INV_PAGE rows a page.  These settings are view-local (not in
+// the URL); the chosen invocation is.
+const INV_PAGE = 100;
+
+function invWindow(opt) {
+    const end = profileEnd() ?? pv.invs.reduce((m, i) => Math.max(m, i.end), 0);
+    return opt.window ? [opt.window[0], opt.window[1], end] : [0, end, end];
+}
+
+function zoomInvocations(a, b) {
+    const opt = pv.invOpts;
+    opt.window = a === null ? null : [a, b];
+    opt.page = 0;
+    renderInvocations();
+}
+
 function renderInvocations() {
     const invs = pv.invs;
     pv.invCard.hidden = !invs.length;
     if (!invs.length) return;
-    const MAX = 500;
-    const opt = pv.invOpts || (pv.invOpts = { fn: '', sort: 'start' });
+    const opt = pv.invOpts || (pv.invOpts = { fn: '', sort: 'start', page: null, window: null });
+    const [w0, w1, end] = invWindow(opt);
     const fns = [...new Set(invs.map((i) => String(i.fn ?? '')))].sort();
-    const shown = invs.filter((i) => !opt.fn || String(i.fn ?? '') === opt.fn)
+    const shown = invs.filter((i) => (!opt.fn || String(i.fn ?? '') === opt.fn) && (!opt.window || (i.end >= w0 && i.start <= w1)))
         .sort(opt.sort === 'duration' ? (a, b) => (b.end - b.start) - (a.end - a.start) : (a, b) => a.start - b.start);
-    const rows = shown.slice(0, MAX).map((inv) => h('tr', {
+    const pages = Math.max(1, Math.ceil(shown.length / INV_PAGE));
+    if (opt.page === null) {
+        // a link to an invocation opens the page that lists it
+        const at = cur.inv ? shown.findIndex((i) => String(i.id) === cur.inv) : -1;
+        opt.page = at < 0 ? 0 : Math.floor(at / INV_PAGE);
+    }
+    opt.page = Math.min(Math.max(0, opt.page), pages - 1);
+    const first = opt.page * INV_PAGE, last = Math.min(shown.length, first + INV_PAGE);
+    const rows = shown.slice(first, last).map((inv) => h('tr', {
         dataset: { id: String(inv.id) },
         class: [Number(inv.status) >= 400 || Number(inv.status) < 200 ? 'failed' : '', String(inv.id) === cur.inv ? 'on' : '']
             .join(' ').trim() || null,
@@ -359,27 +409,44 @@ function renderInvocations() {
         inv.tid == null ? '–' : String(inv.tid))));
     const sortBy = (key, label) => h('th', { class: 'num' }, h('button', {
         type: 'button', class: `sort${opt.sort === key ? ' on' : ''}`, title: `sort by ${label}`,
-        onclick: () => { opt.sort = key; renderInvocations(); },
+        onclick: () => { opt.sort = key; opt.page = 0; renderInvocations(); },
     }, label));
+    const turn = (d) => () => { opt.page += d; renderInvocations(); };
+    const of = shown.length === invs.length ? `${invs.length}` : `${shown.length} (${invs.length} in the profile)`;
+    if (!pv.timeline) {
+        pv.timeline = new InvTimeline({
+            onZoom: zoomInvocations,
+            onInvocation: (inv) => state.update({ inv: String(inv.id), start: null, end: null }),
+            onInvocationHover: (inv) => { pv.heatmap.setHoverInvocation(inv); pv.heatmap.opts.onInvocationHover(inv); },
+        });
+    }
     fill(pv.invCard,
         h('div', { class: 'card-head' }, h('h2', {}, `Invocations (${invs.length})`),
-            h('span', { class: 'muted' }, 'Click one (here or on its bar above the heatmap) to see its flame graph.'),
+            h('span', { class: 'muted' }, 'Click one (here, on the timeline or on its bar above the heatmap) to see its flame graph.'),
             h('span', { class: 'spacer' }),
             fns.length > 1 ? h('select', {
                 id: 'inv-fn', 'aria-label': 'function',
-                onchange: (e) => { opt.fn = e.target.value; renderInvocations(); },
+                onchange: (e) => { opt.fn = e.target.value; opt.page = 0; renderInvocations(); },
             }, h('option', { value: '' }, 'all functions'),
             fns.map((f) => h('option', { value: f, selected: f === opt.fn }, `${f} (${invs.filter((i) => String(i.fn ?? '') === f).length})`))) : null),
+        pv.timeline.box,
         h('div', { class: 'table-wrap' }, h('table', { class: 'invs' },
             h('thead', {}, h('tr', {}, h('th', {}, 'id'), h('th', {}, 'function'), sortBy('start', 'start'),
                 sortBy('duration', 'duration'), h('th', { class: 'num' }, 'status'),
                 h('th', { class: 'num', title: 'the thread that ran it: its flame graph holds that thread only' }, 'thread'))),
             h('tbody', {}, rows))),
-        shown.length > MAX ? h('p', { class: 'muted' }, `First ${MAX} of ${shown.length} shown.`) : null);
+        h('div', { class: 'pager', id: 'inv-pager' },
+            h('button', { type: 'button', id: 'inv-prev', disabled: opt.page === 0, onclick: turn(-1) }, '← Previous'),
+            h('span', { class: 'inv-count', id: 'inv-count' },
+                shown.length ? `${first + 1}–${last} of ${of}` : `none of ${invs.length} in this window`),
+            h('button', { type: 'button', id: 'inv-next', disabled: opt.page >= pages - 1, onclick: turn(1) }, 'Next →'),
+            h('span', { class: 'muted' }, `page ${opt.page + 1} of ${pages}`)));
+    pv.timeline.render(invs, [w0, w1], end, cur.inv);
+    pv.heatmap.setZoomWindow(opt.window);
 }
 
-function rangeText(file, a, b) {
-    return `${file} [${fmtS(a)} – ${fmtS(b)}]`;
+function rangeText(file, r) {
+    return `${file} [${rangeLabel(r)}]`;
 }
 
 function renderBanner(s) {
@@ -393,7 +460,7 @@ function renderBanner(s) {
         files.map((p) => h('option', { value: p.filename, selected: p.filename === s.file }, p.filename)))));
     const comparing = currentRange(s) !== null;
     fill(pv.banner,
-        h('span', {}, h('strong', {}, 'Baseline: '), rangeText(s.base, +s.bs, +s.be), '. '),
+        h('span', {}, h('strong', {}, 'Baseline: '), rangeText(s.base, resolveRange(s.bs, s.be, s.base === s.file ? profileEnd() : null)), '. '),
         comparing ? null : h('span', {}, 'Now select the range to compare with it, on this profile or on '), comparing ? null : sel,
         comparing ? h('span', { class: 'seg' },
             h('button', { type: 'button', class: s.view !== 'elided' ? 'on' : null, onclick: () => state.update({ view: null }) }, 'Differential'),
@@ -405,13 +472,15 @@ function renderBanner(s) {
 
 function flip(s) {
     const r = currentRange(s);
-    state.update({ file: s.base, start: s.bs, end: s.be, inv: null, base: s.file, bs: state.secs(r[0]), be: state.secs(r[1]) });
+    const [bs, be] = rangeArgs(r);
+    state.update({ file: s.base, start: s.bs, end: s.be, inv: null, base: s.file, bs, be });
 }
 
 function startCompare(s) {
     const r = currentRange(s);
     if (!r) return;
-    state.update({ base: s.file, bs: state.secs(r[0]), be: state.secs(r[1]), start: null, end: null, inv: null, view: null });
+    const [bs, be] = rangeArgs(r);
+    state.update({ base: s.file, bs, be, start: null, end: null, inv: null, view: null });
 }
 
 function copyLink(btn) {
@@ -423,7 +492,7 @@ function copyLink(btn) {
 function renderTools(s, range) {
     // an invocation exports exactly its samples; a range exports [start, end]
     const href = (f) => (s.inv && !s.base ? api.exportURL(s.file, { invocation: s.inv }, f)
-        : api.exportURL(s.file, { start: state.secs(range[0]), end: state.secs(range[1]) }, f));
+        : api.exportURL(s.file, { start: rangeArgs(range)[0], end: rangeArgs(range)[1] }, f));
     const exports = (range || s.inv) && exportFormats.length ? h('span', { class: 'exports' }, 'Export:', exportFormats.map((f) =>
         h('a', { href: href(f.name), download: '', title: f.description || '', dataset: { format: f.name } }, f.name))) : null;
     fill(pv.tools,
@@ -453,15 +522,16 @@ async function loadFlame(s) {
     let title, load;
     if (s.inv && !diff) {
         const inv = invById(s.inv);
-        title = inv ? `Invocation ${inv.id} (${inv.fn}): ${fmtDur(inv.end - inv.start)}, status ${inv.status}` : `Invocation ${s.inv}`;
+        title = inv ? `Invocation ${inv.id} (${inv.fn}): ${fmtRange(inv.start, inv.end)}, status ${inv.status}`
+            : `Invocation ${s.inv}`;
         load = () => api.invocationFlamegraph(s.file, s.inv);
     } else if (diff) {
         const kind = s.view === 'elided' ? 'elided' : 'differential';
-        title = `${kind === 'elided' ? 'Elided' : 'Differential'}: ${rangeText(s.file, range[0], range[1])} vs baseline`;
-        load = () => api.compare(kind, s.file, state.secs(range[0]), state.secs(range[1]), s.base, s.bs, s.be);
+        title = `${kind === 'elided' ? 'Elided' : 'Differential'}: ${rangeText(s.file, range)} vs baseline`;
+        load = () => api.compare(kind, s.file, ...rangeArgs(range), s.base, s.bs, s.be);
     } else if (range) {
-        title = `Flame graph: ${fmtS(range[0])} – ${fmtS(range[1])} (${fmtMs(range[1] - range[0])})`;
-        load = () => api.flamegraph(s.file, state.secs(range[0]), state.secs(range[1]));
+        title = `Flame graph: ${rangeLabel(range)}`;
+        load = () => api.flamegraph(s.file, ...rangeArgs(range));
     } else {
         pv.flameTitle.textContent = 'Flame graph';
         pv.flame.render(null);
@@ -508,15 +578,16 @@ async function render() {
     clearTimeout(listTimer);
     const same = (keys) => prev && keys.every((k) => prev[k] === s[k]);
     if (!pv || !same(['file'])) {
-        if (pv) pv.heatmap.destroy();
+        if (pv) { pv.heatmap.destroy(); if (pv.timeline) pv.timeline.destroy(); }
         pv = buildProfileView(s);
         document.title = `${s.file} — fntrace flamescope`;
         loadProfiles().catch(() => {}).then(() => { if (pv && cur.base) renderBanner(cur); });
     }
     if (pv.hmKey !== `${s.file}\n${s.rows}`) {
         const hmDone = loadHeatmap(s);
-        // an invocation's range comes from the invocation list: wait for it
-        if (s.inv) await hmDone;
+        // an invocation's range comes from the invocation list, the end of the profile
+        // (end=0 or none) from the heatmap: wait for them
+        if (s.inv || (wantsRange(s) && Number(s.end ?? 0) === 0)) await hmDone;
         if (cur !== s) return;
         loadFlame(s);
         return;
@@ -542,6 +613,7 @@ window.addEventListener('resize', () => {
             pv.heatmap.render(pv.heatmapData, pv.invs);
             syncHeatmap(cur);
         }
+        if (pv.invs.length) renderInvocations();
         pv.flame.resize();
     }, 200);
 });

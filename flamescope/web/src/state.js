@@ -6,7 +6,8 @@
 //                                        filtered by TEXT
 //   #file=F&rows=50                      heatmap of F
 //   …&start=S&end=E                      flame graph of the range [S, E] (seconds from the
-//                                        profile's first whole second, as the API takes them)
+//                                        profile's first whole second, as the API takes them:
+//                                        no start is 0, no end or end=0 the profile's end)
 //   …&inv=ID                             flame graph of one invocation
 //   …&search=RE                          highlighted frames
 //   …&base=F2&bs=S2&be=E2&view=diff      differential against the baseline F2 [S2, E2]
