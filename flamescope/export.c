@@ -469,8 +469,18 @@ static int write_pprof(const struct export_job *j, sbuf *out)
     uint32_t nn = profile_folded_nnames(p);
     /* string table: 0 "", then fixed strings, then function names on first use */
     uint32_t *str_of = calloc(nn + 1, sizeof *str_of);
-    if (!str_of)
+    /* per module: its string, the lowest and highest address of its locations */
+    uint32_t nmod = profile_nmodules(p);
+    uint32_t *mod_str = calloc((size_t)nmod + 1, sizeof *mod_str);
+    uint64_t *mod_lo = calloc((size_t)nmod + 1, sizeof *mod_lo);
+    uint64_t *mod_hi = calloc((size_t)nmod + 1, sizeof *mod_hi);
+    if (!str_of || !mod_str || !mod_lo || !mod_hi) {
+        free(str_of);
+        free(mod_str);
+        free(mod_lo);
+        free(mod_hi);
         return -ENOMEM;
+    }
     sbuf pb, m, sub;
     sbuf_init(&pb);
     sbuf_init(&m);
@@ -521,7 +531,8 @@ static int write_pprof(const struct export_job *j, sbuf *out)
         pb_msg(&m, 3, &sub);                            /* label comm=… */
         pb_msg(&pb, 2, &m);
     }
-    /* locations (4) and functions (5): one per name used as a frame */
+    /* locations (4) and functions (5): one per name used as a frame, with the address
+     * and module (mapping id = module id + 1) of the name's first frame line */
     for (uint32_t s = 0; s < a->n; s++) {
         if (!a->count[s])
             continue;
@@ -534,16 +545,45 @@ static int write_pprof(const struct export_job *j, sbuf *out)
             uint32_t k = path.v[i];
             if (str_of[k] & 0x80000000u)
                 continue;                               /* already written */
+            uint64_t addr;
+            uint32_t mod = profile_folded_module(p, k, &addr);
+            if (mod != PROFILE_NONE && mod < nmod) {
+                if (!mod_str[mod]) {
+                    mod_str[mod] = nstr++;
+                    mod_lo[mod] = mod_hi[mod] = addr;
+                }
+                mod_lo[mod] = addr < mod_lo[mod] ? addr : mod_lo[mod];
+                mod_hi[mod] = addr > mod_hi[mod] ? addr : mod_hi[mod];
+            } else {
+                mod = PROFILE_NONE;
+            }
             pb_uint(&m, 1, (uint64_t)k + 1);
+            if (mod != PROFILE_NONE) {
+                pb_uint(&m, 2, (uint64_t)mod + 1);      /* mapping_id */
+                pb_uint(&m, 3, addr);                   /* address */
+            }
             pb_uint(&sub, 1, (uint64_t)k + 1);
             pb_msg(&m, 4, &sub);                        /* line { function_id } */
             pb_msg(&pb, 4, &m);
             pb_uint(&m, 1, (uint64_t)k + 1);
             pb_uint(&m, 2, str_of[k]);
             pb_uint(&m, 3, str_of[k]);
+            if (mod != PROFILE_NONE)
+                pb_uint(&m, 4, mod_str[mod]);           /* filename */
             pb_msg(&pb, 5, &m);
             str_of[k] |= 0x80000000u;
         }
+    }
+    /* mappings (3): one per module a location names, spanning its addresses */
+    for (uint32_t mod = 0; mod < nmod; mod++) {
+        if (!mod_str[mod])
+            continue;
+        pb_uint(&m, 1, (uint64_t)mod + 1);
+        pb_uint(&m, 2, mod_lo[mod]);                    /* memory_start */
+        pb_uint(&m, 3, mod_hi[mod] + (mod_hi[mod] < UINT64_MAX));   /* memory_limit */
+        pb_uint(&m, 5, mod_str[mod]);                   /* filename */
+        pb_uint(&m, 7, 1);                              /* has_functions */
+        pb_msg(&pb, 3, &m);
     }
     /* string table (6) in index order */
     char **strs = calloc(nstr, sizeof *strs);
@@ -553,6 +593,9 @@ static int write_pprof(const struct export_job *j, sbuf *out)
         free(strs);
         free(lens);
         free(str_of);
+        free(mod_str);
+        free(mod_lo);
+        free(mod_hi);
         sbuf_free(&pb);
         sbuf_free(&m);
         sbuf_free(&sub);
@@ -567,6 +610,9 @@ static int write_pprof(const struct export_job *j, sbuf *out)
         if (idx)
             strs[idx] = (char *)profile_folded_name(p, k, &lens[idx]);
     }
+    for (uint32_t mod = 0; mod < nmod; mod++)
+        if (mod_str[mod])
+            strs[mod_str[mod]] = (char *)profile_module_name(p, mod, &lens[mod_str[mod]]);
     for (uint32_t i = 0; i < nstr; i++) {
         /* proto3 strings: UTF-8 only (symbol names are bytes from the binary) */
         sbuf_add_utf8(&sub, strs[i] ? strs[i] : "", lens[i]);
@@ -577,6 +623,9 @@ static int write_pprof(const struct export_job *j, sbuf *out)
     free(strs);
     free(lens);
     free(str_of);
+    free(mod_str);
+    free(mod_lo);
+    free(mod_hi);
     if (a->total_count) {
         /* time_nanos: the first sample; duration_nanos: first to last sample plus one
          * period (a clock event's period is in ns), not the range's whole seconds */

@@ -23,7 +23,7 @@ enum {
     S_T_NS, S_FSTACK, S_CSTACK, S_PERIOD, S_TID, S_SEC,
     S_FS_PARENT, S_FS_LABEL, S_FS_STATE, S_FO_PARENT, S_FO_LABEL,
     S_FRAME_NAME, S_FRAME_TYPE, S_NAMES_OFF, S_NAMES, S_CNAMES_OFF, S_CNAMES,
-    S_EVENT, S_INV, S_INV_STR, S__COUNT
+    S_EVENT, S_INV, S_INV_STR, S_CN_MOD, S_CN_ADDR, S_MODS_OFF, S_MODS, S__COUNT
 };
 
 struct inv_rec {
@@ -50,7 +50,7 @@ struct header {
     uint64_t n, period_const, min_ns, max_ns, parsed_bytes, ninv;
     double base_s, end_s;
     uint32_t nsec, flags;
-    uint32_t fs_n, fo_n, nframes, nnames, ncnames, pad;
+    uint32_t fs_n, fo_n, nframes, nnames, ncnames, nmods;
     struct { uint64_t off, len; } sect[S__COUNT];
 };
 _Static_assert(sizeof(struct header) % 8 == 0, "header keeps sections aligned");
@@ -119,6 +119,7 @@ void *pindex_image(const struct profile *p, size_t *lenp)
     h.nframes = p->nframes;
     h.nnames = p->names.n;
     h.ncnames = p->cnames.n;
+    h.nmods = p->mods.n;
 
     uint64_t inv_str = 0;
     for (size_t i = 0; i < p->ninv; i++)
@@ -146,6 +147,10 @@ void *pindex_image(const struct profile *p, size_t *lenp)
         [S_EVENT] = {event, strlen(event) + 1},
         [S_INV] = {NULL, (uint64_t)p->ninv * sizeof(struct inv_rec)},
         [S_INV_STR] = {NULL, inv_str},
+        [S_CN_MOD] = {p->cname_mod, (uint64_t)p->cnames.n * 4},
+        [S_CN_ADDR] = {p->cname_addr, (uint64_t)p->cnames.n * 8},
+        [S_MODS_OFF] = {p->mods.off, ((uint64_t)p->mods.n + 1) * 8},
+        [S_MODS] = {p->mods.bytes, p->mods.off[p->mods.n]},
     };
     uint64_t off = sizeof h;
     for (int i = 0; i < S__COUNT; i++) {
@@ -295,7 +300,9 @@ static int check_header(const struct header *h, const char *img, size_t len, cha
              sect_ok(h, S_NAMES_OFF, (uint64_t)h->nnames + 1, 8) && sect_ok(h, S_NAMES, 0, 0) &&
              sect_ok(h, S_CNAMES_OFF, (uint64_t)h->ncnames + 1, 8) &&
              sect_ok(h, S_CNAMES, 0, 0) && sect_ok(h, S_EVENT, 0, 0) &&
-             sect_ok(h, S_INV, h->ninv, sizeof(struct inv_rec)) && sect_ok(h, S_INV_STR, 0, 0);
+             sect_ok(h, S_INV, h->ninv, sizeof(struct inv_rec)) && sect_ok(h, S_INV_STR, 0, 0) &&
+             sect_ok(h, S_CN_MOD, h->ncnames, 4) && sect_ok(h, S_CN_ADDR, h->ncnames, 8) &&
+             sect_ok(h, S_MODS_OFF, (uint64_t)h->nmods + 1, 8) && sect_ok(h, S_MODS, 0, 0);
     if (!ok)
         return bad(err, errlen, "index section outside the file or of the wrong size");
     if (h->flags & ~(H_PERIOD | H_TID | H_SEC) || !isfinite(h->base_s) ||
@@ -330,8 +337,12 @@ static int check_values(const profile *p, const struct header *h, const char *im
         if (p->frame_name[f] >= p->names.n || p->frame_type[f] >= FT__COUNT)
             return 0;
     if (!check_strs(&p->names, h->sect[S_NAMES].len) ||
-        !check_strs(&p->cnames, h->sect[S_CNAMES].len))
+        !check_strs(&p->cnames, h->sect[S_CNAMES].len) ||
+        !check_strs(&p->mods, h->sect[S_MODS].len))
         return 0;
+    for (uint32_t c = 0; c < p->cnames.n; c++)
+        if (p->cname_mod[c] != PROFILE_NONE && p->cname_mod[c] >= p->mods.n)
+            return 0;
     if (img[h->sect[S_EVENT].off + h->sect[S_EVENT].len - 1] != 0)
         return 0;
     const struct inv_rec *rec = (const void *)(img + h->sect[S_INV].off);
@@ -391,6 +402,9 @@ int pindex_open(void *image, size_t len, int mapped, int check, const struct pin
     p->frame_type = AT(S_FRAME_TYPE);
     p->names = (struct pstrs){h.nnames, AT(S_NAMES_OFF), AT(S_NAMES)};
     p->cnames = (struct pstrs){h.ncnames, AT(S_CNAMES_OFF), AT(S_CNAMES)};
+    p->cname_mod = AT(S_CN_MOD);
+    p->cname_addr = AT(S_CN_ADDR);
+    p->mods = (struct pstrs){h.nmods, AT(S_MODS_OFF), AT(S_MODS)};
     p->event = AT(S_EVENT);
     p->parsed_bytes = h.parsed_bytes;
     p->ninv = h.ninv;

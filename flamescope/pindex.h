@@ -9,7 +9,8 @@
  *   sections samples (times, FlameScope stack, folded stack, period, tid), the
  *            per-second table, the two tries (parent, label, idle state), frames (name,
  *            type), the two string tables (offsets, bytes), the event name,
- *            invocations (fixed records and their strings).
+ *            invocations (fixed records and their strings), each folded name's
+ *            module id and address, the module string table.
  * The tries' child lists (first child, next sibling) are not stored: the first query
  * that walks the FlameScope tree derives its depth-first order from the checked parents
  * (profile_fs_order: two passes, 16 bytes a node of heap), which keeps the file at about
@@ -32,7 +33,7 @@
 
 #include "profile.h"
 
-#define PINDEX_VERSION 3     /* 3: XXH3 checksums */
+#define PINDEX_VERSION 4     /* 3: XXH3 checksums; 4: folded names' modules, addresses */
 #define PINDEX_KEY_VERSION_MAX 71
 #define PINDEX_HEADER_MAX 1024    /* pindex_header_size() is at most this */
 

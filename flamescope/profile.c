@@ -65,6 +65,10 @@ struct draft {
     strtab *cnames;            /* folded names */
     struct trie folded;        /* stackcollapse stacks: labels are folded name ids */
     char *event;
+    strtab *mods;              /* modules ("(path)" of a frame line), first-seen order */
+    uint32_t *cn_mod;          /* folded name -> mods id of its first framed occurrence */
+    uint64_t *cn_addr;         /* ... and that frame line's address */
+    size_t cn_len, cn_cap;     /* entries set (names past cn_len: no module) */
 
     struct profile_invocation *inv;
     size_t ninv, invcap;
@@ -128,6 +132,7 @@ static size_t draft_memory(const draft *p)
         m += p->cap * sizeof *p->tid;
     m += strtab_memory(p->names) + strtab_memory(p->frames) + p->frame_bits_cap;
     m += strtab_memory(p->cnames) + trie_memory(&p->fs) + trie_memory(&p->folded);
+    m += strtab_memory(p->mods) + p->cn_cap * (sizeof *p->cn_mod + sizeof *p->cn_addr);
     return m + p->invcap * sizeof *p->inv;
 }
 
@@ -159,6 +164,7 @@ static size_t index_bytes(const draft *p)
     size_t per_node = 4 * sizeof(uint32_t) + 2 * sizeof(uint32_t);   /* + links */
     return p->n * per_sample + ((size_t)p->fs.n + p->folded.n) * per_node + p->fs.n +
            strtab_memory(p->names) + strtab_memory(p->frames) + strtab_memory(p->cnames) +
+           strtab_memory(p->mods) + p->cn_len * (sizeof *p->cn_mod + sizeof *p->cn_addr) +
            p->ninv * sizeof *p->inv;
 }
 
@@ -188,6 +194,33 @@ static int pool_push(struct build *b, uint32_t v)
     if (grow((void **)&b->pool, &b->poolcap, b->npool + 1, sizeof *b->pool))
         return -ENOMEM;
     b->pool[b->npool++] = v;
+    return 0;
+}
+
+/* Folded name cn was seen in module mod (a mods id, STRTAB_NONE: none) at addr: the
+ * first occurrence with a module is kept, the one a sequential parse meets first. */
+static int cname_place(draft *p, uint32_t cn, uint32_t mod, uint64_t addr)
+{
+    if (cn < p->cn_len && (p->cn_mod[cn] != STRTAB_NONE || mod == STRTAB_NONE))
+        return 0;
+    if (cn >= p->cn_len) {
+        if (mod == STRTAB_NONE)
+            return 0;
+        size_t cap = p->cn_cap, need = (size_t)cn + 1;
+        if (grow((void **)&p->cn_mod, &cap, need, sizeof *p->cn_mod))
+            return -ENOMEM;
+        cap = p->cn_cap;
+        if (grow((void **)&p->cn_addr, &cap, need, sizeof *p->cn_addr))
+            return -ENOMEM;
+        p->cn_cap = cap;
+        for (size_t i = p->cn_len; i < need; i++) {
+            p->cn_mod[i] = STRTAB_NONE;
+            p->cn_addr[i] = 0;
+        }
+        p->cn_len = need;
+    }
+    p->cn_mod[cn] = mod;
+    p->cn_addr[cn] = addr;
     return 0;
 }
 
@@ -350,7 +383,8 @@ static int raw_fs_frames(struct build *b, struct raw_info *ri, const char *sym, 
 /* stackcollapse-perf.pl's names of a symbol: none for "(…" process names, else split
  * at "->" dropping trailing empty parts, each part tidied. */
 static int raw_folded_names(struct build *b, uint32_t id, const char *sym, size_t slen,
-                            const char *mod, size_t mlen, const struct comm_info *ci)
+                            const char *mod, size_t mlen, const struct comm_info *ci,
+                            uint32_t mid, uint64_t addr)
 {
     b->raws[id].c_off = (uint32_t)b->npool;
     if (slen > 0 && sym[0] == '(')
@@ -364,7 +398,8 @@ static int raw_folded_names(struct build *b, uint32_t id, const char *sym, size_
         size_t ol = folded_tidy(sym + pos, pend - pos, mod, mlen, ci->c_java, part > 0,
                                 out_name, sizeof out_name);
         uint32_t cn = strtab_intern(b->p->cnames, out_name, ol);
-        if (cn == STRTAB_NONE || pool_push(b, cn))   /* may move b->raws: index again */
+        if (cn == STRTAB_NONE || pool_push(b, cn) ||   /* may move b->raws: index again */
+            cname_place(b->p, cn, mid, addr))
             return -ENOMEM;
         b->raws[id].c_n++;
         if (pend == parts_end)
@@ -397,7 +432,13 @@ static int raw_info_get(struct build *b, const ps_frame *f, const struct comm_in
         return 0;
     if ((rc = raw_fs_frames(b, ri, sym, slen, mod, mlen, ci)))
         return rc;
-    return raw_folded_names(b, id, sym, slen, mod, mlen, ci);
+    /* the module and address pprof's mappings and locations carry (perf's "(inlined)"
+     * frames name no module) */
+    uint32_t mid = STRTAB_NONE;
+    if (!(f->flags & PS_FRAME_INLINED) && mlen > 0 &&
+        (mid = strtab_intern(b->p->mods, mod, mlen)) == STRTAB_NONE)
+        return -ENOMEM;
+    return raw_folded_names(b, id, sym, slen, mod, mlen, ci, mid, f->addr);
 }
 
 static int on_header(void *ctx, ps_str line, uint64_t lineno)
@@ -692,6 +733,9 @@ static void draft_free(draft *p)
     strtab_free(p->cnames);
     trie_free(&p->folded);
     free(p->event);
+    strtab_free(p->mods);
+    free(p->cn_mod);
+    free(p->cn_addr);
     for (size_t i = 0; i < p->ninv; i++) {
         free(p->inv[i].id);
         free(p->inv[i].fn);
@@ -758,12 +802,22 @@ static profile *freeze(const draft *d)
     uint32_t nf = strtab_count(d->frames);
     uint32_t *fname = malloc(((size_t)nf + 1) * sizeof *fname);
     uint8_t *ftype = malloc((size_t)nf + 1);
-    uint64_t *noff = NULL, *coff = NULL;
-    char *nbytes = NULL, *cbytes = NULL;
+    uint32_t nc = strtab_count(d->cnames);
+    uint32_t *cmod = malloc(((size_t)nc + 1) * sizeof *cmod);
+    uint64_t *caddr = malloc(((size_t)nc + 1) * sizeof *caddr);
+    uint64_t *noff = NULL, *coff = NULL, *moff = NULL;
+    char *nbytes = NULL, *cbytes = NULL, *mbytes = NULL;
     void *img = NULL;
     size_t len = 0;
-    if (fname && ftype && !flat_strs(d->names, &v.names, &noff, &nbytes) &&
-        !flat_strs(d->cnames, &v.cnames, &coff, &cbytes)) {
+    if (fname && ftype && cmod && caddr && !flat_strs(d->names, &v.names, &noff, &nbytes) &&
+        !flat_strs(d->cnames, &v.cnames, &coff, &cbytes) &&
+        !flat_strs(d->mods, &v.mods, &moff, &mbytes)) {
+        for (uint32_t c = 0; c < nc; c++) {
+            cmod[c] = c < d->cn_len ? d->cn_mod[c] : PROFILE_NONE;
+            caddr[c] = c < d->cn_len ? d->cn_addr[c] : 0;
+        }
+        v.cname_mod = cmod;
+        v.cname_addr = caddr;
         for (uint32_t f = 0; f < nf; f++) {
             const char *k = strtab_str(d->frames, f, NULL);
             memcpy(&fname[f], k, 4);
@@ -776,6 +830,10 @@ static profile *freeze(const draft *d)
     }
     free(fname);
     free(ftype);
+    free(cmod);
+    free(caddr);
+    free(moff);
+    free(mbytes);
     free(noff);
     free(nbytes);
     free(coff);
@@ -816,7 +874,8 @@ static draft *draft_new(void)
     p->names = strtab_new();
     p->frames = strtab_new();
     p->cnames = strtab_new();
-    if (!p->names || !p->frames || !p->cnames || trie_init(&p->fs, 1) ||
+    p->mods = strtab_new();
+    if (!p->names || !p->frames || !p->cnames || !p->mods || trie_init(&p->fs, 1) ||
         trie_init(&p->folded, 0)) {
         draft_free(p);
         return NULL;
@@ -930,6 +989,22 @@ static int merge(draft *a, draft *b)
         size_t len;
         const char *str = strtab_str(b->cnames, i, &len);
         if ((cmap[i] = strtab_intern(a->cnames, str, len)) == STRTAB_NONE)
+            goto out;
+    }
+    /* modules in b's order (a sequential parse meets them so), then the folded names'
+     * modules and addresses where a has none yet */
+    for (uint32_t i = 0; i < strtab_count(b->mods); i++) {
+        size_t len;
+        const char *str = strtab_str(b->mods, i, &len);
+        if (strtab_intern(a->mods, str, len) == STRTAB_NONE)
+            goto out;
+    }
+    for (size_t i = 0; i < b->cn_len; i++) {
+        if (b->cn_mod[i] == STRTAB_NONE)
+            continue;
+        size_t len;
+        const char *str = strtab_str(b->mods, b->cn_mod[i], &len);
+        if (cname_place(a, cmap[i], strtab_find(a->mods, str, len), b->cn_addr[i]))
             goto out;
     }
     for (uint32_t i = 0; i < nf; i++) {

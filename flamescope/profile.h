@@ -137,6 +137,12 @@ const uint32_t *profile_folded_parents(const profile *p);
 uint32_t profile_folded_label(const profile *p, uint32_t node);
 const char *profile_folded_name(const profile *p, uint32_t name, size_t *len);
 uint32_t profile_folded_nnames(const profile *p);
+/* The module (the "(path)" of a frame line) folded name `name` was first seen in, with
+ * that line's address in *addr: a module id, PROFILE_NONE (and 0) for a name seen in no
+ * module (process names, perf's "(inlined)" frames). */
+uint32_t profile_folded_module(const profile *p, uint32_t name, uint64_t *addr);
+uint32_t profile_nmodules(const profile *p);
+const char *profile_module_name(const profile *p, uint32_t mod, size_t *len);
 /* Folded stack of sample i, PROFILE_NONE when stackcollapse skips it (other event). */
 uint32_t profile_folded_sample_stack(const profile *p, size_t i);
 uint64_t profile_period(const profile *p, size_t i);   /* 1 when absent or 0 */

@@ -53,6 +53,9 @@ struct profile {
     struct pstrs names;        /* FlameScope frame names */
     struct ptree folded;       /* stackcollapse stacks: labels are cnames ids */
     struct pstrs cnames;       /* folded names */
+    const uint32_t *cname_mod; /* folded name -> mods id (PROFILE_NONE: no module) */
+    const uint64_t *cname_addr;/* folded name -> address of its first framed line */
+    struct pstrs mods;         /* modules, the "(path)" of frame lines */
     const char *event;         /* the first event ("" if none) */
 
     struct profile_invocation *inv;   /* malloc'd; id and fn point into the image */

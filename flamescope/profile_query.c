@@ -275,6 +275,19 @@ const char *profile_folded_name(const profile *p, uint32_t name, size_t *len)
 
 uint32_t profile_folded_nnames(const profile *p) { return p->cnames.n; }
 
+uint32_t profile_folded_module(const profile *p, uint32_t name, uint64_t *addr)
+{
+    *addr = p->cname_addr[name];
+    return p->cname_mod[name];
+}
+
+uint32_t profile_nmodules(const profile *p) { return p->mods.n; }
+
+const char *profile_module_name(const profile *p, uint32_t mod, size_t *len)
+{
+    return pstr(&p->mods, mod, len);
+}
+
 uint32_t profile_folded_sample_stack(const profile *p, size_t i) { return p->cstack[i]; }
 
 uint64_t profile_period(const profile *p, size_t i)

@@ -432,12 +432,17 @@ def test_folded_range_and_invocation(server, profdir):
     assert n == total(golden("perf-threads.stacks.flamegraph-1.25-2.5.json"))
 
 
-def go_pprof_top(path, tmp_path):
+def go_pprof(args, path, tmp_path):
     env = dict(os.environ, HOME=str(tmp_path), GOCACHE=str(tmp_path / "gocache"),
                GOFLAGS="", GOPATH=str(tmp_path / "gopath"))
-    r = subprocess.run(["go", "tool", "pprof", "-top", "-nodecount=1000", "-sample_index=samples",
-                        str(path)], capture_output=True, text=True, timeout=240, env=env)
+    r = subprocess.run(["go", "tool", "pprof"] + args + [str(path)], capture_output=True,
+                       text=True, timeout=240, env=env)
     assert r.returncode == 0, r.stderr
+    return r
+
+
+def go_pprof_top(path, tmp_path):
+    r = go_pprof(["-top", "-nodecount=1000", "-sample_index=samples"], path, tmp_path)
     flat = {}
     for line in r.stdout.splitlines():
         parts = line.split()
@@ -460,6 +465,63 @@ def test_pprof_reads_in_go_tool_pprof(server, tmp_path):
     assert flat["hash_block"] == leaves["hash_block"] == 900
     assert flat["compute_pi"] == leaves["compute_pi"]
     assert flat["fib_phase"] == leaves["fib_phase"]
+
+
+FRAME_LINE = re.compile(r"\s+([0-9a-f]+) (\S.*?)(?:\+0x[0-9a-f]+)? \((.+)\)$")
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="golang-go is not installed")
+def test_pprof_keeps_modules_and_addresses(server, profdir, tmp_path):
+    name = "perf-system.stacks"
+    st, _, body = get(server, "/api/v1/export", filename=name, format="pprof")
+    assert st == 200
+    path = tmp_path / "s.pb.gz"
+    path.write_bytes(body)
+    # the test's own reading: every module, and each function's first frame line
+    modules, first = set(), {}
+    for line in (profdir / name).read_text().splitlines():
+        m = FRAME_LINE.match(line)
+        if m:
+            modules.add(m.group(3))
+            first.setdefault(m.group(2), (int(m.group(1), 16), m.group(3)))
+    assert len(modules) >= 3
+    raw = go_pprof(["-raw"], path, tmp_path).stdout
+    maps, locs, section = {}, [], None
+    for line in raw.splitlines():
+        if line in ("Locations", "Mappings"):
+            section = line
+        elif section == "Mappings" and line.strip():
+            # id: start/limit/offset path [FN]
+            mid, rng, mpath = re.match(r"(\d+): (\S+) (.+?)\s+\[FN\]$", line).groups()
+            lo, hi, _ = (int(x, 16) for x in rng.split("/"))
+            maps[int(mid)] = (lo, hi, mpath)
+        elif section == "Locations" and line.strip():
+            # id: 0xaddr M=mapping function file:line s=0
+            m = re.match(r"\s*\d+: 0x([0-9a-f]+) M=(\d+) (.+) (.+):0 s=0$", line)
+            if m:
+                locs.append((int(m.group(1), 16), int(m.group(2)), m.group(3), m.group(4)))
+    # one mapping per module of the trace, each function in its module at its address
+    assert sorted(mp for _, _, mp in maps.values()) == sorted(modules)
+    assert len(locs) > 20
+    for addr, mid, fn, fname in locs:
+        lo, hi, mpath = maps[mid]
+        assert lo <= addr < hi and fname == mpath, (fn, hex(addr), maps[mid])
+        if fn in first:
+            assert (addr, mpath) == first[fn], fn
+    assert {fname for _, _, _, fname in locs} == modules
+    # -top still answers what the flame graph shows: the hot functions' own samples
+    flat = go_pprof_top(path, tmp_path)
+    tree, own = get_json(server, "/flamegraph/", filename=name), {}
+    def walk(t):
+        own[t["n"]] = own.get(t["n"], 0) + t["v"]
+        for c in t["c"]:
+            walk(c)
+    walk(tree)
+    hot = [n for n, v in own.items() if v * 200 >= total(tree)]      # 0.5% and more
+    assert "hash_block" in hot and len(hot) >= 3
+    for n in hot:
+        assert flat[n] == own[n], n
+    assert "File: worker" in go_pprof(["-top", "-sample_index=samples"], path, tmp_path).stdout
 
 
 def pprof_strings(gz):

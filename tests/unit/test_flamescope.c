@@ -452,6 +452,14 @@ static void root_stack(char *img, size_t len)
     pindex_seal(img, len);
 }
 
+static uint32_t cn_mod_off;
+static void bad_module(char *img, size_t len)
+{
+    uint32_t v = 0xfffffffeu;      /* the first folded name's module: past the table */
+    memcpy(img + cn_mod_off, &v, 4);
+    pindex_seal(img, len);
+}
+
 static void test_index_damaged_images_are_refused(void **st)
 {
     struct pindex_key key = {1, 2, 3, "x"};
@@ -485,6 +493,10 @@ static void test_index_damaged_images_are_refused(void **st)
     memcpy(&off, img + 232 + 16 * 1, 8);
     fstack_off = (uint32_t)off;
     assert_int_equal(open_copy(p, &key, 0, root_stack, &q), -FT_ERR_CORRUPT);
+    /* a folded name's module id outside the module table (section 20) */
+    memcpy(&off, img + 232 + 16 * 20, 8);
+    cn_mod_off = (uint32_t)off;
+    assert_int_equal(open_copy(p, &key, 0, bad_module, &q), -FT_ERR_CORRUPT);
     profile_free(p);
 }
 
