@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import binary  # noqa: E402
+from conftest import anon_fds, binary, cpu_seconds, threads_of  # noqa: E402
 from collector_helpers import start_collector  # noqa: E402
-from test_tracer_record import HOT, cpu_seconds, parse, shares  # noqa: E402
+from test_tracer_record import HOT, parse, shares  # noqa: E402
 
 FNTRACE = binary("fntrace")
 HOTSPOTS = binary("hotspots")
@@ -99,14 +99,14 @@ def stop(proc):
 
 @needs_root
 def test_bpf_fidelity_against_perf(tmp_path):
-    """The perf backend's fidelity test with the bpf backend: the workload sleeps 1 s
-    before its threads start, fntrace (bpf) and perf attach meanwhile, both run to its
-    exit."""
+    """The perf backend's fidelity test with the bpf backend: the workload sleeps 3 s
+    before its threads start, fntrace (bpf) and perf attach meanwhile (checked: both
+    sample the whole CPU time the rate is divided by), both run to its exit."""
     if not shutil.which("perf") or subprocess.run(["perf", "--version"],
                                                    capture_output=True).returncode:
         pytest.skip("perf is not installed or does not run on this kernel")
     out, pdata = tmp_path / "b.perf", tmp_path / "p.data"
-    work = subprocess.Popen([HOTSPOTS, "3", "2", "1.0"], stderr=subprocess.PIPE, text=True)
+    work = subprocess.Popen([HOTSPOTS, "3", "2", "3.0"], stderr=subprocess.PIPE, text=True)
     try:
         fn = subprocess.Popen([FNTRACE, "record", "--backend", "bpf", "-F", "200",
                                "-p", str(work.pid), "-o", str(out)],
@@ -114,6 +114,14 @@ def test_bpf_fidelity_against_perf(tmp_path):
         perf = subprocess.Popen(["perf", "record", "-q", "-F", "200", "-g", "-p",
                                  str(work.pid), "-o", str(pdata)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # the rate is taken over the workload's whole CPU time: both must sample before
+        # its threads start (a loaded machine can take seconds to load the bpf program)
+        ncpu = os.cpu_count()
+        deadline = time.monotonic() + 30
+        while (anon_fds(fn.pid, "bpf_link") < ncpu or anon_fds(perf.pid, "[perf_event]") < 1) \
+                and fn.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started_early = threads_of(work.pid) == 1
         _, werr = work.communicate(timeout=120)
         _, err = fn.communicate(timeout=60)
         perf.communicate(timeout=60)
@@ -121,6 +129,7 @@ def test_bpf_fidelity_against_perf(tmp_path):
         stop(work)
     assert fn.returncode == 0, err
     assert perf.returncode == 0
+    assert started_early, "fntrace or perf attached after the workload's threads started"
     script = subprocess.run(["perf", "script", "-i", str(pdata)], capture_output=True,
                             text=True, timeout=120)
     _, ref = parse(script.stdout)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import binary  # noqa: E402
+from conftest import binary, cpu_seconds  # noqa: E402
 
 FNTRACE = binary("fntrace")
 HOTSPOTS = binary("hotspots")
@@ -66,10 +66,6 @@ def shares(samples):
 def record(args, timeout=120, **kw):
     return subprocess.run([FNTRACE, "record", *args], capture_output=True, text=True,
                           timeout=timeout, **kw)
-
-
-def cpu_seconds(stderr):
-    return sum(float(x) for x in re.findall(r"cpu_seconds=([0-9.]+)", stderr))
 
 
 def test_help_version_and_exit_codes():

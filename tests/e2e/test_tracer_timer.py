@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import binary  # noqa: E402
+from conftest import binary, cpu_seconds  # noqa: E402
 from test_tracer_record import HOT, parse, shares  # noqa: E402
 
 SELFTRACE = binary("selftrace")
@@ -46,7 +46,7 @@ def check_rate(out, err):
     header, got = parse(out.read_text())
     assert header["fntrace backend"] == "timer" and header["fntrace frames"] == "user"
     assert "sample_freq } = 200" in header["event"]
-    cpu_s = float(re.search(r"cpu_seconds=([0-9.]+)", err).group(1))
+    cpu_s = cpu_seconds(err)
     tracer_cpu, n, lost = stats(err)
     sampled_cpu = cpu_s - tracer_cpu           # the tracing thread is never sampled
     assert lost == 0 and n == len(got)
