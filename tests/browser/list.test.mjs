@@ -11,20 +11,11 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { BINARY, SHOTS, openUI } from './harness.mjs';
 
-const ROOT = path.resolve(process.env.FNTRACE_ROOT || path.join(path.dirname(fileURLToPath(import.meta.url)), '../..'));
-const BUILD = path.resolve(ROOT, process.env.BUILD || 'build');
-const BINARY = path.join(BUILD, 'bin/fntrace-flamescope');
-const SHOTS = path.join(BUILD, 'test-output/browser');
-const CHROMIUM = '/usr/bin/chromium';
-const WAIT = 30000;
 const N = 230;
 const T0 = Date.UTC(2026, 10, 21, 8, 0, 0) / 1000;   // the first upload, in seconds
 
@@ -68,38 +59,6 @@ function makeTraceDir() {
     return dir;
 }
 
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
-    });
-}
-
-async function waitForServer(base, proc) {
-    const deadline = Date.now() + WAIT;
-    while (Date.now() < deadline) {
-        if (proc.exitCode !== null) throw new Error(`fntrace-flamescope exited with ${proc.exitCode}`);
-        try {
-            if ((await fetch(`${base}/profile/`)).ok) return;
-        } catch { /* not listening yet */ }
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`fntrace-flamescope did not answer on ${base} within ${WAIT} ms`);
-}
-
-function stop(proc) {
-    return new Promise((resolve) => {
-        if (!proc || proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        const kill = setTimeout(() => process.kill(proc.pid, 'SIGKILL'), 10000);
-        proc.once('exit', () => { clearTimeout(kill); resolve(); });
-        process.kill(proc.pid, 'SIGTERM');
-    });
-}
-
 // The rows the page shows: [{filename, index, samples, duration, invocations, when}].
 const rows = (page) => page.locator('#profiles tbody tr').evaluateAll((trs) => trs.map((tr) => ({
     filename: tr.dataset.filename,
@@ -129,39 +88,15 @@ async function settled(page, range) {
 }
 
 describe('flamescope profile list', { skip: !fs.existsSync(BINARY) && `${BINARY} is not built` }, () => {
-    let dir, server, base, browser, page, profileDir;
-    const logs = [];
-    const pageErrors = [];
+    let ui, base, page, pageErrors;
 
     before(async () => {
-        fs.mkdirSync(SHOTS, { recursive: true });
-        dir = makeTraceDir();
-        const port = await freePort();
-        base = `http://127.0.0.1:${port}`;
-        server = spawn(BINARY, ['--listen', '127.0.0.1', '--port', String(port), '--dir', dir],
-            { stdio: ['ignore', 'pipe', 'pipe'] });
-        server.stdout.on('data', (d) => logs.push(String(d)));
-        server.stderr.on('data', (d) => logs.push(String(d)));
-        await waitForServer(base, server);
-        profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fntrace-chromium-'));
-        browser = await chromium.launchPersistentContext(profileDir, {
-            executablePath: CHROMIUM,
-            headless: true,
-            args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-            viewport: { width: 1280, height: 1000 },
-        });
-        browser.setDefaultTimeout(WAIT);
-        page = browser.pages()[0] || await browser.newPage();
-        page.on('pageerror', (e) => pageErrors.push(e.message));
+        ui = await openUI(makeTraceDir());
+        ({ base, page, pageErrors } = ui);
     });
 
     after(async () => {
-        if (browser) await browser.close();
-        await stop(server);
-        if (dir) fs.rmSync(dir, { recursive: true, force: true });
-        if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
-        if (server && server.exitCode && server.exitCode !== 0) console.log(logs.join(''));
+        if (ui) await ui.close();
     });
 
     it('shows the first page newest first, with each trace\'s samples, duration, invocations and upload time', async () => {
