@@ -140,14 +140,11 @@ struct symbolizer {
 
 /* ---- symbol tables ---------------------------------------------------------------- */
 
-/* name[0..len) is the name (no NUL needed within it). */
-static int symtab_add_len(struct symtab *t, uint64_t start, uint64_t size, const char *name,
-                          size_t len)
+/* Room for one more entry that costs COST bytes of the session budget: the table's cap,
+ * the budget, and the entry array's growth, checked in that order. */
+static int symtab_reserve(struct symtab *t, size_t cost)
 {
     if (t->n >= MAX_SYMS) return -E2BIG;
-    size_t nl = len + 1;
-    if (t->slen + nl > MAX_STR_BYTES) return -E2BIG;
-    size_t cost = sizeof *t->v + nl;
     if (t->budget->used + cost > t->budget->limit) {
         t->budget->spent = 1;
         return -E2BIG;
@@ -159,6 +156,18 @@ static int symtab_add_len(struct symtab *t, uint64_t start, uint64_t size, const
         t->v = nv;
         t->cap = nc;
     }
+    return 0;
+}
+
+/* name[0..len) is the name (no NUL needed within it). */
+static int symtab_add_len(struct symtab *t, uint64_t start, uint64_t size, const char *name,
+                          size_t len)
+{
+    size_t nl = len + 1;
+    if (t->slen + nl > MAX_STR_BYTES) return -E2BIG;
+    size_t cost = sizeof *t->v + nl;
+    int rc = symtab_reserve(t, cost);
+    if (rc < 0) return rc;
     if (t->slen + nl > t->scap) {
         size_t nc = t->scap ? t->scap * 2 : 4096;
         while (nc < t->slen + nl) nc *= 2;
@@ -166,7 +175,7 @@ static int symtab_add_len(struct symtab *t, uint64_t start, uint64_t size, const
         if (t->published) {               /* copy: the old buffer stays where it is */
             if (!(ns = malloc(nc))) return -ENOMEM;
             if (t->slen) memcpy(ns, t->strs, t->slen);
-            int rc = symtab_retire(t);
+            rc = symtab_retire(t);
             if (rc < 0) {
                 free(ns);
                 return rc;
@@ -188,18 +197,8 @@ static int symtab_add_len(struct symtab *t, uint64_t start, uint64_t size, const
 /* An entry whose name is already in t->strs at offset name (symtab_adopt_strs). */
 static int symtab_add_ref(struct symtab *t, uint64_t start, uint64_t size, size_t name)
 {
-    if (t->n >= MAX_SYMS) return -E2BIG;
-    if (t->budget->used + sizeof *t->v > t->budget->limit) {
-        t->budget->spent = 1;
-        return -E2BIG;
-    }
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 256;
-        struct sym *nv = realloc(t->v, nc * sizeof *nv);
-        if (!nv) return -ENOMEM;
-        t->v = nv;
-        t->cap = nc;
-    }
+    int rc = symtab_reserve(t, sizeof *t->v);
+    if (rc < 0) return rc;
     t->v[t->n++] = (struct sym){ start, size, name };
     t->budget->used += sizeof *t->v;
     return 0;
