@@ -202,15 +202,25 @@ static int parse_range(httpd_req *req, const profile *p, const char *sarg, const
 
 /* ------------------------------------------------------------------ FlameScope API */
 
+/* The store's listing into *ents (the caller frees it), or -1 with the error replied. */
+static int list_traces(httpd_req *req, routes *a, struct store_entry **ents, size_t *n)
+{
+    int rc = store_list(a->st, NULL, ents, n);
+    if (rc < 0) {
+        httpd_reply_fterr(req, rc == -FT_ERR_STORE_DOWN ? rc : -EIO,
+                          "cannot list profiles: %s", ft_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 static int h_profiles(httpd_req *req, void *arg)
 {
     routes *a = arg;
     struct store_entry *ents = NULL;
     size_t n = 0;
-    int rc = store_list(a->st, NULL, &ents, &n);
-    if (rc < 0)
-        return httpd_reply_fterr(req, rc == -FT_ERR_STORE_DOWN ? rc : -EIO,
-                                 "cannot list profiles: %s", ft_strerror(rc));
+    if (list_traces(req, a, &ents, &n))
+        return 0;
     sbuf b;
     sbuf_init(&b);
     sbuf_addc(&b, '[');
@@ -241,13 +251,11 @@ static int h_api_profiles(httpd_req *req, void *arg)
         return httpd_reply_fterr(req, -EINVAL, "%s", err);
     struct store_entry *ents = NULL;
     size_t n = 0, total = 0;
-    int rc = store_list(a->st, NULL, &ents, &n);
-    if (rc < 0)
-        return httpd_reply_fterr(req, rc == -FT_ERR_STORE_DOWN ? rc : -EIO,
-                                 "cannot list profiles: %s", ft_strerror(rc));
+    if (list_traces(req, a, &ents, &n))
+        return 0;
     sbuf b;
     sbuf_init(&b);
-    rc = plist_list(a->list, ents, n, &q, &b, &total);
+    int rc = plist_list(a->list, ents, n, &q, &b, &total);
     free(ents);
     if (rc) {
         sbuf_free(&b);
@@ -494,10 +502,8 @@ static int h_invocations(httpd_req *req, void *arg)
     }
     struct store_entry *ents = NULL;
     size_t n = 0, found = 0;
-    int rc = store_list(a->st, NULL, &ents, &n);
-    if (rc < 0)
-        return httpd_reply_fterr(req, rc == -FT_ERR_STORE_DOWN ? rc : -EIO,
-                                 "cannot list profiles: %s", ft_strerror(rc));
+    if (list_traces(req, a, &ents, &n))
+        return 0;
     sbuf_addc(&b, '[');
     for (size_t i = 0; i < n; i++) {
         store_reader *rd = NULL;
