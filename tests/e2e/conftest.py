@@ -1,7 +1,6 @@
 """Shared harness for the end-to-end tests: real binaries from $BUILD/bin started on free
 loopback ports, stopped by pid when the test ends, their stderr kept for the report."""
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -105,34 +104,3 @@ def http(method, url, body=None, headers=None, timeout=30):
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
-
-
-def cpu_seconds(stderr):
-    """CPU-seconds a workload reported (`cpu_seconds=X` lines on its stderr: hotspots and
-    selftrace print getrusage's user+sys, which Linux keeps in nanoseconds of run time),
-    summed over the lines; `tracer_cpu_seconds=` is not one of them."""
-    return sum(float(x) for x in re.findall(r"(?<![\w])cpu_seconds=([0-9.]+)", stderr))
-
-
-def anon_fds(pid, kind):
-    """How many of PID's descriptors are anonymous inodes of KIND ("bpf_link",
-    "[perf_event]"); 0 once the process is gone."""
-    n = 0
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return 0
-    for fd in fds:
-        try:
-            n += os.readlink(f"/proc/{pid}/fd/{fd}") == f"anon_inode:{kind}"
-        except OSError:
-            pass
-    return n
-
-
-def threads_of(pid):
-    """Number of threads of PID (0 once it is gone)."""
-    try:
-        return len(os.listdir(f"/proc/{pid}/task"))
-    except OSError:
-        return 0

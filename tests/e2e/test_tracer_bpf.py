@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import anon_fds, binary, cpu_seconds, threads_of  # noqa: E402
+from conftest import binary  # noqa: E402
+from proc_helpers import anon_fds, cpu_seconds, threads_of  # noqa: E402
 from collector_helpers import start_collector  # noqa: E402
 from test_tracer_record import HOT, parse, shares  # noqa: E402
 

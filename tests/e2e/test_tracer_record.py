@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import binary, cpu_seconds  # noqa: E402
+from conftest import binary  # noqa: E402
+from proc_helpers import cpu_seconds  # noqa: E402
 
 FNTRACE = binary("fntrace")
 HOTSPOTS = binary("hotspots")
