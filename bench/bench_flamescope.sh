@@ -20,6 +20,8 @@
 # BENCH_UPSTREAM_MEM_MB of address space (default 8192) per request, reported as
 # timed_out/failed with the bound when it does not finish inside it.
 set -eu
+. "$(dirname "$0")/common.sh"
+BENCH_NAME=flamescope
 BUILD=${BUILD:-build}
 BIN=$BUILD/bin/fntrace-flamescope
 MB=${BENCH_FLAMESCOPE_MB:-100}
@@ -27,13 +29,8 @@ BIG_MB=${BENCH_FLAMESCOPE_BIG_MB:-1024}
 UP_TIMEOUT=${BENCH_UPSTREAM_TIMEOUT:-300}
 UP_MEM_MB=${BENCH_UPSTREAM_MEM_MB:-8192}
 GEN=$BUILD/tests/progs/gen_profile
-UPSTREAM=${FLAMESCOPE_UPSTREAM:-}
 work=$(mktemp -d)
 pid=
-stop() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi
-    pid=
-}
 cleanup() {
     stop
     rm -rf "$work"
@@ -48,7 +45,6 @@ if [ ! -x "$GEN" ] || [ ! -x "$BIN" ]; then
     exit 1
 fi
 # the same deterministic profile bench_parse uses, generated once into $BUILD/bench/
-. "$(dirname "$0")/common.sh"
 src=$(bench_profile "$MB") || exit 1
 ln "$src" "$prof" 2>/dev/null || cp "$src" "$prof"
 bytes=$(stat -c %s "$prof")
@@ -61,28 +57,12 @@ for _ in 1 2 3; do
     cat_s=$(awk -v a="$cat_s" -v b="$(( t1 - t0 ))" 'BEGIN{b/=1e9; print (b<a)?b:a}')
 done
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(bench_free_port)
 url=http://127.0.0.1:$port
-wait_up() {
-    for _ in $(seq 600); do
-        curl -s -o /dev/null "$url/profile/" && return 0
-        sleep 0.05
-    done
-    echo "bench: flamescope error=server_did_not_start"; exit 1
-}
 start() {   # start [options]: a fresh daemon (nothing cached in memory)
     "$BIN" --port "$port" --dir "$work/traces" --quiet "$@" 2>>"$work/log" &
     pid=$!
     wait_up
-}
-t() {   # t PATH: seconds of one request (fails the benchmark on a non-200)
-    local code s
-    read -r code s < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$url$1")
-    [ "$code" = 200 ] || { echo "bench: flamescope error=http_${code}_$1" >&2; exit 1; }
-    echo "$s"
-}
-median() {   # median N PATH: median seconds of N requests
-    for _ in $(seq "$1"); do t "$2"; done | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'
 }
 hwm() { awk '/VmHWM/{print int($2/1024)}' "/proc/$pid/status"; }
 HEAT="/heatmap/?filename=bench.perf&type=perf"
@@ -141,32 +121,8 @@ echo "bench: flamescope_memory peak_rss_over_file=$mem goal=<1 cold_heatmap_goal
 
 # upstream FlameScope on the same file
 up_ok=0
-if [ -z "$UPSTREAM" ]; then
-    echo "bench: flamescope_upstream skipped (set FLAMESCOPE_UPSTREAM to a checkout of Netflix/flamescope)"
-elif ! /usr/bin/python3 -c 'import flask, cachetools, magic' 2>/dev/null; then
-    echo "bench: flamescope_upstream skipped (python3-flask, python3-cachetools, python3-magic: make deps)"
-else
-    up_ok=1
-fi
-stub=$work/stub/nflxprofile
-mkdir -p "$stub"
-: >"$stub/__init__.py"
-: >"$stub/nflxprofile_pb2.py"
-printf 'class StackProcessor: pass\nclass NodeJsStackProcessor: pass\nclass NodeJsPackageStackProcessor: pass\ndef get_flame_graph(*a, **k): raise NotImplementedError\n' >"$stub/flamegraph.py"
-up_start() {   # upstream's Flask app on the same folder, address space bounded
-    (cd "$UPSTREAM" && ulimit -v $(( UP_MEM_MB * 1024 )) &&
-     PYTHONPATH="$UPSTREAM:$work/stub" exec /usr/bin/python3 -c "
-import logging, sys
-from app import config
-config.PROFILE_DIR = sys.argv[1]
-from app import APP
-logging.getLogger('werkzeug').setLevel(logging.ERROR)
-APP.run(host='127.0.0.1', port=int(sys.argv[2]), threaded=True, debug=False,
-        use_reloader=False)" "$work/traces" "$port") \
-        2>>"$work/upstream.log" &
-    pid=$!
-    wait_up
-}
+bench_upstream_ok && up_ok=1
+up_start() { bench_upstream_start "$work/traces" "$UP_MEM_MB"; }
 up_t() {   # up_t PATH: upstream's seconds for one request, or timed_out / failed
     local code s
     read -r code s < <(curl -s -o /dev/null -m "$UP_TIMEOUT" -w '%{http_code} %{time_total}\n' "$url$1")

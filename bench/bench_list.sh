@@ -11,16 +11,13 @@
 #     bytes to tell its type; it has no sample counts).
 # The page cache is warm for every reader: the figures compare work, not the disk.
 set -eu
+. "$(dirname "$0")/common.sh"
+BENCH_NAME=list
 BUILD=${BUILD:-build}
 BIN=$BUILD/bin/fntrace-flamescope
 N=${BENCH_LIST_N:-10000}
-UPSTREAM=${FLAMESCOPE_UPSTREAM:-}
 work=$(mktemp -d)
 pid=
-stop() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi
-    pid=
-}
 cleanup() {
     stop
     rm -rf "$work"
@@ -58,30 +55,14 @@ for _ in 1 2 3; do
     ls_s=$(awk -v a="$ls_s" -v b="$(( t1 - t0 ))" 'BEGIN{b/=1e9; print (b<a)?b:a}')
 done
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(bench_free_port)
 url=http://127.0.0.1:$port
-wait_up() {
-    for _ in $(seq 600); do
-        curl -s -o /dev/null "$url/profile/" && return 0
-        sleep 0.05
-    done
-    echo "bench: list error=server_did_not_start"; exit 1
-}
 start() {
     # index files outside the folder, so that upstream's walk (which does not skip
     # dot-folders) sees the traces only
     "$BIN" --port "$port" --dir "$work/traces" --index-dir "$work/index" --quiet 2>>"$work/log" &
     pid=$!
     wait_up
-}
-t() {   # t PATH: seconds of one request (fails the benchmark on a non-200)
-    local code s
-    read -r code s < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$url$1")
-    [ "$code" = 200 ] || { echo "bench: list error=http_${code}_$1" >&2; exit 1; }
-    echo "$s"
-}
-median() {
-    for _ in $(seq "$1"); do t "$2"; done | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'
 }
 stat_of() {   # stat_of KEY: a counter of /api/v1/stats' "list" object
     curl -s "$url/api/v1/stats" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['list']['$1'])"
@@ -117,29 +98,8 @@ echo "bench: list traces=$N bytes=$bytes load=\"$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: list page_cold_s=$cold page_warm_s=$warm by_samples_cold_s=$cold_samples by_samples_warm_s=$warm_samples header_reads_cold=$reads"
 echo "bench: list ls_lR_s=$ls_s cold_vs_ls=$(over "$cold" "$ls_s")x warm_vs_ls=$(over "$warm" "$ls_s")x (lower is better: 1.00x costs what ls -lR of the folder costs)"
 
-if [ -z "$UPSTREAM" ]; then
-    echo "bench: list_upstream skipped (set FLAMESCOPE_UPSTREAM to a checkout of Netflix/flamescope)"
-    exit 0
-fi
-if ! /usr/bin/python3 -c 'import flask, cachetools, magic' 2>/dev/null; then
-    echo "bench: list_upstream skipped (python3-flask, python3-cachetools, python3-magic: make deps)"
-    exit 0
-fi
-stub=$work/stub/nflxprofile
-mkdir -p "$stub"
-: >"$stub/__init__.py"
-: >"$stub/nflxprofile_pb2.py"
-printf 'class StackProcessor: pass\nclass NodeJsStackProcessor: pass\nclass NodeJsPackageStackProcessor: pass\ndef get_flame_graph(*a, **k): raise NotImplementedError\n' >"$stub/flamegraph.py"
-(cd "$UPSTREAM" && PYTHONPATH="$UPSTREAM:$work/stub" exec /usr/bin/python3 -c "
-import logging, sys
-from app import config
-config.PROFILE_DIR = sys.argv[1]
-from app import APP
-logging.getLogger('werkzeug').setLevel(logging.ERROR)
-APP.run(host='127.0.0.1', port=int(sys.argv[2]), threaded=True, debug=False,
-        use_reloader=False)" "$work/traces" "$port") >>"$work/upstream.log" 2>&1 &
-pid=$!
-wait_up
+bench_upstream_ok || exit 0
+bench_upstream_start "$work/traces" 0
 up_first=$(t "/profile/")
 up=$(median 3 "/profile/")          # about a minute each: libmagic on every file
 stop
