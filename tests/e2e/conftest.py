@@ -104,3 +104,32 @@ def http(method, url, body=None, headers=None, timeout=30):
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
+
+
+def pb_fields(buf):
+    """The top-level fields of a protobuf message: {field: [values]}, an int for a varint
+    field and the bytes for a length-delimited one (nested messages, strings)."""
+    out, i = {}, 0
+
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            b = buf[i]
+            i += 1
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                return v
+    while i < len(buf):
+        key = varint()
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            out.setdefault(field, []).append(varint())
+        elif wire == 2:
+            n = varint()
+            out.setdefault(field, []).append(buf[i:i + n])
+            i += n
+        else:
+            raise AssertionError(f"wire type {wire}")
+    return out

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import GOLDEN, TESTDATA, binary, free_port, http
+from conftest import GOLDEN, TESTDATA, binary, free_port, http, pb_fields
 from flamescope_stackcollapse import stackcollapse
 
 PROFILES = ["perf-node-jit.stacks", "perf-threads.stacks", "flamescope-perf.test01",
@@ -526,29 +526,7 @@ def test_pprof_keeps_modules_and_addresses(server, profdir, tmp_path):
 
 def pprof_strings(gz):
     """The string_table (field 6) of a gzip'd profile.proto message."""
-    data, i, out = gzip.decompress(gz), 0, []
-    def varint():
-        nonlocal i
-        v = shift = 0
-        while True:
-            b = data[i]
-            i += 1
-            v |= (b & 0x7f) << shift
-            shift += 7
-            if not b & 0x80:
-                return v
-    while i < len(data):
-        key = varint()
-        if key & 7 == 0:
-            varint()
-        elif key & 7 == 2:
-            n = varint()
-            if key >> 3 == 6:
-                out.append(data[i:i + n])
-            i += n
-        else:
-            raise AssertionError("unexpected wire type %d" % (key & 7))
-    return out
+    return pb_fields(gzip.decompress(gz)).get(6, [])
 
 
 def test_pprof_strings_are_utf8(server, profdir):

@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import TESTDATA, binary, free_port, http
+from conftest import TESTDATA, binary, free_port, http, pb_fields
 
 PROFILES = ["perf-node-jit.stacks", "perf-threads.stacks", "flamescope-perf.test01",
             "perf-system.stacks"]
@@ -219,33 +219,6 @@ def test_index_dir_option_puts_the_files_elsewhere(daemon, profdir, tmp_path):
     assert get(srv, "/heatmap/", filename="sub/jit.perf.gz")[0] == 200
     assert (elsewhere / "sub" / "jit.perf.gz.fsidx").is_file()
     assert not (profdir / ".index").exists()
-
-
-def pb_fields(buf):
-    """Top-level varint fields of a protobuf message: {field: [values]}."""
-    out, i = {}, 0
-
-    def varint():
-        nonlocal i
-        v = shift = 0
-        while True:
-            b = buf[i]
-            i += 1
-            v |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                return v
-    while i < len(buf):
-        key = varint()
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            out.setdefault(field, []).append(varint())
-        elif wire == 2:
-            n = varint()
-            i += n
-        else:
-            raise AssertionError(f"wire type {wire}")
-    return out
 
 
 def test_pprof_duration_is_the_sample_span_plus_one_period(daemon, profdir):
