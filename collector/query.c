@@ -182,8 +182,9 @@ int query_metrics(httpd_req *req, void *arg)
     return httpd_reply_take(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 /* The address to show in the curl line: the Host the client used when it looks like a
- * host[:port] (it is echoed into the page), else the listening port on loopback. */
-static void status_host(httpd_req *req, struct collector *c, char *out, size_t outlen)
+ * host[:port] (it is echoed into the page), else loopback with the port the request came
+ * in on (not httpd_port(): a request can be served before httpd_start() returns). */
+static void status_host(httpd_req *req, char *out, size_t outlen)
 {
     const char *h = httpd_req_header(req, "Host");
     size_t n = h ? strlen(h) : 0;
@@ -191,14 +192,14 @@ static void status_host(httpd_req *req, struct collector *c, char *out, size_t o
     for (size_t i = 0; ok && i < n; i++)
         ok = isalnum((unsigned char)h[i]) || strchr(".-:[]", h[i]) != NULL;
     if (ok) snprintf(out, outlen, "%s", h);
-    else snprintf(out, outlen, "127.0.0.1:%u", (unsigned)collector_port(c));
+    else snprintf(out, outlen, "127.0.0.1:%u", (unsigned)httpd_req_local_port(req));
 }
 
 int query_status(httpd_req *req, void *arg)
 {
     struct collector *c = arg;
     char host[260];
-    status_host(req, c, host, sizeof host);
+    status_host(req, host, sizeof host);
     const char *scheme = c->opts.tls_cert_pem ? "https" : "http";
     const char *auth = c->opts.token ? " -H 'Authorization: Bearer TOKEN'" : "";
     uint64_t bytes, files, uploads, up_bytes, rejects;

@@ -130,6 +130,9 @@ const char *httpd_req_body(const httpd_req *req, size_t *len);
 uint64_t httpd_req_body_received(const httpd_req *req);
 /* Peer address as text. */
 const char *httpd_req_peer(const httpd_req *req);
+/* The local port this request's connection came in on (0 if unknown).  Unlike
+ * httpd_port() it is safe in a handler that runs before httpd_start() has returned. */
+uint16_t httpd_req_local_port(const httpd_req *req);
 /* Per-request state for the route's callbacks. */
 void httpd_req_set_state(httpd_req *req, void *state);
 void *httpd_req_state(const httpd_req *req);

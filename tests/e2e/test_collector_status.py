@@ -3,10 +3,13 @@
 works as printed."""
 import json
 import shlex
+import socket
 import subprocess
+import threading
+import time
 
 from collector_helpers import TRACE, start_collector
-from conftest import http
+from conftest import binary, free_port, http
 
 
 def page(d):
@@ -70,3 +73,37 @@ def test_status_page_does_not_echo_a_hostile_host(daemon, tmp_path):
     # a plain host name is what the client used, so it is what the page shows
     _, _, body = http("GET", d.url + "/", headers={"Host": "collector.example:8081"})
     assert b"http://collector.example:8081/" in body
+
+
+def test_status_page_answers_while_the_collector_starts(tmp_path):
+    """A request can reach the page before the collector has finished starting (its port
+    is open before the start returns).  A client hammers the port from before the start
+    on; the first answer must be the page, and the collector must stay up.  (It used to
+    read the listening port from a server handle not yet set, and crash under load.)"""
+    for run in range(25):
+        port = free_port()
+        answers = []
+
+        def hammer():
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not answers:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                        s.sendall(b"GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n")
+                        answers.append(s.recv(4096))
+                except OSError:
+                    time.sleep(0.0005)
+        t = threading.Thread(target=hammer)
+        t.start()
+        with open(tmp_path / f"log-{run}", "wb") as log:
+            p = subprocess.Popen([binary("fntrace-collector"), "--port", str(port), "--dir",
+                                  str(tmp_path / f"traces-{run}")], stdout=log,
+                                 stderr=subprocess.STDOUT)
+        try:
+            t.join()
+            assert answers and answers[0].startswith(b"HTTP/1.1 200"), answers
+            assert f"127.0.0.1:{port}/".encode() in answers[0]
+            assert p.poll() is None, f"the collector exited with {p.returncode}"
+        finally:
+            p.terminate()
+            p.wait()
