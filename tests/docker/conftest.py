@@ -138,12 +138,3 @@ def containers(docker):
     yield c
     c.remove_all()
 
-
-def wait_for(pred, timeout=30.0, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()

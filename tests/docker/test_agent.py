@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, PROFILES, ROOT, free_port, wait_for, wait_port
+from conftest import BUILD, PROFILES, ROOT, free_port, wait_port
+from polling import wait_until
 from dockerd import COMPOSE
 from collector_helpers import start_collector
 from handler_common import request
@@ -176,8 +177,8 @@ def test_host_agent_one_trace_per_function_container(docker, openfaas_image, fnt
                                       "--window", WINDOW, "--cgroup-root", str(root), "-F", "200",
                                       *where], stderr=log, env=env)
         want = set(fns)
-        seen = wait_for(lambda: want <= {t["name"] for t in collector_traces(col.url)},
-                        timeout=40, step=0.3)
+        seen = wait_until(lambda: want <= {t["name"] for t in collector_traces(col.url)},
+                          timeout=40, step=0.3)
         assert seen, ({t["name"] for t in collector_traces(col.url)}, log_path.read_text())
         before = {n: len(v) for n, v in traces_of(col.url, want).items()}
         time.sleep(1.0)                        # inside the next window: SIGTERM flushes it
@@ -274,8 +275,8 @@ def test_compose_agent_service_caps_seccomp_and_traces(docker, fntrace_image, pe
         fn_pids = {info["function"]["State"]["Pid"]}
         col = f"http://127.0.0.1:{ports['COLLECTOR']}"
         load = Load([f"http://127.0.0.1:{ports['FUNCTION']}/?n=30"])
-        ok = wait_for(lambda: name["function"] in {t["name"] for t in collector_traces(col)},
-                      timeout=40, step=0.3)
+        ok = wait_until(lambda: name["function"] in {t["name"] for t in collector_traces(col)},
+                        timeout=40, step=0.3)
         assert ok, ({t["name"] for t in collector_traces(col)},
                     run("logs", "--no-color")[1][-4000:])
         before = len(traces_of(col, {name["function"]})[name["function"]])

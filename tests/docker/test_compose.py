@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import ROOT, free_port, wait_for, wait_port
+from conftest import ROOT, free_port, wait_port
+from polling import wait_until
 from dockerd import COMPOSE
 from handler_common import jbody, request
 from test_handler_tracing import frames
@@ -61,7 +62,7 @@ def test_compose_stack_traces_a_function_that_flamescope_lists(docker, compose):
                 assert st == 200
                 frames(jbody(body), seen)
         return seen if any(n.startswith("fibonacci") for n in seen) else None
-    seen = wait_for(drawn, timeout=30)
+    seen = wait_until(drawn, timeout=30)
     assert seen, run("logs", "--no-color")[1][-4000:]
     # the function container: the profile's user, no capabilities, the fntrace-perf filter
     rc, out = run("ps", "-q", "function")

@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import free_port, wait_for, wait_port
+from conftest import free_port, wait_port
+from polling import wait_until
 from handler_common import jbody, request, start_trace_stack
 from test_handler_tracing import frames, trace_text
 
@@ -84,8 +85,8 @@ def assert_traced(containers, cid, url, traces, fs):
     while time.monotonic() < stop:     # calls of tens of ms: each runs on a thread of its own
         st, _, _ = request(url + "/?n=35")
         assert st == 200
-    files = wait_for(lambda: sorted((traces / NAME).glob("*.perf*")) if (traces / NAME).is_dir() else [],
-                     timeout=30)
+    files = wait_until(lambda: sorted((traces / NAME).glob("*.perf*")) if (traces / NAME).is_dir() else [],
+                       timeout=30)
     assert files, containers.logs(cid)
     time.sleep(1.5)
     files = sorted((traces / NAME).glob("*.perf*"))
@@ -143,7 +144,7 @@ def test_default_profile_serves_healthy_and_logs_eperm_once(docker, openfaas_ima
     assert (uid, caps) == (UID, 0)
     st, _, _ = request(url + "/_/health")
     assert st == 200
-    health = wait_for(lambda: containers.state(cid)["Health"]["Status"] == "healthy", timeout=30)
+    health = wait_until(lambda: containers.state(cid)["Health"]["Status"] == "healthy", timeout=30)
     assert health, containers.state(cid)["Health"]
 
 

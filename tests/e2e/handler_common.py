@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from conftest import binary, free_port, http
+from polling import wait_until  # noqa: F401 (the handler tests import it from here)
 
 PI_50 = "3.14159265358979323846264338327950288419716939937510"
 
@@ -48,14 +49,6 @@ def jbody(data):
     return json.loads(data.decode())
 
 
-def wait_until(pred, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 HTTP_FUNCTIONS = ["hello", "circle-area", "pi", "fibonacci"]
