@@ -357,9 +357,9 @@ static char *all_answers(const profile *p, size_t *lenp)
     return s;
 }
 
-/* A checked copy of p's image (its header keyed like idxfile does). */
-static int open_copy(const profile *p, const struct pindex_key *key, size_t cut,
-                     void (*damage)(char *img, size_t len), profile **out)
+/* A copy of p's image (its header keyed like idxfile does), opened with check. */
+static int open_copy_check(const profile *p, const struct pindex_key *key, size_t cut,
+                           void (*damage)(char *img, size_t len), int check, profile **out)
 {
     size_t len;
     const char *img = pindex_of(p, &len);
@@ -371,12 +371,19 @@ static int open_copy(const profile *p, const struct pindex_key *key, size_t cut,
         damage(c, len);
     size_t n = cut ? cut : len;
     char err[256] = "";
-    int rc = pindex_open(c, n, 0, 1, key, out, err, sizeof err);
+    int rc = pindex_open(c, n, 0, check, key, out, err, sizeof err);
     if (rc)
         free(c);
     else
         assert_int_equal(err[0], 0);
     return rc;
+}
+
+/* A checked copy of p's image. */
+static int open_copy(const profile *p, const struct pindex_key *key, size_t cut,
+                     void (*damage)(char *img, size_t len), profile **out)
+{
+    return open_copy_check(p, key, cut, damage, PINDEX_CHECK, out);
 }
 
 static const char THREAD_TEXT[] =
@@ -514,28 +521,18 @@ static char *heatmap_of(const profile *p)
     return s;
 }
 
-/* A lazily checked copy of p's image after damage(img, len, arg): the open's result,
+/* A lazily checked copy of p's image after damage(img, len): the open's result,
  * then (when opened) each part's verification in *heat and *all, and whether the
  * heatmap served after the heat part verified equals want_heat. */
 static int open_lazy(const profile *p, const struct pindex_key *key,
                      void (*damage)(char *img, size_t len), const char *want_heat, int *heat,
                      int *all)
 {
-    size_t len;
-    const char *img = pindex_of(p, &len);
-    char *c = malloc(len);
-    assert_non_null(c);
-    memcpy(c, img, len);
-    pindex_header_set_key(c, key);
-    if (damage)
-        damage(c, len);
-    char err[256] = "";
     profile *q = NULL;
-    int rc = pindex_open(c, len, 0, PINDEX_CHECK_LAZY, key, &q, err, sizeof err);
-    if (rc) {
-        free(c);
+    int rc = open_copy_check(p, key, 0, damage, PINDEX_CHECK_LAZY, &q);
+    if (rc)
         return rc;
-    }
+    char err[256] = "";
     *heat = profile_verify(q, PROFILE_PART_HEAT, err, sizeof err);
     if (*heat == 0) {
         char *h = heatmap_of(q);
