@@ -248,18 +248,20 @@ void pcache_release(pcache *c, pcache_entry *e)
     pthread_mutex_unlock(&c->mu);
 }
 
-void pcache_drop(pcache *c, pcache_entry *e)
+int pcache_drop(pcache *c, pcache_entry *e)
 {
     if (!e)
-        return;
+        return 0;
     pthread_mutex_lock(&c->mu);
-    if (!e->unlinked) {
+    int dropped = !e->unlinked;
+    if (dropped) {
         unlink_entry(c, e);
         c->st.evictions++;
     }
     if (--e->refs == 0)
         entry_free(e);
     pthread_mutex_unlock(&c->mu);
+    return dropped;
 }
 
 void pcache_set_max_builds(pcache *c, unsigned n)

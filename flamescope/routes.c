@@ -119,8 +119,10 @@ static int store_code(int rc)
 /* The cached index of store id, opened or built, its PROFILE_PART_* parts verified;
  * NULL with a negative errno in *err and a message (*at_open: the store could not
  * open the trace).  *ref must be released.  An index file loaded lazily whose part
- * fails its check on this first use is refused then: removed, dropped from the cache
- * and rebuilt from the trace, once. */
+ * fails its check on this first use is refused then: dropped from the cache, and by
+ * the request that dropped it (one of all that found it at once) counted, logged and
+ * removed; then the index is built again from the trace (a few tries, for requests
+ * that meet a copy of the damaged file loaded by another in between). */
 static const profile *cached_profile(routes *a, const char *id, unsigned parts,
                                      pcache_entry **ref, int *err, int *at_open, char *msg,
                                      size_t msglen)
@@ -147,17 +149,21 @@ static const profile *cached_profile(routes *a, const char *id, unsigned parts,
         rc = profile_verify(p, parts, msg, msglen);
         if (rc == 0)
             return p;
-        if (rc == -FT_ERR_CORRUPT)
-            pcache_drop(a->cache, *ref);
-        else
-            pcache_release(a->cache, *ref);
-        *ref = NULL;
         *err = rc;
-        if (rc != -FT_ERR_CORRUPT || attempt)
+        if (rc != -FT_ERR_CORRUPT) {
+            pcache_release(a->cache, *ref);
+            *ref = NULL;
             return NULL;
-        count(&a->idx_refused);
-        log_warn("index file refused, rebuilding", "id=%s reason=\"%s\"", id, msg);
-        idxfile_remove(a->opts.index_dir, id);
+        }
+        int dropped = pcache_drop(a->cache, *ref);
+        *ref = NULL;
+        if (dropped) {
+            count(&a->idx_refused);
+            log_warn("index file refused, rebuilding", "id=%s reason=\"%s\"", id, msg);
+            idxfile_remove(a->opts.index_dir, id);
+        }
+        if (attempt == 3)
+            return NULL;
     }
 }
 

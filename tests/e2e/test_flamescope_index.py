@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import struct
+import threading
 import time
 import urllib.parse
 
@@ -199,6 +200,40 @@ def test_hostile_index_is_refused_and_rebuilt(daemon, profdir, how):
     srv = start(daemon, profdir)
     assert [get(srv, p, filename=name)[::2] for p in ("/heatmap/", "/flamegraph/")] == want
     assert stats(srv)["loaded"] == 1
+
+
+def test_damage_found_on_first_use_by_many_requests_at_once(daemon, profdir):
+    """A trie damaged under an index the heatmap loaded: eight flame graph and export
+    requests at once all find it on first use, each is answered from the one rebuilt
+    index, the server stays up and the file is rewritten whole."""
+    name = "perf-threads.stacks"
+    idx = profdir / ".index" / (name + ".fsidx")
+    srv = start(daemon, profdir)
+    paths = ["/flamegraph/", "/api/v1/export?format=folded&filename=" + name] * 4
+    want = [get(srv, "/flamegraph/", filename=name)[::2],
+            http("GET", f"{srv.url}/api/v1/export?format=folded&filename={name}")[::2]]
+    srv.stop()
+    good = idx.read_bytes()
+    idx.write_bytes(bit_flip_in(6, 5)(good))
+    srv = start(daemon, profdir)
+    assert get(srv, "/heatmap/", filename=name)[0] == 200
+    assert stats(srv)["refused"] == 0
+    got = [None] * len(paths)
+
+    def one(i):
+        p = paths[i]
+        got[i] = (get(srv, p, filename=name) if "?" not in p else http("GET", srv.url + p))[::2]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(paths))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [want[i % 2] for i in range(len(paths))]
+    s = stats(srv)
+    assert s["loaded"] == 1 and s["refused"] >= 1 and s["written"] >= 1
+    assert get(srv, "/profile/")[0] == 200          # still up
+    srv.stop()
+    assert idx.read_bytes() == good                 # rewritten whole
 
 
 def test_trace_replaced_under_its_index(daemon, profdir):
