@@ -86,6 +86,13 @@ static int index_path(const char *dir, const char *id, char *out, size_t outlen)
 int idxfile_load(const char *dir, const char *id, const struct pindex_key *key,
                  profile **out, char *err, size_t errlen)
 {
+    return idxfile_load_flags(dir, id, key, 0, out, err, errlen);
+}
+
+int idxfile_load_flags(const char *dir, const char *id, const struct pindex_key *key,
+                       unsigned flags, profile **out, char *err, size_t errlen)
+{
+    int lazy = (flags & IDXFILE_CHECK_LAZY) != 0;
     char path[PATH_MAX];
     *out = NULL;
     if (index_path(dir, id, path, sizeof path))
@@ -100,12 +107,14 @@ int idxfile_load(const char *dir, const char *id, const struct pindex_key *key,
         return fail(err, errlen, -FT_ERR_CORRUPT, "not a regular, non-empty file");
     }
     size_t len = (size_t)sb.st_size;
-    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    /* checked whole: every page is read at once; lazily: a page when its part is */
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | (lazy ? 0 : MAP_POPULATE), fd, 0);
     int e = errno;
     close(fd);
     if (m == MAP_FAILED)
         return fail(err, errlen, -e, "mmap: %s", strerror(e));
-    int rc = pindex_open(m, len, 1, 1, key, out, err, errlen);
+    int rc = pindex_open(m, len, 1, lazy ? PINDEX_CHECK_LAZY : PINDEX_CHECK, key, out, err,
+                         errlen);
     if (rc)
         munmap(m, len);
     return rc;

@@ -6,7 +6,8 @@
  * change token (inode and ctime for a directory store, the ETag for an object store)
  * and a hash of its first and last 64 KiB (idxfile_key reads 128 KiB at most, whatever
  * the trace's size).  idxfile_load() maps the file read-only and accepts it only when
- * pindex_open()'s checks and the key pass; anything else is refused with a reason and
+ * pindex_open()'s checks and the key pass (with IDXFILE_CHECK_LAZY, each part's checks
+ * on its first use); anything else is refused with a reason and
  * the caller rebuilds from the trace and saves again.  idxfile_save() writes a
  * temporary file in the same folder, fsyncs it, renames it over the old index and
  * fsyncs the folder: a reader sees the old index or the new one, never half of one.
@@ -46,6 +47,12 @@ int idxfile_key(int fd, uint64_t size, int64_t mtime_ns, const char *version,
  * (failed a check) or another negative errno, with the reason in err. */
 int idxfile_load(const char *dir, const char *id, const struct pindex_key *key,
                  profile **out, char *err, size_t errlen);
+/* The same; flags IDXFILE_CHECK_LAZY: the header and the key now, each part of the
+ * index on its first use (profile_verify, pindex.h's PINDEX_CHECK_LAZY), its pages
+ * read when used (a heatmap reads a tenth of the file). */
+#define IDXFILE_CHECK_LAZY 2u
+int idxfile_load_flags(const char *dir, const char *id, const struct pindex_key *key,
+                       unsigned flags, profile **out, char *err, size_t errlen);
 
 /* The summary of id's index under dir from its header alone (pindex_summary), and the
  * index file's mtime when mtime_ns is not NULL: 0; -ENOENT when there is none;

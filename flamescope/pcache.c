@@ -248,6 +248,22 @@ void pcache_release(pcache *c, pcache_entry *e)
     pthread_mutex_unlock(&c->mu);
 }
 
+int pcache_drop(pcache *c, pcache_entry *e)
+{
+    if (!e)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    int dropped = !e->unlinked;
+    if (dropped) {
+        unlink_entry(c, e);
+        c->st.evictions++;
+    }
+    if (--e->refs == 0)
+        entry_free(e);
+    pthread_mutex_unlock(&c->mu);
+    return dropped;
+}
+
 void pcache_set_max_builds(pcache *c, unsigned n)
 {
     pthread_mutex_lock(&c->mu);

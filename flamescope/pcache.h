@@ -42,6 +42,10 @@ const profile *pcache_get(pcache *c, const char *id, uint64_t size, int64_t mtim
                           const char *version, pcache_build_fn build, void *ctx,
                           pcache_entry **ref, int *err, char *msg, size_t msglen);
 void pcache_release(pcache *c, pcache_entry *ref);
+/* Releases ref and forgets its index (found damaged on use): the next pcache_get of
+ * the key builds it again; holders of other references keep theirs until released.
+ * 1 when this call took it out of the cache, 0 when another had already. */
+int pcache_drop(pcache *c, pcache_entry *ref);
 /* Builds allowed at once (default: the online cores). */
 void pcache_set_max_builds(pcache *c, unsigned n);
 

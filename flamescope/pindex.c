@@ -1,11 +1,16 @@
 /* pindex — see pindex.h.  The header is a fixed struct; each section's length must be
  * exactly its count times its element size (the byte sections: their own length), so
- * a reader derives nothing from a field it has not checked against the file size. */
+ * a reader derives nothing from a field it has not checked against the file size.
+ * The sections tile the file (each starts where the last one's padding ends), and each
+ * has its own XXH3 hash, of its bytes and padding, in the header: with the header's
+ * hash, every byte of the file is covered by exactly one hash, checked before its
+ * section is read. */
 #include "pindex.h"
 #include "profile_index.h"
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,13 +50,13 @@ struct header {
     uint64_t header_hash;      /* of the bytes after this field */
     uint32_t version, header_size;
     uint64_t file_size;
-    uint64_t body_hash;        /* of [header_size, file_size) */
     struct pindex_key key;
     uint64_t n, period_const, min_ns, max_ns, parsed_bytes, ninv;
     double base_s, end_s;
     uint32_t nsec, flags;
     uint32_t fs_n, fo_n, nframes, nnames, ncnames, nmods;
     struct { uint64_t off, len; } sect[S__COUNT];
+    uint64_t sect_hash[S__COUNT];   /* of [off, off + len rounded up to 8) */
 };
 _Static_assert(sizeof(struct header) % 8 == 0, "header keeps sections aligned");
 _Static_assert(sizeof(struct header) <= PINDEX_HEADER_MAX, "PINDEX_HEADER_MAX holds it");
@@ -60,9 +65,11 @@ _Static_assert(sizeof ((struct profile_invocation *)0)->trace_id <= 40, "trace i
 
 size_t pindex_header_size(void) { return sizeof(struct header); }
 
-/* XXH3 (libxxhash): checking the body runs at memory speed, so a load costs about a
- * millisecond for a 10 MB index, not a pass of a slower hash. */
+/* XXH3 (libxxhash): checking a section runs at memory speed, so checking a whole
+ * 12 MB index costs about a millisecond, not a pass of a slower hash. */
 #define BODY_SEED 0x66737478626f6479ull
+
+static uint64_t pad8(uint64_t len) { return (len + 7) & ~7ull; }
 
 static uint64_t header_hash(const struct header *h)
 {
@@ -70,10 +77,11 @@ static uint64_t header_hash(const struct header *h)
     return XXH3_64bits_withSeed(p, sizeof *h - 16, 0x66747269647868ull);
 }
 
-static uint64_t body_hash(const char *img, size_t len)
+/* Section i's hash over img, whose sections were checked to tile it. */
+static uint64_t sect_hash(const struct header *h, const char *img, int i)
 {
-    return XXH3_64bits_withSeed(img + sizeof(struct header), len - sizeof(struct header),
-                                BODY_SEED);
+    return XXH3_64bits_withSeed(img + h->sect[i].off, pad8(h->sect[i].len),
+                                BODY_SEED + (uint64_t)i);
 }
 
 void pindex_header_set_key(void *header, const struct pindex_key *key)
@@ -156,7 +164,7 @@ void *pindex_image(const struct profile *p, size_t *lenp)
     for (int i = 0; i < S__COUNT; i++) {
         h.sect[i].off = off;
         h.sect[i].len = s[i].len;
-        off += (s[i].len + 7) & ~7ull;
+        off += pad8(s[i].len);
     }
     h.file_size = off;
     char *img = calloc(1, off);
@@ -179,7 +187,8 @@ void *pindex_image(const struct profile *p, size_t *lenp)
         memcpy(str + so + il + 1, v->fn, fl + 1);
         so += il + fl + 2;
     }
-    h.body_hash = body_hash(img, off);
+    for (int i = 0; i < S__COUNT; i++)
+        h.sect_hash[i] = sect_hash(&h, img, i);
     h.header_hash = header_hash(&h);
     memcpy(img, &h, sizeof h);
     *lenp = off;
@@ -193,15 +202,17 @@ void pindex_seal(void *image, size_t len)
         return;
     memcpy(&h, image, sizeof h);
     h.file_size = len;
-    h.body_hash = body_hash(image, len);
+    for (int i = 0; i < S__COUNT; i++)     /* the sections inside the image only */
+        if (h.sect[i].off <= len && pad8(h.sect[i].len) <= len - h.sect[i].off &&
+            h.sect[i].len <= len)
+            h.sect_hash[i] = sect_hash(&h, image, i);
     h.header_hash = header_hash(&h);
     memcpy(image, &h, sizeof h);
 }
 
 /* ------------------------------------------------------------------ reading */
 
-static int check_header(const struct header *h, const char *img, size_t len, char *err,
-                        size_t errlen);
+static int check_header(const struct header *h, size_t len, char *err, size_t errlen);
 
 int pindex_summary(const void *header, size_t hlen, uint64_t file_size,
                    struct pindex_summary *out, char *err, size_t errlen)
@@ -213,7 +224,7 @@ int pindex_summary(const void *header, size_t hlen, uint64_t file_size,
         return -FT_ERR_CORRUPT;
     }
     memcpy(&h, header, sizeof h);
-    if (file_size > SIZE_MAX || check_header(&h, NULL, (size_t)file_size, err, errlen))
+    if (file_size > SIZE_MAX || check_header(&h, (size_t)file_size, err, errlen))
         return -FT_ERR_CORRUPT;
     out->key = h.key;
     out->key.version[sizeof out->key.version - 1] = 0;
@@ -270,8 +281,7 @@ static int check_strs(const struct pstrs *s, uint64_t bytes_len)
 }
 
 /* Counts and sections of a header (the arrays not yet read). */
-static int check_header(const struct header *h, const char *img, size_t len, char *err,
-                        size_t errlen)
+static int check_header(const struct header *h, size_t len, char *err, size_t errlen)
 {
     if (len < sizeof *h || memcmp(h->magic, MAGIC, sizeof MAGIC) != 0)
         return bad(err, errlen, "not an index file");
@@ -303,33 +313,67 @@ static int check_header(const struct header *h, const char *img, size_t len, cha
              sect_ok(h, S_INV, h->ninv, sizeof(struct inv_rec)) && sect_ok(h, S_INV_STR, 0, 0) &&
              sect_ok(h, S_CN_MOD, h->ncnames, 4) && sect_ok(h, S_CN_ADDR, h->ncnames, 8) &&
              sect_ok(h, S_MODS_OFF, (uint64_t)h->nmods + 1, 8) && sect_ok(h, S_MODS, 0, 0);
-    if (!ok)
+    /* the sections tile the file: every byte after the header is in one section's hash */
+    uint64_t end = sizeof *h;
+    for (int i = 0; ok && i < S__COUNT; i++) {
+        ok = h->sect[i].off == end;
+        end += pad8(h->sect[i].len);   /* len <= file_size - off: no overflow */
+    }
+    if (!ok || end != h->file_size)
         return bad(err, errlen, "index section outside the file or of the wrong size");
     if (h->flags & ~(H_PERIOD | H_TID | H_SEC) || !isfinite(h->base_s) ||
         !isfinite(h->end_s) || h->sect[S_EVENT].len == 0 || (h->n && h->min_ns > h->max_ns))
         return bad(err, errlen, "index header holds impossible values");
-    if (!img)
-        return 0;                  /* the header alone (pindex_summary) */
-    if (body_hash(img, len) != h->body_hash)
-        return bad(err, errlen, "index checksum mismatch");
     return 0;
 }
 
-/* Every value a query uses as an index, against what it indexes. */
-static int check_values(const profile *p, const struct header *h, const char *img)
+/* The parts of an index (profile.h's PROFILE_PART_*) and their sections. */
+static const int HEAT_SECTS[] = {S_T_NS, S_FSTACK, S_SEC};
+
+static int in_heat(int s)
+{
+    for (size_t k = 0; k < sizeof HEAT_SECTS / sizeof HEAT_SECTS[0]; k++)
+        if (HEAT_SECTS[k] == s)
+            return 1;
+    return 0;
+}
+
+/* The hashes of part's sections (PROFILE_PART_HEAT or PROFILE_PART_REST). */
+static int check_hashes(const struct header *h, const char *img, unsigned part)
+{
+    for (int i = 0; i < S__COUNT; i++)
+        if ((part == PROFILE_PART_HEAT) == in_heat(i) && sect_hash(h, img, i) != h->sect_hash[i])
+            return 0;
+    return 1;
+}
+
+/* The heat part's values: each sample's FlameScope stack (the heatmap reads its idle
+ * bit, a flame graph its node) and the per-second table. */
+static int check_heat_values(const profile *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         /* a sample's stack is a node under a comm: never the root */
-        uint32_t fs = p->fstack[i] & ~HEAT_IDLE_BIT, cs = p->cstack[i];
-        if (fs == 0 || fs >= p->fs.n || cs == 0 || (cs != PROFILE_NONE && cs >= p->folded.n))
-            return 0;
-        if (p->period && p->period[i] == 0)
+        uint32_t fs = p->fstack[i] & ~HEAT_IDLE_BIT;
+        if (fs == 0 || fs >= p->fs.n)
             return 0;
     }
     if (p->sec_first) {
         for (uint32_t c = 0; c <= p->nsec; c++)
             if (p->sec_first[c] > p->n || (c && p->sec_first[c] < p->sec_first[c - 1]))
                 return 0;
+    }
+    return 1;
+}
+
+/* The rest: every other value a query uses as an index, against what it indexes. */
+static int check_values(const profile *p, const struct header *h, const char *img)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        uint32_t cs = p->cstack[i];
+        if (cs == 0 || (cs != PROFILE_NONE && cs >= p->folded.n))
+            return 0;
+        if (p->period && p->period[i] == 0)
+            return 0;
     }
     if (!check_tree(&p->fs, p->nframes) || !check_tree(&p->folded, p->cnames.n))
         return 0;
@@ -348,7 +392,7 @@ static int check_values(const profile *p, const struct header *h, const char *im
     const struct inv_rec *rec = (const void *)(img + h->sect[S_INV].off);
     uint64_t slen = h->sect[S_INV_STR].len;
     const char *str = img + h->sect[S_INV_STR].off;
-    for (size_t i = 0; i < p->ninv; i++) {
+    for (size_t i = 0; i < h->ninv; i++) {
         uint64_t o = rec[i].str_off, il = rec[i].id_len, fl = rec[i].fn_len;
         if (o > slen || il >= slen - o || fl >= slen - o - il - 1 ||
             str[o + il] != 0 || str[o + il + 1 + fl] != 0 || rec[i].flags & ~3u ||
@@ -356,6 +400,55 @@ static int check_values(const profile *p, const struct header *h, const char *im
             return 0;
     }
     return 1;
+}
+
+/* An image opened with PINDEX_CHECK_LAZY: its header (checked) and which parts have
+ * been verified since.  The parts' bits are published with release and read with
+ * acquire, so a reader that sees a part verified sees what its check set up. */
+struct pindex_lazy {
+    struct header h;           /* a copy: the checks never re-read the mapped header */
+    pthread_mutex_t mu;
+    unsigned done;             /* PROFILE_PART_* verified */
+    int failed;                /* a part failed: the index is refused for good */
+    char why[96];
+};
+
+/* The invocations from their checked records. */
+static int load_invocations(profile *p, const struct header *h, const char *img)
+{
+    size_t ninv = h->ninv;
+    if (ninv && !(p->inv = calloc(ninv, sizeof *p->inv)))
+        return -ENOMEM;
+    const struct inv_rec *rec = (const void *)(img + h->sect[S_INV].off);
+    const char *str = img + h->sect[S_INV_STR].off;
+    for (size_t i = 0; i < ninv; i++) {
+        struct profile_invocation *v = &p->inv[i];
+        v->id = (char *)str + rec[i].str_off;
+        v->fn = v->id + rec[i].id_len + 1;
+        v->start_ns = rec[i].start_ns;
+        v->end_ns = rec[i].end_ns;
+        v->has_end = (rec[i].flags & INV_END) != 0;
+        v->has_status = (rec[i].flags & INV_STATUS) != 0;
+        v->status = rec[i].status;
+        v->tid = rec[i].tid;
+        memcpy(v->trace_id, rec[i].trace_id, sizeof v->trace_id);
+    }
+    p->ninv = ninv;
+    return 0;
+}
+
+/* Verifies one part of p (its hashes, then its values) and sets up what it holds:
+ * 0, -FT_ERR_CORRUPT with the reason in err, -ENOMEM. */
+static int verify_part(profile *p, const struct header *h, unsigned part, char *err,
+                       size_t errlen)
+{
+    const char *img = p->image;
+    if (!check_hashes(h, img, part))
+        return bad(err, errlen, "index checksum mismatch (%s)",
+                   part == PROFILE_PART_HEAT ? "sample times and stacks" : "stacks and names");
+    if (part == PROFILE_PART_HEAT ? !check_heat_values(p) : !check_values(p, h, img))
+        return bad(err, errlen, "index holds an id or offset out of its bounds");
+    return part == PROFILE_PART_HEAT ? 0 : load_invocations(p, h, img);
 }
 
 int pindex_open(void *image, size_t len, int mapped, int check, const struct pindex_key *want,
@@ -368,7 +461,7 @@ int pindex_open(void *image, size_t len, int mapped, int check, const struct pin
         return bad(err, errlen, "index file too short (%zu bytes)", len);
     memcpy(&h, img, sizeof h);
     int rc;
-    if (check && (rc = check_header(&h, img, len, err, errlen)))
+    if (check && (rc = check_header(&h, len, err, errlen)))
         return rc;
     if (want && (h.key.size != want->size || h.key.mtime_ns != want->mtime_ns ||
                  h.key.content_hash != want->content_hash ||
@@ -407,35 +500,59 @@ int pindex_open(void *image, size_t len, int mapped, int check, const struct pin
     p->mods = (struct pstrs){h.nmods, AT(S_MODS_OFF), AT(S_MODS)};
     p->event = AT(S_EVENT);
     p->parsed_bytes = h.parsed_bytes;
-    p->ninv = h.ninv;
-    if (check && !check_values(p, &h, img)) {
-        free(p);
-        return bad(err, errlen, "index holds an id or offset out of its bounds");
-    }
-    if (p->ninv && !(p->inv = calloc(p->ninv, sizeof *p->inv))) {
-        free(p);
-        return -ENOMEM;
-    }
-    const struct inv_rec *rec = AT(S_INV);
-    const char *str = AT(S_INV_STR);
 #undef AT
-    for (size_t i = 0; i < p->ninv; i++) {
-        struct profile_invocation *v = &p->inv[i];
-        v->id = (char *)str + rec[i].str_off;
-        v->fn = v->id + rec[i].id_len + 1;
-        v->start_ns = rec[i].start_ns;
-        v->end_ns = rec[i].end_ns;
-        v->has_end = (rec[i].flags & INV_END) != 0;
-        v->has_status = (rec[i].flags & INV_STATUS) != 0;
-        v->status = rec[i].status;
-        v->tid = rec[i].tid;
-        memcpy(v->trace_id, rec[i].trace_id, sizeof v->trace_id);
-    }
     p->image = image;
+    if (check == PINDEX_CHECK_LAZY) {
+        struct pindex_lazy *lz = calloc(1, sizeof *lz);
+        if (!lz) {
+            free(p);
+            return -ENOMEM;
+        }
+        lz->h = h;
+        pthread_mutex_init(&lz->mu, NULL);
+        p->lazy = lz;              /* invocations: loaded with the rest, when verified */
+    } else {
+        rc = check ? verify_part(p, &h, PROFILE_PART_HEAT, err, errlen) : 0;
+        if (!rc)
+            rc = check ? verify_part(p, &h, PROFILE_PART_REST, err, errlen)
+                       : load_invocations(p, &h, img);
+        if (rc) {
+            free(p->inv);
+            free(p);
+            return rc;
+        }
+    }
     p->image_len = len;
     p->mapped = mapped;
     *out = p;
     return 0;
+}
+
+int profile_verify(const profile *cp, unsigned parts, char *err, size_t errlen)
+{
+    profile *p = (profile *)cp;    /* what a part's check sets up is published once */
+    struct pindex_lazy *lz = p->lazy;
+    if (!lz)
+        return 0;                  /* built, or checked whole when opened */
+    unsigned want = parts & PROFILE_PART_ALL;
+    if ((__atomic_load_n(&lz->done, __ATOMIC_ACQUIRE) & want) == want)
+        return 0;
+    pthread_mutex_lock(&lz->mu);
+    int rc = 0;
+    for (unsigned part = PROFILE_PART_HEAT; !rc && part <= PROFILE_PART_REST; part <<= 1) {
+        if (!(want & part) || (lz->done & part))
+            continue;
+        if (lz->failed)
+            rc = -FT_ERR_CORRUPT;
+        else if ((rc = verify_part(p, &lz->h, part, lz->why, sizeof lz->why)) == -FT_ERR_CORRUPT)
+            lz->failed = 1;
+        else if (!rc)
+            __atomic_store_n(&lz->done, lz->done | part, __ATOMIC_RELEASE);
+    }
+    if (rc == -FT_ERR_CORRUPT)
+        err_set(err, errlen, "%s", lz->why);
+    pthread_mutex_unlock(&lz->mu);
+    return rc;
 }
 
 void profile_free(profile *p)
@@ -448,6 +565,11 @@ void profile_free(profile *p)
         free(p->image);
     free(p->inv);
     free(p->order);
+    struct pindex_lazy *lz = p->lazy;
+    if (lz) {
+        pthread_mutex_destroy(&lz->mu);
+        free(lz);
+    }
     free(p);
 }
 

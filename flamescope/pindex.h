@@ -16,12 +16,16 @@
  * (profile_fs_order: two passes, 16 bytes a node of heap), which keeps the file at about
  * half the size and a load from paying for what a heatmap never reads.
  *
- * An image from a file is hostile until checked: pindex_open(check=1) verifies the
- * magic, version, sizes, both hashes, every count and offset against the file size
- * (a count claiming 2^40 entries is refused before any multiplication), and every
- * value later used as an index (stack ids, parents, labels, child links, string
- * offsets and terminators, the per-second table), so a query on an accepted image
- * never reads outside it.  It costs one pass over the image at memory speed.
+ * An image from a file is hostile until checked: the magic, version, sizes and the
+ * header's hash, every count and offset against the file size (a count claiming 2^40
+ * entries is refused before any multiplication) when it is opened; then each part's
+ * section hashes and every value it holds that a query uses as an index (stack ids,
+ * parents, labels, string offsets and terminators, the per-second table), so a query
+ * on a verified part never reads outside the image.  Two parts: the heat part (sample
+ * times, FlameScope stacks, the per-second table: all a heatmap reads, a tenth of a
+ * typical index) and the rest; pindex_open(PINDEX_CHECK) verifies both at once,
+ * PINDEX_CHECK_LAZY each on its first profile_verify().  A pass over a part at memory
+ * speed.
  *
  * Ownership: pindex_open() takes the image on success (profile_free() releases it).
  * Thread-safety: pure functions. */
@@ -33,7 +37,8 @@
 
 #include "profile.h"
 
-#define PINDEX_VERSION 4     /* 3: XXH3 checksums; 4: folded names' modules, addresses */
+#define PINDEX_VERSION 5     /* 3: XXH3 checksums; 4: folded names' modules, addresses;
+                              * 5: one hash per section (lazy verification) */
 #define PINDEX_KEY_VERSION_MAX 71
 #define PINDEX_HEADER_MAX 1024    /* pindex_header_size() is at most this */
 
@@ -49,10 +54,16 @@ struct pindex_key {
  * out of memory.  Used by profile.c on a draft whose arrays live elsewhere. */
 void *pindex_image(const struct profile *p, size_t *len);
 
-/* An index over image[0, len): with check, the whole image is verified first and,
- * when want is not NULL, its key must equal *want (-ESTALE otherwise).  -FT_ERR_CORRUPT
- * with a message for an image that fails a check, -ENOMEM.  On success the profile
- * owns the image (munmap'd when mapped, else freed); on failure the caller keeps it. */
+/* An index over image[0, len).  check: PINDEX_TRUSTED (an image this process just
+ * built), PINDEX_CHECK (the whole image is verified first) or PINDEX_CHECK_LAZY (the
+ * header, its sizes and the section table now; each part's hashes and values on its
+ * first profile_verify(), which every reader of that part must call first).  When want
+ * is not NULL the key must equal *want (-ESTALE otherwise).  -FT_ERR_CORRUPT with a
+ * message for an image that fails a check, -ENOMEM.  On success the profile owns the
+ * image (munmap'd when mapped, else freed); on failure the caller keeps it. */
+#define PINDEX_TRUSTED 0
+#define PINDEX_CHECK 1
+#define PINDEX_CHECK_LAZY 2
 int pindex_open(void *image, size_t len, int mapped, int check, const struct pindex_key *want,
                 profile **out, char *err, size_t errlen);
 

@@ -71,6 +71,17 @@ void profile_free(profile *p);
 /* Bytes of memory the index holds. */
 size_t profile_memory(const profile *p);
 
+/* An index loaded lazily (pindex.h's PINDEX_CHECK_LAZY) is verified part by part on
+ * first use: a reader calls profile_verify() with the parts it reads before reading
+ * them.  PROFILE_PART_HEAT: sample times, heat stacks and the per-second table (what
+ * views_heatmap reads); PROFILE_PART_ALL: everything.  0 (at once for a built index or
+ * a part verified before), -FT_ERR_CORRUPT with the reason in err (then for good: the
+ * caller drops the index and rebuilds it from the trace), -ENOMEM. */
+#define PROFILE_PART_HEAT 1u
+#define PROFILE_PART_REST 2u
+#define PROFILE_PART_ALL 3u
+int profile_verify(const profile *p, unsigned parts, char *err, size_t errlen);
+
 size_t profile_nsamples(const profile *p);
 uint64_t profile_time_ns(const profile *p, size_t i);
 /* FlameScope's first timestamp floor(min) in seconds, and its "end" ceil(max). */

@@ -65,6 +65,8 @@ struct profile {
     uint32_t *order;           /* fs in depth-first order (profile_fs_order): derived on
                                 * first use under a lock, published by order_ready */
     int order_ready;
+    void *lazy;                /* pindex's record of the parts verified so far, NULL:
+                                * built here, or checked whole when opened */
     void *image;               /* owns every other array above */
     size_t image_len;
     int mapped;                /* image is an mmap (munmap), else malloc (free) */

@@ -80,7 +80,8 @@ static profile *build_from_reader(void *ctx, int *err, char *msg, size_t msglen)
     char why[256] = "";
     if (keyed) {
         profile *p = NULL;
-        int rc = idxfile_load(dir, o->ent->id, &key, &p, why, sizeof why);
+        int rc = idxfile_load_flags(dir, o->ent->id, &key, IDXFILE_CHECK_LAZY, &p, why,
+                                    sizeof why);
         if (rc == 0) {
             count(&a->idx_loaded);
             plist_note(a->list, o->ent, p);
@@ -115,10 +116,63 @@ static int store_code(int rc)
     return rc;
 }
 
-/* The index of the profile named by query argument `arg`; replies on failure (and
- * returns NULL).  *ref must be released. */
+/* The cached index of store id, opened or built, its PROFILE_PART_* parts verified;
+ * NULL with a negative errno in *err and a message (*at_open: the store could not
+ * open the trace).  *ref must be released.  An index file loaded lazily whose part
+ * fails its check on this first use is refused then: dropped from the cache, and by
+ * the request that dropped it (one of all that found it at once) counted, logged and
+ * removed; then the index is built again from the trace (a few tries, for requests
+ * that meet a copy of the damaged file loaded by another in between). */
+static const profile *cached_profile(routes *a, const char *id, unsigned parts,
+                                     pcache_entry **ref, int *err, int *at_open, char *msg,
+                                     size_t msglen)
+{
+    *ref = NULL;
+    *at_open = 0;
+    for (int attempt = 0;; attempt++) {
+        store_reader *rd = NULL;
+        struct store_entry ent;
+        int rc = store_open_reader(a->st, id, &rd, &ent);
+        if (rc < 0) {
+            if (rc == -ENOENT)      /* a trace deleted by hand: its index goes too */
+                idxfile_remove(a->opts.index_dir, id);
+            *err = rc;
+            *at_open = 1;
+            return NULL;
+        }
+        struct open_ctx oc = {a, rd, &ent};
+        const profile *p = pcache_get(a->cache, id, ent.bytes, ent.mtime_ns, ent.version,
+                                      build_from_reader, &oc, ref, err, msg, msglen);
+        store_reader_close(rd);
+        if (!p)
+            return NULL;
+        rc = profile_verify(p, parts, msg, msglen);
+        if (rc == 0)
+            return p;
+        *err = rc;
+        if (rc != -FT_ERR_CORRUPT) {
+            pcache_release(a->cache, *ref);
+            *ref = NULL;
+            return NULL;
+        }
+        int dropped = pcache_drop(a->cache, *ref);
+        *ref = NULL;
+        if (dropped) {
+            count(&a->idx_refused);
+            log_warn("index file refused, rebuilding", "id=%s reason=\"%s\"", id, msg);
+            idxfile_remove(a->opts.index_dir, id);
+        }
+        if (attempt == 3)
+            return NULL;
+    }
+}
+
+/* The index of the profile named by query argument `arg`, its PROFILE_PART_* parts
+ * verified; replies on failure (and returns NULL).  *ref must be released.  An index
+ * file loaded lazily whose part fails its check on this first use is refused then:
+ * removed, dropped from the cache and rebuilt from the trace, once. */
 static const profile *get_profile(routes *a, httpd_req *req, const char *arg, const char *type_arg,
-                                  pcache_entry **ref)
+                                  unsigned parts, pcache_entry **ref)
 {
     *ref = NULL;
     size_t idlen = 0;
@@ -140,36 +194,24 @@ static const profile *get_profile(routes *a, httpd_req *req, const char *arg, co
         httpd_reply_error(req, 400, "%s: not a profile name inside the profile directory", arg);
         return NULL;
     }
-    store_reader *rd = NULL;
-    struct store_entry ent;
-    int rc = store_open_reader(a->st, id, &rd, &ent);
-    if (rc < 0) {
-        if (rc == -ENOENT)          /* a trace deleted by hand: its index goes too */
-            idxfile_remove(a->opts.index_dir, id);
-        if (rc == -EISDIR)
-            httpd_reply_error(req, 400, "%s is a directory, not a profile", id);
-        else if (rc == -ENOENT)
-            httpd_reply_error(req, 404, "no profile %s", id);
-        else
-            httpd_reply_fterr(req, store_code(rc), "cannot open %s: %s", id, ft_strerror(rc));
-        return NULL;
-    }
-    struct open_ctx oc = {a, rd, &ent};
-    int err = 0;
+    int err = 0, at_open = 0;
     char msg[256] = "";
-    const profile *p = pcache_get(a->cache, id, ent.bytes, ent.mtime_ns, ent.version,
-                                  build_from_reader, &oc, ref, &err, msg, sizeof msg);
-    store_reader_close(rd);
-    if (!p) {
-        if (err == -FT_ERR_BAD_GZIP)
-            httpd_reply_fterr(req, err, "%s: corrupt or truncated gzip (%s)", id, msg);
-        else if (err == -FT_ERR_NOT_PERF)
-            httpd_reply_fterr(req, err, "%s: not a perf script profile (%s)", id, msg);
-        else
-            httpd_reply_fterr(req, err, "%s: %s", id, msg[0] ? msg : ft_strerror(err));
-        return NULL;
-    }
-    return p;
+    const profile *p = cached_profile(a, id, parts, ref, &err, &at_open, msg, sizeof msg);
+    if (p)
+        return p;
+    if (at_open && err == -EISDIR)
+        httpd_reply_error(req, 400, "%s is a directory, not a profile", id);
+    else if (at_open && err == -ENOENT)
+        httpd_reply_error(req, 404, "no profile %s", id);
+    else if (at_open)
+        httpd_reply_fterr(req, store_code(err), "cannot open %s: %s", id, ft_strerror(err));
+    else if (err == -FT_ERR_BAD_GZIP)
+        httpd_reply_fterr(req, err, "%s: corrupt or truncated gzip (%s)", id, msg);
+    else if (err == -FT_ERR_NOT_PERF)
+        httpd_reply_fterr(req, err, "%s: not a perf script profile (%s)", id, msg);
+    else
+        httpd_reply_fterr(req, err, "%s: %s", id, msg[0] ? msg : ft_strerror(err));
+    return NULL;
 }
 
 /* Query argument arg (NULL when absent); replies 400 and returns -1 when it holds a
@@ -285,7 +327,7 @@ static int h_heatmap(httpd_req *req, void *arg)
                                      HEATMAP_MAX_ROWS);
     }
     pcache_entry *ref;
-    const profile *p = get_profile(a, req, "filename", "type", &ref);
+    const profile *p = get_profile(a, req, "filename", "type", PROFILE_PART_HEAT, &ref);
     if (!p)
         return 0;
     sbuf b;
@@ -355,7 +397,7 @@ static int h_flamegraph(httpd_req *req, void *arg)
 {
     routes *a = arg;
     pcache_entry *ref;
-    const profile *p = get_profile(a, req, "filename", "type", &ref);
+    const profile *p = get_profile(a, req, "filename", "type", PROFILE_PART_ALL, &ref);
     if (!p)
         return 0;
     struct profile_range r;
@@ -370,10 +412,11 @@ static int h_flamegraph(httpd_req *req, void *arg)
 static int compare(httpd_req *req, routes *a, int elided)
 {
     pcache_entry *r1, *r2;
-    const profile *p1 = get_profile(a, req, "filename", "type", &r1);
+    const profile *p1 = get_profile(a, req, "filename", "type", PROFILE_PART_ALL, &r1);
     if (!p1)
         return 0;
-    const profile *p2 = get_profile(a, req, "compareFilename", "compareType", &r2);
+    const profile *p2 = get_profile(a, req, "compareFilename", "compareType", PROFILE_PART_ALL,
+                                    &r2);
     if (!p2) {
         pcache_release(a->cache, r1);
         return 0;
@@ -483,7 +526,7 @@ static int h_invocations(httpd_req *req, void *arg)
     sbuf_init(&b);
     if (fv || !want) {
         pcache_entry *ref;
-        const profile *p = get_profile(a, req, "filename", NULL, &ref);
+        const profile *p = get_profile(a, req, "filename", NULL, PROFILE_PART_ALL, &ref);
         if (!p)
             return 0;
         if (want) {
@@ -506,17 +549,11 @@ static int h_invocations(httpd_req *req, void *arg)
         return 0;
     sbuf_addc(&b, '[');
     for (size_t i = 0; i < n; i++) {
-        store_reader *rd = NULL;
-        struct store_entry ent;
-        if (store_open_reader(a->st, ents[i].id, &rd, &ent) < 0)
-            continue;
-        struct open_ctx oc = {a, rd, &ent};
-        int err = 0;
+        int err = 0, at_open = 0;
         char msg[256];
         pcache_entry *ref = NULL;
-        const profile *p = pcache_get(a->cache, ents[i].id, ent.bytes, ent.mtime_ns, ent.version,
-                                      build_from_reader, &oc, &ref, &err, msg, sizeof msg);
-        store_reader_close(rd);
+        const profile *p = cached_profile(a, ents[i].id, PROFILE_PART_ALL, &ref, &err, &at_open,
+                                          msg, sizeof msg);
         if (!p)
             continue;               /* a profile that does not parse holds no invocation */
         found += views_invocations_matching(p, want, ents[i].id, found == 0, &b);
@@ -549,7 +586,7 @@ static int h_api_flamegraph(httpd_req *req, void *arg)
 {
     routes *a = arg;
     pcache_entry *ref;
-    const profile *p = get_profile(a, req, "filename", NULL, &ref);
+    const profile *p = get_profile(a, req, "filename", NULL, PROFILE_PART_ALL, &ref);
     if (!p)
         return 0;
     struct profile_range r;
@@ -576,7 +613,7 @@ static int h_export(httpd_req *req, void *arg)
                                  names);
     }
     pcache_entry *ref;
-    const profile *p = get_profile(a, req, "filename", NULL, &ref);
+    const profile *p = get_profile(a, req, "filename", NULL, PROFILE_PART_ALL, &ref);
     if (!p)
         return 0;
     const char *id = httpd_req_query(req, "filename");

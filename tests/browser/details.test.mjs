@@ -66,7 +66,8 @@ const SHORT_INVS = [['s-1', 'hello', 3000.4, 3001.1, 200], ['s-2', 'hello', 3001
 const rel = (invs, t0) => invs.map(([id, fn, s, e, st]) => ({ id, fn, start: s - t0, end: e - t0, status: st }));
 const busyRel = rel(BUSY_INVS, BUSY_T0);
 
-// a fresh page load each time: the view-local settings (table page, timeline window) start anew
+// a fresh page load each time: the view-local settings (function filter, sort) start anew,
+// the timeline window and the table page are the link's (tw, ipage)
 async function open(page, base, hash) {
     await page.goto('about:blank');
     await page.goto(`${base}/#${hash}`);
@@ -254,6 +255,49 @@ describe('flamescope web UI details', { skip: !fs.existsSync(BINARY) && `${BINAR
         await page.locator(`#invocations tr[data-id="${late}"]`).waitFor();
         assert.equal(await countText(page), '301–400 of 600');
         assert.match(await page.locator(`#invocations tr[data-id="${late}"]`).getAttribute('class'), /\bon\b/);
+    });
+
+    it('keeps the timeline window and the table page in the URL: a reload or a shared link shows the same rows', async () => {
+        const tl = page.locator('#inv-timeline');
+        const inWindow = (a, b) => [...busyRel].filter((i) => i.end >= a && i.start <= b).sort((x, y) => x.start - y.start).map((i) => i.id);
+        // paging writes the page into the link, replacing the history entry
+        await open(page, base, fileHash(BUSY));
+        await page.locator('#invocations tbody tr').first().waitFor();
+        const depth = await page.evaluate(() => history.length);
+        await page.locator('#inv-next').click();
+        await page.locator('#inv-next').click();
+        assert.equal(await countText(page), '201–300 of 600');
+        await page.waitForFunction(() => location.hash.includes('ipage=3'));
+        assert.equal(await page.evaluate(() => history.length), depth);
+        const ids = await tableIds(page);
+        await page.reload();
+        await page.locator('#invocations tbody tr').first().waitFor();
+        assert.equal(await countText(page), '201–300 of 600');
+        assert.deepEqual(await tableIds(page), ids);
+        // a window and a page in a link: the timeline shows that window, the table that page of it
+        const want = inWindow(2, 8);
+        assert.ok(want.length > 200, `${want.length} invocations in 2 – 8 s`);
+        await open(page, base, fileHash(BUSY, '&tw=2,8&ipage=2'));
+        await page.waitForFunction(() => document.querySelector('#inv-timeline')?.dataset.end === '8');
+        assert.equal(await tl.getAttribute('data-start'), '2');
+        assert.equal(await countText(page), `101–200 of ${want.length} (600 in the profile)`);
+        assert.deepEqual(await tableIds(page), want.slice(100, 200));
+        assert.equal(await page.locator('.heatmap-overlay rect.zoom-window').count(), 1);
+        await page.reload();
+        await page.waitForFunction(() => document.querySelector('#inv-timeline')?.dataset.end === '8');
+        assert.deepEqual(await tableIds(page), want.slice(100, 200));
+        // zooming elsewhere: a new window from its first page; back to the whole profile: neither in the link
+        await page.locator('.heatmap-overlay .inv-lane[data-fn="api"] rect.inv-bucket[data-start^="4"]').first().click();
+        await page.waitForFunction(() => document.querySelector('#inv-timeline')?.dataset.start === '4');
+        assert.equal(hashParams(page).get('tw'), '4,5');
+        assert.equal(hashParams(page).get('ipage'), null);
+        await page.locator('#inv-zoom-reset').click();
+        await page.waitForFunction(() => !location.hash.includes('tw='));
+        assert.equal(await countText(page), '1–100 of 600');
+        // a window or page that cannot be is ignored: the whole profile, its first page
+        await open(page, base, fileHash(BUSY, '&tw=8,2&ipage=x'));
+        await page.locator('#invocations tbody tr').first().waitFor();
+        assert.equal(await countText(page), '1–100 of 600');
     });
 
     it('SVG titles give durations with units and times in seconds from the profile start', async () => {

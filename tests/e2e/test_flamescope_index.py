@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import struct
+import threading
 import time
 import urllib.parse
 
@@ -19,8 +20,9 @@ from conftest import TESTDATA, binary, free_port, http, pb_fields
 PROFILES = ["perf-node-jit.stacks", "perf-threads.stacks", "flamescope-perf.test01",
             "perf-system.stacks"]
 THREADS = "threads.perf"
-N_OFFSET = 136          # the sample count in the index header (flamescope/pindex.c)
+N_OFFSET = 128          # the sample count in the index header (flamescope/pindex.c)
 VERSION_OFFSET = 16
+SECTIONS_OFFSET = 224   # the section table: (offset, length) pairs, the sample times first
 
 
 def threads_text():
@@ -135,6 +137,17 @@ def bit_flip(data):
     return bytes(b)
 
 
+def bit_flip_in(section, at):
+    """A bit of byte `at` of a section: 0 the sample times (what a heatmap reads), 6
+    the FlameScope trie's parents (what a flame graph reads)."""
+    def damage(data):
+        off, = struct.unpack_from("<Q", data, SECTIONS_OFFSET + 16 * section)
+        b = bytearray(data)
+        b[off + at] ^= 0x04
+        return bytes(b)
+    return damage
+
+
 def wrong_version(data):
     b = bytearray(data)
     b[VERSION_OFFSET] += 1
@@ -150,6 +163,8 @@ DAMAGES = {
     "header_only": lambda d: d[:100],
     "empty": lambda d: b"",
     "bit_flipped": bit_flip,
+    "bit_flipped_in_times": bit_flip_in(0, 2),
+    "bit_flipped_in_trie": bit_flip_in(6, 5),
     "wrong_version": wrong_version,
     "count_2_40": huge_count,
     "random_bytes": lambda d: os.urandom(len(d)),
@@ -158,6 +173,10 @@ DAMAGES = {
 
 @pytest.mark.parametrize("how", sorted(DAMAGES))
 def test_hostile_index_is_refused_and_rebuilt(daemon, profdir, how):
+    """Each part of an index is checked on its first use: a bit flipped in the trie is
+    refused before the flame graph reads it, after the heatmap was served from the
+    sample times; one in the sample times before the heatmap reads them; every other
+    damage (but a flipped bit) when the index is opened."""
     name = "perf-threads.stacks"
     idx = profdir / ".index" / (name + ".fsidx")
     srv = start(daemon, profdir)
@@ -166,10 +185,14 @@ def test_hostile_index_is_refused_and_rebuilt(daemon, profdir, how):
     good = idx.read_bytes()
     idx.write_bytes(DAMAGES[how](good))
     srv = start(daemon, profdir)
-    got = [get(srv, p, filename=name)[::2] for p in ("/heatmap/", "/flamegraph/")]
+    got = [get(srv, "/heatmap/", filename=name)[::2]]
+    lazy = how.startswith("bit_flipped")        # opened, refused on first use
+    if how != "bit_flipped":                    # (the middle: the part it falls in)
+        assert stats(srv)["refused"] == (0 if how == "bit_flipped_in_trie" else 1)
+    got.append(get(srv, "/flamegraph/", filename=name)[::2])
     assert got == want
     s = stats(srv)
-    assert (s["loaded"], s["refused"], s["written"]) == (0, 1, 1)
+    assert (s["loaded"], s["refused"], s["written"]) == (1 if lazy else 0, 1, 1)
     assert "index file refused" in srv.log()
     assert get(srv, "/profile/")[0] == 200          # still up
     srv.stop()
@@ -177,6 +200,40 @@ def test_hostile_index_is_refused_and_rebuilt(daemon, profdir, how):
     srv = start(daemon, profdir)
     assert [get(srv, p, filename=name)[::2] for p in ("/heatmap/", "/flamegraph/")] == want
     assert stats(srv)["loaded"] == 1
+
+
+def test_damage_found_on_first_use_by_many_requests_at_once(daemon, profdir):
+    """A trie damaged under an index the heatmap loaded: eight flame graph and export
+    requests at once all find it on first use, each is answered from the one rebuilt
+    index, the server stays up and the file is rewritten whole."""
+    name = "perf-threads.stacks"
+    idx = profdir / ".index" / (name + ".fsidx")
+    srv = start(daemon, profdir)
+    paths = ["/flamegraph/", "/api/v1/export?format=folded&filename=" + name] * 4
+    want = [get(srv, "/flamegraph/", filename=name)[::2],
+            http("GET", f"{srv.url}/api/v1/export?format=folded&filename={name}")[::2]]
+    srv.stop()
+    good = idx.read_bytes()
+    idx.write_bytes(bit_flip_in(6, 5)(good))
+    srv = start(daemon, profdir)
+    assert get(srv, "/heatmap/", filename=name)[0] == 200
+    assert stats(srv)["refused"] == 0
+    got = [None] * len(paths)
+
+    def one(i):
+        p = paths[i]
+        got[i] = (get(srv, p, filename=name) if "?" not in p else http("GET", srv.url + p))[::2]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(paths))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [want[i % 2] for i in range(len(paths))]
+    s = stats(srv)
+    assert s["loaded"] == 1 and s["refused"] >= 1 and s["written"] >= 1
+    assert get(srv, "/profile/")[0] == 200          # still up
+    srv.stop()
+    assert idx.read_bytes() == good                 # rewritten whole
 
 
 def test_trace_replaced_under_its_index(daemon, profdir):

@@ -1,8 +1,10 @@
-/* Fuzz target: an index file's bytes through flamescope's loader (pindex_open with
- * every check), twice: as they are, and "sealed" (size and both hashes made to match,
- * so the structural checks are what must refuse a bad image).  An accepted image is
- * then asked every answer (heatmap, flame graphs, invocations, every export), which
- * must stay inside it.  Anyone who can write the index folder reaches this code. */
+/* Fuzz target: an index file's bytes through flamescope's loader, as they are and
+ * "sealed" (size and every hash made to match, so the structural checks are what must
+ * refuse a bad image), each opened two ways: with every check at once (pindex_open
+ * PINDEX_CHECK), and lazily as the server does (PINDEX_CHECK_LAZY: the heatmap once
+ * its part verifies, then the rest).  An accepted image is asked every answer
+ * (heatmap, flame graphs, invocations, every export), which must stay inside it.
+ * Anyone who can write the index folder reaches this code. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stddef.h>
@@ -45,7 +47,7 @@ static void answer(const profile *p)
     free(sbuf_take(&b, NULL));
 }
 
-static void try_open(const uint8_t *data, size_t size, int seal)
+static void try_open(const uint8_t *data, size_t size, int seal, int check)
 {
     void *img = malloc(size ? size : 1);
     if (!img)
@@ -55,8 +57,21 @@ static void try_open(const uint8_t *data, size_t size, int seal)
         pindex_seal(img, size);
     profile *p = NULL;
     char err[256];
-    if (pindex_open(img, size, 0, 1, NULL, &p, err, sizeof err) == 0) {
-        answer(p);
+    if (pindex_open(img, size, 0, check, NULL, &p, err, sizeof err) == 0) {
+        /* a part's check does not change its bytes: the heatmap of an image whose
+         * heat part alone verified is asked here, every answer of one wholly verified
+         * in answer() */
+        int heat = profile_verify(p, PROFILE_PART_HEAT, err, sizeof err);
+        if (profile_verify(p, PROFILE_PART_ALL, err, sizeof err) == 0) {
+            answer(p);
+        } else if (check == PINDEX_CHECK) {
+            abort();       /* checked whole when opened: nothing left to refuse */
+        } else if (heat == 0) {
+            sbuf b;
+            sbuf_init(&b);
+            views_heatmap(p, 5, &b, err, sizeof err);
+            free(sbuf_take(&b, NULL));
+        }
         profile_free(p);   /* frees img */
     } else {
         free(img);
@@ -65,7 +80,9 @@ static void try_open(const uint8_t *data, size_t size, int seal)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    try_open(data, size, 0);
-    try_open(data, size, 1);
+    for (int seal = 0; seal < 2; seal++) {
+        try_open(data, size, seal, PINDEX_CHECK);
+        try_open(data, size, seal, PINDEX_CHECK_LAZY);
+    }
     return 0;
 }

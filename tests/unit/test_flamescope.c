@@ -357,9 +357,9 @@ static char *all_answers(const profile *p, size_t *lenp)
     return s;
 }
 
-/* A checked copy of p's image (its header keyed like idxfile does). */
-static int open_copy(const profile *p, const struct pindex_key *key, size_t cut,
-                     void (*damage)(char *img, size_t len), profile **out)
+/* A copy of p's image (its header keyed like idxfile does), opened with check. */
+static int open_copy_check(const profile *p, const struct pindex_key *key, size_t cut,
+                           void (*damage)(char *img, size_t len), int check, profile **out)
 {
     size_t len;
     const char *img = pindex_of(p, &len);
@@ -371,12 +371,19 @@ static int open_copy(const profile *p, const struct pindex_key *key, size_t cut,
         damage(c, len);
     size_t n = cut ? cut : len;
     char err[256] = "";
-    int rc = pindex_open(c, n, 0, 1, key, out, err, sizeof err);
+    int rc = pindex_open(c, n, 0, check, key, out, err, sizeof err);
     if (rc)
         free(c);
     else
         assert_int_equal(err[0], 0);
     return rc;
+}
+
+/* A checked copy of p's image. */
+static int open_copy(const profile *p, const struct pindex_key *key, size_t cut,
+                     void (*damage)(char *img, size_t len), profile **out)
+{
+    return open_copy_check(p, key, cut, damage, PINDEX_CHECK, out);
 }
 
 static const char THREAD_TEXT[] =
@@ -419,13 +426,16 @@ static void test_index_image_answers_like_the_build(void **st)
     }
 }
 
+/* Offsets in pindex.c's header: the sample count, the section table (offset, length) */
+#define HDR_SAMPLES 128
+#define HDR_SECTIONS 224
 static size_t flip_at;
 static void flip_bit(char *img, size_t len) { img[flip_at % len] ^= (char)(1 << (flip_at % 8)); }
 static void bad_version(char *img, size_t len) { img[16]++; }
 static void count_2_40(char *img, size_t len)
 {
     uint64_t n = 1ull << 40;
-    memcpy(img + 136, &n, 8);      /* the sample count */
+    memcpy(img + HDR_SAMPLES, &n, 8);
     pindex_seal(img, len);
 }
 static uint32_t parent_off;
@@ -482,21 +492,122 @@ static void test_index_damaged_images_are_refused(void **st)
     /* the first trie parent after the root (section table: offset of section 6) */
     const char *img = pindex_of(p, &len);
     uint64_t off;
-    memcpy(&off, img + 232 + 16 * 6, 8);
+    memcpy(&off, img + HDR_SECTIONS + 16 * 6, 8);
     parent_off = (uint32_t)off + 4;
     assert_int_equal(open_copy(p, &key, 0, bad_parent, &q), -FT_ERR_CORRUPT);
     /* found by fuzz_pindex: invocation strings outside their section (section 18) */
-    memcpy(&off, img + 232 + 16 * 18, 8);
+    memcpy(&off, img + HDR_SECTIONS + 16 * 18, 8);
     inv_off = (uint32_t)off;
     assert_int_equal(open_copy(p, &key, 0, bad_inv_string, &q), -FT_ERR_CORRUPT);
     /* found by fuzz_pindex: a sample on the root stack (section 1) */
-    memcpy(&off, img + 232 + 16 * 1, 8);
+    memcpy(&off, img + HDR_SECTIONS + 16 * 1, 8);
     fstack_off = (uint32_t)off;
     assert_int_equal(open_copy(p, &key, 0, root_stack, &q), -FT_ERR_CORRUPT);
     /* a folded name's module id outside the module table (section 20) */
-    memcpy(&off, img + 232 + 16 * 20, 8);
+    memcpy(&off, img + HDR_SECTIONS + 16 * 20, 8);
     cn_mod_off = (uint32_t)off;
     assert_int_equal(open_copy(p, &key, 0, bad_module, &q), -FT_ERR_CORRUPT);
+    profile_free(p);
+}
+
+static char *heatmap_of(const profile *p)
+{
+    sbuf b;
+    sbuf_init(&b);
+    char err[256];
+    assert_int_equal(views_heatmap(p, 7, &b, err, sizeof err), 0);
+    char *s = sbuf_take(&b, NULL);
+    assert_non_null(s);
+    return s;
+}
+
+/* A lazily checked copy of p's image after damage(img, len): the open's result,
+ * then (when opened) each part's verification in *heat and *all, and whether the
+ * heatmap served after the heat part verified equals want_heat. */
+static int open_lazy(const profile *p, const struct pindex_key *key,
+                     void (*damage)(char *img, size_t len), const char *want_heat, int *heat,
+                     int *all)
+{
+    profile *q = NULL;
+    int rc = open_copy_check(p, key, 0, damage, PINDEX_CHECK_LAZY, &q);
+    if (rc)
+        return rc;
+    char err[256] = "";
+    *heat = profile_verify(q, PROFILE_PART_HEAT, err, sizeof err);
+    if (*heat == 0) {
+        char *h = heatmap_of(q);
+        assert_string_equal(h, want_heat);    /* served: the bytes it read were whole */
+        free(h);
+    }
+    *all = profile_verify(q, PROFILE_PART_ALL, err, sizeof err);
+    if (*all)
+        assert_true(err[0] != 0);
+    /* a refusal holds: the damaged part is never served later */
+    assert_int_equal(profile_verify(q, PROFILE_PART_ALL, err, sizeof err), *all);
+    if (*all == 0) {
+        size_t la, lb;
+        char *a = all_answers(p, &la), *b = all_answers(q, &lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(a, b, la);
+        free(a);
+        free(b);
+    }
+    profile_free(q);
+    return 0;
+}
+
+static size_t sect_at(const profile *p, int sect)
+{
+    size_t len;
+    const char *img = pindex_of(p, &len);
+    uint64_t off;
+    memcpy(&off, img + HDR_SECTIONS + 16 * sect, 8);
+    return (size_t)off;
+}
+
+/* Opened lazily, an index is checked part by part on first use: the heatmap's part
+ * (sample times and stacks) alone first, the rest when a flame graph or an export
+ * wants it.  Any bit flipped anywhere is refused by the time every part is verified,
+ * and a part that verified serves what an intact index serves. */
+static void test_index_lazy_parts_are_checked_on_first_use(void **st)
+{
+    struct pindex_key key = {1, 2, 3, "x"};
+    profile *p = build(THREAD_TEXT, NULL);
+    assert_non_null(p);
+    char *want_heat = heatmap_of(p);
+    int heat = -1, all = -1;
+    assert_int_equal(open_lazy(p, &key, NULL, want_heat, &heat, &all), 0);
+    assert_int_equal(heat, 0);
+    assert_int_equal(all, 0);
+    size_t len;
+    pindex_of(p, &len);
+    for (flip_at = 0; flip_at < len * 8; flip_at += 5) {
+        int rc = open_lazy(p, &key, flip_bit, want_heat, &heat, &all);
+        if (rc == 0)
+            assert_int_equal(all, -FT_ERR_CORRUPT);
+        else
+            assert_true(rc == -FT_ERR_CORRUPT || rc == -ESTALE);
+    }
+    /* a flip in the trie (section 6): the heatmap is served, the rest refused */
+    flip_at = sect_at(p, 6) + 5;
+    assert_int_equal(open_lazy(p, &key, flip_bit, want_heat, &heat, &all), 0);
+    assert_int_equal(heat, 0);
+    assert_int_equal(all, -FT_ERR_CORRUPT);
+    /* a flip in the sample times (section 0): refused before the heatmap reads them */
+    flip_at = sect_at(p, 0) + 5;
+    assert_int_equal(open_lazy(p, &key, flip_bit, want_heat, &heat, &all), 0);
+    assert_int_equal(heat, -FT_ERR_CORRUPT);
+    assert_int_equal(all, -FT_ERR_CORRUPT);
+    /* hashes made to match: the parts' structural checks refuse */
+    parent_off = (uint32_t)sect_at(p, 6) + 4;
+    assert_int_equal(open_lazy(p, &key, bad_parent, want_heat, &heat, &all), 0);
+    assert_int_equal(heat, 0);
+    assert_int_equal(all, -FT_ERR_CORRUPT);
+    fstack_off = (uint32_t)sect_at(p, 1);
+    assert_int_equal(open_lazy(p, &key, root_stack, want_heat, &heat, &all), 0);
+    assert_int_equal(heat, -FT_ERR_CORRUPT);
+    assert_int_equal(open_lazy(p, &key, count_2_40, want_heat, &heat, &all), -FT_ERR_CORRUPT);
+    free(want_heat);
     profile_free(p);
 }
 
@@ -918,6 +1029,7 @@ int main(void)
         cmocka_unit_test(test_profile_errors),
         cmocka_unit_test(test_index_image_answers_like_the_build),
         cmocka_unit_test(test_index_damaged_images_are_refused),
+        cmocka_unit_test(test_index_lazy_parts_are_checked_on_first_use),
         cmocka_unit_test(test_parallel_parse_equals_sequential),
         cmocka_unit_test(test_differential_and_elided),
         cmocka_unit_test(test_wide_trees_compare_fast),

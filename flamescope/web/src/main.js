@@ -364,8 +364,9 @@ function syncHeatmap(s) {
 
 // The invocations card: the timeline (a zoomable window of the profile, see timeline.js)
 // and the table of the window's invocations, filtered by function, sorted by start or by
-// duration (longest first), INV_PAGE rows a page.  These settings are view-local (not in
-// the URL); the chosen invocation is.
+// duration (longest first), INV_PAGE rows a page.  The window and the page are kept in
+// the URL (tw, ipage: a reload or a shared link shows the same rows), replacing the
+// history entry; the function filter and the sort are view-local.
 const INV_PAGE = 100;
 
 function invWindow(opt) {
@@ -384,7 +385,9 @@ function renderInvocations() {
     const invs = pv.invs;
     pv.invCard.hidden = !invs.length;
     if (!invs.length) return;
-    const opt = pv.invOpts || (pv.invOpts = { fn: '', sort: 'start', page: null, window: null });
+    const opt = pv.invOpts || (pv.invOpts = {
+        fn: '', sort: 'start', page: cur.ipage ? Number(cur.ipage) - 1 : null, window: state.timelineWindow(cur.tw),
+    });
     const [w0, w1, end] = invWindow(opt);
     const fns = [...new Set(invs.map((i) => String(i.fn ?? '')))].sort();
     const shown = invs.filter((i) => (!opt.fn || String(i.fn ?? '') === opt.fn) && (!opt.window || (i.end >= w0 && i.start <= w1)))
@@ -443,6 +446,10 @@ function renderInvocations() {
             h('span', { class: 'muted' }, `page ${opt.page + 1} of ${pages}`)));
     pv.timeline.render(invs, [w0, w1], end, cur.inv);
     pv.heatmap.setZoomWindow(opt.window);
+    state.update({
+        tw: opt.window ? `${state.secs(opt.window[0])},${state.secs(opt.window[1])}` : null,
+        ipage: opt.page ? String(opt.page + 1) : null,
+    }, true);
 }
 
 function rangeText(file, r) {
@@ -455,7 +462,8 @@ function renderBanner(s) {
         return;
     }
     const sel = h('select', {
-        id: 'compare-file', onchange: (e) => state.update({ file: e.target.value, start: null, end: null, inv: null }),
+        id: 'compare-file',
+        onchange: (e) => state.update({ file: e.target.value, start: null, end: null, inv: null, tw: null, ipage: null }),
     }, grouped(profiles || [{ filename: s.file }]).map(([fn, files]) => h('optgroup', { label: fn || 'other files' },
         files.map((p) => h('option', { value: p.filename, selected: p.filename === s.file }, p.filename)))));
     const comparing = currentRange(s) !== null;

@@ -13,12 +13,15 @@
 //   …&base=F2&bs=S2&be=E2&view=diff      differential against the baseline F2 [S2, E2]
 //                                        (view=elided: the elided frames instead)
 //   …&layout=icicle                      icicle instead of flame layout
+//   …&tw=A,B                             the invocation timeline's window [A, B] (seconds,
+//                                        as start/end), and the table's invocations in it
+//   …&ipage=N                            page N (from 1) of the invocation table
 //
 // read() parses the hash into a plain object; update(patch) merges a patch (null or ''
 // deletes a key) and writes the hash, which fires 'hashchange' and re-renders.
 
 export const KEYS = ['file', 'rows', 'start', 'end', 'inv', 'search', 'base', 'bs', 'be', 'view', 'layout',
-    'sort', 'order', 'offset', 'q'];
+    'sort', 'order', 'offset', 'q', 'tw', 'ipage'];
 export const ROW_CHOICES = [25, 50, 100];
 export const DEFAULT_ROWS = 50;
 
@@ -34,7 +37,17 @@ export function read() {
     for (const k of ['start', 'end', 'bs', 'be']) {
         if (k in s && !Number.isFinite(Number(s[k]))) delete s[k];
     }
+    if ('tw' in s && !timelineWindow(s.tw)) delete s.tw;
+    if ('ipage' in s && !/^[1-9][0-9]{0,8}$/.test(s.ipage)) delete s.ipage;
     return s;
+}
+
+// The timeline window a tw value names, [a, b] with 0 <= a < b, or null.
+export function timelineWindow(tw) {
+    const m = /^([0-9.]+),([0-9.]+)$/.exec(tw || '');
+    if (!m) return null;
+    const [a, b] = [Number(m[1]), Number(m[2])];
+    return Number.isFinite(a) && Number.isFinite(b) && a < b ? [a, b] : null;
 }
 
 export function href(s) {
