@@ -108,6 +108,10 @@ struct app_call {
 
 /* id NULL or empty: a generated one.  NULL when out of memory. */
 struct app_call *app_call_new(fn_app *app, const struct fn_func *fn, const char *id);
+/* The same without the id, for a front end that learns it while it copies the request:
+ * app_call_set_id (NULL or empty: a generated one) before anything reads call->id. */
+struct app_call *app_call_alloc(fn_app *app, const struct fn_func *fn);
+void app_call_set_id(struct app_call *call, const char *id);
 void app_call_free(struct app_call *call);
 /* Request parts (copied): call app_call_add_query for every query argument before any
  * app_call_add_header. */

@@ -58,6 +58,7 @@
 #define SWEEP_MS 200
 #define LINGER_S 5.0          /* how long a connection answered early is still read */
 #define EARLY_BODY_MAX 4096   /* the largest reply body sent early (errors are short) */
+#define REQ_TEXT_BYTES 256    /* a request's own short strings, without malloc (req_strdup) */
 
 /* where a connection is; only WAIT, BODY and LINGER connections are ever closed by the
  * guard (LINGER: answered early, the rest of its body read and dropped for LINGER_S) */
@@ -99,7 +100,7 @@ struct httpd_req {
     struct MHD_Connection *conn;
     const struct httpd_route *route;
     const char *method;
-    char *path;
+    char *path;              /* req_strdup'd */
     char *url;               /* path + query, rebuilt on demand */
     void *state;
     char *body;              /* buffered routes */
@@ -117,12 +118,33 @@ struct httpd_req {
     size_t early_len;
     char *early_type;
     int nheaders;
-    char *hname[MAX_REPLY_HEADERS], *hvalue[MAX_REPLY_HEADERS];
+    char *hname[MAX_REPLY_HEADERS], *hvalue[MAX_REPLY_HEADERS];   /* req_strdup'd */
+    size_t text_used;
+    char text[REQ_TEXT_BYTES];   /* the path and reply headers of most requests */
     char peer[INET6_ADDRSTRLEN];
     int peer_known;          /* peer is filled in when first asked for (logs only) */
     struct timespec t0;
     struct conn *k;          /* the connection's guard record (NULL: untracked) */
 };
+
+/* A copy of s that lives as long as req: in req->text while it has room (a request's
+ * path and reply headers are short: four mallocs and frees fewer per request), else
+ * malloc'd.  NULL when out of memory. */
+static char *req_strdup(httpd_req *req, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (n > sizeof req->text - req->text_used) return strdup(s);
+    char *p = req->text + req->text_used;
+    memcpy(p, s, n);
+    req->text_used += n;
+    return p;
+}
+
+static void req_strfree(httpd_req *req, char *p)
+{
+    uintptr_t a = (uintptr_t)p, t = (uintptr_t)req->text;
+    if (a < t || a >= t + sizeof req->text) free(p);
+}
 
 /* --- routing ---------------------------------------------------------------------- */
 
@@ -167,14 +189,27 @@ static int reply_set(httpd_req *req, int status, struct MHD_Response *resp,
     return 0;
 }
 
+/* No CR or LF (no ':' in a name either): the text cannot end its header line.  A loop:
+ * strpbrk's setup cost more than these short strings. */
+static int header_text_ok(const char *s, int name)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n' || (name && *s == ':')) return 0;
+    return 1;
+}
+
 int httpd_add_header(httpd_req *req, const char *name, const char *value)
 {
     if (req->nheaders >= MAX_REPLY_HEADERS || !name || !value) return -1;
-    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return -1;
-    req->hname[req->nheaders] = strdup(name);
-    req->hvalue[req->nheaders] = strdup(value);
-    if (!req->hname[req->nheaders] || !req->hvalue[req->nheaders]) return -1;
-    req->nheaders++;
+    if (!header_text_ok(name, 1) || !header_text_ok(value, 0)) return -1;
+    char *n = req_strdup(req, name), *v = req_strdup(req, value);
+    if (!n || !v) {
+        req_strfree(req, n);
+        req_strfree(req, v);
+        return -1;
+    }
+    req->hname[req->nheaders] = n;
+    req->hvalue[req->nheaders++] = v;
     return 0;
 }
 
@@ -392,15 +427,19 @@ void httpd_req_each(const httpd_req *req, enum httpd_kind kind,
                               each_cb, &e);
 }
 
-long long httpd_req_content_length(const httpd_req *req)
+static long long clen_parse(const char *v)
 {
-    const char *v = httpd_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!v || !*v) return -1;
     char *end;
     errno = 0;
     long long n = strtoll(v, &end, 10);
     if (errno || *end || n < 0) return -1;
     return n;
+}
+
+long long httpd_req_content_length(const httpd_req *req)
+{
+    return clen_parse(httpd_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH));
 }
 
 const char *httpd_req_body(const httpd_req *req, size_t *len)
@@ -458,10 +497,13 @@ const char *httpd_req_url(const httpd_req *req)
 
 /* --- connection guard -------------------------------------------------------------- */
 
+/* The guard's clock.  Its deadlines are seconds and its sweeper looks every SWEEP_MS, so
+ * the coarse clock (a tick, a few ms) is precise enough, and reading it is a load where
+ * CLOCK_MONOTONIC reads the TSC: two reads per request. */
 static double now_s(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -665,6 +707,8 @@ static int early_send(httpd_req *req)
     return 0;
 }
 
+/* One pass over the request headers for what phase_new needs of them: the first
+ * Content-Length, and whether another one disagrees with it. */
 struct clen_ctx { const char *first; int conflict; };
 
 static enum MHD_Result clen_each(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -677,19 +721,21 @@ static enum MHD_Result clen_each(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
-/* Two Content-Length headers that disagree (RFC 9112 6.3: unrecoverable framing). */
-static int clen_conflict(struct MHD_Connection *conn)
+/* The declared body length: -1 when absent or not a number; -2 when two Content-Length
+ * headers disagree (RFC 9112 6.3: unrecoverable framing). */
+static long long clen_of(struct MHD_Connection *conn)
 {
     struct clen_ctx c = { NULL, 0 };
     MHD_get_connection_values(conn, MHD_HEADER_KIND, clen_each, &c);
-    return c.conflict;
+    return c.conflict ? -2 : clen_parse(c.first);
 }
 
 static enum MHD_Result phase_new(httpd_req *req)
 {
     httpd *srv = req->srv;
     int status;
-    if (clen_conflict(req->conn)) {
+    long long clen = clen_of(req->conn);
+    if (clen == -2) {
         httpd_add_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
         httpd_reply_error(req, 400, "two different Content-Length headers");
         return queue_if_ready(req);
@@ -704,7 +750,6 @@ static enum MHD_Result phase_new(httpd_req *req)
     req->begun = 1;
     atomic_fetch_add(&srv->inflight, 1);
     const struct httpd_route *r = req->route;
-    long long clen = httpd_req_content_length(req);
     if (!r->data && clen > (long long)r->max_body) {
         if (r->max_body == 0)
             httpd_reply_error(req, 413, "this endpoint takes no request body");
@@ -787,7 +832,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         req->srv = srv;
         req->conn = conn;
         req->method = method;
-        req->path = strdup(url ? url : "/");
+        req->path = req_strdup(req, url ? url : "/");
         if (!req->path) { free(req); return MHD_NO; }
         if (!(srv->flags & HTTPD_QUIET)) clock_gettime(CLOCK_MONOTONIC, &req->t0);
         const union MHD_ConnectionInfo *ci =
@@ -841,11 +886,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                  (unsigned long long)req->received, ms_since(&req->t0), httpd_req_peer(req),
                  completed ? "" : " aborted=1");
     if (req->resp) MHD_destroy_response(req->resp);
-    for (int i = 0; i < req->nheaders; i++) { free(req->hname[i]); free(req->hvalue[i]); }
+    for (int i = 0; i < req->nheaders; i++) {
+        req_strfree(req, req->hname[i]);
+        req_strfree(req, req->hvalue[i]);
+    }
     free(req->body);
     free(req->early_body);
     free(req->early_type);
-    free(req->path);
+    req_strfree(req, req->path);
     free(req->url);
     free(req);
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 struct suffix { const char *s; uint64_t mul; };
@@ -127,4 +128,20 @@ char *units_format_ns(uint64_t ns, char *buf, size_t len)
     else
         snprintf(buf, len, "%.3f s", (double)ns / 1e9);
     return buf;
+}
+
+size_t units_u64(uint64_t v, int width, char *buf)
+{
+    char tmp[UNITS_U64_MAX];
+    size_t i = sizeof tmp;
+    if (width > (int)sizeof tmp - 1) width = (int)sizeof tmp - 1;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while ((int)(sizeof tmp - i) < width) tmp[--i] = '0';
+    size_t n = sizeof tmp - i;
+    memcpy(buf, tmp + i, n);
+    buf[n] = 0;
+    return n;
 }

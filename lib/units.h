@@ -27,5 +27,10 @@ int units_uint(const char *s, uint64_t max, uint64_t *out);
  * keeps it short: "850 ns", "12.3 µs", "12.3 ms", "1.204 s".  Writes at most len bytes
  * (NUL included) into buf and returns buf. */
 char *units_format_ns(uint64_t ns, char *buf, size_t len);
+/* v in decimal, zero-padded to at least width digits (printf's "%0*llu" without
+ * printf: for the numbers written on every request).  buf holds at least
+ * UNITS_U64_MAX bytes; the digits are NUL-terminated and their count returned. */
+#define UNITS_U64_MAX 21
+size_t units_u64(uint64_t v, int width, char *buf);
 
 #endif

@@ -3,6 +3,7 @@ and in local mode: health and readiness with the lock file, X-Duration-Seconds, 
 exec/read/write timeouts, max_inflight → 429, drain on SIGTERM, bad input, and blocking
 functions that do not stall the others.  Traffic goes to 127.0.0.1 only (--listen)."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -68,6 +69,45 @@ def test_functions_duration_header_and_default_route(daemon, tmp_path):
     assert st == 200 and jbody(body)["Outputs"] == {"output": [1, 2]}
     st, hd, _ = request(app.url + "/hello", headers={"X-Call-Id": "call-123"})
     assert hd["x-invocation-id"] == "call-123"
+
+
+def raw_get(port, path, header_lines):
+    """One GET with these header lines as written (repeats and any case kept, which
+    urllib would merge); (status, reply headers with lower-case names)."""
+    extra = "".join(h + "\r\n" for h in header_lines)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{extra}\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    lines = data.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in (l.split(": ", 1) for l in lines[1:])}
+
+
+def test_invocation_id_duration_and_traceparent_from_the_request(daemon, tmp_path):
+    """The reply's X-Invocation-Id: the first X-Azure-Functions-InvocationId, else the first
+    X-Call-Id (names in any case), else a generated one, new for every call; ids over 64
+    bytes are cut.  X-Duration-Seconds in seconds with microseconds.  A malformed
+    traceparent is noticed and ignored, a W3C one taken."""
+    app = openfaas(daemon, tmp_path, FNHANDLER_FUNCTION="hello", FNTRACE_LOG="debug")
+    assert raw_get(app.port, "/hello", ["x-call-id: c1", "X-Call-Id: c2"])[1]["x-invocation-id"] == "c1"
+    _, hd = raw_get(app.port, "/hello", ["X-Call-Id: c1", "x-azure-functions-invocationid: az1",
+                                         "X-Azure-Functions-InvocationId: az2"])
+    assert hd["x-invocation-id"] == "az1"
+    _, hd = raw_get(app.port, "/hello", ["X-Azure-Functions-InvocationId: ", "X-Call-Id: c3"])
+    assert hd["x-invocation-id"] == "c3"
+    assert raw_get(app.port, "/hello", ["X-Call-Id: " + "i" * 100])[1]["x-invocation-id"] == "i" * 64
+    gen = [raw_get(app.port, "/hello", [])[1] for _ in range(3)]
+    m = [re.fullmatch(r"([0-9a-f]+-[0-9a-f]+)-(\d+)", h["x-invocation-id"]) for h in gen]
+    assert all(m) and len({x.group(1) for x in m}) == 1, gen
+    seq = [int(x.group(2)) for x in m]
+    assert seq == sorted(seq) and len(set(seq)) == 3, gen
+    assert all(re.fullmatch(r"\d+\.\d{6}", h["x-duration-seconds"]) for h in gen), gen
+    good = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    assert raw_get(app.port, "/hello", ["Traceparent: " + good])[0] == 200
+    assert "traceparent ignored" not in app.log()
+    assert raw_get(app.port, "/hello", ["traceparent: not-a-trace"])[0] == 200
+    assert wait_until(lambda: "traceparent ignored" in app.log(), timeout=5)
 
 
 def test_without_a_default_function_root_lists_functions(daemon, tmp_path):

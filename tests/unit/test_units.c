@@ -100,6 +100,24 @@ static void test_format_ns(void **st)
     assert_string_equal(units_format_ns(12300000, s, sizeof s), "12.");
 }
 
+static void test_u64(void **st)
+{
+    (void)st;
+    char b[UNITS_U64_MAX];
+    assert_int_equal(units_u64(0, 0, b), 1);
+    assert_string_equal(b, "0");
+    assert_int_equal(units_u64(1234567, 0, b), 7);
+    assert_string_equal(b, "1234567");
+    assert_int_equal(units_u64(42, 6, b), 6);           /* printf's "%06llu" */
+    assert_string_equal(b, "000042");
+    assert_int_equal(units_u64(1234567, 3, b), 7);      /* a width never cuts */
+    assert_string_equal(b, "1234567");
+    assert_int_equal(units_u64(UINT64_MAX, 0, b), 20);
+    assert_string_equal(b, "18446744073709551615");
+    assert_int_equal(units_u64(7, 99, b), 20);          /* the width is bounded by buf */
+    assert_string_equal(b, "00000000000000000007");
+}
+
 static void test_uint(void **st)
 {
     uint64_t v;
@@ -122,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_seconds),
         cmocka_unit_test(test_uint),
         cmocka_unit_test(test_format_ns),
+        cmocka_unit_test(test_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
