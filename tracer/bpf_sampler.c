@@ -1,5 +1,6 @@
 /* bpf_sampler — see bpf_sampler.h.  The perf events are opened here (one per online
- * CPU, freq mode) and the program attached to each; the ring is drained with
+ * CPU, in period mode: dither() redraws each period at every read) and the program
+ * attached to each; the ring is drained with
  * ring_buffer__consume() after a plain sleep, because the program submits without
  * wakeups (an epoll wakeup per sample would cost more than the sampling). */
 #define _GNU_SOURCE
@@ -67,6 +68,8 @@ struct bpf_sampler {
     char *cgroup_v1;                 /* v1 directory whose pids are mirrored, or NULL */
     intmap v1_pids;                  /* pids currently in the kernel's set (v1 mode) */
     uint64_t collisions, stack_errors;  /* counted here (samples dropped by the reader) */
+    uint64_t weighted;               /* samples handed out, weights applied */
+    uint64_t rng;                    /* dither(): the periods drawn */
     sampler_cb cb;                   /* during bpf_sampler_read */
     void *cb_arg;
     size_t nread;
@@ -280,7 +283,7 @@ static int on_event(void *ctx, void *data, size_t size)
     r.ips = s->ips;
     r.nips = n;
     r.period = 1000000000ULL / (uint64_t)s->freq;
-    s->cb(s->cb_arg, &r);
+    s->weighted += sampler_emit_weighted(&r, e->weight, PROF_MAX_WEIGHT, NULL, s->cb, s->cb_arg);
     return 0;
 }
 
@@ -361,6 +364,22 @@ static int perm_error(int e, const char *what, char *err, size_t errlen)
     return perm ? -EPERM : -e;
 }
 
+/* Gives each CPU's timer a period drawn afresh, its rate uniform in [0.8, 1.2] x freq
+ * (so freq on average), restarted from now: a period that sits on the scheduler's tick
+ * does so for one read interval at a phase of its own, never for a whole run.  The
+ * weights (profile.bpf.c) make the rate exact; this keeps them near 1, so the stacks
+ * are as many as the samples and fall on every phase of a task's slice. */
+static void dither(bpf_sampler *s)
+{
+    for (unsigned i = 0; i < s->npfds; i++) {
+        s->rng = s->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t permille = 800 + (s->rng >> 33) % 401;
+        uint64_t period = 1000000000000ULL / ((uint64_t)s->freq * permille);
+        if (period < 10000) period = 10000;          /* the kernel's cpu-clock minimum */
+        ioctl(s->pfds[i], PERF_EVENT_IOC_PERIOD, &period);
+    }
+}
+
 int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, size_t errlen)
 {
     *out = NULL;
@@ -401,6 +420,8 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     s->skel->rodata->cg_id = cg_id;
     s->skel->rodata->cg_level = cg_level;
     s->skel->rodata->skip_tgid = o->skip_pid > 0 ? (uint32_t)o->skip_pid : 0;
+    s->skel->rodata->period_ns = 1000000000ULL / (uint64_t)o->freq;
+    s->skel->rodata->open_ns = mono_ns();
     bpf_map__set_max_entries(s->skel->maps.events, ring_size(o->ring_bytes, ncpus));
     /* each map serves one second: its kernel and user stacks (up to 2 x freq x CPUs
      * distinct ones) at a load under 1/2, so collisions stay rare; both maps are
@@ -472,7 +493,7 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     }
     struct perf_event_attr a = {
         .type = PERF_TYPE_SOFTWARE, .size = sizeof a, .config = PERF_COUNT_SW_CPU_CLOCK,
-        .freq = 1, .sample_freq = (uint64_t)o->freq,
+        .sample_period = 1000000000ULL / (uint64_t)o->freq,   /* ns; dithered below */
     };
     for (int cpu = 0; cpu < ncpus; cpu++) {
         int fd = (int)syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
@@ -495,6 +516,8 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
         goto fail;
     }
     s->flip_at = mono_ns() + FLIP_NS;
+    s->rng = s->flip_at ^ (uint64_t)getpid() << 32;
+    dither(s);
     *out = s;
     return 0;
 fail:
@@ -516,6 +539,7 @@ size_t bpf_sampler_read(bpf_sampler *s, sampler_cb cb, void *arg)
     s->cb_arg = arg;
     s->nread = 0;
     ring_buffer__consume(s->rb);
+    dither(s);
     uint64_t now = mono_ns();
     if (now >= s->flip_at) {
         flip(s);
@@ -578,6 +602,8 @@ void bpf_sampler_get_stats(const bpf_sampler *s, bpf_sampler_stats *out)
     out->stack_errors = s->stack_errors +
                         __atomic_load_n(&c[PROF_CNT_STACK_ERRORS], __ATOMIC_RELAXED);
     out->pids_full = __atomic_load_n(&c[PROF_CNT_PIDS_FULL], __ATOMIC_RELAXED);
+    out->weight_errors = __atomic_load_n(&c[PROF_CNT_WEIGHT_ERRORS], __ATOMIC_RELAXED);
+    out->weighted = s->weighted;
     out->cpus = s->npfds;
 }
 

@@ -4,12 +4,23 @@
  * the tracer, symbolizer and writer are shared.
  *
  * Design.  tracer/bpf/profile.bpf.c (a libbpf CO-RE object embedded through its
- * skeleton) runs on a software cpu-clock perf event opened per online CPU in frequency
- * mode; each sample is one ring-buffer record (CLOCK_MONOTONIC time, pid, tid, cpu,
- * comm, kernel and user stack ids).  Stacks live in one of two STACK_TRACE maps: every
- * second the reader empties the map not in use (its samples were read a second ago) and
- * switches the program to it, so ids are never reused under a waiting sample; each id's
- * frames are read from the kernel once per generation and cached.
+ * skeleton) runs on a software cpu-clock perf event opened per online CPU; each sample
+ * is one ring-buffer record (CLOCK_MONOTONIC time, pid, tid, cpu, comm, kernel and user
+ * stack ids, weight).
+ * Rate under contention: a per-CPU timer fires at wall-clock times and records whoever
+ * runs; tasks sharing a CPU switch at the scheduler's tick, and a period near a multiple
+ * of the tick's phase-locks with it (at 200-250 Hz against a 4 ms tick, a contended
+ * task got 53-581 samples per CPU-second instead of the rate asked).  So (1) the program
+ * weights each sample by its task's run time since the task's previous sample
+ * (sum_exec_runtime in task storage, rounded to periods with the remainder carried:
+ * 0 drops the sample, n > 1 is handed out as n samples of one period through
+ * sampler_emit_weighted), which makes a task's samples add up to its CPU time, and
+ * (2) each CPU's period is redrawn at every read, its rate uniform in [0.8, 1.2] x freq,
+ * so the timer never holds one phase of the tick and the weights stay near 1.
+ * Stacks live in one of two STACK_TRACE maps: every second the reader empties the map
+ * not in use (its samples were read a second ago) and switches the program to it, so
+ * ids are never reused under a waiting sample; each id's frames are read from the
+ * kernel once per generation and cached.
  * Filters:
  *   - pids: those processes and the processes they fork later (tracked in the kernel);
  *   - cgroup: a cgroup v2 directory is matched in the kernel by id, descendants
@@ -86,6 +97,8 @@ typedef struct bpf_sampler_stats {
     uint64_t collisions;      /* samples whose stack collided in the map (recovered) */
     uint64_t stack_errors;    /* stack ids the kernel could not give (or read back) */
     uint64_t pids_full;       /* forked children not followed: pid set full */
+    uint64_t weighted;        /* samples handed out once weighted (see Design) */
+    uint64_t weight_errors;   /* samples the program could not weight (counted once) */
     unsigned cpus;            /* perf events open */
 } bpf_sampler_stats;
 void bpf_sampler_get_stats(const bpf_sampler *s, bpf_sampler_stats *out);

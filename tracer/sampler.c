@@ -540,6 +540,26 @@ void sampler_close(sampler *s)
     free(s);
 }
 
+size_t sampler_emit_weighted(sampler_rec *rec, uint64_t weight, uint64_t max_weight,
+                             uint64_t *last_ns, sampler_cb cb, void *arg)
+{
+    if (weight < 1) weight = 1;
+    if (weight > max_weight) weight = max_weight;
+    uint64_t t = rec->time, from = t, last = last_ns ? *last_ns : 0;
+    if (weight > 1) {
+        uint64_t span = (weight - 1) * rec->period;
+        from = t > span ? t - span : 0;
+        if (last && from <= last) from = last < t ? last + 1 : t;
+    }
+    uint64_t step = weight > 1 ? (t - from) / (weight - 1) : 0;
+    for (uint64_t i = 0; i < weight; i++) {
+        rec->time = i + 1 == weight ? t : from + i * step;
+        cb(arg, rec);
+    }
+    if (last_ns && t > *last_ns) *last_ns = t;
+    return (size_t)weight;
+}
+
 size_t sampler_chain_cut(const uint64_t *ips, size_t n)
 {
     size_t keep = n;

@@ -102,6 +102,17 @@ void sampler_close(sampler *s);
 #define SAMPLER_LOOP_CYCLE_MAX 8
 size_t sampler_chain_cut(const uint64_t *ips, size_t n);
 
+/* A record that stands for `weight` periods of rec->period CPU time (a timer signal with
+ * overruns, a bpf sample weighted by its task's run time) handed to cb as that many
+ * samples of one period each, so that readers which count samples (FlameScope, perf
+ * script's users) and readers which add periods (stackcollapse-perf.pl) both see the CPU
+ * time.  The copies are spread back over (weight - 1) periods of wall time ending at
+ * rec->time (where that CPU time went at the soonest), never at or before *last_ns (the
+ * task's previous sample; NULL: no bound), which is then advanced to rec->time.  weight
+ * is clamped to [1, max_weight]; returns the samples given to cb.  rec->time is changed. */
+size_t sampler_emit_weighted(sampler_rec *rec, uint64_t weight, uint64_t max_weight,
+                             uint64_t *last_ns, sampler_cb cb, void *arg);
+
 /* Callchain context markers are >= this value (PERF_CONTEXT_MAX as unsigned). */
 #define SAMPLER_CONTEXT_MIN ((uint64_t)-4095)
 #define SAMPLER_CONTEXT_KERNEL ((uint64_t)-128)

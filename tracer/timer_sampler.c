@@ -464,34 +464,6 @@ static void refresh_snapshot(timer_sampler *s)
     s->refresh = 0;
 }
 
-/* One ring record as the samples it stands for.  A signal that came late (the kernel
- * looks at CPU timers on its tick only) covers 1 + si_overrun periods of the thread's CPU
- * time: it becomes that many samples of one period each, so that readers which count
- * samples (FlameScope, perf script's users) and readers which add periods
- * (stackcollapse-perf.pl) both see the CPU time the thread spent.  The copies are spread
- * back over the wall time those periods took at most (and never before the thread's
- * previous sample), which is where the CPU time went. */
-static size_t emit_weighted(timer_sampler *s, struct ts_slot *sl, sampler_rec *rec,
-                            uint64_t weight, sampler_cb cb, void *arg)
-{
-    if (weight < 1) weight = 1;
-    if (weight > TS_MAX_WEIGHT) weight = TS_MAX_WEIGHT;
-    uint64_t t = rec->time, from = t;
-    if (weight > 1) {
-        uint64_t span = (weight - 1) * s->period_ns;
-        from = t > span ? t - span : 0;
-        if (sl->last_ns && from <= sl->last_ns) from = sl->last_ns < t ? sl->last_ns + 1 : t;
-    }
-    uint64_t step = weight > 1 ? (t - from) / (weight - 1) : 0;
-    rec->period = s->period_ns;
-    for (uint64_t i = 0; i < weight; i++) {
-        rec->time = i + 1 == weight ? t : from + i * step;
-        cb(arg, rec);
-    }
-    if (t > sl->last_ns) sl->last_ns = t;
-    return (size_t)weight;
-}
-
 static size_t drain_slot(timer_sampler *s, int idx, sampler_cb cb, void *arg)
 {
     struct ts_region *r = g_region;
@@ -518,11 +490,14 @@ static size_t drain_slot(timer_sampler *s, int idx, sampler_cb cb, void *arg)
         sampler_rec rec = {
             .type = SREC_SAMPLE, .pid = (uint32_t)s->pid, .tid = (uint32_t)tid,
             .cpu = (uint32_t)(w0 & 0xffffffffu), .time = ring[(tail + 1) & mask],
-            .ips = ips, .nips = n + 1,
+            .period = s->period_ns, .ips = ips, .nips = n + 1,
         };
         ips[0] = SAMPLER_CONTEXT_USER;
         for (uint64_t i = 0; i < n; i++) ips[1 + i] = ring[(tail + 3 + i) & mask];
-        nrec += emit_weighted(s, sl, &rec, ring[(tail + 2) & mask], cb, arg);
+        /* a signal that came late (the kernel looks at CPU timers on its tick only)
+         * covers 1 + si_overrun periods of the thread's CPU time */
+        nrec += sampler_emit_weighted(&rec, ring[(tail + 2) & mask], TS_MAX_WEIGHT,
+                                      &sl->last_ns, cb, arg);
         tail += 3 + n;
     }
     atomic_store_explicit(&sl->tail, tail, memory_order_release);

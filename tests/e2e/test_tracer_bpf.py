@@ -98,21 +98,26 @@ def stop(proc):
     proc.wait(timeout=30)
 
 
-@needs_root
-def test_bpf_fidelity_against_perf(tmp_path):
-    """The perf backend's fidelity test with the bpf backend: the workload sleeps 3 s
-    before its threads start, fntrace (bpf) and perf attach meanwhile (checked: both
-    sample the whole CPU time the rate is divided by), both run to its exit."""
+def fidelity_against_perf(tmp_path, freq, threads, secs=2, cpu=None, competitors=0):
+    """Runs hotspots (THREADS threads of SECS CPU-s each, started after a 3 s sleep) under
+    fntrace (bpf) and `perf record -g` at FREQ, both attached meanwhile (checked: both
+    sample the whole CPU time the rate is divided by), both to its exit.  With CPU, the
+    workload and COMPETITORS busy loops are pinned to that one CPU.  Returns fntrace's
+    header and samples after asserting the rate and the hot-function shares."""
     if not shutil.which("perf") or subprocess.run(["perf", "--version"],
                                                    capture_output=True).returncode:
         pytest.skip("perf is not installed or does not run on this kernel")
     out, pdata = tmp_path / "b.perf", tmp_path / "p.data"
-    work = subprocess.Popen([HOTSPOTS, "3", "2", "3.0"], stderr=subprocess.PIPE, text=True)
+    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+    busy = [subprocess.Popen([binary("busyloop"), "1000000000"], preexec_fn=pin,
+                             stderr=subprocess.DEVNULL) for _ in range(competitors)]
+    work = subprocess.Popen([HOTSPOTS, str(threads), str(secs), "3.0"], stderr=subprocess.PIPE,
+                            text=True, preexec_fn=pin)
     try:
-        fn = subprocess.Popen([FNTRACE, "record", "--backend", "bpf", "-F", "200",
+        fn = subprocess.Popen([FNTRACE, "record", "--backend", "bpf", "-F", str(freq),
                                "-p", str(work.pid), "-o", str(out)],
                               stderr=subprocess.PIPE, text=True)
-        perf = subprocess.Popen(["perf", "record", "-q", "-F", "200", "-g", "-p",
+        perf = subprocess.Popen(["perf", "record", "-q", "-F", str(freq), "-g", "-p",
                                  str(work.pid), "-o", str(pdata)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # the rate is taken over the workload's whole CPU time: both must sample before
@@ -128,6 +133,8 @@ def test_bpf_fidelity_against_perf(tmp_path):
         perf.communicate(timeout=60)
     finally:
         stop(work)
+        for b in busy:
+            stop(b)
     assert fn.returncode == 0, err
     assert perf.returncode == 0
     assert started_early, "fntrace or perf attached after the workload's threads started"
@@ -135,22 +142,48 @@ def test_bpf_fidelity_against_perf(tmp_path):
                             text=True, timeout=120)
     _, ref = parse(script.stdout)
     header, got = parse(out.read_text())
-    cpu = cpu_seconds(werr)
-    assert cpu > 5.5
-    rate = len(got) / cpu
-    print(f"fntrace bpf: {len(got)} samples in {cpu:.2f} CPU-s = {rate:.1f}/s; perf: {len(ref)}")
-    assert abs(rate - 200) <= 10, f"{rate:.1f} samples per CPU-second, want 200 +- 5%"
-    assert len(ref) > 800
+    cpu_s = cpu_seconds(werr)
+    assert cpu_s > secs * threads * 0.9
+    rate = len(got) / cpu_s
+    print(f"fntrace bpf: {len(got)} samples in {cpu_s:.2f} CPU-s = {rate:.1f}/s; "
+          f"perf: {len(ref)}")
+    assert abs(rate - freq) <= freq * 0.05, \
+        f"{rate:.1f} samples per CPU-second, want {freq} +- 5%"
+    assert len(ref) > freq * cpu_s * 0.7
     ours, theirs = shares(got), shares(ref)
     print("shares fntrace bpf", ours, "perf", theirs)
     for h in HOT:
         assert abs(ours[h] - theirs[h]) <= 3.0, f"{h}: {ours[h]:.1f}% vs perf {theirs[h]:.1f}%"
-    assert header["fntrace backend"] == "bpf"
     assert header["fntrace lost samples"] == "0"
-    assert header["fntrace frames"] == "kernel+user"
-    assert "sample_freq } = 200" in header["event"]
+    assert f"sample_freq }} = {freq}" in header["event"]
     assert pids_of(got) == {work.pid}
+    return header, got
+
+
+@needs_root
+def test_bpf_fidelity_against_perf(tmp_path):
+    """The perf backend's fidelity test with the bpf backend, not pinned (three threads on
+    the machine's CPUs: on two, they contend too).  4 CPU-s a thread: perf's samples of a
+    thread fall on evenly spread phases of the workload's cycle, a wall-clock timer's at
+    random ones, so 3-point shares need ~2,400 samples (at 1,200 one run in a few missed
+    by 3.1 points at load 4)."""
+    header, got = fidelity_against_perf(tmp_path, 200, 3, secs=4)
+    assert header["fntrace backend"] == "bpf"
+    assert header["fntrace frames"] == "kernel+user"
     assert any(s == "start_thread" and "libc.so" in m for _, fr in got for s, m in fr)
+
+
+@needs_root
+def test_bpf_fidelity_under_contention(tmp_path):
+    """The workload's three threads and two busy loops share one CPU.  The bpf backend's
+    per-CPU timer fires at fixed wall-clock times and the scheduler switches the five at
+    its tick: at 250 Hz (a period of one tick at CONFIG_HZ=250, four at 1000) the timer
+    can sit on the same tasks' ticks for the whole run, so counting the samples found one
+    task gave 53-581 per CPU-second.  Each sample is weighted by its task's run time since
+    its previous sample, and the timer's period redrawn at every read: the rate asked, and
+    perf's shares (4 CPU-s a thread: a contended task's samples fall at random phases)."""
+    fidelity_against_perf(tmp_path, 250, 3, secs=4, cpu=max(os.sched_getaffinity(0)),
+                          competitors=2)
 
 
 @needs_root

@@ -1,7 +1,8 @@
 /* profile.bpf.c — fntrace's BPF sampler: a cpu-clock perf event on every online CPU runs
  * on_sample(), which filters in the kernel and writes one prof_event per sample into a
  * ring buffer: CLOCK_MONOTONIC time, pid/tid/cpu, comm and two stack ids (kernel and user
- * frame-pointer callchains, stored once per distinct stack in a STACK_TRACE map).
+ * frame-pointer callchains, stored once per distinct stack in a STACK_TRACE map) and
+ * its weight: how many periods of its task's CPU time it stands for (weight(), below).
  *
  * Filters (read-only config set before load, plus the pids map):
  *   - idle (pid 0) is dropped unless want_idle, and skip_tgid (the reader) always;
@@ -38,6 +39,8 @@ const volatile int filter_cgroup = 0;
 const volatile __u64 cg_id = 0;
 const volatile int cg_level = 0;
 const volatile __u32 skip_tgid = 0;      /* a process never sampled (the agent itself) */
+const volatile __u64 period_ns = 0;      /* 1 s / freq: the CPU time one sample stands for */
+const volatile __u64 open_ns = 0;        /* CLOCK_MONOTONIC when user space loaded us */
 
 __u32 gen = 0;                       /* written by user space */
 __u64 counters[PROF_CNT_MAX];
@@ -55,6 +58,19 @@ struct stackmap {
 };
 struct stackmap stacks0 SEC(".maps");
 struct stackmap stacks1 SEC(".maps");
+
+/* weighting: per task, its on-CPU time when last sampled and the credit carried */
+struct task_weight {
+    __u64 last_runtime;              /* task->se.sum_exec_runtime at its last sample */
+    __u64 acc;                       /* credit + period/2, in [0, period) after a sample */
+    __u64 seen;                      /* 0 until the task's first sample */
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct task_weight);
+} weights SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -87,6 +103,40 @@ static __always_inline __s32 stack_id(void *ctx, __u32 g, __u64 flags)
     return (__s32)id;
 }
 
+/* How many samples of period_ns this one stands for: the on-CPU time the task has run
+ * since its previous sample (the scheduler's own sum_exec_runtime, updated at every tick
+ * and switch), plus what earlier samples carried over, rounded to periods.  The
+ * wall-clock timer of a per-CPU event can phase-lock with the scheduler tick on a
+ * contended CPU and sample one task more or less often than its CPU time says; the
+ * weights add up to that CPU time whatever the timer's phase.  A task's first sample
+ * stands for one period (what wall-clock sampling finds on average before the first and
+ * after the last sample of a task), or for the task's whole CPU time when it started
+ * after the sampler did and already ran longer.  Idle (pid 0) is never weighted: it
+ * keeps no run time.  0: the time goes to the task's next sample. */
+static __always_inline __u32 weight(__u32 tgid)
+{
+    if (!tgid || !period_ns) return 1;
+    struct task_struct *t = bpf_get_current_task_btf();
+    struct task_weight *w = bpf_task_storage_get(&weights, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!w) {
+        count(PROF_CNT_WEIGHT_ERRORS);
+        return 1;
+    }
+    __u64 rt = t->se.sum_exec_runtime;
+    if (!w->seen) {
+        __u64 first = period_ns;
+        if (t->start_time >= open_ns && rt > first) first = rt;
+        w->acc = period_ns / 2 + first;
+        w->seen = 1;
+    } else if (rt > w->last_runtime) {
+        w->acc += rt - w->last_runtime;
+    }
+    w->last_runtime = rt;
+    __u64 n = w->acc / period_ns;
+    w->acc -= n * period_ns;
+    return n > PROF_MAX_WEIGHT ? PROF_MAX_WEIGHT : (__u32)n;
+}
+
 static __always_inline void fill(struct prof_event *e, __u32 type, __u32 tgid, __u32 tid,
                                  __u32 g, __s32 k, __s32 u)
 {
@@ -96,7 +146,7 @@ static __always_inline void fill(struct prof_event *e, __u32 type, __u32 tgid, _
     e->tid = tid;
     e->cpu = bpf_get_smp_processor_id();
     e->gen = g;
-    e->pad = 0;
+    e->weight = 1;
     e->kstack = k;
     e->ustack = u;
     bpf_get_current_comm(e->comm, sizeof(e->comm));
@@ -108,6 +158,8 @@ int on_sample(struct bpf_perf_event_data *ctx)
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tgid = id >> 32, tid = (__u32)id;
     if (!traced(tgid)) return 0;
+    __u32 wt = weight(tgid);
+    if (!wt) return 0;
     __u32 g = gen & 1;
     __s32 k = stack_id(ctx, g, 0);
     __s32 u = tgid ? stack_id(ctx, g, BPF_F_USER_STACK) : -14;
@@ -119,6 +171,7 @@ int on_sample(struct bpf_perf_event_data *ctx)
             return 0;
         }
         fill(&f->e, PROF_SAMPLE_FULL, tgid, tid, g, k, u);
+        f->e.weight = wt;
         long kb = bpf_get_stack(ctx, f->kips, sizeof(f->kips), 0);
         long ub = tgid ? bpf_get_stack(ctx, f->uips, sizeof(f->uips), BPF_F_USER_STACK) : 0;
         f->kn = kb > 0 ? (__u32)((__u64)kb / 8) : 0;
@@ -133,6 +186,7 @@ int on_sample(struct bpf_perf_event_data *ctx)
         return 0;
     }
     fill(e, PROF_SAMPLE, tgid, tid, g, k, u);
+    e->weight = wt;
     bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
     count(PROF_CNT_SAMPLES);
     return 0;
@@ -153,7 +207,8 @@ static __always_inline void task_event(__u32 type, struct task_struct *p)
     e->tid = BPF_CORE_READ(p, pid);
     e->cpu = bpf_get_smp_processor_id();
     e->kstack = e->ustack = -14;
-    e->gen = e->pad = 0;
+    e->gen = 0;
+    e->weight = 1;
     bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
     bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }

@@ -6,6 +6,7 @@
 
 #define PROF_COMM_LEN 16
 #define PROF_MAX_DEPTH 127           /* PERF_MAX_STACK_DEPTH, the stack map value size */
+#define PROF_MAX_WEIGHT 1000         /* periods one sample may stand for */
 
 enum prof_event_type {
     PROF_SAMPLE = 1,                 /* a cpu-clock sample */
@@ -25,7 +26,7 @@ struct prof_event {
     __s32 kstack;                    /* stack id in stacks[gen], or -errno (-EFAULT: none) */
     __s32 ustack;
     __u32 gen;                       /* which of the two stack maps (0 or 1) */
-    __u32 pad;
+    __u32 weight;                    /* samples of one period this one stands for (>= 1) */
     char comm[PROF_COMM_LEN];
 };
 
@@ -52,6 +53,7 @@ enum prof_counter {
     PROF_CNT_USTACK_COLLISIONS,      /* ... on the user stack */
     PROF_CNT_STACK_ERRORS,           /* other stack errors (-ENOMEM...) */
     PROF_CNT_PIDS_FULL,              /* a forked child not followed: the pid set is full */
+    PROF_CNT_WEIGHT_ERRORS,          /* no task storage for a sample: weighted 1 */
     PROF_CNT_MAX,
 };
 
