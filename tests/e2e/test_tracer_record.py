@@ -92,13 +92,15 @@ def test_help_version_and_exit_codes():
 
 
 def test_fidelity_against_perf(tmp_path):
-    """Same run, two profilers: fntrace starts the workload, perf attaches to it."""
+    """Same run, two profilers: fntrace starts the workload, perf attaches to it.  12
+    CPU-s (3 threads of 4 s): with 1,200 samples each (6 CPU-s), the two profilers' shares
+    of one run once differed by 3.0 points (27.1 % vs 30.1 %) by sampling noise alone."""
     if not shutil.which("perf") or subprocess.run(["perf", "--version"],
                                                    capture_output=True).returncode:
         pytest.skip("perf is not installed or does not run on this kernel")
     out, pdata = tmp_path / "f.perf", tmp_path / "p.data"
     fn = subprocess.Popen([FNTRACE, "record", "-F", "200", "-o", str(out), "--",
-                           HOTSPOTS, "3", "2"], stderr=subprocess.PIPE, text=True)
+                           HOTSPOTS, "3", "4"], stderr=subprocess.PIPE, text=True)
     child = None
     deadline = time.monotonic() + 10
     while child is None and time.monotonic() < deadline:
@@ -117,11 +119,11 @@ def test_fidelity_against_perf(tmp_path):
     _, ref = parse(script.stdout)
     header, got = parse(out.read_text())
     cpu = cpu_seconds(err)
-    assert cpu > 5.5
+    assert cpu > 11
     rate = len(got) / cpu
     print(f"fntrace: {len(got)} samples in {cpu:.2f} CPU-s = {rate:.1f}/s; perf: {len(ref)}")
     assert abs(rate - 200) <= 10, f"{rate:.1f} samples per CPU-second, want 200 +- 5%"
-    assert len(ref) > 800
+    assert len(ref) > 1600
     ours, theirs = shares(got), shares(ref)
     print("shares fntrace", ours, "perf", theirs)
     for h in HOT:
