@@ -170,7 +170,8 @@ static const profile *cached_profile(routes *a, const char *id, unsigned parts,
 /* The index of the profile named by query argument `arg`, its PROFILE_PART_* parts
  * verified; replies on failure (and returns NULL).  *ref must be released.  An index
  * file loaded lazily whose part fails its check on this first use is refused then:
- * removed, dropped from the cache and rebuilt from the trace, once. */
+ * removed, dropped from the cache and rebuilt from the trace (cached_profile: up to
+ * four tries). */
 static const profile *get_profile(routes *a, httpd_req *req, const char *arg, const char *type_arg,
                                   unsigned parts, pcache_entry **ref)
 {
