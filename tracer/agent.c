@@ -186,7 +186,11 @@ int agent_run(const agent_opts *o, agent_stats *st, char *err, size_t errlen)
         cgroup_namer_free(a.namer);
         return rc;
     }
-    if (o->on_sampling) o->on_sampling(o->arg);
+    if (o->on_sampling) {
+        tracer_stats ts;
+        tracer_get_stats(t, &ts);
+        o->on_sampling(o->arg, &ts);
+    }
     double window = o->window > 0 ? o->window : 10, end = now_s() + window;
     while (!(o->stop && *o->stop)) {
         double left = end - now_s();

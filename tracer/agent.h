@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "tracer.h"
 #include "uploader.h"
 
 typedef struct agent_trace {
@@ -39,8 +40,9 @@ typedef struct agent_opts {
     const char *cmdline;          /* header cmdline */
     volatile sig_atomic_t *stop;
     void (*on_trace)(void *arg, const agent_trace *t);
-    void (*on_sampling)(void *arg);   /* once: the program is attached, sampling runs
-                                         (what came before is the agent's start-up) */
+    /* once: the program is attached, sampling runs (what came before is the agent's
+     * start-up); the tracer's stats then */
+    void (*on_sampling)(void *arg, const tracer_stats *ts);
     void *arg;
 } agent_opts;
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -31,6 +32,7 @@
 #include "errbuf.h"
 #include "intmap.h"
 #include <profile.skel.h>          /* generated: build/gen (bpftool gen skeleton) */
+#include <profile_btf.h>           /* generated: profile_min_btf, profile_btf_notes */
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -75,6 +77,8 @@ struct bpf_sampler {
     size_t nread;
     uint64_t ips[2 * PROF_MAX_DEPTH + 2];
     int have_ksyms;                  /* ksym_lookup is loaded */
+    int btf_fd;                      /* the embedded BTF's memfd, until the load; or -1 */
+    const char *btf;                 /* what CO-RE relocated against (bpf_sampler_stats) */
 };
 
 /* libbpf's messages: kept (the last warning) for the error text, never printed. */
@@ -358,7 +362,9 @@ static int perm_error(int e, const char *what, char *err, size_t errlen)
         return -EPERM;
     }
     int perm = e == EPERM || e == EACCES;
-    err_set(err, errlen, "%s: %s%s%s%s", what, strerror(e), libbpf_last[0] ? " — " : "",
+    char text[128];
+    libbpf_strerror(e, text, sizeof text);         /* strerror, and libbpf's own codes */
+    err_set(err, errlen, "%s: %s%s%s%s", what, text, libbpf_last[0] ? " — " : "",
             libbpf_last, perm ? " (the capabilities are there: a seccomp profile may refuse "
             "bpf or perf_event_open; in a container use seccomp/profiles/fntrace-bpf.json)" : "");
     return perm ? -EPERM : -e;
@@ -378,6 +384,36 @@ static void dither(bpf_sampler *s)
         if (period < 10000) period = 10000;          /* the kernel's cpu-clock minimum */
         ioctl(s->pfds[i], PERF_EVENT_IOC_PERIOD, &period);
     }
+}
+
+/* The BTF that CO-RE relocates the program against: FNTRACE_BTF when set; else, on the
+ * kernel fntrace was built on (its /sys/kernel/notes, which hold the build id, are the
+ * recorded ones), the types the program reads cut from that kernel's BTF at build time,
+ * in a memfd whose /proc/self/fd path is written to path; else NULL: libbpf's default,
+ * the running kernel's /sys/kernel/btf/vmlinux, 5 MB read and parsed at every start
+ * (two thirds of the start-up CPU, in a process that runs for 10 ms). */
+static const char *core_btf(int *fd, char *path, size_t pathlen)
+{
+    const char *env = getenv("FNTRACE_BTF");
+    if (env && *env) return env;
+    if (!profile_btf_notes_len) return NULL;
+    unsigned char notes[4096];
+    int nfd = open("/sys/kernel/notes", O_RDONLY | O_CLOEXEC);
+    if (nfd < 0) return NULL;
+    ssize_t n = read(nfd, notes, sizeof notes);
+    close(nfd);
+    if (n != (ssize_t)profile_btf_notes_len || memcmp(notes, profile_btf_notes, (size_t)n))
+        return NULL;
+    *fd = memfd_create("fntrace-btf", MFD_CLOEXEC);
+    if (*fd < 0) return NULL;
+    if (write(*fd, profile_min_btf, profile_min_btf_len) != (ssize_t)profile_min_btf_len ||
+        snprintf(path, pathlen, "/proc/self/fd/%d", *fd) >= (int)pathlen ||
+        access(path, R_OK) < 0) {
+        close(*fd);
+        *fd = -1;
+        return NULL;
+    }
+    return path;
 }
 
 int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, size_t errlen)
@@ -403,10 +439,15 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
         err_set(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    s->stack_fd[0] = s->stack_fd[1] = -1;
-    s->skel = profile_bpf__open();
+    s->stack_fd[0] = s->stack_fd[1] = s->btf_fd = -1;
+    char btf_path[64];
+    const char *btf = core_btf(&s->btf_fd, btf_path, sizeof btf_path);
+    s->btf = btf == btf_path ? "embedded" : btf ? btf : "kernel";
+    LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf);
+    s->skel = profile_bpf__open_opts(&oo);
     if (!s->skel) {
         rc = perm_error(errno, "opening the BPF object", err, errlen);
+        if (s->btf_fd >= 0) close(s->btf_fd);
         free(s);
         return rc;
     }
@@ -440,8 +481,14 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     s->have_ksyms = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) > 0 &&
                     libbpf_probe_bpf_helper(BPF_PROG_TYPE_SYSCALL, BPF_FUNC_snprintf, NULL) > 0;
     if (!s->have_ksyms) bpf_program__set_autoload(s->skel->progs.ksym_lookup, false);
-    if ((rc = profile_bpf__load(s->skel))) {
-        rc = perm_error(-rc, "loading the BPF program", err, errlen);
+    rc = profile_bpf__load(s->skel);
+    if (s->btf_fd >= 0) close(s->btf_fd);
+    s->btf_fd = -1;
+    if (rc) {
+        char what[PATH_MAX + 64] = "loading the BPF program";
+        if (btf && btf != btf_path)
+            snprintf(what, sizeof what, "loading the BPF program against FNTRACE_BTF=%s", btf);
+        rc = perm_error(-rc, what, err, errlen);
         goto fail;
     }
     s->nkeys = bpf_map__max_entries(s->skel->maps.stacks0);
@@ -605,6 +652,7 @@ void bpf_sampler_get_stats(const bpf_sampler *s, bpf_sampler_stats *out)
     out->weight_errors = __atomic_load_n(&c[PROF_CNT_WEIGHT_ERRORS], __ATOMIC_RELAXED);
     out->weighted = s->weighted;
     out->cpus = s->npfds;
+    out->btf = s->btf;
 }
 
 uint64_t bpf_sampler_lost(const bpf_sampler *s)
@@ -635,5 +683,6 @@ void bpf_sampler_close(bpf_sampler *s)
     intmap_free(&s->v1_pids);
     free(s->cgroup_v1);
     free(s->keys);
+    if (s->btf_fd >= 0) close(s->btf_fd);
     free(s);
 }

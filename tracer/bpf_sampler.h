@@ -100,6 +100,9 @@ typedef struct bpf_sampler_stats {
     uint64_t weighted;        /* samples handed out once weighted (see Design) */
     uint64_t weight_errors;   /* samples the program could not weight (counted once) */
     unsigned cpus;            /* perf events open */
+    const char *btf;          /* what CO-RE relocated the program against: "embedded" (the
+                                 build kernel's types, on that kernel), "kernel"
+                                 (/sys/kernel/btf/vmlinux) or FNTRACE_BTF's path */
 } bpf_sampler_stats;
 void bpf_sampler_get_stats(const bpf_sampler *s, bpf_sampler_stats *out);
 

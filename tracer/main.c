@@ -279,9 +279,10 @@ static int cmd_record(int argc, char **argv)
         log_error("cannot write the trace; nothing recorded", "reason=\"%s\"", res.err);
         return EXIT_ERROR;
     }
-    log_info("recorded", "samples=%llu lost=%llu seconds=%.3f kernel_frames=%s events=%u",
+    log_info("recorded", "samples=%llu lost=%llu seconds=%.3f kernel_frames=%s events=%u%s%s",
              (unsigned long long)res.stats.samples, (unsigned long long)res.stats.lost,
-             res.seconds, res.stats.kernel_frames ? "yes" : "no", res.stats.events);
+             res.seconds, res.stats.kernel_frames ? "yes" : "no", res.stats.events,
+             res.stats.core_btf ? " btf=" : "", res.stats.core_btf ? res.stats.core_btf : "");
     if (res.stats.lost)
         log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
                  (unsigned long long)res.stats.lost);
@@ -370,10 +371,11 @@ static double cpu_seconds(void)
 
 /* The CPU the agent spent starting (loading the program, attaching to every CPU): paid
  * once, apart from what sampling costs per second (bench/bench_agent.sh reads it). */
-static void on_agent_sampling(void *arg)
+static void on_agent_sampling(void *arg, const tracer_stats *ts)
 {
     (void)arg;
-    log_info("agent sampling", "startup_cpu_s=%.3f", cpu_seconds());
+    log_info("agent sampling", "startup_cpu_s=%.3f btf=%s", cpu_seconds(),
+             ts->core_btf ? ts->core_btf : "none");
 }
 
 static int cmd_agent(int argc, char **argv)

@@ -24,10 +24,21 @@ $(BUILD)/gen/profile.bpf.o: tracer/bpf/profile.bpf.c tracer/bpf/profile.h $(BUIL
 	    -I$(BUILD)/gen -Itracer/bpf -c $< -o $@
 $(BUILD)/gen/profile.skel.h: $(BUILD)/gen/profile.bpf.o
 	$(BPFTOOL) gen skeleton $< name profile_bpf > $@.tmp && mv $@.tmp $@
-GEN_SRCS += $(BUILD)/gen/profile.skel.h
-# the skeleton header is the one generated file tracer code includes
+# The kernel types and fields the program reads, cut from the build kernel's BTF (bpftool
+# gen min_core_btf: ~400 bytes), and that kernel's /sys/kernel/notes (its build id): on the
+# kernel it was built on, libbpf relocates against these instead of parsing the kernel's
+# 5 MB BTF at every start (bpf_sampler.c, core_btf()).  Only when BTF_VMLINUX is the
+# running kernel's is its build id recorded.
+KERNEL_NOTES := $(if $(filter /sys/kernel/btf/vmlinux,$(BTF_VMLINUX)),/sys/kernel/notes)
+$(BUILD)/gen/profile.min.btf: $(BUILD)/gen/profile.bpf.o
+	$(BPFTOOL) gen min_core_btf $(BTF_VMLINUX) $@.tmp $< && mv $@.tmp $@
+$(BUILD)/gen/profile_btf.h: $(BUILD)/gen/profile.min.btf tools/bin2c.sh
+	{ tools/bin2c.sh profile_min_btf $< && tools/bin2c.sh profile_btf_notes $(KERNEL_NOTES); } \
+	    > $@.tmp && mv $@.tmp $@
+GEN_SRCS += $(BUILD)/gen/profile.skel.h $(BUILD)/gen/profile_btf.h
+# the skeleton header and the BTF header are the generated files tracer code includes
 $(BUILD)/obj/tracer/bpf_sampler.o: COMP_CFLAGS += -I$(BUILD)/gen
-$(BUILD)/obj/tracer/bpf_sampler.o: $(BUILD)/gen/profile.skel.h
+$(BUILD)/obj/tracer/bpf_sampler.o: $(BUILD)/gen/profile.skel.h $(BUILD)/gen/profile_btf.h
 
 # tests/progs/selftrace: a test program that links the tracer library and samples itself
 # (the in-process samplers' end-to-end tests), around tests/progs/hotspots.c's workload

@@ -494,10 +494,12 @@ void tracer_get_stats(const tracer *t, tracer_stats *out)
     out->sampler = t->bpf ? TRACER_SAMPLER_BPF : t->tsm ? TRACER_SAMPLER_TIMER
                  : TRACER_SAMPLER_PERF;
     out->collisions = 0;
+    out->core_btf = NULL;
     if (t->bpf) {
         bpf_sampler_stats bs;
         bpf_sampler_get_stats(t->bpf, &bs);
         out->collisions = bs.collisions;
+        out->core_btf = bs.btf;
     }
     symbolizer_stats ss;
     symbolizer_get_stats(t->sym, &ss);

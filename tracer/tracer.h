@@ -141,6 +141,7 @@ typedef struct tracer_stats {
                                     sampling period of CPU time: structurally missed) */
     uint64_t loops_cut;          /* samples whose callchain ended in a frame-pointer loop,
                                     cut after its first copy (sampler_chain_cut) */
+    const char *core_btf;        /* bpf: bpf_sampler_stats.btf; NULL otherwise */
 } tracer_stats;
 void tracer_get_stats(const tracer *t, tracer_stats *out);
 

@@ -349,6 +349,41 @@ def test_bpf_usage_errors():
 
 
 @needs_root
+def test_bpf_core_btf_embedded_then_kernel_then_bad(tmp_path):
+    """On the kernel it was built on, the program is relocated against the few kernel
+    types it reads, embedded at build time (libbpf then never parses the kernel's 5 MB
+    BTF); FNTRACE_BTF=/sys/kernel/btf/vmlinux takes the path every other kernel takes, with
+    the same profile; a file that is no BTF is refused with a message that names it, and
+    no output is written."""
+    work = subprocess.Popen([HOTSPOTS, "1", "30", "0"], stderr=subprocess.DEVNULL)
+    try:
+        runs = {}
+        for btf in ("", "/sys/kernel/btf/vmlinux"):
+            out = tmp_path / f"btf{len(runs)}.perf"
+            r = subprocess.run([FNTRACE, "record", "--backend", "bpf", "-d", "1", "-p",
+                                str(work.pid), "-o", str(out)], capture_output=True, text=True,
+                               timeout=60, env={**os.environ, "FNTRACE_BTF": btf})
+            assert r.returncode == 0, r.stderr
+            runs[btf] = (r.stderr, parse(out.read_text())[1])
+        bad = tmp_path / "not.btf"
+        bad.write_bytes(b"\x9f\xeb" + os.urandom(200))
+        r = subprocess.run([FNTRACE, "record", "--backend", "bpf", "-d", "1", "-p",
+                            str(work.pid), "-o", str(tmp_path / "bad.perf")],
+                           capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "FNTRACE_BTF": str(bad)})
+    finally:
+        stop(work)
+    assert "btf=embedded" in runs[""][0], runs[""][0]
+    assert "btf=/sys/kernel/btf/vmlinux" in runs["/sys/kernel/btf/vmlinux"][0]
+    for _, samples in runs.values():
+        assert len(samples) >= 100                # 1 s of a busy thread at 200 Hz
+        assert hot_frames(samples) >= 0.9 * len(samples)
+    assert r.returncode == 3, r.stderr
+    assert f"FNTRACE_BTF={bad}" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "bad.perf").exists()
+
+
+@needs_root
 def test_bpf_jit_map_in_another_namespace(tmp_path):
     """node --perf-basic-prof in its own pid and mount namespaces (pid 1 there, its own
     /tmp, a tmpfs the host cannot see): the bpf backend reads

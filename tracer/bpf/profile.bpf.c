@@ -19,8 +19,9 @@
  * record), so it is not lost; ring-buffer drops are counted, never hidden.
  *
  * Process events for the symbolizer: exec of a traced process (its maps change) and
- * thread exit (the last chance to read a JIT map).  ksym_lookup names kernel addresses
- * for the symbolizer (see profile.h).
+ * thread exit (the last chance to read a JIT map), as raw_tp programs: unlike tp_btf,
+ * libbpf loads them without parsing the kernel's BTF (docs/tracer.md, "Start-up").
+ * ksym_lookup names kernel addresses for the symbolizer (see profile.h).
  *
  * SPDX-License-Identifier: GPL-2.0 (the kernel helpers used need a GPL program) */
 #include <vmlinux.h>               /* generated: build/gen (bpftool btf dump) */
@@ -213,21 +214,21 @@ static __always_inline void task_event(__u32 type, struct task_struct *p)
     bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
-SEC("tp_btf/sched_process_exec")
+SEC("raw_tp/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
     task_event(PROF_EXEC, p);
     return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
     task_event(PROF_EXIT, p);
     return 0;
 }
 
-SEC("tp_btf/sched_process_fork")
+SEC("raw_tp/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
     if (!filter_pids || !follow_forks) return 0;
