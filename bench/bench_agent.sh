@@ -126,9 +126,10 @@ def sample_for(p, secs):
     return (c2 - c1) / (t2 - t1)
 
 
-def agent(freq, secs, cgroup=None, stats=False):
-    """fntrace agent for secs at freq (on cgroup, holding the target, when given);
-    returns dict(cpu, startup, rate, kern, log)."""
+def agent(freq, secs, cgroup=None, stats=False, window=None):
+    """fntrace agent for secs at freq (on cgroup, holding the target, when given), with
+    its default window (10 s: one trace of a 10 s run, as the perf backend writes) or
+    WINDOW seconds; returns dict(cpu, startup, rate, kern, log)."""
     log = os.path.join(tmp, f"agent-{freq}-{secs}-{bool(cgroup)}.log")
     tgt = busy()
     extra = []
@@ -139,9 +140,11 @@ def agent(freq, secs, cgroup=None, stats=False):
         open(stats_path, "w").write("1")
     try:
         with open(log, "w") as lf:
+            if window:
+                extra += ["--window", str(window)]
             a = subprocess.Popen(pin_tool + [fntrace, "agent", "--collector",
-                                             f"http://127.0.0.1:{port}/", "--window", "5",
-                                             "-F", str(freq), *extra], stderr=lf)
+                                             f"http://127.0.0.1:{port}/", "-F", str(freq),
+                                             *extra], stderr=lf)
             rate = sample_for(a, secs)
             kern = prog_runtime() if stats else None
             a.send_signal(signal.SIGTERM)
@@ -261,7 +264,7 @@ try:
               f"target, vs the perf backend on it) "
               f"goal=lowest {verdict(oc['cpu'], [fn['cpu']])}")
 
-    hi = agent(1000, seconds)
+    hi = agent(1000, seconds, window=5)      # and uploads while the ring fills
     m = re.search(r"samples=(\d+) lost=(\d+) stack_collisions=(\d+)", hi["log"])
     n, lost, coll = (int(x) for x in m.groups()) if m else (-1, -1, -1)
     print(f"bench: agent_1000hz seconds={seconds:.0f} samples={n} lost={lost} "

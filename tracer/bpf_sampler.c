@@ -72,6 +72,7 @@ struct bpf_sampler {
     uint64_t collisions, stack_errors;  /* counted here (samples dropped by the reader) */
     uint64_t weighted;               /* samples handed out, weights applied */
     uint64_t rng;                    /* dither(): the periods drawn */
+    uint64_t dither_ns, dither_at;   /* its interval (0: every read) and next time */
     sampler_cb cb;                   /* during bpf_sampler_read */
     void *cb_arg;
     size_t nread;
@@ -455,6 +456,7 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     if (ncpus <= 0) ncpus = 1;
     s->skel->rodata->want_idle = o->want_idle;
     s->freq = o->freq;
+    s->dither_ns = (uint64_t)o->dither_ms * 1000000ULL;
     s->skel->rodata->filter_pids = o->npids > 0 || mode == BPF_CGROUP_V1;
     s->skel->rodata->follow_forks = 1;
     s->skel->rodata->filter_cgroup = mode == BPF_CGROUP_V2;
@@ -475,11 +477,13 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     }
     bpf_map__set_max_entries(s->skel->maps.stacks0, entries);
     bpf_map__set_max_entries(s->skel->maps.stacks1, entries);
+    /* the pid set is preallocated: one slot when there is none (-a, a v2 cgroup) */
+    if (!s->skel->rodata->filter_pids) bpf_map__set_max_entries(s->skel->maps.pids, 1);
     if (!o->npids && mode != BPF_CGROUP_V1)
         bpf_program__set_autoload(s->skel->progs.on_fork, false);
-    /* the kernel symbol lookup: syscall programs (5.14) calling bpf_snprintf (5.13) */
-    s->have_ksyms = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) > 0 &&
-                    libbpf_probe_bpf_helper(BPF_PROG_TYPE_SYSCALL, BPF_FUNC_snprintf, NULL) > 0;
+    /* the kernel symbol lookup: a syscall program (5.14) calling bpf_loop (5.17) and
+     * bpf_snprintf (5.13); one probe loads a syscall program calling bpf_loop */
+    s->have_ksyms = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SYSCALL, BPF_FUNC_loop, NULL) > 0;
     if (!s->have_ksyms) bpf_program__set_autoload(s->skel->progs.ksym_lookup, false);
     rc = profile_bpf__load(s->skel);
     if (s->btf_fd >= 0) close(s->btf_fd);
@@ -565,6 +569,7 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     s->flip_at = mono_ns() + FLIP_NS;
     s->rng = s->flip_at ^ (uint64_t)getpid() << 32;
     dither(s);
+    s->dither_at = mono_ns() + s->dither_ns;
     *out = s;
     return 0;
 fail:
@@ -586,8 +591,11 @@ size_t bpf_sampler_read(bpf_sampler *s, sampler_cb cb, void *arg)
     s->cb_arg = arg;
     s->nread = 0;
     ring_buffer__consume(s->rb);
-    dither(s);
     uint64_t now = mono_ns();
+    if (now >= s->dither_at) {
+        dither(s);
+        s->dither_at = now + s->dither_ns;
+    }
     if (now >= s->flip_at) {
         flip(s);
         s->flip_at = now + FLIP_NS;

@@ -356,6 +356,7 @@ static int start_bpf(tracer *t, const tracer_opts *o, char *err, size_t errlen)
     bpf_sampler_opts bo = {
         .pids = pids, .npids = npids, .cgroup = o->cgroup, .all = o->all,
         .want_idle = o->want_idle, .freq = t->freq, .skip_pid = o->skip_self ? getpid() : 0,
+        .dither_ms = o->dither_ms,
     };
     int rc = bpf_sampler_open(&t->bpf, &bo, err, errlen);
     free(pids);

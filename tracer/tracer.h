@@ -61,6 +61,7 @@ typedef struct tracer_opts {
     int want_idle;          /* also the idle task (pid 0) */
     int skip_self;          /* bpf: never sample this process (the node agent: its own
                                reading and symbolizing would come back as samples) */
+    unsigned dither_ms;     /* bpf: bpf_sampler_opts.dither_ms */
     /* bpf backend: called with each process the first time one of its samples is read
      * (again after it exec'ed or its pid was reused), while it most likely still lives */
     void (*on_new_pid)(void *arg, int pid);
