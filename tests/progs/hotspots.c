@@ -1,7 +1,7 @@
 /* hotspots — the tracer's fidelity workload: THREADS threads each spend CPU time in three
  * hot functions, about hot_hash 50 %, hot_pi 30 %, hot_fib 20 % (within a point on a
- * quiet machine, up to 5 off where contention changes one function's speed more than the
- * others'; the fidelity tests compare two samplers of the same run).
+ * quiet machine, up to 4 off under contention, which changes one function's speed more
+ * than the others'; the fidelity tests compare two samplers of the same run).
  *   hotspots [THREADS [CPU_SECONDS_PER_THREAD [DELAY_SECONDS [fork]]]]
  * (defaults 3 threads, 2 s each).  DELAY: the process sleeps that long before it starts
  * its threads (so a tracer attached meanwhile must follow threads created later).
@@ -9,12 +9,15 @@
  * At exit it prints `cpu_seconds=X` (user+sys of the whole process) on stderr.
  *
  * Each function does an amount of work calibrated on the thread CPU clock (90 ms when the
- * threads start, then one function timed every 8 cycles, ~0.1 s); the budget is checked
- * after each cycle: a thread reads its clock about 100 times a second.  Reading it in
- * every function, every 0.1-0.3 ms, made the kernel end a contended thread's time slice
- * at those reads, between its ticks; the kernel checks CPU timers only at a tick, so such
- * a thread went up to 100 ms without its timer signal, and the timer sampler's view of
- * it skewed by 4 points. */
+ * threads start, then one function timed in three blocks of nine, a block being 8 cycles
+ * or ~0.1 s), and the budget is checked after each block: a thread reads its clock about
+ * 16 times a second.  Reading it is a system call that brings the scheduler's accounting
+ * up to date, and may end a contended thread's time slice there, between ticks; the
+ * kernel checks CPU timers only at a tick, so where those reads fall at one phase of the
+ * workload, the timer sampler's signals avoid the phase that follows.  Read in every
+ * function (4,000 times a second), threads went up to 100 ms without a timer signal and
+ * the timer sampler's shares were up to 4.8 points off perf's beside a busy loop; read
+ * 100 times a second, 3-5 points toward hot_fib with four threads on one CPU; now 1.4. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -123,11 +126,11 @@ static void *worker(void *arg)
      * not divide either (at 8.09 ms, two ticks and a little, its shares were up to 2.5
      * points off perf's in 8 runs, at 13.09 ms 1.6).  The cycle must keep that length,
      * and its parts their shares, as the CPU's speed for each function changes (with what
-     * the other threads run beside it): in each block of 8 cycles one function, in turn,
-     * is timed once and its rate updated. */
+     * the other threads run beside it), hence the timed runs that update the rates. */
     const double cycle_ms = 5.0 * 1.6180339887 * 1.6180339887;
-    double start = thread_cpu(), t = start;     /* the calibration counts in the budget */
+    double start = thread_cpu();                /* the calibration counts in the budget */
     calibrate(arg == NULL);
+    double t = thread_cpu();
     double per[3];
     memcpy(per, calibrated_per_ms, sizeof per);
     for (unsigned block = 0; t - start < budget; block++) {
@@ -136,8 +139,12 @@ static void *worker(void *arg)
             n[f] = (long)(per[f] * cycle_ms * share[f] + 0.5);
             if (n[f] < 1) n[f] = 1;
         }
-        const int timed = (int)(block % 3);
-        for (int c = 0; c < 8 && t - start < budget; c++) {
+        /* cycles to the next clock read: 8, or what the budget has left */
+        double left_ms = (budget - (t - start)) * 1000;
+        int cycles = left_ms >= 8 * cycle_ms ? 8 : (int)(left_ms / cycle_ms) + 1;
+        /* in three blocks of nine, one function each, timed once */
+        const int timed = block % 9 < 3 ? (int)(block % 9) : -1;
+        for (int c = 0; c < cycles; c++) {
             for (int f = 0; f < 3; f++) {
                 if (c || f != timed) {
                     hot[f](n[f]);
@@ -148,8 +155,8 @@ static void *worker(void *arg)
                 double ms = (thread_cpu() - t0) * 1000;
                 if (ms > 0) per[f] = 0.5 * per[f] + 0.5 * (double)n[f] / ms;
             }
-            t = thread_cpu();
         }
+        t = thread_cpu();
     }
     return NULL;
 }
