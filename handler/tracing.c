@@ -57,6 +57,7 @@ struct tracing {
     ps_invocation *invs;
     struct wbuf { char *p; size_t len, cap; } out;   /* a window's text, kept between windows */
     uint64_t windows, sent, spooled, failed;
+    uint64_t late_seen;             /* tracer_stats.late at the last window */
 };
 
 static int env_on(const char *v)
@@ -147,6 +148,8 @@ static void upload_window(struct tracing *tr, int last)
     char err[256] = "";
     rc = upload_submit(&tr->up, tr->out.p, len, &rep, err, sizeof err);
     wbuf_done(&tr->out);
+    uint64_t late = st.late - tr->late_seen;
+    tr->late_seen = st.late;
     if (rc == 0) tr->sent++;
     else if (rc > 0) tr->spooled++;
     else tr->failed++;
@@ -156,9 +159,10 @@ static void upload_window(struct tracing *tr, int last)
     else
         log_info(rc == 0 ? "tracing: trace uploaded"
                          : "tracing: collector unreachable, trace spooled",
-                 "collector=%s name=%s samples=%llu invocations=%zu bytes=%zu evicted=%d "
-                 "cpu_ms=%.1f%s",
-                 tr->url, tr->name, (unsigned long long)st.buffered, n, len, rep.evicted,
+                 "collector=%s name=%s samples=%llu late=%llu invocations=%zu bytes=%zu "
+                 "evicted=%d cpu_ms=%.1f%s",
+                 tr->url, tr->name, (unsigned long long)st.buffered,
+                 (unsigned long long)late, n, len, rep.evicted,
                  thread_cpu_ms() - cpu0, last ? " last=1" : "");
     if (rc == 0 && tr->spool[0]) {
         upload_report dr = { 0 };

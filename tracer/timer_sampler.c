@@ -71,6 +71,7 @@ struct timer_sampler {
     uint64_t misses_seen;
     int spare_free;                 /* the non-current snapshot buffer is not in use */
     uint64_t lost_released;         /* lost samples of slots already freed */
+    uint64_t late;                  /* samples written for late signals' extra periods */
     int claim_err;                  /* last timer_create/settime failure, -errno */
     uint64_t rng;                   /* first-expiry phases (under g_lock) */
     long nthreads_seen;             /* num_threads at the last full scan */
@@ -496,8 +497,10 @@ static size_t drain_slot(timer_sampler *s, int idx, sampler_cb cb, void *arg)
         for (uint64_t i = 0; i < n; i++) ips[1 + i] = ring[(tail + 3 + i) & mask];
         /* a signal that came late (the kernel looks at CPU timers on its tick only)
          * covers 1 + si_overrun periods of the thread's CPU time */
-        nrec += sampler_emit_weighted(&rec, ring[(tail + 2) & mask], TS_MAX_WEIGHT,
-                                      &sl->last_ns, cb, arg);
+        size_t w = sampler_emit_weighted(&rec, ring[(tail + 2) & mask], TS_MAX_WEIGHT,
+                                         &sl->last_ns, cb, arg);
+        s->late += w - 1;
+        nrec += w;
         tail += 3 + n;
     }
     atomic_store_explicit(&sl->tail, tail, memory_order_release);
@@ -631,6 +634,11 @@ uint64_t timer_sampler_lost(const timer_sampler *s)
         if (st == SLOT_ACTIVE || st == SLOT_RETIRED) n += atomic_load(&r->slots[i].lost);
     }
     return n;
+}
+
+uint64_t timer_sampler_late(const timer_sampler *s)
+{
+    return s->late;
 }
 
 unsigned timer_sampler_nthreads(const timer_sampler *s)

@@ -92,6 +92,9 @@ size_t timer_sampler_read(timer_sampler *s, sampler_cb cb, void *arg);
 void timer_sampler_disable(timer_sampler *s);
 
 uint64_t timer_sampler_lost(const timer_sampler *s);      /* samples dropped: ring full */
+/* samples written for the periods late signals covered beyond their first (of all the
+ * samples read): how often the kernel's tick saw a thread's expiry late */
+uint64_t timer_sampler_late(const timer_sampler *s);
 unsigned timer_sampler_nthreads(const timer_sampler *s);  /* threads with a timer now */
 void timer_sampler_close(timer_sampler *s);
 

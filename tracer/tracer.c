@@ -489,6 +489,7 @@ void tracer_get_stats(const tracer *t, tracer_stats *out)
     out->lost = src_lost(t);
     out->buffered = t->nrecs;
     out->loops_cut = t->loops_cut;
+    out->late = t->tsm ? timer_sampler_late(t->tsm) : 0;
     out->kernel_frames = src_kernel_frames(t);
     out->events = t->bpf ? bpf_sampler_nevents(t->bpf)
                 : t->tsm ? timer_sampler_nthreads(t->tsm) : sampler_nevents(t->smp);

@@ -142,6 +142,9 @@ typedef struct tracer_stats {
                                     sampling period of CPU time: structurally missed) */
     uint64_t loops_cut;          /* samples whose callchain ended in a frame-pointer loop,
                                     cut after its first copy (sampler_chain_cut) */
+    uint64_t late;               /* timer: samples of the samples read that stand for a
+                                    late signal's periods beyond its first (the kernel
+                                    looks at CPU timers at its tick) */
     const char *core_btf;        /* bpf: bpf_sampler_stats.btf; NULL otherwise */
 } tracer_stats;
 void tracer_get_stats(const tracer *t, tracer_stats *out);

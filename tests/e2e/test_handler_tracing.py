@@ -215,6 +215,10 @@ def test_timer_sampler_traces_under_seccomp(daemon, tmp_path, stack):
     time.sleep(1.5)
     log = app.log()
     assert "tracing off" not in log and "sampler=timer" in log, log
+    # each window's log line says how many of its samples stand for late signals
+    counts = [(int(a), int(b))
+              for a, b in re.findall(r"trace uploaded.* samples=(\d+) late=(\d+)", log)]
+    assert counts and all(late <= n for n, late in counts), log
     seen, comms, headers = set(), set(), []
     for f in sorted((traces / NAME).glob("*.perf*")):
         text = trace_text(f)

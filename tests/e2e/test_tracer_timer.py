@@ -26,9 +26,21 @@ BUSYLOOP = binary("busyloop")
 
 
 def stats(stderr):
-    m = re.search(r"tracer_cpu_seconds=([0-9.]+) samples=(\d+) lost=(\d+)", stderr)
+    """selftrace's last line → (tracing thread's CPU-s, samples, lost, late)"""
+    m = re.search(r"tracer_cpu_seconds=([0-9.]+) samples=(\d+) lost=(\d+) late=(\d+)", stderr)
     assert m, stderr
-    return float(m.group(1)), int(m.group(2)), int(m.group(3))
+    return float(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4))
+
+
+def repeats(samples):
+    """Samples whose thread's previous sample had the same stack: a late signal's extra
+    periods are written as such repeats (and two signals may also hit the same stack)."""
+    last, n = {}, 0
+    for ev, frames in samples:
+        tid = re.search(r" \d+/(\d+) ", ev).group(1)
+        n += last.get(tid) == frames
+        last[tid] = frames
+    return n
 
 
 def selftrace_hotspots(tmp_path, secs, cpu=None):
@@ -48,17 +60,18 @@ def check_rate(out, err):
     assert header["fntrace backend"] == "timer" and header["fntrace frames"] == "user"
     assert "sample_freq } = 200" in header["event"]
     cpu_s = cpu_seconds(err)
-    tracer_cpu, n, lost = stats(err)
+    tracer_cpu, n, lost, late = stats(err)
     sampled_cpu = cpu_s - tracer_cpu           # the tracing thread is never sampled
     assert lost == 0 and n == len(got)
+    assert late <= repeats(got), (late, repeats(got))     # each one is in the trace
     periods = {int(re.search(r":\s+(\d+)\s+cpu-clock", ev).group(1)) for ev, _ in got}
     assert periods == {5_000_000}, sorted(periods)[:10]
     raw = len(got) / sampled_cpu
     stamps = [float(re.search(r" ([0-9]+\.[0-9]{6}):", ev).group(1)) for ev, _ in got]
-    print(f"timer: {len(got)} samples ({raw:.1f}/CPU-s) in {sampled_cpu:.2f} CPU-s "
-          f"over {max(stamps) - min(stamps):.1f} s")
+    print(f"timer: {len(got)} samples ({raw:.1f}/CPU-s, {late} for late signals) in "
+          f"{sampled_cpu:.2f} CPU-s over {max(stamps) - min(stamps):.1f} s")
     assert abs(raw - 200) <= 10, f"{raw:.1f} sample lines per CPU-second, want 200 +- 5%"
-    return got, sampled_cpu, max(stamps) - min(stamps)
+    return got, sampled_cpu, max(stamps) - min(stamps), late
 
 
 def test_timer_fidelity_against_perf(tmp_path):
@@ -81,7 +94,7 @@ def test_timer_fidelity_against_perf(tmp_path):
                             text=True, timeout=120)
     _, ref = parse(script.stdout)
     ref = [s for s in ref if not s[0].lstrip().startswith("fntrace ")]   # the tracing thread
-    got, sampled_cpu, _ = check_rate(out, err)
+    got, sampled_cpu, _, _ = check_rate(out, err)
     assert sampled_cpu > 14 and len(ref) > 2000
     # shares by sample count (FlameScope's; every sample is one period now), against perf's
     ours, theirs = shares(got), shares(ref)
@@ -109,9 +122,10 @@ def test_timer_rate_under_competing_load(tmp_path):
         busy.kill()
         busy.wait()
     assert st.returncode == 0, err
-    got, sampled_cpu, wall = check_rate(out, err)
+    got, sampled_cpu, wall, late = check_rate(out, err)
     assert sampled_cpu > 5.5
     assert wall > sampled_cpu * 1.1, "the busy loop did not compete with the workload"
+    assert late > 0, "no signal came late: the weights were not exercised"
     print("shares timer under a competing load", shares(got))
 
 
@@ -124,7 +138,7 @@ def test_timer_signal_safety_stress(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     print(f"stress: {time.monotonic() - t0:.1f} s; {r.stderr.strip()}")
-    _, n, lost = stats(r.stderr)
+    _, n, lost, _ = stats(r.stderr)
     header, samples = parse(out.read_text())          # asserts every line's shape
     assert header["fntrace backend"] == "timer"
     assert n == len(samples) >= 100 and lost == 0

@@ -10,8 +10,9 @@
  *       with timer_sampler_thread_attach) and forks a child every 10th round (the child
  *       computes a little and exits: it inherits the handler but no timer).
  * On stderr: `cpu_seconds=` (hotspots only), then `tracer_cpu_seconds=X samples=N
- * lost=N`.  Exit 0 when the workload ran to completion and the trace was
- * written; 1 otherwise. */
+ * lost=N late=N` (late: the samples that stand for late signals' periods beyond their
+ * first).  Exit 0 when the workload ran to completion and the trace was written; 1
+ * otherwise. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -188,8 +189,8 @@ int main(int argc, char **argv)
     uint64_t n = st.buffered;
     int wrc = tracer_flush(g_tracer, f, NULL);
     if (fclose(f) || wrc < 0) rc = 1;
-    fprintf(stderr, "tracer_cpu_seconds=%.6f samples=%llu lost=%llu\n", g_tracer_cpu,
-            (unsigned long long)n, (unsigned long long)st.lost);
+    fprintf(stderr, "tracer_cpu_seconds=%.6f samples=%llu lost=%llu late=%llu\n", g_tracer_cpu,
+            (unsigned long long)n, (unsigned long long)st.lost, (unsigned long long)st.late);
     tracer_free(g_tracer);
     return rc;
 }
