@@ -92,7 +92,8 @@ static double per_ms(void (*fn)(long))
             units += step;
             step *= 2;
         }
-        if ((double)units / (t * 1000) > best) best = (double)units / (t * 1000);
+        double rate = (double)units / (t * 1000);
+        if (rate > best) best = rate;
     }
     return best;
 }
@@ -123,10 +124,11 @@ static void *worker(void *arg)
      * ratio squared, so successive samples fall on evenly spread phases of the cycle and
      * never alias with it; the shares converge quickly for any sampler.  The timer
      * sampler's samples fall on the kernel's 4 ms tick (at 250 Hz), which 13.09 ms does
-     * not divide either (at 8.09 ms, two ticks and a little, its shares were up to 2.5
-     * points off perf's in 8 runs, at 13.09 ms 1.6).  The cycle must keep that length,
-     * and its parts their shares, as the CPU's speed for each function changes (with what
-     * the other threads run beside it), hence the timed runs that update the rates. */
+     * not divide either (with a clock read every cycle: at 8.09 ms, two ticks and a
+     * little, its shares were up to 2.5 points off perf's in 8 runs, at 13.09 ms 1.6).
+     * The cycle must keep that length, and its parts their shares, as the CPU's speed for
+     * each function changes (with what the other threads run beside it), hence the timed
+     * runs that update the rates. */
     const double cycle_ms = 5.0 * 1.6180339887 * 1.6180339887;
     double start = thread_cpu();                /* the calibration counts in the budget */
     calibrate(arg == NULL);
