@@ -1,8 +1,15 @@
-/* invlog — see invlog.h.  A ring of fixed-size records under one mutex: head is the
- * oldest record, count how many follow it. */
+/* invlog — see invlog.h.  An array of at most cap records under one mutex, filled in
+ * order, then sampled (Algorithm R): the n-th call of a window draws j in [0, n) and
+ * replaces record j when j < cap.  seen and skipped are atomics, so a call that keeps
+ * nothing, nearly every call of a busy runtime, costs two atomic adds on one cache line
+ * and a draw, and no lock; every call is counted exactly once, as kept (under the lock)
+ * or skipped.  Each record carries its call's number (seq), so a drain returns the kept
+ * ones in call order. */
+#define _GNU_SOURCE            /* qsort_r */
 #include "invlog.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,8 +17,11 @@
 struct invlog {
     pthread_mutex_t mu;
     struct invlog_rec *recs;
-    size_t cap, head, count;
-    uint64_t dropped;
+    uint64_t *seq;                 /* recs[i]'s call number */
+    size_t cap, count;             /* under mu */
+    uint64_t replaced;             /* under mu: kept records replaced by later ones */
+    _Atomic uint64_t seen;         /* calls offered since the last drain */
+    _Atomic uint64_t skipped;      /* calls not kept (no lock taken) */
 };
 
 invlog *invlog_new(size_t capacity)
@@ -20,7 +30,8 @@ invlog *invlog_new(size_t capacity)
     invlog *log = calloc(1, sizeof *log);
     if (!log) return NULL;
     log->recs = calloc(capacity, sizeof *log->recs);
-    if (!log->recs) { free(log); return NULL; }
+    log->seq = calloc(capacity, sizeof *log->seq);
+    if (!log->recs || !log->seq) { invlog_free(log); return NULL; }
     log->cap = capacity;
     pthread_mutex_init(&log->mu, NULL);
     return log;
@@ -31,6 +42,7 @@ void invlog_free(invlog *log)
     if (!log) return;
     pthread_mutex_destroy(&log->mu);
     free(log->recs);
+    free(log->seq);
     free(log);
 }
 
@@ -39,6 +51,24 @@ uint64_t invlog_now_ns(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static _Thread_local uint64_t draw_state;
+
+__attribute__((noinline)) static uint64_t draw_seed(void)
+{
+    return (invlog_now_ns() ^ (uint64_t)(uintptr_t)&draw_state) | 1;
+}
+
+/* A uniform draw in [0, n) from a per-thread xorshift64* stream (no lock, no syscall). */
+static uint64_t draw_below(uint64_t n)
+{
+    uint64_t x = draw_state ? draw_state : draw_seed();
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    draw_state = x;
+    return (uint64_t)(((unsigned __int128)(x * 0x2545F4914F6CDD1DULL) * n) >> 64);
 }
 
 static void copy_bounded(char *dst, size_t cap, const char *src)
@@ -54,19 +84,19 @@ void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
     invlog_push_traced(log, id, fn, start_ns, end_ns, status, tid, NULL);
 }
 
-void invlog_push_traced(invlog *log, const char *id, const char *fn, uint64_t start_ns,
-                        uint64_t end_ns, int status, int tid, const char *trace_id)
+/* The record of call n (of this window) into slot j, or appended while there is room
+ * (still filling, or a drain came in between).  Out of line, so that the path of the
+ * calls that keep nothing saves no registers. */
+__attribute__((noinline)) static void keep(invlog *log, uint64_t j, uint64_t n, const char *id,
+                                           const char *fn, uint64_t start_ns, uint64_t end_ns,
+                                           int status, int tid, const char *trace_id)
 {
     pthread_mutex_lock(&log->mu);
-    size_t slot;
-    if (log->count == log->cap) {
-        slot = log->head;
-        log->head = (log->head + 1) % log->cap;
-        log->dropped++;
-    } else {
-        slot = (log->head + log->count++) % log->cap;
-    }
+    size_t slot = (size_t)j;
+    if (log->count < log->cap) slot = log->count++;
+    else log->replaced++;
     struct invlog_rec *r = &log->recs[slot];
+    log->seq[slot] = n;
     copy_bounded(r->id, sizeof r->id, id);
     copy_bounded(r->fn, sizeof r->fn, fn);
     r->start_ns = start_ns;
@@ -77,16 +107,44 @@ void invlog_push_traced(invlog *log, const char *id, const char *fn, uint64_t st
     pthread_mutex_unlock(&log->mu);
 }
 
+void invlog_push_traced(invlog *log, const char *id, const char *fn, uint64_t start_ns,
+                        uint64_t end_ns, int status, int tid, const char *trace_id)
+{
+    uint64_t n = atomic_fetch_add_explicit(&log->seen, 1, memory_order_relaxed) + 1;
+    uint64_t j = n - 1;
+    if (n > log->cap && (j = draw_below(n)) >= log->cap) {
+        atomic_fetch_add_explicit(&log->skipped, 1, memory_order_relaxed);
+        return;
+    }
+    keep(log, j, n, id, fn, start_ns, end_ns, status, tid, trace_id);
+}
+
+static int by_seq(const void *a, const void *b, void *seq)
+{
+    const uint64_t *s = seq;
+    uint64_t x = s[*(const uint32_t *)a], y = s[*(const uint32_t *)b];
+    return x < y ? -1 : x > y;
+}
+
 size_t invlog_drain(invlog *log, struct invlog_rec *out, size_t max, uint64_t *dropped)
 {
     pthread_mutex_lock(&log->mu);
     size_t n = log->count < max ? log->count : max;
-    for (size_t i = 0; i < n; i++) out[i] = log->recs[(log->head + i) % log->cap];
-    log->head = (log->head + n) % log->cap;
-    log->count -= n;
-    if (dropped) *dropped = log->dropped;
-    log->dropped = 0;
+    uint32_t *order = NULL;
+    if (n && log->count == log->cap && (order = malloc(log->count * sizeof *order))) {
+        /* full, so maybe sampled: the kept records are scattered, put them in call order */
+        for (size_t i = 0; i < log->count; i++) order[i] = (uint32_t)i;
+        qsort_r(order, log->count, sizeof *order, by_seq, log->seq);
+    }
+    for (size_t i = 0; i < n; i++) out[i] = log->recs[order ? order[i] : i];
+    free(order);
+    uint64_t lost = log->replaced + (log->count - n);
+    log->count = 0;
+    log->replaced = 0;
+    atomic_store_explicit(&log->seen, 0, memory_order_relaxed);
+    lost += atomic_exchange_explicit(&log->skipped, 0, memory_order_relaxed);
     pthread_mutex_unlock(&log->mu);
+    if (dropped) *dropped = lost;
     return n;
 }
 

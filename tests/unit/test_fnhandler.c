@@ -49,13 +49,83 @@ static void test_invlog_ring(void **st)
         invlog_push(log, id, "fibonacci", (uint64_t)i * 1000000000,
                     (uint64_t)i * 1000000000 + 250000000, 500, 0);
     }
-    assert_int_equal(invlog_drain(log, out, 2, &dropped), 2);   /* oldest kept first */
+    /* full: 3 of the 5 are kept, in the order they were pushed */
+    assert_int_equal(invlog_drain(log, out, 8, &dropped), 3);
     assert_int_equal(dropped, 2);
-    assert_string_equal(out[0].id, "i2");
-    assert_string_equal(out[1].id, "i3");
-    assert_int_equal(invlog_drain(log, out, 8, &dropped), 1);
-    assert_string_equal(out[0].id, "i4");
+    for (int i = 1; i < 3; i++) assert_true(strcmp(out[i - 1].id, out[i].id) < 0);
+    assert_int_equal(invlog_drain(log, out, 8, &dropped), 0);   /* the drain emptied it */
     assert_int_equal(dropped, 0);
+    /* a drain with less room keeps the first ones and counts the rest */
+    invlog_push(log, "x", "pi", 1, 2, 200, 0);
+    invlog_push(log, "y", "pi", 3, 4, 200, 0);
+    assert_int_equal(invlog_drain(log, out, 1, &dropped), 1);
+    assert_string_equal(out[0].id, "x");
+    assert_int_equal(dropped, 1);
+    invlog_free(log);
+}
+
+/* Past its capacity the log keeps a uniform sample of the window's calls (reservoir),
+ * not only the newest: 400 records of 40,000 calls fall about 100 in each quarter of
+ * the calls (the newest-only ring put all 400 in the last one).  Bound: 60, 4.6 standard
+ * deviations below 100 for each quarter. */
+static void test_invlog_keeps_a_uniform_sample(void **st)
+{
+    enum { CAP = 400, CALLS = 40000 };
+    invlog *log = invlog_new(CAP);
+    assert_non_null(log);
+    for (int i = 0; i < CALLS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", i);
+        invlog_push(log, id, "hello", (uint64_t)i * 1000, (uint64_t)i * 1000 + 500, 200, 7);
+    }
+    static struct invlog_rec out[CAP];
+    uint64_t dropped = 0;
+    assert_int_equal(invlog_drain(log, out, CAP, &dropped), CAP);
+    assert_int_equal(dropped, CALLS - CAP);
+    int quarter[4] = { 0 }, prev = -1;
+    for (int i = 0; i < CAP; i++) {
+        int n = atoi(out[i].id);
+        assert_true(n > prev);                     /* in call order */
+        assert_int_equal(out[i].start_ns, (uint64_t)n * 1000);   /* the record is whole */
+        prev = n;
+        quarter[n / (CALLS / 4)]++;
+    }
+    for (int q = 0; q < 4; q++) {
+        if (quarter[q] < 60) fail_msg("quarter %d holds %d of %d records", q, quarter[q], CAP);
+    }
+    invlog_free(log);
+}
+
+struct pusher { invlog *log; int n; };
+
+static void *push_many(void *arg)
+{
+    struct pusher *p = arg;
+    for (int i = 0; i < p->n; i++) invlog_push(p->log, "c", "hello", 1, 2, 200, 0);
+    return NULL;
+}
+
+/* Four threads push at once, a drain runs meanwhile: every call is either returned or
+ * counted as dropped, none is lost or counted twice. */
+static void test_invlog_counts_every_call_under_concurrency(void **st)
+{
+    enum { CAP = 64, PER = 20000, THREADS = 4 };
+    invlog *log = invlog_new(CAP);
+    assert_non_null(log);
+    pthread_t th[THREADS];
+    struct pusher p = { log, PER };
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, push_many, &p), 0);
+    static struct invlog_rec out[CAP];
+    uint64_t total = 0, dropped;
+    for (int k = 0; k < 50; k++) {
+        total += invlog_drain(log, out, CAP, &dropped);
+        total += dropped;
+    }
+    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    total += invlog_drain(log, out, CAP, &dropped);
+    total += dropped;
+    assert_int_equal(total, (uint64_t)PER * THREADS);
     invlog_free(log);
 }
 
@@ -358,6 +428,8 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invlog_ring),
+        cmocka_unit_test(test_invlog_keeps_a_uniform_sample),
+        cmocka_unit_test(test_invlog_counts_every_call_under_concurrency),
         cmocka_unit_test(test_invlog_through_perfscript),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_azure_request_from_data),
