@@ -33,8 +33,11 @@ WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 OPT      ?= -O2 -g
 SAN      ?=
-CFLAGS   := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -fno-omit-frame-pointer $(SAN) \
-            -DFNTRACE_VERSION='"$(VERSION)"' -Ilib
+# frame pointers, and no sibling calls: a tail call replaces its caller's frame, so the
+# samples of a function that ends in a call would go to its caller's caller, and
+# fntrace's profiles of itself (make bench) would hide where its time goes
+CFLAGS   := -std=gnu11 $(OPT) $(WARN) $(HARDEN) -fno-omit-frame-pointer \
+            -fno-optimize-sibling-calls $(SAN) -DFNTRACE_VERSION='"$(VERSION)"' -Ilib
 LDFLAGS  := $(SAN) -Wl,--as-needed
 # what libfntrace.a needs (lib_PKGS in lib/module.mk); components add their own
 LDLIBS    = $(call pkg_libs,$(lib_PKGS)) -lpthread -lm
