@@ -12,9 +12,10 @@
 # Goals: >= 3x node, >= 0.9x nginx, tracing < 1% with the timer sampler.
 # BENCH_SECONDS (default 2) per wrk run and BENCH_ROUNDS (default 7) alternating rounds
 # for the servers; BENCH_TRACE_SECONDS (default 1) and BENCH_TRACE_ROUNDS (default 15)
-# for the tracing rounds, whose costs are medians of PAIRED ratios (adjacent runs of one
-# round) with their quartiles, in req/s and in CPU per request (the processes' schedstat
-# nanoseconds over wrk's request count).  Every server is started here and stopped by
+# for the tracing rounds, taken in turn by BENCH_TRACE_PROCS (default 3) processes of each
+# kind, whose costs are medians of PAIRED ratios (adjacent runs of one round) with their
+# quartiles, in req/s and in CPU per request (the processes' schedstat nanoseconds over
+# wrk's request count), and the CPU per request over all rounds.  Every server is started here and stopped by
 # its pid.
 set -u
 cd "$(dirname "$0")/.."
@@ -193,39 +194,52 @@ fi
 # Fresh processes of the same binary: tracing off, tracing on with the timer sampler and
 # with the perf sampler, in alternating rounds.  Besides req/s, the CPU time each process
 # spent per request (/proc/PID/stat utime+stime over wrk's request count) measures the
-# cost of tracing with far less noise from other load.
+# cost of tracing with far less noise from other load.  BENCH_TRACE_PROCS (default 3)
+# processes of each kind take the rounds in turn: two processes of one binary and one
+# configuration differ by up to 3 % in CPU per request on this machine (where the
+# kernel put their memory), as much as the cost measured, so one pair alone would
+# measure its own layout.
 kill "$app_pid" 2>/dev/null
-p_off=$(free_port)
-FNTRACE= on_server "$APP" --port "$p_off" 2>"$work/app-off.log" &
-off_pid=$!
-pids+=($off_pid)
-p_timer=$(free_port)
-env "${env_trace[@]}" FNTRACE_SAMPLER=timer taskset -c "$SCPU" "$APP" --port "$p_timer" 2>"$work/app-timer.log" &
-timer_pid=$!
-pids+=($timer_pid)
-p_tr=$(free_port)
-env "${env_trace[@]}" FNTRACE_SAMPLER=perf taskset -c "$SCPU" "$APP" --port "$p_tr" 2>"$work/app-traced.log" &
-on_pid=$!
-pids+=($on_pid)
-wait_http "http://127.0.0.1:$p_off/hello" || exit 1
-wait_http "http://127.0.0.1:$p_timer/hello" || exit 1
-wait_http "http://127.0.0.1:$p_tr/hello" || exit 1
-# The reference for the cost of sampling: a third process of the same binary, tracing
-# off, sampled by the real `perf record -F 200 -g -p PID` (the same kind of events: per
+TPROCS=${BENCH_TRACE_PROCS:-3}
+declare -a off_ports off_pids timer_ports timer_pids on_ports on_pids perf_ports perf_pids
+for k in $(seq 0 $((TPROCS - 1))); do
+    p=$(free_port); off_ports[k]=$p
+    FNTRACE= on_server "$APP" --port "$p" 2>"$work/app-off$k.log" &
+    off_pids[k]=$!; pids+=($!)
+    p=$(free_port); timer_ports[k]=$p
+    env "${env_trace[@]}" FNTRACE_SAMPLER=timer taskset -c "$SCPU" "$APP" --port "$p" 2>"$work/app-timer$k.log" &
+    timer_pids[k]=$!; pids+=($!)
+    p=$(free_port); on_ports[k]=$p
+    env "${env_trace[@]}" FNTRACE_SAMPLER=perf taskset -c "$SCPU" "$APP" --port "$p" 2>"$work/app-traced$k.log" &
+    on_pids[k]=$!; pids+=($!)
+done
+for p in "${off_ports[@]}" "${timer_ports[@]}" "${on_ports[@]}"; do
+    wait_http "http://127.0.0.1:$p/hello" || exit 1
+done
+p_timer=${timer_ports[0]}; timer_pid=${timer_pids[0]}
+cp "$work/app-timer0.log" "$work/app-timer.log"; cp "$work/app-traced0.log" "$work/app-traced.log"
+# The reference for the cost of sampling: processes of the same binary, tracing off,
+# each sampled by the real `perf record -F 200 -g -p PID` (the same kind of events: per
 # thread and CPU, inherited, cpu-clock, callchains).  Its cost counts the CPU of the
 # app and of perf itself, as ours counts the app's tracing thread.
-perf_pid=
+perf_ok=
 if command -v perf >/dev/null; then
-    p_perf=$(free_port)
-    FNTRACE= on_server "$APP" --port "$p_perf" 2>"$work/app-perf.log" &
-    perfapp_pid=$!
-    pids+=($perfapp_pid)
-    wait_http "http://127.0.0.1:$p_perf/hello" || exit 1
-    on_server perf record -F 200 -g -p "$perfapp_pid" -o "$work/perf.data" >"$work/perf.log" 2>&1 &
-    perf_pid=$!
-    pids+=($perf_pid)
+    perf_ok=1
+    for k in $(seq 0 $((TPROCS - 1))); do
+        p=$(free_port); perf_ports[k]=$p
+        FNTRACE= on_server "$APP" --port "$p" 2>"$work/app-perf$k.log" &
+        app=$!; pids+=($app)
+        wait_http "http://127.0.0.1:$p/hello" || exit 1
+        on_server perf record -F 200 -g -p "$app" -o "$work/perf$k.data" >"$work/perf$k.log" 2>&1 &
+        perf_pids[k]="$app $!"; pids+=($!)
+    done
     sleep 1
-    kill -0 "$perf_pid" 2>/dev/null || { perf_pid=; echo "bench: handler-tracing-perf skipped=1 reason=\"perf record -p failed: $(tail -n1 "$work/perf.log" | tr -d '"')\""; }
+    for k in $(seq 0 $((TPROCS - 1))); do
+        read -r _ rec <<<"${perf_pids[k]}"
+        kill -0 "$rec" 2>/dev/null && continue
+        perf_ok=; echo "bench: handler-tracing-perf skipped=1 reason=\"perf record -p failed: $(tail -n1 "$work/perf$k.log" | tr -d '"')\""
+        break
+    done
 fi
 TROUNDS=${BENCH_TRACE_ROUNDS:-15}
 TSECS=${BENCH_TRACE_SECONDS:-1}
@@ -246,22 +260,24 @@ cpu_round() {   # name url pid...
 # round by round (off first, then last), so that each round gives a PAIRED ratio of
 # adjacent runs and a slow drift of the machine's load falls on both sides alike.
 servers=(off timer on)
-urls=("http://127.0.0.1:$p_off/hello?name=bench" "http://127.0.0.1:$p_timer/hello?name=bench"
-      "http://127.0.0.1:$p_tr/hello?name=bench")
-spids=("$off_pid" "$timer_pid" "$on_pid")
-if [ -n "$perf_pid" ]; then
-    servers+=(perf); urls+=("http://127.0.0.1:$p_perf/hello?name=bench")
-    spids+=("$perfapp_pid $perf_pid")
-fi
+[ -n "$perf_ok" ] && servers+=(perf)
+url_of() { echo "http://127.0.0.1:$1/hello?name=bench"; }
 for i in $(seq 1 "$TROUNDS"); do
     order=$(seq 0 $((${#servers[@]} - 1)))
     [ $((i % 2)) -eq 0 ] && order=$(echo "$order" | tac)
+    j=$(((i - 1) % TPROCS))
     for k in $order; do
+        case ${servers[$k]} in
+            off) port=${off_ports[j]}; spid=${off_pids[j]} ;;
+            timer) port=${timer_ports[j]}; spid=${timer_pids[j]} ;;
+            on) port=${on_ports[j]}; spid=${on_pids[j]} ;;
+            perf) port=${perf_ports[j]}; spid=${perf_pids[j]} ;;
+        esac
         # shellcheck disable=SC2086  # the perf row's pids are two words
-        cpu_round "${servers[$k]}" "${urls[$k]}" ${spids[$k]}
+        cpu_round "${servers[$k]}" "$(url_of "$port")" $spid
     done
 done
-pct() { awk -v on="$1" -v off="$2" 'BEGIN { printf "%.1f", (off > 0) ? 100 * (on - off) / off : 0 }'; }
+pct() { awk -v on="$1" -v off="$2" 'BEGIN { printf "%.2f", (off > 0) ? 100 * (on - off) / off : 0 }'; }
 spread() { sort -n "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s..%s", lo, hi }'; }
 # paired ratios of round i (B over A): "median p25..p75 min..max" of the percent change
 paired() {      # kind A B; kind rps (B's req/s over A's) or cpu (B's CPU per request over A's)
@@ -284,16 +300,20 @@ for s in timer on; do
     read -r rmed riqr rrange <<<"$(paired rps off "$s")"
     read -r cmed ciqr crange <<<"$(paired cpu off "$s")"
     echo "bench: handler-tracing-$label rps_on=$rps rps_off=$off_rps p99_ms_on=$p99 paired_rps_change_pct=$rmed iqr=$riqr range=$rrange (median of $TROUNDS paired rounds vs tracing off, $goal)"
-    echo "bench: handler-tracing-$label-cpu cpu_us_per_req_on=$us cpu_us_per_req_off=$off_us paired_cpu_cost_pct=$cmed iqr=$ciqr range=$crange (CPU per request, median of paired rounds vs tracing off)"
+    echo "bench: handler-tracing-$label-cpu cpu_us_per_req_on=$us cpu_us_per_req_off=$off_us all_rounds_cpu_cost_pct=$(pct "$us" "$off_us") paired_cpu_cost_pct=$cmed iqr=$ciqr range=$crange (CPU per request: all rounds of the $TPROCS processes of each kind, and the median of paired rounds, vs tracing off)"
     thr_pct=$(awk '{ t += $1; f += $3 } END { printf "%.2f", (t > 0) ? 100 * f / t : 0 }' "$work/$s.cpu")
     thr_ms=$(awk -v secs="$TSECS" '{ f += $3; n++ } END { printf "%.2f", (n > 0) ? f / 1e6 / (n * secs) : 0 }' "$work/$s.cpu")
     echo "bench: handler-tracing-$label-thread cpu_share_pct=$thr_pct cpu_ms_per_s=$thr_ms (the tracing thread: draining, symbolizing, writing and uploading the windows; its CPU per second of wall time is fixed, so its share of a server that uses a whole CPU is cpu_ms_per_s / 10 %)"
 done
-if [ -n "$perf_pid" ]; then
+if [ -n "$perf_ok" ]; then
     read -r pmed piqr prange <<<"$(paired cpu off perf)"
     read -r tmed _ _ <<<"$(paired cpu off timer)"
-    echo "bench: handler-tracing-vs-perf cpu_us_per_req_perf_record=$(cpu_per_req "$work/perf.cpu") perf_record_paired_cpu_cost_pct=$pmed iqr=$piqr timer_paired_cpu_cost_pct=$tmed (perf record -F 200 -g -p on a fourth process, perf's own CPU included)"
-    kill -INT "$perf_pid" 2>/dev/null
+    pus=$(cpu_per_req "$work/perf.cpu")
+    echo "bench: handler-tracing-vs-perf cpu_us_per_req_perf_record=$pus perf_record_all_rounds_cpu_cost_pct=$(pct "$pus" "$off_us") perf_record_paired_cpu_cost_pct=$pmed iqr=$piqr timer_paired_cpu_cost_pct=$tmed (perf record -F 200 -g -p on processes of a fourth kind, perf's own CPU included)"
+    for k in $(seq 0 $((TPROCS - 1))); do
+        read -r _ rec <<<"${perf_pids[k]}"
+        kill -INT "$rec" 2>/dev/null
+    done
 fi
 # Where the timer sampler's cost goes, measured so that other load on the machine cannot
 # move it: fntrace itself (perf backend, 997 Hz) records the timer-traced app under wrk,
