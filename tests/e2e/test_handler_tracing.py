@@ -4,7 +4,8 @@ collector's directory shows the `pi` and `fibonacci` frames in the flame graph, 
 traces carry the invocations (`# fntrace invocation` lines) on the clock of the samples.
 With perf_event_open refused by a seccomp filter the app serves as usual and says why in
 one log line (FNTRACE_SAMPLER=perf), or traces with the timer sampler, which needs no
-perf_event_open.  An idle app uploads nothing: the tracing thread never samples itself."""
+perf_event_open.  An idle app uploads nothing: the tracing thread never samples itself.
+A busy window keeps a uniform sample of its calls (FNTRACE_INVOCATIONS of them)."""
 import gzip
 import re
 import threading
@@ -266,3 +267,44 @@ def test_idle_app_uploads_nothing(daemon, tmp_path, stack, sampler):
     assert f"sampler={sampler}" in app.log()
     for f in after:
         assert all(c != "fntrace" for c, _ in trace_samples(trace_text(f)))
+
+
+DROPPED_RE = re.compile(r"^# fntrace invocations dropped : ([0-9]+)$", re.M)
+
+
+def test_busy_window_keeps_a_sample_of_its_whole_span(daemon, tmp_path, stack):
+    """More calls in a window than FNTRACE_INVOCATIONS: the trace keeps that many, spread
+    over the whole window (a uniform sample), not only its last calls, and counts the
+    others in the header."""
+    traces, coll, fs = stack
+    app = start_examples(daemon, ["--port", "{port}"], env={
+        "FNTRACE": "1", "FNTRACE_WINDOW": "2s", "FNTRACE_INVOCATIONS": "40",
+        "FNTRACE_COLLECTOR": coll.url + "/", "FNTRACE_NAME": NAME})
+    stop = time.monotonic() + 5
+    statuses = []
+
+    def hammer():
+        while time.monotonic() < stop:
+            statuses.append(request(app.url + "/hello?name=busy")[0])
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses and set(statuses) == {200}
+    def dropping():
+        if not (traces / NAME).is_dir():
+            return []
+        return [f for f in (traces / NAME).glob("*.perf*") if DROPPED_RE.search(trace_text(f))]
+    files = wait_until(dropping, timeout=30)
+    assert files, app.log()
+    # the busiest window (most calls dropped) is one the load filled from end to end
+    text = max((trace_text(f) for f in files), key=lambda t: int(DROPPED_RE.search(t).group(1)))
+    dropped = int(DROPPED_RE.search(text).group(1))
+    invs = [dict(kv.split("=", 1) for kv in line.split()) for line in INV_RE.findall(text)]
+    assert len(invs) == 40 and dropped > 200, (len(invs), dropped)
+    starts = sorted(float(i["start"]) for i in invs)
+    # 40 of hundreds of calls over 2 s: a uniform sample spans most of it (~1.9 s); the
+    # 40 newest calls would span a few milliseconds
+    assert starts[-1] - starts[0] > 1.0, starts
+    assert len({i["id"] for i in invs}) == 40
