@@ -364,7 +364,8 @@ static int setup(void **st)
 static int teardown(void **st)
 {
     httpd_stop(srv);
-    while (atomic_load(&rt.app->running)) usleep(10000);
+    /* a call thread's last use of the app is its `holds` release, after `running` */
+    while (atomic_load(&rt.app->running) || atomic_load(&rt.app->holds)) usleep(10000);
     fn_app_free(rt.app);
     return 0;
 }
