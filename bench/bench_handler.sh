@@ -15,8 +15,8 @@
 # for the tracing rounds, taken in turn by BENCH_TRACE_PROCS (default 3) processes of each
 # kind, whose costs are medians of PAIRED ratios (adjacent runs of one round) with their
 # quartiles, in req/s and in CPU per request (the processes' schedstat nanoseconds over
-# wrk's request count), and the CPU per request over all rounds.  Every server is started here and stopped by
-# its pid.
+# wrk's request count), and the CPU per request over all rounds.  Every server is
+# started here and stopped by its pid.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -217,7 +217,6 @@ for p in "${off_ports[@]}" "${timer_ports[@]}" "${on_ports[@]}"; do
     wait_http "http://127.0.0.1:$p/hello" || exit 1
 done
 p_timer=${timer_ports[0]}; timer_pid=${timer_pids[0]}
-cp "$work/app-timer0.log" "$work/app-timer.log"; cp "$work/app-traced0.log" "$work/app-traced.log"
 # The reference for the cost of sampling: processes of the same binary, tracing off,
 # each sampled by the real `perf record -F 200 -g -p PID` (the same kind of events: per
 # thread and CPU, inherited, cpu-clock, callchains).  Its cost counts the CPU of the
@@ -356,6 +355,6 @@ PY
 fi
 echo "bench: handler-load loadavg=\"$(cut -d' ' -f1-3 /proc/loadavg)\" (other load on the machine moves req/s; the attributed cost does not depend on it)"
 for l in timer traced; do
-    grep -m1 -E 'msg="tracing (on|off)' "$work/app-$l.log" | sed 's/^/bench: handler-tracing-log /' || true
+    grep -m1 -E 'msg="tracing (on|off)' "$work/app-${l}0.log" | sed 's/^/bench: handler-tracing-log /' || true
 done
 exit 0

@@ -3,7 +3,7 @@
  * Each finished call is recorded (id, function, start and end on CLOCK_MONOTONIC — the
  * clock the tracer's samples use — the HTTP status and the thread that ran it, so a
  * viewer can tell its samples from those of concurrent calls, and the W3C trace id the
- * request came with, so a tracing tool's trace leads to its profile) in a bounded ring.
+ * request came with, so a tracing tool's trace leads to its profile), in bounded memory.
  * The tracing part drains it once per upload window and writes one `# fntrace invocation` line per
  * record.  It holds at most `capacity` records: past that, each new call replaces a
  * random one with the chance capacity/calls (reservoir sampling), so a window's records
