@@ -7,6 +7,7 @@
  * ones in call order. */
 #define _GNU_SOURCE            /* qsort_r */
 #include "invlog.h"
+#include "rng.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -55,20 +56,16 @@ uint64_t invlog_now_ns(void)
 
 static _Thread_local uint64_t draw_state;
 
-__attribute__((noinline)) static uint64_t draw_seed(void)
+__attribute__((noinline)) static void draw_seed(void)
 {
-    return (invlog_now_ns() ^ (uint64_t)(uintptr_t)&draw_state) | 1;
+    draw_state = invlog_now_ns() ^ (uint64_t)(uintptr_t)&draw_state;
 }
 
-/* A uniform draw in [0, n) from a per-thread xorshift64* stream (no lock, no syscall). */
+/* A uniform draw in [0, n) from a per-thread stream (no lock, no syscall). */
 static uint64_t draw_below(uint64_t n)
 {
-    uint64_t x = draw_state ? draw_state : draw_seed();
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    draw_state = x;
-    return (uint64_t)(((unsigned __int128)(x * 0x2545F4914F6CDD1DULL) * n) >> 64);
+    if (!draw_state) draw_seed();
+    return rng_below(&draw_state, n);
 }
 
 static void copy_bounded(char *dst, size_t cap, const char *src)

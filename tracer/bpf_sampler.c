@@ -31,6 +31,7 @@
 #include "bpf/profile.h"
 #include "errbuf.h"
 #include "intmap.h"
+#include "rng.h"
 #include <profile.skel.h>          /* generated: build/gen (bpftool gen skeleton) */
 #include <profile_btf.h>           /* generated: profile_min_btf, profile_btf_notes */
 
@@ -379,8 +380,7 @@ static int perm_error(int e, const char *what, char *err, size_t errlen)
 static void dither(bpf_sampler *s)
 {
     for (unsigned i = 0; i < s->npfds; i++) {
-        s->rng = s->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-        uint64_t permille = 800 + (s->rng >> 33) % 401;
+        uint64_t permille = 800 + rng_below(&s->rng, 401);
         uint64_t period = 1000000000000ULL / ((uint64_t)s->freq * permille);
         if (period < 10000) period = 10000;          /* the kernel's cpu-clock minimum */
         ioctl(s->pfds[i], PERF_EVENT_IOC_PERIOD, &period);

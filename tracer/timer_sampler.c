@@ -7,6 +7,7 @@
 #include "errbuf.h"
 #include "intmap.h"
 #include "proctask.h"
+#include "rng.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -273,8 +274,8 @@ static int slot_claim(timer_sampler *s, int tid)
     /* the first expiry at a random phase of the period: a thread that lives for less
      * than a period (a call on a thread of its own) is then sampled with the probability
      * its CPU time deserves, instead of never */
-    s->rng = s->rng * 6364136223846793005ULL + 1442695040888963407ULL + (uint64_t)tid;
-    uint64_t first = 1 + (s->rng >> 33) % s->period_ns;
+    s->rng += (uint64_t)tid;
+    uint64_t first = 1 + rng_below(&s->rng, s->period_ns);
     struct itimerspec its = {
         .it_interval = { (time_t)(s->period_ns / 1000000000ULL),
                          (long)(s->period_ns % 1000000000ULL) },
