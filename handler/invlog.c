@@ -128,8 +128,8 @@ size_t invlog_drain(invlog *log, struct invlog_rec *out, size_t max, uint64_t *d
     pthread_mutex_lock(&log->mu);
     size_t n = log->count < max ? log->count : max;
     uint32_t *order = NULL;
-    if (n && log->count == log->cap && (order = malloc(log->count * sizeof *order))) {
-        /* full, so maybe sampled: the kept records are scattered, put them in call order */
+    if (n && log->replaced && (order = malloc(log->count * sizeof *order))) {
+        /* sampled: the kept records are scattered, put them back in call order */
         for (size_t i = 0; i < log->count; i++) order[i] = (uint32_t)i;
         qsort_r(order, log->count, sizeof *order, by_seq, log->seq);
     }
