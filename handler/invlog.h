@@ -10,7 +10,7 @@
  * are a uniform sample of all its calls, not only its last ones, and the others are
  * counted as dropped.  A busy runtime then writes almost no records: at 180,000 calls a
  * second and 10,000 records a window, 3 % of the calls in a 10 s window write one, and
- * the others only count themselves (two atomic increments, no lock).  Writing every call
+ * the others only count themselves (one atomic add, no lock).  Writing every call
  * into a 2 MB ring cost a hello request 1 % of its CPU in the lock alone, plus the cache
  * lines the ring pushed out.
  *
