@@ -1,21 +1,18 @@
 /* invlog — see invlog.h.  An array of at most cap records under one mutex, filled in
- * order, then sampled with Li's Algorithm L: rather than drawing for every call whether
- * it replaces a record (Algorithm R), the keeper of a record draws how many calls to pass
- * over before the next one that does, so a call that keeps nothing, nearly every call of
- * a busy runtime, costs one atomic add and one load, with no lock and no draw.  The
- * sample is the same uniform one.
+ * order, then sampled (Algorithm R): the n-th call of a window draws j in [0, n) and
+ * replaces record j when j < cap.  A call that keeps nothing, nearly every call of a busy
+ * runtime, costs one atomic add and a draw from its thread's stream, and no lock.
  *
  * seen holds the window's number (epoch) above the count of its calls, and a drain
- * starts the next epoch in the same atomic exchange.  A call that reaches the lock after
- * the drain of its own window keeps nothing: it was counted there, as dropped.  So every
- * call is counted exactly once, in its window: dropped = seen - records returned.  Each
- * record carries its call's number (seq), so a drain returns the kept ones in call
- * order. */
+ * starts the next epoch in the same atomic exchange that reads the count.  A call that
+ * reaches the lock after the drain of its own window keeps nothing: it was counted
+ * there, as dropped.  So every call is counted exactly once, in its window, with no
+ * second counter: dropped = seen - records returned.  Each record carries its call's
+ * number (seq), so a drain returns the kept ones in call order. */
 #define _GNU_SOURCE            /* qsort_r */
 #include "invlog.h"
 #include "rng.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -24,7 +21,6 @@
 
 #define SEEN_BITS 40           /* calls per window: 10^12, days at any rate */
 #define SEEN_MASK ((1ULL << SEEN_BITS) - 1)
-#define NO_NEXT UINT64_MAX     /* next while the window is still filling */
 
 struct invlog {
     pthread_mutex_t mu;
@@ -33,18 +29,8 @@ struct invlog {
     size_t cap, count;             /* under mu */
     uint64_t replaced;             /* under mu: kept records replaced by later ones */
     uint64_t epoch;                /* under mu: this window's number (seen's high bits) */
-    double w;                      /* under mu: Algorithm L's W */
-    uint64_t rng;                  /* under mu */
     _Atomic uint64_t seen;         /* epoch << SEEN_BITS | calls offered in this window */
-    _Atomic uint64_t next;         /* number of the next call past cap to keep */
 };
-
-uint64_t invlog_now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 invlog *invlog_new(size_t capacity)
 {
@@ -55,8 +41,6 @@ invlog *invlog_new(size_t capacity)
     log->seq = calloc(capacity, sizeof *log->seq);
     if (!log->recs || !log->seq) { invlog_free(log); return NULL; }
     log->cap = capacity;
-    log->rng = invlog_now_ns() ^ (uint64_t)(uintptr_t)log;
-    atomic_init(&log->next, NO_NEXT);
     pthread_mutex_init(&log->mu, NULL);
     return log;
 }
@@ -70,20 +54,25 @@ void invlog_free(invlog *log)
     free(log);
 }
 
-/* uniform in (0, 1) */
-static double unit_open(uint64_t *rng)
+uint64_t invlog_now_ns(void)
 {
-    return ((double)(rng_next(rng) >> 11) + 0.5) * 0x1p-53;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Algorithm L's step, under mu, after call n was kept: W shrinks as a window's sample
- * gets older, and the calls passed over before the next keep are geometric in 1 - W. */
-static void plan_next(invlog *il, uint64_t n)
+static _Thread_local uint64_t draw_state;
+
+__attribute__((noinline)) static void draw_seed(void)
 {
-    il->w *= exp(log(unit_open(&il->rng)) / (double)il->cap);
-    double skip = floor(log(unit_open(&il->rng)) / log1p(-il->w));
-    if (!(skip < (double)SEEN_MASK)) skip = (double)SEEN_MASK;     /* also NaN */
-    atomic_store_explicit(&il->next, n + 1 + (uint64_t)skip, memory_order_relaxed);
+    draw_state = invlog_now_ns() ^ (uint64_t)(uintptr_t)&draw_state;
+}
+
+/* A uniform draw in [0, n) from a per-thread stream (no lock, no syscall). */
+static uint64_t draw_below(uint64_t n)
+{
+    if (!draw_state) draw_seed();
+    return rng_below(&draw_state, n);
 }
 
 static void copy_bounded(char *dst, size_t cap, const char *src)
@@ -99,41 +88,31 @@ void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
     invlog_push_traced(log, id, fn, start_ns, end_ns, status, tid, NULL);
 }
 
-/* Call n of window epoch keeps its record, if it still may: filling, or chosen.  Out of
- * line, so that the path of the calls that keep nothing saves no registers. */
-__attribute__((noinline)) static void keep(invlog *log, uint64_t epoch, uint64_t n,
-                                           const char *id, const char *fn, uint64_t start_ns,
-                                           uint64_t end_ns, int status, int tid,
-                                           const char *trace_id)
+/* The record of call n of window epoch into slot j, or appended while there is room
+ * (still filling, or a drain came in between), unless that window was drained already.
+ * Out of line, so that the path of the calls that keep nothing saves no registers. */
+__attribute__((noinline)) static void keep(invlog *log, uint64_t epoch, uint64_t j,
+                                           uint64_t n, const char *id, const char *fn,
+                                           uint64_t start_ns, uint64_t end_ns, int status,
+                                           int tid, const char *trace_id)
 {
     pthread_mutex_lock(&log->mu);
-    size_t slot;
     if (epoch != (log->epoch & (UINT64_MAX >> SEEN_BITS))) {
-        slot = SIZE_MAX;                            /* its window was drained */
-    } else if (n <= log->cap) {
-        slot = log->count++;                        /* n is unique: count stays <= cap */
-        if (log->count == log->cap) {
-            log->w = 1;
-            plan_next(log, log->cap);
-        }
-    } else if (n >= atomic_load_explicit(&log->next, memory_order_relaxed)) {
-        slot = (size_t)rng_below(&log->rng, log->cap);
-        log->replaced++;
-        plan_next(log, n);
-    } else {
-        slot = SIZE_MAX;                            /* a concurrent keeper moved next on */
+        pthread_mutex_unlock(&log->mu);
+        return;
     }
-    if (slot != SIZE_MAX) {
-        struct invlog_rec *r = &log->recs[slot];
-        log->seq[slot] = n;
-        copy_bounded(r->id, sizeof r->id, id);
-        copy_bounded(r->fn, sizeof r->fn, fn);
-        r->start_ns = start_ns;
-        r->end_ns = end_ns;
-        r->status = status;
-        r->tid = tid > 0 ? tid : 0;
-        copy_bounded(r->trace_id, sizeof r->trace_id, trace_id);
-    }
+    size_t slot = (size_t)j;
+    if (log->count < log->cap) slot = log->count++;
+    else log->replaced++;
+    struct invlog_rec *r = &log->recs[slot];
+    log->seq[slot] = n;
+    copy_bounded(r->id, sizeof r->id, id);
+    copy_bounded(r->fn, sizeof r->fn, fn);
+    r->start_ns = start_ns;
+    r->end_ns = end_ns;
+    r->status = status;
+    r->tid = tid > 0 ? tid : 0;
+    copy_bounded(r->trace_id, sizeof r->trace_id, trace_id);
     pthread_mutex_unlock(&log->mu);
 }
 
@@ -141,9 +120,9 @@ void invlog_push_traced(invlog *log, const char *id, const char *fn, uint64_t st
                         uint64_t end_ns, int status, int tid, const char *trace_id)
 {
     uint64_t v = atomic_fetch_add_explicit(&log->seen, 1, memory_order_relaxed);
-    uint64_t n = (v & SEEN_MASK) + 1;
-    if (n > log->cap && n < atomic_load_explicit(&log->next, memory_order_relaxed)) return;
-    keep(log, v >> SEEN_BITS, n, id, fn, start_ns, end_ns, status, tid, trace_id);
+    uint64_t n = (v & SEEN_MASK) + 1, j = n - 1;
+    if (n > log->cap && (j = draw_below(n)) >= log->cap) return;
+    keep(log, v >> SEEN_BITS, j, n, id, fn, start_ns, end_ns, status, tid, trace_id);
 }
 
 static int by_seq(const void *a, const void *b, void *seq)
@@ -168,12 +147,10 @@ size_t invlog_drain(invlog *log, struct invlog_rec *out, size_t max, uint64_t *d
     log->epoch++;
     uint64_t seen = atomic_exchange_explicit(&log->seen, log->epoch << SEEN_BITS,
                                              memory_order_relaxed) & SEEN_MASK;
-    atomic_store_explicit(&log->next, NO_NEXT, memory_order_relaxed);
-    uint64_t lost = seen > n ? seen - n : 0;
     log->count = 0;
     log->replaced = 0;
     pthread_mutex_unlock(&log->mu);
-    if (dropped) *dropped = lost;
+    if (dropped) *dropped = seen > n ? seen - n : 0;
     return n;
 }
 
