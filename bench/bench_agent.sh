@@ -5,7 +5,9 @@
 #     fntrace-collector): its CPU time (user+sys), plus the BPF program's own run time
 #     in the kernel (bpf_stats; charged to the interrupted tasks, not to the agent);
 #   - `perf record -a -g -F 200` + `perf script` (the classic recipe on a node);
-#   - `fntrace record -F 200 -p PID` (the perf backend) on the same target.
+#   - `fntrace record -F 200 -p PID` (the perf backend) on the same target;
+# and the agent and the perf backend again on a target in system calls (dd), whose
+# samples hold kernel frames: the perf backend names them from /proc/kallsyms.
 # Each tool's CPU is split into a one-time part (start-up, and for perf the `perf script`
 # pass and for fntrace the final write) and a steady state: CPU per second of sampling,
 # measured from the tool's threads' run time (/proc/PID/task/*/schedstat, ns) between 2 s
@@ -69,8 +71,16 @@ def free_port():
 
 
 def busy():
-    """A target worth ~(longest run + 3) CPU-seconds (calibrated once)."""
+    """A target worth ~(longest run + 3) CPU-seconds (calibrated once); with busy.syscalls,
+    one that spends its time in read and write system calls instead (dd), as a function
+    serving requests does, so that its samples hold kernel frames."""
+    if busy.syscalls:
+        return subprocess.Popen(pin_target + ["dd", "if=/dev/zero", "of=/dev/null", "bs=64"],
+                                stderr=subprocess.DEVNULL)
     return subprocess.Popen(pin_target + [target, str(busy.n)], stderr=subprocess.DEVNULL)
+
+
+busy.syscalls = False
 
 
 t = subprocess.Popen(pin_target + [target, "100"], stderr=subprocess.DEVNULL)
@@ -232,6 +242,18 @@ try:
           f"ratio={(ag['rate'] or 0) / max(pf['rate'] or 0, 1e-9):.3f} (steady, vs perf -a) "
           f"ratio_perf_backend={(ag['rate'] or 0) / max(fn['rate'] or 0, 1e-9):.3f} "
           f"goal=lowest_steady {verdict(ag['rate'], [pf['rate'], fn['rate']])}")
+
+    # the same two on a target in system calls: each kernel frame the perf backend meets
+    # needs /proc/kallsyms, which the agent's kernel symbol lookup (BPF) does without
+    busy.syscalls = True
+    ks = agent(200, seconds)
+    kf = perf_backend(seconds)
+    busy.syscalls = False
+    print(f"bench: agent_cpu_kernel_frames seconds={seconds:.0f} agent_cpu_s={ks['cpu']:.3f} "
+          f"agent_steady_ms_per_s={ms(ks['rate'])} perf_backend_cpu_s={kf['cpu']:.3f} "
+          f"perf_backend_steady_ms_per_s={ms(kf['rate'])} "
+          f"ratio_perf_backend={ks['cpu'] / max(kf['cpu'], 1e-6):.3f} (target: dd in read/write "
+          f"system calls) goal=lowest_vs_perf_backend {verdict(ks['cpu'], [kf['cpu']])}")
 
     if long_seconds > 0:
         la = agent(200, long_seconds)
