@@ -248,12 +248,15 @@ __u64 ksym_addrs[PROF_KSYM_BATCH];
 __u32 ksym_n = 0;
 char ksym_out[PROF_KSYM_BATCH][PROF_KSYM_LEN];
 long ksym_len[PROF_KSYM_BATCH];
+/* a named constant lands in .rodata; a string literal would get a map of its own
+ * (.rodata.str1.1), which libbpf creates, freezes and binds to every program */
+static const char ksym_fmt[] = "%pS";
 
 static long ksym_one(__u32 i, void *unused)
 {
     if (i >= PROF_KSYM_BATCH) return 1;
     __u64 a = ksym_addrs[i];
-    ksym_len[i] = bpf_snprintf(ksym_out[i], PROF_KSYM_LEN, "%pS", &a, sizeof a);
+    ksym_len[i] = bpf_snprintf(ksym_out[i], PROF_KSYM_LEN, ksym_fmt, &a, sizeof a);
     return 0;
 }
 
