@@ -28,8 +28,9 @@ struct invlog {
     uint64_t *seq;                 /* recs[i]'s call number */
     size_t cap, count;             /* under mu */
     uint64_t replaced;             /* under mu: kept records replaced by later ones */
-    uint64_t epoch;                /* under mu: this window's number (seen's high bits) */
-    _Atomic uint64_t seen;         /* epoch << SEEN_BITS | calls offered in this window */
+    /* the window's number (epoch, changed only by a drain, under mu) << SEEN_BITS | the
+     * calls offered in it */
+    _Atomic uint64_t seen;
 };
 
 invlog *invlog_new(size_t capacity)
@@ -88,16 +89,17 @@ void invlog_push(invlog *log, const char *id, const char *fn, uint64_t start_ns,
     invlog_push_traced(log, id, fn, start_ns, end_ns, status, tid, NULL);
 }
 
-/* The record of call n of window epoch into slot j, or appended while there is room
- * (still filling, or a drain came in between), unless that window was drained already.
- * Out of line, so that the path of the calls that keep nothing saves no registers. */
+/* The record of call n of window epoch into slot j, or appended while there is room (a
+ * call among the window's first cap may reach the lock after a later one), unless that
+ * window was drained already.  Out of line, so that the path of the calls that keep
+ * nothing saves no registers. */
 __attribute__((noinline)) static void keep(invlog *log, uint64_t epoch, uint64_t j,
                                            uint64_t n, const char *id, const char *fn,
                                            uint64_t start_ns, uint64_t end_ns, int status,
                                            int tid, const char *trace_id)
 {
     pthread_mutex_lock(&log->mu);
-    if (epoch != (log->epoch & (UINT64_MAX >> SEEN_BITS))) {
+    if (epoch != atomic_load_explicit(&log->seen, memory_order_relaxed) >> SEEN_BITS) {
         pthread_mutex_unlock(&log->mu);
         return;
     }
@@ -144,8 +146,8 @@ size_t invlog_drain(invlog *log, struct invlog_rec *out, size_t max, uint64_t *d
     }
     for (size_t i = 0; i < n; i++) out[i] = log->recs[order ? order[i] : i];
     free(order);
-    log->epoch++;
-    uint64_t seen = atomic_exchange_explicit(&log->seen, log->epoch << SEEN_BITS,
+    uint64_t next = (atomic_load_explicit(&log->seen, memory_order_relaxed) >> SEEN_BITS) + 1;
+    uint64_t seen = atomic_exchange_explicit(&log->seen, next << SEEN_BITS,
                                              memory_order_relaxed) & SEEN_MASK;
     log->count = 0;
     log->replaced = 0;
