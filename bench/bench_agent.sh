@@ -70,17 +70,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def busy():
-    """A target worth ~(longest run + 3) CPU-seconds (calibrated once); with busy.syscalls,
+def busy(syscalls=False):
+    """A target worth ~(longest run + 3) CPU-seconds (calibrated once); with syscalls,
     one that spends its time in read and write system calls instead (dd), as a function
     serving requests does, so that its samples hold kernel frames."""
-    if busy.syscalls:
+    if syscalls:
         return subprocess.Popen(pin_target + ["dd", "if=/dev/zero", "of=/dev/null", "bs=64"],
                                 stderr=subprocess.DEVNULL)
     return subprocess.Popen(pin_target + [target, str(busy.n)], stderr=subprocess.DEVNULL)
 
-
-busy.syscalls = False
 
 
 t = subprocess.Popen(pin_target + [target, "100"], stderr=subprocess.DEVNULL)
@@ -136,12 +134,12 @@ def sample_for(p, secs):
     return (c2 - c1) / (t2 - t1)
 
 
-def agent(freq, secs, cgroup=None, stats=False, window=None):
+def agent(freq, secs, cgroup=None, stats=False, window=None, syscalls=False):
     """fntrace agent for secs at freq (on cgroup, holding the target, when given), with
     its default window (10 s: one trace of a 10 s run, as the perf backend writes) or
-    WINDOW seconds; returns dict(cpu, startup, rate, kern, log)."""
+    WINDOW seconds; on busy(syscalls); returns dict(cpu, startup, rate, kern, log)."""
     log = os.path.join(tmp, f"agent-{freq}-{secs}-{bool(cgroup)}.log")
-    tgt = busy()
+    tgt = busy(syscalls)
     extra = []
     if cgroup:
         open(os.path.join(cgroup, "cgroup.procs"), "w").write(f"{tgt.pid}\n")
@@ -170,8 +168,8 @@ def agent(freq, secs, cgroup=None, stats=False, window=None):
                 log=text)
 
 
-def perf_backend(secs):
-    tgt = busy()
+def perf_backend(secs, syscalls=False):
+    tgt = busy(syscalls)
     fr = subprocess.Popen(pin_tool + [fntrace, "record", "-F", "200", "-d", str(secs), "-p",
                                       str(tgt.pid), "-o", os.path.join(tmp, "fn.perf")],
                           stderr=subprocess.DEVNULL)
@@ -245,10 +243,8 @@ try:
 
     # the same two on a target in system calls: each kernel frame the perf backend meets
     # needs /proc/kallsyms, which the agent's kernel symbol lookup (BPF) does without
-    busy.syscalls = True
-    ks = agent(200, seconds)
-    kf = perf_backend(seconds)
-    busy.syscalls = False
+    ks = agent(200, seconds, syscalls=True)
+    kf = perf_backend(seconds, syscalls=True)
     print(f"bench: agent_cpu_kernel_frames seconds={seconds:.0f} agent_cpu_s={ks['cpu']:.3f} "
           f"agent_steady_ms_per_s={ms(ks['rate'])} perf_backend_cpu_s={kf['cpu']:.3f} "
           f"perf_backend_steady_ms_per_s={ms(kf['rate'])} "
