@@ -48,7 +48,11 @@
 #define CAP_BPF 39
 #endif
 
-#define FLIP_NS 1000000000ULL        /* stack map generation length */
+/* Stack map generation length.  Half a second, not one: the maps are sized by what one
+ * generation can bring, and both are preallocated and zeroed at load (~1 KiB a bucket),
+ * so a shorter generation halves the kernel memory and the start-up's largest bpf calls
+ * at the same load; a flip costs a syscall per stack id the generation read. */
+#define FLIP_NS 500000000ULL
 #define MAX_CGROUP_DEPTH 64          /* directories below a v1 cgroup walked for pids */
 
 struct cached_stack {
@@ -466,13 +470,13 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     s->skel->rodata->period_ns = 1000000000ULL / (uint64_t)o->freq;
     s->skel->rodata->open_ns = mono_ns();
     bpf_map__set_max_entries(s->skel->maps.events, ring_size(o->ring_bytes, ncpus));
-    /* each map serves one second: its kernel and user stacks (up to 2 x freq x CPUs
-     * distinct ones) at a load under 1/2, so collisions stay rare; both maps are
-     * preallocated (~1 KiB a bucket), so no bigger than that */
+    /* each map serves one generation (FLIP_NS, half a second): its kernel and user
+     * stacks (up to freq x CPUs distinct ones) at a load under 1/2, so collisions stay
+     * rare; both maps are preallocated (~1 KiB a bucket), so no bigger than that */
     unsigned entries = o->stack_entries;
     if (!entries) {
-        uint64_t want = (uint64_t)o->freq * (uint64_t)ncpus * 4;
-        entries = 2048;
+        uint64_t want = (uint64_t)o->freq * (uint64_t)ncpus * 2;
+        entries = 1024;
         while (entries < want && entries < 65536) entries <<= 1;
     }
     bpf_map__set_max_entries(s->skel->maps.stacks0, entries);

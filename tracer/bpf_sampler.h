@@ -61,8 +61,9 @@ typedef struct bpf_sampler_opts {
     int skip_pid;             /* a process never sampled (the agent passes itself); 0: none */
     int freq;                 /* samples per second per CPU */
     unsigned ring_bytes;      /* ring buffer size, power of two; 0: 256 KiB per CPU, >= 1 MiB */
-    unsigned stack_entries;   /* stack map buckets (each map); 0: 4 per sample a second
-                                 can bring (freq x CPUs), a power of two in [2048, 65536] */
+    unsigned stack_entries;   /* stack map buckets (each map); 0: 4 per sample half a
+                                 second can bring (freq x CPUs / 2), a power of two in
+                                 [1024, 65536] */
     unsigned dither_ms;       /* each CPU's period redrawn this often; 0: at every read.
                                  A redraw is an ioctl per CPU, an IPI and a timer MSR
                                  write each: on a VM 30-40 % of a 250 ms reader's CPU */
