@@ -471,11 +471,12 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     s->skel->rodata->open_ns = mono_ns();
     bpf_map__set_max_entries(s->skel->maps.events, ring_size(o->ring_bytes, ncpus));
     /* each map serves one generation (FLIP_NS, half a second): its kernel and user
-     * stacks (up to freq x CPUs distinct ones) at a load under 1/2, so collisions stay
-     * rare; both maps are preallocated (~1 KiB a bucket), so no bigger than that */
+     * stacks (2 x freq x CPUs x FLIP_NS distinct ones at most) at a load under 1/2,
+     * so collisions stay rare; both maps are preallocated (~1 KiB a bucket), so no
+     * bigger than that */
     unsigned entries = o->stack_entries;
     if (!entries) {
-        uint64_t want = (uint64_t)o->freq * (uint64_t)ncpus * 2;
+        uint64_t want = 4 * (uint64_t)o->freq * (uint64_t)ncpus * FLIP_NS / 1000000000ULL;
         entries = 1024;
         while (entries < want && entries < 65536) entries <<= 1;
     }
