@@ -88,13 +88,13 @@ FNTRACE= on_server "$APP" --port "$p_app" 2>"$work/app.log" &
 app_pid=$!
 pids+=($app_pid)
 wait_http "http://127.0.0.1:$p_app/hello" || exit 1
-# the same app with an 8 KiB connection pool (FNHANDLER_HEADER_BYTES): libmicrohttpd zeroes
-# the whole pool after every keep-alive request, and the pool is also the header limit
-p_app8=$(free_port)
-FNTRACE= FNHANDLER_HEADER_BYTES=8192 on_server "$APP" --port "$p_app8" 2>"$work/app8.log" &
-app8_pid=$!
-pids+=($app8_pid)
-wait_http "http://127.0.0.1:$p_app8/hello" || exit 1
+# the same app with libmicrohttpd's zeroing of the 32 KiB connection pool after every
+# keep-alive request kept (FNHANDLER_POOL_ZEROING=1): what skipping it saves
+p_appz=$(free_port)
+FNTRACE= FNHANDLER_POOL_ZEROING=1 on_server "$APP" --port "$p_appz" 2>"$work/appz.log" &
+appz_pid=$!
+pids+=($appz_pid)
+wait_http "http://127.0.0.1:$p_appz/hello" || exit 1
 
 # --- nginx: fixed 200 -----------------------------------------------------------------------
 p_nginx=$(free_port)
@@ -157,7 +157,7 @@ rounds() {      # name url pid ... → $work/NAME.rps, .p99, .bad, .cpu ("CPU-ns
 }
 for _ in $(seq 1 "$ROUNDS"); do
     rounds app "http://127.0.0.1:$p_app/hello?name=bench" "$app_pid" \
-           app8 "http://127.0.0.1:$p_app8/hello?name=bench" "$app8_pid" \
+           appz "http://127.0.0.1:$p_appz/hello?name=bench" "$appz_pid" \
            nginx "http://127.0.0.1:$p_nginx/hello?name=bench" "$nginx_pid $(ps --ppid "$nginx_pid" -o pid= | tr '\n' ' ')" \
            node "http://127.0.0.1:$p_node/hello?name=bench" "$node_pid"
 done
@@ -174,10 +174,10 @@ pr_ngx=$(pair_ratio nginx app)
 echo "bench: handler-hello-vs-nginx rps=$app_rps ratio=$(ratio "$app_rps" "$ngx_rps") paired_ratio=$(printf '%.3f' "$pr_ngx") spread=$(paste "$work/nginx.rps" "$work/app.rps" | awk '$1 > 0 { printf "%.2f\n", $2 / $1 }' | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s..%s", lo, hi }') (vs nginx, goal >= 0.9)"
 echo "bench: handler-hello-vs-node rps=$app_rps ratio=$(ratio "$app_rps" "$node_rps") (vs node, goal >= 3)"
 ns_req() { awk '$2 > 0 { printf "%.0f\n", $1 / $2 }' "$work/$1.cpu" | median; }
-pool_pct=$(paste "$work/app.cpu" "$work/app8.cpu" | awk '$2 > 0 && $4 > 0 { print 100 * (($3 / $4) / ($1 / $2) - 1) }' | median)
+pool_pct=$(paste "$work/app.cpu" "$work/appz.cpu" | awk '$2 > 0 && $4 > 0 { print 100 * (($3 / $4) / ($1 / $2) - 1) }' | median)
 echo "bench: handler-hello-cpu ns_per_req=$(ns_req app) nginx_ns_per_req=$(ns_req nginx) node_ns_per_req=$(ns_req node) ratio_vs_nginx=$(ratio "$(ns_req nginx)" "$(ns_req app)") (CPU per request, medians; > 1: less CPU than nginx)"
-echo "bench: handler-hello-pool-8k rps=$(median <"$work/app8.rps") ns_per_req=$(ns_req app8) paired_cpu_change_pct=$(printf '%.2f' "$pool_pct") (FNHANDLER_HEADER_BYTES=8192 against the default 32 KiB pool, median of paired rounds)"
-kill "$nginx_pid" "$node_pid" "$app8_pid" 2>/dev/null     # the references are done: less load for the next part
+echo "bench: handler-hello-pool-zeroing rps=$(median <"$work/appz.rps") ns_per_req=$(ns_req appz) paired_cpu_change_pct=$(printf '%.2f' "$pool_pct") (FNHANDLER_POOL_ZEROING=1, libmicrohttpd's zeroing of the 32 KiB pool kept, against it skipped, median of paired rounds)"
+kill "$nginx_pid" "$node_pid" "$appz_pid" 2>/dev/null     # the references are done: less load for the next part
 
 # --- tracing on (200 Hz) against off, measured back to back -------------------------------------
 coll=$BUILD/bin/fntrace-collector

@@ -63,8 +63,9 @@ static void usage(const fn_app *app, const char *prog, FILE *out)
 "  FNHANDLER_FUNCTION, FNHANDLER_MAX_BODY   as --function, --max-body\n"
 "  FNHANDLER_THREADS              I/O threads (default one per CPU it may run on, at\n"
 "                                 least 2)\n"
-"  FNHANDLER_HEADER_BYTES         request header space per connection (default 32768;\n"
-"                                 smaller is cheaper per keep-alive request)\n"
+"  FNHANDLER_HEADER_BYTES         request header space per connection (default 32768)\n"
+"  FNHANDLER_POOL_ZEROING=1       keep libmicrohttpd's zeroing of that space after each\n"
+"                                 request (skipped by default: it is not needed)\n"
 "  FNHANDLER_ACCESS_LOG=1         one log line per request\n"
 "  FNTRACE=1, FNTRACE_SAMPLER, FNTRACE_FREQ, FNTRACE_COLLECTOR, FNTRACE_NAME,\n"
 "  FNTRACE_WINDOW, FNTRACE_SPOOL,\n"
@@ -275,9 +276,10 @@ static int io_threads(unsigned *out, char *err, size_t errlen)
     return 0;
 }
 
-/* libmicrohttpd keeps a request's headers in its per-connection pool and zeroes the whole
- * pool after every keep-alive request: the pool is the header limit and its size is paid
- * per request.  FNHANDLER_HEADER_BYTES sizes it; 0 (unset): libmicrohttpd's 32 KiB. */
+/* libmicrohttpd keeps a request's headers in its per-connection pool: the pool is the
+ * header limit.  FNHANDLER_HEADER_BYTES sizes it; 0 (unset): libmicrohttpd's 32 KiB.
+ * Its zeroing after every keep-alive request is skipped (lib/httpd.c, "Pool zeroing"),
+ * so the size is no longer paid per request; FNHANDLER_POOL_ZEROING=1 keeps it. */
 static int header_bytes(size_t *out, char *err, size_t errlen)
 {
     *out = 0;
@@ -312,7 +314,8 @@ static int serve(struct rt *rt, const struct mode *m, const char *listen, unsign
     struct httpd_opts ho = {
         .listen = listen,
         .port = (uint16_t)port,
-        .flags = HTTPD_ALLOW_SUSPEND | (getenv("FNHANDLER_ACCESS_LOG") ? 0 : HTTPD_QUIET),
+        .flags = HTTPD_ALLOW_SUSPEND | (getenv("FNHANDLER_ACCESS_LOG") ? 0 : HTTPD_QUIET) |
+                 (getenv("FNHANDLER_POOL_ZEROING") ? HTTPD_POOL_ZEROING : 0),
         .threads = threads,
         .timeout_s = rt->read_timeout > 0 ? (unsigned)(rt->read_timeout + 0.999) : 60,
         /* read_timeout bounds a request's headers as a whole, not only each silence */
@@ -329,9 +332,10 @@ static int serve(struct rt *rt, const struct mode *m, const char *listen, unsign
     }
     log_info("serving",
              "app=%s mode=%s listen=%s port=%u functions=%zu default=%s exec_timeout_s=%.3f "
-             "max_inflight=%u",
+             "max_inflight=%u pool_zeroing=\"%s\"",
              app->name, m->name, listen, (unsigned)httpd_port(srv), app->nfuncs,
-             rt->default_fn ? rt->default_fn->name : "-", rt->exec_timeout, rt->max_inflight);
+             rt->default_fn ? rt->default_fn->name : "-", rt->exec_timeout, rt->max_inflight,
+             httpd_pool_zeroing());
 
     int sig;
     while ((sig = httpd_wait_signal(-1)) == 0) {}

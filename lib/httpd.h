@@ -56,6 +56,8 @@ enum {
     HTTPD_THREAD_PER_CONNECTION = 1 << 0,
     HTTPD_QUIET = 1 << 1,    /* no access log lines */
     HTTPD_ALLOW_SUSPEND = 1 << 2,  /* pool mode: `handle` may hand its request to a thread */
+    HTTPD_POOL_ZEROING = 1 << 3,   /* keep libmicrohttpd's zeroing of a connection's pool
+                                      after each request (httpd.c, "Pool zeroing") */
 };
 
 struct httpd_opts {
@@ -95,6 +97,11 @@ void httpd_stop(httpd *srv);
  * connections it evicted under pressure (see httpd.c). */
 unsigned long httpd_closed_slow(const httpd *srv);
 unsigned long httpd_evicted(const httpd *srv);
+
+/* What the process does about libmicrohttpd's pool zeroing, for a log line: "skipped",
+ * "kept", or "kept (why)".  Process-wide: the first server started without
+ * HTTPD_POOL_ZEROING decides it for every later one. */
+const char *httpd_pool_zeroing(void);
 
 /* Blocks SIGINT, SIGTERM (and ignores SIGPIPE) in the calling thread; call before
  * httpd_start so the server's threads inherit the mask.  Then httpd_wait_signal()

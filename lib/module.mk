@@ -5,5 +5,5 @@
 #              Shared Key's HMAC-SHA256)
 #   lib_TESTS: its unit tests (also the default for a test no component claims)
 lib_PKGS  := libmicrohttpd libcjson zlib libcurl libcrypto
-lib_TESTS := test_httpd test_perfscript test_store test_store_seam test_units
+lib_TESTS := test_httpd test_perfscript test_plthook test_store test_store_seam test_units
 test_httpd_PKGS := libcurl          # the test's HTTP client
