@@ -944,14 +944,16 @@ static void guard_free(httpd *srv)
 
 /* --- pool zeroing (see the top of the file) ------------------------------------------ */
 
-static void *(*mhd_memset)(void *, int, size_t);
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static char pool_state[160] = "kept";
 
+/* The rest goes to the memset this file calls, the one libmicrohttpd's slot held (or a
+ * sanitizer's, in both): a daemon already running may call in as soon as the slot
+ * changes, so nothing here may wait for plthook_replace to return. */
 static void *pool_memset(void *s, int c, size_t n)
 {
     if (c == 0 && n >= POOL_ZERO_MIN) return s;
-    return mhd_memset(s, c, n);
+    return memset(s, c, n);
 }
 
 static void pool_zeroing_skip(void)
@@ -970,7 +972,6 @@ static void pool_zeroing_skip(void)
         snprintf(pool_state, sizeof pool_state, "kept (%s)", err);
         return;
     }
-    mhd_memset = (void *(*)(void *, int, size_t))orig;
     snprintf(pool_state, sizeof pool_state, "skipped");
 }
 
