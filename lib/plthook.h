@@ -3,9 +3,11 @@
  * function alone.  lib/httpd uses it to take libmicrohttpd's needless per-request pool
  * zeroing out of the hot path (see httpd.c, "Pool zeroing").
  *
- * Only the slots the dynamic loader has already filled are changed: call it before the
- * library's threads start.  Full RELRO (read-only GOT) is handled: the page is made
- * writable for the store and read-only again.  ELF RELA platforms (x86-64, arm64). */
+ * Only the slots the dynamic loader has already filled are changed, each with one atomic
+ * store, so the library's threads may run meanwhile; a replacement they reach before
+ * plthook_replace returns must not need *original yet.  Full RELRO (read-only GOT) is
+ * handled: the page is made writable for the store and read-only again.  ELF RELA
+ * platforms (x86-64, arm64). */
 #ifndef FNTRACE_PLTHOOK_H
 #define FNTRACE_PLTHOOK_H
 
