@@ -471,7 +471,7 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     s->skel->rodata->open_ns = mono_ns();
     bpf_map__set_max_entries(s->skel->maps.events, ring_size(o->ring_bytes, ncpus));
     /* each map serves one generation (FLIP_NS, half a second): its kernel and user
-     * stacks (2 x freq x CPUs x FLIP_NS distinct ones at most) at a load under 1/2,
+     * stacks (2 x freq x CPUs x FLIP_NS/1e9 s distinct ones at most) at a load under 1/2,
      * so collisions stay rare; both maps are preallocated (~1 KiB a bucket), so no
      * bigger than that */
     unsigned entries = o->stack_entries;
