@@ -214,7 +214,6 @@ int agent_run(const agent_opts *o, agent_stats *st, char *err, size_t errlen)
     tracer_get_stats(t, &ts);
     st->samples = ts.samples;
     st->lost = ts.lost;
-    st->collisions = ts.collisions;
     tracer_free(t);
     cgroup_namer_free(a.namer);
     intmap_free(&a.pids);

@@ -47,7 +47,7 @@ typedef struct agent_opts {
 } agent_opts;
 
 typedef struct agent_stats {
-    uint64_t samples, lost, collisions;
+    uint64_t samples, lost;
     unsigned windows, sent, spooled, failed;
 } agent_stats;
 

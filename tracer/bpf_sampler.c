@@ -48,17 +48,7 @@
 #define CAP_BPF 39
 #endif
 
-/* Stack map generation length.  Half a second, not one: the maps are sized by what one
- * generation can bring, and both are preallocated and zeroed at load (~1 KiB a bucket),
- * so a shorter generation halves the kernel memory and the start-up's largest bpf calls
- * at the same load; a flip costs a syscall per stack id the generation read. */
-#define FLIP_NS 500000000ULL
 #define MAX_CGROUP_DEPTH 64          /* directories below a v1 cgroup walked for pids */
-
-struct cached_stack {
-    uint32_t n;
-    uint64_t ips[];
-};
 
 struct bpf_sampler {
     struct profile_bpf *skel;
@@ -67,14 +57,8 @@ struct bpf_sampler {
     struct bpf_link **links;         /* the program attached to each */
     unsigned npfds;
     int freq;
-    int stack_fd[2];
-    intmap stack_cache[2];           /* (id << 1 | user) -> struct cached_stack */
-    uint32_t *keys;                  /* flip(): the ids of one map */
-    uint32_t nkeys;
-    uint64_t flip_at;
     char *cgroup_v1;                 /* v1 directory whose pids are mirrored, or NULL */
     intmap v1_pids;                  /* pids currently in the kernel's set (v1 mode) */
-    uint64_t collisions, stack_errors;  /* counted here (samples dropped by the reader) */
     uint64_t weighted;               /* samples handed out, weights applied */
     uint64_t rng;                    /* dither(): the periods drawn */
     uint64_t dither_ns, dither_at;   /* its interval (0: every read) and next time */
@@ -166,65 +150,6 @@ int bpf_cgroup_probe(const char *path, uint64_t *id, int *level, char *err, size
     return BPF_CGROUP_V2;
 }
 
-static void cache_clear(intmap *m)
-{
-    size_t pos = 0;
-    uint64_t key;
-    void *val;
-    while (intmap_next(m, &pos, &key, &val)) free(val);
-    intmap_free(m);
-}
-
-/* Empties the inactive stack map and switches the program to it.  The ids read in that
- * generation are known (the cache): they are deleted directly, one syscall each; only
- * when the map still holds others (ids of samples the ring dropped) is it walked.  The
- * keys are listed first and deleted after: the kernel restarts get_next_key from the
- * first bucket when the given key is gone, so deleting while walking would cost a scan
- * per entry. */
-static void flip(bpf_sampler *s)
-{
-    uint32_t next = (s->skel->bss->gen & 1) ^ 1;
-    int fd = s->stack_fd[next];
-    uint32_t key, nkey, n = 0;
-    uint32_t *keys = s->keys;
-    size_t pos = 0;
-    uint64_t ck;
-    void *cv;
-    while (intmap_next(&s->stack_cache[next], &pos, &ck, &cv)) {
-        uint32_t id = (uint32_t)(ck >> 1);
-        bpf_map_delete_elem(fd, &id);
-    }
-    for (int first = 1; n < s->nkeys && !bpf_map_get_next_key(fd, first ? NULL : &key, &nkey);
-         first = 0) {
-        keys[n++] = nkey;
-        key = nkey;
-    }
-    for (uint32_t i = 0; i < n; i++) bpf_map_delete_elem(fd, &keys[i]);
-    cache_clear(&s->stack_cache[next]);
-    __atomic_store_n(&s->skel->bss->gen, next, __ATOMIC_RELEASE);
-}
-
-static const struct cached_stack *get_stack(bpf_sampler *s, uint32_t g, int32_t id, int user)
-{
-    uint64_t key = (uint64_t)(uint32_t)id << 1 | (unsigned)user;
-    struct cached_stack *c = intmap_get(&s->stack_cache[g], key);
-    if (c) return c;
-    uint64_t buf[PROF_MAX_DEPTH];
-    uint32_t k = (uint32_t)id;
-    if (bpf_map_lookup_elem(s->stack_fd[g], &k, buf)) return NULL;
-    uint32_t n = 0;
-    while (n < PROF_MAX_DEPTH && buf[n]) n++;
-    c = malloc(sizeof *c + n * sizeof *buf);
-    if (!c) return NULL;
-    c->n = n;
-    memcpy(c->ips, buf, n * sizeof *buf);
-    if (intmap_put(&s->stack_cache[g], key, c) < 0) {
-        free(c);
-        return NULL;
-    }
-    return c;
-}
-
 static int on_event(void *ctx, void *data, size_t size)
 {
     bpf_sampler *s = ctx;
@@ -248,46 +173,25 @@ static int on_event(void *ctx, void *data, size_t size)
         s->cb(s->cb_arg, &r);
         return 0;
     case PROF_SAMPLE:
-    case PROF_SAMPLE_FULL:
         break;
     default:
         return 0;
     }
-    uint32_t g = e->gen & 1, n = 0;
-    if (e->type == PROF_SAMPLE_FULL) {
-        const struct prof_event_full *f = data;
-        if (size < sizeof *f || f->kn > PROF_MAX_DEPTH || f->un > PROF_MAX_DEPTH) return 0;
-        s->collisions++;
-        if (f->kn) {
-            s->ips[n++] = SAMPLER_CONTEXT_KERNEL;
-            memcpy(&s->ips[n], f->kips, f->kn * sizeof *f->kips);
-            n += f->kn;
-        }
-        if (f->un) {
-            s->ips[n++] = SAMPLER_CONTEXT_USER;
-            memcpy(&s->ips[n], f->uips, f->un * sizeof *f->uips);
-            n += f->un;
-        }
-    }
-    if (e->type == PROF_SAMPLE && e->kstack >= 0) {
-        const struct cached_stack *c = get_stack(s, g, e->kstack, 0);
-        if (!c) {
-            s->stack_errors++;
-            return 0;
-        }
+    /* the frames follow the header: kn kernel ones, then un user ones */
+    if (e->kn > PROF_MAX_DEPTH || e->un > PROF_MAX_DEPTH ||
+        size < sizeof *e + (size_t)(e->kn + e->un) * sizeof(uint64_t))
+        return 0;
+    const unsigned char *ips = (const unsigned char *)data + sizeof *e;
+    uint32_t n = 0;
+    if (e->kn) {
         s->ips[n++] = SAMPLER_CONTEXT_KERNEL;
-        memcpy(&s->ips[n], c->ips, c->n * sizeof *c->ips);
-        n += c->n;
+        memcpy(&s->ips[n], ips, e->kn * sizeof(uint64_t));
+        n += e->kn;
     }
-    if (e->type == PROF_SAMPLE && e->ustack >= 0) {
-        const struct cached_stack *c = get_stack(s, g, e->ustack, 1);
-        if (!c) {
-            s->stack_errors++;
-            return 0;
-        }
+    if (e->un) {
         s->ips[n++] = SAMPLER_CONTEXT_USER;
-        memcpy(&s->ips[n], c->ips, c->n * sizeof *c->ips);
-        n += c->n;
+        memcpy(&s->ips[n], ips + e->kn * sizeof(uint64_t), e->un * sizeof(uint64_t));
+        n += e->un;
     }
     r.type = SREC_SAMPLE;
     r.ips = s->ips;
@@ -444,7 +348,7 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
         err_set(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    s->stack_fd[0] = s->stack_fd[1] = s->btf_fd = -1;
+    s->btf_fd = -1;
     char btf_path[64];
     const char *btf = core_btf(&s->btf_fd, btf_path, sizeof btf_path);
     s->btf = btf == btf_path ? "embedded" : btf ? btf : "kernel";
@@ -470,18 +374,6 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
     s->skel->rodata->period_ns = 1000000000ULL / (uint64_t)o->freq;
     s->skel->rodata->open_ns = mono_ns();
     bpf_map__set_max_entries(s->skel->maps.events, ring_size(o->ring_bytes, ncpus));
-    /* each map serves one generation (FLIP_NS, half a second): its kernel and user
-     * stacks (2 x freq x CPUs x FLIP_NS/1e9 s distinct ones at most) at a load under 1/2,
-     * so collisions stay rare; both maps are preallocated (~1 KiB a bucket), so no
-     * bigger than that */
-    unsigned entries = o->stack_entries;
-    if (!entries) {
-        uint64_t want = 4 * (uint64_t)o->freq * (uint64_t)ncpus * FLIP_NS / 1000000000ULL;
-        entries = 1024;
-        while (entries < want && entries < 65536) entries <<= 1;
-    }
-    bpf_map__set_max_entries(s->skel->maps.stacks0, entries);
-    bpf_map__set_max_entries(s->skel->maps.stacks1, entries);
     /* the pid set is preallocated: one slot when there is none (-a, a v2 cgroup) */
     if (!s->skel->rodata->filter_pids) bpf_map__set_max_entries(s->skel->maps.pids, 1);
     if (!o->npids && mode != BPF_CGROUP_V1)
@@ -500,14 +392,6 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
         rc = perm_error(-rc, what, err, errlen);
         goto fail;
     }
-    s->nkeys = bpf_map__max_entries(s->skel->maps.stacks0);
-    if (!(s->keys = calloc(s->nkeys, sizeof *s->keys))) {
-        rc = -ENOMEM;
-        err_set(err, errlen, "out of memory");
-        goto fail;
-    }
-    s->stack_fd[0] = bpf_map__fd(s->skel->maps.stacks0);
-    s->stack_fd[1] = bpf_map__fd(s->skel->maps.stacks1);
     int pfd = bpf_map__fd(s->skel->maps.pids);
     uint8_t one = 1;
     for (size_t i = 0; i < o->npids; i++) {
@@ -571,10 +455,10 @@ int bpf_sampler_open(bpf_sampler **out, const bpf_sampler_opts *o, char *err, si
         err_set(err, errlen, "no online CPU to sample");
         goto fail;
     }
-    s->flip_at = mono_ns() + FLIP_NS;
-    s->rng = s->flip_at ^ (uint64_t)getpid() << 32;
+    uint64_t now = mono_ns();
+    s->rng = now ^ (uint64_t)getpid() << 32;
     dither(s);
-    s->dither_at = mono_ns() + s->dither_ns;
+    s->dither_at = now + s->dither_ns;
     *out = s;
     return 0;
 fail:
@@ -600,10 +484,6 @@ size_t bpf_sampler_read(bpf_sampler *s, sampler_cb cb, void *arg)
     if (now >= s->dither_at) {
         dither(s);
         s->dither_at = now + s->dither_ns;
-    }
-    if (now >= s->flip_at) {
-        flip(s);
-        s->flip_at = now + FLIP_NS;
     }
     if (s->cgroup_v1) v1_refresh(s);
     return s->nread;
@@ -658,9 +538,7 @@ void bpf_sampler_get_stats(const bpf_sampler *s, bpf_sampler_stats *out)
     const __u64 *c = s->skel->bss->counters;
     out->samples = __atomic_load_n(&c[PROF_CNT_SAMPLES], __ATOMIC_RELAXED);
     out->ring_drops = __atomic_load_n(&c[PROF_CNT_RB_DROPS], __ATOMIC_RELAXED);
-    out->collisions = s->collisions;
-    out->stack_errors = s->stack_errors +
-                        __atomic_load_n(&c[PROF_CNT_STACK_ERRORS], __ATOMIC_RELAXED);
+    out->stack_errors = __atomic_load_n(&c[PROF_CNT_STACK_ERRORS], __ATOMIC_RELAXED);
     out->pids_full = __atomic_load_n(&c[PROF_CNT_PIDS_FULL], __ATOMIC_RELAXED);
     out->weight_errors = __atomic_load_n(&c[PROF_CNT_WEIGHT_ERRORS], __ATOMIC_RELAXED);
     out->weighted = s->weighted;
@@ -672,7 +550,7 @@ uint64_t bpf_sampler_lost(const bpf_sampler *s)
 {
     bpf_sampler_stats st;
     bpf_sampler_get_stats(s, &st);
-    return st.ring_drops + s->stack_errors;
+    return st.ring_drops;
 }
 
 unsigned bpf_sampler_nevents(const bpf_sampler *s)
@@ -691,11 +569,8 @@ void bpf_sampler_close(bpf_sampler *s)
     free(s->pfds);
     ring_buffer__free(s->rb);
     profile_bpf__destroy(s->skel);
-    cache_clear(&s->stack_cache[0]);
-    cache_clear(&s->stack_cache[1]);
     intmap_free(&s->v1_pids);
     free(s->cgroup_v1);
-    free(s->keys);
     if (s->btf_fd >= 0) close(s->btf_fd);
     free(s);
 }

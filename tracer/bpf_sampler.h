@@ -5,8 +5,8 @@
  *
  * Design.  tracer/bpf/profile.bpf.c (a libbpf CO-RE object embedded through its
  * skeleton) runs on a software cpu-clock perf event opened per online CPU; each sample
- * is one ring-buffer record (CLOCK_MONOTONIC time, pid, tid, cpu, comm, kernel and user
- * stack ids, weight).
+ * is one ring-buffer record (CLOCK_MONOTONIC time, pid, tid, cpu, comm, weight, then its
+ * kernel and user frames).
  * Rate under contention: a per-CPU timer fires at wall-clock times and records whoever
  * runs; tasks sharing a CPU switch at the scheduler's tick, and a period near a multiple
  * of the tick's phase-locks with it (at 200-250 Hz against a 4 ms tick, a contended
@@ -17,10 +17,6 @@
  * sampler_emit_weighted), which makes a task's samples add up to its CPU time, and
  * (2) each CPU's period is redrawn at every read, its rate uniform in [0.8, 1.2] x freq,
  * so the timer never holds one phase of the tick and the weights stay near 1.
- * Stacks live in one of two STACK_TRACE maps: every second the reader empties the map
- * not in use (its samples were read a second ago) and switches the program to it, so
- * ids are never reused under a waiting sample; each id's frames are read from the
- * kernel once per generation and cached.
  * Filters:
  *   - pids: those processes and the processes they fork later (tracked in the kernel);
  *   - cgroup: a cgroup v2 directory is matched in the kernel by id, descendants
@@ -28,9 +24,8 @@
  *     v1 or hybrid machine) becomes a pid set refreshed from its cgroup.procs files,
  *     recursively, at every read;
  *   - all: every process; idle (pid 0) only with want_idle.
- * A sample whose stack collided in the map (-EEXIST) arrives with its frames copied
- * into its record: collisions are counted (bpf_sampler_get_stats) but lose nothing.
- * Lost samples are ring-buffer drops and stacks the kernel could not give.
+ * Lost samples are ring-buffer drops; a stack the kernel could not give is counted
+ * (stack_errors) and its sample kept without those frames.
  * Exec and exit of a traced process arrive as SREC_COMM (exec = 1) and SREC_EXIT.
  * The reader sees no mmap records: the tracer reads /proc/PID/maps of each new process.
  * Kernel symbols: bpf_sampler_ksyms() runs the object's ksym_lookup program, so the
@@ -61,9 +56,6 @@ typedef struct bpf_sampler_opts {
     int skip_pid;             /* a process never sampled (the agent passes itself); 0: none */
     int freq;                 /* samples per second per CPU */
     unsigned ring_bytes;      /* ring buffer size, power of two; 0: 256 KiB per CPU, >= 1 MiB */
-    unsigned stack_entries;   /* stack map buckets (each map); 0: 4 per sample half a
-                                 second can bring (freq x CPUs / 2), a power of two in
-                                 [1024, 65536] */
     unsigned dither_ms;       /* each CPU's period redrawn this often; 0: at every read.
                                  A redraw is an ioctl per CPU, an IPI and a timer MSR
                                  write each: on a VM 30-40 % of a 250 ms reader's CPU */
@@ -98,8 +90,7 @@ void bpf_sampler_disable(bpf_sampler *s);
 typedef struct bpf_sampler_stats {
     uint64_t samples;         /* samples the program wrote */
     uint64_t ring_drops;      /* records lost: ring buffer full */
-    uint64_t collisions;      /* samples whose stack collided in the map (recovered) */
-    uint64_t stack_errors;    /* stack ids the kernel could not give (or read back) */
+    uint64_t stack_errors;    /* stacks the kernel could not give (samples kept) */
     uint64_t pids_full;       /* forked children not followed: pid set full */
     uint64_t weighted;        /* samples handed out once weighted (see Design) */
     uint64_t weight_errors;   /* samples the program could not weight (counted once) */
@@ -110,7 +101,7 @@ typedef struct bpf_sampler_stats {
 } bpf_sampler_stats;
 void bpf_sampler_get_stats(const bpf_sampler *s, bpf_sampler_stats *out);
 
-/* Samples lost: ring drops + stacks the kernel could not give or read back. */
+/* Samples lost: ring-buffer drops. */
 uint64_t bpf_sampler_lost(const bpf_sampler *s);
 unsigned bpf_sampler_nevents(const bpf_sampler *s);
 void bpf_sampler_close(bpf_sampler *s);

@@ -286,9 +286,6 @@ static int cmd_record(int argc, char **argv)
     if (res.stats.lost)
         log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
                  (unsigned long long)res.stats.lost);
-    if (res.stats.collisions)
-        log_info("stack map collisions", "samples=%llu (their frames came in the sample: "
-                 "none lost)", (unsigned long long)res.stats.collisions);
     if (res.stats.unsampled_tasks)
         log_warn("short-lived tasks not sampled", "tasks=%llu (each exited before a sampling "
                  "period of CPU time; the header says so; --backend bpf -a samples them)",
@@ -435,9 +432,8 @@ static int cmd_agent(int argc, char **argv)
         return EXIT_TARGET;
     }
     log_info("agent stopped", "windows=%u sent=%u spooled=%u failed=%u samples=%llu lost=%llu "
-             "stack_collisions=%llu cpu_s=%.3f", st.windows, st.sent, st.spooled, st.failed,
-             (unsigned long long)st.samples, (unsigned long long)st.lost,
-             (unsigned long long)st.collisions, cpu_seconds());
+             "cpu_s=%.3f", st.windows, st.sent, st.spooled, st.failed,
+             (unsigned long long)st.samples, (unsigned long long)st.lost, cpu_seconds());
     if (st.lost)
         log_warn("samples lost", "lost=%llu (ring buffer overflow; try a lower -F)",
                  (unsigned long long)st.lost);

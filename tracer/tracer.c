@@ -69,7 +69,6 @@ struct tracer {
     int stopped;
     uint64_t samples;
     uint64_t lost_written;  /* lost samples already reported in a flushed file */
-    uint64_t collisions_written;
     size_t added;           /* samples added by the current tracer_poll */
     size_t sorted;          /* recs[0..sorted) is in time order and nothing came since */
 };
@@ -495,12 +494,10 @@ void tracer_get_stats(const tracer *t, tracer_stats *out)
                 : t->tsm ? timer_sampler_nthreads(t->tsm) : sampler_nevents(t->smp);
     out->sampler = t->bpf ? TRACER_SAMPLER_BPF : t->tsm ? TRACER_SAMPLER_TIMER
                  : TRACER_SAMPLER_PERF;
-    out->collisions = 0;
     out->core_btf = NULL;
     if (t->bpf) {
         bpf_sampler_stats bs;
         bpf_sampler_get_stats(t->bpf, &bs);
-        out->collisions = bs.collisions;
         out->core_btf = bs.btf;
     }
     symbolizer_stats ss;
@@ -569,16 +566,6 @@ static int write_header(tracer *t, ps_writer *w, const tracer_header *h, int kee
     ps_write_fntrace_backend(w, t->bpf ? "bpf" : t->tsm ? "timer" : "perf");
     ps_write_fntrace_frames(w, src_kernel_frames(t));
     ps_write_fntrace_lost(w, lost - t->lost_written);
-    if (t->bpf) {
-        bpf_sampler_stats bs;
-        bpf_sampler_get_stats(t->bpf, &bs);
-        char line[96];
-        snprintf(line, sizeof line,
-                 "# fntrace stack collisions : %llu (frames carried in the sample, none lost)",
-                 (unsigned long long)(bs.collisions - t->collisions_written));
-        ps_write_header_line(w, ps_cstr(line));
-        if (!keep_lost) t->collisions_written = bs.collisions;
-    }
     if (!keep_lost) t->lost_written = lost;
     if (t->unsampled > t->unsampled_written) {
         ps_write_header_kvf(w, "fntrace unsampled tasks",
@@ -645,11 +632,6 @@ void tracer_forget(tracer *t)
     t->nstacks = 0;
     intmap_free(&t->stack_index);
     t->lost_written = src_lost(t);
-    if (t->bpf) {
-        bpf_sampler_stats bs;
-        bpf_sampler_get_stats(t->bpf, &bs);
-        t->collisions_written = bs.collisions;
-    }
 }
 
 int tracer_write_select(tracer *t, ps_writer *w, const tracer_header *h,

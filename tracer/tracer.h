@@ -130,8 +130,6 @@ int tracer_flush(tracer *t, FILE *out, const tracer_header *h);
 typedef struct tracer_stats {
     uint64_t samples;       /* samples read */
     uint64_t lost;          /* samples the kernel reported lost (ring overflow) */
-    uint64_t collisions;    /* bpf: samples whose stack collided in the stack map (their
-                               frames came in the sample itself: not lost) */
     uint64_t buffered;      /* samples waiting for tracer_flush() */
     int kernel_frames;      /* 1: kernel frames recorded; 0: user frames only */
     unsigned events;        /* perf events open (threads x CPUs); timer: threads sampled */

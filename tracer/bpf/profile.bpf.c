@@ -1,8 +1,9 @@
 /* profile.bpf.c — fntrace's BPF sampler: a cpu-clock perf event on every online CPU runs
- * on_sample(), which filters in the kernel and writes one prof_event per sample into a
- * ring buffer: CLOCK_MONOTONIC time, pid/tid/cpu, comm and two stack ids (kernel and user
- * frame-pointer callchains, stored once per distinct stack in a STACK_TRACE map) and
- * its weight: how many periods of its task's CPU time it stands for (weight(), below).
+ * on_sample(), which filters in the kernel and writes one record per sample into a ring
+ * buffer: CLOCK_MONOTONIC time, pid/tid/cpu, comm, its weight (how many periods of its
+ * task's CPU time it stands for: weight(), below) and then the frames themselves, kernel
+ * and user frame-pointer callchains (bpf_get_stack into a per-CPU buffer, of which only
+ * the used part is copied into the ring).
  *
  * Filters (read-only config set before load, plus the pids map):
  *   - idle (pid 0) is dropped unless want_idle, and skip_tgid (the reader) always;
@@ -11,12 +12,11 @@
  *   - filter_cgroup: only tasks whose cgroup v2 ancestor at cg_level is cg_id, i.e. the
  *     chosen cgroup and every cgroup below it.
  *
- * Two stack maps, chosen by the gen variable user space flips: user space empties the
- * map not in use, long after every sample that named its ids has been read, then
- * switches to it.  A stack id is therefore never reused while a sample naming it waits
- * in the ring.  A collision (-EEXIST: two different stacks hashed to one bucket) is
- * counted and the sample then carries its frames itself (bpf_get_stack into a larger
- * record), so it is not lost; ring-buffer drops are counted, never hidden.
+ * Frames in the record, not ids into a STACK_TRACE map: such a map must be preallocated
+ * and zeroed at load (~1 KiB a bucket), two of them swapped so that an id is never
+ * reused under a waiting sample, each id read back with a syscall per generation, and
+ * a collision recovered; a record of its own frames needs none of that and costs the
+ * ring ~8 bytes a frame.  Ring-buffer drops are counted, never hidden.
  *
  * Process events for the symbolizer: exec of a traced process (its maps change) and
  * thread exit (the last chance to read a JIT map), as raw_tp programs: unlike tp_btf,
@@ -31,7 +31,7 @@
 
 #include "profile.h"
 
-#define EEXIST 17
+#define EFAULT 14
 
 const volatile int want_idle = 0;
 const volatile int filter_pids = 0;
@@ -43,7 +43,6 @@ const volatile __u32 skip_tgid = 0;      /* a process never sampled (the agent i
 const volatile __u64 period_ns = 0;      /* 1 s / freq: the CPU time one sample stands for */
 const volatile __u64 open_ns = 0;        /* CLOCK_MONOTONIC when user space loaded us */
 
-__u32 gen = 0;                       /* written by user space */
 __u64 counters[PROF_CNT_MAX];
 
 struct {
@@ -51,14 +50,14 @@ struct {
     __uint(max_entries, 1 << 20);    /* resized by user space before load */
 } events SEC(".maps");
 
-struct stackmap {
-    __uint(type, BPF_MAP_TYPE_STACK_TRACE);
-    __uint(key_size, sizeof(__u32));
-    __uint(value_size, PROF_MAX_DEPTH * sizeof(__u64));
-    __uint(max_entries, 8192);
-};
-struct stackmap stacks0 SEC(".maps");
-struct stackmap stacks1 SEC(".maps");
+/* where on_sample builds its record: one per CPU, as a perf_event program never nests
+ * on its CPU (the kernel's bpf_prog_active guard) */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct prof_sample);
+} scratch SEC(".maps");
 
 /* weighting: per task, its on-CPU time when last sampled and the credit carried */
 struct task_weight {
@@ -94,14 +93,17 @@ static __always_inline int traced(__u32 tgid)
     return 1;
 }
 
-static __always_inline __s32 stack_id(void *ctx, __u32 g, __u64 flags)
+/* bpf_get_stack()'s result as frames: an error (counted unless -EFAULT, which means no
+ * frames of that kind in this context) is none; at most PROF_MAX_DEPTH, which the
+ * verifier must see to bound the offset and the record's size */
+static __always_inline __u32 frames(long bytes)
 {
-    long id = g ? bpf_get_stackid(ctx, &stacks1, flags) : bpf_get_stackid(ctx, &stacks0, flags);
-    if (id == -EEXIST)
-        count(flags & BPF_F_USER_STACK ? PROF_CNT_USTACK_COLLISIONS : PROF_CNT_KSTACK_COLLISIONS);
-    else if (id < 0 && id != -14 /* EFAULT: no frames in this context */)
-        count(PROF_CNT_STACK_ERRORS);
-    return (__s32)id;
+    if (bytes < 0) {
+        if (bytes != -EFAULT) count(PROF_CNT_STACK_ERRORS);
+        return 0;
+    }
+    __u32 n = (__u32)((__u64)bytes / sizeof(__u64));
+    return n > PROF_MAX_DEPTH ? PROF_MAX_DEPTH : n;
 }
 
 /* How many samples of period_ns this one stands for: the on-CPU time the task has run
@@ -138,21 +140,6 @@ static __always_inline __u32 weight(__u32 tgid)
     return n > PROF_MAX_WEIGHT ? PROF_MAX_WEIGHT : (__u32)n;
 }
 
-static __always_inline void fill(struct prof_event *e, __u32 type, __u32 tgid, __u32 tid,
-                                 __u32 g, __s32 k, __s32 u)
-{
-    e->time_ns = bpf_ktime_get_ns();
-    e->type = type;
-    e->pid = tgid;
-    e->tid = tid;
-    e->cpu = bpf_get_smp_processor_id();
-    e->gen = g;
-    e->weight = 1;
-    e->kstack = k;
-    e->ustack = u;
-    bpf_get_current_comm(e->comm, sizeof(e->comm));
-}
-
 SEC("perf_event")
 int on_sample(struct bpf_perf_event_data *ctx)
 {
@@ -161,34 +148,28 @@ int on_sample(struct bpf_perf_event_data *ctx)
     if (!traced(tgid)) return 0;
     __u32 wt = weight(tgid);
     if (!wt) return 0;
-    __u32 g = gen & 1;
-    __s32 k = stack_id(ctx, g, 0);
-    __s32 u = tgid ? stack_id(ctx, g, BPF_F_USER_STACK) : -14;
-    if (k == -EEXIST || u == -EEXIST) {
-        /* collision: carry the frames in the record (rare, so the big record is too) */
-        struct prof_event_full *f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
-        if (!f) {
-            count(PROF_CNT_RB_DROPS);
-            return 0;
-        }
-        fill(&f->e, PROF_SAMPLE_FULL, tgid, tid, g, k, u);
-        f->e.weight = wt;
-        long kb = bpf_get_stack(ctx, f->kips, sizeof(f->kips), 0);
-        long ub = tgid ? bpf_get_stack(ctx, f->uips, sizeof(f->uips), BPF_F_USER_STACK) : 0;
-        f->kn = kb > 0 ? (__u32)((__u64)kb / 8) : 0;
-        f->un = ub > 0 ? (__u32)((__u64)ub / 8) : 0;
-        bpf_ringbuf_submit(f, BPF_RB_NO_WAKEUP);
-        count(PROF_CNT_SAMPLES);
-        return 0;
-    }
-    struct prof_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) {
+    __u32 zero = 0;
+    struct prof_sample *s = bpf_map_lookup_elem(&scratch, &zero);
+    if (!s) return 0;
+    __u32 kn = frames(bpf_get_stack(ctx, s->ips, PROF_MAX_DEPTH * sizeof(__u64), 0));
+    __u32 un = tgid ? frames(bpf_get_stack(ctx, &s->ips[kn], PROF_MAX_DEPTH * sizeof(__u64),
+                                           BPF_F_USER_STACK))
+                    : 0;
+    s->e.time_ns = bpf_ktime_get_ns();
+    s->e.type = PROF_SAMPLE;
+    s->e.pid = tgid;
+    s->e.tid = tid;
+    s->e.cpu = bpf_get_smp_processor_id();
+    s->e.kn = kn;
+    s->e.un = un;
+    s->e.weight = wt;
+    s->e.pad = 0;
+    bpf_get_current_comm(s->e.comm, sizeof(s->e.comm));
+    __u64 size = sizeof(s->e) + (__u64)(kn + un) * sizeof(__u64);
+    if (bpf_ringbuf_output(&events, s, size, BPF_RB_NO_WAKEUP)) {
         count(PROF_CNT_RB_DROPS);
         return 0;
     }
-    fill(e, PROF_SAMPLE, tgid, tid, g, k, u);
-    e->weight = wt;
-    bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
     count(PROF_CNT_SAMPLES);
     return 0;
 }
@@ -207,9 +188,9 @@ static __always_inline void task_event(__u32 type, struct task_struct *p)
     e->pid = tgid;
     e->tid = BPF_CORE_READ(p, pid);
     e->cpu = bpf_get_smp_processor_id();
-    e->kstack = e->ustack = -14;
-    e->gen = 0;
+    e->kn = e->un = 0;
     e->weight = 1;
+    e->pad = 0;
     bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
     bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }

@@ -5,37 +5,34 @@
 #define FNTRACE_BPF_PROFILE_H
 
 #define PROF_COMM_LEN 16
-#define PROF_MAX_DEPTH 127           /* PERF_MAX_STACK_DEPTH, the stack map value size */
+#define PROF_MAX_DEPTH 127           /* PERF_MAX_STACK_DEPTH: frames of one kind */
 #define PROF_MAX_WEIGHT 1000         /* periods one sample may stand for */
 
 enum prof_event_type {
-    PROF_SAMPLE = 1,                 /* a cpu-clock sample */
+    PROF_SAMPLE = 1,                 /* a cpu-clock sample: the header, then its frames */
     PROF_EXEC = 2,                   /* a traced process exec'ed: new image */
     PROF_EXIT = 3,                   /* a traced thread exited (pid == tid: the process) */
-    PROF_SAMPLE_FULL = 4,            /* a sample whose stack collided in the stack map:
-                                        its frames are copied into the record instead */
 };
 
-/* one ring-buffer record */
+/* one ring-buffer record's header; exec and exit records are the header alone */
 struct prof_event {
     __u64 time_ns;                   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
     __u32 type;
     __u32 pid;                       /* tgid, as user space calls it */
     __u32 tid;
     __u32 cpu;
-    __s32 kstack;                    /* stack id in stacks[gen], or -errno (-EFAULT: none) */
-    __s32 ustack;
-    __u32 gen;                       /* which of the two stack maps (0 or 1) */
+    __u32 kn;                        /* kernel frames that follow the header */
+    __u32 un;                        /* user frames that follow those */
     __u32 weight;                    /* samples of one period this one stands for (>= 1) */
+    __u32 pad;
     char comm[PROF_COMM_LEN];
 };
 
-/* PROF_SAMPLE_FULL: the event, then the frames themselves */
-struct prof_event_full {
-    struct prof_event e;             /* kstack/ustack: the ids or -EEXIST, informative */
-    __u32 kn, un;                    /* frames in kips / uips */
-    __u64 kips[PROF_MAX_DEPTH];
-    __u64 uips[PROF_MAX_DEPTH];
+/* a sample as the program builds it (per CPU) before copying its used part into the
+ * ring: the header and then kn kernel and un user frames, each at most PROF_MAX_DEPTH */
+struct prof_sample {
+    struct prof_event e;
+    __u64 ips[2 * PROF_MAX_DEPTH];
 };
 
 /* ksym_lookup (a syscall program user space runs with BPF_PROG_TEST_RUN): the kernel
@@ -49,9 +46,8 @@ struct prof_event_full {
 enum prof_counter {
     PROF_CNT_SAMPLES = 0,            /* samples that passed the filters */
     PROF_CNT_RB_DROPS,               /* events lost: ring buffer full */
-    PROF_CNT_KSTACK_COLLISIONS,      /* bpf_get_stackid() -EEXIST on the kernel stack */
-    PROF_CNT_USTACK_COLLISIONS,      /* ... on the user stack */
-    PROF_CNT_STACK_ERRORS,           /* other stack errors (-ENOMEM...) */
+    PROF_CNT_STACK_ERRORS,           /* bpf_get_stack() errors other than -EFAULT (no
+                                        frames of that kind here): the sample is kept */
     PROF_CNT_PIDS_FULL,              /* a forked child not followed: the pid set is full */
     PROF_CNT_WEIGHT_ERRORS,          /* no task storage for a sample: weighted 1 */
     PROF_CNT_MAX,
