@@ -40,7 +40,7 @@ done
 perf --version >/dev/null 2>&1 || { echo "bench: agent skipped (perf is not installed or does not run here)"; exit 0; }
 exec /usr/bin/python3 - "$FNTRACE" "$COLLECTOR" "$TARGET" "${BENCH_AGENT_SECONDS:-10}" \
     "${BENCH_AGENT_LONG:-0}" "${BENCH_AGENT_ROUNDS:-3}" <<'PY'
-import glob, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
+import glob, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
 fntrace, collector, target = sys.argv[1], sys.argv[2], sys.argv[3]
 seconds, long_seconds, rounds = float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
@@ -228,8 +228,14 @@ def verdict(mine, others):
 
 
 def med(xs):
-    xs = sorted(x for x in xs if x is not None)
-    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2 if xs else None
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def stopped(log):
+    """(samples, lost) from the agent's "agent stopped" line, or (-1, -1)."""
+    m = re.search(r"samples=(\d+) lost=(\d+)", log.split("agent stopped")[-1])
+    return tuple(int(x) for x in m.groups()) if m else (-1, -1)
 
 
 def runs(ds, key="cpu", f="%.3f"):
@@ -250,8 +256,7 @@ try:
             else:
                 fus.append(perf_backend(seconds, upload=True))
     ag = ags[0]
-    m = re.search(r"samples=(\d+) lost=(\d+)", ag["log"])
-    ag_n = int(m.group(1)) if m else -1
+    ag_n, _ = stopped(ag["log"])
     pf = perf_a(seconds)
     ag_cpu, fn_cpu, fu_cpu = (med(d["cpu"] for d in ds) for ds in (ags, fns, fus))
     kern_s = ag["kern"] / 1e9 if ag["kern"] is not None else None
@@ -317,18 +322,17 @@ try:
                     break
                 except OSError:
                     time.sleep(0.05)
-        m = re.search(r"samples=(\d+)", oc["log"].split("agent stopped")[-1])
+        oc_n, _ = stopped(oc["log"])
         print(f"bench: agent_one_cgroup seconds={seconds:.0f} agent_cpu_s={oc['cpu']:.3f} "
               f"agent_startup_s={fmt(oc['startup'])} agent_steady_ms_per_s={ms(oc['rate'])} "
-              f"samples={m.group(1) if m else -1} perf_backend_cpu_s={fn['cpu']:.3f} "
+              f"samples={oc_n} perf_backend_cpu_s={fn['cpu']:.3f} "
               f"perf_backend_steady_ms_per_s={ms(fn['rate'])} "
               f"ratio={oc['cpu'] / max(fn['cpu'], 1e-6):.3f} (the agent on a cgroup holding only the "
               f"target, vs the perf backend on it) "
               f"goal=lowest {verdict(oc['cpu'], [fn['cpu']])}")
 
     hi = agent(1000, seconds, window=5)      # and uploads while the ring fills
-    m = re.search(r"samples=(\d+) lost=(\d+)", hi["log"].split("agent stopped")[-1])
-    n, lost = (int(x) for x in m.groups()) if m else (-1, -1)
+    n, lost = stopped(hi["log"])
     print(f"bench: agent_1000hz seconds={seconds:.0f} samples={n} lost={lost} (ring-buffer drops) "
           f"agent_cpu_s={hi['cpu']:.3f} agent_steady_ms_per_s={ms(hi['rate'])} "
           f"goal=0_lost {'met' if lost == 0 else 'not_met'}")
